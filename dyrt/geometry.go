@@ -1,0 +1,119 @@
+package dyrt
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Padding modes, with PyTorch's Conv2d meaning.
+const (
+	ModeZeros = iota
+	ModeReflect
+	ModeReplicate
+	ModeCircular
+)
+
+// MaxDim bounds run-time spatial sizes so that no size arithmetic overflows.
+const MaxDim = 1 << 24
+
+// OutSize is PyTorch's convolution output size along one dimension,
+// floor((n + pads − dil·(k−1) − 1) / stride) + 1, where pads is the sum of
+// both sides' padding. It is not positive when the padded input is smaller
+// than the dilated kernel.
+func OutSize(n, pads, k, stride, dil int) int {
+	a := n + pads - dil*(k-1) - 1
+	if a < 0 {
+		return -((-a + stride - 1) / stride) + 1
+	}
+	return a/stride + 1
+}
+
+// CheckSize reports whether an h×w input suits a layer with a kh×kw kernel,
+// dilation dh×dw, padding pt, pb, pl, pr (top, bottom, left, right) and
+// padding mode mode: positive, at most MaxDim, larger than reflect padding,
+// at least circular padding, and not smaller than the dilated kernel once
+// padded.
+func CheckSize(h, w, kh, kw, dh, dw, pt, pb, pl, pr, mode int) error {
+	if h <= 0 || w <= 0 {
+		return fmt.Errorf("input size %dx%d, want positive sizes", h, w)
+	}
+	if h > MaxDim || w > MaxDim {
+		return fmt.Errorf("input size %dx%d exceeds %d", h, w, MaxDim)
+	}
+	switch mode {
+	case ModeReflect:
+		if pt >= h || pb >= h || pl >= w || pr >= w {
+			return fmt.Errorf("input size %dx%d: reflect padding (top %d, bottom %d, left %d, right %d) must be smaller than the input", h, w, pt, pb, pl, pr)
+		}
+	case ModeCircular:
+		if pt > h || pb > h || pl > w || pr > w {
+			return fmt.Errorf("input size %dx%d: circular padding (top %d, bottom %d, left %d, right %d) must not exceed the input", h, w, pt, pb, pl, pr)
+		}
+	}
+	if h+pt+pb < dh*(kh-1)+1 || w+pl+pr < dw*(kw-1)+1 {
+		return fmt.Errorf("input size %dx%d: padded input %dx%d is smaller than the dilated kernel %dx%d",
+			h, w, h+pt+pb, w+pl+pr, dh*(kh-1)+1, dw*(kw-1)+1)
+	}
+	return nil
+}
+
+// ErrTooLarge reports a batch whose element count overflows int.
+var ErrTooLarge = errors.New("batch too large: its size overflows int")
+
+// CheckLens checks the lengths of src and dst for n samples of NCHW tensors
+// [n, cin, h, w] and [n, cout, ho, wo] and returns the per-sample sizes.
+// n, h, w must be non-negative and h, w at most MaxDim.
+func CheckLens(dstLen, srcLen, n, cin, h, w, cout, ho, wo int) (inSize, outSize int, err error) {
+	inSize, outSize = cin*h*w, cout*ho*wo
+	if n > 0 && (inSize > (1<<62)/n || outSize > (1<<62)/n) {
+		return 0, 0, ErrTooLarge
+	}
+	if srcLen != n*inSize {
+		return 0, 0, fmt.Errorf("len(src) = %d, want n·Cin·H·W = %d·%d·%d·%d = %d", srcLen, n, cin, h, w, n*inSize)
+	}
+	if dstLen != n*outSize {
+		return 0, 0, fmt.Errorf("len(dst) = %d, want n·Cout·Ho·Wo = %d·%d·%d·%d = %d", dstLen, n, cout, ho, wo, n*outSize)
+	}
+	return inSize, outSize, nil
+}
+
+// PadIndex maps a padded coordinate i (the input occupies 0..n-1) to the
+// input index it reads under the padding mode, or -1 for a zero. Reflect
+// needs the padding below n, circular at most n.
+func PadIndex(mode, i, n int) int {
+	if i >= 0 && i < n {
+		return i
+	}
+	switch mode {
+	case ModeReflect:
+		if i < 0 {
+			return -i
+		}
+		return 2*(n-1) - i
+	case ModeReplicate:
+		if i < 0 {
+			return 0
+		}
+		return n - 1
+	case ModeCircular:
+		return ((i % n) + n) % n
+	}
+	return -1
+}
+
+// InteriorRange returns [lo, hi) of the outputs o in [0, out) for which the
+// input coordinate o·stride − pad + t·dil stays inside [0, n) for every tap
+// t < k: the outputs a kernel can compute without padding checks. lo ≤ hi;
+// an empty interior has lo == hi.
+func InteriorRange(n, out, k, stride, pad, dil int) (lo, hi int) {
+	lo = (pad + stride - 1) / stride
+	last := n - 1 + pad - (k-1)*dil // o·stride ≤ last
+	if last < 0 {
+		hi = 0
+	} else {
+		hi = last/stride + 1
+	}
+	hi = min(hi, out)
+	lo = min(lo, out)
+	return lo, max(lo, hi)
+}
