@@ -1,0 +1,195 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/dygen/dygen/dyrt"
+	"github.com/dygen/dygen/verify"
+)
+
+// Plan is everything the emitters need to know about one layer, computed
+// before a line of code is written: shapes, the fused-kernel layout, the
+// register blocking, the interior/border split and the sizes the generated
+// tests use. Emitters read it and never redo shape arithmetic.
+type Plan struct {
+	Name     string        // exported Go identifier of the layer
+	File     string        // base file name (snake case) for the layer's files
+	P        verify.Params // resolved hyperparameters
+	CinG     int           // input channels per group
+	CoutG    int           // output channels per group
+	Taps     int           // accumulation length of one output: CinG·KH·KW
+	Fixed    bool          // spatial size fixed at generation time
+	H, W     int           // fixed input size (0 when run-time)
+	Ho, Wo   int           // fixed output size (0 when run-time)
+	Interior Interior      // fixed interior (zero value when run-time)
+
+	// Register blocking of the pure-Go convolution: OB output channels are
+	// computed together, reading each input row once; a group's CoutG
+	// channels form NB blocks, the last holding Tail channels.
+	OB, NB, Tail int
+	// UnrollKW: the kernel row is unrolled into straight-line code.
+	UnrollKW bool
+	// FusedLen is the length of the fused kernel in the convolution's layout
+	// [Groups][NB][CinG][KH][KW][OB] (the tail block's unused lanes stay 0).
+	FusedLen int
+	// UnrollK: the fusion's sum over experts is unrolled.
+	UnrollK bool
+
+	// Test and benchmark shapes chosen at generation time.
+	TestSizes  [][2]int // input sizes the differential test runs
+	BenchH     int      // input size the benchmarks use
+	BenchW     int
+	FuzzMaxDim int // largest H or W the fuzz target draws (run-time sizes)
+}
+
+// Interior is the range of outputs whose every tap reads inside the input,
+// so the kernel reads them without bounds or padding checks; outputs outside
+// it are borders. Lo ≤ Hi always; an empty interior has Lo == Hi.
+type Interior struct {
+	OyLo, OyHi, OxLo, OxHi int
+}
+
+// NewPlan computes the plan of one layer.
+func NewPlan(l Layer) (*Plan, error) {
+	p := l.Params
+	if err := p.Check(); err != nil {
+		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
+	}
+	pl := &Plan{
+		Name:  l.Name,
+		File:  snakeCase(l.Name),
+		P:     p,
+		CinG:  p.InPerGroup(),
+		CoutG: p.OutPerGroup(),
+		Taps:  p.Taps(),
+		Fixed: l.Fixed(),
+	}
+	if pl.Fixed {
+		if err := p.CheckInput(l.InputH, l.InputW); err != nil {
+			return nil, fmt.Errorf("layer %q: input_size %dx%d: %w", l.Name, l.InputH, l.InputW, err)
+		}
+		pl.H, pl.W = l.InputH, l.InputW
+		pl.Ho, pl.Wo = p.OutputSize(pl.H, pl.W)
+		pl.Interior = interiorOf(p, pl.H, pl.W)
+	}
+
+	// Register budget of the Go kernel: amd64 gives the Go compiler 15
+	// usable float registers. The unrolled row holds OB·KW weights, KW
+	// inputs and OB partial sums.
+	pl.UnrollKW = p.KW <= 16
+	ob := 6 // one tap at a time: OB weights, one input, OB sums
+	if pl.UnrollKW {
+		ob = 12 / (p.KW + 1)
+	}
+	ob = max(1, min(ob, 8, pl.CoutG))
+	pl.OB = ob
+	pl.NB = (pl.CoutG + ob - 1) / ob
+	pl.Tail = pl.CoutG - (pl.NB-1)*ob
+	pl.FusedLen = p.Groups * pl.NB * pl.CinG * p.KH * p.KW * ob
+	pl.UnrollK = p.K <= 8
+
+	pl.TestSizes, pl.BenchH, pl.BenchW = testShapes(p, pl)
+	pl.FuzzMaxDim = 12
+	return pl, nil
+}
+
+func interiorOf(p verify.Params, h, w int) Interior {
+	ho, wo := p.OutputSize(h, w)
+	var in Interior
+	in.OyLo, in.OyHi = dyrt.InteriorRange(h, ho, p.KH, p.SH, p.PadT, p.DH)
+	in.OxLo, in.OxHi = dyrt.InteriorRange(w, wo, p.KW, p.SW, p.PadL, p.DW)
+	return in
+}
+
+// testShapes picks the input sizes the generated tests exercise: the fixed
+// size, or for run-time layers a spread of valid sizes that includes the
+// smallest valid one, 1×1 where valid, non-square and odd sizes, and one
+// with a non-empty interior.
+func testShapes(p verify.Params, pl *Plan) (sizes [][2]int, bh, bw int) {
+	if pl.Fixed {
+		return [][2]int{{pl.H, pl.W}}, pl.H, pl.W
+	}
+	minH := minValid(p.KH, p.SH, p.DH, p.PadT+p.PadB, p.PadT, p.PadB, p.Mode)
+	minW := minValid(p.KW, p.SW, p.DW, p.PadL+p.PadR, p.PadL, p.PadR, p.Mode)
+	cands := [][2]int{
+		{minH, minW}, {1, 1}, {minH + 1, minW + 2}, {minH + 4, minW + 3},
+		{minH + p.DH*(p.KH-1) + 5, minW + p.DW*(p.KW-1) + 6},
+	}
+	seen := map[[2]int]bool{}
+	for _, c := range cands {
+		if seen[c] || p.CheckInput(c[0], c[1]) != nil {
+			continue
+		}
+		seen[c] = true
+		sizes = append(sizes, c)
+	}
+	bh, bw = max(32, minH), max(32, minW)
+	return sizes, bh, bw
+}
+
+// minValid is the smallest input extent that the layer accepts along one
+// dimension.
+func minValid(k, stride, dil, pads, padLo, padHi int, mode string) int {
+	n := max(1, dil*(k-1)+1-pads)
+	switch mode {
+	case verify.Reflect:
+		n = max(n, padLo+1, padHi+1)
+	case verify.Circular:
+		n = max(n, padLo, padHi)
+	}
+	_ = stride
+	return n
+}
+
+// snakeCase turns a Go identifier into a file-name stem: Conv3x3Stem →
+// conv3x3_stem.
+func snakeCase(name string) string {
+	var b strings.Builder
+	rs := []rune(name)
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			if i > 0 && (unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1]) ||
+				(i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(rs[i-1]))) {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FLOPs is the layer's FLOP count for n samples of h×w, as the project
+// defines it: 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+func (pl *Plan) FLOPs(n, h, w int) int {
+	ho, wo := pl.P.OutputSize(h, w)
+	return 2 * n * pl.P.OutC * pl.Taps * ho * wo
+}
+
+// Describe prints the plan for people (dygen plan).
+func (pl *Plan) Describe() string {
+	var b strings.Builder
+	p := pl.P
+	fmt.Fprintf(&b, "layer %s (files %s_dygen*.go)\n", pl.Name, pl.File)
+	fmt.Fprintf(&b, "  %s\n", p)
+	if pl.Fixed {
+		fmt.Fprintf(&b, "  input  [N, %d, %d, %d] fixed\n", p.InC, pl.H, pl.W)
+		fmt.Fprintf(&b, "  output [N, %d, %d, %d]\n", p.OutC, pl.Ho, pl.Wo)
+		in := pl.Interior
+		fmt.Fprintf(&b, "  interior rows [%d,%d) of %d, columns [%d,%d) of %d (no padding checks); the rest are borders\n",
+			in.OyLo, in.OyHi, pl.Ho, in.OxLo, in.OxHi, pl.Wo)
+		fmt.Fprintf(&b, "  FLOPs per sample %d\n", pl.FLOPs(1, pl.H, pl.W))
+	} else {
+		fmt.Fprintf(&b, "  input  [N, %d, H, W] run-time size; interior computed per call\n", p.InC)
+	}
+	fmt.Fprintf(&b, "  groups %d: %d input and %d output channels each; %d taps per output\n", p.Groups, pl.CinG, pl.CoutG, pl.Taps)
+	fmt.Fprintf(&b, "  routing: mean pool %d channels, FC %d→%d, softmax over %d experts per output channel\n", p.InC, p.InC, p.K*p.OutC, p.K)
+	fmt.Fprintf(&b, "  fusion: sum of %d experts (unrolled: %v) into [groups %d][blocks %d][cin %d][kh %d][kw %d][lanes %d] = %d floats\n",
+		p.K, pl.UnrollK, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, pl.FusedLen)
+	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
+		pl.OB, pl.NB, pl.Tail, pl.UnrollKW)
+	return b.String()
+}

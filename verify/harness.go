@@ -1,0 +1,125 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ForwardFunc is a generated layer's Forward method: NCHW src [n,Cin,h,w]
+// in, NCHW dst [n,Cout,Ho,Wo] out.
+type ForwardFunc func(dst, src []float32, n, h, w int) error
+
+// CheckForward runs fwd on x the way the generated tests do: dst pre-filled
+// with NaN so that an unwritten element is caught, guard bands around dst
+// and src so that a write outside either is caught, src compared with x
+// afterwards so that a write into the input is caught, and the result
+// compared with Reference under the tolerance model. It returns the error
+// measurements and the first failure.
+func CheckForward(p Params, w Weights, fwd ForwardFunc, x []float32, n, h, wd int) (Report, error) {
+	ref, err := Reference(p, w, x, n, h, wd)
+	if err != nil {
+		return Report{}, fmt.Errorf("reference: %w", err)
+	}
+	return checkAgainst(ref, fwd, x, n, h, wd)
+}
+
+func checkAgainst(ref *Result, fwd ForwardFunc, x []float32, n, h, wd int) (Report, error) {
+	dst := NewGuarded(len(ref.Y), float32(math.NaN()))
+	src := GuardedCopy(x)
+	if err := fwd(dst.Data(), src.Data(), n, h, wd); err != nil {
+		return Report{}, fmt.Errorf("Forward(n=%d, h=%d, w=%d): %w", n, h, wd, err)
+	}
+	var errs []error
+	if err := dst.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("dst guard band: %w", err))
+	}
+	if err := src.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("src guard band: %w", err))
+	}
+	for i, v := range src.Data() {
+		if math.Float32bits(v) != math.Float32bits(x[i]) {
+			errs = append(errs, fmt.Errorf("Forward wrote into src at element %d", i))
+			break
+		}
+	}
+	rep := Measure(dst.Data(), ref)
+	if err := Compare(dst.Data(), ref); err != nil {
+		errs = append(errs, err)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// CheckGoldenForward runs fwd on a golden case's input (with the guards of
+// CheckForward) and compares the result with PyTorch's float64 output under
+// the tolerance model.
+func CheckGoldenForward(g *Golden, fwd ForwardFunc) (Report, error) {
+	ref, err := Reference(g.Params, g.Weights, g.Input, g.N, g.H, g.W)
+	if err != nil {
+		return Report{}, fmt.Errorf("%s: reference: %w", g.Path, err)
+	}
+	dst := NewGuarded(len(ref.Y), float32(math.NaN()))
+	if err := fwd(dst.Data(), GuardedCopy(g.Input).Data(), g.N, g.H, g.W); err != nil {
+		return Report{}, fmt.Errorf("%s: Forward: %w", g.Path, err)
+	}
+	rep := Measure(dst.Data(), ref)
+	err = CheckGolden(g, dst.Data())
+	if gerr := dst.Check(); gerr != nil {
+		err = errors.Join(err, fmt.Errorf("%s: dst guard band: %w", g.Path, gerr))
+	}
+	return rep, err
+}
+
+// GoldenEnv lists the golden files named by $DYGEN_GOLDEN (paths joined
+// with the OS's list separator; a directory stands for its *.safetensors).
+func GoldenEnv() ([]string, error) {
+	var out []string
+	for _, p := range filepath.SplitList(os.Getenv("DYGEN_GOLDEN")) {
+		if p == "" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("DYGEN_GOLDEN: %w", err)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		files, err := GoldenFiles(p)
+		if err != nil {
+			return nil, fmt.Errorf("DYGEN_GOLDEN: %w", err)
+		}
+		out = append(out, files...)
+	}
+	return out, nil
+}
+
+// Matches reports whether a golden case was made by a layer with
+// parameters p and, when fixedH > 0, input size fixedH×fixedW.
+func (g *Golden) Matches(p Params, fixedH, fixedW int) bool {
+	return g.Params == p && (fixedH == 0 || (g.H == fixedH && g.W == fixedW))
+}
+
+// Line formats one check's result as the line `dygen verify` reads from the
+// generated tests' output:
+//
+//	DYGEN layer=X check=random maxabs=1.2e-06 maxrel=3e-07 ratio=0.01 ok=true
+func Line(layer, check string, r Report, err error) string {
+	return fmt.Sprintf("DYGEN layer=%s check=%s maxabs=%.3g maxrel=%.3g ratio=%.3g ok=%v",
+		layer, strings.ReplaceAll(check, " ", "_"), r.MaxAbsErr, r.MaxRelErr, r.WorstRatio, err == nil)
+}
+
+// AllNaN reports whether every element of s is NaN: the state of an output
+// buffer that a failed call must leave untouched.
+func AllNaN(s []float32) bool {
+	for _, v := range s {
+		if v == v {
+			return false
+		}
+	}
+	return true
+}
