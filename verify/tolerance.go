@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // The error model.
@@ -221,8 +222,8 @@ func (r *Result) describe(i int, g float32) string {
 	if i < len(r.Bound) {
 		b = r.Bound[i]
 	}
-	return fmt.Sprintf("(n=%d, c=%d, y=%d, x=%d): got %.9g, want %.9g, |err| %.3g, bound %.3g",
-		n, c, y, x, g, r.Y[i], math.Abs(float64(g)-r.Y[i]), b)
+	return fmt.Sprintf("(n=%d, c=%d, y=%d, x=%d): got %s, want %.10g, |err| %.3g, bound %.3g",
+		n, c, y, x, strconv.FormatFloat(float64(g), 'g', -1, 32), r.Y[i], math.Abs(float64(g)-r.Y[i]), b)
 }
 
 // Report summarizes how a float32 result compares with the reference.
