@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -72,7 +73,11 @@ type File struct {
 func Open(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err // *PathError already names the path
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "path: no such file or directory", still errors.Is(err, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return Parse(path, b)
 }
@@ -550,7 +555,7 @@ func F64Tensor(name string, shape []int, data []float64) Tensor {
 // tensors' data follow in name order without gaps, and the header is padded
 // with spaces so that the data section starts at a multiple of 8 bytes.
 // Encode rejects empty or duplicate names, the reserved name __metadata__,
-// unknown dtypes, negative dimensions, and data whose length does not match
+// names and metadata that are not valid UTF-8, unknown dtypes, negative dimensions, and data whose length does not match
 // the shape.
 func Encode(meta map[string]string, tensors []Tensor) ([]byte, error) {
 	ts := make([]*Tensor, len(tensors))
@@ -564,6 +569,9 @@ func Encode(meta map[string]string, tensors []Tensor) ([]byte, error) {
 			return nil, fmt.Errorf("safetensors: tensor name %q is reserved", t.Name)
 		case seen[t.Name]:
 			return nil, fmt.Errorf("safetensors: duplicate tensor %q", t.Name)
+		}
+		if !utf8.ValidString(t.Name) {
+			return nil, fmt.Errorf("safetensors: tensor name %q is not valid UTF-8", t.Name)
 		}
 		seen[t.Name] = true
 		size, ok := dtypeSizes[t.DType]
@@ -589,6 +597,11 @@ func Encode(meta map[string]string, tensors []Tensor) ([]byte, error) {
 			h.WriteByte(',')
 		}
 		first = false
+	}
+	for k, v := range meta {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("safetensors: metadata %q: not valid UTF-8", k)
+		}
 	}
 	if len(meta) > 0 {
 		sep()

@@ -3,6 +3,8 @@ package dyrt
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -152,10 +154,14 @@ func TestEncodeErrors(t *testing.T) {
 		{"dtype", []Tensor{{Name: "a", DType: "F128", Data: nil}}, `unknown dtype "F128"`},
 		{"negative", []Tensor{F32Tensor("a", []int{-1}, nil)}, "invalid shape"},
 		{"size", []Tensor{F32Tensor("a", []int{2, 2}, []float32{1, 2, 3})}, "12 bytes of data, want 16"},
+		{"utf8", []Tensor{F32Tensor("a\xff", nil, []float32{1})}, "not valid UTF-8"},
 	} {
 		if _, err := Encode(nil, c.ts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: Encode error %v, want one containing %q", c.name, err, c.want)
 		}
+	}
+	if _, err := Encode(map[string]string{"k": "\xfe"}, nil); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+		t.Errorf("metadata with invalid UTF-8: %v", err)
 	}
 }
 
@@ -186,7 +192,8 @@ func TestWriteOpen(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("Write left %d files in the directory, want 1", len(entries))
 	}
-	if _, err := Open(filepath.Join(dir, "absent.safetensors")); err == nil || !strings.Contains(err.Error(), "absent.safetensors") {
+	absent := filepath.Join(dir, "absent.safetensors")
+	if _, err := Open(absent); err == nil || !strings.HasPrefix(err.Error(), absent+": ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open(absent) error %v", err)
 	}
 	if err := Write(filepath.Join(dir, "no", "such", "dir.safetensors"), nil, ts); err == nil {

@@ -18,7 +18,7 @@ func scales(p Params) (weight, bias, fcWeight, fcBias float64) {
 // RandomWeights returns random weights for p at realistic scales: the
 // experts' kernels are He-uniform (U(±√(6/fan_in)), fan_in = Cin/groups·KH·KW),
 // the bias U(±1/√fan_in), and the coefficient FC is scaled so that the
-// logits spread over about ±2: the softmax is neither uniform nor one-hot.
+// logits spread over about ±1.5: the softmax is neither uniform nor one-hot.
 // p must satisfy p.Check.
 func RandomWeights(p Params, rng *rand.Rand) Weights {
 	sw, sb, sfw, sfb := scales(p)
@@ -102,7 +102,7 @@ func WeightsFromBytes(p Params, b []byte) Weights {
 		w.Bias = s.fill(p.BiasLen(), sb)
 	}
 	w.FCWeight = s.fill(p.FCWeightLen(), sfw)
-	w.FCBias = s.fill(p.FCBiasLen(), 2*sfb)
+	w.FCBias = s.fill(p.FCBiasLen(), sfb)
 	return w
 }
 

@@ -66,7 +66,7 @@ func TestFromBytes(t *testing.T) {
 		finiteWithin(t, "Weight", w.Weight, 1)
 		finiteWithin(t, "Bias", w.Bias, 1)
 		finiteWithin(t, "FCWeight", w.FCWeight, 1)
-		finiteWithin(t, "FCBias", w.FCBias, 2)
+		finiteWithin(t, "FCBias", w.FCBias, 1)
 		if !reflect.DeepEqual(w, WeightsFromBytes(p, b)) {
 			t.Fatal("WeightsFromBytes is not deterministic")
 		}
