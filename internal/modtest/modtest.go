@@ -44,7 +44,10 @@ func DygenDir() (string, error) {
 			starts = append(starts, filepath.Dir(exe))
 		}
 	}
-	for _, start := range starts {
+	for i, start := range starts {
+		if i > 0 && start == starts[0] {
+			continue
+		}
 		if dir, ok := findModuleUp(start, ModulePath); ok {
 			return dir, nil
 		}

@@ -62,6 +62,34 @@ func TestDygenDir(t *testing.T) {
 	}
 }
 
+// TestDygenDirDownstream checks DygenDir in a module that requires dygen
+// through a replace directive, and outside any module.
+func TestDygenDirDownstream(t *testing.T) {
+	needGo(t)
+	dygen, err := DygenDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := t.TempDir()
+	if err := Scaffold(down, "example.com/down", dygen); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(down)
+	got, err := DygenDir()
+	if err != nil || got != dygen {
+		t.Errorf("in a downstream module: DygenDir() = %q, %v; want %q", got, err, dygen)
+	}
+
+	t.Chdir(t.TempDir())
+	got, err = DygenDir()
+	// The test binary lives outside the checkout too, so nothing is found.
+	if err == nil {
+		t.Logf("outside any module DygenDir() = %q (found from the executable)", got)
+	} else if !strings.Contains(err.Error(), "cannot find the source of module "+ModulePath) {
+		t.Errorf("outside any module: unclear error %v", err)
+	}
+}
+
 func TestFindModuleUp(t *testing.T) {
 	root := t.TempDir()
 	deep := filepath.Join(root, "a", "b", "c")
