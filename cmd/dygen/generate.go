@@ -40,7 +40,7 @@ Examples:
 func init() {
 	generateCmd.setup = func(fs *flag.FlagSet) func(stdout, stderr io.Writer) int {
 		spec := fs.String("spec", "", "the layer spec `FILE` (YAML or JSON); required")
-		out := fs.String("out", "", "the `DIR`ectory to write the package into; required")
+		out := fs.String("out", "", "the directory `DIR` to write the package into; required")
 		pkg := fs.String("pkg", "", "the Go package `NAME` to emit (default: the spec's package)")
 		verbose := fs.Bool("v", false, "list the files written")
 		return func(stdout, stderr io.Writer) int {

@@ -97,6 +97,16 @@ Examples:
 Exit status: 0 on success, 1 when a command fails, 2 for a wrong command line.
 `
 
+// printShortUsage is what a wrong top-level command line gets.
+func printShortUsage(w io.Writer) {
+	names := make([]string, 0, len(commands)+1)
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	names = append(names, "help")
+	fmt.Fprintf(w, "usage: dygen <command> [flags]\ncommands: %s\nRun 'dygen -h' for help.\n", strings.Join(names, ", "))
+}
+
 func printMainHelp(w io.Writer) {
 	var list strings.Builder
 	for _, c := range commands {
@@ -111,7 +121,7 @@ func printMainHelp(w io.Writer) {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "dygen: no command given")
-		printMainHelp(stderr)
+		printShortUsage(stderr)
 		return exitUsage
 	}
 	name, rest := args[0], args[1:]
@@ -121,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c := lookup(rest[0])
 			if c == nil {
 				fmt.Fprintf(stderr, "dygen help: unknown command %q\n", rest[0])
-				printMainHelp(stderr)
+				printShortUsage(stderr)
 				return exitUsage
 			}
 			printCommandHelp(stdout, c)
@@ -137,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "dygen: unknown command %q\n", name)
 		}
-		printMainHelp(stderr)
+		printShortUsage(stderr)
 		return exitUsage
 	}
 	fs := newFlagSet(c)

@@ -56,7 +56,7 @@ func init() {
 		fs.Var(&o.golden, "golden", "a golden safetensors `FILE`, or a directory: all its *.safetensors files; repeatable")
 		fs.BoolVar(&o.keep, "keep", false, "keep the temporary module even when everything passes")
 		fs.BoolVar(&o.verbose, "v", false, "print progress and the full output of go vet and go test")
-		fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after `D`uration (passed to go test -timeout too)")
+		fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after duration `D` (passed to go test -timeout too)")
 		return func(stdout, stderr io.Writer) int { return runVerify(o, stdout, stderr) }
 	}
 }
