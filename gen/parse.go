@@ -319,13 +319,21 @@ func specDescribeScalar(n *yaml.Node) string {
 	case "!!null":
 		return "null"
 	case "!!int", "!!float", "!!bool":
-		if strings.ContainsAny(v, "\n\r\t\"") {
-			return strconv.Quote(v)
-		}
-		return v
+		return specPrintable(v)
 	default:
-		return tag + " " + strconv.Quote(v)
+		return specPrintable(tag) + " " + strconv.Quote(v)
 	}
+}
+
+// specPrintable returns s, or s quoted when it has a quote or a character
+// that is not printable, so that an error stays on one line.
+func specPrintable(s string) string {
+	for _, r := range s {
+		if r == '"' || r == '\\' || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // specInt reads an int scalar. It refuses floats, strings, bools and ints
