@@ -39,6 +39,10 @@ type Plan struct {
 
 	// Test and benchmark shapes chosen at generation time.
 	TestSizes  [][2]int // input sizes the differential test runs
+	// TestTrials random weight sets, each run at the TestBatches batch
+	// sizes: fewer for layers whose float64 reference is slow.
+	TestTrials  int
+	TestBatches []int
 	BenchH     int      // input size the benchmarks use
 	BenchW     int
 	FuzzMaxDim int // largest H or W the fuzz target draws (run-time sizes)
@@ -91,6 +95,21 @@ func NewPlan(l Layer) (*Plan, error) {
 	pl.UnrollK = p.K <= 8
 
 	pl.TestSizes, pl.BenchH, pl.BenchW = testShapes(p, pl)
+	if len(pl.TestSizes) == 0 {
+		return nil, fmt.Errorf("layer %q: found no valid input size to test (this is a bug in dygen)", l.Name)
+	}
+	// The reference spends a few float64 operations per multiply-add; keep
+	// the differential test of a heavy layer to a few hundred million.
+	macs := pl.P.OutC * pl.Taps
+	if pl.Fixed {
+		macs *= pl.Ho * pl.Wo
+	} else {
+		macs *= 64
+	}
+	pl.TestTrials, pl.TestBatches = 2, []int{1, 3}
+	if macs > 20_000_000 {
+		pl.TestTrials, pl.TestBatches = 1, []int{2}
+	}
 	pl.FuzzMaxDim = 12
 	return pl, nil
 }
