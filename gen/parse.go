@@ -78,10 +78,11 @@ func (e *SpecError) Error() string {
 // defaults, and num_experts defaulting to 3). A YAML syntax error stops the
 // parse; otherwise every problem found is reported, joined one per line.
 func ParseSpec(path string, data []byte) (*Spec, error) {
-	if path == "" {
-		path = "<spec>"
+	shown := path
+	if shown == "" {
+		shown = "<spec>" // in messages only
 	}
-	p := &specParser{path: path}
+	p := &specParser{path: shown}
 	root, err := p.decode(data)
 	if err != nil {
 		return nil, err
