@@ -324,7 +324,15 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 		loop = append(loop, id(indexed("yy", j)).Index(id("i")).Op("+=").Add(sum))
 	}
 	interior = append(interior, forUp("i", jen.Lit(0), id("n"), loop...))
-	inner = append(inner, jen.If(id("n").Op(":=").Id("oxHi").Op("-").Id("oxLo"), id("n").Op(">").Lit(0)).Block(interior...))
+	// A fixed layer's interior and borders are known: emit only the parts
+	// that run (an empty interior's offsets may even be negative constants,
+	// which Go rejects).
+	in := pl.Interior
+	if !pl.Fixed {
+		inner = append(inner, jen.If(id("n").Op(":=").Id("oxHi").Op("-").Id("oxLo"), id("n").Op(">").Lit(0)).Block(interior...))
+	} else if in.OxHi > in.OxLo {
+		inner = append(inner, jen.Block(append([]jen.Code{id("n").Op(":=").Id("oxHi").Op("-").Id("oxLo")}, interior...)...))
+	}
 
 	// Borders: columns before oxLo and from oxHi on, each tap through the
 	// padding mode.
@@ -347,7 +355,9 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 				id("ix").Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), col.code(), id("w"))}, use...)...))
 		}
 	}
-	inner = append(inner, forUp("ox", jen.Lit(0), id("wo"), border...))
+	if !pl.Fixed || in.OxLo > 0 || in.OxHi < pl.Wo {
+		inner = append(inner, forUp("ox", jen.Lit(0), id("wo"), border...))
+	}
 	if pl.UnrollKW {
 		return append(out, inner...)
 	}

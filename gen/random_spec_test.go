@@ -1,0 +1,209 @@
+package gen
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dygen/dygen/internal/modtest"
+	"github.com/dygen/dygen/verify"
+)
+
+// randomLayer draws a valid layer covering the spec's options: odd channel
+// counts, groups and depthwise, every padding form and mode, stride larger
+// than the kernel, dilation, large padding, even kernels, 1×1 inputs, fixed
+// and run-time input sizes. It returns the layer's YAML and the parameters
+// the parser must resolve it to.
+func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
+	for {
+		var b strings.Builder
+		p := verify.Params{Mode: verify.Zeros, Bias: true, K: 3, SH: 1, SW: 1, DH: 1, DW: 1}
+		fmt.Fprintf(&b, "  - name: %s\n", name)
+		switch rng.IntN(4) {
+		case 0:
+			p.Groups = 1
+		case 1:
+			p.Groups = 2 + rng.IntN(3)
+		default:
+			p.Groups = 0 // depthwise, or a channel multiplier
+		}
+		if p.Groups == 0 {
+			p.InC = 1 + rng.IntN(9)
+			p.Groups = p.InC
+			p.OutC = p.InC * (1 + rng.IntN(2))
+		} else {
+			p.InC = p.Groups * (1 + rng.IntN(5))
+			p.OutC = p.Groups * (1 + rng.IntN(5))
+		}
+		fmt.Fprintf(&b, "    in_channels: %d\n    out_channels: %d\n", p.InC, p.OutC)
+		if p.Groups != 1 || rng.IntN(4) == 0 {
+			fmt.Fprintf(&b, "    groups: %d\n", p.Groups)
+		}
+		p.KH, p.KW = 1+rng.IntN(5), 1+rng.IntN(5)
+		if p.KH == p.KW && rng.IntN(2) == 0 {
+			fmt.Fprintf(&b, "    kernel_size: %d\n", p.KH)
+		} else {
+			fmt.Fprintf(&b, "    kernel_size: [%d, %d]\n", p.KH, p.KW)
+		}
+		pair := func(key string, h, w *int, maxV int, always bool) {
+			*h, *w = 1+rng.IntN(maxV), 1+rng.IntN(maxV)
+			if rng.IntN(3) == 0 && !always {
+				*h, *w = 1, 1
+				return
+			}
+			if *h == *w && rng.IntN(2) == 0 {
+				fmt.Fprintf(&b, "    %s: %d\n", key, *h)
+			} else {
+				fmt.Fprintf(&b, "    %s: [%d, %d]\n", key, *h, *w)
+			}
+		}
+		pair("stride", &p.SH, &p.SW, 4, false)
+		pair("dilation", &p.DH, &p.DW, 3, false)
+		switch r := rng.IntN(6); {
+		case r == 0 && p.SH == 1 && p.SW == 1:
+			b.WriteString("    padding: same\n")
+			th, tw := p.DH*(p.KH-1), p.DW*(p.KW-1)
+			p.PadT, p.PadB, p.PadL, p.PadR = th/2, th-th/2, tw/2, tw-tw/2
+		case r == 1:
+			b.WriteString("    padding: valid\n")
+		case r == 2:
+			ph, pw := rng.IntN(6), rng.IntN(6)
+			fmt.Fprintf(&b, "    padding: [%d, %d]\n", ph, pw)
+			p.PadT, p.PadB, p.PadL, p.PadR = ph, ph, pw, pw
+		case r == 3:
+			ph := rng.IntN(4)
+			fmt.Fprintf(&b, "    padding: %d\n", ph)
+			p.PadT, p.PadB, p.PadL, p.PadR = ph, ph, ph, ph
+		}
+		if rng.IntN(5) > 0 {
+			p.Mode = []string{verify.Zeros, verify.Reflect, verify.Replicate, verify.Circular}[rng.IntN(4)]
+			fmt.Fprintf(&b, "    padding_mode: %s\n", p.Mode)
+		}
+		if rng.IntN(4) == 0 {
+			p.Bias = false
+			b.WriteString("    bias: false\n")
+		}
+		if rng.IntN(3) > 0 {
+			p.K = 1 + rng.IntN(6)
+			fmt.Fprintf(&b, "    num_experts: %d\n", p.K)
+		}
+		l := Layer{Name: name, Params: p}
+		if rng.IntN(2) == 0 {
+			l.InputH, l.InputW = 1+rng.IntN(13), 1+rng.IntN(13)
+			if rng.IntN(8) == 0 {
+				l.InputH, l.InputW = 1, 1
+			}
+			if p.CheckInput(l.InputH, l.InputW) != nil {
+				continue
+			}
+			fmt.Fprintf(&b, "    input_size: [%d, %d]\n", l.InputH, l.InputW)
+		}
+		if p.Check() != nil {
+			continue
+		}
+		return b.String(), l
+	}
+}
+
+// TestRandomSpecs draws random valid specs, checks that the parser resolves
+// them as drawn, generates them into one temporary module, compiles it and
+// runs every generated test (the differential tests against the reference,
+// the error, load, allocation and concurrency tests, the fuzz seeds).
+func TestRandomSpecs(t *testing.T) {
+	count := 200
+	if testing.Short() {
+		count = 40
+	}
+	const perPackage = 25
+	rng := rand.New(rand.NewPCG(2026, 11))
+	dir := t.TempDir()
+	dygenDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modtest.Scaffold(dir, "example.com/randspecs", dygenDir); err != nil {
+		t.Fatal(err)
+	}
+	modes := map[string]int{}
+	fixed, depthwise, grouped, strideOverKernel, dilated := 0, 0, 0, 0, 0
+	for pkg := 0; pkg*perPackage < count; pkg++ {
+		var yaml strings.Builder
+		name := fmt.Sprintf("rand%02d", pkg)
+		fmt.Fprintf(&yaml, "package: %s\nlayers:\n", name)
+		var want []Layer
+		for i := pkg * perPackage; i < min(count, (pkg+1)*perPackage); i++ {
+			y, l := randomLayer(rng, fmt.Sprintf("L%03d", i))
+			yaml.WriteString(y)
+			want = append(want, l)
+			modes[l.Params.Mode]++
+			if l.Fixed() {
+				fixed++
+			}
+			if l.Params.Groups == l.Params.InC && l.Params.InC > 1 {
+				depthwise++
+			} else if l.Params.Groups > 1 {
+				grouped++
+			}
+			if l.Params.SH > l.Params.KH || l.Params.SW > l.Params.KW {
+				strideOverKernel++
+			}
+			if l.Params.DH > 1 || l.Params.DW > 1 {
+				dilated++
+			}
+		}
+		specPath := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(specPath, []byte(yaml.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec, err := ParseSpec(specPath, []byte(yaml.String()))
+		if err != nil {
+			t.Fatalf("parsing a drawn spec: %v\n%s", err, yaml.String())
+		}
+		for i, l := range spec.Layers {
+			w := want[i]
+			if l.Name != w.Name || l.Params != w.Params || l.InputH != w.InputH || l.InputW != w.InputW {
+				t.Fatalf("layer %s parsed as %+v, drawn as %+v", w.Name, l, w)
+			}
+		}
+		files, err := Generate(spec, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", specPath, err)
+		}
+		if err := WriteFiles(filepath.Join(dir, name), files); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d layers: modes %v, %d fixed-size, %d depthwise, %d grouped, %d with stride > kernel, %d dilated",
+		count, modes, fixed, depthwise, grouped, strideOverKernel, dilated)
+	for _, m := range []string{verify.Zeros, verify.Reflect, verify.Replicate, verify.Circular} {
+		if modes[m] == 0 {
+			t.Errorf("no layer drew padding mode %s", m)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if out, errOut, err := modtest.RunGo(ctx, dir, nil, "vet", "./..."); err != nil {
+		t.Fatalf("go vet of the generated module: %v\n%s%s", err, out, errOut)
+	}
+	args := []string{"-count=1"}
+	if testing.Short() {
+		args = append(args, "-short")
+	}
+	out, errOut, err := modtest.GoTest(ctx, dir, append(args, "./...")...)
+	if err != nil {
+		t.Fatalf("generated tests failed: %v\n%s%s", err, tail(out, 8000), tail(errOut, 4000))
+	}
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
