@@ -38,14 +38,14 @@ type Plan struct {
 	UnrollK bool
 
 	// Test and benchmark shapes chosen at generation time.
-	TestSizes  [][2]int // input sizes the differential test runs
+	TestSizes [][2]int // input sizes the differential test runs
 	// TestTrials random weight sets, each run at the TestBatches batch
 	// sizes: fewer for layers whose float64 reference is slow.
 	TestTrials  int
 	TestBatches []int
-	BenchH     int      // input size the benchmarks use
-	BenchW     int
-	FuzzMaxDim int // largest H or W the fuzz target draws (run-time sizes)
+	BenchH      int // input size the benchmarks use
+	BenchW      int
+	FuzzMaxDim  int // largest H or W the fuzz target draws (run-time sizes)
 }
 
 // Interior is the range of outputs whose every tap reads inside the input,
