@@ -275,7 +275,7 @@ func TestConv3x3Concurrent(t *testing.T) {
 // FuzzConv3x3 lets the fuzzer choose weights, inputs, the batch size, and checks Forward against the reference.
 func FuzzConv3x3(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
-	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(1), uint8(3), uint8(5))
+	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
 	f.Fuzz(func(t *testing.T, wb, xb []byte, nb, hb, wbyte uint8) {
 		p := conv3x3Params
 		n := 1 + int(nb%2)

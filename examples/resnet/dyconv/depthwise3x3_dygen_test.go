@@ -276,7 +276,7 @@ func TestDepthwise3x3Concurrent(t *testing.T) {
 // input size, and checks Forward against the reference.
 func FuzzDepthwise3x3(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
-	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(1), uint8(3), uint8(5))
+	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
 	f.Fuzz(func(t *testing.T, wb, xb []byte, nb, hb, wbyte uint8) {
 		p := depthwise3x3Params
 		n := 1 + int(nb%2)

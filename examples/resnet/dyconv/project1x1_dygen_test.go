@@ -276,7 +276,7 @@ func TestProject1x1Concurrent(t *testing.T) {
 // input size, and checks Forward against the reference.
 func FuzzProject1x1(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
-	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(1), uint8(3), uint8(5))
+	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
 	f.Fuzz(func(t *testing.T, wb, xb []byte, nb, hb, wbyte uint8) {
 		p := project1x1Params
 		n := 1 + int(nb%2)
