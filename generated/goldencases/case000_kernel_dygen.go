@@ -77,7 +77,8 @@ func (l *Case000) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[4]
 				w0_5 := wt[5]
 				w0_6 := wt[6]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-3:][:(n-1)*2+1]
 					r1 := row[oxLo*2-2:][:(n-1)*2+1]
 					r2 := row[oxLo*2-1:][:(n-1)*2+1]

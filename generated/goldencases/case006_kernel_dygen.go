@@ -101,7 +101,8 @@ func (l *Case006) convBlock6(y, x, wb, bias []float32) {
 				w3_0 := wt[3]
 				w4_0 := wt[4]
 				w5_0 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -117,23 +118,6 @@ func (l *Case006) convBlock6(y, x, wb, bias []float32) {
 						yy3[i] += w3_0 * a0
 						yy4[i] += w4_0 * a0
 						yy5[i] += w5_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-						y3[ox] += w3_0 * a
-						y4[ox] += w4_0 * a
-						y5[ox] += w5_0 * a
 					}
 				}
 			}
@@ -171,7 +155,8 @@ func (l *Case006) convBlock2(y, x, wb, bias []float32) {
 				wt := wb[ci*6+kh*6:][:6]
 				w0_0 := wt[0]
 				w1_0 := wt[1]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -179,19 +164,6 @@ func (l *Case006) convBlock2(y, x, wb, bias []float32) {
 						a0 := r0[i]
 						yy0[i] += w0_0 * a0
 						yy1[i] += w1_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
 					}
 				}
 			}

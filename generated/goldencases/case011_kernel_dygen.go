@@ -97,7 +97,8 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 				w3_0 := wt[3]
 				w4_0 := wt[4]
 				w5_0 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-2:][:(n-1)*2+1]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -161,7 +162,8 @@ func (l *Case011) convBlock1(y, x, wb, bias []float32) {
 				row := x[ci*h*w+iy*w:][:w]
 				wt := wb[ci*18+kh*6:][:6]
 				w0_0 := wt[0]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-2:][:(n-1)*2+1]
 					yy0 := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {

@@ -77,7 +77,8 @@ func (l *Case012) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[4]
 				w0_5 := wt[5]
 				w0_6 := wt[6]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+1:][:n]
 					r2 := row[oxLo+2:][:n]
@@ -95,42 +96,6 @@ func (l *Case012) convBlock1(y, x, wb, bias []float32) {
 						a5 := r5[i]
 						a6 := r6[i]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					if ix := ox + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					if ix := ox + 4; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
-					}
-					if ix := ox + 5; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_5 * a
-					}
-					if ix := ox + 6; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_6 * a
 					}
 				}
 			}

@@ -71,7 +71,8 @@ func (l *Case013) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[2]
 				w0_3 := wt[3]
 				w0_4 := wt[4]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-2:][:n]
 					r1 := row[oxLo-1:][:n]
 					r2 := row[oxLo:][:n]

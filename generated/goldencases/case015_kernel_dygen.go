@@ -77,7 +77,8 @@ func (l *Case015) convBlock2(y, x, wb, bias []float32) {
 				w1_3 := wt[7]
 				w0_4 := wt[8]
 				w1_4 := wt[9]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+2:][:n]
 					r2 := row[oxLo+4:][:n]
@@ -93,39 +94,6 @@ func (l *Case015) convBlock2(y, x, wb, bias []float32) {
 						a4 := r4[i]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
 						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox + 4; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
-					if ix := ox + 6; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-						y1[ox] += w1_3 * a
-					}
-					if ix := ox + 8; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
-						y1[ox] += w1_4 * a
 					}
 				}
 			}

@@ -71,7 +71,8 @@ func (l *Case017) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[2]
 				w0_3 := wt[3]
 				w0_4 := wt[4]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+1:][:n]
 					r2 := row[oxLo+2:][:n]
@@ -85,34 +86,6 @@ func (l *Case017) convBlock1(y, x, wb, bias []float32) {
 						a3 := r3[i]
 						a4 := r4[i]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					if ix := ox + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					if ix := ox + 4; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
 					}
 				}
 			}

@@ -77,7 +77,8 @@ func (l *Case018) convBlock1(y, x, wb, bias []float32) {
 				w0_0 := wt[0]
 				w0_1 := wt[1]
 				w0_2 := wt[2]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2:][:(n-1)*2+1]
 					r1 := row[oxLo*2+1:][:(n-1)*2+1]
 					r2 := row[oxLo*2+2:][:(n-1)*2+1]
@@ -87,26 +88,6 @@ func (l *Case018) convBlock1(y, x, wb, bias []float32) {
 						a1 := r1[i*2]
 						a2 := r2[i*2]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
 					}
 				}
 			}

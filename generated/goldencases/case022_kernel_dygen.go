@@ -93,7 +93,8 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 				w0_2 := wt[6]
 				w1_2 := wt[7]
 				w2_2 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+3:][:n]
 					r2 := row[oxLo+6:][:n]
@@ -107,32 +108,6 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						yy2[i] += w2_0*a0 + w2_1*a1 + w2_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					if ix := ox + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					if ix := ox + 6; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
 					}
 				}
 			}

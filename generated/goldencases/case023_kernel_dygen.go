@@ -67,7 +67,8 @@ func (l *Case023) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[4]
 				w0_5 := wt[5]
 				w0_6 := wt[6]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-3:][:n]
 					r1 := row[oxLo-2:][:n]
 					r2 := row[oxLo-1:][:n]

@@ -81,7 +81,8 @@ func (l *Case025) convBlock2(y, x, wb, bias []float32) {
 				w1_3 := wt[7]
 				w0_4 := wt[8]
 				w1_4 := wt[9]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-1:][:(n-1)*2+1]
 					r1 := row[oxLo*2:][:(n-1)*2+1]
 					r2 := row[oxLo*2+1:][:(n-1)*2+1]
@@ -165,7 +166,8 @@ func (l *Case025) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[4]
 				w0_3 := wt[6]
 				w0_4 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-1:][:(n-1)*2+1]
 					r1 := row[oxLo*2:][:(n-1)*2+1]
 					r2 := row[oxLo*2+1:][:(n-1)*2+1]

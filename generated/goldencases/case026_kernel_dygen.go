@@ -77,7 +77,8 @@ func (l *Case026) convBlock2(y, x, wb, bias []float32) {
 				w1_1 := wt[3]
 				w0_2 := wt[4]
 				w1_2 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-1:][:(n-1)*2+1]
 					r1 := row[oxLo*2:][:(n-1)*2+1]
 					r2 := row[oxLo*2+1:][:(n-1)*2+1]

@@ -83,7 +83,8 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 				w0_2 := wt[6]
 				w1_2 := wt[7]
 				w2_2 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+1:][:n]
 					r2 := row[oxLo+2:][:n]
@@ -97,32 +98,6 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						yy2[i] += w2_0*a0 + w2_1*a1 + w2_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
 					}
 				}
 			}
@@ -156,7 +131,8 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 				w0_0 := wt[0]
 				w0_1 := wt[3]
 				w0_2 := wt[6]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					r1 := row[oxLo+1:][:n]
 					r2 := row[oxLo+2:][:n]
@@ -166,26 +142,6 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						a1 := r1[i]
 						a2 := r2[i]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
 					}
 				}
 			}

@@ -74,7 +74,8 @@ func (l *Case030) convBlock2(y, x, wb, bias []float32) {
 				w1_1 := wt[3]
 				w0_2 := wt[4]
 				w1_2 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-3:][:n]
 					r1 := row[oxLo:][:n]
 					r2 := row[oxLo+3:][:n]

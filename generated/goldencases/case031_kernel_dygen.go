@@ -80,7 +80,8 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 				wt := wb[ci*2+kh*2:][:2]
 				w0_0 := wt[0]
 				w1_0 := wt[1]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -88,20 +89,6 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 						a0 := r0[i]
 						yy0[i] += w0_0 * a0
 						yy1[i] += w1_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
 					}
 				}
 			}

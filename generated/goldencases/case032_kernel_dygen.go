@@ -92,24 +92,6 @@ func (l *Case032) convBlock2(y, x, wb, bias []float32) {
 				w1_3 := wt[7]
 				w0_4 := wt[8]
 				w1_4 := wt[9]
-				if n := oxHi - oxLo; n > 0 {
-					r0 := row[oxLo*3-2:][:(n-1)*3+1]
-					r1 := row[oxLo*3-1:][:(n-1)*3+1]
-					r2 := row[oxLo*3:][:(n-1)*3+1]
-					r3 := row[oxLo*3+1:][:(n-1)*3+1]
-					r4 := row[oxLo*3+2:][:(n-1)*3+1]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*3]
-						a1 := r1[i*3]
-						a2 := r2[i*3]
-						a3 := r3[i*3]
-						a4 := r4[i*3]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
-					}
-				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
 						ox = oxHi
@@ -178,22 +160,6 @@ func (l *Case032) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[4]
 				w0_3 := wt[6]
 				w0_4 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
-					r0 := row[oxLo*3-2:][:(n-1)*3+1]
-					r1 := row[oxLo*3-1:][:(n-1)*3+1]
-					r2 := row[oxLo*3:][:(n-1)*3+1]
-					r3 := row[oxLo*3+1:][:(n-1)*3+1]
-					r4 := row[oxLo*3+2:][:(n-1)*3+1]
-					yy0 := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*3]
-						a1 := r1[i*3]
-						a2 := r2[i*3]
-						a3 := r3[i*3]
-						a4 := r4[i*3]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-					}
-				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
 						ox = oxHi

@@ -101,24 +101,6 @@ func (l *Case036) convBlock6(y, x, wb, bias []float32) {
 				w3_0 := wt[3]
 				w4_0 := wt[4]
 				w5_0 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
-					r0 := row[oxLo*2-1:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					yy3 := y3[oxLo:][:n]
-					yy4 := y4[oxLo:][:n]
-					yy5 := y5[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-						yy3[i] += w3_0 * a0
-						yy4[i] += w4_0 * a0
-						yy5[i] += w5_0 * a0
-					}
-				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
 						ox = oxHi
@@ -177,18 +159,6 @@ func (l *Case036) convBlock3(y, x, wb, bias []float32) {
 				w0_0 := wt[0]
 				w1_0 := wt[1]
 				w2_0 := wt[2]
-				if n := oxHi - oxLo; n > 0 {
-					r0 := row[oxLo*2-1:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-					}
-				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
 						ox = oxHi

@@ -75,7 +75,8 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 				w1_1 := wt[3]
 				w0_2 := wt[4]
 				w1_2 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*3:][:(n-1)*3+1]
 					r1 := row[oxLo*3+1:][:(n-1)*3+1]
 					r2 := row[oxLo*3+2:][:(n-1)*3+1]
@@ -87,29 +88,6 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 						a2 := r2[i*3]
 						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox * 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox*3 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox*3 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
 					}
 				}
 			}

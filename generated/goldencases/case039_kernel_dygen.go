@@ -61,24 +61,13 @@ func (l *Case039) convBlock1(y, x, wb, bias []float32) {
 				row := x[ci*h*w+iy*w:][:w]
 				wt := wb[ci+kh:][:1]
 				w0_0 := wt[0]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {
 						a0 := r0[i]
 						yy0[i] += w0_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
 					}
 				}
 			}

@@ -101,7 +101,8 @@ func (l *Conv1x1Expand) convBlock6(y, x, wb, bias []float32) {
 				w3_0 := wt[3]
 				w4_0 := wt[4]
 				w5_0 := wt[5]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -117,23 +118,6 @@ func (l *Conv1x1Expand) convBlock6(y, x, wb, bias []float32) {
 						yy3[i] += w3_0 * a0
 						yy4[i] += w4_0 * a0
 						yy5[i] += w5_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-						y3[ox] += w3_0 * a
-						y4[ox] += w4_0 * a
-						y5[ox] += w5_0 * a
 					}
 				}
 			}
@@ -183,7 +167,8 @@ func (l *Conv1x1Expand) convBlock4(y, x, wb, bias []float32) {
 				w1_0 := wt[1]
 				w2_0 := wt[2]
 				w3_0 := wt[3]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo:][:n]
 					yy0 := y0[oxLo:][:n]
 					yy1 := y1[oxLo:][:n]
@@ -195,21 +180,6 @@ func (l *Conv1x1Expand) convBlock4(y, x, wb, bias []float32) {
 						yy1[i] += w1_0 * a0
 						yy2[i] += w2_0 * a0
 						yy3[i] += w3_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-						y3[ox] += w3_0 * a
 					}
 				}
 			}

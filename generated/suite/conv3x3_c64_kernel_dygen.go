@@ -89,7 +89,8 @@ func (l *Conv3x3C64) convBlock3(y, x, wb, bias []float32) {
 				w0_2 := wt[6]
 				w1_2 := wt[7]
 				w2_2 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-1:][:n]
 					r1 := row[oxLo:][:n]
 					r2 := row[oxLo+1:][:n]
@@ -162,7 +163,8 @@ func (l *Conv3x3C64) convBlock1(y, x, wb, bias []float32) {
 				w0_0 := wt[0]
 				w0_1 := wt[3]
 				w0_2 := wt[6]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-1:][:n]
 					r1 := row[oxLo:][:n]
 					r2 := row[oxLo+1:][:n]

@@ -89,7 +89,8 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 				w0_2 := wt[6]
 				w1_2 := wt[7]
 				w2_2 := wt[8]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-1:][:(n-1)*2+1]
 					r1 := row[oxLo*2:][:(n-1)*2+1]
 					r2 := row[oxLo*2+1:][:(n-1)*2+1]
@@ -170,7 +171,8 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 				w1_1 := wt[4]
 				w0_2 := wt[6]
 				w1_2 := wt[7]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-1:][:(n-1)*2+1]
 					r1 := row[oxLo*2:][:(n-1)*2+1]
 					r2 := row[oxLo*2+1:][:(n-1)*2+1]

@@ -69,7 +69,8 @@ func (l *DW3x3C144) convBlock1(y, x, wb, bias []float32) {
 				w0_0 := wt[0]
 				w0_1 := wt[1]
 				w0_2 := wt[2]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo-1:][:n]
 					r1 := row[oxLo:][:n]
 					r2 := row[oxLo+1:][:n]

@@ -71,7 +71,8 @@ func (l *DW5x5S2C96) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[2]
 				w0_3 := wt[3]
 				w0_4 := wt[4]
-				if n := oxHi - oxLo; n > 0 {
+				{
+					n := oxHi - oxLo
 					r0 := row[oxLo*2-2:][:(n-1)*2+1]
 					r1 := row[oxLo*2-1:][:(n-1)*2+1]
 					r2 := row[oxLo*2:][:(n-1)*2+1]
