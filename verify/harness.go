@@ -123,3 +123,67 @@ func AllNaN(s []float32) bool {
 	}
 	return true
 }
+
+// CheckRejects calls fwd with wrong arguments for an h×w input of layer p
+// (dst or src one element short or long, a negative or too large batch,
+// zero, mismatched and absurd input sizes) and returns a failure for each
+// call that does not return an error naming the problem, or that writes
+// into dst although it failed.
+func CheckRejects(p Params, fwd ForwardFunc, h, w int) []error {
+	ho, wo := p.OutputSize(h, w)
+	src := make([]float32, p.InC*h*w)
+	dst := make([]float32, p.OutC*ho*wo+1)
+	for i := range dst {
+		dst[i] = float32(math.NaN())
+	}
+	good := dst[:len(dst)-1]
+	var fails []error
+	for _, c := range []struct {
+		name     string
+		dst, src []float32
+		n, h, w  int
+		want     string
+	}{
+		{"short dst", dst[:len(dst)-2], src, 1, h, w, "len(dst)"},
+		{"long dst", dst, src, 1, h, w, "len(dst)"},
+		{"short src", good, src[:len(src)-1], 1, h, w, "len(src)"},
+		{"negative n", good, src, -1, h, w, "batch size"},
+		{"n too large for src", good, src, 2, h, w, "len(src)"},
+		{"zero height", good, src, 1, 0, w, "input size"},
+		{"zero width", good, src, 1, h, 0, "input size"},
+		{"huge size", good, src, 1, 1 << 40, 1 << 40, "input size"},
+	} {
+		err := fwd(c.dst, c.src, c.n, c.h, c.w)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			fails = append(fails, fmt.Errorf("%s: Forward error %v, want one mentioning %q", c.name, err, c.want))
+		}
+		if !AllNaN(dst) {
+			return append(fails, fmt.Errorf("%s: Forward wrote into dst although it failed", c.name))
+		}
+	}
+	return fails
+}
+
+// CheckWeightRejects calls newLayer with each of w's slices one element off
+// in turn and returns a failure for each call that does not return an
+// error naming the slice.
+func CheckWeightRejects(w Weights, newLayer func(Weights) error) []error {
+	var fails []error
+	for _, field := range []string{"Weight", "Bias", "FCWeight", "FCBias"} {
+		bad := w
+		switch field {
+		case "Weight":
+			bad.Weight = bad.Weight[1:]
+		case "Bias":
+			bad.Bias = append(bad.Bias[:len(bad.Bias):len(bad.Bias)], 1)
+		case "FCWeight":
+			bad.FCWeight = bad.FCWeight[1:]
+		case "FCBias":
+			bad.FCBias = bad.FCBias[1:]
+		}
+		if err := newLayer(bad); err == nil || !strings.Contains(err.Error(), field) {
+			fails = append(fails, fmt.Errorf("a bad %s: error %v, want one naming %s", field, err, field))
+		}
+	}
+	return fails
+}

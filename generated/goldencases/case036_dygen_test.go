@@ -100,50 +100,15 @@ func TestCase036Errors(t *testing.T) {
 	w := verify.RandomWeights(p, rng)
 	l := newCase036ForTest(t, w)
 	h, wd := case036Sizes[0][0], case036Sizes[0][1]
-	ho, wo := l.OutputSize(h, wd)
-	src := verify.RandomInput(1, p.InC*h*wd, rng)
-	dst := make([]float32, p.OutC*ho*wo+1)
-	for i := range dst {
-		dst[i] = float32(math.NaN())
+	for _, err := range verify.CheckRejects(p, l.Forward, h, wd) {
+		t.Error(err)
 	}
-	for _, c := range []struct {
-		name     string
-		dst, src []float32
-		n, h, w  int
-		want     string
-	}{
-		{"short dst", dst[:len(dst)-2], src, 1, h, wd, "len(dst)"},
-		{"long dst", dst, src, 1, h, wd, "len(dst)"},
-		{"short src", dst[:len(dst)-1], src[:len(src)-1], 1, h, wd, "len(src)"},
-		{"negative n", dst[:len(dst)-1], src, -1, h, wd, "batch size"},
-		{"n too large for src", dst[:len(dst)-1], src, 2, h, wd, "len(src)"},
-		{"zero height", dst[:len(dst)-1], src, 1, 0, wd, "input size"},
-		{"zero width", dst[:len(dst)-1], src, 1, h, 0, "input size"},
-		{"huge size", dst[:len(dst)-1], src, 1, 1 << 40, 1 << 40, "input size"},
-	} {
-		err := l.Forward(c.dst, c.src, c.n, c.h, c.w)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: Forward error %v, want one mentioning %q", c.name, err, c.want)
-		}
-		if !verify.AllNaN(dst) {
-			t.Fatalf("%s: Forward wrote into dst although it failed", c.name)
-		}
+	newLayer := func(w verify.Weights) error {
+		_, err := NewCase036(Case036Weights(w))
+		return err
 	}
-	for _, field := range []string{"Weight", "Bias", "FCWeight", "FCBias"} {
-		bad := w
-		switch field {
-		case "Weight":
-			bad.Weight = bad.Weight[1:]
-		case "Bias":
-			bad.Bias = append(bad.Bias[:len(bad.Bias):len(bad.Bias)], 1)
-		case "FCWeight":
-			bad.FCWeight = bad.FCWeight[1:]
-		case "FCBias":
-			bad.FCBias = bad.FCBias[1:]
-		}
-		if _, err := NewCase036(Case036Weights(bad)); err == nil || !strings.Contains(err.Error(), field) {
-			t.Errorf("NewCase036 with a bad %s: error %v, want one naming %s", field, err, field)
-		}
+	for _, err := range verify.CheckWeightRejects(w, newLayer) {
+		t.Error("NewCase036: ", err)
 	}
 	if _, err := LoadCase036(filepath.Join(t.TempDir(), "missing.safetensors"), ""); err == nil {
 		t.Error("LoadCase036 of a missing file: no error")
