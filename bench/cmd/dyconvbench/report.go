@@ -1,0 +1,355 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+var peerLabel = map[string]string{
+	"dygen":       "dygen",
+	"onednn":      "oneDNN",
+	"onednn-avx2": "oneDNN (AVX2 cap)",
+	"pytorch":     "PyTorch",
+	"gonum":       "im2col+gonum",
+}
+
+var peerColor = map[string]color.RGBA{
+	"dygen":       {0xd6, 0x27, 0x28, 0xff},
+	"onednn":      {0x1f, 0x77, 0xb4, 0xff},
+	"onednn-avx2": {0x6b, 0xae, 0xd6, 0xff},
+	"pytorch":     {0xff, 0x7f, 0x0e, 0xff},
+	"gonum":       {0x7f, 0x7f, 0x7f, 0xff},
+}
+
+func label(name string) string {
+	if l, ok := peerLabel[name]; ok {
+		return l
+	}
+	return name
+}
+
+// markdown renders the report as the README's tables.
+func markdown(rep *report) string {
+	var b strings.Builder
+	m := rep.Machine
+	fmt.Fprintf(&b, "# DyConv forward: dygen vs %s\n\n", strings.Join(mapLabels(rep.PeerOrder[1:]), ", "))
+	fmt.Fprintf(&b, "- Machine: %v (family %v model %v, %v), %v CPUs, flags: %v; Go %v, %v.\n",
+		m["model"], m["cpu_family"], m["cpu_model"], m["Hypervisor vendor"], m["num_cpu"], m["flags"], m["go"], m["kernel"])
+	fmt.Fprintf(&b, "- Single-core AVX2 FMA peak, measured (bench/peak/fma_peak.c, 12 accumulators): **%.1f GFLOP/s**.\n", rep.PeakGF)
+	fmt.Fprintf(&b, "- Run %s, %.0f s: %d interleaved rounds per configuration (peers in the order %s), each peer ≥ %.0f ms per round; time = median over rounds of each round's median.\n",
+		rep.Started, rep.Seconds, rep.Rounds, strings.Join(mapLabels(rep.PeerOrder), " → "), rep.TargetMS)
+	fmt.Fprintf(&b, "- GFLOP/s = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo / time of the whole forward (pool + FC + softmax + fusion + conv), NCHW in and out.\n")
+	// Correctness and what each peer ran.
+	fmt.Fprintf(&b, "- Outputs checked against dygen's on the same data before timing (max|y−y_dygen| / max|y_dygen|, worst over all configurations):")
+	for _, name := range rep.PeerOrder[1:] {
+		worst, failed := 0.0, 0
+		for _, cr := range rep.Results {
+			r := cr.Peers[name]
+			if r == nil || !r.OK {
+				failed++
+				continue
+			}
+			worst = max(worst, r.RelErr)
+		}
+		fmt.Fprintf(&b, " %s %.1e", label(name), worst)
+		if failed > 0 {
+			fmt.Fprintf(&b, " (%d configurations failed, see below)", failed)
+		}
+		b.WriteString(";")
+	}
+	b.WriteString("\n")
+	for _, name := range rep.PeerOrder[1:] {
+		if !strings.HasPrefix(name, "onednn") {
+			continue
+		}
+		impls := map[string]int{}
+		isa := ""
+		for _, cr := range rep.Results {
+			if r := cr.Peers[name]; r != nil && r.OK {
+				impls[fmt.Sprint(r.Info["impl"])]++
+				isa = fmt.Sprint(r.Info["isa"])
+			}
+		}
+		fmt.Fprintf(&b, "- %s: effective ISA %s; convolution implementations: %s.\n", label(name), isa, countList(impls))
+	}
+	b.WriteString("\n")
+
+	threads := []int{}
+	for _, cr := range rep.Results {
+		if !slices.Contains(threads, cr.Threads) {
+			threads = append(threads, cr.Threads)
+		}
+	}
+	hasAVX2 := slices.Contains(rep.PeerOrder, "onednn-avx2")
+	hasDNNL := slices.Contains(rep.PeerOrder, "onednn")
+	for _, t := range threads {
+		if t == 1 {
+			fmt.Fprintf(&b, "## 1 thread\n\nEach cell: time per forward · GFLOP/s · %% of the single-core FMA peak.\n\n")
+		} else {
+			fmt.Fprintf(&b, "## %d threads\n\nEach cell: time per forward · GFLOP/s · %% of %d× the single-core FMA peak. dygen's Forward is as generated (single-threaded at the time of writing unless the generated package spreads work itself).\n\n", t, t)
+		}
+		b.WriteString("| layer | N |")
+		for _, name := range rep.PeerOrder {
+			fmt.Fprintf(&b, " %s |", label(name))
+		}
+		if hasDNNL {
+			b.WriteString(" dygen / oneDNN |")
+		}
+		if hasAVX2 {
+			b.WriteString(" dygen / oneDNN AVX2 |")
+		}
+		b.WriteString("\n| --- | --- |")
+		for range rep.PeerOrder {
+			b.WriteString(" --- |")
+		}
+		if hasDNNL {
+			b.WriteString(" --- |")
+		}
+		if hasAVX2 {
+			b.WriteString(" --- |")
+		}
+		b.WriteString("\n")
+		var logR, logR2 []float64
+		for _, cr := range rep.Results {
+			if cr.Threads != t {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %d |", cr.Desc, cr.N)
+			for _, name := range rep.PeerOrder {
+				r := cr.Peers[name]
+				if r == nil || !r.OK {
+					b.WriteString(" failed |")
+					continue
+				}
+				fmt.Fprintf(&b, " %s ms · %.1f · %.0f%% |", ms(r.MedianMS), r.GFLOPS, r.PctPeakAllT)
+			}
+			ratio := func(other string, acc *[]float64) {
+				d, o := cr.Peers["dygen"], cr.Peers[other]
+				if d == nil || o == nil || !d.OK || !o.OK {
+					b.WriteString(" – |")
+					return
+				}
+				x := d.GFLOPS / o.GFLOPS
+				*acc = append(*acc, math.Log(x))
+				fmt.Fprintf(&b, " %.2f× |", x)
+			}
+			if hasDNNL {
+				ratio("onednn", &logR)
+			}
+			if hasAVX2 {
+				ratio("onednn-avx2", &logR2)
+			}
+			b.WriteString("\n")
+		}
+		if hasDNNL || hasAVX2 {
+			b.WriteString("| geometric mean | |")
+			for range rep.PeerOrder {
+				b.WriteString(" |")
+			}
+			for _, v := range [][]float64{logR, logR2}[:boolInt(hasDNNL)+boolInt(hasAVX2)] {
+				fmt.Fprintf(&b, " %.2f× |", geomean(v))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+
+	// What each peer ran, and failures.
+	b.WriteString("## Formulation each peer picked (the faster of its candidates, measured at setup)\n\n| layer | N | T |")
+	for _, name := range rep.PeerOrder[1:] {
+		fmt.Fprintf(&b, " %s |", label(name))
+	}
+	b.WriteString("\n| --- | --- | --- |")
+	for range rep.PeerOrder[1:] {
+		b.WriteString(" --- |")
+	}
+	b.WriteString("\n")
+	for _, cr := range rep.Results {
+		fmt.Fprintf(&b, "| %s | %d | %d |", cr.Layer, cr.N, cr.Threads)
+		for _, name := range rep.PeerOrder[1:] {
+			r := cr.Peers[name]
+			switch {
+			case r == nil:
+				b.WriteString(" |")
+			case !r.OK:
+				fmt.Fprintf(&b, " failed: %s |", strings.ReplaceAll(r.Error, "|", "/"))
+			default:
+				s := fmt.Sprint(r.Info["formulation"])
+				if impl, ok := r.Info["impl"]; ok {
+					s += ", " + fmt.Sprint(impl)
+				}
+				fmt.Fprintf(&b, " %s |", s)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func ms(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func geomean(logs []float64) float64 {
+	if len(logs) == 0 {
+		return math.NaN()
+	}
+	var s float64
+	for _, v := range logs {
+		s += v
+	}
+	return math.Exp(s / float64(len(logs)))
+}
+
+func mapLabels(names []string) []string {
+	var v []string
+	for _, n := range names {
+		v = append(v, label(n))
+	}
+	return v
+}
+
+func countList(m map[string]int) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s (%d)", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// chart draws, for one thread count, one panel per batch size: grouped
+// bars per layer, GFLOP/s by peer, with the FMA peak as a dashed line.
+func chart(rep *report, t int, ns []int, path string) error {
+	var rows [][]*plot.Plot
+	for _, n := range ns {
+		var crs []*configResult
+		for _, cr := range rep.Results {
+			if cr.N == n && cr.Threads == t {
+				crs = append(crs, cr)
+			}
+		}
+		if len(crs) == 0 {
+			continue
+		}
+		p := plot.New()
+		thr := "1 thread"
+		if t > 1 {
+			thr = fmt.Sprintf("%d threads", t)
+		}
+		p.Title.Text = fmt.Sprintf("DyConv forward (pool+FC+softmax+fusion+conv), N=%d, %s — GFLOP/s, higher is better", n, thr)
+		p.Title.TextStyle.Font.Size = 13
+		p.Y.Label.Text = "GFLOP/s"
+		p.Y.Min = 0
+		peak := rep.PeakGF * float64(t)
+		p.Y.Max = peak * 1.3
+		var names []string
+		for _, cr := range crs {
+			names = append(names, cr.Layer)
+		}
+		np := len(rep.PeerOrder)
+		w := vg.Points(9)
+		for i, name := range rep.PeerOrder {
+			vals := make(plotter.Values, len(crs))
+			for j, cr := range crs {
+				if r := cr.Peers[name]; r != nil && r.OK {
+					vals[j] = r.GFLOPS
+				}
+			}
+			bc, err := plotter.NewBarChart(vals, w)
+			if err != nil {
+				return err
+			}
+			bc.Offset = vg.Length(float64(i)-float64(np-1)/2) * w
+			bc.Color = peerColor[name]
+			bc.LineStyle.Width = 0
+			p.Add(bc)
+			p.Legend.Add(label(name), bc)
+			// Value labels, so that the small depthwise bars stay readable.
+			var xys plotter.XYLabels
+			for j, v := range vals {
+				if v == 0 {
+					continue
+				}
+				xys.XYs = append(xys.XYs, plotter.XY{X: float64(j), Y: v})
+				xys.Labels = append(xys.Labels, fmt.Sprintf("%.0f", v))
+			}
+			if len(xys.XYs) > 0 {
+				lb, err := plotter.NewLabels(xys)
+				if err != nil {
+					return err
+				}
+				for k := range lb.TextStyle {
+					lb.TextStyle[k].Font.Size = font.Length(6.5)
+					lb.TextStyle[k].Rotation = math.Pi / 2
+					lb.TextStyle[k].XAlign = draw.XLeft
+					lb.TextStyle[k].YAlign = draw.YCenter
+					lb.Offset = vg.Point{X: bc.Offset, Y: 2}
+				}
+				p.Add(lb)
+			}
+		}
+		line := plotter.NewFunction(func(float64) float64 { return peak })
+		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		line.Width = vg.Points(1)
+		p.Add(line)
+		p.Legend.Add(fmt.Sprintf("FMA peak, %d core(s): %.0f GFLOP/s", t, peak), line)
+		p.Legend.Top = true
+		p.Legend.Left = true
+		p.Legend.Padding = vg.Points(2)
+		p.NominalX(names...)
+		p.X.Tick.Label.Font.Size = 10
+		rows = append(rows, []*plot.Plot{p})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	width, height := 34*vg.Centimeter, vg.Length(len(rows))*13*vg.Centimeter
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(rows), Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12), PadY: vg.Points(14)}
+	canv := plot.Align(rows, tiles, dc)
+	for i := range rows {
+		rows[i][0].Draw(canv[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
