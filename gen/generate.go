@@ -105,6 +105,13 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			OutputFile{pl.File + "_dygen.go", api},
 			OutputFile{pl.File + "_kernel_dygen.go", kern},
 			OutputFile{pl.File + "_dygen_test.go", tests})
+		if pl.Asm != nil {
+			files, err := asmFiles(pkg, d)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, files...)
+		}
 	}
 	doc, err := execute("support.go.tmpl", struct {
 		Package string
@@ -177,7 +184,7 @@ func WriteFiles(dir string, files []OutputFile) error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if keep[n] || e.IsDir() || !(strings.HasSuffix(n, "_dygen.go") || strings.HasSuffix(n, "_dygen_test.go")) {
+		if keep[n] || e.IsDir() || !(strings.HasSuffix(n, "_dygen.go") || strings.HasSuffix(n, "_dygen_test.go") || strings.HasSuffix(n, "_dygen.s")) {
 			continue
 		}
 		path := filepath.Join(dir, n)

@@ -46,6 +46,10 @@ type Plan struct {
 	BenchH      int // input size the benchmarks use
 	BenchW      int
 	FuzzMaxDim  int // largest H or W the fuzz target draws (run-time sizes)
+
+	// Asm is the AVX2+FMA backend's plan (asm_plan.go); nil when the layer
+	// stays pure Go.
+	Asm *AsmPlan
 }
 
 // Interior is the range of outputs whose every tap reads inside the input,
@@ -111,6 +115,7 @@ func NewPlan(l Layer) (*Plan, error) {
 		pl.TestTrials, pl.TestBatches = 1, []int{2}
 	}
 	pl.FuzzMaxDim = 12
+	pl.Asm = newAsmPlan(pl)
 	return pl, nil
 }
 
@@ -210,5 +215,6 @@ func (pl *Plan) Describe() string {
 		p.K, pl.UnrollK, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, pl.FusedLen)
 	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
 		pl.OB, pl.NB, pl.Tail, pl.UnrollKW)
+	b.WriteString(pl.Asm.describe(pl))
 	return b.String()
 }

@@ -134,6 +134,10 @@ func (l *Case007) Forward(dst, src []float32, n, h, w int) error {
 	}
 	s := l.scratch.Get().(*case007Scratch)
 	defer l.scratch.Put(s)
+	if case007UseAsm {
+		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		return nil
+	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
@@ -150,10 +154,7 @@ func (l *Case007) Forward(dst, src []float32, n, h, w int) error {
 func (l *Case007) route(s *case007Scratch, x []float32, hw int) {
 	inv := 1 / float64(hw)
 	for c := range s.pooled {
-		var sum float64
-		for _, v := range x[c*hw : (c+1)*hw] {
-			sum += float64(v)
-		}
+		sum := case007ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
 	for j := range s.logits {

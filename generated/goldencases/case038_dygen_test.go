@@ -5,6 +5,7 @@ package goldencases
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,6 +55,39 @@ func TestCase038(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestCase038Variants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestCase038Variants(t *testing.T) {
+	if !case038AsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { case038UseAsm = v }(case038UseAsm)
+	rng := rand.New(rand.NewPCG(24, 6))
+	p := case038Params
+	w := verify.RandomWeights(p, rng)
+	l := newCase038ForTest(t, w)
+	h, wd := case038Sizes[0][0], case038Sizes[0][1]
+	for _, n := range []int{1, 3} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+		}{{"go", false}, {"avx2", true}} {
+			case038UseAsm = v.asm
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Case038", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}

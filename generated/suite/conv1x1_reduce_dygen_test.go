@@ -5,6 +5,7 @@ package suite
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,6 +55,39 @@ func TestConv1x1Reduce(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestConv1x1ReduceVariants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestConv1x1ReduceVariants(t *testing.T) {
+	if !conv1x1ReduceAsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { conv1x1ReduceUseAsm = v }(conv1x1ReduceUseAsm)
+	rng := rand.New(rand.NewPCG(64, 256))
+	p := conv1x1ReduceParams
+	w := verify.RandomWeights(p, rng)
+	l := newConv1x1ReduceForTest(t, w)
+	h, wd := conv1x1ReduceSizes[0][0], conv1x1ReduceSizes[0][1]
+	for _, n := range []int{2} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+		}{{"go", false}, {"avx2", true}} {
+			conv1x1ReduceUseAsm = v.asm
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Conv1x1Reduce", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ package suite
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,6 +55,39 @@ func TestConv3x3S2(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestConv3x3S2Variants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestConv3x3S2Variants(t *testing.T) {
+	if !conv3x3S2AsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { conv3x3S2UseAsm = v }(conv3x3S2UseAsm)
+	rng := rand.New(rand.NewPCG(128, 64))
+	p := conv3x3S2Params
+	w := verify.RandomWeights(p, rng)
+	l := newConv3x3S2ForTest(t, w)
+	h, wd := conv3x3S2Sizes[0][0], conv3x3S2Sizes[0][1]
+	for _, n := range []int{2} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+		}{{"go", false}, {"avx2", true}} {
+			conv3x3S2UseAsm = v.asm
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Conv3x3S2", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}

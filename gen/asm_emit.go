@@ -1,0 +1,260 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/pass"
+	"github.com/mmcloughlin/avo/printer"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// asmSignature is the Go signature of every micro-kernel: out and in start
+// at the block's first output channel and first input channel, at the
+// first pixel; w is the block's fused kernel [CinG][KH][KW][M]; bias its M
+// biases; nblk ≥ 1 pixel blocks of P vectors are computed.
+const asmSignature = "func(out, in, w, bias []float32, nblk int)"
+
+// asmBuildConstraint keeps the assembly out of purego and non-amd64 builds.
+const asmBuildConstraint = "amd64 && !purego"
+
+// emitAsm writes the AVX2+FMA micro-kernels of one layer with avo, used as
+// a library: every register is a physical one chosen here (Y0–Y15 and six
+// general-purpose registers), so avo's allocator has nothing to decide and
+// the output is deterministic.
+func emitAsm(pkg string, pl *Plan) ([]byte, error) {
+	a := pl.Asm
+	ctx := build.NewContext()
+	ctx.ConstraintExpr("amd64,!purego")
+	for _, k := range a.Kernels {
+		emitAsmKernel(ctx, pl, k)
+	}
+	if a.FuseName != "" {
+		emitFuseKernel(ctx, pl)
+	}
+	emitSumKernel(ctx, pl)
+	f, err := ctx.Result()
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: building assembly: %w", pl.Name, err)
+	}
+	if err := pass.Compile.Execute(f); err != nil {
+		return nil, fmt.Errorf("layer %s: compiling assembly: %w", pl.Name, err)
+	}
+	src, err := printer.NewGoAsm(printer.Config{Name: "dygen", Pkg: pkg}).Print(f)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: printing assembly: %w", pl.Name, err)
+	}
+	return src, nil
+}
+
+func mem(base reg.Register, disp int) operand.Mem {
+	return operand.Mem{Base: base, Disp: disp}
+}
+
+// emitAsmKernel emits one M×P micro-kernel.
+//
+//	DI out, SI in (pixel block), DX w, R8 bias, CX pixel blocks left,
+//	AX input channel pointer, BX weight pointer, R9 input channels left.
+//	Y[m·P+p] accumulators, Y[M·P+p] inputs, Y15 the broadcast weight.
+func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
+	a, p := pl.Asm, pl.P
+	m, pv := k.M, k.P
+	ctx.Function(k.Name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(asmSignature)
+	ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, m, pv))
+
+	out, in, w, bias := reg.RDI, reg.RSI, reg.RDX, reg.R8
+	nblk, inp, wp, ci := reg.RCX, reg.RAX, reg.RBX, reg.R9
+	ctx.Load(ctx.Param("out").Base(), out)
+	ctx.Load(ctx.Param("in").Base(), in)
+	ctx.Load(ctx.Param("w").Base(), w)
+	ctx.Load(ctx.Param("bias").Base(), bias)
+	ctx.Load(ctx.Param("nblk"), nblk)
+
+	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
+	acc := func(i, j int) reg.VecPhysical { return ys[i*pv+j] }
+	inReg := func(j int) reg.VecPhysical { return ys[m*pv+j] }
+	wReg := reg.Y15
+	if n := m*pv + 1; a.MemFMA && n > 16 || !a.MemFMA && n+pv > 16 {
+		panic(fmt.Sprintf("dygen: %dx%d kernel needs more than 16 YMM registers (bug)", m, pv))
+	}
+	taps := p.KH * p.KW
+
+	ctx.Label("block")
+	for i := 0; i < m; i++ {
+		ctx.VBROADCASTSS(mem(bias, 4*i), acc(i, 0))
+		for j := 1; j < pv; j++ {
+			ctx.VMOVAPS(acc(i, 0), acc(i, j))
+		}
+	}
+	ctx.MOVQ(in, inp)
+	ctx.MOVQ(w, wp)
+	if pl.CinG > 1 {
+		ctx.MOVQ(operand.U32(pl.CinG), ci)
+		ctx.Label("channel")
+	}
+	for t := 0; t < taps; t++ {
+		off := 4 * a.TapOff[t]
+		if !a.MemFMA {
+			for j := 0; j < pv; j++ {
+				ctx.VMOVUPS(mem(inp, off+32*j), inReg(j))
+			}
+		}
+		for i := 0; i < m; i++ {
+			ctx.VBROADCASTSS(mem(wp, 4*(t*m+i)), wReg)
+			for j := 0; j < pv; j++ {
+				if a.MemFMA {
+					ctx.VFMADD231PS(mem(inp, off+32*j), wReg, acc(i, j))
+				} else {
+					ctx.VFMADD231PS(inReg(j), wReg, acc(i, j))
+				}
+			}
+		}
+	}
+	if pl.CinG > 1 {
+		ctx.ADDQ(operand.U32(4*a.PS), inp)
+		ctx.ADDQ(operand.U32(4*taps*m), wp)
+		ctx.DECQ(ci)
+		ctx.JNZ(operand.LabelRef("channel"))
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < pv; j++ {
+			ctx.VMOVUPS(acc(i, j), mem(out, 4*i*a.OPS+32*j))
+		}
+	}
+	ctx.ADDQ(operand.U32(32*pv), in)
+	ctx.ADDQ(operand.U32(32*pv), out)
+	ctx.DECQ(nblk)
+	ctx.JNZ(operand.LabelRef("block"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
+
+// asmFiles returns a fixed-size layer's AVX2 backend files: the assembly,
+// its Go side (stubs, size checks, packing, fusion, driver; amd64 without
+// purego) and the fallback declarations for every other build.
+func asmFiles(pkg string, d layerData) ([]OutputFile, error) {
+	s, err := emitAsm(pkg, d.Plan)
+	if err != nil {
+		return nil, err
+	}
+	goSide, err := execute("asm_amd64.go.tmpl", d)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d.Name, err)
+	}
+	generic, err := execute("asm_generic.go.tmpl", d)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d.Name, err)
+	}
+	f := d.Plan.File
+	return []OutputFile{
+		{f + "_amd64_dygen.s", s},
+		{f + "_amd64_dygen.go", goSide},
+		{f + "_generic_dygen.go", generic},
+	}, nil
+}
+
+// asmFuseSignature: dst is the block's fused kernel [Taps][4], w the
+// expert weights from the block's first channel (expert k, channel i at
+// (k·Cout+i)·Taps), pi the coefficients from the block's first channel;
+// n8 groups of 8 taps are fused.
+const asmFuseSignature = "func(dst, w, pi []float32, n8 int)"
+
+// emitFuseKernel emits the fusion of one block of 4 output channels: per 8
+// taps, Σ_k π[k,o+i]·W[k,o+i,t..t+8] for the 4 channels i, transposed
+// in registers into the [tap][channel] layout the micro-kernel reads.
+//
+//	DI dst, SI w, DX pi, CX groups of 8 taps left.
+//	Y0–Y3 channel sums, Y4 π, Y5–Y8 and Y9–Y12 transposition.
+func emitFuseKernel(ctx *build.Context, pl *Plan) {
+	a, p := pl.Asm, pl.P
+	ctx.Function(a.FuseName)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(asmFuseSignature)
+	ctx.Doc(a.FuseName + " fuses the expert kernels of 4 output channels, 8 taps at a time.")
+	dst, w, pi, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
+	ctx.Load(ctx.Param("dst").Base(), dst)
+	ctx.Load(ctx.Param("w").Base(), w)
+	ctx.Load(ctx.Param("pi").Base(), pi)
+	ctx.Load(ctx.Param("n8"), n)
+	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12}
+	ctx.Label("taps")
+	for i := 0; i < 4; i++ {
+		for k := 0; k < p.K; k++ {
+			ctx.VBROADCASTSS(mem(pi, 4*(k*p.OutC+i)), ys[4])
+			row := mem(w, 4*(k*p.OutC+i)*pl.Taps)
+			if k == 0 {
+				ctx.VMULPS(row, ys[4], ys[i])
+			} else {
+				ctx.VFMADD231PS(row, ys[4], ys[i])
+			}
+		}
+	}
+	// a, b, c, d = Y0..Y3 hold taps 0..7 of channels 0..3.
+	ctx.VUNPCKLPS(ys[1], ys[0], ys[5])  // a0 b0 a1 b1 | a4 b4 a5 b5
+	ctx.VUNPCKHPS(ys[1], ys[0], ys[6])  // a2 b2 a3 b3 | a6 b6 a7 b7
+	ctx.VUNPCKLPS(ys[3], ys[2], ys[7])  // c0 d0 c1 d1 | c4 d4 c5 d5
+	ctx.VUNPCKHPS(ys[3], ys[2], ys[8])  // c2 d2 c3 d3 | c6 d6 c7 d7
+	ctx.VUNPCKLPD(ys[7], ys[5], ys[9])  // tap 0 | tap 4
+	ctx.VUNPCKHPD(ys[7], ys[5], ys[10]) // tap 1 | tap 5
+	ctx.VUNPCKLPD(ys[8], ys[6], ys[11]) // tap 2 | tap 6
+	ctx.VUNPCKHPD(ys[8], ys[6], ys[12]) // tap 3 | tap 7
+	ctx.VPERM2F128(operand.U8(0x20), ys[10], ys[9], ys[0])
+	ctx.VPERM2F128(operand.U8(0x20), ys[12], ys[11], ys[1])
+	ctx.VPERM2F128(operand.U8(0x31), ys[10], ys[9], ys[2])
+	ctx.VPERM2F128(operand.U8(0x31), ys[12], ys[11], ys[3])
+	for i := 0; i < 4; i++ {
+		ctx.VMOVUPS(ys[i], mem(dst, 32*i))
+	}
+	ctx.ADDQ(operand.U32(32), w)
+	ctx.ADDQ(operand.U32(128), dst)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("taps"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
+
+// emitSumKernel emits the sum of a channel for the mean pool: 32 floats
+// per iteration into 4 YMM accumulators, then a horizontal sum.
+//
+//	SI x, CX groups of 32 left; Y0–Y3 sums.
+func emitSumKernel(ctx *build.Context, pl *Plan) {
+	a := pl.Asm
+	ctx.Function(a.SumName)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(x []float32) float32")
+	ctx.Doc(a.SumName + " returns the sum of x[:len(x)&^31] (float32 partial sums).")
+	x, n := reg.RSI, reg.RCX
+	ctx.Load(ctx.Param("x").Base(), x)
+	ctx.Load(ctx.Param("x").Len(), n)
+	ctx.SHRQ(operand.U8(5), n)
+	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	for _, y := range ys {
+		ctx.VXORPS(y, y, y)
+	}
+	ctx.TESTQ(n, n)
+	ctx.JZ(operand.LabelRef("done"))
+	ctx.Label("loop")
+	for i, y := range ys {
+		ctx.VADDPS(mem(x, 32*i), y, y)
+	}
+	ctx.ADDQ(operand.U32(128), x)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.Label("done")
+	ctx.VADDPS(ys[1], ys[0], ys[0])
+	ctx.VADDPS(ys[3], ys[2], ys[2])
+	ctx.VADDPS(ys[2], ys[0], ys[0])
+	ctx.VEXTRACTF128(operand.U8(1), ys[0], reg.X1)
+	ctx.VADDPS(reg.X1, reg.X0, reg.X0)
+	ctx.VHADDPS(reg.X0, reg.X0, reg.X0)
+	ctx.VHADDPS(reg.X0, reg.X0, reg.X0)
+	ctx.VZEROUPPER()
+	ctx.Store(reg.X0, ctx.ReturnIndex(0))
+	ctx.RET()
+}

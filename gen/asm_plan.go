@@ -1,0 +1,271 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dygen/dygen/dyrt"
+	"github.com/dygen/dygen/verify"
+)
+
+// AsmPlan is the configuration of a fixed-size layer's AVX2+FMA backend,
+// computed in full before an instruction is emitted.
+//
+// Per sample, the input is packed (in Go) into phase planes: for row stride
+// SH and column stride SW the padded input x̃ (padding mode applied) is split
+// into SH·SW planes of Hq×Wq, plane (a, r) holding x̃[i·SH+a][j·SW+r]. The
+// output plane is then read as one flat row of Ho·Wq pixels, q = oy·Wq+ox
+// (the columns ox ≥ Wo are computed and thrown away), and tap (kh, kw) of
+// output q reads the packed input at q + TapOff[kh·KW+kw]: eight consecutive
+// outputs read eight contiguous floats, whatever the stride, dilation and
+// padding, so the micro-kernel has no borders and no tails but the last
+// vector of the plane.
+//
+// The micro-kernel computes M output channels × P vectors of 8 flat output
+// pixels in M·P YMM accumulators, with P input vectors and one broadcast
+// weight (M·P+P+1 ≤ 16; for M = 1 the FMAs read the input from memory and
+// P may reach 14). It runs over CinG input channels, the KH·KW taps of each
+// unrolled with constant offsets. The fused kernel is laid out
+// [groups][blocks of M channels][CinG][KH][KW][M], so the M broadcasts of a
+// tap are adjacent.
+type AsmPlan struct {
+	M, P   int  // channels × pixel vectors per block
+	Mt     int  // channels of the tail block of a group (0: none)
+	NBFull int  // full blocks of M channels per group
+	MemFMA bool // FMAs take the input from memory (M = 1)
+
+	Hq, Wq int // phase plane size
+	PS     int // floats per packed input channel: SH·SW·Hq·Wq
+	NV     int // vectors of 8 flat output pixels per channel: ceil(Ho·Wq/8)
+	NPB    int // full pixel blocks per channel: NV / P
+	Pt     int // vectors of the tail pixel block (0: none)
+	OPS    int // floats per output channel in the kernel's output: NV·8
+
+	TapOff []int // per tap (kh, kw), offset into a packed channel, in floats
+	MaxOff int   // largest TapOff
+
+	// DirectIn: the layer has no padding and unit stride, so the packed
+	// input is the sample itself (Hq = H, Wq = W) and no packing is needed.
+	DirectIn bool
+	// DirectOut: Wq = Wo and Ho·Wo is a multiple of 8, so the kernel writes
+	// the sample's output in place; otherwise it writes an output scratch of
+	// Cout·OPS floats that is copied out row by row.
+	DirectOut bool
+	InLen     int // packed input scratch length (0 with DirectIn)
+	OutLen    int // output scratch length (0 with DirectOut)
+	FusedLen  int // fused kernel length: Cout·Taps
+
+	// Chunk is the number of pixel blocks one kernel call covers: the
+	// driver runs every channel block over one chunk of pixels before the
+	// next, so the chunk's input (about ChunkBytes) stays in L2 while the
+	// weights are read from L1/L2.
+	Chunk      int
+	ChunkBytes int
+
+	RowIdx []int32 // [SH][Hq]: input row of packed row (a, i), -1 for zeros
+	ColIdx []int32 // [SW][Wq]: input column of packed column (r, j), -1 for zeros
+
+	Kernels []AsmKernel // the micro-kernels the layer needs
+
+	// FuseName is the assembly fusion of a block of 4 channels, 8 taps at a
+	// time ("" when M ≠ 4 or Taps < 8: fusion stays in Go); Fuse8 is the
+	// number of taps it covers, the rest being fused in Go.
+	FuseName string
+	Fuse8    int
+	// SumName is the assembly channel sum of the mean pool.
+	SumName string
+}
+
+// AsmKernel is one emitted micro-kernel: M channels × P vectors.
+type AsmKernel struct {
+	Name string // Go identifier of the assembly function
+	M, P int
+	// InNeed and OutNeed are the slice lengths the kernel touches beyond
+	// nblk·P·8: Go checks len(in) ≥ InNeed + nblk·P·8 and len(out) ≥
+	// OutNeed + nblk·P·8 before entering it.
+	InNeed, OutNeed int
+}
+
+// asmL2Budget is the input footprint a chunk of pixel blocks aims at.
+const asmL2Budget = 128 << 10
+
+// newAsmPlan returns the AVX2 plan of a fixed-size layer, or nil when the
+// layer stays pure Go (run-time sizes).
+func newAsmPlan(pl *Plan) *AsmPlan {
+	if !pl.Fixed {
+		return nil
+	}
+	p := pl.P
+	a := &AsmPlan{}
+	a.Hq = pl.Ho + (p.KH-1)*p.DH/p.SH
+	a.Wq = pl.Wo + (p.KW-1)*p.DW/p.SW
+	a.PS = p.SH * p.SW * a.Hq * a.Wq
+	a.NV = (pl.Ho*a.Wq + 7) / 8
+	a.OPS = a.NV * 8
+
+	// Register blocking.
+	coutG := pl.CoutG
+	switch {
+	case coutG == 1:
+		a.M, a.P, a.MemFMA = 1, 12, true
+	case coutG%4 == 0:
+		a.M, a.P = 4, 3
+	case coutG%6 == 0:
+		a.M, a.P = 6, 2
+	case coutG%5 == 0:
+		a.M, a.P = 5, 2
+	case coutG%3 == 0:
+		a.M, a.P = 3, 3
+	case coutG%2 == 0:
+		a.M, a.P = 2, 4
+	default:
+		a.M, a.P = 4, 3
+	}
+	a.M = min(a.M, coutG)
+	a.P = min(a.P, a.NV)
+	a.NBFull = coutG / a.M
+	a.Mt = coutG % a.M
+	a.NPB = a.NV / a.P
+	a.Pt = a.NV % a.P
+
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			ph, i0 := kh*p.DH%p.SH, kh*p.DH/p.SH
+			pw, j0 := kw*p.DW%p.SW, kw*p.DW/p.SW
+			off := ((ph*p.SW+pw)*a.Hq+i0)*a.Wq + j0
+			a.TapOff = append(a.TapOff, off)
+			a.MaxOff = max(a.MaxOff, off)
+		}
+	}
+	// The last group's last channel reads up to (Cin−1)·PS + MaxOff + NV·8 − 1.
+	inNeed := (p.InC-1)*a.PS + a.MaxOff + a.NV*8
+	noPad := p.PadT == 0 && p.PadB == 0 && p.PadL == 0 && p.PadR == 0
+	if noPad && p.SH == 1 && p.SW == 1 && inNeed <= p.InC*pl.H*pl.W {
+		a.DirectIn = true
+	} else {
+		a.InLen = max(inNeed, p.InC*a.PS)
+	}
+	if a.Wq == pl.Wo && a.OPS == pl.Ho*pl.Wo {
+		a.DirectOut = true
+	} else {
+		a.OutLen = p.OutC * a.OPS
+	}
+	a.FusedLen = p.OutC * pl.Taps
+
+	// Chunk: the input a chunk of c pixel blocks reads is about
+	// CinG · (c·P·8 + MaxOff) floats.
+	perPix := pl.CinG * 4
+	c := (asmL2Budget/perPix - a.MaxOff) / (a.P * 8)
+	a.Chunk = max(1, min(c, a.NPB))
+	a.ChunkBytes = perPix * (a.Chunk*a.P*8 + a.MaxOff)
+
+	hp, wp := pl.H+p.PadT+p.PadB, pl.W+p.PadL+p.PadR
+	mode := modeIndex(p.Mode)
+	for ph := 0; ph < p.SH; ph++ {
+		for i := 0; i < a.Hq; i++ {
+			a.RowIdx = append(a.RowIdx, padIdx(mode, i*p.SH+ph, hp, p.PadT, pl.H))
+		}
+	}
+	for pw := 0; pw < p.SW; pw++ {
+		for j := 0; j < a.Wq; j++ {
+			a.ColIdx = append(a.ColIdx, padIdx(mode, j*p.SW+pw, wp, p.PadL, pl.W))
+		}
+	}
+
+	add := func(m, pv int) {
+		if m == 0 || pv == 0 {
+			return
+		}
+		a.Kernels = append(a.Kernels, AsmKernel{
+			Name:    fmt.Sprintf("%sConv%dx%d", lowerFirst(pl.Name), m, pv),
+			M:       m,
+			P:       pv,
+			InNeed:  (pl.CinG-1)*a.PS + a.MaxOff,
+			OutNeed: (m - 1) * a.OPS,
+		})
+	}
+	if a.M == 4 && pl.Taps >= 8 {
+		a.FuseName = lowerFirst(pl.Name) + "Fuse4"
+		a.Fuse8 = pl.Taps / 8 * 8
+	}
+	a.SumName = lowerFirst(pl.Name) + "Sum"
+	add(a.M, a.P)
+	add(a.M, a.Pt)
+	add(a.Mt, a.P)
+	add(a.Mt, a.Pt)
+	return a
+}
+
+// padIdx maps padded coordinate v (0 ≤ v) of a padded extent np to the input
+// index it reads, or -1 for a zero (padding zeros, or beyond the padded
+// extent, where only discarded outputs read).
+func padIdx(mode, v, np, pad, n int) int32 {
+	if v >= np {
+		return -1
+	}
+	return int32(dyrt.PadIndex(mode, v-pad, n))
+}
+
+func modeIndex(m string) int {
+	switch m {
+	case verify.Reflect:
+		return dyrt.ModeReflect
+	case verify.Replicate:
+		return dyrt.ModeReplicate
+	case verify.Circular:
+		return dyrt.ModeCircular
+	}
+	return dyrt.ModeZeros
+}
+
+// Block returns the kernel for m channels × pv vectors.
+func (a *AsmPlan) Block(m, pv int) AsmKernel {
+	for _, k := range a.Kernels {
+		if k.M == m && k.P == pv {
+			return k
+		}
+	}
+	panic(fmt.Sprintf("dygen: no %dx%d kernel (bug)", m, pv))
+}
+
+// describe prints the AVX2 plan for people (part of Plan.Describe).
+func (a *AsmPlan) describe(pl *Plan) string {
+	if a == nil {
+		return "  avx2 kernel: none (run-time size: pure Go only)\n"
+	}
+	var b strings.Builder
+	p := pl.P
+	regs := a.M*a.P + a.P + 1
+	if a.MemFMA {
+		regs = a.M*a.P + 1
+	}
+	fmt.Fprintf(&b, "  avx2 kernel: %d channels × %d vectors of 8 pixels per block (%d YMM of 16)", a.M, a.P, regs)
+	if a.MemFMA {
+		b.WriteString(", FMAs read the input from memory")
+	}
+	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels; %d full pixel blocks, tail %d vectors\n",
+		a.NBFull, a.Mt, a.NPB, a.Pt)
+	if a.DirectIn {
+		fmt.Fprintf(&b, "    input read in place (no padding, unit stride)\n")
+	} else {
+		fmt.Fprintf(&b, "    input packed per sample into %d×%d phase planes of %d×%d (%s padding): %d floats\n",
+			p.SH, p.SW, a.Hq, a.Wq, p.Mode, a.InLen)
+	}
+	fmt.Fprintf(&b, "    flat output row of %d×%d = %d vectors per channel", pl.Ho, a.Wq, a.NV)
+	if a.DirectOut {
+		b.WriteString(", written in place\n")
+	} else {
+		fmt.Fprintf(&b, ", into a %d-float scratch copied out\n", a.OutLen)
+	}
+	fmt.Fprintf(&b, "    tap offsets %v (max %d); %d pixel blocks per call (~%d KiB of input)\n",
+		a.TapOff, a.MaxOff, a.Chunk, a.ChunkBytes>>10)
+	fmt.Fprintf(&b, "    fused kernel [groups %d][blocks][cin %d][kh %d][kw %d][channels of the block] = %d floats",
+		p.Groups, pl.CinG, p.KH, p.KW, a.FusedLen)
+	if a.FuseName != "" {
+		fmt.Fprintf(&b, "; fusion in assembly for full blocks, 8 taps at a time (%d of %d taps)\n", a.Fuse8, pl.Taps)
+	} else {
+		b.WriteString("; fusion in Go\n")
+	}
+	b.WriteString("    mean pool: channel sums in assembly (float32 partial sums, float64 total)\n")
+	return b.String()
+}

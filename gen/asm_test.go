@@ -1,0 +1,125 @@
+package gen
+
+import (
+	"bytes"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// avx2Forbidden matches what an AVX2 kernel must not contain: registers
+// beyond Y15/X15, ZMM and mask registers, and EVEX-only syntax (embedded
+// broadcast, zeroing, rounding). avo can hand out Y16+ silently when more
+// than 16 values are live, and such code faults on this AVX2-only machine.
+var avx2Forbidden = regexp.MustCompile(`\b([XY](1[6-9]|2[0-9]|3[01])|Z[0-9]+|K[0-7])\b|\.(BCST|Z|SAE|RN_SAE|RZ_SAE|RD_SAE|RU_SAE)\b|\{`)
+
+// specFiles are the specs whose generated assembly the tests read.
+var asmSpecFiles = []string{
+	"../generated/suite.yaml",
+	"../generated/golden.yaml",
+	"testdata/spec/every_option.yaml",
+	"testdata/spec/resnet_block.yaml",
+	"testdata/spec/small.json",
+}
+
+func generateAll(t *testing.T, path string) []OutputFile {
+	t.Helper()
+	s, err := LoadSpec(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestAsmAVX2Only reads every generated .s file and fails on registers or
+// encodings beyond AVX2 (Y16–Y31, Z and K registers, EVEX suffixes).
+func TestAsmAVX2Only(t *testing.T) {
+	n := 0
+	for _, spec := range asmSpecFiles {
+		for _, f := range generateAll(t, spec) {
+			if !strings.HasSuffix(f.Name, ".s") {
+				continue
+			}
+			n++
+			for i, line := range strings.Split(string(f.Data), "\n") {
+				code, _, _ := strings.Cut(line, "//")
+				if m := avx2Forbidden.FindString(code); m != "" {
+					t.Errorf("%s: %s:%d uses %q, which is not AVX2: %s", filepath.Base(spec), f.Name, i+1, m, strings.TrimSpace(line))
+				}
+			}
+			if !bytes.HasPrefix(f.Data, []byte(Header+"\n")) {
+				t.Errorf("%s: %s does not start with %q", spec, f.Name, Header)
+			}
+			if !bytes.Contains(f.Data, []byte("\n//go:build amd64 && !purego\n")) {
+				t.Errorf("%s: %s lacks the amd64 && !purego build constraint", spec, f.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no assembly generated for any spec")
+	}
+}
+
+// TestAsmForbiddenPattern checks that the scan catches what it must.
+func TestAsmForbiddenPattern(t *testing.T) {
+	for _, bad := range []string{"VMOVUPS Y16, (AX)", "VADDPS Z1, Z2, Z3", "VFMADD231PS.BCST (AX), Y1, Y2", "KMOVW K1, AX", "VMOVUPS X20, X1"} {
+		if !avx2Forbidden.MatchString(bad) {
+			t.Errorf("scan misses %q", bad)
+		}
+	}
+	for _, ok := range []string{"VMOVUPS Y15, 32(AX)", "VFMADD231PS Y12, Y15, Y0", "VBROADCASTSS 4(R8), Y3", "ADDQ $0x00000040, R9"} {
+		if avx2Forbidden.MatchString(ok) {
+			t.Errorf("scan flags %q", ok)
+		}
+	}
+}
+
+// TestAsmDeterministic generates the suite's assembly twice and compares.
+func TestAsmDeterministic(t *testing.T) {
+	a := generateAll(t, "../generated/suite.yaml")
+	b := generateAll(t, "../generated/suite.yaml")
+	for i := range a {
+		if a[i].Name != b[i].Name || !bytes.Equal(a[i].Data, b[i].Data) {
+			t.Errorf("%s differs between two runs", a[i].Name)
+		}
+	}
+}
+
+// TestAsmPlanRegisters checks the register budget and the slice bounds of
+// every kernel of the suite's plans.
+func TestAsmPlanRegisters(t *testing.T) {
+	s, err := LoadSpec("../generated/suite.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range s.Layers {
+		pl, err := NewPlan(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := pl.Asm
+		if a == nil {
+			t.Fatalf("%s: fixed layer without an AVX2 plan", l.Name)
+		}
+		for _, k := range a.Kernels {
+			regs := k.M*k.P + k.P + 1
+			if a.MemFMA {
+				regs = k.M*k.P + 1
+			}
+			if regs > 16 {
+				t.Errorf("%s: kernel %s needs %d YMM registers", l.Name, k.Name, regs)
+			}
+		}
+		if a.NPB*a.P+a.Pt != a.NV {
+			t.Errorf("%s: pixel blocks %d×%d + %d do not cover %d vectors", l.Name, a.NPB, a.P, a.Pt, a.NV)
+		}
+		if !a.DirectIn && a.InLen < (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8 {
+			t.Errorf("%s: packed input %d floats, kernels read %d", l.Name, a.InLen, (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8)
+		}
+	}
+}
