@@ -153,11 +153,18 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	a.FusedLen = p.OutC * pl.Taps
 
 	// Chunk: the input a chunk of c pixel blocks reads is about
-	// CinG · (c·P·8 + MaxOff) floats.
-	perPix := pl.CinG * 4
-	c := (asmL2Budget/perPix - a.MaxOff) / (a.P * 8)
+	// CinG · SH·SW · (c·P·8 + halo) floats, halo being the largest tap
+	// offset inside one phase plane.
+	halo := 0
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			halo = max(halo, kh*p.DH/p.SH*a.Wq+kw*p.DW/p.SW)
+		}
+	}
+	perPix := pl.CinG * p.SH * p.SW * 4
+	c := (asmL2Budget/perPix - halo) / (a.P * 8)
 	a.Chunk = max(1, min(c, a.NPB))
-	a.ChunkBytes = perPix * (a.Chunk*a.P*8 + a.MaxOff)
+	a.ChunkBytes = perPix * (a.Chunk*a.P*8 + halo)
 
 	hp, wp := pl.H+p.PadT+p.PadB, pl.W+p.PadL+p.PadR
 	mode := modeIndex(p.Mode)

@@ -175,9 +175,9 @@ func conv3x3S2At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
+// 4 pixel blocks, every block of output channels.
 func (l *Conv3x3S2) convAsm(out, in, fused []float32) {
-	const m, pv, chunk = 4, 3, 1
+	const m, pv, chunk = 4, 3, 4
 	for b0 := 0; b0 < 34; b0 += chunk {
 		nb := min(chunk, 34-b0)
 		q := b0 * pv * 8

@@ -193,9 +193,9 @@ func stem7x7At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
+// 99 pixel blocks, every block of output channels.
 func (l *Stem7x7) convAsm(out, in, fused []float32) {
-	const m, pv, chunk = 4, 3, 1
+	const m, pv, chunk = 4, 3, 99
 	for b0 := 0; b0 < 536; b0 += chunk {
 		nb := min(chunk, 536-b0)
 		q := b0 * pv * 8
