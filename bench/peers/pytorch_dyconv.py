@@ -2,11 +2,14 @@
 
 A whole DyConv forward as the reference DyConv module computes it:
 F.adaptive_avg_pool2d -> F.linear -> softmax over the experts -> einsum
-fusion of the expert kernels -> F.conv2d. For N > 1 two formulations are
-built and the faster is kept:
+fusion of the expert kernels -> F.conv2d. The candidate formulations are
+timed at setup and the fastest is kept:
   grouped:    the batch folded into channels, one F.conv2d with
               groups = N*groups on [1, N*Cin, H, W] (the reference module);
-  per-sample: one F.conv2d per sample with its own fused kernel.
+  per-sample: one F.conv2d per sample with its own fused kernel (N > 1);
+  +mkldnn_convolution: the same with torch.mkldnn_convolution in place of
+              F.conv2d, which Debian's 1.13 routes to a slow generic-BLAS
+              path for 1x1 kernels.
 
 It is a server driven by bench/cmd/dyconvbench over stdin/stdout, one
 command per line, one answer per line ("ok {json}" or "err message"):
@@ -51,9 +54,10 @@ class Bench:
         self.n, self.k, self.cin, self.cout, self.g = n, k, cin, cout, g
         self.conv = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
         with torch.inference_mode():
-            forms = {"grouped": self.grouped}
+            forms = {"grouped": self.grouped, "grouped+mkldnn_convolution": self.grouped_mkldnn}
             if n > 1:
                 forms["per-sample"] = self.per_sample
+                forms["per-sample+mkldnn_convolution"] = self.per_sample_mkldnn
             ms = {}
             for name, f in forms.items():
                 for _ in range(2):
@@ -77,20 +81,34 @@ class Bench:
         logits = F.linear(pooled, self.fcw, self.fcb)              # [n, K*Cout]
         return torch.softmax(logits.view(-1, self.k, self.cout), dim=1)  # [n, K, Cout]
 
-    def grouped(self):
-        n = self.n
+    def fused(self):
         pi = self.coeffs(self.x)
-        wf = torch.einsum("nko,koihw->noihw", pi, self.weight)      # [n, Cout, Cin/g, KH, KW]
-        y = F.conv2d(self.x.reshape(1, n * self.cin, *self.x.shape[2:]),
-                     wf.reshape(n * self.cout, *wf.shape[2:]), self.biasrep,
-                     groups=n * self.g, **self.conv)
+        return torch.einsum("nko,koihw->noihw", pi, self.weight)   # [n, Cout, Cin/g, KH, KW]
+
+    def grouped(self, conv=F.conv2d):
+        n = self.n
+        wf = self.fused()
+        y = conv(self.x.reshape(1, n * self.cin, *self.x.shape[2:]),
+                 wf.reshape(n * self.cout, *wf.shape[2:]), self.biasrep,
+                 groups=n * self.g, **self.conv)
         return y.view(n, self.cout, *y.shape[2:])
 
-    def per_sample(self):
-        pi = self.coeffs(self.x)
-        wf = torch.einsum("nko,koihw->noihw", pi, self.weight)
-        return torch.cat([F.conv2d(self.x[i:i + 1], wf[i], self.bias, groups=self.g, **self.conv)
+    def per_sample(self, conv=F.conv2d):
+        wf = self.fused()
+        return torch.cat([conv(self.x[i:i + 1], wf[i], self.bias, groups=self.g, **self.conv)
                           for i in range(self.n)])
+
+    # F.conv2d in Debian's PyTorch 1.13 sends some shapes (1x1 kernels) to
+    # its slow path over the generic BLAS; torch.mkldnn_convolution calls
+    # the same oneDNN 2.6 convolution directly. Both are candidates.
+    def mkldnn_conv(self, x, w, b, groups, stride, padding, dilation):
+        return torch.mkldnn_convolution(x, w, b, padding, stride, dilation, groups)
+
+    def grouped_mkldnn(self):
+        return self.grouped(self.mkldnn_conv)
+
+    def per_sample_mkldnn(self):
+        return self.per_sample(self.mkldnn_conv)
 
     def time(self, reps):
         ts = []

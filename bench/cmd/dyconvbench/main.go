@@ -48,6 +48,7 @@ type configResult struct {
 	N       int                    `json:"n"`
 	Threads int                    `json:"threads"`
 	FLOPs   float64                `json:"flops"`
+	LoadAvg string                 `json:"loadavg_at_start"` // /proc/loadavg: the machine is shared
 	Peers   map[string]*peerResult `json:"peers"`
 }
 
@@ -74,7 +75,7 @@ func main() {
 		thF      = flag.String("threads", "1,2", "thread counts")
 		rounds   = flag.Int("rounds", 7, "interleaved rounds per configuration")
 		targetMS = flag.Float64("target-ms", 100, "time each peer runs per round: reps = ceil(target / one forward), at least 1")
-		maxReps  = flag.Int("max-reps", 50, "most forwards per peer per round")
+		maxReps  = flag.Int("max-reps", 200, "most forwards per peer per round")
 		seed     = flag.Uint64("seed", 20240601, "seed of the generated weights and inputs")
 		onednn   = flag.String("onednn", "out/onednn_dyconv", "oneDNN harness binary (bench/peers/onednn_dyconv.cpp; run.sh builds it)")
 		peakBin  = flag.String("peak", "out/fma_peak", "FMA peak micro-benchmark binary (bench/peak/fma_peak.c; run.sh builds it)")
@@ -106,6 +107,7 @@ func main() {
 
 	// The machine and its single-core FMA peak.
 	rep := &report{Started: start.Format(time.RFC3339), Machine: machine(), Rounds: *rounds, TargetMS: *targetMS, Seed: *seed, PeerOrder: names}
+	rep.Machine["loadavg_at_start"] = loadavg()
 	peakOut, err := exec.Command(*peakBin).Output()
 	if err != nil {
 		log.Fatalf("FMA peak: %s: %v (build it: gcc -O2 -mavx2 -mfma bench/peak/fma_peak.c -o %s, or run bench/run.sh)", *peakBin, err, *peakBin)
@@ -189,6 +191,7 @@ func main() {
 		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
+	rep.Machine["loadavg_at_end"] = loadavg()
 
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		log.Fatal(err)
@@ -208,7 +211,7 @@ func main() {
 // against dygen's, then runs the interleaved rounds.
 func runConfig(l *suiteLayer, d *layerData, n, t int, peers []peer, rounds int, targetMS float64, maxReps int, maxRel, peak float64) *configResult {
 	runtime.GOMAXPROCS(t)
-	cr := &configResult{Layer: l.Name, Desc: l.Desc, Params: l.P, N: n, Threads: t, FLOPs: l.P.FLOPs(n), Peers: map[string]*peerResult{}}
+	cr := &configResult{Layer: l.Name, Desc: l.Desc, Params: l.P, N: n, Threads: t, FLOPs: l.P.FLOPs(n), LoadAvg: loadavg(), Peers: map[string]*peerResult{}}
 	var ref []float32
 	var live []peer
 	for _, p := range peers {
@@ -331,6 +334,11 @@ func machine() map[string]any {
 		}
 	}
 	return m
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
 }
 
 func must(err error) {
