@@ -25,6 +25,7 @@ echo "run.sh: oneDNN $(dpkg-query -W -f='${Version}' libdnnl-dev), PyTorch $(/us
 mkdir -p out results
 g++ -O3 -march=native -fopenmp -o out/onednn_dyconv peers/onednn_dyconv.cpp -ldnnl
 gcc -O2 -mavx2 -mfma -o out/fma_peak peak/fma_peak.c
-go build -o out/dyconvbench ./cmd/dyconvbench
+# BENCH_TAGS=purego measures dygen's pure-Go backend instead of its assembly.
+go build -tags "${BENCH_TAGS:-}" -o out/dyconvbench.new ./cmd/dyconvbench && mv out/dyconvbench.new out/dyconvbench
 exec ./out/dyconvbench -out results -data out/data -onednn out/onednn_dyconv -peak out/fma_peak \
 	-python /usr/bin/python3 -pytorch-script peers/pytorch_dyconv.py "$@"

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -319,6 +321,21 @@ func machine() map[string]any {
 				}
 				m["flags"] = strings.Join(rel, " ")
 			}
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			if st.Key == "-tags" {
+				m["build_tags"] = st.Value
+			}
+		}
+	}
+	// The dygen source the driver was built from: the commit, and whether
+	// generated/ differed from it (the harness imports the working tree).
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m["dygen_commit"] = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--", "../generated").Output(); err == nil {
+			m["generated_dirty"] = len(bytes.TrimSpace(st)) > 0
 		}
 	}
 	if out, err := exec.Command("uname", "-sr").Output(); err == nil {

@@ -47,6 +47,7 @@ func markdown(rep *report) string {
 	fmt.Fprintf(&b, "# DyConv forward: dygen vs %s\n\n", strings.Join(mapLabels(rep.PeerOrder[1:]), ", "))
 	fmt.Fprintf(&b, "- Machine: %v (family %v model %v, %v), %v CPUs, flags: %v; Go %v, %v.\n",
 		m["model"], m["cpu_family"], m["cpu_model"], m["Hypervisor vendor"], m["num_cpu"], m["flags"], m["go"], m["kernel"])
+	fmt.Fprintf(&b, "- dygen: generated/suite at commit %v (generated/ modified in the working tree: %v), build tags %q.\n", m["dygen_commit"], m["generated_dirty"], m["build_tags"])
 	fmt.Fprintf(&b, "- Shared machine: load average %v at the start, %v at the end (/proc/loadavg); the 2-thread rows suffer most from it.\n", m["loadavg_at_start"], m["loadavg_at_end"])
 	fmt.Fprintf(&b, "- Single-core AVX2 FMA peak, measured (bench/peak/fma_peak.c, 12 accumulators): **%.1f GFLOP/s**.\n", rep.PeakGF)
 	fmt.Fprintf(&b, "- Run %s, %.0f s: %d interleaved rounds per configuration (peers in the order %s), each peer ≥ %.0f ms per round; time = median over rounds of each round's median.\n",
