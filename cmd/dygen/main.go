@@ -1,11 +1,13 @@
 // Command dygen generates Go packages of specialized dynamic convolution
-// (DyConv) kernels from a YAML spec of layers, and verifies them against
-// dygen's float64 reference and PyTorch golden files.
+// (DyConv) kernels from a YAML spec of layers, verifies them against
+// dygen's float64 reference and PyTorch golden files, and benchmarks them
+// against the machine's FMA peak.
 //
 // Usage:
 //
 //	dygen generate -spec FILE -out DIR [-pkg NAME] [-v]
 //	dygen verify -spec FILE [-golden FILE|DIR ...] [-keep] [-v] [-timeout D]
+//	dygen bench -spec FILE [-n 1,8] [-benchtime 1s|20x] [-count 3] [-cpu LIST] [-tags TAGS] [-plot FILE.png] [-keep] [-v]
 //	dygen plan -spec FILE
 //	dygen version
 //
@@ -52,7 +54,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{generateCmd, verifyCmd, planCmd, versionCmd}
+	commands = []*command{generateCmd, verifyCmd, benchCmd, planCmd, versionCmd}
 }
 
 func lookup(name string) *command {
@@ -90,6 +92,9 @@ Examples:
 	# Build and test the spec's kernels in a temporary module, and compare
 	# them with every PyTorch golden file in a directory.
 	dygen verify -spec layers.yaml -golden ../shared/golden
+
+	# Benchmark the spec's kernels against this machine's FMA peak, with a chart.
+	dygen bench -spec layers.yaml -plot bench.png
 
 	# Show how each layer will be computed.
 	dygen plan -spec layers.yaml

@@ -21,7 +21,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestUsage(t *testing.T) {
 	code, out, errOut := runCLI(t)
-	if code != exitUsage || out != "" || !strings.Contains(errOut, "no command") || !strings.Contains(errOut, "commands: generate, verify, plan, version, help") {
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "no command") || !strings.Contains(errOut, "commands: generate, verify, bench, plan, version, help") {
 		t.Errorf("dygen with no args: code %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 	for _, h := range []string{"-h", "--help", "help"} {
