@@ -81,7 +81,8 @@ func window(x string, off lin, n jen.Code) *jen.Statement {
 func (e *goEmitter) fuse() jen.Code {
 	pl, p := e.pl, e.pl.P
 	body := []jen.Code{
-		id("o").Op(":=").Add(sym(1, "g").times(pl.CoutG).plus(sym(1, "j")).code()),
+		jen.List(id("g"), id("j")).Op(":=").List(id("c").Op("/").Lit(pl.CoutG), id("c").Op("%").Lit(pl.CoutG)),
+		id("o").Op(":=").Id("c"),
 	}
 	if pl.OB == 1 {
 		body = append(body,
@@ -123,10 +124,10 @@ func (e *goEmitter) fuse() jen.Code {
 	}
 	return doc("fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o\n"+
 		"into fused, laid out [groups=%d][blocks=%d][cin=%d][kh=%d][kw=%d][lanes=%d] as conv reads it.\n"+
-		"pi is [K=%d, Cout=%d].", p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, p.K, p.OutC).
-		Func().Params(e.recv()).Id("fuse").Params(jen.List(id("fused"), id("pi")).Index().Float32()).Block(
-		forUp("g", jen.Lit(0), jen.Lit(p.Groups),
-			forUp("j", jen.Lit(0), jen.Lit(pl.CoutG), body...)))
+		"pi is [K=%d, Cout=%d]. It fuses output channels [c0, c1) only, so that\n"+
+		"disjoint ranges may run concurrently.", p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, p.K, p.OutC).
+		Func().Params(e.recv()).Id("fuse").Params(jen.List(id("fused"), id("pi")).Index().Float32(), jen.List(id("c0"), id("c1")).Int()).Block(
+		forUp("c", id("c0"), id("c1"), body...))
 }
 
 // sizeConsts declares the spatial sizes as constants for fixed layers.
@@ -165,24 +166,25 @@ func (e *goEmitter) conv() jen.Code {
 		return id("l").Dot(fmt.Sprintf("convBlock%d", m)).Call(args...)
 	}
 	inner := []jen.Code{
+		jen.List(id("g"), id("b")).Op(":=").List(id("gb").Op("/").Lit(pl.NB), id("gb").Op("%").Lit(pl.NB)),
+		id("xg").Op(":=").Add(window("x", sym(pl.CinG, "g", "h", "w"), jen.Lit(pl.CinG).Op("*").Id("h").Op("*").Id("w"))),
 		id("o0").Op(":=").Add(sym(pl.CoutG, "g").plus(sym(pl.OB, "b")).code()),
-		id("gb").Op(":=").Add(sym(pl.NB, "g").plus(sym(1, "b")).code()),
 	}
 	if pl.Tail == pl.OB {
 		inner = append(inner, blockCall(pl.OB))
 	} else {
 		inner = append(inner, jen.If(id("b").Op("<").Lit(pl.NB-1)).Block(blockCall(pl.OB)).Else().Block(blockCall(pl.Tail)))
 	}
-	body = append(body,
-		forUp("g", jen.Lit(0), jen.Lit(p.Groups),
-			id("xg").Op(":=").Add(window("x", sym(pl.CinG, "g", "h", "w"), jen.Lit(pl.CinG).Op("*").Id("h").Op("*").Id("w"))),
-			forUp("b", jen.Lit(0), jen.Lit(pl.NB), inner...)))
+	body = append(body, forUp("gb", id("gb0"), id("gb1"), inner...))
 	params := []jen.Code{jen.List(id("y"), id("x"), id("fused")).Index().Float32()}
 	if !pl.Fixed {
 		params = append(params, jen.List(id("h"), id("w"), id("ho"), id("wo")).Int())
 	}
+	params = append(params, jen.List(id("gb0"), id("gb1")).Int())
 	stmt := doc("conv convolves one sample x [Cin=%d, h, w] with the fused kernel into\n"+
-		"y [Cout=%d, ho, wo], group by group and block by block of %d output channels.", p.InC, p.OutC, pl.OB).
+		"y [Cout=%d, ho, wo], block by block of %d output channels: blocks gb in [gb0, gb1)\n"+
+		"of the %d (group gb/%d, block gb%%%d of the group). Disjoint ranges write disjoint\n"+
+		"outputs and may run concurrently.", p.InC, p.OutC, pl.OB, p.Groups*pl.NB, pl.NB, pl.NB).
 		Func().Params(e.recv()).Id("conv").Params(params...)
 	if pl.Fixed {
 		return stmt.Block(append([]jen.Code{e.sizeConsts()}, body...)...)

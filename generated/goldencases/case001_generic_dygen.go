@@ -16,6 +16,19 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 	panic("Case001: no assembly in this build")
 }
 
+// case001Asm is empty in this build.
+type case001Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
+	panic("Case001: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case001) asmPart(s *case001Scratch, p int) {
+	panic("Case001: no assembly in this build")
+}
+
 // case001ChannelSum is the sum of one input channel for the mean pool.
 func case001ChannelSum(x []float32) float64 {
 	var s float64

@@ -16,6 +16,19 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 	panic("Case002: no assembly in this build")
 }
 
+// case002Asm is empty in this build.
+type case002Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
+	panic("Case002: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case002) asmPart(s *case002Scratch, p int) {
+	panic("Case002: no assembly in this build")
+}
+
 // case002ChannelSum is the sum of one input channel for the mean pool.
 func case002ChannelSum(x []float32) float64 {
 	var s float64

@@ -16,6 +16,19 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 	panic("Case003: no assembly in this build")
 }
 
+// case003Asm is empty in this build.
+type case003Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
+	panic("Case003: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case003) asmPart(s *case003Scratch, p int) {
+	panic("Case003: no assembly in this build")
+}
+
 // case003ChannelSum is the sum of one input channel for the mean pool.
 func case003ChannelSum(x []float32) float64 {
 	var s float64

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case004AsmOK reports whether this CPU runs Case004's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case004Conv1x9Checked(out, in, w, bias []float32, nblk int) {
 	case004Conv1x9(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case004AsmPool.Get().(*case004Asm)
 	defer case004AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 144)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 144)
 		case004Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 144; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 144)
+		l.copyOut(y, a.out, 0, 144)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 144 channel blocks (group g, block b of the group: block
+// g·1+b), with the pack between them.
+func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
+	a := case004AsmPool.Get().(*case004Asm)
+	defer case004AsmPool.Put(a)
+	l.route(s, x, 144)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case004FuseAsm, min(144, 2*procs)
+	s.job.Run(s, s.parts)
+	case004Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case004ConvAsm, min(144, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case004) asmPart(s *case004Scratch, p int) {
+	lo, hi := dyrt.Split(144, s.parts, p)
+	a := s.asm
+	if s.phase == case004FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 14 to y's rows of 12.
+func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*1 + b*1
+		for o := o0; o < min(o0+1, (g+1)*1); o++ {
 			for oy := 0; oy < 12; oy++ {
-				copy(y[(o*12+oy)*12:][:12], a.out[o*168+oy*14:][:12])
+				copy(y[(o*12+oy)*12:][:12], out[o*168+oy*14:][:12])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block].
-func (l *Case004) fuseAsm(fused, pi []float32) {
+// [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·1+b is block b of group g).
+func (l *Case004) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:1296]
-	for o := 0; o < 144; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*1 + b*1
+		for o := o0; o < min(o0+1, (g+1)*1); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -176,27 +225,27 @@ func case004At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case004) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case004) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 1, 12, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 144; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/1, u%1
 			inG := in[g*196+q:]
-			for b := 0; b < 1; b++ {
-				o := g*1 + b*m
-				case004Conv1x12Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], nb)
-			}
+			o := g*1 + b*m
+			case004Conv1x12Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], nb)
 		}
 	}
 	q := 96
-	for g := 0; g < 144; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
 		inG := in[g*196+q:]
-		for b := 0; b < 1; b++ {
-			o := g*1 + b*m
-			case004Conv1x9Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], 1)
-		}
+		o := g*1 + b*m
+		case004Conv1x9Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], 1)
 	}
 }

@@ -16,6 +16,19 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 	panic("Case004: no assembly in this build")
 }
 
+// case004Asm is empty in this build.
+type case004Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
+	panic("Case004: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case004) asmPart(s *case004Scratch, p int) {
+	panic("Case004: no assembly in this build")
+}
+
 // case004ChannelSum is the sum of one input channel for the mean pool.
 func case004ChannelSum(x []float32) float64 {
 	var s float64

@@ -4,40 +4,40 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=144][blocks=1][cin=1][kh=3][kw=3][lanes=1] as conv reads it.
-// pi is [K=3, Cout=144].
-func (l *Case004) fuse(fused, pi []float32) {
-	for g := 0; g < 144; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 9 taps are contiguous
-			dst := fused[g*9+j*9:][:9]
-			p0 := pi[o]
-			w0 := l.weight[o*9:][:9]
-			p1 := pi[o+144]
-			w1 := l.weight[o*9+1296:][:9]
-			p2 := pi[o+288]
-			w2 := l.weight[o*9+2592:][:9]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t]
-			}
+// pi is [K=3, Cout=144]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case004) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 9 taps are contiguous
+		dst := fused[g*9+j*9:][:9]
+		p0 := pi[o]
+		w0 := l.weight[o*9:][:9]
+		p1 := pi[o+144]
+		w1 := l.weight[o*9+1296:][:9]
+		p2 := pi[o+288]
+		w2 := l.weight[o*9+2592:][:9]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=144, h, w] with the fused kernel into
-// y [Cout=144, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case004) conv(y, x, fused []float32) {
+// y [Cout=144, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 144 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case004) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 12, 12, 12, 12
 		oxLo, oxHi   = 1, 11
 	)
-	for g := 0; g < 144; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1])
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1])
 	}
 }
 

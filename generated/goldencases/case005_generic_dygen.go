@@ -16,6 +16,19 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 	panic("Case005: no assembly in this build")
 }
 
+// case005Asm is empty in this build.
+type case005Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
+	panic("Case005: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case005) asmPart(s *case005Scratch, p int) {
+	panic("Case005: no assembly in this build")
+}
+
 // case005ChannelSum is the sum of one input channel for the mean pool.
 func case005ChannelSum(x []float32) float64 {
 	var s float64

@@ -4,46 +4,46 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=96][blocks=1][cin=1][kh=5][kw=5][lanes=1] as conv reads it.
-// pi is [K=6, Cout=96].
-func (l *Case005) fuse(fused, pi []float32) {
-	for g := 0; g < 96; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 25 taps are contiguous
-			dst := fused[g*25+j*25:][:25]
-			p0 := pi[o]
-			w0 := l.weight[o*25:][:25]
-			p1 := pi[o+96]
-			w1 := l.weight[o*25+2400:][:25]
-			p2 := pi[o+192]
-			w2 := l.weight[o*25+4800:][:25]
-			p3 := pi[o+288]
-			w3 := l.weight[o*25+7200:][:25]
-			p4 := pi[o+384]
-			w4 := l.weight[o*25+9600:][:25]
-			p5 := pi[o+480]
-			w5 := l.weight[o*25+12000:][:25]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
-			}
+// pi is [K=6, Cout=96]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case005) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 25 taps are contiguous
+		dst := fused[g*25+j*25:][:25]
+		p0 := pi[o]
+		w0 := l.weight[o*25:][:25]
+		p1 := pi[o+96]
+		w1 := l.weight[o*25+2400:][:25]
+		p2 := pi[o+192]
+		w2 := l.weight[o*25+4800:][:25]
+		p3 := pi[o+288]
+		w3 := l.weight[o*25+7200:][:25]
+		p4 := pi[o+384]
+		w4 := l.weight[o*25+9600:][:25]
+		p5 := pi[o+480]
+		w5 := l.weight[o*25+12000:][:25]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=96, h, w] with the fused kernel into
-// y [Cout=96, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case005) conv(y, x, fused []float32) {
+// y [Cout=96, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 96 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case005) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 15, 15, 8, 8
 		oxLo, oxHi   = 1, 7
 	)
-	for g := 0; g < 96; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*25:][:25], l.bias[o0:][:1])
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*25:][:25], l.bias[o0:][:1])
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case006AsmOK reports whether this CPU runs Case006's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case006Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	case006Conv4x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case006AsmPool.Get().(*case006Asm)
 	defer case006AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 49)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 15)
 		case006Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 60; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 15)
+		l.copyOut(y, a.out, 0, 15)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 15 channel blocks (group g, block b of the group: block
+// g·5+b), with the pack between them.
+func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
+	a := case006AsmPool.Get().(*case006Asm)
+	defer case006AsmPool.Put(a)
+	l.route(s, x, 49)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case006FuseAsm, min(15, 2*procs)
+	s.job.Run(s, s.parts)
+	case006Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case006ConvAsm, min(15, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case006) asmPart(s *case006Scratch, p int) {
+	lo, hi := dyrt.Split(15, s.parts, p)
+	a := s.asm
+	if s.phase == case006FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 7 to y's rows of 7.
+func (l *Case006) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/5, u%5
+		o0 := g*20 + b*4
+		for o := o0; o < min(o0+4, (g+1)*20); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*7:][:7], a.out[o*56+oy*7:][:7])
+				copy(y[(o*7+oy)*7:][:7], out[o*56+oy*7:][:7])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=3][blocks of 4][cin=80][kh=1][kw=1][channels of the block].
-func (l *Case006) fuseAsm(fused, pi []float32) {
+// [groups=3][blocks of 4][cin=80][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·5+b is block b of group g).
+func (l *Case006) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:4800]
-	for g := 0; g < 3; g++ {
-		for b := 0; b < 5; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/5, u%5
+		if b < 5 {
 			o := g*20 + b*4
 			case006Fuse4Checked(fused[o*80:], l.weight[o*80:], pi[o:], 80/8)
 		}
@@ -193,27 +239,27 @@ func case006At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 2 pixel blocks, every block of output channels.
-func (l *Case006) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·5+b is block b of group g): for each chunk of
+// 2 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case006) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 2
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 3; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/5, u%5
 			inG := in[g*3920+q:]
-			for b := 0; b < 5; b++ {
-				o := g*20 + b*m
-				case006Conv4x3Checked(out[o*56+q:], inG, fused[o*80:], l.bias[o:], nb)
-			}
+			o := g*20 + b*m
+			case006Conv4x3Checked(out[o*56+q:], inG, fused[o*80:], l.bias[o:], nb)
 		}
 	}
 	q := 48
-	for g := 0; g < 3; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/5, u%5
 		inG := in[g*3920+q:]
-		for b := 0; b < 5; b++ {
-			o := g*20 + b*m
-			case006Conv4x1Checked(out[o*56+q:], inG, fused[o*80:], l.bias[o:], 1)
-		}
+		o := g*20 + b*m
+		case006Conv4x1Checked(out[o*56+q:], inG, fused[o*80:], l.bias[o:], 1)
 	}
 }

@@ -16,6 +16,19 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 	panic("Case006: no assembly in this build")
 }
 
+// case006Asm is empty in this build.
+type case006Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
+	panic("Case006: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case006) asmPart(s *case006Scratch, p int) {
+	panic("Case006: no assembly in this build")
+}
+
 // case006ChannelSum is the sum of one input channel for the mean pool.
 func case006ChannelSum(x []float32) float64 {
 	var s float64

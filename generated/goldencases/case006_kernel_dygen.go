@@ -4,45 +4,45 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=3][blocks=4][cin=80][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=4, Cout=60].
-func (l *Case006) fuse(fused, pi []float32) {
-	for g := 0; g < 3; g++ {
-		for j := 0; j < 20; j++ {
-			o := g*20 + j
-			// lane j%6 of block j/6; the 80 taps of a lane stand 6 apart
-			dst := fused[(g*4+j/6)*480+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*80:][:80]
-			p1 := pi[o+60]
-			w1 := l.weight[o*80+4800:][:80]
-			p2 := pi[o+120]
-			w2 := l.weight[o*80+9600:][:80]
-			p3 := pi[o+180]
-			w3 := l.weight[o*80+14400:][:80]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=60]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case006) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/20, c%20
+		o := c
+		// lane j%6 of block j/6; the 80 taps of a lane stand 6 apart
+		dst := fused[(g*4+j/6)*480+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*80:][:80]
+		p1 := pi[o+60]
+		w1 := l.weight[o*80+4800:][:80]
+		p2 := pi[o+120]
+		w2 := l.weight[o*80+9600:][:80]
+		p3 := pi[o+180]
+		w3 := l.weight[o*80+14400:][:80]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=240, h, w] with the fused kernel into
-// y [Cout=60, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case006) conv(y, x, fused []float32) {
+// y [Cout=60, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 12 (group gb/4, block gb%4 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case006) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 7, 7, 7
 		oxLo, oxHi   = 0, 7
 	)
-	for g := 0; g < 3; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/4, gb%4
 		xg := x[g*h*w*80:][:80*h*w]
-		for b := 0; b < 4; b++ {
-			o0 := g*20 + b*6
-			gb := g*4 + b
-			if b < 3 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:6])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:2])
-			}
+		o0 := g*20 + b*6
+		if b < 3 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:6])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:2])
 		}
 	}
 }

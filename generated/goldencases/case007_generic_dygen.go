@@ -16,6 +16,19 @@ func (l *Case007) forwardAsm(s *case007Scratch, dst, src []float32, n, inSize, o
 	panic("Case007: no assembly in this build")
 }
 
+// case007Asm is empty in this build.
+type case007Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
+	panic("Case007: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case007) asmPart(s *case007Scratch, p int) {
+	panic("Case007: no assembly in this build")
+}
+
 // case007ChannelSum is the sum of one input channel for the mean pool.
 func case007ChannelSum(x []float32) float64 {
 	var s float64

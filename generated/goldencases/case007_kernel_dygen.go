@@ -6,40 +6,40 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=4][blocks=1][cin=8][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=3, Cout=4].
-func (l *Case007) fuse(fused, pi []float32) {
-	for g := 0; g < 4; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 392 taps are contiguous
-			dst := fused[g*392+j*392:][:392]
-			p0 := pi[o]
-			w0 := l.weight[o*392:][:392]
-			p1 := pi[o+4]
-			w1 := l.weight[o*392+1568:][:392]
-			p2 := pi[o+8]
-			w2 := l.weight[o*392+3136:][:392]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t]
-			}
+// pi is [K=3, Cout=4]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case007) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 392 taps are contiguous
+		dst := fused[g*392+j*392:][:392]
+		p0 := pi[o]
+		w0 := l.weight[o*392:][:392]
+		p1 := pi[o+4]
+		w1 := l.weight[o*392+1568:][:392]
+		p2 := pi[o+8]
+		w2 := l.weight[o*392+3136:][:392]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=32, h, w] with the fused kernel into
-// y [Cout=4, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case007) conv(y, x, fused []float32) {
+// y [Cout=4, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 4 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case007) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 17, 7, 17
 		oxLo, oxHi   = 6, 11
 	)
-	for g := 0; g < 4; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w*8:][:8*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*392:][:392], l.bias[o0:][:1])
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*392:][:392], l.bias[o0:][:1])
 	}
 }
 

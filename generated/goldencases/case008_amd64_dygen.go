@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case008AsmOK reports whether this CPU runs Case008's AVX2+FMA kernels.
@@ -52,8 +54,9 @@ func case008Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	case008Conv4x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case008AsmPool.Get().(*case008Asm)
 	defer case008AsmPool.Put(a)
@@ -61,24 +64,67 @@ func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 1)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 6)
 		case008Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 24; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 6)
+		l.copyOut(y, a.out, 0, 6)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 6 channel blocks (group g, block b of the group: block
+// g·6+b), with the pack between them.
+func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
+	a := case008AsmPool.Get().(*case008Asm)
+	defer case008AsmPool.Put(a)
+	l.route(s, x, 1)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case008FuseAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
+	case008Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case008ConvAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case008) asmPart(s *case008Scratch, p int) {
+	lo, hi := dyrt.Split(6, s.parts, p)
+	a := s.asm
+	if s.phase == case008FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 3 to y's rows of 1.
+func (l *Case008) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/6, u%6
+		o0 := g*24 + b*4
+		for o := o0; o < min(o0+4, (g+1)*24); o++ {
 			for oy := 0; oy < 1; oy++ {
-				copy(y[(o*1+oy)*1:][:1], a.out[o*8+oy*3:][:1])
+				copy(y[(o*1+oy)*1:][:1], out[o*8+oy*3:][:1])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=4][kh=3][kw=3][channels of the block].
-func (l *Case008) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=4][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·6+b is block b of group g).
+func (l *Case008) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:864]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 6; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/6, u%6
+		if b < 6 {
 			o := g*24 + b*4
 			case008Fuse4Checked(fused[o*36:], l.weight[o*36:], pi[o:], 32/8)
 			for i := 0; i < 4; i++ {
@@ -181,19 +227,20 @@ func case008At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case008) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·6+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case008) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 1, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/6, u%6
 			inG := in[g*36+q:]
-			for b := 0; b < 6; b++ {
-				o := g*24 + b*m
-				case008Conv4x1Checked(out[o*8+q:], inG, fused[o*36:], l.bias[o:], nb)
-			}
+			o := g*24 + b*m
+			case008Conv4x1Checked(out[o*8+q:], inG, fused[o*36:], l.bias[o:], nb)
 		}
 	}
 }

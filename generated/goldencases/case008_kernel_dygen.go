@@ -4,36 +4,36 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=8][cin=4][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=1, Cout=24].
-func (l *Case008) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 24; j++ {
-			o := g*24 + j
-			// lane j%3 of block j/3; the 36 taps of a lane stand 3 apart
-			dst := fused[(g*8+j/3)*108+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*36:][:36]
-			for t := range w0 {
-				dst[t*3] = p0 * w0[t]
-			}
+// pi is [K=1, Cout=24]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case008) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/24, c%24
+		o := c
+		// lane j%3 of block j/3; the 36 taps of a lane stand 3 apart
+		dst := fused[(g*8+j/3)*108+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*36:][:36]
+		for t := range w0 {
+			dst[t*3] = p0 * w0[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=4, h, w] with the fused kernel into
-// y [Cout=24, ho, wo], group by group and block by block of 3 output channels.
-func (l *Case008) conv(y, x, fused []float32) {
+// y [Cout=24, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case008) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 1, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/8, gb%8
 		xg := x[g*h*w*4:][:4*h*w]
-		for b := 0; b < 8; b++ {
-			o0 := g*24 + b*3
-			gb := g*8 + b
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], l.bias[o0:][:3])
-		}
+		o0 := g*24 + b*3
+		l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], l.bias[o0:][:3])
 	}
 }
 

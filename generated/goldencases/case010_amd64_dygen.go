@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case010AsmOK reports whether this CPU runs Case010's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case010Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	case010Conv3x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case010AsmPool.Get().(*case010Asm)
 	defer case010AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 63)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 11)
 		case010Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 33; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 11)
+		l.copyOut(y, a.out, 0, 11)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 11 channel blocks (group g, block b of the group: block
+// g·11+b), with the pack between them.
+func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
+	a := case010AsmPool.Get().(*case010Asm)
+	defer case010AsmPool.Put(a)
+	l.route(s, x, 63)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case010FuseAsm, min(11, 2*procs)
+	s.job.Run(s, s.parts)
+	case010Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case010ConvAsm, min(11, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case010) asmPart(s *case010Scratch, p int) {
+	lo, hi := dyrt.Split(11, s.parts, p)
+	a := s.asm
+	if s.phase == case010FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 9 to y's rows of 9.
+func (l *Case010) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
+		o0 := g*33 + b*3
+		for o := o0; o < min(o0+3, (g+1)*33); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*9:][:9], a.out[o*64+oy*9:][:9])
+				copy(y[(o*7+oy)*9:][:9], out[o*64+oy*9:][:9])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 3][cin=2][kh=1][kw=1][channels of the block].
-func (l *Case010) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 3][cin=2][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·11+b is block b of group g).
+func (l *Case010) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:66]
-	for o := 0; o < 33; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
+		o0 := g*33 + b*3
+		for o := o0; o < min(o0+3, (g+1)*33); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -176,27 +225,27 @@ func case010At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 2 pixel blocks, every block of output channels.
-func (l *Case010) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·11+b is block b of group g): for each chunk of
+// 2 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case010) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 3, 3, 2
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/11, u%11
 			inG := in[g*126+q:]
-			for b := 0; b < 11; b++ {
-				o := g*33 + b*m
-				case010Conv3x3Checked(out[o*64+q:], inG, fused[o*2:], l.bias[o:], nb)
-			}
+			o := g*33 + b*m
+			case010Conv3x3Checked(out[o*64+q:], inG, fused[o*2:], l.bias[o:], nb)
 		}
 	}
 	q := 48
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
 		inG := in[g*126+q:]
-		for b := 0; b < 11; b++ {
-			o := g*33 + b*m
-			case010Conv3x2Checked(out[o*64+q:], inG, fused[o*2:], l.bias[o:], 1)
-		}
+		o := g*33 + b*m
+		case010Conv3x2Checked(out[o*64+q:], inG, fused[o*2:], l.bias[o:], 1)
 	}
 }

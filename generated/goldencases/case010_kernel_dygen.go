@@ -6,53 +6,53 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=6][cin=2][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=8, Cout=33].
-func (l *Case010) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 33; j++ {
-			o := g*33 + j
-			// lane j%6 of block j/6; the 2 taps of a lane stand 6 apart
-			dst := fused[(g*6+j/6)*12+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*2:][:2]
-			p1 := pi[o+33]
-			w1 := l.weight[o*2+66:][:2]
-			p2 := pi[o+66]
-			w2 := l.weight[o*2+132:][:2]
-			p3 := pi[o+99]
-			w3 := l.weight[o*2+198:][:2]
-			p4 := pi[o+132]
-			w4 := l.weight[o*2+264:][:2]
-			p5 := pi[o+165]
-			w5 := l.weight[o*2+330:][:2]
-			p6 := pi[o+198]
-			w6 := l.weight[o*2+396:][:2]
-			p7 := pi[o+231]
-			w7 := l.weight[o*2+462:][:2]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=33]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case010) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/33, c%33
+		o := c
+		// lane j%6 of block j/6; the 2 taps of a lane stand 6 apart
+		dst := fused[(g*6+j/6)*12+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*2:][:2]
+		p1 := pi[o+33]
+		w1 := l.weight[o*2+66:][:2]
+		p2 := pi[o+66]
+		w2 := l.weight[o*2+132:][:2]
+		p3 := pi[o+99]
+		w3 := l.weight[o*2+198:][:2]
+		p4 := pi[o+132]
+		w4 := l.weight[o*2+264:][:2]
+		p5 := pi[o+165]
+		w5 := l.weight[o*2+330:][:2]
+		p6 := pi[o+198]
+		w6 := l.weight[o*2+396:][:2]
+		p7 := pi[o+231]
+		w7 := l.weight[o*2+462:][:2]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=33, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case010) conv(y, x, fused []float32) {
+// y [Cout=33, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case010) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 9, 7, 9
 		oxLo, oxHi   = 0, 9
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/6, gb%6
 		xg := x[g*h*w*2:][:2*h*w]
-		for b := 0; b < 6; b++ {
-			o0 := g*33 + b*6
-			gb := g*6 + b
-			if b < 5 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:6])
-			} else {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:3])
-			}
+		o0 := g*33 + b*6
+		if b < 5 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:6])
+		} else {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:3])
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case011AsmOK reports whether this CPU runs Case011's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case011Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	case011Conv3x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case011AsmPool.Get().(*case011Asm)
 	defer case011AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 4)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case011Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 14; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.copyOut(y, a.out, 0, 4)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 4 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
+	a := case011AsmPool.Get().(*case011Asm)
+	defer case011AsmPool.Put(a)
+	l.route(s, x, 4)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case011FuseAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	case011Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case011ConvAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case011) asmPart(s *case011Scratch, p int) {
+	lo, hi := dyrt.Split(4, s.parts, p)
+	a := s.asm
+	if s.phase == case011FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 3 to y's rows of 3.
+func (l *Case011) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*7 + b*4
+		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*3:][:3], a.out[o*8+oy*3:][:3])
+				copy(y[(o*2+oy)*3:][:3], out[o*8+oy*3:][:3])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=2][blocks of 4 (last: 3)][cin=1][kh=3][kw=1][channels of the block].
-func (l *Case011) fuseAsm(fused, pi []float32) {
+// [groups=2][blocks of 4 (last: 3)][cin=1][kh=3][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case011) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:42]
-	for o := 0; o < 14; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*7 + b*4
+		for o := o0; o < min(o0+4, (g+1)*7); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -172,21 +221,24 @@ func case011At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case011) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case011) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 1, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 2; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*36+q:]
-			for b := 0; b < 1; b++ {
-				o := g*7 + b*m
-				case011Conv4x1Checked(out[o*8+q:], inG, fused[o*3:], l.bias[o:], nb)
+			o := g*7 + b*m
+			if b == 1 {
+				case011Conv3x1Checked(out[o*8+q:], inG, fused[o*3:], l.bias[o:], nb)
+				continue
 			}
-			o := g*7 + 4
-			case011Conv3x1Checked(out[o*8+q:], inG, fused[o*3:], l.bias[o:], nb)
+			case011Conv4x1Checked(out[o*8+q:], inG, fused[o*3:], l.bias[o:], nb)
 		}
 	}
 }

@@ -4,41 +4,41 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=2][blocks=2][cin=1][kh=3][kw=1][lanes=6] as conv reads it.
-// pi is [K=2, Cout=14].
-func (l *Case011) fuse(fused, pi []float32) {
-	for g := 0; g < 2; g++ {
-		for j := 0; j < 7; j++ {
-			o := g*7 + j
-			// lane j%6 of block j/6; the 3 taps of a lane stand 6 apart
-			dst := fused[(g*2+j/6)*18+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*3:][:3]
-			p1 := pi[o+14]
-			w1 := l.weight[o*3+42:][:3]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t]
-			}
+// pi is [K=2, Cout=14]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case011) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/7, c%7
+		o := c
+		// lane j%6 of block j/6; the 3 taps of a lane stand 6 apart
+		dst := fused[(g*2+j/6)*18+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*3:][:3]
+		p1 := pi[o+14]
+		w1 := l.weight[o*3+42:][:3]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case011) conv(y, x, fused []float32) {
+// y [Cout=14, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 4 (group gb/2, block gb%2 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case011) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 2, 2, 2, 3
 		oxLo, oxHi   = 1, 2
 	)
-	for g := 0; g < 2; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/2, gb%2
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 2; b++ {
-			o0 := g*7 + b*6
-			gb := g*2 + b
-			if b < 1 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:6])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:1])
-			}
+		o0 := g*7 + b*6
+		if b < 1 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:6])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:1])
 		}
 	}
 }

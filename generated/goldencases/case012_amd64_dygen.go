@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case012AsmOK reports whether this CPU runs Case012's AVX2+FMA kernels.
@@ -52,8 +54,9 @@ func case012Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	case012Conv4x3(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case012AsmPool.Get().(*case012Asm)
 	defer case012AsmPool.Put(a)
@@ -61,24 +64,67 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 221)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 2)
 		case012Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 8; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 2)
+		l.copyOut(y, a.out, 0, 2)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 2 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
+	a := case012AsmPool.Get().(*case012Asm)
+	defer case012AsmPool.Put(a)
+	l.route(s, x, 221)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case012FuseAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	case012Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case012ConvAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case012) asmPart(s *case012Scratch, p int) {
+	lo, hi := dyrt.Split(2, s.parts, p)
+	a := s.asm
+	if s.phase == case012FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 17 to y's rows of 11.
+func (l *Case012) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*8 + b*4
+		for o := o0; o < min(o0+4, (g+1)*8); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*11:][:11], a.out[o*120+oy*17:][:11])
+				copy(y[(o*7+oy)*11:][:11], out[o*120+oy*17:][:11])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block].
-func (l *Case012) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case012) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:1176]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 2; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		if b < 2 {
 			o := g*8 + b*4
 			case012Fuse4Checked(fused[o*147:], l.weight[o*147:], pi[o:], 144/8)
 			for i := 0; i < 4; i++ {
@@ -181,19 +227,20 @@ func case012At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 5 pixel blocks, every block of output channels.
-func (l *Case012) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 5 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case012) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 5
 	for b0 := 0; b0 < 5; b0 += chunk {
 		nb := min(chunk, 5-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*663+q:]
-			for b := 0; b < 2; b++ {
-				o := g*8 + b*m
-				case012Conv4x3Checked(out[o*120+q:], inG, fused[o*147:], l.bias[o:], nb)
-			}
+			o := g*8 + b*m
+			case012Conv4x3Checked(out[o*120+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
 	}
 }

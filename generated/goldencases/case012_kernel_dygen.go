@@ -4,46 +4,46 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=8][cin=3][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=6, Cout=8].
-func (l *Case012) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 8; j++ {
-			o := g*8 + j
-			// block j, whose 147 taps are contiguous
-			dst := fused[g*1176+j*147:][:147]
-			p0 := pi[o]
-			w0 := l.weight[o*147:][:147]
-			p1 := pi[o+8]
-			w1 := l.weight[o*147+1176:][:147]
-			p2 := pi[o+16]
-			w2 := l.weight[o*147+2352:][:147]
-			p3 := pi[o+24]
-			w3 := l.weight[o*147+3528:][:147]
-			p4 := pi[o+32]
-			w4 := l.weight[o*147+4704:][:147]
-			p5 := pi[o+40]
-			w5 := l.weight[o*147+5880:][:147]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
-			}
+// pi is [K=6, Cout=8]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case012) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/8, c%8
+		o := c
+		// block j, whose 147 taps are contiguous
+		dst := fused[g*1176+j*147:][:147]
+		p0 := pi[o]
+		w0 := l.weight[o*147:][:147]
+		p1 := pi[o+8]
+		w1 := l.weight[o*147+1176:][:147]
+		p2 := pi[o+16]
+		w2 := l.weight[o*147+2352:][:147]
+		p3 := pi[o+24]
+		w3 := l.weight[o*147+3528:][:147]
+		p4 := pi[o+32]
+		w4 := l.weight[o*147+4704:][:147]
+		p5 := pi[o+40]
+		w5 := l.weight[o*147+5880:][:147]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case012) conv(y, x, fused []float32) {
+// y [Cout=8, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case012) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 17, 7, 11
 		oxLo, oxHi   = 0, 11
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/8, gb%8
 		xg := x[g*h*w*3:][:3*h*w]
-		for b := 0; b < 8; b++ {
-			o0 := g*8 + b
-			gb := g*8 + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
-		}
+		o0 := g*8 + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
 	}
 }
 

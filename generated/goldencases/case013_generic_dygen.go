@@ -16,6 +16,19 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 	panic("Case013: no assembly in this build")
 }
 
+// case013Asm is empty in this build.
+type case013Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
+	panic("Case013: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case013) asmPart(s *case013Scratch, p int) {
+	panic("Case013: no assembly in this build")
+}
+
 // case013ChannelSum is the sum of one input channel for the mean pool.
 func case013ChannelSum(x []float32) float64 {
 	var s float64

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case015AsmOK reports whether this CPU runs Case015's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case015Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	case015Conv4x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case015AsmPool.Get().(*case015Asm)
 	defer case015AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 529)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case015Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 16; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.copyOut(y, a.out, 0, 4)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 4 channel blocks (group g, block b of the group: block
+// g·4+b), with the pack between them.
+func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
+	a := case015AsmPool.Get().(*case015Asm)
+	defer case015AsmPool.Put(a)
+	l.route(s, x, 529)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case015FuseAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	case015Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case015ConvAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case015) asmPart(s *case015Scratch, p int) {
+	lo, hi := dyrt.Split(4, s.parts, p)
+	a := s.asm
+	if s.phase == case015FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 23 to y's rows of 15.
+func (l *Case015) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/4, u%4
+		o0 := g*16 + b*4
+		for o := o0; o < min(o0+4, (g+1)*16); o++ {
 			for oy := 0; oy < 15; oy++ {
-				copy(y[(o*15+oy)*15:][:15], a.out[o*352+oy*23:][:15])
+				copy(y[(o*15+oy)*15:][:15], out[o*352+oy*23:][:15])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=8][kh=5][kw=5][channels of the block].
-func (l *Case015) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=8][kh=5][kw=5][channels of the block],
+// for the channel blocks [u0, u1) (block g·4+b is block b of group g).
+func (l *Case015) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:3200]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 4; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/4, u%4
+		if b < 4 {
 			o := g*16 + b*4
 			case015Fuse4Checked(fused[o*200:], l.weight[o*200:], pi[o:], 200/8)
 		}
@@ -193,27 +239,27 @@ func case015At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 14 pixel blocks, every block of output channels.
-func (l *Case015) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·4+b is block b of group g): for each chunk of
+// 14 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case015) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 14
 	for b0 := 0; b0 < 14; b0 += chunk {
 		nb := min(chunk, 14-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/4, u%4
 			inG := in[g*4232+q:]
-			for b := 0; b < 4; b++ {
-				o := g*16 + b*m
-				case015Conv4x3Checked(out[o*352+q:], inG, fused[o*200:], l.bias[o:], nb)
-			}
+			o := g*16 + b*m
+			case015Conv4x3Checked(out[o*352+q:], inG, fused[o*200:], l.bias[o:], nb)
 		}
 	}
 	q := 336
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/4, u%4
 		inG := in[g*4232+q:]
-		for b := 0; b < 4; b++ {
-			o := g*16 + b*m
-			case015Conv4x2Checked(out[o*352+q:], inG, fused[o*200:], l.bias[o:], 1)
-		}
+		o := g*16 + b*m
+		case015Conv4x2Checked(out[o*352+q:], inG, fused[o*200:], l.bias[o:], 1)
 	}
 }

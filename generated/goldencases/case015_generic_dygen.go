@@ -16,6 +16,19 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 	panic("Case015: no assembly in this build")
 }
 
+// case015Asm is empty in this build.
+type case015Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
+	panic("Case015: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case015) asmPart(s *case015Scratch, p int) {
+	panic("Case015: no assembly in this build")
+}
+
 // case015ChannelSum is the sum of one input channel for the mean pool.
 func case015ChannelSum(x []float32) float64 {
 	var s float64

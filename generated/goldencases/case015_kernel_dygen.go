@@ -4,38 +4,38 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=8][cin=8][kh=5][kw=5][lanes=2] as conv reads it.
-// pi is [K=2, Cout=16].
-func (l *Case015) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 16; j++ {
-			o := g*16 + j
-			// lane j%2 of block j/2; the 200 taps of a lane stand 2 apart
-			dst := fused[(g*8+j/2)*400+j%2:]
-			p0 := pi[o]
-			w0 := l.weight[o*200:][:200]
-			p1 := pi[o+16]
-			w1 := l.weight[o*200+3200:][:200]
-			for t := range w0 {
-				dst[t*2] = p0*w0[t] + p1*w1[t]
-			}
+// pi is [K=2, Cout=16]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case015) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/16, c%16
+		o := c
+		// lane j%2 of block j/2; the 200 taps of a lane stand 2 apart
+		dst := fused[(g*8+j/2)*400+j%2:]
+		p0 := pi[o]
+		w0 := l.weight[o*200:][:200]
+		p1 := pi[o+16]
+		w1 := l.weight[o*200+3200:][:200]
+		for t := range w0 {
+			dst[t*2] = p0*w0[t] + p1*w1[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=8, h, w] with the fused kernel into
-// y [Cout=16, ho, wo], group by group and block by block of 2 output channels.
-func (l *Case015) conv(y, x, fused []float32) {
+// y [Cout=16, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
+// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case015) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 23, 23, 15, 15
 		oxLo, oxHi   = 0, 15
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/8, gb%8
 		xg := x[g*h*w*8:][:8*h*w]
-		for b := 0; b < 8; b++ {
-			o0 := g*16 + b*2
-			gb := g*8 + b
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*400:][:400], l.bias[o0:][:2])
-		}
+		o0 := g*16 + b*2
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*400:][:400], l.bias[o0:][:2])
 	}
 }
 

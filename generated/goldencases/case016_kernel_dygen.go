@@ -4,39 +4,39 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=3][cin=3][kh=1][kw=3][lanes=3] as conv reads it.
-// pi is [K=1, Cout=8].
-func (l *Case016) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 8; j++ {
-			o := g*8 + j
-			// lane j%3 of block j/3; the 9 taps of a lane stand 3 apart
-			dst := fused[(g*3+j/3)*27+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*9:][:9]
-			for t := range w0 {
-				dst[t*3] = p0 * w0[t]
-			}
+// pi is [K=1, Cout=8]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case016) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/8, c%8
+		o := c
+		// lane j%3 of block j/3; the 9 taps of a lane stand 3 apart
+		dst := fused[(g*3+j/3)*27+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*9:][:9]
+		for t := range w0 {
+			dst[t*3] = p0 * w0[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], group by group and block by block of 3 output channels.
-func (l *Case016) conv(y, x, fused []float32) {
+// y [Cout=8, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 3 (group gb/3, block gb%3 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case016) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 31, 5, 10
 		oxLo, oxHi   = 0, 10
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/3, gb%3
 		xg := x[g*h*w*3:][:3*h*w]
-		for b := 0; b < 3; b++ {
-			o0 := g*8 + b*3
-			gb := g*3 + b
-			if b < 2 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:3])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:2])
-			}
+		o0 := g*8 + b*3
+		if b < 2 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:3])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:2])
 		}
 	}
 }

@@ -4,42 +4,42 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=3][blocks=1][cin=5][kh=5][kw=5][lanes=1] as conv reads it.
-// pi is [K=4, Cout=3].
-func (l *Case017) fuse(fused, pi []float32) {
-	for g := 0; g < 3; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 125 taps are contiguous
-			dst := fused[g*125+j*125:][:125]
-			p0 := pi[o]
-			w0 := l.weight[o*125:][:125]
-			p1 := pi[o+3]
-			w1 := l.weight[o*125+375:][:125]
-			p2 := pi[o+6]
-			w2 := l.weight[o*125+750:][:125]
-			p3 := pi[o+9]
-			w3 := l.weight[o*125+1125:][:125]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=3]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case017) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 125 taps are contiguous
+		dst := fused[g*125+j*125:][:125]
+		p0 := pi[o]
+		w0 := l.weight[o*125:][:125]
+		p1 := pi[o+3]
+		w1 := l.weight[o*125+375:][:125]
+		p2 := pi[o+6]
+		w2 := l.weight[o*125+750:][:125]
+		p3 := pi[o+9]
+		w3 := l.weight[o*125+1125:][:125]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=15, h, w] with the fused kernel into
-// y [Cout=3, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case017) conv(y, x, fused []float32) {
+// y [Cout=3, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 3 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case017) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 17, 5, 13, 1
 		oxLo, oxHi   = 0, 1
 	)
-	for g := 0; g < 3; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w*5:][:5*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*125:][:125], l.bias[o0:][:1])
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*125:][:125], l.bias[o0:][:1])
 	}
 }
 

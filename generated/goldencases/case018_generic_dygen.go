@@ -16,6 +16,19 @@ func (l *Case018) forwardAsm(s *case018Scratch, dst, src []float32, n, inSize, o
 	panic("Case018: no assembly in this build")
 }
 
+// case018Asm is empty in this build.
+type case018Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case018) forwardAsmOne(s *case018Scratch, y, x []float32, procs int) {
+	panic("Case018: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case018) asmPart(s *case018Scratch, p int) {
+	panic("Case018: no assembly in this build")
+}
+
 // case018ChannelSum is the sum of one input channel for the mean pool.
 func case018ChannelSum(x []float32) float64 {
 	var s float64

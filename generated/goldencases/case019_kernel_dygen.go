@@ -4,50 +4,50 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=2][blocks=7][cin=5][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=8, Cout=14].
-func (l *Case019) fuse(fused, pi []float32) {
-	for g := 0; g < 2; g++ {
-		for j := 0; j < 7; j++ {
-			o := g*7 + j
-			// block j, whose 245 taps are contiguous
-			dst := fused[g*1715+j*245:][:245]
-			p0 := pi[o]
-			w0 := l.weight[o*245:][:245]
-			p1 := pi[o+14]
-			w1 := l.weight[o*245+3430:][:245]
-			p2 := pi[o+28]
-			w2 := l.weight[o*245+6860:][:245]
-			p3 := pi[o+42]
-			w3 := l.weight[o*245+10290:][:245]
-			p4 := pi[o+56]
-			w4 := l.weight[o*245+13720:][:245]
-			p5 := pi[o+70]
-			w5 := l.weight[o*245+17150:][:245]
-			p6 := pi[o+84]
-			w6 := l.weight[o*245+20580:][:245]
-			p7 := pi[o+98]
-			w7 := l.weight[o*245+24010:][:245]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=14]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case019) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/7, c%7
+		o := c
+		// block j, whose 245 taps are contiguous
+		dst := fused[g*1715+j*245:][:245]
+		p0 := pi[o]
+		w0 := l.weight[o*245:][:245]
+		p1 := pi[o+14]
+		w1 := l.weight[o*245+3430:][:245]
+		p2 := pi[o+28]
+		w2 := l.weight[o*245+6860:][:245]
+		p3 := pi[o+42]
+		w3 := l.weight[o*245+10290:][:245]
+		p4 := pi[o+56]
+		w4 := l.weight[o*245+13720:][:245]
+		p5 := pi[o+70]
+		w5 := l.weight[o*245+17150:][:245]
+		p6 := pi[o+84]
+		w6 := l.weight[o*245+20580:][:245]
+		p7 := pi[o+98]
+		w7 := l.weight[o*245+24010:][:245]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=10, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case019) conv(y, x, fused []float32) {
+// y [Cout=14, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 14 (group gb/7, block gb%7 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case019) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 4, 11, 1, 3
 		oxLo, oxHi   = 1, 3
 	)
-	for g := 0; g < 2; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/7, gb%7
 		xg := x[g*h*w*5:][:5*h*w]
-		for b := 0; b < 7; b++ {
-			o0 := g*7 + b
-			gb := g*7 + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*245:][:245], l.bias[o0:][:1])
-		}
+		o0 := g*7 + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*245:][:245], l.bias[o0:][:1])
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case020AsmOK reports whether this CPU runs Case020's AVX2+FMA kernels.
@@ -52,8 +54,9 @@ func case020Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	case020Conv4x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case020AsmPool.Get().(*case020Asm)
 	defer case020AsmPool.Put(a)
@@ -61,24 +64,70 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 7)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 2)
 		case020Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 8; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 2)
+		l.copyOut(y, a.out, 0, 2)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 2 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
+	a := case020AsmPool.Get().(*case020Asm)
+	defer case020AsmPool.Put(a)
+	l.route(s, x, 7)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case020FuseAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	case020Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case020ConvAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case020) asmPart(s *case020Scratch, p int) {
+	lo, hi := dyrt.Split(2, s.parts, p)
+	a := s.asm
+	if s.phase == case020FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 1 to y's rows of 1.
+func (l *Case020) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*8 + b*4
+		for o := o0; o < min(o0+4, (g+1)*8); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*1:][:1], a.out[o*8+oy*1:][:1])
+				copy(y[(o*7+oy)*1:][:1], out[o*8+oy*1:][:1])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=2][kh=1][kw=1][channels of the block].
-func (l *Case020) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=2][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case020) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:16]
-	for o := 0; o < 8; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*8 + b*4
+		for o := o0; o < min(o0+4, (g+1)*8); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -161,19 +210,20 @@ func case020At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case020) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case020) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 1, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*14+q:]
-			for b := 0; b < 2; b++ {
-				o := g*8 + b*m
-				case020Conv4x1Checked(out[o*8+q:], inG, fused[o*2:], l.bias[o:], nb)
-			}
+			o := g*8 + b*m
+			case020Conv4x1Checked(out[o*8+q:], inG, fused[o*2:], l.bias[o:], nb)
 		}
 	}
 }

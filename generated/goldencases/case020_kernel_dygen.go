@@ -4,43 +4,43 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=2][cin=2][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=3, Cout=8].
-func (l *Case020) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 8; j++ {
-			o := g*8 + j
-			// lane j%6 of block j/6; the 2 taps of a lane stand 6 apart
-			dst := fused[(g*2+j/6)*12+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*2:][:2]
-			p1 := pi[o+8]
-			w1 := l.weight[o*2+16:][:2]
-			p2 := pi[o+16]
-			w2 := l.weight[o*2+32:][:2]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t]
-			}
+// pi is [K=3, Cout=8]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case020) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/8, c%8
+		o := c
+		// lane j%6 of block j/6; the 2 taps of a lane stand 6 apart
+		dst := fused[(g*2+j/6)*12+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*2:][:2]
+		p1 := pi[o+8]
+		w1 := l.weight[o*2+16:][:2]
+		p2 := pi[o+16]
+		w2 := l.weight[o*2+32:][:2]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case020) conv(y, x, fused []float32) {
+// y [Cout=8, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 2 (group gb/2, block gb%2 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case020) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 1, 7, 1
 		oxLo, oxHi   = 0, 1
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/2, gb%2
 		xg := x[g*h*w*2:][:2*h*w]
-		for b := 0; b < 2; b++ {
-			o0 := g*8 + b*6
-			gb := g*2 + b
-			if b < 1 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:6])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:2])
-			}
+		o0 := g*8 + b*6
+		if b < 1 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:6])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:2])
 		}
 	}
 }

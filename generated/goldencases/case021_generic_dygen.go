@@ -16,6 +16,19 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 	panic("Case021: no assembly in this build")
 }
 
+// case021Asm is empty in this build.
+type case021Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
+	panic("Case021: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case021) asmPart(s *case021Scratch, p int) {
+	panic("Case021: no assembly in this build")
+}
+
 // case021ChannelSum is the sum of one input channel for the mean pool.
 func case021ChannelSum(x []float32) float64 {
 	var s float64

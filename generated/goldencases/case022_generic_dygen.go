@@ -16,6 +16,19 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 	panic("Case022: no assembly in this build")
 }
 
+// case022Asm is empty in this build.
+type case022Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
+	panic("Case022: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case022) asmPart(s *case022Scratch, p int) {
+	panic("Case022: no assembly in this build")
+}
+
 // case022ChannelSum is the sum of one input channel for the mean pool.
 func case022ChannelSum(x []float32) float64 {
 	var s float64

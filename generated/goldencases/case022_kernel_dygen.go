@@ -4,50 +4,50 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=8][cin=24][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=8, Cout=24].
-func (l *Case022) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 24; j++ {
-			o := g*24 + j
-			// lane j%3 of block j/3; the 216 taps of a lane stand 3 apart
-			dst := fused[(g*8+j/3)*648+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*216:][:216]
-			p1 := pi[o+24]
-			w1 := l.weight[o*216+5184:][:216]
-			p2 := pi[o+48]
-			w2 := l.weight[o*216+10368:][:216]
-			p3 := pi[o+72]
-			w3 := l.weight[o*216+15552:][:216]
-			p4 := pi[o+96]
-			w4 := l.weight[o*216+20736:][:216]
-			p5 := pi[o+120]
-			w5 := l.weight[o*216+25920:][:216]
-			p6 := pi[o+144]
-			w6 := l.weight[o*216+31104:][:216]
-			p7 := pi[o+168]
-			w7 := l.weight[o*216+36288:][:216]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=24]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case022) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/24, c%24
+		o := c
+		// lane j%3 of block j/3; the 216 taps of a lane stand 3 apart
+		dst := fused[(g*8+j/3)*648+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*216:][:216]
+		p1 := pi[o+24]
+		w1 := l.weight[o*216+5184:][:216]
+		p2 := pi[o+48]
+		w2 := l.weight[o*216+10368:][:216]
+		p3 := pi[o+72]
+		w3 := l.weight[o*216+15552:][:216]
+		p4 := pi[o+96]
+		w4 := l.weight[o*216+20736:][:216]
+		p5 := pi[o+120]
+		w5 := l.weight[o*216+25920:][:216]
+		p6 := pi[o+144]
+		w6 := l.weight[o*216+31104:][:216]
+		p7 := pi[o+168]
+		w7 := l.weight[o*216+36288:][:216]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=24, h, w] with the fused kernel into
-// y [Cout=24, ho, wo], group by group and block by block of 3 output channels.
-func (l *Case022) conv(y, x, fused []float32) {
+// y [Cout=24, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case022) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 8, 17, 2, 11
 		oxLo, oxHi   = 0, 11
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/8, gb%8
 		xg := x[g*h*w*24:][:24*h*w]
-		for b := 0; b < 8; b++ {
-			o0 := g*24 + b*3
-			gb := g*8 + b
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*648:][:648], l.bias[o0:][:3])
-		}
+		o0 := g*24 + b*3
+		l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*648:][:648], l.bias[o0:][:3])
 	}
 }
 

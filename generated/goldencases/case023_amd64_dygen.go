@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case023AsmOK reports whether this CPU runs Case023's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case023Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	case023Conv3x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case023AsmPool.Get().(*case023Asm)
 	defer case023AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 31)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 9)
 		case023Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 27; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 9)
+		l.copyOut(y, a.out, 0, 9)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 9 channel blocks (group g, block b of the group: block
+// g·3+b), with the pack between them.
+func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
+	a := case023AsmPool.Get().(*case023Asm)
+	defer case023AsmPool.Put(a)
+	l.route(s, x, 31)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case023FuseAsm, min(9, 2*procs)
+	s.job.Run(s, s.parts)
+	case023Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case023ConvAsm, min(9, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case023) asmPart(s *case023Scratch, p int) {
+	lo, hi := dyrt.Split(9, s.parts, p)
+	a := s.asm
+	if s.phase == case023FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 37 to y's rows of 31.
+func (l *Case023) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/3, u%3
+		o0 := g*9 + b*3
+		for o := o0; o < min(o0+3, (g+1)*9); o++ {
 			for oy := 0; oy < 1; oy++ {
-				copy(y[(o*1+oy)*31:][:31], a.out[o*40+oy*37:][:31])
+				copy(y[(o*1+oy)*31:][:31], out[o*40+oy*37:][:31])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=3][blocks of 3][cin=3][kh=7][kw=7][channels of the block].
-func (l *Case023) fuseAsm(fused, pi []float32) {
+// [groups=3][blocks of 3][cin=3][kh=7][kw=7][channels of the block],
+// for the channel blocks [u0, u1) (block g·3+b is block b of group g).
+func (l *Case023) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:3969]
-	for o := 0; o < 27; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/3, u%3
+		o0 := g*9 + b*3
+		for o := o0; o < min(o0+3, (g+1)*9); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -176,27 +225,27 @@ func case023At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case023) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·3+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case023) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 3, 3, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 3; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/3, u%3
 			inG := in[g*777+q:]
-			for b := 0; b < 3; b++ {
-				o := g*9 + b*m
-				case023Conv3x3Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], nb)
-			}
+			o := g*9 + b*m
+			case023Conv3x3Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
 	}
 	q := 24
-	for g := 0; g < 3; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/3, u%3
 		inG := in[g*777+q:]
-		for b := 0; b < 3; b++ {
-			o := g*9 + b*m
-			case023Conv3x2Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], 1)
-		}
+		o := g*9 + b*m
+		case023Conv3x2Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], 1)
 	}
 }

@@ -4,36 +4,36 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=3][blocks=9][cin=3][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=1, Cout=27].
-func (l *Case023) fuse(fused, pi []float32) {
-	for g := 0; g < 3; g++ {
-		for j := 0; j < 9; j++ {
-			o := g*9 + j
-			// block j, whose 147 taps are contiguous
-			dst := fused[g*1323+j*147:][:147]
-			p0 := pi[o]
-			w0 := l.weight[o*147:][:147]
-			for t := range w0 {
-				dst[t] = p0 * w0[t]
-			}
+// pi is [K=1, Cout=27]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case023) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/9, c%9
+		o := c
+		// block j, whose 147 taps are contiguous
+		dst := fused[g*1323+j*147:][:147]
+		p0 := pi[o]
+		w0 := l.weight[o*147:][:147]
+		for t := range w0 {
+			dst[t] = p0 * w0[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=9, h, w] with the fused kernel into
-// y [Cout=27, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case023) conv(y, x, fused []float32) {
+// y [Cout=27, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 27 (group gb/9, block gb%9 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case023) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 1, 31, 1, 31
 		oxLo, oxHi   = 3, 28
 	)
-	for g := 0; g < 3; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/9, gb%9
 		xg := x[g*h*w*3:][:3*h*w]
-		for b := 0; b < 9; b++ {
-			o0 := g*9 + b
-			gb := g*9 + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
-		}
+		o0 := g*9 + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
 	}
 }
 

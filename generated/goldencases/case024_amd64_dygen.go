@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case024AsmOK reports whether this CPU runs Case024's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case024Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	case024Conv3x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case024AsmPool.Get().(*case024Asm)
 	defer case024AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 221)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 11)
 		case024Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 33; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 11)
+		l.copyOut(y, a.out, 0, 11)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 11 channel blocks (group g, block b of the group: block
+// g·11+b), with the pack between them.
+func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
+	a := case024AsmPool.Get().(*case024Asm)
+	defer case024AsmPool.Put(a)
+	l.route(s, x, 221)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case024FuseAsm, min(11, 2*procs)
+	s.job.Run(s, s.parts)
+	case024Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case024ConvAsm, min(11, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case024) asmPart(s *case024Scratch, p int) {
+	lo, hi := dyrt.Split(11, s.parts, p)
+	a := s.asm
+	if s.phase == case024FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 19 to y's rows of 17.
+func (l *Case024) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
+		o0 := g*33 + b*3
+		for o := o0; o < min(o0+3, (g+1)*33); o++ {
 			for oy := 0; oy < 13; oy++ {
-				copy(y[(o*13+oy)*17:][:17], a.out[o*248+oy*19:][:17])
+				copy(y[(o*13+oy)*17:][:17], out[o*248+oy*19:][:17])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 3][cin=4][kh=3][kw=3][channels of the block].
-func (l *Case024) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 3][cin=4][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·11+b is block b of group g).
+func (l *Case024) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:1188]
-	for o := 0; o < 33; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
+		o0 := g*33 + b*3
+		for o := o0; o < min(o0+3, (g+1)*33); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -176,27 +225,27 @@ func case024At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 10 pixel blocks, every block of output channels.
-func (l *Case024) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·11+b is block b of group g): for each chunk of
+// 10 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case024) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 3, 3, 10
 	for b0 := 0; b0 < 10; b0 += chunk {
 		nb := min(chunk, 10-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/11, u%11
 			inG := in[g*1140+q:]
-			for b := 0; b < 11; b++ {
-				o := g*33 + b*m
-				case024Conv3x3Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], nb)
-			}
+			o := g*33 + b*m
+			case024Conv3x3Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], nb)
 		}
 	}
 	q := 240
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/11, u%11
 		inG := in[g*1140+q:]
-		for b := 0; b < 11; b++ {
-			o := g*33 + b*m
-			case024Conv3x1Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], 1)
-		}
+		o := g*33 + b*m
+		case024Conv3x1Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], 1)
 	}
 }

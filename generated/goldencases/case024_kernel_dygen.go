@@ -4,46 +4,46 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=11][cin=4][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=6, Cout=33].
-func (l *Case024) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 33; j++ {
-			o := g*33 + j
-			// lane j%3 of block j/3; the 36 taps of a lane stand 3 apart
-			dst := fused[(g*11+j/3)*108+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*36:][:36]
-			p1 := pi[o+33]
-			w1 := l.weight[o*36+1188:][:36]
-			p2 := pi[o+66]
-			w2 := l.weight[o*36+2376:][:36]
-			p3 := pi[o+99]
-			w3 := l.weight[o*36+3564:][:36]
-			p4 := pi[o+132]
-			w4 := l.weight[o*36+4752:][:36]
-			p5 := pi[o+165]
-			w5 := l.weight[o*36+5940:][:36]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
-			}
+// pi is [K=6, Cout=33]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case024) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/33, c%33
+		o := c
+		// lane j%3 of block j/3; the 36 taps of a lane stand 3 apart
+		dst := fused[(g*11+j/3)*108+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*36:][:36]
+		p1 := pi[o+33]
+		w1 := l.weight[o*36+1188:][:36]
+		p2 := pi[o+66]
+		w2 := l.weight[o*36+2376:][:36]
+		p3 := pi[o+99]
+		w3 := l.weight[o*36+3564:][:36]
+		p4 := pi[o+132]
+		w4 := l.weight[o*36+4752:][:36]
+		p5 := pi[o+165]
+		w5 := l.weight[o*36+5940:][:36]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=4, h, w] with the fused kernel into
-// y [Cout=33, ho, wo], group by group and block by block of 3 output channels.
-func (l *Case024) conv(y, x, fused []float32) {
+// y [Cout=33, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case024) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 17, 13, 17
 		oxLo, oxHi   = 1, 16
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/11, gb%11
 		xg := x[g*h*w*4:][:4*h*w]
-		for b := 0; b < 11; b++ {
-			o0 := g*33 + b*3
-			gb := g*11 + b
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], l.bias[o0:][:3])
-		}
+		o0 := g*33 + b*3
+		l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], l.bias[o0:][:3])
 	}
 }
 

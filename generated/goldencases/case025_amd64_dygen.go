@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case025AsmOK reports whether this CPU runs Case025's AVX2+FMA kernels.
@@ -97,8 +99,9 @@ func case025Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	case025Conv3x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case025AsmPool.Get().(*case025Asm)
 	defer case025AsmPool.Put(a)
@@ -106,32 +109,76 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 117)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case025Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 14; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.copyOut(y, a.out, 0, 4)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 4 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
+	a := case025AsmPool.Get().(*case025Asm)
+	defer case025AsmPool.Put(a)
+	l.route(s, x, 117)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case025FuseAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	case025Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case025ConvAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case025) asmPart(s *case025Scratch, p int) {
+	lo, hi := dyrt.Split(4, s.parts, p)
+	a := s.asm
+	if s.phase == case025FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 6 to y's rows of 4.
+func (l *Case025) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*7 + b*4
+		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 6; oy++ {
-				copy(y[(o*6+oy)*4:][:4], a.out[o*40+oy*6:][:4])
+				copy(y[(o*6+oy)*4:][:4], out[o*40+oy*6:][:4])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=2][blocks of 4 (last: 3)][cin=1][kh=5][kw=5][channels of the block].
-func (l *Case025) fuseAsm(fused, pi []float32) {
+// [groups=2][blocks of 4 (last: 3)][cin=1][kh=5][kw=5][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case025) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:350]
-	for g := 0; g < 2; g++ {
-		for b := 0; b < 1; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		if b < 1 {
 			o := g*7 + b*4
 			case025Fuse4Checked(fused[o*25:], l.weight[o*25:], pi[o:], 24/8)
 			for i := 0; i < 4; i++ {
 				l.fuseTaps(fused, pi, o+i, 24)
 			}
-		}
-		for o := g*7 + 4; o < (g+1)*7; o++ {
-			l.fuseTaps(fused, pi, o, 0)
+		} else {
+			for o := g*7 + 4; o < (g+1)*7; o++ {
+				l.fuseTaps(fused, pi, o, 0)
+			}
 		}
 	}
 }
@@ -225,31 +272,35 @@ func case025At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case025) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case025) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 2; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*192+q:]
-			for b := 0; b < 1; b++ {
-				o := g*7 + b*m
-				case025Conv4x3Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], nb)
+			o := g*7 + b*m
+			if b == 1 {
+				case025Conv3x3Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], nb)
+				continue
 			}
-			o := g*7 + 4
-			case025Conv3x3Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], nb)
+			case025Conv4x3Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], nb)
 		}
 	}
 	q := 24
-	for g := 0; g < 2; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
 		inG := in[g*192+q:]
-		for b := 0; b < 1; b++ {
-			o := g*7 + b*m
-			case025Conv4x2Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], 1)
+		o := g*7 + b*m
+		if b == 1 {
+			case025Conv3x2Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], 1)
+			continue
 		}
-		o := g*7 + 4
-		case025Conv3x2Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], 1)
+		case025Conv4x2Checked(out[o*40+q:], inG, fused[o*25:], l.bias[o:], 1)
 	}
 }

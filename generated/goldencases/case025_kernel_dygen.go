@@ -4,41 +4,41 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=2][blocks=4][cin=1][kh=5][kw=5][lanes=2] as conv reads it.
-// pi is [K=2, Cout=14].
-func (l *Case025) fuse(fused, pi []float32) {
-	for g := 0; g < 2; g++ {
-		for j := 0; j < 7; j++ {
-			o := g*7 + j
-			// lane j%2 of block j/2; the 25 taps of a lane stand 2 apart
-			dst := fused[(g*4+j/2)*50+j%2:]
-			p0 := pi[o]
-			w0 := l.weight[o*25:][:25]
-			p1 := pi[o+14]
-			w1 := l.weight[o*25+350:][:25]
-			for t := range w0 {
-				dst[t*2] = p0*w0[t] + p1*w1[t]
-			}
+// pi is [K=2, Cout=14]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case025) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/7, c%7
+		o := c
+		// lane j%2 of block j/2; the 25 taps of a lane stand 2 apart
+		dst := fused[(g*4+j/2)*50+j%2:]
+		p0 := pi[o]
+		w0 := l.weight[o*25:][:25]
+		p1 := pi[o+14]
+		w1 := l.weight[o*25+350:][:25]
+		for t := range w0 {
+			dst[t*2] = p0*w0[t] + p1*w1[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], group by group and block by block of 2 output channels.
-func (l *Case025) conv(y, x, fused []float32) {
+// y [Cout=14, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
+// of the 8 (group gb/4, block gb%4 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case025) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 9, 6, 4
 		oxLo, oxHi   = 1, 3
 	)
-	for g := 0; g < 2; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/4, gb%4
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 4; b++ {
-			o0 := g*7 + b*2
-			gb := g*4 + b
-			if b < 3 {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:2])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:1])
-			}
+		o0 := g*7 + b*2
+		if b < 3 {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:2])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:1])
 		}
 	}
 }

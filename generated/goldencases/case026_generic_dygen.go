@@ -16,6 +16,19 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 	panic("Case026: no assembly in this build")
 }
 
+// case026Asm is empty in this build.
+type case026Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
+	panic("Case026: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case026) asmPart(s *case026Scratch, p int) {
+	panic("Case026: no assembly in this build")
+}
+
 // case026ChannelSum is the sum of one input channel for the mean pool.
 func case026ChannelSum(x []float32) float64 {
 	var s float64

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case028AsmOK reports whether this CPU runs Case028's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case028Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	case028Conv2x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case028AsmPool.Get().(*case028Asm)
 	defer case028AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 272)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 17)
 		case028Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 34; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 17)
+		l.copyOut(y, a.out, 0, 17)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 17 channel blocks (group g, block b of the group: block
+// g·1+b), with the pack between them.
+func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
+	a := case028AsmPool.Get().(*case028Asm)
+	defer case028AsmPool.Put(a)
+	l.route(s, x, 272)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case028FuseAsm, min(17, 2*procs)
+	s.job.Run(s, s.parts)
+	case028Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case028ConvAsm, min(17, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case028) asmPart(s *case028Scratch, p int) {
+	lo, hi := dyrt.Split(17, s.parts, p)
+	a := s.asm
+	if s.phase == case028FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 6 to y's rows of 6.
+func (l *Case028) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*2 + b*2
+		for o := o0; o < min(o0+2, (g+1)*2); o++ {
 			for oy := 0; oy < 6; oy++ {
-				copy(y[(o*6+oy)*6:][:6], a.out[o*40+oy*6:][:6])
+				copy(y[(o*6+oy)*6:][:6], out[o*40+oy*6:][:6])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=17][blocks of 2][cin=1][kh=3][kw=3][channels of the block].
-func (l *Case028) fuseAsm(fused, pi []float32) {
+// [groups=17][blocks of 2][cin=1][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·1+b is block b of group g).
+func (l *Case028) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:306]
-	for o := 0; o < 34; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*2 + b*2
+		for o := o0; o < min(o0+2, (g+1)*2); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -172,27 +221,27 @@ func case028At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case028) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case028) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 2, 4, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 17; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/1, u%1
 			inG := in[g*324+q:]
-			for b := 0; b < 1; b++ {
-				o := g*2 + b*m
-				case028Conv2x4Checked(out[o*40+q:], inG, fused[o*9:], l.bias[o:], nb)
-			}
+			o := g*2 + b*m
+			case028Conv2x4Checked(out[o*40+q:], inG, fused[o*9:], l.bias[o:], nb)
 		}
 	}
 	q := 32
-	for g := 0; g < 17; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
 		inG := in[g*324+q:]
-		for b := 0; b < 1; b++ {
-			o := g*2 + b*m
-			case028Conv2x1Checked(out[o*40+q:], inG, fused[o*9:], l.bias[o:], 1)
-		}
+		o := g*2 + b*m
+		case028Conv2x1Checked(out[o*40+q:], inG, fused[o*9:], l.bias[o:], 1)
 	}
 }

@@ -6,38 +6,38 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=17][blocks=1][cin=1][kh=3][kw=3][lanes=2] as conv reads it.
-// pi is [K=2, Cout=34].
-func (l *Case028) fuse(fused, pi []float32) {
-	for g := 0; g < 17; g++ {
-		for j := 0; j < 2; j++ {
-			o := g*2 + j
-			// lane j%2 of block j/2; the 9 taps of a lane stand 2 apart
-			dst := fused[(g+j/2)*18+j%2:]
-			p0 := pi[o]
-			w0 := l.weight[o*9:][:9]
-			p1 := pi[o+34]
-			w1 := l.weight[o*9+306:][:9]
-			for t := range w0 {
-				dst[t*2] = p0*w0[t] + p1*w1[t]
-			}
+// pi is [K=2, Cout=34]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case028) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/2, c%2
+		o := c
+		// lane j%2 of block j/2; the 9 taps of a lane stand 2 apart
+		dst := fused[(g+j/2)*18+j%2:]
+		p0 := pi[o]
+		w0 := l.weight[o*9:][:9]
+		p1 := pi[o+34]
+		w1 := l.weight[o*9+306:][:9]
+		for t := range w0 {
+			dst[t*2] = p0*w0[t] + p1*w1[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=17, h, w] with the fused kernel into
-// y [Cout=34, ho, wo], group by group and block by block of 2 output channels.
-func (l *Case028) conv(y, x, fused []float32) {
+// y [Cout=34, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
+// of the 17 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case028) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 16, 17, 6, 6
 		oxLo, oxHi   = 1, 6
 	)
-	for g := 0; g < 17; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g*2 + b*2
-			gb := g + b
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:2])
-		}
+		o0 := g*2 + b*2
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:2])
 	}
 }
 

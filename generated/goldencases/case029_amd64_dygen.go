@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case029AsmOK reports whether this CPU runs Case029's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func case029Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	case029Conv3x3(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case029AsmPool.Get().(*case029Asm)
 	defer case029AsmPool.Put(a)
@@ -76,32 +79,76 @@ func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 529)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 6)
 		case029Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 21; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 6)
+		l.copyOut(y, a.out, 0, 6)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 6 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
+	a := case029AsmPool.Get().(*case029Asm)
+	defer case029AsmPool.Put(a)
+	l.route(s, x, 529)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case029FuseAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
+	case029Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case029ConvAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case029) asmPart(s *case029Scratch, p int) {
+	lo, hi := dyrt.Split(6, s.parts, p)
+	a := s.asm
+	if s.phase == case029FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 23 to y's rows of 21.
+func (l *Case029) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		o0 := g*7 + b*4
+		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 27; oy++ {
-				copy(y[(o*27+oy)*21:][:21], a.out[o*624+oy*23:][:21])
+				copy(y[(o*27+oy)*21:][:21], out[o*624+oy*23:][:21])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=3][blocks of 4 (last: 3)][cin=2][kh=3][kw=3][channels of the block].
-func (l *Case029) fuseAsm(fused, pi []float32) {
+// [groups=3][blocks of 4 (last: 3)][cin=2][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case029) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:378]
-	for g := 0; g < 3; g++ {
-		for b := 0; b < 1; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		if b < 1 {
 			o := g*7 + b*4
 			case029Fuse4Checked(fused[o*18:], l.weight[o*18:], pi[o:], 16/8)
 			for i := 0; i < 4; i++ {
 				l.fuseTaps(fused, pi, o+i, 16)
 			}
-		}
-		for o := g*7 + 4; o < (g+1)*7; o++ {
-			l.fuseTaps(fused, pi, o, 0)
+		} else {
+			for o := g*7 + 4; o < (g+1)*7; o++ {
+				l.fuseTaps(fused, pi, o, 0)
+			}
 		}
 	}
 }
@@ -199,21 +246,24 @@ func case029At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 26 pixel blocks, every block of output channels.
-func (l *Case029) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 26 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case029) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 26
 	for b0 := 0; b0 < 26; b0 += chunk {
 		nb := min(chunk, 26-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 3; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*1334+q:]
-			for b := 0; b < 1; b++ {
-				o := g*7 + b*m
-				case029Conv4x3Checked(out[o*624+q:], inG, fused[o*18:], l.bias[o:], nb)
+			o := g*7 + b*m
+			if b == 1 {
+				case029Conv3x3Checked(out[o*624+q:], inG, fused[o*18:], l.bias[o:], nb)
+				continue
 			}
-			o := g*7 + 4
-			case029Conv3x3Checked(out[o*624+q:], inG, fused[o*18:], l.bias[o:], nb)
+			case029Conv4x3Checked(out[o*624+q:], inG, fused[o*18:], l.bias[o:], nb)
 		}
 	}
 }

@@ -4,39 +4,39 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=3][blocks=3][cin=2][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=1, Cout=21].
-func (l *Case029) fuse(fused, pi []float32) {
-	for g := 0; g < 3; g++ {
-		for j := 0; j < 7; j++ {
-			o := g*7 + j
-			// lane j%3 of block j/3; the 18 taps of a lane stand 3 apart
-			dst := fused[(g*3+j/3)*54+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*18:][:18]
-			for t := range w0 {
-				dst[t*3] = p0 * w0[t]
-			}
+// pi is [K=1, Cout=21]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case029) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/7, c%7
+		o := c
+		// lane j%3 of block j/3; the 18 taps of a lane stand 3 apart
+		dst := fused[(g*3+j/3)*54+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*18:][:18]
+		for t := range w0 {
+			dst[t*3] = p0 * w0[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=6, h, w] with the fused kernel into
-// y [Cout=21, ho, wo], group by group and block by block of 3 output channels.
-func (l *Case029) conv(y, x, fused []float32) {
+// y [Cout=21, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 9 (group gb/3, block gb%3 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case029) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 23, 23, 27, 21
 		oxLo, oxHi   = 0, 21
 	)
-	for g := 0; g < 3; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/3, gb%3
 		xg := x[g*h*w*2:][:2*h*w]
-		for b := 0; b < 3; b++ {
-			o0 := g*7 + b*3
-			gb := g*3 + b
-			if b < 2 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:3])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:1])
-			}
+		o0 := g*7 + b*3
+		if b < 2 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:3])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:1])
 		}
 	}
 }

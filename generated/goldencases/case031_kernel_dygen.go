@@ -6,50 +6,50 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=4][blocks=1][cin=1][kh=1][kw=1][lanes=2] as conv reads it.
-// pi is [K=8, Cout=8].
-func (l *Case031) fuse(fused, pi []float32) {
-	for g := 0; g < 4; g++ {
-		for j := 0; j < 2; j++ {
-			o := g*2 + j
-			// lane j%2 of block j/2; the 1 taps of a lane stand 2 apart
-			dst := fused[(g+j/2)*2+j%2:]
-			p0 := pi[o]
-			w0 := l.weight[o:][:1]
-			p1 := pi[o+8]
-			w1 := l.weight[o+8:][:1]
-			p2 := pi[o+16]
-			w2 := l.weight[o+16:][:1]
-			p3 := pi[o+24]
-			w3 := l.weight[o+24:][:1]
-			p4 := pi[o+32]
-			w4 := l.weight[o+32:][:1]
-			p5 := pi[o+40]
-			w5 := l.weight[o+40:][:1]
-			p6 := pi[o+48]
-			w6 := l.weight[o+48:][:1]
-			p7 := pi[o+56]
-			w7 := l.weight[o+56:][:1]
-			for t := range w0 {
-				dst[t*2] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=8]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case031) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/2, c%2
+		o := c
+		// lane j%2 of block j/2; the 1 taps of a lane stand 2 apart
+		dst := fused[(g+j/2)*2+j%2:]
+		p0 := pi[o]
+		w0 := l.weight[o:][:1]
+		p1 := pi[o+8]
+		w1 := l.weight[o+8:][:1]
+		p2 := pi[o+16]
+		w2 := l.weight[o+16:][:1]
+		p3 := pi[o+24]
+		w3 := l.weight[o+24:][:1]
+		p4 := pi[o+32]
+		w4 := l.weight[o+32:][:1]
+		p5 := pi[o+40]
+		w5 := l.weight[o+40:][:1]
+		p6 := pi[o+48]
+		w6 := l.weight[o+48:][:1]
+		p7 := pi[o+56]
+		w7 := l.weight[o+56:][:1]
+		for t := range w0 {
+			dst[t*2] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=4, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], group by group and block by block of 2 output channels.
-func (l *Case031) conv(y, x, fused []float32) {
+// y [Cout=8, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
+// of the 4 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case031) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 2, 17, 2, 17
 		oxLo, oxHi   = 0, 17
 	)
-	for g := 0; g < 4; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g*2 + b*2
-			gb := g + b
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*2:][:2], l.bias[o0:][:2])
-		}
+		o0 := g*2 + b*2
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*2:][:2], l.bias[o0:][:2])
 	}
 }
 

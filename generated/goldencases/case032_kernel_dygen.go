@@ -6,53 +6,53 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=4][blocks=4][cin=1][kh=5][kw=5][lanes=2] as conv reads it.
-// pi is [K=8, Cout=28].
-func (l *Case032) fuse(fused, pi []float32) {
-	for g := 0; g < 4; g++ {
-		for j := 0; j < 7; j++ {
-			o := g*7 + j
-			// lane j%2 of block j/2; the 25 taps of a lane stand 2 apart
-			dst := fused[(g*4+j/2)*50+j%2:]
-			p0 := pi[o]
-			w0 := l.weight[o*25:][:25]
-			p1 := pi[o+28]
-			w1 := l.weight[o*25+700:][:25]
-			p2 := pi[o+56]
-			w2 := l.weight[o*25+1400:][:25]
-			p3 := pi[o+84]
-			w3 := l.weight[o*25+2100:][:25]
-			p4 := pi[o+112]
-			w4 := l.weight[o*25+2800:][:25]
-			p5 := pi[o+140]
-			w5 := l.weight[o*25+3500:][:25]
-			p6 := pi[o+168]
-			w6 := l.weight[o*25+4200:][:25]
-			p7 := pi[o+196]
-			w7 := l.weight[o*25+4900:][:25]
-			for t := range w0 {
-				dst[t*2] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=28]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case032) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/7, c%7
+		o := c
+		// lane j%2 of block j/2; the 25 taps of a lane stand 2 apart
+		dst := fused[(g*4+j/2)*50+j%2:]
+		p0 := pi[o]
+		w0 := l.weight[o*25:][:25]
+		p1 := pi[o+28]
+		w1 := l.weight[o*25+700:][:25]
+		p2 := pi[o+56]
+		w2 := l.weight[o*25+1400:][:25]
+		p3 := pi[o+84]
+		w3 := l.weight[o*25+2100:][:25]
+		p4 := pi[o+112]
+		w4 := l.weight[o*25+2800:][:25]
+		p5 := pi[o+140]
+		w5 := l.weight[o*25+3500:][:25]
+		p6 := pi[o+168]
+		w6 := l.weight[o*25+4200:][:25]
+		p7 := pi[o+196]
+		w7 := l.weight[o*25+4900:][:25]
+		for t := range w0 {
+			dst[t*2] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=4, h, w] with the fused kernel into
-// y [Cout=28, ho, wo], group by group and block by block of 2 output channels.
-func (l *Case032) conv(y, x, fused []float32) {
+// y [Cout=28, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
+// of the 16 (group gb/4, block gb%4 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case032) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 5, 5, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	for g := 0; g < 4; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/4, gb%4
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 4; b++ {
-			o0 := g*7 + b*2
-			gb := g*4 + b
-			if b < 3 {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:2])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:1])
-			}
+		o0 := g*7 + b*2
+		if b < 3 {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:2])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:1])
 		}
 	}
 }

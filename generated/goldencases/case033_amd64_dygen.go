@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case033AsmOK reports whether this CPU runs Case033's AVX2+FMA kernels.
@@ -46,8 +48,9 @@ func case033Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	case033Conv4x3(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve.
 func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case033AsmPool.Get().(*case033Asm)
 	defer case033AsmPool.Put(a)
@@ -55,18 +58,49 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 144)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 2)
 		in := x
-		l.convAsm(y, in, a.fused)
+		l.convAsm(y, in, a.fused, 0, 2)
 	}
 }
 
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution each split
+// across the 2 channel blocks (group g, block b of the group: block
+// g·2+b), with the pack between them.
+func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+	a := case033AsmPool.Get().(*case033Asm)
+	defer case033AsmPool.Put(a)
+	l.route(s, x, 144)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case033FuseAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	s.src = x
+	s.phase, s.parts = case033ConvAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case033) asmPart(s *case033Scratch, p int) {
+	lo, hi := dyrt.Split(2, s.parts, p)
+	a := s.asm
+	if s.phase == case033FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+}
+
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=24][kh=1][kw=1][channels of the block].
-func (l *Case033) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=24][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·2+b is block b of group g).
+func (l *Case033) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:192]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 2; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/2, u%2
+		if b < 2 {
 			o := g*8 + b*4
 			case033Fuse4Checked(fused[o*24:], l.weight[o*24:], pi[o:], 24/8)
 		}
@@ -129,19 +163,20 @@ func case033ChannelSum(x []float32) float64 {
 	return s
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 6 pixel blocks, every block of output channels.
-func (l *Case033) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// 6 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case033) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 6
 	for b0 := 0; b0 < 6; b0 += chunk {
 		nb := min(chunk, 6-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/2, u%2
 			inG := in[g*3456+q:]
-			for b := 0; b < 2; b++ {
-				o := g*8 + b*m
-				case033Conv4x3Checked(out[o*144+q:], inG, fused[o*24:], l.bias[o:], nb)
-			}
+			o := g*8 + b*m
+			case033Conv4x3Checked(out[o*144+q:], inG, fused[o*24:], l.bias[o:], nb)
 		}
 	}
 }

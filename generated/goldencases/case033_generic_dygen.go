@@ -16,6 +16,19 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 	panic("Case033: no assembly in this build")
 }
 
+// case033Asm is empty in this build.
+type case033Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+	panic("Case033: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case033) asmPart(s *case033Scratch, p int) {
+	panic("Case033: no assembly in this build")
+}
+
 // case033ChannelSum is the sum of one input channel for the mean pool.
 func case033ChannelSum(x []float32) float64 {
 	var s float64

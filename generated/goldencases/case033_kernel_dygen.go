@@ -4,53 +4,53 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=2][cin=24][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=8, Cout=8].
-func (l *Case033) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 8; j++ {
-			o := g*8 + j
-			// lane j%6 of block j/6; the 24 taps of a lane stand 6 apart
-			dst := fused[(g*2+j/6)*144+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*24:][:24]
-			p1 := pi[o+8]
-			w1 := l.weight[o*24+192:][:24]
-			p2 := pi[o+16]
-			w2 := l.weight[o*24+384:][:24]
-			p3 := pi[o+24]
-			w3 := l.weight[o*24+576:][:24]
-			p4 := pi[o+32]
-			w4 := l.weight[o*24+768:][:24]
-			p5 := pi[o+40]
-			w5 := l.weight[o*24+960:][:24]
-			p6 := pi[o+48]
-			w6 := l.weight[o*24+1152:][:24]
-			p7 := pi[o+56]
-			w7 := l.weight[o*24+1344:][:24]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
-			}
+// pi is [K=8, Cout=8]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case033) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/8, c%8
+		o := c
+		// lane j%6 of block j/6; the 24 taps of a lane stand 6 apart
+		dst := fused[(g*2+j/6)*144+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*24:][:24]
+		p1 := pi[o+8]
+		w1 := l.weight[o*24+192:][:24]
+		p2 := pi[o+16]
+		w2 := l.weight[o*24+384:][:24]
+		p3 := pi[o+24]
+		w3 := l.weight[o*24+576:][:24]
+		p4 := pi[o+32]
+		w4 := l.weight[o*24+768:][:24]
+		p5 := pi[o+40]
+		w5 := l.weight[o*24+960:][:24]
+		p6 := pi[o+48]
+		w6 := l.weight[o*24+1152:][:24]
+		p7 := pi[o+56]
+		w7 := l.weight[o*24+1344:][:24]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=24, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case033) conv(y, x, fused []float32) {
+// y [Cout=8, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 2 (group gb/2, block gb%2 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case033) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 16, 9, 16, 9
 		oxLo, oxHi   = 0, 9
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/2, gb%2
 		xg := x[g*h*w*24:][:24*h*w]
-		for b := 0; b < 2; b++ {
-			o0 := g*8 + b*6
-			gb := g*2 + b
-			if b < 1 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:6])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:2])
-			}
+		o0 := g*8 + b*6
+		if b < 1 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:6])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:2])
 		}
 	}
 }

@@ -16,6 +16,19 @@ func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, o
 	panic("Case034: no assembly in this build")
 }
 
+// case034Asm is empty in this build.
+type case034Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
+	panic("Case034: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case034) asmPart(s *case034Scratch, p int) {
+	panic("Case034: no assembly in this build")
+}
+
 // case034ChannelSum is the sum of one input channel for the mean pool.
 func case034ChannelSum(x []float32) float64 {
 	var s float64

@@ -16,6 +16,19 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 	panic("Case035: no assembly in this build")
 }
 
+// case035Asm is empty in this build.
+type case035Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
+	panic("Case035: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case035) asmPart(s *case035Scratch, p int) {
+	panic("Case035: no assembly in this build")
+}
+
 // case035ChannelSum is the sum of one input channel for the mean pool.
 func case035ChannelSum(x []float32) float64 {
 	var s float64

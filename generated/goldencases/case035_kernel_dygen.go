@@ -4,36 +4,36 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=2][blocks=1][cin=1][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=1, Cout=2].
-func (l *Case035) fuse(fused, pi []float32) {
-	for g := 0; g < 2; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 49 taps are contiguous
-			dst := fused[g*49+j*49:][:49]
-			p0 := pi[o]
-			w0 := l.weight[o*49:][:49]
-			for t := range w0 {
-				dst[t] = p0 * w0[t]
-			}
+// pi is [K=1, Cout=2]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case035) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 49 taps are contiguous
+		dst := fused[g*49+j*49:][:49]
+		p0 := pi[o]
+		w0 := l.weight[o*49:][:49]
+		for t := range w0 {
+			dst[t] = p0 * w0[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=2, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case035) conv(y, x, fused []float32) {
+// y [Cout=2, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 2 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case035) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 11, 7, 2, 1
 		oxLo, oxHi   = 0, 1
 	)
-	for g := 0; g < 2; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*49:][:49], l.bias[o0:][:1])
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*49:][:49], l.bias[o0:][:1])
 	}
 }
 

@@ -16,6 +16,19 @@ func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, o
 	panic("Case036: no assembly in this build")
 }
 
+// case036Asm is empty in this build.
+type case036Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
+	panic("Case036: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case036) asmPart(s *case036Scratch, p int) {
+	panic("Case036: no assembly in this build")
+}
+
 // case036ChannelSum is the sum of one input channel for the mean pool.
 func case036ChannelSum(x []float32) float64 {
 	var s float64

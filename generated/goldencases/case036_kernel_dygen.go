@@ -4,45 +4,45 @@ package goldencases
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=6][cin=16][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=4, Cout=33].
-func (l *Case036) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 33; j++ {
-			o := g*33 + j
-			// lane j%6 of block j/6; the 16 taps of a lane stand 6 apart
-			dst := fused[(g*6+j/6)*96+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*16:][:16]
-			p1 := pi[o+33]
-			w1 := l.weight[o*16+528:][:16]
-			p2 := pi[o+66]
-			w2 := l.weight[o*16+1056:][:16]
-			p3 := pi[o+99]
-			w3 := l.weight[o*16+1584:][:16]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=33]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case036) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/33, c%33
+		o := c
+		// lane j%6 of block j/6; the 16 taps of a lane stand 6 apart
+		dst := fused[(g*6+j/6)*96+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*16:][:16]
+		p1 := pi[o+33]
+		w1 := l.weight[o*16+528:][:16]
+		p2 := pi[o+66]
+		w2 := l.weight[o*16+1056:][:16]
+		p3 := pi[o+99]
+		w3 := l.weight[o*16+1584:][:16]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=16, h, w] with the fused kernel into
-// y [Cout=33, ho, wo], group by group and block by block of 6 output channels.
-func (l *Case036) conv(y, x, fused []float32) {
+// y [Cout=33, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case036) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 1, 1, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/6, gb%6
 		xg := x[g*h*w*16:][:16*h*w]
-		for b := 0; b < 6; b++ {
-			o0 := g*33 + b*6
-			gb := g*6 + b
-			if b < 5 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:6])
-			} else {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:3])
-			}
+		o0 := g*33 + b*6
+		if b < 5 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:6])
+		} else {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:3])
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case037AsmOK reports whether this CPU runs Case037's AVX2+FMA kernels.
@@ -52,8 +54,9 @@ func case037Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 	case037Conv2x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case037AsmPool.Get().(*case037Asm)
 	defer case037AsmPool.Put(a)
@@ -61,24 +64,70 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 119)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case037Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 8; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.copyOut(y, a.out, 0, 4)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 4 channel blocks (group g, block b of the group: block
+// g·1+b), with the pack between them.
+func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
+	a := case037AsmPool.Get().(*case037Asm)
+	defer case037AsmPool.Put(a)
+	l.route(s, x, 119)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case037FuseAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	case037Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = case037ConvAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case037) asmPart(s *case037Scratch, p int) {
+	lo, hi := dyrt.Split(4, s.parts, p)
+	a := s.asm
+	if s.phase == case037FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 5 to y's rows of 5.
+func (l *Case037) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*2 + b*2
+		for o := o0; o < min(o0+2, (g+1)*2); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*5:][:5], a.out[o*16+oy*5:][:5])
+				copy(y[(o*2+oy)*5:][:5], out[o*16+oy*5:][:5])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=4][blocks of 2][cin=5][kh=3][kw=3][channels of the block].
-func (l *Case037) fuseAsm(fused, pi []float32) {
+// [groups=4][blocks of 2][cin=5][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·1+b is block b of group g).
+func (l *Case037) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:360]
-	for o := 0; o < 8; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*2 + b*2
+		for o := o0; o < min(o0+2, (g+1)*2); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -157,19 +206,20 @@ func case037At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Case037) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case037) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 2, 2, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 4; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/1, u%1
 			inG := in[g*450+q:]
-			for b := 0; b < 1; b++ {
-				o := g*2 + b*m
-				case037Conv2x2Checked(out[o*16+q:], inG, fused[o*45:], l.bias[o:], nb)
-			}
+			o := g*2 + b*m
+			case037Conv2x2Checked(out[o*16+q:], inG, fused[o*45:], l.bias[o:], nb)
 		}
 	}
 }

@@ -16,6 +16,19 @@ func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, o
 	panic("Case038: no assembly in this build")
 }
 
+// case038Asm is empty in this build.
+type case038Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
+	panic("Case038: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case038) asmPart(s *case038Scratch, p int) {
+	panic("Case038: no assembly in this build")
+}
+
 // case038ChannelSum is the sum of one input channel for the mean pool.
 func case038ChannelSum(x []float32) float64 {
 	var s float64

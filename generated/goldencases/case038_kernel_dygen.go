@@ -6,38 +6,38 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=24][cin=6][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=2, Cout=24].
-func (l *Case038) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 24; j++ {
-			o := g*24 + j
-			// block j, whose 294 taps are contiguous
-			dst := fused[g*7056+j*294:][:294]
-			p0 := pi[o]
-			w0 := l.weight[o*294:][:294]
-			p1 := pi[o+24]
-			w1 := l.weight[o*294+7056:][:294]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t]
-			}
+// pi is [K=2, Cout=24]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Case038) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/24, c%24
+		o := c
+		// block j, whose 294 taps are contiguous
+		dst := fused[g*7056+j*294:][:294]
+		p0 := pi[o]
+		w0 := l.weight[o*294:][:294]
+		p1 := pi[o+24]
+		w1 := l.weight[o*294+7056:][:294]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=6, h, w] with the fused kernel into
-// y [Cout=24, ho, wo], group by group and block by block of 1 output channels.
-func (l *Case038) conv(y, x, fused []float32) {
+// y [Cout=24, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 24 (group gb/24, block gb%24 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case038) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 5, 9, 3, 5
 		oxLo, oxHi   = 2, 3
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/24, gb%24
 		xg := x[g*h*w*6:][:6*h*w]
-		for b := 0; b < 24; b++ {
-			o0 := g*24 + b
-			gb := g*24 + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*294:][:294], l.bias[o0:][:1])
-		}
+		o0 := g*24 + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*294:][:294], l.bias[o0:][:1])
 	}
 }
 

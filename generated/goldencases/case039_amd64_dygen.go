@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // case039AsmOK reports whether this CPU runs Case039's AVX2+FMA kernels.
@@ -61,8 +63,9 @@ func case039Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 	case039Conv1x10(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve.
 func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case039AsmPool.Get().(*case039Asm)
 	defer case039AsmPool.Put(a)
@@ -70,18 +73,52 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 272)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 8)
 		in := x
-		l.convAsm(y, in, a.fused)
+		l.convAsm(y, in, a.fused, 0, 8)
 	}
 }
 
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution each split
+// across the 8 channel blocks (group g, block b of the group: block
+// g·1+b), with the pack between them.
+func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
+	a := case039AsmPool.Get().(*case039Asm)
+	defer case039AsmPool.Put(a)
+	l.route(s, x, 272)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = case039FuseAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
+	s.src = x
+	s.phase, s.parts = case039ConvAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Case039) asmPart(s *case039Scratch, p int) {
+	lo, hi := dyrt.Split(8, s.parts, p)
+	a := s.asm
+	if s.phase == case039FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+}
+
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=8][blocks of 1][cin=1][kh=1][kw=1][channels of the block].
-func (l *Case039) fuseAsm(fused, pi []float32) {
+// [groups=8][blocks of 1][cin=1][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·1+b is block b of group g).
+func (l *Case039) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:8]
-	for o := 0; o < 8; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*1 + b*1
+		for o := o0; o < min(o0+1, (g+1)*1); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -127,27 +164,27 @@ func case039ChannelSum(x []float32) float64 {
 	return s
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 2 pixel blocks, every block of output channels.
-func (l *Case039) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// 2 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Case039) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 1, 12, 2
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 8; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/1, u%1
 			inG := in[g*272+q:]
-			for b := 0; b < 1; b++ {
-				o := g*1 + b*m
-				case039Conv1x12Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], nb)
-			}
+			o := g*1 + b*m
+			case039Conv1x12Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], nb)
 		}
 	}
 	q := 192
-	for g := 0; g < 8; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
 		inG := in[g*272+q:]
-		for b := 0; b < 1; b++ {
-			o := g*1 + b*m
-			case039Conv1x10Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], 1)
-		}
+		o := g*1 + b*m
+		case039Conv1x10Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], 1)
 	}
 }

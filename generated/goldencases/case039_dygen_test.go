@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,6 +224,42 @@ func TestCase039Allocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call, want 0", a)
+	}
+}
+
+// TestCase039Threads checks that Forward gives the same bits with GOMAXPROCS
+// 1, 2 and 4, for one sample (split across output channels) and for several
+// (split across samples), with every kernel variant of this build.
+func TestCase039Threads(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v bool) { case039UseAsm = v }(case039UseAsm)
+	rng := rand.New(rand.NewPCG(11, 12))
+	p := case039Params
+	l := newCase039ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := case039Sizes[0][0], case039Sizes[0][1]
+	ho, wo := l.OutputSize(h, wd)
+	for _, asm := range []bool{false, case039AsmOK} {
+		case039UseAsm = asm
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			var want []float32
+			for _, procs := range []int{1, 2, 4} {
+				runtime.GOMAXPROCS(procs)
+				got := make([]float32, n*p.OutC*ho*wo)
+				if err := l.Forward(got, x, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+				if want == nil {
+					want = got
+					continue
+				}
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -16,6 +16,19 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 	panic("Case039: no assembly in this build")
 }
 
+// case039Asm is empty in this build.
+type case039Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
+	panic("Case039: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Case039) asmPart(s *case039Scratch, p int) {
+	panic("Case039: no assembly in this build")
+}
+
 // case039ChannelSum is the sum of one input channel for the mean pool.
 func case039ChannelSum(x []float32) float64 {
 	var s float64

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,6 +224,42 @@ func TestConv1x1ExpandAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call, want 0", a)
+	}
+}
+
+// TestConv1x1ExpandThreads checks that Forward gives the same bits with GOMAXPROCS
+// 1, 2 and 4, for one sample (split across output channels) and for several
+// (split across samples), with every kernel variant of this build.
+func TestConv1x1ExpandThreads(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
+	rng := rand.New(rand.NewPCG(11, 12))
+	p := conv1x1ExpandParams
+	l := newConv1x1ExpandForTest(t, verify.RandomWeights(p, rng))
+	h, wd := conv1x1ExpandSizes[0][0], conv1x1ExpandSizes[0][1]
+	ho, wo := l.OutputSize(h, wd)
+	for _, asm := range []bool{false, conv1x1ExpandAsmOK} {
+		conv1x1ExpandUseAsm = asm
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			var want []float32
+			for _, procs := range []int{1, 2, 4} {
+				runtime.GOMAXPROCS(procs)
+				got := make([]float32, n*p.OutC*ho*wo)
+				if err := l.Forward(got, x, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+				if want == nil {
+					want = got
+					continue
+				}
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+					}
+				}
+			}
+		}
 	}
 }
 

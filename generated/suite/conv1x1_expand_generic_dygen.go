@@ -16,6 +16,19 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 	panic("Conv1x1Expand: no assembly in this build")
 }
 
+// conv1x1ExpandAsm is empty in this build.
+type conv1x1ExpandAsm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
+	panic("Conv1x1Expand: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
+	panic("Conv1x1Expand: no assembly in this build")
+}
+
 // conv1x1ExpandChannelSum is the sum of one input channel for the mean pool.
 func conv1x1ExpandChannelSum(x []float32) float64 {
 	var s float64

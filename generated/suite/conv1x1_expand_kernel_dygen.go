@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=43][cin=64][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=4, Cout=256].
-func (l *Conv1x1Expand) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 256; j++ {
-			o := g*256 + j
-			// lane j%6 of block j/6; the 64 taps of a lane stand 6 apart
-			dst := fused[(g*43+j/6)*384+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*64:][:64]
-			p1 := pi[o+256]
-			w1 := l.weight[o*64+16384:][:64]
-			p2 := pi[o+512]
-			w2 := l.weight[o*64+32768:][:64]
-			p3 := pi[o+768]
-			w3 := l.weight[o*64+49152:][:64]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=256]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv1x1Expand) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/256, c%256
+		o := c
+		// lane j%6 of block j/6; the 64 taps of a lane stand 6 apart
+		dst := fused[(g*43+j/6)*384+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*64:][:64]
+		p1 := pi[o+256]
+		w1 := l.weight[o*64+16384:][:64]
+		p2 := pi[o+512]
+		w2 := l.weight[o*64+32768:][:64]
+		p3 := pi[o+768]
+		w3 := l.weight[o*64+49152:][:64]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=64, h, w] with the fused kernel into
-// y [Cout=256, ho, wo], group by group and block by block of 6 output channels.
-func (l *Conv1x1Expand) conv(y, x, fused []float32) {
+// y [Cout=256, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 43 (group gb/43, block gb%43 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv1x1Expand) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 0, 56
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/43, gb%43
 		xg := x[g*h*w*64:][:64*h*w]
-		for b := 0; b < 43; b++ {
-			o0 := g*256 + b*6
-			gb := g*43 + b
-			if b < 42 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*384:][:384], l.bias[o0:][:6])
-			} else {
-				l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*384:][:384], l.bias[o0:][:4])
-			}
+		o0 := g*256 + b*6
+		if b < 42 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*384:][:384], l.bias[o0:][:6])
+		} else {
+			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*384:][:384], l.bias[o0:][:4])
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // conv1x1ReduceAsmOK reports whether this CPU runs Conv1x1Reduce's AVX2+FMA kernels.
@@ -61,8 +63,9 @@ func conv1x1ReduceConv4x2Checked(out, in, w, bias []float32, nblk int) {
 	conv1x1ReduceConv4x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve.
 func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src []float32, n, inSize, outSize int) {
 	a := conv1x1ReduceAsmPool.Get().(*conv1x1ReduceAsm)
 	defer conv1x1ReduceAsmPool.Put(a)
@@ -70,18 +73,49 @@ func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src []float32, 
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 16)
 		in := x
-		l.convAsm(y, in, a.fused)
+		l.convAsm(y, in, a.fused, 0, 16)
 	}
 }
 
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution each split
+// across the 16 channel blocks (group g, block b of the group: block
+// g·16+b), with the pack between them.
+func (l *Conv1x1Reduce) forwardAsmOne(s *conv1x1ReduceScratch, y, x []float32, procs int) {
+	a := conv1x1ReduceAsmPool.Get().(*conv1x1ReduceAsm)
+	defer conv1x1ReduceAsmPool.Put(a)
+	l.route(s, x, 3136)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = conv1x1ReduceFuseAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	s.src = x
+	s.phase, s.parts = conv1x1ReduceConvAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Conv1x1Reduce) asmPart(s *conv1x1ReduceScratch, p int) {
+	lo, hi := dyrt.Split(16, s.parts, p)
+	a := s.asm
+	if s.phase == conv1x1ReduceFuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+}
+
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=256][kh=1][kw=1][channels of the block].
-func (l *Conv1x1Reduce) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=256][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·16+b is block b of group g).
+func (l *Conv1x1Reduce) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:16384]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 16; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
+		if b < 16 {
 			o := g*64 + b*4
 			conv1x1ReduceFuse4Checked(fused[o*256:], l.weight[o*256:], pi[o:], 256/8)
 		}
@@ -144,27 +178,27 @@ func conv1x1ReduceChannelSum(x []float32) float64 {
 	return s
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 5 pixel blocks, every block of output channels.
-func (l *Conv1x1Reduce) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// 5 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Conv1x1Reduce) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 5
 	for b0 := 0; b0 < 130; b0 += chunk {
 		nb := min(chunk, 130-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/16, u%16
 			inG := in[g*802816+q:]
-			for b := 0; b < 16; b++ {
-				o := g*64 + b*m
-				conv1x1ReduceConv4x3Checked(out[o*3136+q:], inG, fused[o*256:], l.bias[o:], nb)
-			}
+			o := g*64 + b*m
+			conv1x1ReduceConv4x3Checked(out[o*3136+q:], inG, fused[o*256:], l.bias[o:], nb)
 		}
 	}
 	q := 3120
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
 		inG := in[g*802816+q:]
-		for b := 0; b < 16; b++ {
-			o := g*64 + b*m
-			conv1x1ReduceConv4x2Checked(out[o*3136+q:], inG, fused[o*256:], l.bias[o:], 1)
-		}
+		o := g*64 + b*m
+		conv1x1ReduceConv4x2Checked(out[o*3136+q:], inG, fused[o*256:], l.bias[o:], 1)
 	}
 }

@@ -16,6 +16,19 @@ func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src []float32, 
 	panic("Conv1x1Reduce: no assembly in this build")
 }
 
+// conv1x1ReduceAsm is empty in this build.
+type conv1x1ReduceAsm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv1x1Reduce) forwardAsmOne(s *conv1x1ReduceScratch, y, x []float32, procs int) {
+	panic("Conv1x1Reduce: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv1x1Reduce) asmPart(s *conv1x1ReduceScratch, p int) {
+	panic("Conv1x1Reduce: no assembly in this build")
+}
+
 // conv1x1ReduceChannelSum is the sum of one input channel for the mean pool.
 func conv1x1ReduceChannelSum(x []float32) float64 {
 	var s float64

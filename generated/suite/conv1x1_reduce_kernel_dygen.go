@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=11][cin=256][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=4, Cout=64].
-func (l *Conv1x1Reduce) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 64; j++ {
-			o := g*64 + j
-			// lane j%6 of block j/6; the 256 taps of a lane stand 6 apart
-			dst := fused[(g*11+j/6)*1536+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*256:][:256]
-			p1 := pi[o+64]
-			w1 := l.weight[o*256+16384:][:256]
-			p2 := pi[o+128]
-			w2 := l.weight[o*256+32768:][:256]
-			p3 := pi[o+192]
-			w3 := l.weight[o*256+49152:][:256]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=64]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv1x1Reduce) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/64, c%64
+		o := c
+		// lane j%6 of block j/6; the 256 taps of a lane stand 6 apart
+		dst := fused[(g*11+j/6)*1536+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*256:][:256]
+		p1 := pi[o+64]
+		w1 := l.weight[o*256+16384:][:256]
+		p2 := pi[o+128]
+		w2 := l.weight[o*256+32768:][:256]
+		p3 := pi[o+192]
+		w3 := l.weight[o*256+49152:][:256]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=256, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], group by group and block by block of 6 output channels.
-func (l *Conv1x1Reduce) conv(y, x, fused []float32) {
+// y [Cout=64, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv1x1Reduce) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 0, 56
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/11, gb%11
 		xg := x[g*h*w*256:][:256*h*w]
-		for b := 0; b < 11; b++ {
-			o0 := g*64 + b*6
-			gb := g*11 + b
-			if b < 10 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:6])
-			} else {
-				l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:4])
-			}
+		o0 := g*64 + b*6
+		if b < 10 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:6])
+		} else {
+			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:4])
 		}
 	}
 }

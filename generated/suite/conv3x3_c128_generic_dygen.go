@@ -16,6 +16,19 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 	panic("Conv3x3C128: no assembly in this build")
 }
 
+// conv3x3C128Asm is empty in this build.
+type conv3x3C128Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C128: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
+	panic("Conv3x3C128: no assembly in this build")
+}
+
 // conv3x3C128ChannelSum is the sum of one input channel for the mean pool.
 func conv3x3C128ChannelSum(x []float32) float64 {
 	var s float64

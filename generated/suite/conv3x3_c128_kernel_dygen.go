@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=43][cin=128][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=4, Cout=128].
-func (l *Conv3x3C128) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 128; j++ {
-			o := g*128 + j
-			// lane j%3 of block j/3; the 1152 taps of a lane stand 3 apart
-			dst := fused[(g*43+j/3)*3456+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*1152:][:1152]
-			p1 := pi[o+128]
-			w1 := l.weight[o*1152+147456:][:1152]
-			p2 := pi[o+256]
-			w2 := l.weight[o*1152+294912:][:1152]
-			p3 := pi[o+384]
-			w3 := l.weight[o*1152+442368:][:1152]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=128]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv3x3C128) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/128, c%128
+		o := c
+		// lane j%3 of block j/3; the 1152 taps of a lane stand 3 apart
+		dst := fused[(g*43+j/3)*3456+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*1152:][:1152]
+		p1 := pi[o+128]
+		w1 := l.weight[o*1152+147456:][:1152]
+		p2 := pi[o+256]
+		w2 := l.weight[o*1152+294912:][:1152]
+		p3 := pi[o+384]
+		w3 := l.weight[o*1152+442368:][:1152]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=128, h, w] with the fused kernel into
-// y [Cout=128, ho, wo], group by group and block by block of 3 output channels.
-func (l *Conv3x3C128) conv(y, x, fused []float32) {
+// y [Cout=128, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 43 (group gb/43, block gb%43 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3C128) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 28, 28, 28, 28
 		oxLo, oxHi   = 1, 27
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/43, gb%43
 		xg := x[g*h*w*128:][:128*h*w]
-		for b := 0; b < 43; b++ {
-			o0 := g*128 + b*3
-			gb := g*43 + b
-			if b < 42 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*3456:][:3456], l.bias[o0:][:3])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*3456:][:3456], l.bias[o0:][:2])
-			}
+		o0 := g*128 + b*3
+		if b < 42 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*3456:][:3456], l.bias[o0:][:3])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*3456:][:3456], l.bias[o0:][:2])
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // conv3x3C256AsmOK reports whether this CPU runs Conv3x3C256's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func conv3x3C256Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3C256Conv4x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
 	defer conv3x3C256AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 196)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 64)
 		conv3x3C256Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 256; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 64)
+		l.copyOut(y, a.out, 0, 64)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 64 channel blocks (group g, block b of the group: block
+// g·64+b), with the pack between them.
+func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
+	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
+	defer conv3x3C256AsmPool.Put(a)
+	l.route(s, x, 196)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = conv3x3C256FuseAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
+	conv3x3C256Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = conv3x3C256ConvAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
+	lo, hi := dyrt.Split(64, s.parts, p)
+	a := s.asm
+	if s.phase == conv3x3C256FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 16 to y's rows of 14.
+func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/64, u%64
+		o0 := g*256 + b*4
+		for o := o0; o < min(o0+4, (g+1)*256); o++ {
 			for oy := 0; oy < 14; oy++ {
-				copy(y[(o*14+oy)*14:][:14], a.out[o*224+oy*16:][:14])
+				copy(y[(o*14+oy)*14:][:14], out[o*224+oy*16:][:14])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=256][kh=3][kw=3][channels of the block].
-func (l *Conv3x3C256) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=256][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·64+b is block b of group g).
+func (l *Conv3x3C256) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:589824]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 64; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/64, u%64
+		if b < 64 {
 			o := g*256 + b*4
 			conv3x3C256Fuse4Checked(fused[o*2304:], l.weight[o*2304:], pi[o:], 2304/8)
 		}
@@ -193,27 +239,27 @@ func conv3x3C256At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 3 pixel blocks, every block of output channels.
-func (l *Conv3x3C256) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·64+b is block b of group g): for each chunk of
+// 3 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3C256) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 3
 	for b0 := 0; b0 < 9; b0 += chunk {
 		nb := min(chunk, 9-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/64, u%64
 			inG := in[g*65536+q:]
-			for b := 0; b < 64; b++ {
-				o := g*256 + b*m
-				conv3x3C256Conv4x3Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], nb)
-			}
+			o := g*256 + b*m
+			conv3x3C256Conv4x3Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], nb)
 		}
 	}
 	q := 216
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/64, u%64
 		inG := in[g*65536+q:]
-		for b := 0; b < 64; b++ {
-			o := g*256 + b*m
-			conv3x3C256Conv4x1Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], 1)
-		}
+		o := g*256 + b*m
+		conv3x3C256Conv4x1Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], 1)
 	}
 }

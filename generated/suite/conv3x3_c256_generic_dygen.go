@@ -16,6 +16,19 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 	panic("Conv3x3C256: no assembly in this build")
 }
 
+// conv3x3C256Asm is empty in this build.
+type conv3x3C256Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C256: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
+	panic("Conv3x3C256: no assembly in this build")
+}
+
 // conv3x3C256ChannelSum is the sum of one input channel for the mean pool.
 func conv3x3C256ChannelSum(x []float32) float64 {
 	var s float64

@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=86][cin=256][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=4, Cout=256].
-func (l *Conv3x3C256) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 256; j++ {
-			o := g*256 + j
-			// lane j%3 of block j/3; the 2304 taps of a lane stand 3 apart
-			dst := fused[(g*86+j/3)*6912+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*2304:][:2304]
-			p1 := pi[o+256]
-			w1 := l.weight[o*2304+589824:][:2304]
-			p2 := pi[o+512]
-			w2 := l.weight[o*2304+1179648:][:2304]
-			p3 := pi[o+768]
-			w3 := l.weight[o*2304+1769472:][:2304]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=256]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv3x3C256) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/256, c%256
+		o := c
+		// lane j%3 of block j/3; the 2304 taps of a lane stand 3 apart
+		dst := fused[(g*86+j/3)*6912+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*2304:][:2304]
+		p1 := pi[o+256]
+		w1 := l.weight[o*2304+589824:][:2304]
+		p2 := pi[o+512]
+		w2 := l.weight[o*2304+1179648:][:2304]
+		p3 := pi[o+768]
+		w3 := l.weight[o*2304+1769472:][:2304]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=256, h, w] with the fused kernel into
-// y [Cout=256, ho, wo], group by group and block by block of 3 output channels.
-func (l *Conv3x3C256) conv(y, x, fused []float32) {
+// y [Cout=256, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 86 (group gb/86, block gb%86 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3C256) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 1, 13
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/86, gb%86
 		xg := x[g*h*w*256:][:256*h*w]
-		for b := 0; b < 86; b++ {
-			o0 := g*256 + b*3
-			gb := g*86 + b
-			if b < 85 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:3])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:1])
-			}
+		o0 := g*256 + b*3
+		if b < 85 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:3])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:1])
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // conv3x3C512AsmOK reports whether this CPU runs Conv3x3C512's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func conv3x3C512Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3C512Conv4x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
 	defer conv3x3C512AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 49)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 128)
 		conv3x3C512Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 512; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 128)
+		l.copyOut(y, a.out, 0, 128)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 128 channel blocks (group g, block b of the group: block
+// g·128+b), with the pack between them.
+func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
+	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
+	defer conv3x3C512AsmPool.Put(a)
+	l.route(s, x, 49)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = conv3x3C512FuseAsm, min(128, 2*procs)
+	s.job.Run(s, s.parts)
+	conv3x3C512Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = conv3x3C512ConvAsm, min(128, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
+	lo, hi := dyrt.Split(128, s.parts, p)
+	a := s.asm
+	if s.phase == conv3x3C512FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 9 to y's rows of 7.
+func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/128, u%128
+		o0 := g*512 + b*4
+		for o := o0; o < min(o0+4, (g+1)*512); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*7:][:7], a.out[o*64+oy*9:][:7])
+				copy(y[(o*7+oy)*7:][:7], out[o*64+oy*9:][:7])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=512][kh=3][kw=3][channels of the block].
-func (l *Conv3x3C512) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=512][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·128+b is block b of group g).
+func (l *Conv3x3C512) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:2359296]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 128; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/128, u%128
+		if b < 128 {
 			o := g*512 + b*4
 			conv3x3C512Fuse4Checked(fused[o*4608:], l.weight[o*4608:], pi[o:], 4608/8)
 		}
@@ -193,27 +239,27 @@ func conv3x3C512At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 1 pixel blocks, every block of output channels.
-func (l *Conv3x3C512) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·128+b is block b of group g): for each chunk of
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3C512) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 1
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/128, u%128
 			inG := in[g*41472+q:]
-			for b := 0; b < 128; b++ {
-				o := g*512 + b*m
-				conv3x3C512Conv4x3Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], nb)
-			}
+			o := g*512 + b*m
+			conv3x3C512Conv4x3Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], nb)
 		}
 	}
 	q := 48
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/128, u%128
 		inG := in[g*41472+q:]
-		for b := 0; b < 128; b++ {
-			o := g*512 + b*m
-			conv3x3C512Conv4x2Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], 1)
-		}
+		o := g*512 + b*m
+		conv3x3C512Conv4x2Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], 1)
 	}
 }

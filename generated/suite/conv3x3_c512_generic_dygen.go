@@ -16,6 +16,19 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 	panic("Conv3x3C512: no assembly in this build")
 }
 
+// conv3x3C512Asm is empty in this build.
+type conv3x3C512Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C512: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
+	panic("Conv3x3C512: no assembly in this build")
+}
+
 // conv3x3C512ChannelSum is the sum of one input channel for the mean pool.
 func conv3x3C512ChannelSum(x []float32) float64 {
 	var s float64

@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=171][cin=512][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=4, Cout=512].
-func (l *Conv3x3C512) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 512; j++ {
-			o := g*512 + j
-			// lane j%3 of block j/3; the 4608 taps of a lane stand 3 apart
-			dst := fused[(g*171+j/3)*13824+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*4608:][:4608]
-			p1 := pi[o+512]
-			w1 := l.weight[o*4608+2359296:][:4608]
-			p2 := pi[o+1024]
-			w2 := l.weight[o*4608+4718592:][:4608]
-			p3 := pi[o+1536]
-			w3 := l.weight[o*4608+7077888:][:4608]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=512]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv3x3C512) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/512, c%512
+		o := c
+		// lane j%3 of block j/3; the 4608 taps of a lane stand 3 apart
+		dst := fused[(g*171+j/3)*13824+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*4608:][:4608]
+		p1 := pi[o+512]
+		w1 := l.weight[o*4608+2359296:][:4608]
+		p2 := pi[o+1024]
+		w2 := l.weight[o*4608+4718592:][:4608]
+		p3 := pi[o+1536]
+		w3 := l.weight[o*4608+7077888:][:4608]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=512, h, w] with the fused kernel into
-// y [Cout=512, ho, wo], group by group and block by block of 3 output channels.
-func (l *Conv3x3C512) conv(y, x, fused []float32) {
+// y [Cout=512, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 171 (group gb/171, block gb%171 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3C512) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 7, 7, 7
 		oxLo, oxHi   = 1, 6
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/171, gb%171
 		xg := x[g*h*w*512:][:512*h*w]
-		for b := 0; b < 171; b++ {
-			o0 := g*512 + b*3
-			gb := g*171 + b
-			if b < 170 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:3])
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:2])
-			}
+		o0 := g*512 + b*3
+		if b < 170 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:3])
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:2])
 		}
 	}
 }

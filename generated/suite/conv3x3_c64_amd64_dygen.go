@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // conv3x3C64AsmOK reports whether this CPU runs Conv3x3C64's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func conv3x3C64Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3C64Conv4x1(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := conv3x3C64AsmPool.Get().(*conv3x3C64Asm)
 	defer conv3x3C64AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inS
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 16)
 		conv3x3C64Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 64; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 16)
+		l.copyOut(y, a.out, 0, 16)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 16 channel blocks (group g, block b of the group: block
+// g·16+b), with the pack between them.
+func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs int) {
+	a := conv3x3C64AsmPool.Get().(*conv3x3C64Asm)
+	defer conv3x3C64AsmPool.Put(a)
+	l.route(s, x, 3136)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = conv3x3C64FuseAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	conv3x3C64Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = conv3x3C64ConvAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
+	lo, hi := dyrt.Split(16, s.parts, p)
+	a := s.asm
+	if s.phase == conv3x3C64FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 58 to y's rows of 56.
+func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
+		o0 := g*64 + b*4
+		for o := o0; o < min(o0+4, (g+1)*64); o++ {
 			for oy := 0; oy < 56; oy++ {
-				copy(y[(o*56+oy)*56:][:56], a.out[o*3248+oy*58:][:56])
+				copy(y[(o*56+oy)*56:][:56], out[o*3248+oy*58:][:56])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block].
-func (l *Conv3x3C64) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·16+b is block b of group g).
+func (l *Conv3x3C64) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:36864]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 16; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
+		if b < 16 {
 			o := g*64 + b*4
 			conv3x3C64Fuse4Checked(fused[o*576:], l.weight[o*576:], pi[o:], 576/8)
 		}
@@ -193,27 +239,27 @@ func conv3x3C64At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 16 pixel blocks, every block of output channels.
-func (l *Conv3x3C64) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// 16 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3C64) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 16
 	for b0 := 0; b0 < 135; b0 += chunk {
 		nb := min(chunk, 135-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/16, u%16
 			inG := in[g*215296+q:]
-			for b := 0; b < 16; b++ {
-				o := g*64 + b*m
-				conv3x3C64Conv4x3Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], nb)
-			}
+			o := g*64 + b*m
+			conv3x3C64Conv4x3Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
 	}
 	q := 3240
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
 		inG := in[g*215296+q:]
-		for b := 0; b < 16; b++ {
-			o := g*64 + b*m
-			conv3x3C64Conv4x1Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], 1)
-		}
+		o := g*64 + b*m
+		conv3x3C64Conv4x1Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], 1)
 	}
 }

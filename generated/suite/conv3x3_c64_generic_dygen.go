@@ -16,6 +16,19 @@ func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inS
 	panic("Conv3x3C64: no assembly in this build")
 }
 
+// conv3x3C64Asm is empty in this build.
+type conv3x3C64Asm struct{}
+
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C64: no assembly in this build")
+}
+
+// asmPart is never called in this build.
+func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
+	panic("Conv3x3C64: no assembly in this build")
+}
+
 // conv3x3C64ChannelSum is the sum of one input channel for the mean pool.
 func conv3x3C64ChannelSum(x []float32) float64 {
 	var s float64

@@ -4,45 +4,45 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=22][cin=64][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=4, Cout=64].
-func (l *Conv3x3C64) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 64; j++ {
-			o := g*64 + j
-			// lane j%3 of block j/3; the 576 taps of a lane stand 3 apart
-			dst := fused[(g*22+j/3)*1728+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*576:][:576]
-			p1 := pi[o+64]
-			w1 := l.weight[o*576+36864:][:576]
-			p2 := pi[o+128]
-			w2 := l.weight[o*576+73728:][:576]
-			p3 := pi[o+192]
-			w3 := l.weight[o*576+110592:][:576]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=64]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv3x3C64) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/64, c%64
+		o := c
+		// lane j%3 of block j/3; the 576 taps of a lane stand 3 apart
+		dst := fused[(g*22+j/3)*1728+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*576:][:576]
+		p1 := pi[o+64]
+		w1 := l.weight[o*576+36864:][:576]
+		p2 := pi[o+128]
+		w2 := l.weight[o*576+73728:][:576]
+		p3 := pi[o+192]
+		w3 := l.weight[o*576+110592:][:576]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=64, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], group by group and block by block of 3 output channels.
-func (l *Conv3x3C64) conv(y, x, fused []float32) {
+// y [Cout=64, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 22 (group gb/22, block gb%22 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3C64) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 1, 55
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/22, gb%22
 		xg := x[g*h*w*64:][:64*h*w]
-		for b := 0; b < 22; b++ {
-			o0 := g*64 + b*3
-			gb := g*22 + b
-			if b < 21 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:3])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:1])
-			}
+		o0 := g*64 + b*3
+		if b < 21 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:3])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:1])
 		}
 	}
 }

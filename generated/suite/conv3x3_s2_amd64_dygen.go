@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // conv3x3S2AsmOK reports whether this CPU runs Conv3x3S2's AVX2+FMA kernels.
@@ -52,8 +54,9 @@ func conv3x3S2Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3S2Conv4x3(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
 	defer conv3x3S2AsmPool.Put(a)
@@ -61,24 +64,67 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 32)
 		conv3x3S2Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 128; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 32)
+		l.copyOut(y, a.out, 0, 32)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 32 channel blocks (group g, block b of the group: block
+// g·32+b), with the pack between them.
+func (l *Conv3x3S2) forwardAsmOne(s *conv3x3S2Scratch, y, x []float32, procs int) {
+	a := conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
+	defer conv3x3S2AsmPool.Put(a)
+	l.route(s, x, 3136)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = conv3x3S2FuseAsm, min(32, 2*procs)
+	s.job.Run(s, s.parts)
+	conv3x3S2Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = conv3x3S2ConvAsm, min(32, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
+	lo, hi := dyrt.Split(32, s.parts, p)
+	a := s.asm
+	if s.phase == conv3x3S2FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 29 to y's rows of 28.
+func (l *Conv3x3S2) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/32, u%32
+		o0 := g*128 + b*4
+		for o := o0; o < min(o0+4, (g+1)*128); o++ {
 			for oy := 0; oy < 28; oy++ {
-				copy(y[(o*28+oy)*28:][:28], a.out[o*816+oy*29:][:28])
+				copy(y[(o*28+oy)*28:][:28], out[o*816+oy*29:][:28])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block].
-func (l *Conv3x3S2) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
+// for the channel blocks [u0, u1) (block g·32+b is block b of group g).
+func (l *Conv3x3S2) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:73728]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 32; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/32, u%32
+		if b < 32 {
 			o := g*128 + b*4
 			conv3x3S2Fuse4Checked(fused[o*576:], l.weight[o*576:], pi[o:], 576/8)
 		}
@@ -174,19 +220,20 @@ func conv3x3S2At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 4 pixel blocks, every block of output channels.
-func (l *Conv3x3S2) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·32+b is block b of group g): for each chunk of
+// 4 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3S2) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 4
 	for b0 := 0; b0 < 34; b0 += chunk {
 		nb := min(chunk, 34-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/32, u%32
 			inG := in[g*215296+q:]
-			for b := 0; b < 32; b++ {
-				o := g*128 + b*m
-				conv3x3S2Conv4x3Checked(out[o*816+q:], inG, fused[o*576:], l.bias[o:], nb)
-			}
+			o := g*128 + b*m
+			conv3x3S2Conv4x3Checked(out[o*816+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
 	}
 }

@@ -45,6 +45,52 @@ type conv3x3S2Scratch struct {
 	logits []float64 // [K·Cout]
 	pi     []float32 // [K, Cout] routing coefficients
 	fused  []float32 // [74304] fused kernel in the convolution's layout
+
+	// The state of a call whose work is split over goroutines: s runs its
+	// parts (RunPart) through job.
+	l               *Conv3x3S2
+	job             dyrt.Job
+	phase           int
+	parts           int
+	dst, src        []float32
+	n, h, w, ho, wo int
+	inSize, outSize int
+	asm             *conv3x3S2Asm // the AVX2 path's working memory of a one-sample call
+}
+
+// The phases of a split call: samples split across parts, or one sample's
+// fusion and convolution split across output channels.
+const (
+	conv3x3S2Samples = iota
+	conv3x3S2Fuse
+	conv3x3S2Conv
+	conv3x3S2FuseAsm
+	conv3x3S2ConvAsm
+)
+
+// RunPart runs part p of the split call that s describes (dyrt.Task). Every
+// part writes outputs no other part writes, each computed in the same order
+// as an unsplit call, so the result does not depend on the split.
+func (s *conv3x3S2Scratch) RunPart(p int) {
+	l := s.l
+	switch s.phase {
+	case conv3x3S2Samples:
+		lo, hi := dyrt.Split(s.n, s.parts, p)
+		ws := s
+		if p > 0 {
+			ws = l.scratch.Get().(*conv3x3S2Scratch)
+			defer l.scratch.Put(ws)
+		}
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case conv3x3S2Fuse:
+		lo, hi := dyrt.Split(128, s.parts, p)
+		l.fuse(s.fused, s.pi, lo, hi)
+	case conv3x3S2Conv:
+		lo, hi := dyrt.Split(43, s.parts, p)
+		l.conv(s.dst, s.src, s.fused, lo, hi)
+	case conv3x3S2FuseAsm, conv3x3S2ConvAsm:
+		l.asmPart(s, p)
+	}
 }
 
 // NewConv3x3S2 builds the layer from weights in PyTorch's layouts (see
@@ -76,6 +122,7 @@ func NewConv3x3S2(w Conv3x3S2Weights) (*Conv3x3S2, error) {
 			logits: make([]float64, 512),
 			pi:     make([]float32, 512),
 			fused:  make([]float32, 74304),
+			l:      l,
 		}
 	}
 	return l, nil
@@ -134,18 +181,50 @@ func (l *Conv3x3S2) Forward(dst, src []float32, n, h, w int) error {
 	}
 	s := l.scratch.Get().(*conv3x3S2Scratch)
 	defer l.scratch.Put(s)
+	procs := dyrt.Procs()
+	if n == 1 && procs > 1 {
+		// One sample: route it here, then split its fusion and its
+		// convolution across output channels.
+		if conv3x3S2UseAsm {
+			l.forwardAsmOne(s, dst, src, procs)
+			return nil
+		}
+		l.route(s, src, h*w)
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = conv3x3S2Fuse, min(128, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = conv3x3S2Conv, min(43, 2*procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	if parts := min(n, procs); parts > 1 {
+		// Several samples: split them across parts, each with its own
+		// working memory.
+		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.phase, s.parts = conv3x3S2Samples, parts
+		s.job.Run(s, parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	return nil
+}
+
+// forwardSamples runs n samples one after the other on this goroutine with
+// the working memory s.
+func (l *Conv3x3S2) forwardSamples(s *conv3x3S2Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
 	if conv3x3S2UseAsm {
 		l.forwardAsm(s, dst, src, n, inSize, outSize)
-		return nil
+		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
-		l.fuse(s.fused, s.pi)
-		l.conv(y, x, s.fused)
+		l.fuse(s.fused, s.pi, 0, 128)
+		l.conv(y, x, s.fused, 0, 43)
 	}
-	return nil
 }
 
 // route computes one sample's routing coefficients into s.pi [K, Cout]:

@@ -45,6 +45,52 @@ type dW3x3C144Scratch struct {
 	logits []float64 // [K·Cout]
 	pi     []float32 // [K, Cout] routing coefficients
 	fused  []float32 // [1296] fused kernel in the convolution's layout
+
+	// The state of a call whose work is split over goroutines: s runs its
+	// parts (RunPart) through job.
+	l               *DW3x3C144
+	job             dyrt.Job
+	phase           int
+	parts           int
+	dst, src        []float32
+	n, h, w, ho, wo int
+	inSize, outSize int
+	asm             *dW3x3C144Asm // the AVX2 path's working memory of a one-sample call
+}
+
+// The phases of a split call: samples split across parts, or one sample's
+// fusion and convolution split across output channels.
+const (
+	dW3x3C144Samples = iota
+	dW3x3C144Fuse
+	dW3x3C144Conv
+	dW3x3C144FuseAsm
+	dW3x3C144ConvAsm
+)
+
+// RunPart runs part p of the split call that s describes (dyrt.Task). Every
+// part writes outputs no other part writes, each computed in the same order
+// as an unsplit call, so the result does not depend on the split.
+func (s *dW3x3C144Scratch) RunPart(p int) {
+	l := s.l
+	switch s.phase {
+	case dW3x3C144Samples:
+		lo, hi := dyrt.Split(s.n, s.parts, p)
+		ws := s
+		if p > 0 {
+			ws = l.scratch.Get().(*dW3x3C144Scratch)
+			defer l.scratch.Put(ws)
+		}
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case dW3x3C144Fuse:
+		lo, hi := dyrt.Split(144, s.parts, p)
+		l.fuse(s.fused, s.pi, lo, hi)
+	case dW3x3C144Conv:
+		lo, hi := dyrt.Split(144, s.parts, p)
+		l.conv(s.dst, s.src, s.fused, lo, hi)
+	case dW3x3C144FuseAsm, dW3x3C144ConvAsm:
+		l.asmPart(s, p)
+	}
 }
 
 // NewDW3x3C144 builds the layer from weights in PyTorch's layouts (see
@@ -76,6 +122,7 @@ func NewDW3x3C144(w DW3x3C144Weights) (*DW3x3C144, error) {
 			logits: make([]float64, 576),
 			pi:     make([]float32, 576),
 			fused:  make([]float32, 1296),
+			l:      l,
 		}
 	}
 	return l, nil
@@ -134,18 +181,50 @@ func (l *DW3x3C144) Forward(dst, src []float32, n, h, w int) error {
 	}
 	s := l.scratch.Get().(*dW3x3C144Scratch)
 	defer l.scratch.Put(s)
+	procs := dyrt.Procs()
+	if n == 1 && procs > 1 {
+		// One sample: route it here, then split its fusion and its
+		// convolution across output channels.
+		if dW3x3C144UseAsm {
+			l.forwardAsmOne(s, dst, src, procs)
+			return nil
+		}
+		l.route(s, src, h*w)
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = dW3x3C144Fuse, min(144, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = dW3x3C144Conv, min(144, 2*procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	if parts := min(n, procs); parts > 1 {
+		// Several samples: split them across parts, each with its own
+		// working memory.
+		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.phase, s.parts = dW3x3C144Samples, parts
+		s.job.Run(s, parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	return nil
+}
+
+// forwardSamples runs n samples one after the other on this goroutine with
+// the working memory s.
+func (l *DW3x3C144) forwardSamples(s *dW3x3C144Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
 	if dW3x3C144UseAsm {
 		l.forwardAsm(s, dst, src, n, inSize, outSize)
-		return nil
+		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
-		l.fuse(s.fused, s.pi)
-		l.conv(y, x, s.fused)
+		l.fuse(s.fused, s.pi, 0, 144)
+		l.conv(y, x, s.fused, 0, 144)
 	}
-	return nil
 }
 
 // route computes one sample's routing coefficients into s.pi [K, Cout]:

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // dW5x5S2C96AsmOK reports whether this CPU runs DW5x5S2C96's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func dW5x5S2C96Conv1x4Checked(out, in, w, bias []float32, nblk int) {
 	dW5x5S2C96Conv1x4(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
 	defer dW5x5S2C96AsmPool.Put(a)
@@ -76,24 +79,70 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 96)
 		dW5x5S2C96Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 96; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 96)
+		l.copyOut(y, a.out, 0, 96)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 96 channel blocks (group g, block b of the group: block
+// g·1+b), with the pack between them.
+func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
+	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
+	defer dW5x5S2C96AsmPool.Put(a)
+	l.route(s, x, 784)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = dW5x5S2C96FuseAsm, min(96, 2*procs)
+	s.job.Run(s, s.parts)
+	dW5x5S2C96Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = dW5x5S2C96ConvAsm, min(96, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
+	lo, hi := dyrt.Split(96, s.parts, p)
+	a := s.asm
+	if s.phase == dW5x5S2C96FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 16 to y's rows of 14.
+func (l *DW5x5S2C96) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*1 + b*1
+		for o := o0; o < min(o0+1, (g+1)*1); o++ {
 			for oy := 0; oy < 14; oy++ {
-				copy(y[(o*14+oy)*14:][:14], a.out[o*224+oy*16:][:14])
+				copy(y[(o*14+oy)*14:][:14], out[o*224+oy*16:][:14])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block].
-func (l *DW5x5S2C96) fuseAsm(fused, pi []float32) {
+// [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block],
+// for the channel blocks [u0, u1) (block g·1+b is block b of group g).
+func (l *DW5x5S2C96) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:2400]
-	for o := 0; o < 96; o++ {
-		l.fuseTaps(fused, pi, o, 0)
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		o0 := g*1 + b*1
+		for o := o0; o < min(o0+1, (g+1)*1); o++ {
+			l.fuseTaps(fused, pi, o, 0)
+		}
 	}
 }
 
@@ -172,27 +221,27 @@ func dW5x5S2C96At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 2 pixel blocks, every block of output channels.
-func (l *DW5x5S2C96) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// 2 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *DW5x5S2C96) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 1, 12, 2
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 96; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/1, u%1
 			inG := in[g*1024+q:]
-			for b := 0; b < 1; b++ {
-				o := g*1 + b*m
-				dW5x5S2C96Conv1x12Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], nb)
-			}
+			o := g*1 + b*m
+			dW5x5S2C96Conv1x12Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], nb)
 		}
 	}
 	q := 192
-	for g := 0; g < 96; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
 		inG := in[g*1024+q:]
-		for b := 0; b < 1; b++ {
-			o := g*1 + b*m
-			dW5x5S2C96Conv1x4Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], 1)
-		}
+		o := g*1 + b*m
+		dW5x5S2C96Conv1x4Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], 1)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // group1x1G3AsmOK reports whether this CPU runs Group1x1G3's AVX2+FMA kernels.
@@ -61,8 +63,9 @@ func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	group1x1G3Conv4x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve.
 func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
 	defer group1x1G3AsmPool.Put(a)
@@ -70,18 +73,49 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 15)
 		in := x
-		l.convAsm(y, in, a.fused)
+		l.convAsm(y, in, a.fused, 0, 15)
 	}
 }
 
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution each split
+// across the 15 channel blocks (group g, block b of the group: block
+// g·5+b), with the pack between them.
+func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
+	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
+	defer group1x1G3AsmPool.Put(a)
+	l.route(s, x, 784)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = group1x1G3FuseAsm, min(15, 2*procs)
+	s.job.Run(s, s.parts)
+	s.src = x
+	s.phase, s.parts = group1x1G3ConvAsm, min(15, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
+	lo, hi := dyrt.Split(15, s.parts, p)
+	a := s.asm
+	if s.phase == group1x1G3FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+}
+
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=3][blocks of 4][cin=80][kh=1][kw=1][channels of the block].
-func (l *Group1x1G3) fuseAsm(fused, pi []float32) {
+// [groups=3][blocks of 4][cin=80][kh=1][kw=1][channels of the block],
+// for the channel blocks [u0, u1) (block g·5+b is block b of group g).
+func (l *Group1x1G3) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:4800]
-	for g := 0; g < 3; g++ {
-		for b := 0; b < 5; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/5, u%5
+		if b < 5 {
 			o := g*20 + b*4
 			group1x1G3Fuse4Checked(fused[o*80:], l.weight[o*80:], pi[o:], 80/8)
 		}
@@ -144,27 +178,27 @@ func group1x1G3ChannelSum(x []float32) float64 {
 	return s
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 17 pixel blocks, every block of output channels.
-func (l *Group1x1G3) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·5+b is block b of group g): for each chunk of
+// 17 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 17
 	for b0 := 0; b0 < 32; b0 += chunk {
 		nb := min(chunk, 32-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 3; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/5, u%5
 			inG := in[g*62720+q:]
-			for b := 0; b < 5; b++ {
-				o := g*20 + b*m
-				group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
-			}
+			o := g*20 + b*m
+			group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
 		}
 	}
 	q := 768
-	for g := 0; g < 3; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/5, u%5
 		inG := in[g*62720+q:]
-		for b := 0; b < 5; b++ {
-			o := g*20 + b*m
-			group1x1G3Conv4x2Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], 1)
-		}
+		o := g*20 + b*m
+		group1x1G3Conv4x2Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], 1)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // stem7x7AsmOK reports whether this CPU runs Stem7x7's AVX2+FMA kernels.
@@ -67,8 +69,9 @@ func stem7x7Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	stem7x7Conv4x2(out, in, w, bias, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path: per sample route (shared with the
-// Go path), fuse into the micro-kernel's layout, pack, convolve, copy out.
+// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
+// (shared with the Go path), fuse into the micro-kernel's layout, pack,
+// convolve, copy out.
 func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := stem7x7AsmPool.Get().(*stem7x7Asm)
 	defer stem7x7AsmPool.Put(a)
@@ -76,24 +79,67 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 50176)
-		l.fuseAsm(a.fused, s.pi)
+		l.fuseAsm(a.fused, s.pi, 0, 16)
 		stem7x7Pack(a.in, x)
 		in := a.in
-		l.convAsm(a.out, in, a.fused)
-		for o := 0; o < 64; o++ {
+		l.convAsm(a.out, in, a.fused, 0, 16)
+		l.copyOut(y, a.out, 0, 16)
+	}
+}
+
+// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
+// goroutines: route here, then fusion and convolution (and copy out) each split
+// across the 16 channel blocks (group g, block b of the group: block
+// g·16+b), with the pack between them.
+func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
+	a := stem7x7AsmPool.Get().(*stem7x7Asm)
+	defer stem7x7AsmPool.Put(a)
+	l.route(s, x, 50176)
+	s.asm, s.dst = a, y
+	s.phase, s.parts = stem7x7FuseAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	stem7x7Pack(a.in, x)
+	s.src = a.in
+	s.phase, s.parts = stem7x7ConvAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// convolution of a range of channel blocks.
+func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
+	lo, hi := dyrt.Split(16, s.parts, p)
+	a := s.asm
+	if s.phase == stem7x7FuseAsm {
+		l.fuseAsm(a.fused, s.pi, lo, hi)
+		return
+	}
+	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.copyOut(s.dst, a.out, lo, hi)
+}
+
+// copyOut copies the output channels of channel blocks [u0, u1) from the
+// kernel's output rows of 115 to y's rows of 112.
+func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
+		o0 := g*64 + b*4
+		for o := o0; o < min(o0+4, (g+1)*64); o++ {
 			for oy := 0; oy < 112; oy++ {
-				copy(y[(o*112+oy)*112:][:112], a.out[o*12880+oy*115:][:112])
+				copy(y[(o*112+oy)*112:][:112], out[o*12880+oy*115:][:112])
 			}
 		}
 	}
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block].
-func (l *Stem7x7) fuseAsm(fused, pi []float32) {
+// [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
+// for the channel blocks [u0, u1) (block g·16+b is block b of group g).
+func (l *Stem7x7) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:9408]
-	for g := 0; g < 1; g++ {
-		for b := 0; b < 16; b++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
+		if b < 16 {
 			o := g*64 + b*4
 			stem7x7Fuse4Checked(fused[o*147:], l.weight[o*147:], pi[o:], 144/8)
 			for i := 0; i < 4; i++ {
@@ -192,27 +238,27 @@ func stem7x7At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convAsm runs the micro-kernels over one sample: for each chunk of
-// 99 pixel blocks, every block of output channels.
-func (l *Stem7x7) convAsm(out, in, fused []float32) {
+// convAsm runs the micro-kernels over one sample for the channel blocks
+// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// 99 pixel blocks, every one of those channel blocks. Disjoint block
+// ranges write disjoint outputs and may run concurrently.
+func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 99
 	for b0 := 0; b0 < 536; b0 += chunk {
 		nb := min(chunk, 536-b0)
 		q := b0 * pv * 8
-		for g := 0; g < 1; g++ {
+		for u := u0; u < u1; u++ {
+			g, b := u/16, u%16
 			inG := in[g*158700+q:]
-			for b := 0; b < 16; b++ {
-				o := g*64 + b*m
-				stem7x7Conv4x3Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], nb)
-			}
+			o := g*64 + b*m
+			stem7x7Conv4x3Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
 	}
 	q := 12864
-	for g := 0; g < 1; g++ {
+	for u := u0; u < u1; u++ {
+		g, b := u/16, u%16
 		inG := in[g*158700+q:]
-		for b := 0; b < 16; b++ {
-			o := g*64 + b*m
-			stem7x7Conv4x2Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], 1)
-		}
+		o := g*64 + b*m
+		stem7x7Conv4x2Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], 1)
 	}
 }

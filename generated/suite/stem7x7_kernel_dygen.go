@@ -4,42 +4,42 @@ package suite
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=64][cin=3][kh=7][kw=7][lanes=1] as conv reads it.
-// pi is [K=4, Cout=64].
-func (l *Stem7x7) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 64; j++ {
-			o := g*64 + j
-			// block j, whose 147 taps are contiguous
-			dst := fused[g*9408+j*147:][:147]
-			p0 := pi[o]
-			w0 := l.weight[o*147:][:147]
-			p1 := pi[o+64]
-			w1 := l.weight[o*147+9408:][:147]
-			p2 := pi[o+128]
-			w2 := l.weight[o*147+18816:][:147]
-			p3 := pi[o+192]
-			w3 := l.weight[o*147+28224:][:147]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=64]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Stem7x7) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/64, c%64
+		o := c
+		// block j, whose 147 taps are contiguous
+		dst := fused[g*9408+j*147:][:147]
+		p0 := pi[o]
+		w0 := l.weight[o*147:][:147]
+		p1 := pi[o+64]
+		w1 := l.weight[o*147+9408:][:147]
+		p2 := pi[o+128]
+		w2 := l.weight[o*147+18816:][:147]
+		p3 := pi[o+192]
+		w3 := l.weight[o*147+28224:][:147]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], group by group and block by block of 1 output channels.
-func (l *Stem7x7) conv(y, x, fused []float32) {
+// y [Cout=64, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 64 (group gb/64, block gb%64 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Stem7x7) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 224, 224, 112, 112
 		oxLo, oxHi   = 2, 111
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/64, gb%64
 		xg := x[g*h*w*3:][:3*h*w]
-		for b := 0; b < 64; b++ {
-			o0 := g*64 + b
-			gb := g*64 + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
-		}
+		o0 := g*64 + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
 	}
 }
 

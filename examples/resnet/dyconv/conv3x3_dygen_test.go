@@ -5,7 +5,9 @@ package dyconv
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +56,39 @@ func TestConv3x3(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestConv3x3Variants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestConv3x3Variants(t *testing.T) {
+	if !conv3x3AsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
+	rng := rand.New(rand.NewPCG(16, 16))
+	p := conv3x3Params
+	w := verify.RandomWeights(p, rng)
+	l := newConv3x3ForTest(t, w)
+	h, wd := conv3x3Sizes[0][0], conv3x3Sizes[0][1]
+	for _, n := range []int{1, 3} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+		}{{"go", false}, {"avx2", true}} {
+			conv3x3UseAsm = v.asm
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Conv3x3", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}
@@ -189,6 +224,42 @@ func TestConv3x3Allocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
 		t.Errorf("Forward allocates %v times per call, want 0", a)
+	}
+}
+
+// TestConv3x3Threads checks that Forward gives the same bits with GOMAXPROCS
+// 1, 2 and 4, for one sample (split across output channels) and for several
+// (split across samples), with every kernel variant of this build.
+func TestConv3x3Threads(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
+	rng := rand.New(rand.NewPCG(11, 12))
+	p := conv3x3Params
+	l := newConv3x3ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := conv3x3Sizes[0][0], conv3x3Sizes[0][1]
+	ho, wo := l.OutputSize(h, wd)
+	for _, asm := range []bool{false, conv3x3AsmOK} {
+		conv3x3UseAsm = asm
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			var want []float32
+			for _, procs := range []int{1, 2, 4} {
+				runtime.GOMAXPROCS(procs)
+				got := make([]float32, n*p.OutC*ho*wo)
+				if err := l.Forward(got, x, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+				if want == nil {
+					want = got
+					continue
+				}
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+					}
+				}
+			}
+		}
 	}
 }
 

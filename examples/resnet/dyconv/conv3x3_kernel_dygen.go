@@ -4,45 +4,45 @@ package dyconv
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=6][cin=16][kh=3][kw=3][lanes=3] as conv reads it.
-// pi is [K=4, Cout=16].
-func (l *Conv3x3) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 16; j++ {
-			o := g*16 + j
-			// lane j%3 of block j/3; the 144 taps of a lane stand 3 apart
-			dst := fused[(g*6+j/3)*432+j%3:]
-			p0 := pi[o]
-			w0 := l.weight[o*144:][:144]
-			p1 := pi[o+16]
-			w1 := l.weight[o*144+2304:][:144]
-			p2 := pi[o+32]
-			w2 := l.weight[o*144+4608:][:144]
-			p3 := pi[o+48]
-			w3 := l.weight[o*144+6912:][:144]
-			for t := range w0 {
-				dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=16]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Conv3x3) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/16, c%16
+		o := c
+		// lane j%3 of block j/3; the 144 taps of a lane stand 3 apart
+		dst := fused[(g*6+j/3)*432+j%3:]
+		p0 := pi[o]
+		w0 := l.weight[o*144:][:144]
+		p1 := pi[o+16]
+		w1 := l.weight[o*144+2304:][:144]
+		p2 := pi[o+32]
+		w2 := l.weight[o*144+4608:][:144]
+		p3 := pi[o+48]
+		w3 := l.weight[o*144+6912:][:144]
+		for t := range w0 {
+			dst[t*3] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=16, h, w] with the fused kernel into
-// y [Cout=16, ho, wo], group by group and block by block of 3 output channels.
-func (l *Conv3x3) conv(y, x, fused []float32) {
+// y [Cout=16, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
+// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3) conv(y, x, fused []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 32, 32, 32, 32
 		oxLo, oxHi   = 1, 31
 	)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/6, gb%6
 		xg := x[g*h*w*16:][:16*h*w]
-		for b := 0; b < 6; b++ {
-			o0 := g*16 + b*3
-			gb := g*6 + b
-			if b < 5 {
-				l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:3])
-			} else {
-				l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:1])
-			}
+		o0 := g*16 + b*3
+		if b < 5 {
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:3])
+		} else {
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:1])
 		}
 	}
 }

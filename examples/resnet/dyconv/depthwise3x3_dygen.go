@@ -45,6 +45,49 @@ type depthwise3x3Scratch struct {
 	logits []float64 // [K·Cout]
 	pi     []float32 // [K, Cout] routing coefficients
 	fused  []float32 // [288] fused kernel in the convolution's layout
+
+	// The state of a call whose work is split over goroutines: s runs its
+	// parts (RunPart) through job.
+	l               *Depthwise3x3
+	job             dyrt.Job
+	phase           int
+	parts           int
+	dst, src        []float32
+	n, h, w, ho, wo int
+	inSize, outSize int
+}
+
+// The phases of a split call: samples split across parts, or one sample's
+// fusion and convolution split across output channels.
+const (
+	depthwise3x3Samples = iota
+	depthwise3x3Fuse
+	depthwise3x3Conv
+	depthwise3x3FuseAsm
+	depthwise3x3ConvAsm
+)
+
+// RunPart runs part p of the split call that s describes (dyrt.Task). Every
+// part writes outputs no other part writes, each computed in the same order
+// as an unsplit call, so the result does not depend on the split.
+func (s *depthwise3x3Scratch) RunPart(p int) {
+	l := s.l
+	switch s.phase {
+	case depthwise3x3Samples:
+		lo, hi := dyrt.Split(s.n, s.parts, p)
+		ws := s
+		if p > 0 {
+			ws = l.scratch.Get().(*depthwise3x3Scratch)
+			defer l.scratch.Put(ws)
+		}
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case depthwise3x3Fuse:
+		lo, hi := dyrt.Split(32, s.parts, p)
+		l.fuse(s.fused, s.pi, lo, hi)
+	case depthwise3x3Conv:
+		lo, hi := dyrt.Split(32, s.parts, p)
+		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
+	}
 }
 
 // NewDepthwise3x3 builds the layer from weights in PyTorch's layouts (see
@@ -76,6 +119,7 @@ func NewDepthwise3x3(w Depthwise3x3Weights) (*Depthwise3x3, error) {
 			logits: make([]float64, 128),
 			pi:     make([]float32, 128),
 			fused:  make([]float32, 288),
+			l:      l,
 		}
 	}
 	return l, nil
@@ -134,14 +178,43 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 	}
 	s := l.scratch.Get().(*depthwise3x3Scratch)
 	defer l.scratch.Put(s)
+	procs := dyrt.Procs()
+	if n == 1 && procs > 1 {
+		// One sample: route it here, then split its fusion and its
+		// convolution across output channels.
+		l.route(s, src, h*w)
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = depthwise3x3Fuse, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = depthwise3x3Conv, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	if parts := min(n, procs); parts > 1 {
+		// Several samples: split them across parts, each with its own
+		// working memory.
+		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.phase, s.parts = depthwise3x3Samples, parts
+		s.job.Run(s, parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	return nil
+}
+
+// forwardSamples runs n samples one after the other on this goroutine with
+// the working memory s.
+func (l *Depthwise3x3) forwardSamples(s *depthwise3x3Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+	ho, wo := l.OutputSize(h, w)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
-		l.fuse(s.fused, s.pi)
-		l.conv(y, x, s.fused, h, w, ho, wo)
+		l.fuse(s.fused, s.pi, 0, 32)
+		l.conv(y, x, s.fused, h, w, ho, wo, 0, 32)
 	}
-	return nil
 }
 
 // route computes one sample's routing coefficients into s.pi [K, Cout]:

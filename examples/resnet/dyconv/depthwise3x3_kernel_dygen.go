@@ -6,39 +6,39 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=32][blocks=1][cin=1][kh=3][kw=3][lanes=1] as conv reads it.
-// pi is [K=4, Cout=32].
-func (l *Depthwise3x3) fuse(fused, pi []float32) {
-	for g := 0; g < 32; g++ {
-		for j := 0; j < 1; j++ {
-			o := g + j
-			// block j, whose 9 taps are contiguous
-			dst := fused[g*9+j*9:][:9]
-			p0 := pi[o]
-			w0 := l.weight[o*9:][:9]
-			p1 := pi[o+32]
-			w1 := l.weight[o*9+288:][:9]
-			p2 := pi[o+64]
-			w2 := l.weight[o*9+576:][:9]
-			p3 := pi[o+96]
-			w3 := l.weight[o*9+864:][:9]
-			for t := range w0 {
-				dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=32]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Depthwise3x3) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/1, c%1
+		o := c
+		// block j, whose 9 taps are contiguous
+		dst := fused[g*9+j*9:][:9]
+		p0 := pi[o]
+		w0 := l.weight[o*9:][:9]
+		p1 := pi[o+32]
+		w1 := l.weight[o*9+288:][:9]
+		p2 := pi[o+64]
+		w2 := l.weight[o*9+576:][:9]
+		p3 := pi[o+96]
+		w3 := l.weight[o*9+864:][:9]
+		for t := range w0 {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=32, h, w] with the fused kernel into
-// y [Cout=32, ho, wo], group by group and block by block of 1 output channels.
-func (l *Depthwise3x3) conv(y, x, fused []float32, h, w, ho, wo int) {
+// y [Cout=32, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
+// of the 32 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Depthwise3x3) conv(y, x, fused []float32, h, w, ho, wo int, gb0, gb1 int) {
 	oxLo, oxHi := dyrt.InteriorRange(w, wo, 3, 1, 1, 1)
-	for g := 0; g < 32; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
-		for b := 0; b < 1; b++ {
-			o0 := g + b
-			gb := g + b
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1], h, w, ho, wo, oxLo, oxHi)
-		}
+		o0 := g + b
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1], h, w, ho, wo, oxLo, oxHi)
 	}
 }
 

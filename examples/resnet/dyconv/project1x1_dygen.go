@@ -45,6 +45,49 @@ type project1x1Scratch struct {
 	logits []float64 // [K·Cout]
 	pi     []float32 // [K, Cout] routing coefficients
 	fused  []float32 // [576] fused kernel in the convolution's layout
+
+	// The state of a call whose work is split over goroutines: s runs its
+	// parts (RunPart) through job.
+	l               *Project1x1
+	job             dyrt.Job
+	phase           int
+	parts           int
+	dst, src        []float32
+	n, h, w, ho, wo int
+	inSize, outSize int
+}
+
+// The phases of a split call: samples split across parts, or one sample's
+// fusion and convolution split across output channels.
+const (
+	project1x1Samples = iota
+	project1x1Fuse
+	project1x1Conv
+	project1x1FuseAsm
+	project1x1ConvAsm
+)
+
+// RunPart runs part p of the split call that s describes (dyrt.Task). Every
+// part writes outputs no other part writes, each computed in the same order
+// as an unsplit call, so the result does not depend on the split.
+func (s *project1x1Scratch) RunPart(p int) {
+	l := s.l
+	switch s.phase {
+	case project1x1Samples:
+		lo, hi := dyrt.Split(s.n, s.parts, p)
+		ws := s
+		if p > 0 {
+			ws = l.scratch.Get().(*project1x1Scratch)
+			defer l.scratch.Put(ws)
+		}
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case project1x1Fuse:
+		lo, hi := dyrt.Split(32, s.parts, p)
+		l.fuse(s.fused, s.pi, lo, hi)
+	case project1x1Conv:
+		lo, hi := dyrt.Split(6, s.parts, p)
+		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
+	}
 }
 
 // NewProject1x1 builds the layer from weights in PyTorch's layouts (see
@@ -76,6 +119,7 @@ func NewProject1x1(w Project1x1Weights) (*Project1x1, error) {
 			logits: make([]float64, 128),
 			pi:     make([]float32, 128),
 			fused:  make([]float32, 576),
+			l:      l,
 		}
 	}
 	return l, nil
@@ -134,14 +178,43 @@ func (l *Project1x1) Forward(dst, src []float32, n, h, w int) error {
 	}
 	s := l.scratch.Get().(*project1x1Scratch)
 	defer l.scratch.Put(s)
+	procs := dyrt.Procs()
+	if n == 1 && procs > 1 {
+		// One sample: route it here, then split its fusion and its
+		// convolution across output channels.
+		l.route(s, src, h*w)
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = project1x1Fuse, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = project1x1Conv, min(6, 2*procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	if parts := min(n, procs); parts > 1 {
+		// Several samples: split them across parts, each with its own
+		// working memory.
+		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.phase, s.parts = project1x1Samples, parts
+		s.job.Run(s, parts)
+		s.dst, s.src = nil, nil
+		return nil
+	}
+	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	return nil
+}
+
+// forwardSamples runs n samples one after the other on this goroutine with
+// the working memory s.
+func (l *Project1x1) forwardSamples(s *project1x1Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+	ho, wo := l.OutputSize(h, w)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
-		l.fuse(s.fused, s.pi)
-		l.conv(y, x, s.fused, h, w, ho, wo)
+		l.fuse(s.fused, s.pi, 0, 32)
+		l.conv(y, x, s.fused, h, w, ho, wo, 0, 6)
 	}
-	return nil
 }
 
 // route computes one sample's routing coefficients into s.pi [K, Cout]:

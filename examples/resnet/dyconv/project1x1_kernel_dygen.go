@@ -6,42 +6,42 @@ import "github.com/dygen/dygen/dyrt"
 
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=6][cin=16][kh=1][kw=1][lanes=6] as conv reads it.
-// pi is [K=4, Cout=32].
-func (l *Project1x1) fuse(fused, pi []float32) {
-	for g := 0; g < 1; g++ {
-		for j := 0; j < 32; j++ {
-			o := g*32 + j
-			// lane j%6 of block j/6; the 16 taps of a lane stand 6 apart
-			dst := fused[(g*6+j/6)*96+j%6:]
-			p0 := pi[o]
-			w0 := l.weight[o*16:][:16]
-			p1 := pi[o+32]
-			w1 := l.weight[o*16+512:][:16]
-			p2 := pi[o+64]
-			w2 := l.weight[o*16+1024:][:16]
-			p3 := pi[o+96]
-			w3 := l.weight[o*16+1536:][:16]
-			for t := range w0 {
-				dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
-			}
+// pi is [K=4, Cout=32]. It fuses output channels [c0, c1) only, so that
+// disjoint ranges may run concurrently.
+func (l *Project1x1) fuse(fused, pi []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		g, j := c/32, c%32
+		o := c
+		// lane j%6 of block j/6; the 16 taps of a lane stand 6 apart
+		dst := fused[(g*6+j/6)*96+j%6:]
+		p0 := pi[o]
+		w0 := l.weight[o*16:][:16]
+		p1 := pi[o+32]
+		w1 := l.weight[o*16+512:][:16]
+		p2 := pi[o+64]
+		w2 := l.weight[o*16+1024:][:16]
+		p3 := pi[o+96]
+		w3 := l.weight[o*16+1536:][:16]
+		for t := range w0 {
+			dst[t*6] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
 
 // conv convolves one sample x [Cin=16, h, w] with the fused kernel into
-// y [Cout=32, ho, wo], group by group and block by block of 6 output channels.
-func (l *Project1x1) conv(y, x, fused []float32, h, w, ho, wo int) {
+// y [Cout=32, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
+// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
+// outputs and may run concurrently.
+func (l *Project1x1) conv(y, x, fused []float32, h, w, ho, wo int, gb0, gb1 int) {
 	oxLo, oxHi := dyrt.InteriorRange(w, wo, 1, 2, 0, 1)
-	for g := 0; g < 1; g++ {
+	for gb := gb0; gb < gb1; gb++ {
+		g, b := gb/6, gb%6
 		xg := x[g*h*w*16:][:16*h*w]
-		for b := 0; b < 6; b++ {
-			o0 := g*32 + b*6
-			gb := g*6 + b
-			if b < 5 {
-				l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:6], h, w, ho, wo, oxLo, oxHi)
-			} else {
-				l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:2], h, w, ho, wo, oxLo, oxHi)
-			}
+		o0 := g*32 + b*6
+		if b < 5 {
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:6], h, w, ho, wo, oxLo, oxHi)
+		} else {
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:2], h, w, ho, wo, oxLo, oxHi)
 		}
 	}
 }
