@@ -85,9 +85,18 @@ func main() {
 		script   = flag.String("pytorch-script", "peers/pytorch_dyconv.py", "the PyTorch peer")
 		maxRel   = flag.Float64("max-rel-err", 1e-4, "a peer whose output differs from dygen's by more (relative to the output's scale) is not timed")
 	)
+	from := flag.String("from", "", "only render table.md and the charts into -out from this results.json (no run)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	start := time.Now()
+	if *from != "" {
+		b, err := os.ReadFile(*from)
+		must(err)
+		var rep report
+		must(json.Unmarshal(b, &rep))
+		render(&rep, *outDir)
+		return
+	}
 
 	names := strings.Split(*peersF, ",")
 	if names[0] != "dygen" {
@@ -200,13 +209,28 @@ func main() {
 	}
 	js, _ := json.MarshalIndent(rep, "", " ")
 	must(os.WriteFile(filepath.Join(*outDir, "results.json"), append(js, '\n'), 0o644))
+	render(rep, *outDir)
+	log.Printf("done in %.0f s; results in %s", rep.Seconds, *outDir)
+}
+
+// render writes table.md and one chart per thread count.
+func render(rep *report, outDir string) {
+	must(os.MkdirAll(outDir, 0o755))
 	md := markdown(rep)
-	must(os.WriteFile(filepath.Join(*outDir, "table.md"), []byte(md), 0o644))
+	must(os.WriteFile(filepath.Join(outDir, "table.md"), []byte(md), 0o644))
+	var ns, ths []int
+	for _, cr := range rep.Results {
+		if !slices.Contains(ns, cr.N) {
+			ns = append(ns, cr.N)
+		}
+		if !slices.Contains(ths, cr.Threads) {
+			ths = append(ths, cr.Threads)
+		}
+	}
 	for _, t := range ths {
-		must(chart(rep, t, ns, filepath.Join(*outDir, fmt.Sprintf("chart_t%d.png", t))))
+		must(chart(rep, t, ns, filepath.Join(outDir, fmt.Sprintf("chart_t%d.png", t))))
 	}
 	fmt.Print(md)
-	log.Printf("done in %.0f s; results in %s", rep.Seconds, *outDir)
 }
 
 // runConfig sets up every peer for (layer, n, threads), checks its output
@@ -296,7 +320,7 @@ func ints(s string) ([]int, error) {
 
 // machine records what the table's numbers depend on.
 func machine() map[string]any {
-	m := map[string]any{"go": runtime.Version(), "goarch": runtime.GOARCH, "num_cpu": runtime.NumCPU()}
+	m := map[string]any{"go": runtime.Version(), "goarch": runtime.GOARCH, "num_cpu": runtime.NumCPU(), "build_tags": ""}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			k, v, ok := strings.Cut(line, ":")

@@ -47,7 +47,11 @@ func markdown(rep *report) string {
 	fmt.Fprintf(&b, "# DyConv forward: dygen vs %s\n\n", strings.Join(mapLabels(rep.PeerOrder[1:]), ", "))
 	fmt.Fprintf(&b, "- Machine: %v (family %v model %v, %v), %v CPUs, flags: %v; Go %v, %v.\n",
 		m["model"], m["cpu_family"], m["cpu_model"], m["Hypervisor vendor"], m["num_cpu"], m["flags"], m["go"], m["kernel"])
-	fmt.Fprintf(&b, "- dygen: generated/suite at commit %v (generated/ modified in the working tree: %v), build tags %q.\n", m["dygen_commit"], m["generated_dirty"], m["build_tags"])
+	tags := fmt.Sprint(m["build_tags"])
+	if tags == "" || tags == "<nil>" {
+		tags = "none: the assembly backend where the CPU has AVX2+FMA"
+	}
+	fmt.Fprintf(&b, "- dygen: generated/suite at commit %v (generated/ modified in the working tree at the time: %v), build tags: %s.\n", m["dygen_commit"], m["generated_dirty"], tags)
 	fmt.Fprintf(&b, "- Shared machine: load average %v at the start, %v at the end (/proc/loadavg); the 2-thread rows suffer most from it.\n", m["loadavg_at_start"], m["loadavg_at_end"])
 	fmt.Fprintf(&b, "- Single-core AVX2 FMA peak, measured (bench/peak/fma_peak.c, 12 accumulators): **%.1f GFLOP/s**.\n", rep.PeakGF)
 	fmt.Fprintf(&b, "- Run %s, %.0f s: %d interleaved rounds per configuration (peers in the order %s), each peer ≥ %.0f ms per round; time = median over rounds of each round's median.\n",
@@ -112,18 +116,19 @@ func markdown(rep *report) string {
 		if hasAVX2 {
 			b.WriteString(" dygen / oneDNN AVX2 |")
 		}
+		both := hasDNNL && hasAVX2
+		if both {
+			b.WriteString(" dygen / faster oneDNN |")
+		}
 		b.WriteString("\n| --- | --- |")
 		for range rep.PeerOrder {
 			b.WriteString(" --- |")
 		}
-		if hasDNNL {
-			b.WriteString(" --- |")
-		}
-		if hasAVX2 {
+		for range boolInt(hasDNNL) + boolInt(hasAVX2) + boolInt(both) {
 			b.WriteString(" --- |")
 		}
 		b.WriteString("\n")
-		var logR, logR2 []float64
+		var logR, logR2, logR3 []float64
 		for _, cr := range rep.Results {
 			if cr.Threads != t {
 				continue
@@ -153,6 +158,16 @@ func markdown(rep *report) string {
 			if hasAVX2 {
 				ratio("onednn-avx2", &logR2)
 			}
+			if both {
+				d, o1, o2 := cr.Peers["dygen"], cr.Peers["onednn"], cr.Peers["onednn-avx2"]
+				if d != nil && o1 != nil && o2 != nil && d.OK && o1.OK && o2.OK {
+					x := d.GFLOPS / max(o1.GFLOPS, o2.GFLOPS)
+					logR3 = append(logR3, math.Log(x))
+					fmt.Fprintf(&b, " %.2f× |", x)
+				} else {
+					b.WriteString(" – |")
+				}
+			}
 			b.WriteString("\n")
 		}
 		if hasDNNL || hasAVX2 {
@@ -160,8 +175,10 @@ func markdown(rep *report) string {
 			for range rep.PeerOrder {
 				b.WriteString(" |")
 			}
-			for _, v := range [][]float64{logR, logR2}[:boolInt(hasDNNL)+boolInt(hasAVX2)] {
-				fmt.Fprintf(&b, " %.2f× |", geomean(v))
+			for i, v := range [][]float64{logR, logR2, logR3} {
+				if []bool{hasDNNL, hasAVX2, both}[i] {
+					fmt.Fprintf(&b, " %.2f× |", geomean(v))
+				}
 			}
 			b.WriteString("\n")
 		}
