@@ -80,7 +80,7 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 1024)
 		l.fuseAsm(a.fused, s.pi, 0, 16)
-		case000Pack(a.in, x)
+		case000Pack(a.in, x, 0, 3)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 16)
 		l.copyOut(y, a.out, 0, 16)
@@ -88,17 +88,18 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 16 channel blocks (group g, block b of the group: block
-// g·16+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 16 channel blocks (group g, block b of the
+// group: block g·16+b).
 func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 	a := case000AsmPool.Get().(*case000Asm)
 	defer case000AsmPool.Put(a)
-	l.route(s, x, 1024)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case000FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
-	case000Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case000ConvAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case000) asmPart(s *case000Scratch, p int) {
-	lo, hi := dyrt.Split(16, s.parts, p)
 	a := s.asm
+	if s.phase == case000PrepAsm {
+		lo, hi := dyrt.Split(3, s.parts, p)
+		l.routePool(s, s.src, 1024, lo, hi)
+		case000Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(16, s.parts, p)
 	if s.phase == case000FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/16*64 + lo%16*4
+		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -206,10 +217,11 @@ func case000ChannelSum(x []float32) float64 {
 }
 
 // case000Pack writes the padded input x [3, 32, 32] into dst as
-// [3][SH=2][SW=2][Hq=19][Wq=19] phase planes.
-func case000Pack(dst, x []float32) {
+// [3][SH=2][SW=2][Hq=19][Wq=19] phase planes, for the
+// input channels [c0, c1).
+func case000Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:4332]
-	for ci := 0; ci < 3; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1024:][:1024]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 19; i++ {

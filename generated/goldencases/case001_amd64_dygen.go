@@ -80,7 +80,7 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 196)
 		l.fuseAsm(a.fused, s.pi, 0, 16)
-		case001Pack(a.in, x)
+		case001Pack(a.in, x, 0, 64)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 16)
 		l.copyOut(y, a.out, 0, 16)
@@ -88,17 +88,18 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 16 channel blocks (group g, block b of the group: block
-// g·16+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 16 channel blocks (group g, block b of the
+// group: block g·16+b).
 func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
 	a := case001AsmPool.Get().(*case001Asm)
 	defer case001AsmPool.Put(a)
-	l.route(s, x, 196)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case001PrepAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case001FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
-	case001Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case001ConvAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case001) asmPart(s *case001Scratch, p int) {
-	lo, hi := dyrt.Split(16, s.parts, p)
 	a := s.asm
+	if s.phase == case001PrepAsm {
+		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routePool(s, s.src, 196, lo, hi)
+		case001Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(16, s.parts, p)
 	if s.phase == case001FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/16*64 + lo%16*4
+		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func case001ChannelSum(x []float32) float64 {
 }
 
 // case001Pack writes the padded input x [64, 14, 14] into dst as
-// [64][SH=1][SW=1][Hq=16][Wq=16] phase planes.
-func case001Pack(dst, x []float32) {
+// [64][SH=1][SW=1][Hq=16][Wq=16] phase planes, for the
+// input channels [c0, c1).
+func case001Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:16384]
-	for ci := 0; ci < 64; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*196:][:196]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 16; i++ {

@@ -80,7 +80,7 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 196)
 		l.fuseAsm(a.fused, s.pi, 0, 32)
-		case002Pack(a.in, x)
+		case002Pack(a.in, x, 0, 64)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 32)
 		l.copyOut(y, a.out, 0, 32)
@@ -88,17 +88,18 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 32 channel blocks (group g, block b of the group: block
-// g·32+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 32 channel blocks (group g, block b of the
+// group: block g·32+b).
 func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
 	a := case002AsmPool.Get().(*case002Asm)
 	defer case002AsmPool.Put(a)
-	l.route(s, x, 196)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case002PrepAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case002FuseAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
-	case002Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case002ConvAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case002) asmPart(s *case002Scratch, p int) {
-	lo, hi := dyrt.Split(32, s.parts, p)
 	a := s.asm
+	if s.phase == case002PrepAsm {
+		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routePool(s, s.src, 196, lo, hi)
+		case002Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(32, s.parts, p)
 	if s.phase == case002FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/32*128 + lo%32*4
+		o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func case002ChannelSum(x []float32) float64 {
 }
 
 // case002Pack writes the padded input x [64, 14, 14] into dst as
-// [64][SH=2][SW=2][Hq=8][Wq=8] phase planes.
-func case002Pack(dst, x []float32) {
+// [64][SH=2][SW=2][Hq=8][Wq=8] phase planes, for the
+// input channels [c0, c1).
+func case002Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:16384]
-	for ci := 0; ci < 64; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*196:][:196]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 8; i++ {

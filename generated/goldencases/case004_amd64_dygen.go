@@ -80,7 +80,7 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 144)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		case004Pack(a.in, x)
+		case004Pack(a.in, x, 0, 144)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 144)
 		l.copyOut(y, a.out, 0, 144)
@@ -88,17 +88,18 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 144 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 144 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
 	a := case004AsmPool.Get().(*case004Asm)
 	defer case004AsmPool.Put(a)
-	l.route(s, x, 144)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case004PrepAsm, min(144, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case004FuseAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
-	case004Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case004ConvAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case004) asmPart(s *case004Scratch, p int) {
-	lo, hi := dyrt.Split(144, s.parts, p)
 	a := s.asm
+	if s.phase == case004PrepAsm {
+		lo, hi := dyrt.Split(144, s.parts, p)
+		l.routePool(s, s.src, 144, lo, hi)
+		case004Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(144, s.parts, p)
 	if s.phase == case004FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case004ChannelSum(x []float32) float64 {
 }
 
 // case004Pack writes the padded input x [144, 12, 12] into dst as
-// [144][SH=1][SW=1][Hq=14][Wq=14] phase planes.
-func case004Pack(dst, x []float32) {
+// [144][SH=1][SW=1][Hq=14][Wq=14] phase planes, for the
+// input channels [c0, c1).
+func case004Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:28224]
-	for ci := 0; ci < 144; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*144:][:144]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 14; i++ {

@@ -65,7 +65,7 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 225)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		case005Pack(a.in, x)
+		case005Pack(a.in, x, 0, 96)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 96)
 		l.copyOut(y, a.out, 0, 96)
@@ -73,17 +73,18 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 96 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 96 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
 	a := case005AsmPool.Get().(*case005Asm)
 	defer case005AsmPool.Put(a)
-	l.route(s, x, 225)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case005PrepAsm, min(96, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case005FuseAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	case005Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case005ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case005) asmPart(s *case005Scratch, p int) {
-	lo, hi := dyrt.Split(96, s.parts, p)
 	a := s.asm
+	if s.phase == case005PrepAsm {
+		lo, hi := dyrt.Split(96, s.parts, p)
+		l.routePool(s, s.src, 225, lo, hi)
+		case005Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(96, s.parts, p)
 	if s.phase == case005FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case005ChannelSum(x []float32) float64 {
 }
 
 // case005Pack writes the padded input x [96, 15, 15] into dst as
-// [96][SH=2][SW=2][Hq=10][Wq=10] phase planes.
-func case005Pack(dst, x []float32) {
+// [96][SH=2][SW=2][Hq=10][Wq=10] phase planes, for the
+// input channels [c0, c1).
+func case005Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:38400]
-	for ci := 0; ci < 96; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*225:][:225]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 10; i++ {

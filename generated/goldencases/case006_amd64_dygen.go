@@ -80,7 +80,7 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 49)
 		l.fuseAsm(a.fused, s.pi, 0, 15)
-		case006Pack(a.in, x)
+		case006Pack(a.in, x, 0, 240)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 15)
 		l.copyOut(y, a.out, 0, 15)
@@ -88,17 +88,18 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 15 channel blocks (group g, block b of the group: block
-// g·5+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 15 channel blocks (group g, block b of the
+// group: block g·5+b).
 func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
 	a := case006AsmPool.Get().(*case006Asm)
 	defer case006AsmPool.Put(a)
-	l.route(s, x, 49)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case006PrepAsm, min(240, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case006FuseAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
-	case006Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case006ConvAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case006) asmPart(s *case006Scratch, p int) {
-	lo, hi := dyrt.Split(15, s.parts, p)
 	a := s.asm
+	if s.phase == case006PrepAsm {
+		lo, hi := dyrt.Split(240, s.parts, p)
+		l.routePool(s, s.src, 49, lo, hi)
+		case006Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(15, s.parts, p)
 	if s.phase == case006FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/5*20 + lo%5*4
+		o1 := min((hi-1)/5*20+(hi-1)%5*4+4, (hi-1)/5*20+20)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func case006ChannelSum(x []float32) float64 {
 }
 
 // case006Pack writes the padded input x [240, 7, 7] into dst as
-// [240][SH=1][SW=1][Hq=7][Wq=7] phase planes.
-func case006Pack(dst, x []float32) {
+// [240][SH=1][SW=1][Hq=7][Wq=7] phase planes, for the
+// input channels [c0, c1).
+func case006Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:11760]
-	for ci := 0; ci < 240; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*49:][:49]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 7; i++ {

@@ -80,7 +80,7 @@ func (l *Case007) forwardAsm(s *case007Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 119)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case007Pack(a.in, x)
+		case007Pack(a.in, x, 0, 32)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Case007) forwardAsm(s *case007Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
 	a := case007AsmPool.Get().(*case007Asm)
 	defer case007AsmPool.Put(a)
-	l.route(s, x, 119)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case007PrepAsm, min(32, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case007FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case007Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case007ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case007) asmPart(s *case007Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case007PrepAsm {
+		lo, hi := dyrt.Split(32, s.parts, p)
+		l.routePool(s, s.src, 119, lo, hi)
+		case007Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case007FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case007ChannelSum(x []float32) float64 {
 }
 
 // case007Pack writes the padded input x [32, 7, 17] into dst as
-// [32][SH=1][SW=1][Hq=19][Wq=29] phase planes.
-func case007Pack(dst, x []float32) {
+// [32][SH=1][SW=1][Hq=19][Wq=29] phase planes, for the
+// input channels [c0, c1).
+func case007Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:17632]
-	for ci := 0; ci < 32; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*119:][:119]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 19; i++ {

@@ -65,7 +65,7 @@ func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 1)
 		l.fuseAsm(a.fused, s.pi, 0, 6)
-		case008Pack(a.in, x)
+		case008Pack(a.in, x, 0, 4)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 6)
 		l.copyOut(y, a.out, 0, 6)
@@ -73,17 +73,18 @@ func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 6 channel blocks (group g, block b of the group: block
-// g·6+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 6 channel blocks (group g, block b of the
+// group: block g·6+b).
 func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
 	a := case008AsmPool.Get().(*case008Asm)
 	defer case008AsmPool.Put(a)
-	l.route(s, x, 1)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case008PrepAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case008FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	case008Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case008ConvAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case008) asmPart(s *case008Scratch, p int) {
-	lo, hi := dyrt.Split(6, s.parts, p)
 	a := s.asm
+	if s.phase == case008PrepAsm {
+		lo, hi := dyrt.Split(4, s.parts, p)
+		l.routePool(s, s.src, 1, lo, hi)
+		case008Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(6, s.parts, p)
 	if s.phase == case008FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/6*24 + lo%6*4
+		o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -191,10 +202,11 @@ func case008ChannelSum(x []float32) float64 {
 }
 
 // case008Pack writes the padded input x [4, 1, 1] into dst as
-// [4][SH=3][SW=1][Hq=1][Wq=3] phase planes.
-func case008Pack(dst, x []float32) {
+// [4][SH=3][SW=1][Hq=1][Wq=3] phase planes, for the
+// input channels [c0, c1).
+func case008Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:36]
-	for ci := 0; ci < 4; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1:][:1]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 1; i++ {

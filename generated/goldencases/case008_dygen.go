@@ -62,8 +62,10 @@ type case008Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	case008Samples = iota
+	case008Pool
 	case008Fuse
 	case008Conv
+	case008PrepAsm
 	case008FuseAsm
 	case008ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *case008Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case case008Pool:
+		lo, hi := dyrt.Split(4, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case case008Fuse:
 		lo, hi := dyrt.Split(24, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case008Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case008FuseAsm, case008ConvAsm:
+	case case008PrepAsm, case008FuseAsm, case008ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Case008) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if case008UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = case008Pool, min(4, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = case008Fuse, min(24, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = case008Conv, min(8, 2*procs)
@@ -231,23 +239,34 @@ func (l *Case008) forwardSamples(s *case008Scratch, dst, src []float32, n, h, w,
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Case008) route(s *case008Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 4)
+	l.routeChannels(s, 0, 24)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Case008) routePool(s *case008Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := case008ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*4 : (j+1)*4]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 24; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Case008) routeChannels(s *case008Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 1; k++ {
-			m = max(m, s.logits[k*24+o])
+			j := k*24 + o
+			row := l.fcWeight[j*4 : (j+1)*4]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 1; k++ {

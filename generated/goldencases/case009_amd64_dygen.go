@@ -80,7 +80,7 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 217)
 		l.fuseAsm(a.fused, s.pi, 0, 1)
-		case009Pack(a.in, x)
+		case009Pack(a.in, x, 0, 10)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 1)
 		l.copyOut(y, a.out, 0, 1)
@@ -88,17 +88,18 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 1 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 1 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
 	a := case009AsmPool.Get().(*case009Asm)
 	defer case009AsmPool.Put(a)
-	l.route(s, x, 217)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case009PrepAsm, min(10, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case009FuseAsm, min(1, 2*procs)
 	s.job.Run(s, s.parts)
-	case009Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case009ConvAsm, min(1, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case009) asmPart(s *case009Scratch, p int) {
-	lo, hi := dyrt.Split(1, s.parts, p)
 	a := s.asm
+	if s.phase == case009PrepAsm {
+		lo, hi := dyrt.Split(10, s.parts, p)
+		l.routePool(s, s.src, 217, lo, hi)
+		case009Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(1, s.parts, p)
 	if s.phase == case009FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case009ChannelSum(x []float32) float64 {
 }
 
 // case009Pack writes the padded input x [10, 7, 31] into dst as
-// [10][SH=1][SW=1][Hq=7][Wq=31] phase planes.
-func case009Pack(dst, x []float32) {
+// [10][SH=1][SW=1][Hq=7][Wq=31] phase planes, for the
+// input channels [c0, c1).
+func case009Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:2170]
-	for ci := 0; ci < 10; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*217:][:217]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 7; i++ {

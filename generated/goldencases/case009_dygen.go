@@ -62,8 +62,10 @@ type case009Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	case009Samples = iota
+	case009Pool
 	case009Fuse
 	case009Conv
+	case009PrepAsm
 	case009FuseAsm
 	case009ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *case009Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case case009Pool:
+		lo, hi := dyrt.Split(10, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case case009Fuse:
 		lo, hi := dyrt.Split(1, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case009Conv:
 		lo, hi := dyrt.Split(1, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case009FuseAsm, case009ConvAsm:
+	case case009PrepAsm, case009FuseAsm, case009ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Case009) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if case009UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = case009Pool, min(10, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = case009Fuse, min(1, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = case009Conv, min(1, 2*procs)
@@ -231,23 +239,34 @@ func (l *Case009) forwardSamples(s *case009Scratch, dst, src []float32, n, h, w,
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Case009) route(s *case009Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 10)
+	l.routeChannels(s, 0, 1)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Case009) routePool(s *case009Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := case009ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*10 : (j+1)*10]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 1; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Case009) routeChannels(s *case009Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 1; k++ {
-			m = max(m, s.logits[k*1+o])
+			j := k*1 + o
+			row := l.fcWeight[j*10 : (j+1)*10]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 1; k++ {

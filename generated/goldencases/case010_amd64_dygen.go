@@ -80,7 +80,7 @@ func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 63)
 		l.fuseAsm(a.fused, s.pi, 0, 11)
-		case010Pack(a.in, x)
+		case010Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 11)
 		l.copyOut(y, a.out, 0, 11)
@@ -88,17 +88,18 @@ func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 11 channel blocks (group g, block b of the group: block
-// g·11+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 11 channel blocks (group g, block b of the
+// group: block g·11+b).
 func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
 	a := case010AsmPool.Get().(*case010Asm)
 	defer case010AsmPool.Put(a)
-	l.route(s, x, 63)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case010PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case010FuseAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
-	case010Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case010ConvAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case010) asmPart(s *case010Scratch, p int) {
-	lo, hi := dyrt.Split(11, s.parts, p)
 	a := s.asm
+	if s.phase == case010PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 63, lo, hi)
+		case010Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(11, s.parts, p)
 	if s.phase == case010FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/11*33 + lo%11*3
+		o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case010ChannelSum(x []float32) float64 {
 }
 
 // case010Pack writes the padded input x [2, 7, 9] into dst as
-// [2][SH=1][SW=1][Hq=7][Wq=9] phase planes.
-func case010Pack(dst, x []float32) {
+// [2][SH=1][SW=1][Hq=7][Wq=9] phase planes, for the
+// input channels [c0, c1).
+func case010Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:126]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*63:][:63]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 7; i++ {

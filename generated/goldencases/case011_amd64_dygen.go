@@ -80,7 +80,7 @@ func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 4)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case011Pack(a.in, x)
+		case011Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
 	a := case011AsmPool.Get().(*case011Asm)
 	defer case011AsmPool.Put(a)
-	l.route(s, x, 4)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case011PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case011FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case011Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case011ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case011) asmPart(s *case011Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case011PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 4, lo, hi)
+		case011Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case011FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*7 + lo%2*4
+		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case011ChannelSum(x []float32) float64 {
 }
 
 // case011Pack writes the padded input x [2, 2, 2] into dst as
-// [2][SH=1][SW=2][Hq=6][Wq=3] phase planes.
-func case011Pack(dst, x []float32) {
+// [2][SH=1][SW=2][Hq=6][Wq=3] phase planes, for the
+// input channels [c0, c1).
+func case011Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:72]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*4:][:4]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 6; i++ {

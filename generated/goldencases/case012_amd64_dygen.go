@@ -65,7 +65,7 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 221)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case012Pack(a.in, x)
+		case012Pack(a.in, x, 0, 3)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -73,17 +73,18 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
 	a := case012AsmPool.Get().(*case012Asm)
 	defer case012AsmPool.Put(a)
-	l.route(s, x, 221)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case012FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case012Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case012ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case012) asmPart(s *case012Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case012PrepAsm {
+		lo, hi := dyrt.Split(3, s.parts, p)
+		l.routePool(s, s.src, 221, lo, hi)
+		case012Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case012FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*8 + lo%2*4
+		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -191,10 +202,11 @@ func case012ChannelSum(x []float32) float64 {
 }
 
 // case012Pack writes the padded input x [3, 13, 17] into dst as
-// [3][SH=1][SW=1][Hq=13][Wq=17] phase planes.
-func case012Pack(dst, x []float32) {
+// [3][SH=1][SW=1][Hq=13][Wq=17] phase planes, for the
+// input channels [c0, c1).
+func case012Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:663]
-	for ci := 0; ci < 3; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*221:][:221]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 13; i++ {

@@ -80,7 +80,7 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 217)
 		l.fuseAsm(a.fused, s.pi, 0, 17)
-		case013Pack(a.in, x)
+		case013Pack(a.in, x, 0, 17)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 17)
 		l.copyOut(y, a.out, 0, 17)
@@ -88,17 +88,18 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 17 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 17 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
 	a := case013AsmPool.Get().(*case013Asm)
 	defer case013AsmPool.Put(a)
-	l.route(s, x, 217)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case013PrepAsm, min(17, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case013FuseAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
-	case013Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case013ConvAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case013) asmPart(s *case013Scratch, p int) {
-	lo, hi := dyrt.Split(17, s.parts, p)
 	a := s.asm
+	if s.phase == case013PrepAsm {
+		lo, hi := dyrt.Split(17, s.parts, p)
+		l.routePool(s, s.src, 217, lo, hi)
+		case013Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(17, s.parts, p)
 	if s.phase == case013FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case013ChannelSum(x []float32) float64 {
 }
 
 // case013Pack writes the padded input x [17, 7, 31] into dst as
-// [17][SH=1][SW=1][Hq=11][Wq=35] phase planes.
-func case013Pack(dst, x []float32) {
+// [17][SH=1][SW=1][Hq=11][Wq=35] phase planes, for the
+// input channels [c0, c1).
+func case013Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:6545]
-	for ci := 0; ci < 17; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*217:][:217]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 11; i++ {

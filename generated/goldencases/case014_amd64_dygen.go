@@ -65,7 +65,7 @@ func (l *Case014) forwardAsm(s *case014Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 23)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case014Pack(a.in, x)
+		case014Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -73,17 +73,18 @@ func (l *Case014) forwardAsm(s *case014Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case014) forwardAsmOne(s *case014Scratch, y, x []float32, procs int) {
 	a := case014AsmPool.Get().(*case014Asm)
 	defer case014AsmPool.Put(a)
-	l.route(s, x, 23)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case014PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case014FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case014Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case014ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case014) forwardAsmOne(s *case014Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case014) asmPart(s *case014Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case014PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 23, lo, hi)
+		case014Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case014FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case014ChannelSum(x []float32) float64 {
 }
 
 // case014Pack writes the padded input x [2, 23, 1] into dst as
-// [2][SH=1][SW=1][Hq=23][Wq=1] phase planes.
-func case014Pack(dst, x []float32) {
+// [2][SH=1][SW=1][Hq=23][Wq=1] phase planes, for the
+// input channels [c0, c1).
+func case014Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:46]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*23:][:23]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 23; i++ {

@@ -80,7 +80,7 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 529)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case015Pack(a.in, x)
+		case015Pack(a.in, x, 0, 8)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·4+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·4+b).
 func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
 	a := case015AsmPool.Get().(*case015Asm)
 	defer case015AsmPool.Put(a)
-	l.route(s, x, 529)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case015PrepAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case015FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case015Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case015ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case015) asmPart(s *case015Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case015PrepAsm {
+		lo, hi := dyrt.Split(8, s.parts, p)
+		l.routePool(s, s.src, 529, lo, hi)
+		case015Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case015FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/4*16 + lo%4*4
+		o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func case015ChannelSum(x []float32) float64 {
 }
 
 // case015Pack writes the padded input x [8, 23, 23] into dst as
-// [8][SH=1][SW=1][Hq=23][Wq=23] phase planes.
-func case015Pack(dst, x []float32) {
+// [8][SH=1][SW=1][Hq=23][Wq=23] phase planes, for the
+// input channels [c0, c1).
+func case015Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:4232]
-	for ci := 0; ci < 8; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*529:][:529]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 23; i++ {

@@ -80,7 +80,7 @@ func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 403)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case016Pack(a.in, x)
+		case016Pack(a.in, x, 0, 3)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -88,17 +88,18 @@ func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
 	a := case016AsmPool.Get().(*case016Asm)
 	defer case016AsmPool.Put(a)
-	l.route(s, x, 403)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case016PrepAsm, min(3, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case016FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case016Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case016ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case016) asmPart(s *case016Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case016PrepAsm {
+		lo, hi := dyrt.Split(3, s.parts, p)
+		l.routePool(s, s.src, 403, lo, hi)
+		case016Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case016FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*8 + lo%2*4
+		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -206,10 +217,11 @@ func case016ChannelSum(x []float32) float64 {
 }
 
 // case016Pack writes the padded input x [3, 13, 31] into dst as
-// [3][SH=3][SW=3][Hq=5][Wq=10] phase planes.
-func case016Pack(dst, x []float32) {
+// [3][SH=3][SW=3][Hq=5][Wq=10] phase planes, for the
+// input channels [c0, c1).
+func case016Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1350]
-	for ci := 0; ci < 3; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*403:][:403]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 5; i++ {

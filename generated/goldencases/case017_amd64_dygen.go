@@ -65,7 +65,7 @@ func (l *Case017) forwardAsm(s *case017Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 85)
 		l.fuseAsm(a.fused, s.pi, 0, 3)
-		case017Pack(a.in, x)
+		case017Pack(a.in, x, 0, 15)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 3)
 		l.copyOut(y, a.out, 0, 3)
@@ -73,17 +73,18 @@ func (l *Case017) forwardAsm(s *case017Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 3 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 3 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case017) forwardAsmOne(s *case017Scratch, y, x []float32, procs int) {
 	a := case017AsmPool.Get().(*case017Asm)
 	defer case017AsmPool.Put(a)
-	l.route(s, x, 85)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case017PrepAsm, min(15, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case017FuseAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	case017Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case017ConvAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case017) forwardAsmOne(s *case017Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case017) asmPart(s *case017Scratch, p int) {
-	lo, hi := dyrt.Split(3, s.parts, p)
 	a := s.asm
+	if s.phase == case017PrepAsm {
+		lo, hi := dyrt.Split(15, s.parts, p)
+		l.routePool(s, s.src, 85, lo, hi)
+		case017Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(3, s.parts, p)
 	if s.phase == case017FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case017ChannelSum(x []float32) float64 {
 }
 
 // case017Pack writes the padded input x [15, 17, 5] into dst as
-// [15][SH=1][SW=1][Hq=17][Wq=5] phase planes.
-func case017Pack(dst, x []float32) {
+// [15][SH=1][SW=1][Hq=17][Wq=5] phase planes, for the
+// input channels [c0, c1).
+func case017Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1275]
-	for ci := 0; ci < 15; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*85:][:85]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 17; i++ {

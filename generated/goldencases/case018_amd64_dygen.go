@@ -65,7 +65,7 @@ func (l *Case018) forwardAsm(s *case018Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 12)
 		l.fuseAsm(a.fused, s.pi, 0, 1)
-		case018Pack(a.in, x)
+		case018Pack(a.in, x, 0, 1)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 1)
 		l.copyOut(y, a.out, 0, 1)
@@ -73,17 +73,18 @@ func (l *Case018) forwardAsm(s *case018Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 1 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 1 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case018) forwardAsmOne(s *case018Scratch, y, x []float32, procs int) {
 	a := case018AsmPool.Get().(*case018Asm)
 	defer case018AsmPool.Put(a)
-	l.route(s, x, 12)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case018PrepAsm, min(1, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case018FuseAsm, min(1, 2*procs)
 	s.job.Run(s, s.parts)
-	case018Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case018ConvAsm, min(1, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case018) forwardAsmOne(s *case018Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case018) asmPart(s *case018Scratch, p int) {
-	lo, hi := dyrt.Split(1, s.parts, p)
 	a := s.asm
+	if s.phase == case018PrepAsm {
+		lo, hi := dyrt.Split(1, s.parts, p)
+		l.routePool(s, s.src, 12, lo, hi)
+		case018Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(1, s.parts, p)
 	if s.phase == case018FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case018ChannelSum(x []float32) float64 {
 }
 
 // case018Pack writes the padded input x [1, 4, 3] into dst as
-// [1][SH=2][SW=2][Hq=2][Wq=2] phase planes.
-func case018Pack(dst, x []float32) {
+// [1][SH=2][SW=2][Hq=2][Wq=2] phase planes, for the
+// input channels [c0, c1).
+func case018Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:16]
-	for ci := 0; ci < 1; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*12:][:12]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 2; i++ {

@@ -80,7 +80,7 @@ func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 44)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case019Pack(a.in, x)
+		case019Pack(a.in, x, 0, 10)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
 	a := case019AsmPool.Get().(*case019Asm)
 	defer case019AsmPool.Put(a)
-	l.route(s, x, 44)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case019PrepAsm, min(10, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case019FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case019Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case019ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case019) asmPart(s *case019Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case019PrepAsm {
+		lo, hi := dyrt.Split(10, s.parts, p)
+		l.routePool(s, s.src, 44, lo, hi)
+		case019Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case019FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*7 + lo%2*4
+		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -210,10 +221,11 @@ func case019ChannelSum(x []float32) float64 {
 }
 
 // case019Pack writes the padded input x [10, 4, 11] into dst as
-// [10][SH=3][SW=3][Hq=3][Wq=5] phase planes.
-func case019Pack(dst, x []float32) {
+// [10][SH=3][SW=3][Hq=3][Wq=5] phase planes, for the
+// input channels [c0, c1).
+func case019Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1350]
-	for ci := 0; ci < 10; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*44:][:44]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 3; i++ {

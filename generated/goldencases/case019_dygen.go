@@ -62,8 +62,10 @@ type case019Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	case019Samples = iota
+	case019Pool
 	case019Fuse
 	case019Conv
+	case019PrepAsm
 	case019FuseAsm
 	case019ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *case019Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case case019Pool:
+		lo, hi := dyrt.Split(10, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case case019Fuse:
 		lo, hi := dyrt.Split(14, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case019Conv:
 		lo, hi := dyrt.Split(14, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case019FuseAsm, case019ConvAsm:
+	case case019PrepAsm, case019FuseAsm, case019ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Case019) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if case019UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = case019Pool, min(10, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = case019Fuse, min(14, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = case019Conv, min(14, 2*procs)
@@ -231,23 +239,34 @@ func (l *Case019) forwardSamples(s *case019Scratch, dst, src []float32, n, h, w,
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Case019) route(s *case019Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 10)
+	l.routeChannels(s, 0, 14)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Case019) routePool(s *case019Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := case019ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*10 : (j+1)*10]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 14; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Case019) routeChannels(s *case019Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 8; k++ {
-			m = max(m, s.logits[k*14+o])
+			j := k*14 + o
+			row := l.fcWeight[j*10 : (j+1)*10]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 8; k++ {

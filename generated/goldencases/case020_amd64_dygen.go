@@ -65,7 +65,7 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 7)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case020Pack(a.in, x)
+		case020Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -73,17 +73,18 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
 	a := case020AsmPool.Get().(*case020Asm)
 	defer case020AsmPool.Put(a)
-	l.route(s, x, 7)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case020PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case020FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case020Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case020ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case020) asmPart(s *case020Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case020PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 7, lo, hi)
+		case020Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case020FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*8 + lo%2*4
+		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case020ChannelSum(x []float32) float64 {
 }
 
 // case020Pack writes the padded input x [2, 7, 1] into dst as
-// [2][SH=1][SW=1][Hq=7][Wq=1] phase planes.
-func case020Pack(dst, x []float32) {
+// [2][SH=1][SW=1][Hq=7][Wq=1] phase planes, for the
+// input channels [c0, c1).
+func case020Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:14]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*7:][:7]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 7; i++ {

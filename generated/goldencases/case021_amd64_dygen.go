@@ -80,7 +80,7 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 64)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case021Pack(a.in, x)
+		case021Pack(a.in, x, 0, 8)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
 	a := case021AsmPool.Get().(*case021Asm)
 	defer case021AsmPool.Put(a)
-	l.route(s, x, 64)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case021PrepAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case021FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case021Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case021ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case021) asmPart(s *case021Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case021PrepAsm {
+		lo, hi := dyrt.Split(8, s.parts, p)
+		l.routePool(s, s.src, 64, lo, hi)
+		case021Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case021FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*2 + lo%1*2
+		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case021ChannelSum(x []float32) float64 {
 }
 
 // case021Pack writes the padded input x [8, 8, 8] into dst as
-// [8][SH=1][SW=1][Hq=8][Wq=8] phase planes.
-func case021Pack(dst, x []float32) {
+// [8][SH=1][SW=1][Hq=8][Wq=8] phase planes, for the
+// input channels [c0, c1).
+func case021Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:512]
-	for ci := 0; ci < 8; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*64:][:64]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 8; i++ {

@@ -80,7 +80,7 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 136)
 		l.fuseAsm(a.fused, s.pi, 0, 6)
-		case022Pack(a.in, x)
+		case022Pack(a.in, x, 0, 24)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 6)
 		l.copyOut(y, a.out, 0, 6)
@@ -88,17 +88,18 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 6 channel blocks (group g, block b of the group: block
-// g·6+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 6 channel blocks (group g, block b of the
+// group: block g·6+b).
 func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
 	a := case022AsmPool.Get().(*case022Asm)
 	defer case022AsmPool.Put(a)
-	l.route(s, x, 136)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case022PrepAsm, min(24, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case022FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	case022Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case022ConvAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case022) asmPart(s *case022Scratch, p int) {
-	lo, hi := dyrt.Split(6, s.parts, p)
 	a := s.asm
+	if s.phase == case022PrepAsm {
+		lo, hi := dyrt.Split(24, s.parts, p)
+		l.routePool(s, s.src, 136, lo, hi)
+		case022Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(6, s.parts, p)
 	if s.phase == case022FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/6*24 + lo%6*4
+		o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func case022ChannelSum(x []float32) float64 {
 }
 
 // case022Pack writes the padded input x [24, 8, 17] into dst as
-// [24][SH=1][SW=1][Hq=8][Wq=17] phase planes.
-func case022Pack(dst, x []float32) {
+// [24][SH=1][SW=1][Hq=8][Wq=17] phase planes, for the
+// input channels [c0, c1).
+func case022Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:3264]
-	for ci := 0; ci < 24; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*136:][:136]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 8; i++ {

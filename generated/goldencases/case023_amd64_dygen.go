@@ -80,7 +80,7 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 31)
 		l.fuseAsm(a.fused, s.pi, 0, 9)
-		case023Pack(a.in, x)
+		case023Pack(a.in, x, 0, 9)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 9)
 		l.copyOut(y, a.out, 0, 9)
@@ -88,17 +88,18 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 9 channel blocks (group g, block b of the group: block
-// g·3+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 9 channel blocks (group g, block b of the
+// group: block g·3+b).
 func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 	a := case023AsmPool.Get().(*case023Asm)
 	defer case023AsmPool.Put(a)
-	l.route(s, x, 31)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case023FuseAsm, min(9, 2*procs)
 	s.job.Run(s, s.parts)
-	case023Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case023ConvAsm, min(9, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case023) asmPart(s *case023Scratch, p int) {
-	lo, hi := dyrt.Split(9, s.parts, p)
 	a := s.asm
+	if s.phase == case023PrepAsm {
+		lo, hi := dyrt.Split(9, s.parts, p)
+		l.routePool(s, s.src, 31, lo, hi)
+		case023Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(9, s.parts, p)
 	if s.phase == case023FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/3*9 + lo%3*3
+		o1 := min((hi-1)/3*9+(hi-1)%3*3+3, (hi-1)/3*9+9)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case023ChannelSum(x []float32) float64 {
 }
 
 // case023Pack writes the padded input x [9, 1, 31] into dst as
-// [9][SH=1][SW=1][Hq=7][Wq=37] phase planes.
-func case023Pack(dst, x []float32) {
+// [9][SH=1][SW=1][Hq=7][Wq=37] phase planes, for the
+// input channels [c0, c1).
+func case023Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:2331]
-	for ci := 0; ci < 9; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*31:][:31]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 7; i++ {

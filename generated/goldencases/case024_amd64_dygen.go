@@ -80,7 +80,7 @@ func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 221)
 		l.fuseAsm(a.fused, s.pi, 0, 11)
-		case024Pack(a.in, x)
+		case024Pack(a.in, x, 0, 4)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 11)
 		l.copyOut(y, a.out, 0, 11)
@@ -88,17 +88,18 @@ func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 11 channel blocks (group g, block b of the group: block
-// g·11+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 11 channel blocks (group g, block b of the
+// group: block g·11+b).
 func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
 	a := case024AsmPool.Get().(*case024Asm)
 	defer case024AsmPool.Put(a)
-	l.route(s, x, 221)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case024PrepAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case024FuseAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
-	case024Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case024ConvAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case024) asmPart(s *case024Scratch, p int) {
-	lo, hi := dyrt.Split(11, s.parts, p)
 	a := s.asm
+	if s.phase == case024PrepAsm {
+		lo, hi := dyrt.Split(4, s.parts, p)
+		l.routePool(s, s.src, 221, lo, hi)
+		case024Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(11, s.parts, p)
 	if s.phase == case024FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/11*33 + lo%11*3
+		o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case024ChannelSum(x []float32) float64 {
 }
 
 // case024Pack writes the padded input x [4, 13, 17] into dst as
-// [4][SH=1][SW=1][Hq=15][Wq=19] phase planes.
-func case024Pack(dst, x []float32) {
+// [4][SH=1][SW=1][Hq=15][Wq=19] phase planes, for the
+// input channels [c0, c1).
+func case024Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1140]
-	for ci := 0; ci < 4; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*221:][:221]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 15; i++ {

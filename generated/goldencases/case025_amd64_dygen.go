@@ -110,7 +110,7 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 117)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case025Pack(a.in, x)
+		case025Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -118,17 +118,18 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
 	a := case025AsmPool.Get().(*case025Asm)
 	defer case025AsmPool.Put(a)
-	l.route(s, x, 117)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case025PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case025FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case025Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case025ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -138,9 +139,19 @@ func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case025) asmPart(s *case025Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case025PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 117, lo, hi)
+		case025Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case025FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*7 + lo%2*4
+		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -240,10 +251,11 @@ func case025ChannelSum(x []float32) float64 {
 }
 
 // case025Pack writes the padded input x [2, 13, 9] into dst as
-// [2][SH=2][SW=2][Hq=8][Wq=6] phase planes.
-func case025Pack(dst, x []float32) {
+// [2][SH=2][SW=2][Hq=8][Wq=6] phase planes, for the
+// input channels [c0, c1).
+func case025Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:384]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*117:][:117]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 8; i++ {

@@ -65,7 +65,7 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 9)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case026Pack(a.in, x)
+		case026Pack(a.in, x, 0, 8)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -73,17 +73,18 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
 	a := case026AsmPool.Get().(*case026Asm)
 	defer case026AsmPool.Put(a)
-	l.route(s, x, 9)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case026PrepAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case026FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case026Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case026ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case026) asmPart(s *case026Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case026PrepAsm {
+		lo, hi := dyrt.Split(8, s.parts, p)
+		l.routePool(s, s.src, 9, lo, hi)
+		case026Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case026FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*2 + lo%1*2
+		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case026ChannelSum(x []float32) float64 {
 }
 
 // case026Pack writes the padded input x [8, 1, 9] into dst as
-// [8][SH=3][SW=2][Hq=1][Wq=6] phase planes.
-func case026Pack(dst, x []float32) {
+// [8][SH=3][SW=2][Hq=1][Wq=6] phase planes, for the
+// input channels [c0, c1).
+func case026Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:288]
-	for ci := 0; ci < 8; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*9:][:9]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 1; i++ {

@@ -65,7 +65,7 @@ func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 207)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case027Pack(a.in, x)
+		case027Pack(a.in, x, 0, 4)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -73,17 +73,18 @@ func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
 	a := case027AsmPool.Get().(*case027Asm)
 	defer case027AsmPool.Put(a)
-	l.route(s, x, 207)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case027PrepAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case027FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case027Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case027ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case027) asmPart(s *case027Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case027PrepAsm {
+		lo, hi := dyrt.Split(4, s.parts, p)
+		l.routePool(s, s.src, 207, lo, hi)
+		case027Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case027FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case027ChannelSum(x []float32) float64 {
 }
 
 // case027Pack writes the padded input x [4, 23, 9] into dst as
-// [4][SH=1][SW=1][Hq=23][Wq=9] phase planes.
-func case027Pack(dst, x []float32) {
+// [4][SH=1][SW=1][Hq=23][Wq=9] phase planes, for the
+// input channels [c0, c1).
+func case027Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:828]
-	for ci := 0; ci < 4; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*207:][:207]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 23; i++ {

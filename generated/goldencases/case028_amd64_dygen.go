@@ -80,7 +80,7 @@ func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 272)
 		l.fuseAsm(a.fused, s.pi, 0, 17)
-		case028Pack(a.in, x)
+		case028Pack(a.in, x, 0, 17)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 17)
 		l.copyOut(y, a.out, 0, 17)
@@ -88,17 +88,18 @@ func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 17 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 17 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
 	a := case028AsmPool.Get().(*case028Asm)
 	defer case028AsmPool.Put(a)
-	l.route(s, x, 272)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case028PrepAsm, min(17, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case028FuseAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
-	case028Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case028ConvAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case028) asmPart(s *case028Scratch, p int) {
-	lo, hi := dyrt.Split(17, s.parts, p)
 	a := s.asm
+	if s.phase == case028PrepAsm {
+		lo, hi := dyrt.Split(17, s.parts, p)
+		l.routePool(s, s.src, 272, lo, hi)
+		case028Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(17, s.parts, p)
 	if s.phase == case028FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*2 + lo%1*2
+		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func case028ChannelSum(x []float32) float64 {
 }
 
 // case028Pack writes the padded input x [17, 16, 17] into dst as
-// [17][SH=3][SW=3][Hq=6][Wq=6] phase planes.
-func case028Pack(dst, x []float32) {
+// [17][SH=3][SW=3][Hq=6][Wq=6] phase planes, for the
+// input channels [c0, c1).
+func case028Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:5508]
-	for ci := 0; ci < 17; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*272:][:272]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 6; i++ {

@@ -80,7 +80,7 @@ func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 529)
 		l.fuseAsm(a.fused, s.pi, 0, 6)
-		case029Pack(a.in, x)
+		case029Pack(a.in, x, 0, 6)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 6)
 		l.copyOut(y, a.out, 0, 6)
@@ -88,17 +88,18 @@ func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 6 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 6 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
 	a := case029AsmPool.Get().(*case029Asm)
 	defer case029AsmPool.Put(a)
-	l.route(s, x, 529)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case029PrepAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case029FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	case029Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case029ConvAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case029) asmPart(s *case029Scratch, p int) {
-	lo, hi := dyrt.Split(6, s.parts, p)
 	a := s.asm
+	if s.phase == case029PrepAsm {
+		lo, hi := dyrt.Split(6, s.parts, p)
+		l.routePool(s, s.src, 529, lo, hi)
+		case029Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(6, s.parts, p)
 	if s.phase == case029FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*7 + lo%2*4
+		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -210,10 +221,11 @@ func case029ChannelSum(x []float32) float64 {
 }
 
 // case029Pack writes the padded input x [6, 23, 23] into dst as
-// [6][SH=1][SW=1][Hq=29][Wq=23] phase planes.
-func case029Pack(dst, x []float32) {
+// [6][SH=1][SW=1][Hq=29][Wq=23] phase planes, for the
+// input channels [c0, c1).
+func case029Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:4002]
-	for ci := 0; ci < 6; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*529:][:529]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 29; i++ {

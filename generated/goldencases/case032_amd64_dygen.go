@@ -80,7 +80,7 @@ func (l *Case032) forwardAsm(s *case032Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 25)
 		l.fuseAsm(a.fused, s.pi, 0, 8)
-		case032Pack(a.in, x)
+		case032Pack(a.in, x, 0, 4)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 8)
 		l.copyOut(y, a.out, 0, 8)
@@ -88,17 +88,18 @@ func (l *Case032) forwardAsm(s *case032Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 8 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 8 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case032) forwardAsmOne(s *case032Scratch, y, x []float32, procs int) {
 	a := case032AsmPool.Get().(*case032Asm)
 	defer case032AsmPool.Put(a)
-	l.route(s, x, 25)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case032PrepAsm, min(4, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case032FuseAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	case032Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case032ConvAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Case032) forwardAsmOne(s *case032Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case032) asmPart(s *case032Scratch, p int) {
-	lo, hi := dyrt.Split(8, s.parts, p)
 	a := s.asm
+	if s.phase == case032PrepAsm {
+		lo, hi := dyrt.Split(4, s.parts, p)
+		l.routePool(s, s.src, 25, lo, hi)
+		case032Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(8, s.parts, p)
 	if s.phase == case032FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*7 + lo%2*4
+		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -210,10 +221,11 @@ func case032ChannelSum(x []float32) float64 {
 }
 
 // case032Pack writes the padded input x [4, 5, 5] into dst as
-// [4][SH=3][SW=3][Hq=3][Wq=3] phase planes.
-func case032Pack(dst, x []float32) {
+// [4][SH=3][SW=3][Hq=3][Wq=3] phase planes, for the
+// input channels [c0, c1).
+func case032Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:324]
-	for ci := 0; ci < 4; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*25:][:25]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 3; i++ {

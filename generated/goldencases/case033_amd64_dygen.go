@@ -65,17 +65,18 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·2+b), with the pack between them.
+// goroutines, in three phases: the mean pool split across input
+// channels; the routing FC, softmax and fusion, then the convolution,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·2+b).
 func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
 	a := case033AsmPool.Get().(*case033Asm)
 	defer case033AsmPool.Put(a)
-	l.route(s, x, 144)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case033FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = x
 	s.phase, s.parts = case033ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
@@ -84,9 +85,18 @@ func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case033) asmPart(s *case033Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case033PrepAsm {
+		lo, hi := dyrt.Split(24, s.parts, p)
+		l.routePool(s, s.src, 144, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case033FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/2*8 + lo%2*4
+		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}

@@ -65,7 +65,7 @@ func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 221)
 		l.fuseAsm(a.fused, s.pi, 0, 6)
-		case034Pack(a.in, x)
+		case034Pack(a.in, x, 0, 36)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 6)
 		l.copyOut(y, a.out, 0, 6)
@@ -73,17 +73,18 @@ func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 6 channel blocks (group g, block b of the group: block
-// g·6+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 6 channel blocks (group g, block b of the
+// group: block g·6+b).
 func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
 	a := case034AsmPool.Get().(*case034Asm)
 	defer case034AsmPool.Put(a)
-	l.route(s, x, 221)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case034PrepAsm, min(36, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case034FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	case034Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case034ConvAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case034) asmPart(s *case034Scratch, p int) {
-	lo, hi := dyrt.Split(6, s.parts, p)
 	a := s.asm
+	if s.phase == case034PrepAsm {
+		lo, hi := dyrt.Split(36, s.parts, p)
+		l.routePool(s, s.src, 221, lo, hi)
+		case034Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(6, s.parts, p)
 	if s.phase == case034FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/6*24 + lo%6*4
+		o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -191,10 +202,11 @@ func case034ChannelSum(x []float32) float64 {
 }
 
 // case034Pack writes the padded input x [36, 13, 17] into dst as
-// [36][SH=1][SW=1][Hq=13][Wq=17] phase planes.
-func case034Pack(dst, x []float32) {
+// [36][SH=1][SW=1][Hq=13][Wq=17] phase planes, for the
+// input channels [c0, c1).
+func case034Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:7956]
-	for ci := 0; ci < 36; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*221:][:221]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 13; i++ {

@@ -65,7 +65,7 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 77)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case035Pack(a.in, x)
+		case035Pack(a.in, x, 0, 2)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 2)
 		l.copyOut(y, a.out, 0, 2)
@@ -73,17 +73,18 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 2 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 2 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
 	a := case035AsmPool.Get().(*case035Asm)
 	defer case035AsmPool.Put(a)
-	l.route(s, x, 77)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case035PrepAsm, min(2, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case035FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	case035Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case035ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case035) asmPart(s *case035Scratch, p int) {
-	lo, hi := dyrt.Split(2, s.parts, p)
 	a := s.asm
+	if s.phase == case035PrepAsm {
+		lo, hi := dyrt.Split(2, s.parts, p)
+		l.routePool(s, s.src, 77, lo, hi)
+		case035Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(2, s.parts, p)
 	if s.phase == case035FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case035ChannelSum(x []float32) float64 {
 }
 
 // case035Pack writes the padded input x [2, 11, 7] into dst as
-// [2][SH=3][SW=2][Hq=4][Wq=4] phase planes.
-func case035Pack(dst, x []float32) {
+// [2][SH=3][SW=2][Hq=4][Wq=4] phase planes, for the
+// input channels [c0, c1).
+func case035Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:192]
-	for ci := 0; ci < 2; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*77:][:77]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 4; i++ {

@@ -65,7 +65,7 @@ func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 1)
 		l.fuseAsm(a.fused, s.pi, 0, 11)
-		case036Pack(a.in, x)
+		case036Pack(a.in, x, 0, 16)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 11)
 		l.copyOut(y, a.out, 0, 11)
@@ -73,17 +73,18 @@ func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 11 channel blocks (group g, block b of the group: block
-// g·11+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 11 channel blocks (group g, block b of the
+// group: block g·11+b).
 func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
 	a := case036AsmPool.Get().(*case036Asm)
 	defer case036AsmPool.Put(a)
-	l.route(s, x, 1)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case036PrepAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case036FuseAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
-	case036Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case036ConvAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case036) asmPart(s *case036Scratch, p int) {
-	lo, hi := dyrt.Split(11, s.parts, p)
 	a := s.asm
+	if s.phase == case036PrepAsm {
+		lo, hi := dyrt.Split(16, s.parts, p)
+		l.routePool(s, s.src, 1, lo, hi)
+		case036Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(11, s.parts, p)
 	if s.phase == case036FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/11*33 + lo%11*3
+		o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case036ChannelSum(x []float32) float64 {
 }
 
 // case036Pack writes the padded input x [16, 1, 1] into dst as
-// [16][SH=2][SW=2][Hq=2][Wq=2] phase planes.
-func case036Pack(dst, x []float32) {
+// [16][SH=2][SW=2][Hq=2][Wq=2] phase planes, for the
+// input channels [c0, c1).
+func case036Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:256]
-	for ci := 0; ci < 16; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1:][:1]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 2; i++ {

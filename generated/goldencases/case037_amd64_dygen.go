@@ -65,7 +65,7 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 119)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		case037Pack(a.in, x)
+		case037Pack(a.in, x, 0, 20)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -73,17 +73,18 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
 	a := case037AsmPool.Get().(*case037Asm)
 	defer case037AsmPool.Put(a)
-	l.route(s, x, 119)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case037PrepAsm, min(20, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case037FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	case037Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case037ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case037) asmPart(s *case037Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == case037PrepAsm {
+		lo, hi := dyrt.Split(20, s.parts, p)
+		l.routePool(s, s.src, 119, lo, hi)
+		case037Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == case037FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*2 + lo%1*2
+		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -174,10 +185,11 @@ func case037ChannelSum(x []float32) float64 {
 }
 
 // case037Pack writes the padded input x [20, 7, 17] into dst as
-// [20][SH=3][SW=3][Hq=2][Wq=5] phase planes.
-func case037Pack(dst, x []float32) {
+// [20][SH=3][SW=3][Hq=2][Wq=5] phase planes, for the
+// input channels [c0, c1).
+func case037Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1800]
-	for ci := 0; ci < 20; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*119:][:119]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 2; i++ {

@@ -65,7 +65,7 @@ func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 45)
 		l.fuseAsm(a.fused, s.pi, 0, 6)
-		case038Pack(a.in, x)
+		case038Pack(a.in, x, 0, 6)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 6)
 		l.copyOut(y, a.out, 0, 6)
@@ -73,17 +73,18 @@ func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 6 channel blocks (group g, block b of the group: block
-// g·6+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 6 channel blocks (group g, block b of the
+// group: block g·6+b).
 func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
 	a := case038AsmPool.Get().(*case038Asm)
 	defer case038AsmPool.Put(a)
-	l.route(s, x, 45)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case038PrepAsm, min(6, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case038FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	case038Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = case038ConvAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case038) asmPart(s *case038Scratch, p int) {
-	lo, hi := dyrt.Split(6, s.parts, p)
 	a := s.asm
+	if s.phase == case038PrepAsm {
+		lo, hi := dyrt.Split(6, s.parts, p)
+		l.routePool(s, s.src, 45, lo, hi)
+		case038Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(6, s.parts, p)
 	if s.phase == case038FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/6*24 + lo%6*4
+		o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -191,10 +202,11 @@ func case038ChannelSum(x []float32) float64 {
 }
 
 // case038Pack writes the padded input x [6, 5, 9] into dst as
-// [6][SH=2][SW=2][Hq=6][Wq=8] phase planes.
-func case038Pack(dst, x []float32) {
+// [6][SH=2][SW=2][Hq=6][Wq=8] phase planes, for the
+// input channels [c0, c1).
+func case038Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:1152]
-	for ci := 0; ci < 6; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*45:][:45]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 6; i++ {

@@ -80,17 +80,18 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution each split
-// across the 8 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool split across input
+// channels; the routing FC, softmax and fusion, then the convolution,
+// each split across the 8 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
 	a := case039AsmPool.Get().(*case039Asm)
 	defer case039AsmPool.Put(a)
-	l.route(s, x, 272)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = case039PrepAsm, min(8, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = case039FuseAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = x
 	s.phase, s.parts = case039ConvAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
@@ -99,9 +100,18 @@ func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Case039) asmPart(s *case039Scratch, p int) {
-	lo, hi := dyrt.Split(8, s.parts, p)
 	a := s.asm
+	if s.phase == case039PrepAsm {
+		lo, hi := dyrt.Split(8, s.parts, p)
+		l.routePool(s, s.src, 272, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(8, s.parts, p)
 	if s.phase == case039FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}

@@ -80,17 +80,18 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution each split
-// across the 64 channel blocks (group g, block b of the group: block
-// g·64+b), with the pack between them.
+// goroutines, in three phases: the mean pool split across input
+// channels; the routing FC, softmax and fusion, then the convolution,
+// each split across the 64 channel blocks (group g, block b of the
+// group: block g·64+b).
 func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
 	a := conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 	defer conv1x1ExpandAsmPool.Put(a)
-	l.route(s, x, 3136)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv1x1ExpandFuseAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = x
 	s.phase, s.parts = conv1x1ExpandConvAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
@@ -99,9 +100,18 @@ func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, p
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
-	lo, hi := dyrt.Split(64, s.parts, p)
 	a := s.asm
+	if s.phase == conv1x1ExpandPrepAsm {
+		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routePool(s, s.src, 3136, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(64, s.parts, p)
 	if s.phase == conv1x1ExpandFuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/64*256 + lo%64*4
+		o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}

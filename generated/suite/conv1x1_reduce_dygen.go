@@ -62,8 +62,10 @@ type conv1x1ReduceScratch struct {
 // fusion and convolution split across output channels.
 const (
 	conv1x1ReduceSamples = iota
+	conv1x1ReducePool
 	conv1x1ReduceFuse
 	conv1x1ReduceConv
+	conv1x1ReducePrepAsm
 	conv1x1ReduceFuseAsm
 	conv1x1ReduceConvAsm
 )
@@ -82,13 +84,17 @@ func (s *conv1x1ReduceScratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case conv1x1ReducePool:
+		lo, hi := dyrt.Split(256, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case conv1x1ReduceFuse:
 		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case conv1x1ReduceConv:
 		lo, hi := dyrt.Split(11, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv1x1ReduceFuseAsm, conv1x1ReduceConvAsm:
+	case conv1x1ReducePrepAsm, conv1x1ReduceFuseAsm, conv1x1ReduceConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Conv1x1Reduce) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if conv1x1ReduceUseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = conv1x1ReducePool, min(256, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv1x1ReduceFuse, min(64, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv1x1ReduceConv, min(11, 2*procs)
@@ -231,23 +239,34 @@ func (l *Conv1x1Reduce) forwardSamples(s *conv1x1ReduceScratch, dst, src []float
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Conv1x1Reduce) route(s *conv1x1ReduceScratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 256)
+	l.routeChannels(s, 0, 64)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Conv1x1Reduce) routePool(s *conv1x1ReduceScratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := conv1x1ReduceChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*256 : (j+1)*256]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 64; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Conv1x1Reduce) routeChannels(s *conv1x1ReduceScratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*64+o])
+			j := k*64 + o
+			row := l.fcWeight[j*256 : (j+1)*256]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {

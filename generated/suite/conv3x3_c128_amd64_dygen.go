@@ -65,7 +65,7 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
 		l.fuseAsm(a.fused, s.pi, 0, 32)
-		conv3x3C128Pack(a.in, x)
+		conv3x3C128Pack(a.in, x, 0, 128)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 32)
 		l.copyOut(y, a.out, 0, 32)
@@ -73,17 +73,18 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 32 channel blocks (group g, block b of the group: block
-// g·32+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 32 channel blocks (group g, block b of the
+// group: block g·32+b).
 func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
 	a := conv3x3C128AsmPool.Get().(*conv3x3C128Asm)
 	defer conv3x3C128AsmPool.Put(a)
-	l.route(s, x, 784)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3C128PrepAsm, min(128, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv3x3C128FuseAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
-	conv3x3C128Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C128ConvAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
-	lo, hi := dyrt.Split(32, s.parts, p)
 	a := s.asm
+	if s.phase == conv3x3C128PrepAsm {
+		lo, hi := dyrt.Split(128, s.parts, p)
+		l.routePool(s, s.src, 784, lo, hi)
+		conv3x3C128Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(32, s.parts, p)
 	if s.phase == conv3x3C128FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/32*128 + lo%32*4
+		o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -188,10 +199,11 @@ func conv3x3C128ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C128Pack writes the padded input x [128, 28, 28] into dst as
-// [128][SH=1][SW=1][Hq=30][Wq=30] phase planes.
-func conv3x3C128Pack(dst, x []float32) {
+// [128][SH=1][SW=1][Hq=30][Wq=30] phase planes, for the
+// input channels [c0, c1).
+func conv3x3C128Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:115200]
-	for ci := 0; ci < 128; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*784:][:784]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 30; i++ {

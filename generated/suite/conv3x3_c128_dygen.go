@@ -62,8 +62,10 @@ type conv3x3C128Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	conv3x3C128Samples = iota
+	conv3x3C128Pool
 	conv3x3C128Fuse
 	conv3x3C128Conv
+	conv3x3C128PrepAsm
 	conv3x3C128FuseAsm
 	conv3x3C128ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *conv3x3C128Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case conv3x3C128Pool:
+		lo, hi := dyrt.Split(128, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case conv3x3C128Fuse:
 		lo, hi := dyrt.Split(128, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case conv3x3C128Conv:
 		lo, hi := dyrt.Split(43, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv3x3C128FuseAsm, conv3x3C128ConvAsm:
+	case conv3x3C128PrepAsm, conv3x3C128FuseAsm, conv3x3C128ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Conv3x3C128) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if conv3x3C128UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = conv3x3C128Pool, min(128, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv3x3C128Fuse, min(128, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv3x3C128Conv, min(43, 2*procs)
@@ -231,23 +239,34 @@ func (l *Conv3x3C128) forwardSamples(s *conv3x3C128Scratch, dst, src []float32, 
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Conv3x3C128) route(s *conv3x3C128Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 128)
+	l.routeChannels(s, 0, 128)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Conv3x3C128) routePool(s *conv3x3C128Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := conv3x3C128ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*128 : (j+1)*128]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 128; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Conv3x3C128) routeChannels(s *conv3x3C128Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*128+o])
+			j := k*128 + o
+			row := l.fcWeight[j*128 : (j+1)*128]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {

@@ -80,7 +80,7 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 196)
 		l.fuseAsm(a.fused, s.pi, 0, 64)
-		conv3x3C256Pack(a.in, x)
+		conv3x3C256Pack(a.in, x, 0, 256)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 64)
 		l.copyOut(y, a.out, 0, 64)
@@ -88,17 +88,18 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 64 channel blocks (group g, block b of the group: block
-// g·64+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 64 channel blocks (group g, block b of the
+// group: block g·64+b).
 func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
 	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
 	defer conv3x3C256AsmPool.Put(a)
-	l.route(s, x, 196)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3C256PrepAsm, min(256, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv3x3C256FuseAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	conv3x3C256Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C256ConvAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
-	lo, hi := dyrt.Split(64, s.parts, p)
 	a := s.asm
+	if s.phase == conv3x3C256PrepAsm {
+		lo, hi := dyrt.Split(256, s.parts, p)
+		l.routePool(s, s.src, 196, lo, hi)
+		conv3x3C256Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(64, s.parts, p)
 	if s.phase == conv3x3C256FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/64*256 + lo%64*4
+		o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func conv3x3C256ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C256Pack writes the padded input x [256, 14, 14] into dst as
-// [256][SH=1][SW=1][Hq=16][Wq=16] phase planes.
-func conv3x3C256Pack(dst, x []float32) {
+// [256][SH=1][SW=1][Hq=16][Wq=16] phase planes, for the
+// input channels [c0, c1).
+func conv3x3C256Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:65536]
-	for ci := 0; ci < 256; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*196:][:196]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 16; i++ {

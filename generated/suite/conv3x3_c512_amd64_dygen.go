@@ -80,7 +80,7 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 49)
 		l.fuseAsm(a.fused, s.pi, 0, 128)
-		conv3x3C512Pack(a.in, x)
+		conv3x3C512Pack(a.in, x, 0, 512)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 128)
 		l.copyOut(y, a.out, 0, 128)
@@ -88,17 +88,18 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 128 channel blocks (group g, block b of the group: block
-// g·128+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 128 channel blocks (group g, block b of the
+// group: block g·128+b).
 func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
 	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
 	defer conv3x3C512AsmPool.Put(a)
-	l.route(s, x, 49)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3C512PrepAsm, min(512, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv3x3C512FuseAsm, min(128, 2*procs)
 	s.job.Run(s, s.parts)
-	conv3x3C512Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C512ConvAsm, min(128, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
-	lo, hi := dyrt.Split(128, s.parts, p)
 	a := s.asm
+	if s.phase == conv3x3C512PrepAsm {
+		lo, hi := dyrt.Split(512, s.parts, p)
+		l.routePool(s, s.src, 49, lo, hi)
+		conv3x3C512Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(128, s.parts, p)
 	if s.phase == conv3x3C512FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/128*512 + lo%128*4
+		o1 := min((hi-1)/128*512+(hi-1)%128*4+4, (hi-1)/128*512+512)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func conv3x3C512ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C512Pack writes the padded input x [512, 7, 7] into dst as
-// [512][SH=1][SW=1][Hq=9][Wq=9] phase planes.
-func conv3x3C512Pack(dst, x []float32) {
+// [512][SH=1][SW=1][Hq=9][Wq=9] phase planes, for the
+// input channels [c0, c1).
+func conv3x3C512Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:41472]
-	for ci := 0; ci < 512; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*49:][:49]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 9; i++ {

@@ -65,7 +65,7 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 32)
-		conv3x3S2Pack(a.in, x)
+		conv3x3S2Pack(a.in, x, 0, 64)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 32)
 		l.copyOut(y, a.out, 0, 32)
@@ -73,17 +73,18 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 32 channel blocks (group g, block b of the group: block
-// g·32+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 32 channel blocks (group g, block b of the
+// group: block g·32+b).
 func (l *Conv3x3S2) forwardAsmOne(s *conv3x3S2Scratch, y, x []float32, procs int) {
 	a := conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
 	defer conv3x3S2AsmPool.Put(a)
-	l.route(s, x, 3136)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3S2PrepAsm, min(64, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv3x3S2FuseAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
-	conv3x3S2Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = conv3x3S2ConvAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
@@ -93,9 +94,19 @@ func (l *Conv3x3S2) forwardAsmOne(s *conv3x3S2Scratch, y, x []float32, procs int
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
-	lo, hi := dyrt.Split(32, s.parts, p)
 	a := s.asm
+	if s.phase == conv3x3S2PrepAsm {
+		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routePool(s, s.src, 3136, lo, hi)
+		conv3x3S2Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(32, s.parts, p)
 	if s.phase == conv3x3S2FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/32*128 + lo%32*4
+		o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -188,10 +199,11 @@ func conv3x3S2ChannelSum(x []float32) float64 {
 }
 
 // conv3x3S2Pack writes the padded input x [64, 56, 56] into dst as
-// [64][SH=2][SW=2][Hq=29][Wq=29] phase planes.
-func conv3x3S2Pack(dst, x []float32) {
+// [64][SH=2][SW=2][Hq=29][Wq=29] phase planes, for the
+// input channels [c0, c1).
+func conv3x3S2Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:215296]
-	for ci := 0; ci < 64; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*3136:][:3136]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 29; i++ {

@@ -62,8 +62,10 @@ type conv3x3S2Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	conv3x3S2Samples = iota
+	conv3x3S2Pool
 	conv3x3S2Fuse
 	conv3x3S2Conv
+	conv3x3S2PrepAsm
 	conv3x3S2FuseAsm
 	conv3x3S2ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *conv3x3S2Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case conv3x3S2Pool:
+		lo, hi := dyrt.Split(64, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case conv3x3S2Fuse:
 		lo, hi := dyrt.Split(128, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case conv3x3S2Conv:
 		lo, hi := dyrt.Split(43, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv3x3S2FuseAsm, conv3x3S2ConvAsm:
+	case conv3x3S2PrepAsm, conv3x3S2FuseAsm, conv3x3S2ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *Conv3x3S2) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if conv3x3S2UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = conv3x3S2Pool, min(64, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv3x3S2Fuse, min(128, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = conv3x3S2Conv, min(43, 2*procs)
@@ -231,23 +239,34 @@ func (l *Conv3x3S2) forwardSamples(s *conv3x3S2Scratch, dst, src []float32, n, h
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Conv3x3S2) route(s *conv3x3S2Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 64)
+	l.routeChannels(s, 0, 128)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Conv3x3S2) routePool(s *conv3x3S2Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := conv3x3S2ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*64 : (j+1)*64]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 128; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Conv3x3S2) routeChannels(s *conv3x3S2Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*128+o])
+			j := k*128 + o
+			row := l.fcWeight[j*64 : (j+1)*64]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {

@@ -80,7 +80,7 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		dW3x3C144Pack(a.in, x)
+		dW3x3C144Pack(a.in, x, 0, 144)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 144)
 		l.copyOut(y, a.out, 0, 144)
@@ -88,17 +88,18 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 144 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 144 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
 	a := dW3x3C144AsmPool.Get().(*dW3x3C144Asm)
 	defer dW3x3C144AsmPool.Put(a)
-	l.route(s, x, 3136)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = dW3x3C144PrepAsm, min(144, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = dW3x3C144FuseAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
-	dW3x3C144Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = dW3x3C144ConvAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
-	lo, hi := dyrt.Split(144, s.parts, p)
 	a := s.asm
+	if s.phase == dW3x3C144PrepAsm {
+		lo, hi := dyrt.Split(144, s.parts, p)
+		l.routePool(s, s.src, 3136, lo, hi)
+		dW3x3C144Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(144, s.parts, p)
 	if s.phase == dW3x3C144FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func dW3x3C144ChannelSum(x []float32) float64 {
 }
 
 // dW3x3C144Pack writes the padded input x [144, 56, 56] into dst as
-// [144][SH=1][SW=1][Hq=58][Wq=58] phase planes.
-func dW3x3C144Pack(dst, x []float32) {
+// [144][SH=1][SW=1][Hq=58][Wq=58] phase planes, for the
+// input channels [c0, c1).
+func dW3x3C144Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:484416]
-	for ci := 0; ci < 144; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*3136:][:3136]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 58; i++ {

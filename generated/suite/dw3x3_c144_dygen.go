@@ -62,8 +62,10 @@ type dW3x3C144Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	dW3x3C144Samples = iota
+	dW3x3C144Pool
 	dW3x3C144Fuse
 	dW3x3C144Conv
+	dW3x3C144PrepAsm
 	dW3x3C144FuseAsm
 	dW3x3C144ConvAsm
 )
@@ -82,13 +84,17 @@ func (s *dW3x3C144Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case dW3x3C144Pool:
+		lo, hi := dyrt.Split(144, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case dW3x3C144Fuse:
 		lo, hi := dyrt.Split(144, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case dW3x3C144Conv:
 		lo, hi := dyrt.Split(144, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case dW3x3C144FuseAsm, dW3x3C144ConvAsm:
+	case dW3x3C144PrepAsm, dW3x3C144FuseAsm, dW3x3C144ConvAsm:
 		l.asmPart(s, p)
 	}
 }
@@ -183,14 +189,16 @@ func (l *DW3x3C144) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		if dW3x3C144UseAsm {
 			l.forwardAsmOne(s, dst, src, procs)
 			return nil
 		}
-		l.route(s, src, h*w)
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = dW3x3C144Pool, min(144, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = dW3x3C144Fuse, min(144, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = dW3x3C144Conv, min(144, 2*procs)
@@ -231,23 +239,34 @@ func (l *DW3x3C144) forwardSamples(s *dW3x3C144Scratch, dst, src []float32, n, h
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *DW3x3C144) route(s *dW3x3C144Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 144)
+	l.routeChannels(s, 0, 144)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *DW3x3C144) routePool(s *dW3x3C144Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		sum := dW3x3C144ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*144 : (j+1)*144]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 144; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *DW3x3C144) routeChannels(s *dW3x3C144Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*144+o])
+			j := k*144 + o
+			row := l.fcWeight[j*144 : (j+1)*144]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {

@@ -80,7 +80,7 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		dW5x5S2C96Pack(a.in, x)
+		dW5x5S2C96Pack(a.in, x, 0, 96)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 96)
 		l.copyOut(y, a.out, 0, 96)
@@ -88,17 +88,18 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 96 channel blocks (group g, block b of the group: block
-// g·1+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 96 channel blocks (group g, block b of the
+// group: block g·1+b).
 func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
 	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
 	defer dW5x5S2C96AsmPool.Put(a)
-	l.route(s, x, 784)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = dW5x5S2C96PrepAsm, min(96, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = dW5x5S2C96FuseAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	dW5x5S2C96Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = dW5x5S2C96ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs i
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
-	lo, hi := dyrt.Split(96, s.parts, p)
 	a := s.asm
+	if s.phase == dW5x5S2C96PrepAsm {
+		lo, hi := dyrt.Split(96, s.parts, p)
+		l.routePool(s, s.src, 784, lo, hi)
+		dW5x5S2C96Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(96, s.parts, p)
 	if s.phase == dW5x5S2C96FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/1*1 + lo%1*1
+		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -189,10 +200,11 @@ func dW5x5S2C96ChannelSum(x []float32) float64 {
 }
 
 // dW5x5S2C96Pack writes the padded input x [96, 28, 28] into dst as
-// [96][SH=2][SW=2][Hq=16][Wq=16] phase planes.
-func dW5x5S2C96Pack(dst, x []float32) {
+// [96][SH=2][SW=2][Hq=16][Wq=16] phase planes, for the
+// input channels [c0, c1).
+func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:98304]
-	for ci := 0; ci < 96; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*784:][:784]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 16; i++ {

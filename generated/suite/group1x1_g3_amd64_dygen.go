@@ -80,17 +80,18 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution each split
-// across the 15 channel blocks (group g, block b of the group: block
-// g·5+b), with the pack between them.
+// goroutines, in three phases: the mean pool split across input
+// channels; the routing FC, softmax and fusion, then the convolution,
+// each split across the 15 channel blocks (group g, block b of the
+// group: block g·5+b).
 func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
 	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
 	defer group1x1G3AsmPool.Put(a)
-	l.route(s, x, 784)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = group1x1G3FuseAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = x
 	s.phase, s.parts = group1x1G3ConvAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
@@ -99,9 +100,18 @@ func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs i
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
-	lo, hi := dyrt.Split(15, s.parts, p)
 	a := s.asm
+	if s.phase == group1x1G3PrepAsm {
+		lo, hi := dyrt.Split(240, s.parts, p)
+		l.routePool(s, s.src, 784, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(15, s.parts, p)
 	if s.phase == group1x1G3FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/5*20 + lo%5*4
+		o1 := min((hi-1)/5*20+(hi-1)%5*4+4, (hi-1)/5*20+20)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}

@@ -80,7 +80,7 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 50176)
 		l.fuseAsm(a.fused, s.pi, 0, 16)
-		stem7x7Pack(a.in, x)
+		stem7x7Pack(a.in, x, 0, 3)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 16)
 		l.copyOut(y, a.out, 0, 16)
@@ -88,17 +88,18 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 16 channel blocks (group g, block b of the group: block
-// g·16+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 16 channel blocks (group g, block b of the
+// group: block g·16+b).
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
 	a := stem7x7AsmPool.Get().(*stem7x7Asm)
 	defer stem7x7AsmPool.Put(a)
-	l.route(s, x, 50176)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = stem7x7PrepAsm, min(3, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = stem7x7FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
-	stem7x7Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = stem7x7ConvAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
-	lo, hi := dyrt.Split(16, s.parts, p)
 	a := s.asm
+	if s.phase == stem7x7PrepAsm {
+		lo, hi := dyrt.Split(3, s.parts, p)
+		l.routePool(s, s.src, 50176, lo, hi)
+		stem7x7Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(16, s.parts, p)
 	if s.phase == stem7x7FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/16*64 + lo%16*4
+		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -206,10 +217,11 @@ func stem7x7ChannelSum(x []float32) float64 {
 }
 
 // stem7x7Pack writes the padded input x [3, 224, 224] into dst as
-// [3][SH=2][SW=2][Hq=115][Wq=115] phase planes.
-func stem7x7Pack(dst, x []float32) {
+// [3][SH=2][SW=2][Hq=115][Wq=115] phase planes, for the
+// input channels [c0, c1).
+func stem7x7Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:158700]
-	for ci := 0; ci < 3; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*50176:][:50176]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 115; i++ {

@@ -80,7 +80,7 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 1024)
 		l.fuseAsm(a.fused, s.pi, 0, 4)
-		conv3x3Pack(a.in, x)
+		conv3x3Pack(a.in, x, 0, 16)
 		in := a.in
 		l.convAsm(a.out, in, a.fused, 0, 4)
 		l.copyOut(y, a.out, 0, 4)
@@ -88,17 +88,18 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines: route here, then fusion and convolution (and copy out) each split
-// across the 4 channel blocks (group g, block b of the group: block
-// g·4+b), with the pack between them.
+// goroutines, in three phases: the mean pool and the pack split across input
+// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
+// each split across the 4 channel blocks (group g, block b of the
+// group: block g·4+b).
 func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 	a := conv3x3AsmPool.Get().(*conv3x3Asm)
 	defer conv3x3AsmPool.Put(a)
-	l.route(s, x, 1024)
-	s.asm, s.dst = a, y
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3PrepAsm, min(16, 2*procs)
+	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv3x3FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	conv3x3Pack(a.in, x)
 	s.src = a.in
 	s.phase, s.parts = conv3x3ConvAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
@@ -108,9 +109,19 @@ func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 // asmPart runs part p of forwardAsmOne's current phase: the fusion or the
 // convolution of a range of channel blocks.
 func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
-	lo, hi := dyrt.Split(4, s.parts, p)
 	a := s.asm
+	if s.phase == conv3x3PrepAsm {
+		lo, hi := dyrt.Split(16, s.parts, p)
+		l.routePool(s, s.src, 1024, lo, hi)
+		conv3x3Pack(a.in, s.src, lo, hi)
+		return
+	}
+	lo, hi := dyrt.Split(4, s.parts, p)
 	if s.phase == conv3x3FuseAsm {
+		// The output channels of blocks [lo, hi).
+		o0 := lo/4*16 + lo%4*4
+		o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+		l.routeChannels(s, o0, o1)
 		l.fuseAsm(a.fused, s.pi, lo, hi)
 		return
 	}
@@ -203,10 +214,11 @@ func conv3x3ChannelSum(x []float32) float64 {
 }
 
 // conv3x3Pack writes the padded input x [16, 32, 32] into dst as
-// [16][SH=1][SW=1][Hq=34][Wq=34] phase planes.
-func conv3x3Pack(dst, x []float32) {
+// [16][SH=1][SW=1][Hq=34][Wq=34] phase planes, for the
+// input channels [c0, c1).
+func conv3x3Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:18496]
-	for ci := 0; ci < 16; ci++ {
+	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1024:][:1024]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 34; i++ {

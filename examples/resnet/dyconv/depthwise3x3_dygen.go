@@ -61,8 +61,10 @@ type depthwise3x3Scratch struct {
 // fusion and convolution split across output channels.
 const (
 	depthwise3x3Samples = iota
+	depthwise3x3Pool
 	depthwise3x3Fuse
 	depthwise3x3Conv
+	depthwise3x3PrepAsm
 	depthwise3x3FuseAsm
 	depthwise3x3ConvAsm
 )
@@ -81,8 +83,12 @@ func (s *depthwise3x3Scratch) RunPart(p int) {
 			defer l.scratch.Put(ws)
 		}
 		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+	case depthwise3x3Pool:
+		lo, hi := dyrt.Split(32, s.parts, p)
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
 	case depthwise3x3Fuse:
 		lo, hi := dyrt.Split(32, s.parts, p)
+		l.routeChannels(s, lo, hi)
 		l.fuse(s.fused, s.pi, lo, hi)
 	case depthwise3x3Conv:
 		lo, hi := dyrt.Split(32, s.parts, p)
@@ -180,10 +186,12 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
 	if n == 1 && procs > 1 {
-		// One sample: route it here, then split its fusion and its
-		// convolution across output channels.
-		l.route(s, src, h*w)
+		// One sample: split its mean pool across input channels, then its
+		// routing FC, softmax and fusion, then its convolution, across
+		// output channels.
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
+		s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
+		s.job.Run(s, s.parts)
 		s.phase, s.parts = depthwise3x3Fuse, min(32, 2*procs)
 		s.job.Run(s, s.parts)
 		s.phase, s.parts = depthwise3x3Conv, min(32, 2*procs)
@@ -221,26 +229,37 @@ func (l *Depthwise3x3) forwardSamples(s *depthwise3x3Scratch, dst, src []float32
 // mean pool over the hw pixels of each channel, the coefficient FC, and the
 // softmax over the experts of each output channel.
 func (l *Depthwise3x3) route(s *depthwise3x3Scratch, x []float32, hw int) {
+	l.routePool(s, x, hw, 0, 32)
+	l.routeChannels(s, 0, 32)
+}
+
+// routePool writes the mean of input channels [c0, c1) into s.pooled.
+func (l *Depthwise3x3) routePool(s *depthwise3x3Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
-	for c := range s.pooled {
+	for c := c0; c < c1; c++ {
 		var sum float64
 		for _, v := range x[c*hw : (c+1)*hw] {
 			sum += float64(v)
 		}
 		s.pooled[c] = sum * inv
 	}
-	for j := range s.logits {
-		row := l.fcWeight[j*32 : (j+1)*32]
-		acc := float64(l.fcBias[j])
-		for c, p := range s.pooled {
-			acc += float64(row[c]) * p
-		}
-		s.logits[j] = acc
-	}
-	for o := 0; o < 32; o++ {
+}
+
+// routeChannels computes, from the whole of s.pooled, the coefficient FC's
+// logits and their softmax over the experts for output channels [o0, o1),
+// into s.pi.
+func (l *Depthwise3x3) routeChannels(s *depthwise3x3Scratch, o0, o1 int) {
+	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*32+o])
+			j := k*32 + o
+			row := l.fcWeight[j*32 : (j+1)*32]
+			acc := float64(l.fcBias[j])
+			for c, p := range s.pooled {
+				acc += float64(row[c]) * p
+			}
+			s.logits[j] = acc
+			m = max(m, acc)
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {
