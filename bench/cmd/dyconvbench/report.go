@@ -100,11 +100,12 @@ func markdown(rep *report) string {
 	}
 	hasAVX2 := slices.Contains(rep.PeerOrder, "onednn-avx2")
 	hasDNNL := slices.Contains(rep.PeerOrder, "onednn")
+	hasGonum := slices.Contains(rep.PeerOrder, "gonum")
 	for _, t := range threads {
 		if t == 1 {
 			fmt.Fprintf(&b, "## 1 thread\n\nEach cell: time per forward · GFLOP/s · %% of the single-core FMA peak.\n\n")
 		} else {
-			fmt.Fprintf(&b, "## %d threads\n\nEach cell: time per forward · GFLOP/s · %% of %d× the single-core FMA peak. dygen's Forward is as generated (single-threaded at the time of writing unless the generated package spreads work itself).\n\n", t, t)
+			fmt.Fprintf(&b, "## %d threads\n\nEach cell: time per forward · GFLOP/s · %% of %d× the single-core FMA peak. dygen's Forward as generated, run with GOMAXPROCS = %d (the generated package decides how it spreads the work).\n\n", t, t, t)
 		}
 		b.WriteString("| layer | N |")
 		for _, name := range rep.PeerOrder {
@@ -120,15 +121,18 @@ func markdown(rep *report) string {
 		if both {
 			b.WriteString(" dygen / faster oneDNN |")
 		}
+		if hasGonum {
+			b.WriteString(" dygen / im2col+gonum |")
+		}
 		b.WriteString("\n| --- | --- |")
 		for range rep.PeerOrder {
 			b.WriteString(" --- |")
 		}
-		for range boolInt(hasDNNL) + boolInt(hasAVX2) + boolInt(both) {
+		for range boolInt(hasDNNL) + boolInt(hasAVX2) + boolInt(both) + boolInt(hasGonum) {
 			b.WriteString(" --- |")
 		}
 		b.WriteString("\n")
-		var logR, logR2, logR3 []float64
+		var logR, logR2, logR3, logR4 []float64
 		for _, cr := range rep.Results {
 			if cr.Threads != t {
 				continue
@@ -168,15 +172,18 @@ func markdown(rep *report) string {
 					b.WriteString(" – |")
 				}
 			}
+			if hasGonum {
+				ratio("gonum", &logR4)
+			}
 			b.WriteString("\n")
 		}
-		if hasDNNL || hasAVX2 {
+		if hasDNNL || hasAVX2 || hasGonum {
 			b.WriteString("| geometric mean | |")
 			for range rep.PeerOrder {
 				b.WriteString(" |")
 			}
-			for i, v := range [][]float64{logR, logR2, logR3} {
-				if []bool{hasDNNL, hasAVX2, both}[i] {
+			for i, v := range [][]float64{logR, logR2, logR3, logR4} {
+				if []bool{hasDNNL, hasAVX2, both, hasGonum}[i] {
 					fmt.Fprintf(&b, " %.2f× |", geomean(v))
 				}
 			}
