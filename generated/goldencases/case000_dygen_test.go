@@ -232,6 +232,8 @@ func TestCase000Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase000Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case000SplitFLOPs = v }(case000SplitFLOPs)
+	case000SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case000UseAsm = v }(case000UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case000Params

@@ -232,6 +232,8 @@ func TestCase001Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase001Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case001SplitFLOPs = v }(case001SplitFLOPs)
+	case001SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case001UseAsm = v }(case001UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case001Params

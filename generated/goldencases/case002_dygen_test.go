@@ -232,6 +232,8 @@ func TestCase002Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase002Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case002SplitFLOPs = v }(case002SplitFLOPs)
+	case002SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case002UseAsm = v }(case002UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case002Params

@@ -232,6 +232,8 @@ func TestCase003Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase003Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case003SplitFLOPs = v }(case003SplitFLOPs)
+	case003SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case003UseAsm = v }(case003UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case003Params

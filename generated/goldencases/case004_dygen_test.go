@@ -232,6 +232,8 @@ func TestCase004Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase004Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case004SplitFLOPs = v }(case004SplitFLOPs)
+	case004SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case004UseAsm = v }(case004UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case004Params

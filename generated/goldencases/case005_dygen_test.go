@@ -232,6 +232,8 @@ func TestCase005Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase005Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case005SplitFLOPs = v }(case005SplitFLOPs)
+	case005SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case005UseAsm = v }(case005UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case005Params

@@ -232,6 +232,8 @@ func TestCase006Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase006Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case006SplitFLOPs = v }(case006SplitFLOPs)
+	case006SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case006UseAsm = v }(case006UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case006Params

@@ -232,6 +232,8 @@ func TestCase007Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase007Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case007SplitFLOPs = v }(case007SplitFLOPs)
+	case007SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case007UseAsm = v }(case007UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case007Params

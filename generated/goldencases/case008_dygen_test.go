@@ -232,6 +232,8 @@ func TestCase008Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase008Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case008SplitFLOPs = v }(case008SplitFLOPs)
+	case008SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case008UseAsm = v }(case008UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case008Params

@@ -232,6 +232,8 @@ func TestCase009Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase009Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case009SplitFLOPs = v }(case009SplitFLOPs)
+	case009SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case009UseAsm = v }(case009UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case009Params

@@ -232,6 +232,8 @@ func TestCase010Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase010Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case010SplitFLOPs = v }(case010SplitFLOPs)
+	case010SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case010UseAsm = v }(case010UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case010Params

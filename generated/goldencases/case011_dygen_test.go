@@ -232,6 +232,8 @@ func TestCase011Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase011Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case011SplitFLOPs = v }(case011SplitFLOPs)
+	case011SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case011UseAsm = v }(case011UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case011Params

@@ -232,6 +232,8 @@ func TestCase012Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase012Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case012SplitFLOPs = v }(case012SplitFLOPs)
+	case012SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case012UseAsm = v }(case012UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case012Params

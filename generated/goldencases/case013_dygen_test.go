@@ -232,6 +232,8 @@ func TestCase013Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase013Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case013SplitFLOPs = v }(case013SplitFLOPs)
+	case013SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case013UseAsm = v }(case013UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case013Params

@@ -232,6 +232,8 @@ func TestCase014Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase014Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case014SplitFLOPs = v }(case014SplitFLOPs)
+	case014SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case014UseAsm = v }(case014UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case014Params

@@ -232,6 +232,8 @@ func TestCase015Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase015Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case015SplitFLOPs = v }(case015SplitFLOPs)
+	case015SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case015UseAsm = v }(case015UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case015Params

@@ -232,6 +232,8 @@ func TestCase016Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase016Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case016SplitFLOPs = v }(case016SplitFLOPs)
+	case016SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case016UseAsm = v }(case016UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case016Params

@@ -232,6 +232,8 @@ func TestCase017Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase017Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case017SplitFLOPs = v }(case017SplitFLOPs)
+	case017SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case017UseAsm = v }(case017UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case017Params

@@ -232,6 +232,8 @@ func TestCase018Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase018Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case018SplitFLOPs = v }(case018SplitFLOPs)
+	case018SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case018UseAsm = v }(case018UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case018Params

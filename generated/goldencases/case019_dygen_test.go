@@ -232,6 +232,8 @@ func TestCase019Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase019Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case019SplitFLOPs = v }(case019SplitFLOPs)
+	case019SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case019UseAsm = v }(case019UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case019Params

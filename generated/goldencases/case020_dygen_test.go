@@ -232,6 +232,8 @@ func TestCase020Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase020Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case020SplitFLOPs = v }(case020SplitFLOPs)
+	case020SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case020UseAsm = v }(case020UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case020Params

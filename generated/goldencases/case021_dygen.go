@@ -58,6 +58,11 @@ type case021Scratch struct {
 	asm             *case021Asm // the AVX2 path's working memory of a one-sample call
 }
 
+// case021SplitFLOPs is the least work, 2·Cout·(Cin/groups)·KH·KW·Ho·Wo FLOPs, of
+// a one-sample call that Forward splits across goroutines (a variable so
+// that the tests can split small samples too).
+var case021SplitFLOPs = 32 << 20
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -188,7 +193,9 @@ func (l *Case021) Forward(dst, src []float32, n, h, w int) error {
 	s := l.scratch.Get().(*case021Scratch)
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
-	if n == 1 && procs > 1 {
+	// A sample of under case021SplitFLOPs is not worth splitting: the
+	// hand-offs between its phases would cost more than they save.
+	if n == 1 && procs > 1 && 288*ho*wo >= case021SplitFLOPs {
 		// One sample: split its mean pool across input channels, then its
 		// routing FC, softmax and fusion, then its convolution, across
 		// output channels.

@@ -232,6 +232,8 @@ func TestCase021Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase021Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case021SplitFLOPs = v }(case021SplitFLOPs)
+	case021SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case021UseAsm = v }(case021UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case021Params

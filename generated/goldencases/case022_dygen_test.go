@@ -232,6 +232,8 @@ func TestCase022Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase022Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case022SplitFLOPs = v }(case022SplitFLOPs)
+	case022SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case022UseAsm = v }(case022UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case022Params

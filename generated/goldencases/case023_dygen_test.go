@@ -232,6 +232,8 @@ func TestCase023Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase023Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case023SplitFLOPs = v }(case023SplitFLOPs)
+	case023SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case023UseAsm = v }(case023UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case023Params

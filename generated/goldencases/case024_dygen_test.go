@@ -232,6 +232,8 @@ func TestCase024Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase024Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case024SplitFLOPs = v }(case024SplitFLOPs)
+	case024SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case024UseAsm = v }(case024UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case024Params

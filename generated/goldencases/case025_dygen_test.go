@@ -232,6 +232,8 @@ func TestCase025Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase025Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case025SplitFLOPs = v }(case025SplitFLOPs)
+	case025SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case025UseAsm = v }(case025UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case025Params

@@ -232,6 +232,8 @@ func TestCase026Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase026Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case026SplitFLOPs = v }(case026SplitFLOPs)
+	case026SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case026UseAsm = v }(case026UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case026Params

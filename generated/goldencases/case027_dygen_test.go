@@ -232,6 +232,8 @@ func TestCase027Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase027Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case027SplitFLOPs = v }(case027SplitFLOPs)
+	case027SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case027UseAsm = v }(case027UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case027Params

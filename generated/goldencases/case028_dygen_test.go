@@ -232,6 +232,8 @@ func TestCase028Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase028Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case028SplitFLOPs = v }(case028SplitFLOPs)
+	case028SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case028UseAsm = v }(case028UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case028Params

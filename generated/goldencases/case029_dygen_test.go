@@ -232,6 +232,8 @@ func TestCase029Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase029Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case029SplitFLOPs = v }(case029SplitFLOPs)
+	case029SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case029UseAsm = v }(case029UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case029Params

@@ -232,6 +232,8 @@ func TestCase030Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase030Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case030SplitFLOPs = v }(case030SplitFLOPs)
+	case030SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case030UseAsm = v }(case030UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case030Params

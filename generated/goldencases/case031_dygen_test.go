@@ -232,6 +232,8 @@ func TestCase031Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase031Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case031SplitFLOPs = v }(case031SplitFLOPs)
+	case031SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case031UseAsm = v }(case031UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case031Params

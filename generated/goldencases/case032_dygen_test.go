@@ -232,6 +232,8 @@ func TestCase032Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase032Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case032SplitFLOPs = v }(case032SplitFLOPs)
+	case032SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case032UseAsm = v }(case032UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case032Params

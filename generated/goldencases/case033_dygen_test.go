@@ -232,6 +232,8 @@ func TestCase033Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase033Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case033SplitFLOPs = v }(case033SplitFLOPs)
+	case033SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case033UseAsm = v }(case033UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case033Params

@@ -232,6 +232,8 @@ func TestCase034Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase034Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case034SplitFLOPs = v }(case034SplitFLOPs)
+	case034SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case034UseAsm = v }(case034UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case034Params

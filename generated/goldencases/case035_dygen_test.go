@@ -232,6 +232,8 @@ func TestCase035Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase035Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case035SplitFLOPs = v }(case035SplitFLOPs)
+	case035SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case035UseAsm = v }(case035UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case035Params

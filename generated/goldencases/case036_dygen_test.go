@@ -232,6 +232,8 @@ func TestCase036Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase036Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case036SplitFLOPs = v }(case036SplitFLOPs)
+	case036SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case036UseAsm = v }(case036UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case036Params

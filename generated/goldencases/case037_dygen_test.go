@@ -232,6 +232,8 @@ func TestCase037Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase037Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case037SplitFLOPs = v }(case037SplitFLOPs)
+	case037SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case037UseAsm = v }(case037UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case037Params

@@ -232,6 +232,8 @@ func TestCase038Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase038Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case038SplitFLOPs = v }(case038SplitFLOPs)
+	case038SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case038UseAsm = v }(case038UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case038Params

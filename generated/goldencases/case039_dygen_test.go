@@ -232,6 +232,8 @@ func TestCase039Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestCase039Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case039SplitFLOPs = v }(case039SplitFLOPs)
+	case039SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case039UseAsm = v }(case039UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case039Params

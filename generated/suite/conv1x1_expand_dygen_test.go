@@ -232,6 +232,8 @@ func TestConv1x1ExpandAllocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestConv1x1ExpandThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { conv1x1ExpandSplitFLOPs = v }(conv1x1ExpandSplitFLOPs)
+	conv1x1ExpandSplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ExpandParams

@@ -232,6 +232,8 @@ func TestConv1x1ReduceAllocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestConv1x1ReduceThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { conv1x1ReduceSplitFLOPs = v }(conv1x1ReduceSplitFLOPs)
+	conv1x1ReduceSplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv1x1ReduceUseAsm = v }(conv1x1ReduceUseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ReduceParams

@@ -232,6 +232,8 @@ func TestConv3x3C256Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestConv3x3C256Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { conv3x3C256SplitFLOPs = v }(conv3x3C256SplitFLOPs)
+	conv3x3C256SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv3x3C256UseAsm = v }(conv3x3C256UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3x3C256Params

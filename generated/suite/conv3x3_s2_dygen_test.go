@@ -232,6 +232,8 @@ func TestConv3x3S2Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestConv3x3S2Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { conv3x3S2SplitFLOPs = v }(conv3x3S2SplitFLOPs)
+	conv3x3S2SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv3x3S2UseAsm = v }(conv3x3S2UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3x3S2Params

@@ -232,6 +232,8 @@ func TestDW3x3C144Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestDW3x3C144Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { dW3x3C144SplitFLOPs = v }(dW3x3C144SplitFLOPs)
+	dW3x3C144SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { dW3x3C144UseAsm = v }(dW3x3C144UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := dW3x3C144Params

@@ -232,6 +232,8 @@ func TestDW5x5S2C96Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestDW5x5S2C96Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { dW5x5S2C96SplitFLOPs = v }(dW5x5S2C96SplitFLOPs)
+	dW5x5S2C96SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := dW5x5S2C96Params

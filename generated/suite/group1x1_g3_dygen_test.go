@@ -232,6 +232,8 @@ func TestGroup1x1G3Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestGroup1x1G3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { group1x1G3SplitFLOPs = v }(group1x1G3SplitFLOPs)
+	group1x1G3SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := group1x1G3Params

@@ -232,6 +232,8 @@ func TestStem7x7Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestStem7x7Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { stem7x7SplitFLOPs = v }(stem7x7SplitFLOPs)
+	stem7x7SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := stem7x7Params

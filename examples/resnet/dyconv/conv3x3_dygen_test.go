@@ -232,6 +232,8 @@ func TestConv3x3Allocs(t *testing.T) {
 // (split across samples), with every kernel variant of this build.
 func TestConv3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { conv3x3SplitFLOPs = v }(conv3x3SplitFLOPs)
+	conv3x3SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3x3Params

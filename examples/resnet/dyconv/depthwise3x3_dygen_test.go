@@ -198,6 +198,8 @@ func TestDepthwise3x3Allocs(t *testing.T) {
 // (split across samples).
 func TestDepthwise3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
+	depthwise3x3SplitFLOPs = 0 // split even the smallest sample
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))

@@ -57,6 +57,11 @@ type project1x1Scratch struct {
 	inSize, outSize int
 }
 
+// project1x1SplitFLOPs is the least work, 2·Cout·(Cin/groups)·KH·KW·Ho·Wo FLOPs, of
+// a one-sample call that Forward splits across goroutines (a variable so
+// that the tests can split small samples too).
+var project1x1SplitFLOPs = 32 << 20
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -185,7 +190,9 @@ func (l *Project1x1) Forward(dst, src []float32, n, h, w int) error {
 	s := l.scratch.Get().(*project1x1Scratch)
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
-	if n == 1 && procs > 1 {
+	// A sample of under project1x1SplitFLOPs is not worth splitting: the
+	// hand-offs between its phases would cost more than they save.
+	if n == 1 && procs > 1 && 1024*ho*wo >= project1x1SplitFLOPs {
 		// One sample: split its mean pool across input channels, then its
 		// routing FC, softmax and fusion, then its convolution, across
 		// output channels.

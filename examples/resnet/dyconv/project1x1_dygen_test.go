@@ -198,6 +198,8 @@ func TestProject1x1Allocs(t *testing.T) {
 // (split across samples).
 func TestProject1x1Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
+	project1x1SplitFLOPs = 0 // split even the smallest sample
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := project1x1Params
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
