@@ -212,17 +212,36 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 		nAlt[i] = strconv.Itoa(n)
 	}
 	benchRE := fmt.Sprintf("^Benchmark(%s)$/^N=(%s)$", strings.Join(names, "|"), strings.Join(nAlt, "|"))
-	args := []string{"test", "-run", "^$", "-bench", benchRE, "-benchtime", o.benchtime,
+	base := []string{"test", "-run", "^$", "-bench", benchRE, "-benchtime", o.benchtime,
 		"-count", strconv.Itoa(o.count), "-timeout", o.timeout.String()}
-	if o.cpu != "" {
-		args = append(args, "-cpu", o.cpu)
-	}
 	if o.tags != "" {
-		args = append(args, "-tags", o.tags)
+		base = append(base, "-tags", o.tags)
 	}
-	args = append(args, "./"+pkgName)
-	progress("go %s", strings.Join(args, " "))
-	tout, terr, testErr := modtest.RunGo(ctx, tmp, nil, args...)
+	// One go test per -cpu value, with GOMAXPROCS set to match: given a
+	// -cpu list, the testing package measures a b.Loop benchmark's first
+	// sub-benchmark result before it applies the first value.
+	var runs [][]string // extra environment of each run
+	var runArgs [][]string
+	if o.cpu == "" {
+		runs, runArgs = append(runs, nil), append(runArgs, append(base, "./"+pkgName))
+	} else {
+		cpus, _ := parseIntList(o.cpu) // validated above
+		for _, p := range cpus {
+			runs = append(runs, []string{"GOMAXPROCS=" + strconv.Itoa(p)})
+			runArgs = append(runArgs, append(slices.Clone(base), "-cpu", strconv.Itoa(p), "./"+pkgName))
+		}
+	}
+	var tout, terr []byte
+	var testErr error
+	for i, args := range runArgs {
+		progress("%s go %s", strings.Join(runs[i], " "), strings.Join(args, " "))
+		out, errOut, err := modtest.RunGo(ctx, tmp, runs[i], args...)
+		tout, terr = append(tout, out...), append(terr, errOut...)
+		if err != nil {
+			testErr = err
+			break
+		}
+	}
 	if o.verbose {
 		stderr.Write(tout)
 		stderr.Write(terr)
