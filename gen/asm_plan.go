@@ -65,6 +65,15 @@ type AsmPlan struct {
 	RowIdx []int32 // [SH][Hq]: input row of packed row (a, i), -1 for zeros
 	ColIdx []int32 // [SW][Wq]: input column of packed column (r, j), -1 for zeros
 
+	// ColRuns [SW], when every column phase has the shape of zero padding
+	// (zeros, then input columns C0, C0+SW, … for N packed columns, then
+	// zeros): the pack copies each row with strided loops instead of looking
+	// up ColIdx per element. Nil otherwise (reflect, replicate, circular).
+	ColRuns []ColRun
+	// RunN is the common N of all ColRuns (-1 when they differ): the
+	// phases of one input row are then written in one loop.
+	RunN int
+
 	Kernels []AsmKernel // the micro-kernels the layer needs
 
 	// FuseName is the assembly fusion of a block of 4 channels, 8 taps at a
@@ -179,6 +188,17 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 		}
 	}
 
+	a.ColRuns = colRuns(a.ColIdx, p.SW, a.Wq)
+	a.RunN = -1
+	for i, r := range a.ColRuns {
+		if i == 0 {
+			a.RunN = r.N
+		} else if r.N != a.RunN {
+			a.RunN = -1
+			break
+		}
+	}
+
 	add := func(m, pv int) {
 		if m == 0 || pv == 0 {
 			return
@@ -201,6 +221,38 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	add(a.Mt, a.P)
 	add(a.Mt, a.Pt)
 	return a
+}
+
+// ColRun is one column phase of a zero-padded pack: packed columns
+// [J0, J0+N) read input columns C0 + (j−J0)·SW, the others are zeros.
+type ColRun struct{ J0, N, C0 int }
+
+// colRuns returns the ColRun of every column phase of idx ([sw][wq]), or nil
+// when one phase is not of that shape.
+func colRuns(idx []int32, sw, wq int) []ColRun {
+	var runs []ColRun
+	for pw := 0; pw < sw; pw++ {
+		ph := idx[pw*wq:][:wq]
+		j := 0
+		for j < wq && ph[j] < 0 {
+			j++
+		}
+		r := ColRun{J0: j}
+		if j < wq {
+			r.C0 = int(ph[j])
+		}
+		for j < wq && ph[j] >= 0 && int(ph[j]) == r.C0+(j-r.J0)*sw {
+			j++
+		}
+		r.N = j - r.J0
+		for ; j < wq; j++ {
+			if ph[j] >= 0 {
+				return nil
+			}
+		}
+		runs = append(runs, r)
+	}
+	return runs
 }
 
 // padIdx maps padded coordinate v (0 ≤ v) of a padded extent np to the input

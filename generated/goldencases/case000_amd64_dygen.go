@@ -226,16 +226,23 @@ func case000Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 19; i++ {
 				ry := case000RowIdx[ph*19+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*19+i)*19:][:19]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*38 + i) * 19
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*361:][:19])
 					}
-					row := plane[int(ry)*32:][:32]
-					for j, c := range case000ColIdx[pw*19:][:19] {
-						d[j] = case000At(row, c)
-					}
+					continue
+				}
+				row := (*[32]float32)(plane[int(ry)*32:])
+				d0 := (*[19]float32)(dst[o+0:])
+				clear(d0[:2])
+				clear(d0[18:])
+				d1 := (*[19]float32)(dst[o+361:])
+				clear(d1[:1])
+				clear(d1[17:])
+				for j := 0; j < 16; j++ {
+					d0[2+j] = row[1+2*j]
+					d1[1+j] = row[0+2*j]
 				}
 			}
 		}

@@ -223,16 +223,21 @@ func case002Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 8; i++ {
 				ry := case002RowIdx[ph*8+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*8+i)*8:][:8]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*16 + i) * 8
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*64:][:8])
 					}
-					row := plane[int(ry)*14:][:14]
-					for j, c := range case002ColIdx[pw*8:][:8] {
-						d[j] = case002At(row, c)
-					}
+					continue
+				}
+				row := (*[14]float32)(plane[int(ry)*14:])
+				d0 := (*[8]float32)(dst[o+0:])
+				clear(d0[:1])
+				d1 := (*[8]float32)(dst[o+64:])
+				clear(d1[7:])
+				for j := 0; j < 7; j++ {
+					d0[1+j] = row[1+2*j]
+					d1[0+j] = row[0+2*j]
 				}
 			}
 		}

@@ -194,16 +194,25 @@ func case005Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 10; i++ {
 				ry := case005RowIdx[ph*10+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*10+i)*10:][:10]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*20 + i) * 10
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*100:][:10])
 					}
-					row := plane[int(ry)*15:][:15]
-					for j, c := range case005ColIdx[pw*10:][:10] {
-						d[j] = case005At(row, c)
-					}
+					continue
+				}
+				row := (*[15]float32)(plane[int(ry)*15:])
+				d0 := (*[10]float32)(dst[o+0:])
+				clear(d0[:1])
+				clear(d0[9:])
+				d1 := (*[10]float32)(dst[o+100:])
+				clear(d1[:1])
+				clear(d1[8:])
+				for j := 0; j < 8; j++ {
+					d0[1+j] = row[0+2*j]
+				}
+				for j := 0; j < 7; j++ {
+					d1[1+j] = row[1+2*j]
 				}
 			}
 		}

@@ -209,16 +209,23 @@ func case011Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 6; i++ {
 				ry := case011RowIdx[ph*6+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*1+ph)*2+pw)*6+i)*3:][:3]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*1+ph)*12 + i) * 3
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*18:][:3])
 					}
-					row := plane[int(ry)*2:][:2]
-					for j, c := range case011ColIdx[pw*3:][:3] {
-						d[j] = case011At(row, c)
-					}
+					continue
+				}
+				row := (*[2]float32)(plane[int(ry)*2:])
+				d0 := (*[3]float32)(dst[o+0:])
+				clear(d0[:1])
+				clear(d0[2:])
+				d1 := (*[3]float32)(dst[o+18:])
+				clear(d1[:1])
+				clear(d1[2:])
+				for j := 0; j < 1; j++ {
+					d0[1+j] = row[0+2*j]
+					d1[1+j] = row[1+2*j]
 				}
 			}
 		}

@@ -226,16 +226,21 @@ func case016Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 5; i++ {
 				ry := case016RowIdx[ph*5+i]
-				for pw := 0; pw < 3; pw++ {
-					d := dst[(((ci*3+ph)*3+pw)*5+i)*10:][:10]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*3+ph)*15 + i) * 10
+				if ry < 0 {
+					for pw := 0; pw < 3; pw++ {
+						clear(dst[o+pw*50:][:10])
 					}
-					row := plane[int(ry)*31:][:31]
-					for j, c := range case016ColIdx[pw*10:][:10] {
-						d[j] = case016At(row, c)
-					}
+					continue
+				}
+				row := (*[31]float32)(plane[int(ry)*31:])
+				d0 := (*[10]float32)(dst[o+0:])
+				d1 := (*[10]float32)(dst[o+50:])
+				d2 := (*[10]float32)(dst[o+100:])
+				for j := 0; j < 10; j++ {
+					d0[0+j] = row[0+3*j]
+					d1[0+j] = row[1+3*j]
+					d2[0+j] = row[2+3*j]
 				}
 			}
 		}

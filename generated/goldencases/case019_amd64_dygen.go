@@ -230,16 +230,29 @@ func case019Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 3; i++ {
 				ry := case019RowIdx[ph*3+i]
-				for pw := 0; pw < 3; pw++ {
-					d := dst[(((ci*3+ph)*3+pw)*3+i)*5:][:5]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*3+ph)*9 + i) * 5
+				if ry < 0 {
+					for pw := 0; pw < 3; pw++ {
+						clear(dst[o+pw*15:][:5])
 					}
-					row := plane[int(ry)*11:][:11]
-					for j, c := range case019ColIdx[pw*5:][:5] {
-						d[j] = case019At(row, c)
-					}
+					continue
+				}
+				row := (*[11]float32)(plane[int(ry)*11:])
+				d0 := (*[5]float32)(dst[o+0:])
+				clear(d0[:1])
+				d1 := (*[5]float32)(dst[o+15:])
+				clear(d1[:1])
+				clear(d1[4:])
+				d2 := (*[5]float32)(dst[o+30:])
+				clear(d2[4:])
+				for j := 0; j < 4; j++ {
+					d0[1+j] = row[1+3*j]
+				}
+				for j := 0; j < 3; j++ {
+					d1[1+j] = row[2+3*j]
+				}
+				for j := 0; j < 4; j++ {
+					d2[0+j] = row[0+3*j]
 				}
 			}
 		}

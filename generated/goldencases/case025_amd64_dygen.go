@@ -260,16 +260,24 @@ func case025Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 8; i++ {
 				ry := case025RowIdx[ph*8+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*8+i)*6:][:6]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*16 + i) * 6
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*48:][:6])
 					}
-					row := plane[int(ry)*9:][:9]
-					for j, c := range case025ColIdx[pw*6:][:6] {
-						d[j] = case025At(row, c)
-					}
+					continue
+				}
+				row := (*[9]float32)(plane[int(ry)*9:])
+				d0 := (*[6]float32)(dst[o+0:])
+				clear(d0[:1])
+				clear(d0[5:])
+				d1 := (*[6]float32)(dst[o+48:])
+				clear(d1[5:])
+				for j := 0; j < 4; j++ {
+					d0[1+j] = row[1+2*j]
+				}
+				for j := 0; j < 5; j++ {
+					d1[0+j] = row[0+2*j]
 				}
 			}
 		}

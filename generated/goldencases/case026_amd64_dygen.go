@@ -194,16 +194,24 @@ func case026Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 1; i++ {
 				ry := case026RowIdx[ph*1+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*3+ph)*2+pw)*1+i)*6:][:6]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*3+ph)*2 + i) * 6
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*6:][:6])
 					}
-					row := plane[int(ry)*9:][:9]
-					for j, c := range case026ColIdx[pw*6:][:6] {
-						d[j] = case026At(row, c)
-					}
+					continue
+				}
+				row := (*[9]float32)(plane[int(ry)*9:])
+				d0 := (*[6]float32)(dst[o+0:])
+				clear(d0[:1])
+				clear(d0[5:])
+				d1 := (*[6]float32)(dst[o+6:])
+				clear(d1[5:])
+				for j := 0; j < 4; j++ {
+					d0[1+j] = row[1+2*j]
+				}
+				for j := 0; j < 5; j++ {
+					d1[0+j] = row[0+2*j]
 				}
 			}
 		}

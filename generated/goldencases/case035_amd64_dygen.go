@@ -194,16 +194,22 @@ func case035Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 4; i++ {
 				ry := case035RowIdx[ph*4+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*3+ph)*2+pw)*4+i)*4:][:4]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*3+ph)*8 + i) * 4
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*16:][:4])
 					}
-					row := plane[int(ry)*7:][:7]
-					for j, c := range case035ColIdx[pw*4:][:4] {
-						d[j] = case035At(row, c)
-					}
+					continue
+				}
+				row := (*[7]float32)(plane[int(ry)*7:])
+				d0 := (*[4]float32)(dst[o+0:])
+				d1 := (*[4]float32)(dst[o+16:])
+				clear(d1[3:])
+				for j := 0; j < 4; j++ {
+					d0[0+j] = row[0+2*j]
+				}
+				for j := 0; j < 3; j++ {
+					d1[0+j] = row[1+2*j]
 				}
 			}
 		}

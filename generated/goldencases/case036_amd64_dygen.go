@@ -194,16 +194,23 @@ func case036Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 2; i++ {
 				ry := case036RowIdx[ph*2+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*2+i)*2:][:2]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*4 + i) * 2
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*4:][:2])
 					}
-					row := plane[int(ry)*1:][:1]
-					for j, c := range case036ColIdx[pw*2:][:2] {
-						d[j] = case036At(row, c)
-					}
+					continue
+				}
+				row := (*[1]float32)(plane[int(ry)*1:])
+				d0 := (*[2]float32)(dst[o+0:])
+				clear(d0[:2])
+				d1 := (*[2]float32)(dst[o+4:])
+				clear(d1[1:])
+				for j := 0; j < 0; j++ {
+					d0[2+j] = row[0+2*j]
+				}
+				for j := 0; j < 1; j++ {
+					d1[0+j] = row[0+2*j]
 				}
 			}
 		}

@@ -194,16 +194,21 @@ func case037Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 2; i++ {
 				ry := case037RowIdx[ph*2+i]
-				for pw := 0; pw < 3; pw++ {
-					d := dst[(((ci*3+ph)*3+pw)*2+i)*5:][:5]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*3+ph)*6 + i) * 5
+				if ry < 0 {
+					for pw := 0; pw < 3; pw++ {
+						clear(dst[o+pw*10:][:5])
 					}
-					row := plane[int(ry)*17:][:17]
-					for j, c := range case037ColIdx[pw*5:][:5] {
-						d[j] = case037At(row, c)
-					}
+					continue
+				}
+				row := (*[17]float32)(plane[int(ry)*17:])
+				d0 := (*[5]float32)(dst[o+0:])
+				d1 := (*[5]float32)(dst[o+10:])
+				d2 := (*[5]float32)(dst[o+20:])
+				for j := 0; j < 5; j++ {
+					d0[0+j] = row[0+3*j]
+					d1[0+j] = row[1+3*j]
+					d2[0+j] = row[2+3*j]
 				}
 			}
 		}

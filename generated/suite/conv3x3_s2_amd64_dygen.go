@@ -208,16 +208,21 @@ func conv3x3S2Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 29; i++ {
 				ry := conv3x3S2RowIdx[ph*29+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*29+i)*29:][:29]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*58 + i) * 29
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*841:][:29])
 					}
-					row := plane[int(ry)*56:][:56]
-					for j, c := range conv3x3S2ColIdx[pw*29:][:29] {
-						d[j] = conv3x3S2At(row, c)
-					}
+					continue
+				}
+				row := (*[56]float32)(plane[int(ry)*56:])
+				d0 := (*[29]float32)(dst[o+0:])
+				clear(d0[:1])
+				d1 := (*[29]float32)(dst[o+841:])
+				clear(d1[28:])
+				for j := 0; j < 28; j++ {
+					d0[1+j] = row[1+2*j]
+					d1[0+j] = row[0+2*j]
 				}
 			}
 		}

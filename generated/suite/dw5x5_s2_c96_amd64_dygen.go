@@ -209,16 +209,23 @@ func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 16; i++ {
 				ry := dW5x5S2C96RowIdx[ph*16+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*16+i)*16:][:16]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*32 + i) * 16
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*256:][:16])
 					}
-					row := plane[int(ry)*28:][:28]
-					for j, c := range dW5x5S2C96ColIdx[pw*16:][:16] {
-						d[j] = dW5x5S2C96At(row, c)
-					}
+					continue
+				}
+				row := (*[28]float32)(plane[int(ry)*28:])
+				d0 := (*[16]float32)(dst[o+0:])
+				clear(d0[:1])
+				clear(d0[15:])
+				d1 := (*[16]float32)(dst[o+256:])
+				clear(d1[:1])
+				clear(d1[15:])
+				for j := 0; j < 14; j++ {
+					d0[1+j] = row[0+2*j]
+					d1[1+j] = row[1+2*j]
 				}
 			}
 		}

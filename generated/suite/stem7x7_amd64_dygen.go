@@ -226,16 +226,23 @@ func stem7x7Pack(dst, x []float32, c0, c1 int) {
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 115; i++ {
 				ry := stem7x7RowIdx[ph*115+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(((ci*2+ph)*2+pw)*115+i)*115:][:115]
-					if ry < 0 {
-						clear(d)
-						continue
+				o := ((ci*2+ph)*230 + i) * 115
+				if ry < 0 {
+					for pw := 0; pw < 2; pw++ {
+						clear(dst[o+pw*13225:][:115])
 					}
-					row := plane[int(ry)*224:][:224]
-					for j, c := range stem7x7ColIdx[pw*115:][:115] {
-						d[j] = stem7x7At(row, c)
-					}
+					continue
+				}
+				row := (*[224]float32)(plane[int(ry)*224:])
+				d0 := (*[115]float32)(dst[o+0:])
+				clear(d0[:2])
+				clear(d0[114:])
+				d1 := (*[115]float32)(dst[o+13225:])
+				clear(d1[:1])
+				clear(d1[113:])
+				for j := 0; j < 112; j++ {
+					d0[2+j] = row[1+2*j]
+					d1[1+j] = row[0+2*j]
 				}
 			}
 		}
