@@ -112,6 +112,13 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			}
 			out = append(out, files...)
 		}
+		if pl.Batch != nil {
+			src, err := execute("batch_amd64.go.tmpl", d)
+			if err != nil {
+				return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
+			}
+			out = append(out, OutputFile{pl.File + "_batch_amd64_dygen.go", src})
+		}
 	}
 	doc, err := execute("support.go.tmpl", struct {
 		Package string

@@ -50,6 +50,9 @@ type Plan struct {
 	// Asm is the AVX2+FMA backend's plan (asm_plan.go); nil when the layer
 	// stays pure Go.
 	Asm *AsmPlan
+	// Batch is the batch-aware fusion of the AVX2 path (batch_plan.go);
+	// nil when samples are fused one by one.
+	Batch *BatchPlan
 }
 
 // Interior is the range of outputs whose every tap reads inside the input,
@@ -116,6 +119,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	}
 	pl.FuzzMaxDim = 12
 	pl.Asm = newAsmPlan(pl)
+	pl.Batch = newBatchPlan(pl)
 	return pl, nil
 }
 
@@ -216,5 +220,8 @@ func (pl *Plan) Describe() string {
 	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
 		pl.OB, pl.NB, pl.Tail, pl.UnrollKW)
 	b.WriteString(pl.Asm.describe(pl))
+	if pl.Asm != nil {
+		b.WriteString(pl.Batch.describe())
+	}
 	return b.String()
 }

@@ -16,6 +16,11 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 	panic("Conv3x3C256: no assembly in this build")
 }
 
+// forwardAsmBatch is never called in this build.
+func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
+	panic("Conv3x3C256: no assembly in this build")
+}
+
 // conv3x3C256Asm is empty in this build.
 type conv3x3C256Asm struct{}
 

@@ -16,6 +16,11 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 	panic("Conv3x3C512: no assembly in this build")
 }
 
+// forwardAsmBatch is never called in this build.
+func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src []float32, n, inSize, outSize int) {
+	panic("Conv3x3C512: no assembly in this build")
+}
+
 // conv3x3C512Asm is empty in this build.
 type conv3x3C512Asm struct{}
 

@@ -263,17 +263,42 @@ func (l *Stem7x7) routePool(s *stem7x7Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Stem7x7) routeChannels(s *stem7x7Scratch, o0, o1 int) {
-	for o := o0; o < o1; o++ {
-		m := math.Inf(-1)
-		for k := 0; k < 4; k++ {
+	pooled := s.pooled[:3]
+	// The logits, four rows at a time (four independent sums, each in the
+	// order of a lone row).
+	for k := 0; k < 4; k++ {
+		o := o0
+		for ; o+4 <= o1; o += 4 {
 			j := k*64 + o
-			row := l.fcWeight[j*3 : (j+1)*3]
+			r0 := l.fcWeight[j*3:][:3]
+			r1 := l.fcWeight[(j+1)*3:][:3]
+			r2 := l.fcWeight[(j+2)*3:][:3]
+			r3 := l.fcWeight[(j+3)*3:][:3]
+			b := l.fcBias[j:][:4]
+			a0, a1, a2, a3 := float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+			for c, p := range pooled {
+				a0 += float64(r0[c]) * p
+				a1 += float64(r1[c]) * p
+				a2 += float64(r2[c]) * p
+				a3 += float64(r3[c]) * p
+			}
+			lg := s.logits[j:][:4]
+			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
+		}
+		for ; o < o1; o++ {
+			j := k*64 + o
+			row := l.fcWeight[j*3:][:3]
 			acc := float64(l.fcBias[j])
-			for c, p := range s.pooled {
+			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
 			s.logits[j] = acc
-			m = max(m, acc)
+		}
+	}
+	for o := o0; o < o1; o++ {
+		m := math.Inf(-1)
+		for k := 0; k < 4; k++ {
+			m = max(m, s.logits[k*64+o])
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {

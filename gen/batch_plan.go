@@ -1,0 +1,63 @@
+package gen
+
+import "fmt"
+
+// BatchPlan is the batch-aware fusion of a fixed-size layer's AVX2 path:
+// for N > 1 samples on one goroutine, the expert weights are streamed once
+// per batch tile of NT samples instead of once per sample. The samples of a
+// tile are routed (and packed) first; then, for each tile of TB channel
+// blocks, the K expert kernels of those blocks (about WeightTileBytes) are
+// fused for every sample of the tile in turn, each sample's fused tile
+// being convolved right away, while the expert tile stays in L2. Each
+// sample's fused values and outputs are computed by the same kernels in the
+// same order as a one-sample call, so the results are bit-identical.
+type BatchPlan struct {
+	NT              int // samples per batch tile
+	TB              int // channel blocks per weight tile
+	Units           int // channel blocks of the layer (groups × blocks per group)
+	WeightTileBytes int // expert weights of one weight tile
+	FusedTileLen    int // floats of one sample's fused tile: TB·M·Taps
+}
+
+const (
+	// batchMinWeightBytes is the size of the expert weights from which
+	// they no longer stay in cache between samples.
+	batchMinWeightBytes = 4 << 20
+	// batchWeightTile is the expert-weight footprint of one weight tile.
+	batchWeightTile = 512 << 10
+	// batchNT is the number of samples that share one pass over the weights.
+	batchNT = 8
+)
+
+// newBatchPlan returns the batch-aware fusion plan, or nil when the layer
+// does not need it (small expert weights) or its shape is not covered (no
+// assembly fusion, tail blocks, or taps not a multiple of 8).
+func newBatchPlan(pl *Plan) *BatchPlan {
+	a := pl.Asm
+	if a == nil || a.FuseName == "" || a.Mt != 0 || a.Fuse8 != pl.Taps {
+		return nil
+	}
+	p := pl.P
+	if p.K*p.OutC*pl.Taps*4 < batchMinWeightBytes {
+		return nil
+	}
+	units := p.Groups * a.NBFull
+	blk := p.K * a.M * pl.Taps * 4
+	tb := max(1, min(units, batchWeightTile/blk))
+	return &BatchPlan{
+		NT:              batchNT,
+		TB:              tb,
+		Units:           units,
+		WeightTileBytes: tb * blk,
+		FusedTileLen:    tb * a.M * pl.Taps,
+	}
+}
+
+// describe prints the batch plan for people (part of Plan.Describe).
+func (b *BatchPlan) describe() string {
+	if b == nil {
+		return "    batch fusion: none (expert weights fit in cache, or shape not covered): fused per sample\n"
+	}
+	return fmt.Sprintf("    batch fusion: N > 1 samples in tiles of %d share one pass over the expert weights, %d channel blocks (%d KiB of experts) per weight tile\n",
+		b.NT, b.TB, b.WeightTileBytes>>10)
+}
