@@ -34,6 +34,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 	if a.FuseName != "" {
 		emitFuseKernel(ctx, pl)
 	}
+	if a.PackName != "" {
+		emitPackKernel(ctx, pl)
+	}
 	emitSumKernel(ctx, pl)
 	f, err := ctx.Result()
 	if err != nil {

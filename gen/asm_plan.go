@@ -73,6 +73,11 @@ type AsmPlan struct {
 	// RunN is the common N of all ColRuns (-1 when they differ): the
 	// phases of one input row are then written in one loop.
 	RunN int
+	// PackName is the assembly pack of column-stride-2 zero-padded layers
+	// ("" otherwise: the pack stays in Go); RowRuns [SH] are then the row
+	// phases' runs, of the same shape as ColRuns.
+	PackName string
+	RowRuns  []ColRun
 
 	Kernels []AsmKernel // the micro-kernels the layer needs
 
@@ -198,6 +203,7 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 			break
 		}
 	}
+	planAsmPack(a, pl)
 
 	add := func(m, pv int) {
 		if m == 0 || pv == 0 {
@@ -309,6 +315,12 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	} else {
 		fmt.Fprintf(&b, "    input packed per sample into %d×%d phase planes of %d×%d (%s padding): %d floats\n",
 			p.SH, p.SW, a.Hq, a.Wq, p.Mode, a.InLen)
+		switch {
+		case a.PackName != "":
+			b.WriteString("    pack in assembly: 16 input floats split into the two column phases at a time\n")
+		case a.ColRuns != nil && p.SW > 1:
+			b.WriteString("    pack in Go: strided row loops\n")
+		}
 	}
 	fmt.Fprintf(&b, "    flat output row of %d×%d = %d vectors per channel", pl.Ho, a.Wq, a.NV)
 	if a.DirectOut {

@@ -221,33 +221,24 @@ func case000ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case000Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:4332]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*1024:][:1024]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 19; i++ {
-				ry := case000RowIdx[ph*19+i]
-				o := ((ci*2+ph)*38 + i) * 19
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*361:][:19])
-					}
-					continue
-				}
-				row := (*[32]float32)(plane[int(ry)*32:])
-				d0 := (*[19]float32)(dst[o+0:])
-				clear(d0[:2])
-				clear(d0[18:])
-				d1 := (*[19]float32)(dst[o+361:])
-				clear(d1[:1])
-				clear(d1[17:])
-				for j := 0; j < 16; j++ {
-					d0[2+j] = row[1+2*j]
-					d1[1+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*1444 : c1*1444]
+	s := x[c0*1024 : c1*1024]
+	if len(d) != (c1-c0)*1444 || len(s) != (c1-c0)*1024 {
+		panic("Case000: AVX2 pack called with short slices (bug in dygen)")
+	}
+	case000PackS2(d, s, c1-c0)
 }
+
+// case000PackS2 packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func case000PackS2(dst, x []float32, n int)
 
 // case000At is row[c], or 0 for c < 0.
 func case000At(row []float32, c int32) float32 {

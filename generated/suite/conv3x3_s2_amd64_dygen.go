@@ -203,31 +203,24 @@ func conv3x3S2ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3S2Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:215296]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*3136:][:3136]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 29; i++ {
-				ry := conv3x3S2RowIdx[ph*29+i]
-				o := ((ci*2+ph)*58 + i) * 29
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*841:][:29])
-					}
-					continue
-				}
-				row := (*[56]float32)(plane[int(ry)*56:])
-				d0 := (*[29]float32)(dst[o+0:])
-				clear(d0[:1])
-				d1 := (*[29]float32)(dst[o+841:])
-				clear(d1[28:])
-				for j := 0; j < 28; j++ {
-					d0[1+j] = row[1+2*j]
-					d1[0+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*3364 : c1*3364]
+	s := x[c0*3136 : c1*3136]
+	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
+		panic("Conv3x3S2: AVX2 pack called with short slices (bug in dygen)")
+	}
+	conv3x3S2PackS2(d, s, c1-c0)
 }
+
+// conv3x3S2PackS2 packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func conv3x3S2PackS2(dst, x []float32, n int)
 
 // conv3x3S2At is row[c], or 0 for c < 0.
 func conv3x3S2At(row []float32, c int32) float32 {

@@ -204,33 +204,24 @@ func dW5x5S2C96ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:98304]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*784:][:784]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := dW5x5S2C96RowIdx[ph*16+i]
-				o := ((ci*2+ph)*32 + i) * 16
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*256:][:16])
-					}
-					continue
-				}
-				row := (*[28]float32)(plane[int(ry)*28:])
-				d0 := (*[16]float32)(dst[o+0:])
-				clear(d0[:1])
-				clear(d0[15:])
-				d1 := (*[16]float32)(dst[o+256:])
-				clear(d1[:1])
-				clear(d1[15:])
-				for j := 0; j < 14; j++ {
-					d0[1+j] = row[0+2*j]
-					d1[1+j] = row[1+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*1024 : c1*1024]
+	s := x[c0*784 : c1*784]
+	if len(d) != (c1-c0)*1024 || len(s) != (c1-c0)*784 {
+		panic("DW5x5S2C96: AVX2 pack called with short slices (bug in dygen)")
+	}
+	dW5x5S2C96PackS2(d, s, c1-c0)
 }
+
+// dW5x5S2C96PackS2 packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func dW5x5S2C96PackS2(dst, x []float32, n int)
 
 // dW5x5S2C96At is row[c], or 0 for c < 0.
 func dW5x5S2C96At(row []float32, c int32) float32 {

@@ -221,33 +221,24 @@ func stem7x7ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func stem7x7Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:158700]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*50176:][:50176]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 115; i++ {
-				ry := stem7x7RowIdx[ph*115+i]
-				o := ((ci*2+ph)*230 + i) * 115
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*13225:][:115])
-					}
-					continue
-				}
-				row := (*[224]float32)(plane[int(ry)*224:])
-				d0 := (*[115]float32)(dst[o+0:])
-				clear(d0[:2])
-				clear(d0[114:])
-				d1 := (*[115]float32)(dst[o+13225:])
-				clear(d1[:1])
-				clear(d1[113:])
-				for j := 0; j < 112; j++ {
-					d0[2+j] = row[1+2*j]
-					d1[1+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*52900 : c1*52900]
+	s := x[c0*50176 : c1*50176]
+	if len(d) != (c1-c0)*52900 || len(s) != (c1-c0)*50176 {
+		panic("Stem7x7: AVX2 pack called with short slices (bug in dygen)")
+	}
+	stem7x7PackS2(d, s, c1-c0)
 }
+
+// stem7x7PackS2 packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func stem7x7PackS2(dst, x []float32, n int)
 
 // stem7x7At is row[c], or 0 for c < 0.
 func stem7x7At(row []float32, c int32) float32 {

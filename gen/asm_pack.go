@@ -1,0 +1,130 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// asmPackSignature: dst holds n packed channels ([SH][SW][Hq][Wq] each), x
+// the n input channels they are packed from ([H][W] each).
+const asmPackSignature = "func(dst, x []float32, n int)"
+
+// planAsmPack decides whether the pack of a column-stride-2, zero-padded
+// layer runs in assembly, and fills PackName and RowRuns. The assembly
+// reads 16 input floats at a time and splits them into the even and the
+// odd columns, one per column phase, so both phases' runs must take
+// adjacent input columns (C0 and C0+1) over the same N ≥ 8 packed columns.
+func planAsmPack(a *AsmPlan, pl *Plan) {
+	p := pl.P
+	if p.SW != 2 || a.ColRuns == nil || a.RunN < 8 || a.Wq < 8 {
+		return
+	}
+	c0, c1 := a.ColRuns[0].C0, a.ColRuns[1].C0
+	if c0 != c1+1 && c1 != c0+1 {
+		return
+	}
+	// The last 16-float load of a row ends at min(C0)+2N, inside the row.
+	if min(c0, c1)+2*a.RunN > pl.W {
+		return
+	}
+	rows := colRuns(a.RowIdx, p.SH, a.Hq)
+	if rows == nil {
+		return
+	}
+	a.RowRuns = rows
+	a.PackName = lowerFirst(pl.Name) + "PackS2"
+}
+
+// emitPackKernel emits the pack of n input channels into phase planes for
+// a layer planAsmPack accepted, every offset a constant of the layer.
+//
+//	DI dst channel, SI x channel, CX channels left, R8 packed row (phase
+//	pw = 0), R9 input row, R10 rows left; Y0–Y1 loads, Y2–Y3 even and odd
+//	columns, Y15 zeros.
+func emitPackKernel(ctx *build.Context, pl *Plan) {
+	a, p := pl.Asm, pl.P
+	ctx.Function(a.PackName)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr(asmPackSignature)
+	ctx.Doc(a.PackName + " packs n input channels into their stride-phase planes (column stride 2, zero padding).")
+	dst, x, n := reg.RDI, reg.RSI, reg.RCX
+	drow, xrow, rows := reg.R8, reg.R9, reg.R10
+	ctx.Load(ctx.Param("dst").Base(), dst)
+	ctx.Load(ctx.Param("x").Base(), x)
+	ctx.Load(ctx.Param("n"), n)
+	zero := reg.Y15
+	ctx.VXORPS(zero, zero, zero)
+	plane := a.Hq * a.Wq // floats per phase plane
+	base := min(a.ColRuns[0].C0, a.ColRuns[1].C0)
+	evenPw, oddPw := 0, 1
+	if a.ColRuns[1].C0 == base {
+		evenPw, oddPw = 1, 0
+	}
+	// chunks of 8 packed columns of a run, the last one overlapping.
+	var chunks []int
+	for j := 0; j+8 <= a.RunN; j += 8 {
+		chunks = append(chunks, j)
+	}
+	if a.RunN%8 != 0 {
+		chunks = append(chunks, a.RunN-8)
+	}
+	zeroRow := func(r reg.Register, off int) { // Wq zeros at r + 4·off
+		for j := 0; j+8 <= a.Wq; j += 8 {
+			ctx.VMOVUPS(zero, mem(r, 4*(off+j)))
+		}
+		if a.Wq%8 != 0 {
+			ctx.VMOVUPS(zero, mem(r, 4*(off+a.Wq-8)))
+		}
+	}
+	ctx.Label("channel")
+	for ph := 0; ph < p.SH; ph++ {
+		rr := a.RowRuns[ph]
+		for i := 0; i < a.Hq; i++ {
+			if i >= rr.J0 && i < rr.J0+rr.N {
+				continue
+			}
+			for pw := 0; pw < p.SW; pw++ {
+				zeroRow(dst, ((ph*p.SW+pw)*a.Hq+i)*a.Wq)
+			}
+		}
+		if rr.N == 0 {
+			continue
+		}
+		ctx.LEAQ(mem(dst, 4*((ph*p.SW)*a.Hq+rr.J0)*a.Wq), drow)
+		ctx.LEAQ(mem(x, 4*rr.C0*pl.W), xrow)
+		ctx.MOVQ(operand.U32(rr.N), rows)
+		label := fmt.Sprintf("rows%d", ph)
+		ctx.Label(label)
+		for _, j := range chunks {
+			ctx.VMOVUPS(mem(xrow, 4*(base+2*j)), reg.Y0)
+			ctx.VMOVUPS(mem(xrow, 4*(base+2*j+8)), reg.Y1)
+			ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
+			ctx.VSHUFPS(operand.U8(0xDD), reg.Y1, reg.Y0, reg.Y3)
+			ctx.VPERMPD(operand.U8(0xD8), reg.Y2, reg.Y2)
+			ctx.VPERMPD(operand.U8(0xD8), reg.Y3, reg.Y3)
+			ctx.VMOVUPS(reg.Y2, mem(drow, 4*(evenPw*plane+a.ColRuns[evenPw].J0+j)))
+			ctx.VMOVUPS(reg.Y3, mem(drow, 4*(oddPw*plane+a.ColRuns[oddPw].J0+j)))
+		}
+		for pw, r := range a.ColRuns {
+			for t := 0; t < a.Wq; t++ {
+				if t < r.J0 || t >= r.J0+r.N {
+					ctx.MOVL(operand.U32(0), mem(drow, 4*(pw*plane+t)))
+				}
+			}
+		}
+		ctx.ADDQ(operand.U32(4*a.Wq), drow)
+		ctx.ADDQ(operand.U32(4*p.SH*pl.W), xrow)
+		ctx.DECQ(rows)
+		ctx.JNZ(operand.LabelRef(label))
+	}
+	ctx.ADDQ(operand.U32(4*a.PS), dst)
+	ctx.ADDQ(operand.U32(4*pl.H*pl.W), x)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("channel"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
