@@ -3,8 +3,10 @@ package gen
 import "fmt"
 
 // BatchPlan is the batch-aware fusion of a fixed-size layer's AVX2 path:
-// for N > 1 samples on one goroutine, the expert weights are streamed once
-// per batch tile of NT samples instead of once per sample. The samples of a
+// for N samples on one goroutine, the expert weights are streamed once per
+// batch tile of NT samples instead of once per sample, and each fused tile
+// is convolved while it is in L2 (for N = 1 too: the fused kernel never
+// makes the round trip to memory). The samples of a
 // tile are routed (and packed) first; then, for each tile of TB channel
 // blocks, the K expert kernels of those blocks (about WeightTileBytes) are
 // fused for every sample of the tile in turn, each sample's fused tile
@@ -58,6 +60,6 @@ func (b *BatchPlan) describe() string {
 	if b == nil {
 		return "    batch fusion: none (expert weights fit in cache, or shape not covered): fused per sample\n"
 	}
-	return fmt.Sprintf("    batch fusion: N > 1 samples in tiles of %d share one pass over the expert weights, %d channel blocks (%d KiB of experts) per weight tile\n",
+	return fmt.Sprintf("    batch fusion: samples in tiles of %d share one pass over the expert weights, %d channel blocks (%d KiB of experts) per weight tile\n",
 		b.NT, b.TB, b.WeightTileBytes>>10)
 }

@@ -230,11 +230,9 @@ func (l *Conv3x3C256) Forward(dst, src []float32, n, h, w int) error {
 // the working memory s.
 func (l *Conv3x3C256) forwardSamples(s *conv3x3C256Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
 	if conv3x3C256UseAsm {
-		if n > 1 {
-			l.forwardAsmBatch(s, dst, src, n, inSize, outSize)
-			return
-		}
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		// Fusion interleaved with the convolution tile by tile, the
+		// experts streamed once per tile of samples.
+		l.forwardAsmBatch(s, dst, src, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {

@@ -25,7 +25,7 @@ var conv3x3C512BatchPool = sync.Pool{New: func() any {
 	}
 }}
 
-// forwardAsmBatch is the AVX2+FMA path for n > 1 samples on this goroutine
+// forwardAsmBatch is the AVX2+FMA path for n samples on this goroutine
 // with the expert weights streamed once per tile of 8 samples: route and
 // pack the tile's samples, then for each tile of 1 channel blocks fuse and
 // convolve every sample of the tile while the tile's expert weights stay in
