@@ -37,6 +37,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 	if a.PackName != "" {
 		emitPackKernel(ctx, pl)
 	}
+	if a.CopyName != "" {
+		emitCopyKernel(ctx, pl)
+	}
 	emitSumKernel(ctx, pl)
 	f, err := ctx.Result()
 	if err != nil {

@@ -13,30 +13,84 @@ import (
 // the n input channels they are packed from ([H][W] each).
 const asmPackSignature = "func(dst, x []float32, n int)"
 
-// planAsmPack decides whether the pack of a column-stride-2, zero-padded
-// layer runs in assembly, and fills PackName and RowRuns. The assembly
-// reads 16 input floats at a time and splits them into the even and the
-// odd columns, one per column phase, so both phases' runs must take
-// adjacent input columns (C0 and C0+1) over the same N ≥ 8 packed columns.
+// planAsmPack decides whether the pack of a zero-padded layer of column
+// stride 1 or 2 runs in assembly, and fills PackName and RowRuns; and
+// whether the copy out does (CopyName: rows of Wo ≥ 8). For stride 2 the
+// assembly reads 16 input floats at a time and splits them into the even
+// and the odd columns, one per column phase, so both phases' runs must take
+// adjacent input columns (C0 and C0+1) over the same N ≥ 8 packed columns;
+// for stride 1 it copies each row's run 8 floats at a time.
 func planAsmPack(a *AsmPlan, pl *Plan) {
 	p := pl.P
-	if p.SW != 2 || a.ColRuns == nil || a.RunN < 8 || a.Wq < 8 {
+	if pl.Wo >= 8 && !a.DirectOut {
+		a.CopyName = lowerFirst(pl.Name) + "CopyOut"
+	}
+	if a.DirectIn || p.SW > 2 || a.ColRuns == nil || a.RunN < 8 || a.Wq < 8 {
 		return
 	}
-	c0, c1 := a.ColRuns[0].C0, a.ColRuns[1].C0
-	if c0 != c1+1 && c1 != c0+1 {
-		return
-	}
-	// The last 16-float load of a row ends at min(C0)+2N, inside the row.
-	if min(c0, c1)+2*a.RunN > pl.W {
-		return
+	if p.SW == 2 {
+		c0, c1 := a.ColRuns[0].C0, a.ColRuns[1].C0
+		if c0 != c1+1 && c1 != c0+1 {
+			return
+		}
+		// The last 16-float load of a row ends at min(C0)+2N, inside the row.
+		if min(c0, c1)+2*a.RunN > pl.W {
+			return
+		}
 	}
 	rows := colRuns(a.RowIdx, p.SH, a.Hq)
 	if rows == nil {
 		return
 	}
 	a.RowRuns = rows
-	a.PackName = lowerFirst(pl.Name) + "PackS2"
+	a.PackName = lowerFirst(pl.Name) + "PackRows"
+}
+
+// emitCopyKernel emits the copy of n output channels from the kernel's
+// flat rows of Wq (channel stride OPS) to NCHW rows of Wo, 8 floats at a
+// time, the last vector of a row overlapping.
+//
+//	DI y channel, SI out channel, CX channels left, R8 y row, R9 out row,
+//	R10 rows left; Y0 the data.
+func emitCopyKernel(ctx *build.Context, pl *Plan) {
+	a := pl.Asm
+	ctx.Function(a.CopyName)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(y, out []float32, n int)")
+	ctx.Doc(a.CopyName + " copies n output channels from the kernel's rows of Wq to rows of Wo.")
+	y, out, n := reg.RDI, reg.RSI, reg.RCX
+	yrow, orow, rows := reg.R8, reg.R9, reg.R10
+	ctx.Load(ctx.Param("y").Base(), y)
+	ctx.Load(ctx.Param("out").Base(), out)
+	ctx.Load(ctx.Param("n"), n)
+	wo := pl.Wo
+	var chunks []int
+	for j := 0; j+8 <= wo; j += 8 {
+		chunks = append(chunks, j)
+	}
+	if wo%8 != 0 {
+		chunks = append(chunks, wo-8)
+	}
+	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	ctx.Label("channel")
+	ctx.MOVQ(y, yrow)
+	ctx.MOVQ(out, orow)
+	ctx.MOVQ(operand.U32(pl.Ho), rows)
+	ctx.Label("row")
+	for i, j := range chunks {
+		ctx.VMOVUPS(mem(orow, 4*j), ys[i%4])
+		ctx.VMOVUPS(ys[i%4], mem(yrow, 4*j))
+	}
+	ctx.ADDQ(operand.U32(4*a.Wq), orow)
+	ctx.ADDQ(operand.U32(4*wo), yrow)
+	ctx.DECQ(rows)
+	ctx.JNZ(operand.LabelRef("row"))
+	ctx.ADDQ(operand.U32(4*a.OPS), out)
+	ctx.ADDQ(operand.U32(4*pl.Ho*wo), y)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("channel"))
+	ctx.VZEROUPPER()
+	ctx.RET()
 }
 
 // emitPackKernel emits the pack of n input channels into phase planes for
@@ -50,7 +104,7 @@ func emitPackKernel(ctx *build.Context, pl *Plan) {
 	ctx.Function(a.PackName)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr(asmPackSignature)
-	ctx.Doc(a.PackName + " packs n input channels into their stride-phase planes (column stride 2, zero padding).")
+	ctx.Doc(a.PackName + " packs n input channels into their stride-phase planes (zero padding).")
 	dst, x, n := reg.RDI, reg.RSI, reg.RCX
 	drow, xrow, rows := reg.R8, reg.R9, reg.R10
 	ctx.Load(ctx.Param("dst").Base(), dst)
@@ -59,10 +113,13 @@ func emitPackKernel(ctx *build.Context, pl *Plan) {
 	zero := reg.Y15
 	ctx.VXORPS(zero, zero, zero)
 	plane := a.Hq * a.Wq // floats per phase plane
-	base := min(a.ColRuns[0].C0, a.ColRuns[1].C0)
+	base := a.ColRuns[0].C0
 	evenPw, oddPw := 0, 1
-	if a.ColRuns[1].C0 == base {
-		evenPw, oddPw = 1, 0
+	if p.SW == 2 {
+		base = min(base, a.ColRuns[1].C0)
+		if a.ColRuns[1].C0 == base {
+			evenPw, oddPw = 1, 0
+		}
 	}
 	// chunks of 8 packed columns of a run, the last one overlapping.
 	var chunks []int
@@ -100,6 +157,11 @@ func emitPackKernel(ctx *build.Context, pl *Plan) {
 		label := fmt.Sprintf("rows%d", ph)
 		ctx.Label(label)
 		for _, j := range chunks {
+			if p.SW == 1 {
+				ctx.VMOVUPS(mem(xrow, 4*(base+j)), reg.Y0)
+				ctx.VMOVUPS(reg.Y0, mem(drow, 4*(a.ColRuns[0].J0+j)))
+				continue
+			}
 			ctx.VMOVUPS(mem(xrow, 4*(base+2*j)), reg.Y0)
 			ctx.VMOVUPS(mem(xrow, 4*(base+2*j+8)), reg.Y1)
 			ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)

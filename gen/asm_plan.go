@@ -78,6 +78,9 @@ type AsmPlan struct {
 	// phases' runs, of the same shape as ColRuns.
 	PackName string
 	RowRuns  []ColRun
+	// CopyName is the assembly copy out of the kernel's flat rows (""
+	// with DirectOut or rows narrower than 8: the copy stays in Go).
+	CopyName string
 
 	Kernels []AsmKernel // the micro-kernels the layer needs
 
@@ -88,6 +91,13 @@ type AsmPlan struct {
 	Fuse8    int
 	// SumName is the assembly channel sum of the mean pool.
 	SumName string
+
+	// PerChannel (depthwise: one input and one output channel per group):
+	// the per-sample path packs, convolves and copies out one channel at a
+	// time through a one-channel piece of the scratch, so the packed plane
+	// and the kernel's output stay in L1 instead of streaming whole-sample
+	// buffers through L2/L3 three times.
+	PerChannel bool
 }
 
 // AsmKernel is one emitted micro-kernel: M channels × P vectors.
@@ -222,6 +232,7 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 		a.Fuse8 = pl.Taps / 8 * 8
 	}
 	a.SumName = lowerFirst(pl.Name) + "Sum"
+	a.PerChannel = pl.CinG == 1 && coutG == 1
 	add(a.M, a.P)
 	add(a.M, a.Pt)
 	add(a.Mt, a.P)
@@ -336,6 +347,9 @@ func (a *AsmPlan) describe(pl *Plan) string {
 		fmt.Fprintf(&b, "; fusion in assembly for full blocks, 8 taps at a time (%d of %d taps)\n", a.Fuse8, pl.Taps)
 	} else {
 		b.WriteString("; fusion in Go\n")
+	}
+	if a.PerChannel {
+		b.WriteString("    depthwise: per sample, pack, convolution and copy out one channel at a time (the channel's planes stay in L1)\n")
 	}
 	b.WriteString("    mean pool: channel sums in assembly (float32 partial sums, float64 total)\n")
 	return b.String()

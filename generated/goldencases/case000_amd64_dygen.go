@@ -132,16 +132,29 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 19 to y's rows of 16.
 func (l *Case000) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 16; oy++ {
-				copy(y[(o*16+oy)*16:][:16], out[o*304+oy*19:][:16])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/16*64 + u0%16*4
+	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	case000CopyOutChecked(y[o0*256:], out[o0*304:], o1-o0)
 }
+
+// case000CopyOutChecked checks the lengths case000CopyOut touches for n
+// channels, then calls it.
+func case000CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*256 || len(out) < n*304 {
+		panic("Case000: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case000CopyOut(y, out, n)
+}
+
+// case000CopyOut copies n output channels from the kernel's rows of 19
+// (channel stride 304) to y's rows of 16 (assembly, AVX).
+//
+//go:noescape
+func case000CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
@@ -231,14 +244,14 @@ func case000Pack(dst, x []float32, c0, c1 int) {
 	if len(d) != (c1-c0)*1444 || len(s) != (c1-c0)*1024 {
 		panic("Case000: AVX2 pack called with short slices (bug in dygen)")
 	}
-	case000PackS2(d, s, c1-c0)
+	case000PackRows(d, s, c1-c0)
 }
 
-// case000PackS2 packs n input channels of x into their phase planes in dst
+// case000PackRows packs n input channels of x into their phase planes in dst
 // (assembly, AVX2).
 //
 //go:noescape
-func case000PackS2(dst, x []float32, n int)
+func case000PackRows(dst, x []float32, n int)
 
 // case000At is row[c], or 0 for c < 0.
 func case000At(row []float32, c int32) float32 {

@@ -1793,9 +1793,9 @@ taps:
 	VZEROUPPER
 	RET
 
-// func case000PackS2(dst []float32, x []float32, n int)
+// func case000PackRows(dst []float32, x []float32, n int)
 // Requires: AVX, AVX2
-TEXT ·case000PackS2(SB), NOSPLIT, $0-56
+TEXT ·case000PackRows(SB), NOSPLIT, $0-56
 	MOVQ   dst_base+0(FP), DI
 	MOVQ   x_base+24(FP), SI
 	MOVQ   n+48(FP), CX
@@ -1902,6 +1902,34 @@ rows1:
 	JNZ     rows1
 	ADDQ    $0x00001690, DI
 	ADDQ    $0x00001000, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case000CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case000CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000010, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	ADDQ    $0x0000004c, R9
+	ADDQ    $0x00000040, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000004c0, SI
+	ADDQ    $0x00000400, DI
 	DECQ    CX
 	JNZ     channel
 	VZEROUPPER

@@ -420,6 +420,69 @@ taps:
 	VZEROUPPER
 	RET
 
+// func case001PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case001PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 32(DI)
+	VMOVUPS Y15, 960(DI)
+	VMOVUPS Y15, 992(DI)
+	LEAQ    64(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x0000000e, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 4(R8)
+	VMOVUPS 24(R9), Y0
+	VMOVUPS Y0, 28(R8)
+	MOVL    $0x00000000, (R8)
+	MOVL    $0x00000000, 60(R8)
+	ADDQ    $0x00000040, R8
+	ADDQ    $0x00000038, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000400, DI
+	ADDQ    $0x00000310, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case001CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case001CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000e, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 24(R9), Y1
+	VMOVUPS Y1, 24(R8)
+	ADDQ    $0x00000040, R9
+	ADDQ    $0x00000038, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000380, SI
+	ADDQ    $0x00000310, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case001Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case001Sum(SB), NOSPLIT, $0-28

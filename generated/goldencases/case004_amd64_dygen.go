@@ -80,10 +80,23 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 144)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		case004Pack(a.in, x, 0, 144)
+		l.channelsAsm(a, y, x, 0, 144)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *Case004) channelsAsm(a *case004Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		case004Pack(a.in, x[c*144:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 144)
-		l.copyOut(y, a.out, 0, 144)
+		out := a.out
+		w, bias := a.fused[c*9:], l.bias[c:]
+		case004Conv1x12Checked(out, in, w, bias, 1)
+		case004Conv1x9Checked(out[96:], in[96:], w, bias, 1)
+		case004CopyOutChecked(y[c*144:], out, 1)
 	}
 }
 
@@ -132,16 +145,29 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 14 to y's rows of 12.
 func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 12; oy++ {
-				copy(y[(o*12+oy)*12:][:12], out[o*168+oy*14:][:12])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/1*1 + u0%1*1
+	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	case004CopyOutChecked(y[o0*144:], out[o0*168:], o1-o0)
 }
+
+// case004CopyOutChecked checks the lengths case004CopyOut touches for n
+// channels, then calls it.
+func case004CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*144 || len(out) < n*168 {
+		panic("Case004: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case004CopyOut(y, out, n)
+}
+
+// case004CopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 168) to y's rows of 12 (assembly, AVX).
+//
+//go:noescape
+func case004CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -204,30 +230,24 @@ func case004ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case004Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:28224]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*144:][:144]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := case004RowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*14:][:14]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*12:][:12]
-					copy(d[1:13], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case004At(row, case004ColIdx[j])
-					}
-					for j := 13; j < 14; j++ {
-						d[j] = case004At(row, case004ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*196 : c1*196]
+	s := x[c0*144 : c1*144]
+	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*144 {
+		panic("Case004: AVX2 pack called with short slices (bug in dygen)")
+	}
+	case004PackRows(d, s, c1-c0)
 }
+
+// case004PackRows packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func case004PackRows(dst, x []float32, n int)
 
 // case004At is row[c], or 0 for c < 0.
 func case004At(row []float32, c int32) float32 {

@@ -291,6 +291,69 @@ block:
 	VZEROUPPER
 	RET
 
+// func case004PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case004PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 24(DI)
+	VMOVUPS Y15, 728(DI)
+	VMOVUPS Y15, 752(DI)
+	LEAQ    56(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x0000000c, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 4(R8)
+	VMOVUPS 16(R9), Y0
+	VMOVUPS Y0, 20(R8)
+	MOVL    $0x00000000, (R8)
+	MOVL    $0x00000000, 52(R8)
+	ADDQ    $0x00000038, R8
+	ADDQ    $0x00000030, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000310, DI
+	ADDQ    $0x00000240, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case004CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case004CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000c, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 16(R9), Y1
+	VMOVUPS Y1, 16(R8)
+	ADDQ    $0x00000038, R9
+	ADDQ    $0x00000030, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000002a0, SI
+	ADDQ    $0x00000240, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case004Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case004Sum(SB), NOSPLIT, $0-28

@@ -65,10 +65,22 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 225)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		case005Pack(a.in, x, 0, 96)
+		l.channelsAsm(a, y, x, 0, 96)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		case005Pack(a.in, x[c*225:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 96)
-		l.copyOut(y, a.out, 0, 96)
+		out := a.out
+		w, bias := a.fused[c*25:], l.bias[c:]
+		case005Conv1x10Checked(out, in, w, bias, 1)
+		case005CopyOutChecked(y[c*64:], out, 1)
 	}
 }
 
@@ -117,16 +129,29 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 10 to y's rows of 8.
 func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 8; oy++ {
-				copy(y[(o*8+oy)*8:][:8], out[o*80+oy*10:][:8])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/1*1 + u0%1*1
+	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	case005CopyOutChecked(y[o0*64:], out[o0*80:], o1-o0)
 }
+
+// case005CopyOutChecked checks the lengths case005CopyOut touches for n
+// channels, then calls it.
+func case005CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*64 || len(out) < n*80 {
+		panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case005CopyOut(y, out, n)
+}
+
+// case005CopyOut copies n output channels from the kernel's rows of 10
+// (channel stride 80) to y's rows of 8 (assembly, AVX).
+//
+//go:noescape
+func case005CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block],

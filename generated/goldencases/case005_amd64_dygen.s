@@ -318,6 +318,32 @@ block:
 	VZEROUPPER
 	RET
 
+// func case005CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case005CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000008, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	ADDQ    $0x00000028, R9
+	ADDQ    $0x00000020, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000140, SI
+	ADDQ    $0x00000100, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case005Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case005Sum(SB), NOSPLIT, $0-28

@@ -137,7 +137,7 @@ func (l *Case006) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*20 + b*4
 		for o := o0; o < min(o0+4, (g+1)*20); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*7:][:7], out[o*56+oy*7:][:7])
+				*(*[7]float32)(y[(o*7+oy)*7:]) = *(*[7]float32)(out[o*56+oy*7:])
 			}
 		}
 	}

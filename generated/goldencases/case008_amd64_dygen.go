@@ -122,7 +122,7 @@ func (l *Case008) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*24 + b*4
 		for o := o0; o < min(o0+4, (g+1)*24); o++ {
 			for oy := 0; oy < 1; oy++ {
-				copy(y[(o*1+oy)*1:][:1], out[o*8+oy*3:][:1])
+				*(*[1]float32)(y[(o*1+oy)*1:]) = *(*[1]float32)(out[o*8+oy*3:])
 			}
 		}
 	}

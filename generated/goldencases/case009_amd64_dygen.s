@@ -106,6 +106,71 @@ channel:
 	VZEROUPPER
 	RET
 
+// func case009PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case009PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	LEAQ (DI), R8
+	LEAQ (SI), R9
+	MOVQ $0x00000007, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 32(R8)
+	VMOVUPS 64(R9), Y0
+	VMOVUPS Y0, 64(R8)
+	VMOVUPS 92(R9), Y0
+	VMOVUPS Y0, 92(R8)
+	ADDQ    $0x0000007c, R8
+	ADDQ    $0x0000007c, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000364, DI
+	ADDQ    $0x00000364, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case009CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case009CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000007, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 64(R9), Y2
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS 92(R9), Y3
+	VMOVUPS Y3, 92(R8)
+	ADDQ    $0x0000007c, R9
+	ADDQ    $0x0000007c, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000380, SI
+	ADDQ    $0x00000364, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case009Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case009Sum(SB), NOSPLIT, $0-28

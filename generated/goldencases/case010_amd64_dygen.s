@@ -112,6 +112,63 @@ channel:
 	VZEROUPPER
 	RET
 
+// func case010PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case010PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	LEAQ (DI), R8
+	LEAQ (SI), R9
+	MOVQ $0x00000007, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 4(R9), Y0
+	VMOVUPS Y0, 4(R8)
+	ADDQ    $0x00000024, R8
+	ADDQ    $0x00000024, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x000000fc, DI
+	ADDQ    $0x000000fc, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case010CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case010CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000007, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 4(R9), Y1
+	VMOVUPS Y1, 4(R8)
+	ADDQ    $0x00000024, R9
+	ADDQ    $0x00000024, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000100, SI
+	ADDQ    $0x000000fc, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case010Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case010Sum(SB), NOSPLIT, $0-28

@@ -80,10 +80,23 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 217)
 		l.fuseAsm(a.fused, s.pi, 0, 17)
-		case013Pack(a.in, x, 0, 17)
+		l.channelsAsm(a, y, x, 0, 17)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *Case013) channelsAsm(a *case013Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		case013Pack(a.in, x[c*217:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 17)
-		l.copyOut(y, a.out, 0, 17)
+		out := a.out
+		w, bias := a.fused[c*25:], l.bias[c:]
+		case013Conv1x12Checked(out, in, w, bias, 2)
+		case013Conv1x7Checked(out[192:], in[192:], w, bias, 1)
+		case013CopyOutChecked(y[c*217:], out, 1)
 	}
 }
 
@@ -132,16 +145,29 @@ func (l *Case013) asmPart(s *case013Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 35 to y's rows of 31.
 func (l *Case013) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*31:][:31], out[o*248+oy*35:][:31])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/1*1 + u0%1*1
+	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	case013CopyOutChecked(y[o0*217:], out[o0*248:], o1-o0)
 }
+
+// case013CopyOutChecked checks the lengths case013CopyOut touches for n
+// channels, then calls it.
+func case013CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*217 || len(out) < n*248 {
+		panic("Case013: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case013CopyOut(y, out, n)
+}
+
+// case013CopyOut copies n output channels from the kernel's rows of 35
+// (channel stride 248) to y's rows of 31 (assembly, AVX).
+//
+//go:noescape
+func case013CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=17][blocks of 1][cin=1][kh=5][kw=5][channels of the block],
@@ -204,30 +230,24 @@ func case013ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case013Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:6545]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*217:][:217]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 11; i++ {
-				ry := case013RowIdx[ph*11+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*11+i)*35:][:35]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*31:][:31]
-					copy(d[2:33], row)
-					for j := 0; j < 2; j++ {
-						d[j] = case013At(row, case013ColIdx[j])
-					}
-					for j := 33; j < 35; j++ {
-						d[j] = case013At(row, case013ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*385 : c1*385]
+	s := x[c0*217 : c1*217]
+	if len(d) != (c1-c0)*385 || len(s) != (c1-c0)*217 {
+		panic("Case013: AVX2 pack called with short slices (bug in dygen)")
+	}
+	case013PackRows(d, s, c1-c0)
 }
+
+// case013PackRows packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func case013PackRows(dst, x []float32, n int)
 
 // case013At is row[c], or 0 for c < 0.
 func case013At(row []float32, c int32) float32 {

@@ -969,6 +969,65 @@ taps:
 	VZEROUPPER
 	RET
 
+// func case015PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case015PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	LEAQ (DI), R8
+	LEAQ (SI), R9
+	MOVQ $0x00000017, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 32(R8)
+	VMOVUPS 60(R9), Y0
+	VMOVUPS Y0, 60(R8)
+	ADDQ    $0x0000005c, R8
+	ADDQ    $0x0000005c, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000844, DI
+	ADDQ    $0x00000844, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case015CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case015CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000f, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 28(R9), Y1
+	VMOVUPS Y1, 28(R8)
+	ADDQ    $0x0000005c, R9
+	ADDQ    $0x0000003c, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000580, SI
+	ADDQ    $0x00000384, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case015Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case015Sum(SB), NOSPLIT, $0-28

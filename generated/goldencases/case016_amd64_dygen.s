@@ -212,6 +212,34 @@ taps:
 	VZEROUPPER
 	RET
 
+// func case016CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case016CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000005, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 8(R9), Y1
+	VMOVUPS Y1, 8(R8)
+	ADDQ    $0x00000028, R9
+	ADDQ    $0x00000028, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000000e0, SI
+	ADDQ    $0x000000c8, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case016Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case016Sum(SB), NOSPLIT, $0-28

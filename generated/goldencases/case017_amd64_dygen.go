@@ -122,7 +122,7 @@ func (l *Case017) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*1 + b*1
 		for o := o0; o < min(o0+1, (g+1)*1); o++ {
 			for oy := 0; oy < 13; oy++ {
-				copy(y[(o*13+oy)*1:][:1], out[o*72+oy*5:][:1])
+				*(*[1]float32)(y[(o*13+oy)*1:]) = *(*[1]float32)(out[o*72+oy*5:])
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func (l *Case019) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*7 + b*4
 		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 1; oy++ {
-				copy(y[(o*1+oy)*3:][:3], out[o*8+oy*5:][:3])
+				*(*[3]float32)(y[(o*1+oy)*3:]) = *(*[3]float32)(out[o*8+oy*5:])
 			}
 		}
 	}

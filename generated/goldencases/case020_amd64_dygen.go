@@ -122,7 +122,7 @@ func (l *Case020) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*8 + b*4
 		for o := o0; o < min(o0+4, (g+1)*8); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*1:][:1], out[o*8+oy*1:][:1])
+				*(*[1]float32)(y[(o*7+oy)*1:]) = *(*[1]float32)(out[o*8+oy*1:])
 			}
 		}
 	}

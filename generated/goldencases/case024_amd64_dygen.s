@@ -278,6 +278,75 @@ channel:
 	VZEROUPPER
 	RET
 
+// func case024PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case024PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 32(DI)
+	VMOVUPS Y15, 44(DI)
+	VMOVUPS Y15, 1064(DI)
+	VMOVUPS Y15, 1096(DI)
+	VMOVUPS Y15, 1108(DI)
+	LEAQ    76(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x0000000d, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 4(R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 36(R8)
+	VMOVUPS 36(R9), Y0
+	VMOVUPS Y0, 40(R8)
+	MOVL    $0x00000000, (R8)
+	MOVL    $0x00000000, 72(R8)
+	ADDQ    $0x0000004c, R8
+	ADDQ    $0x00000044, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000474, DI
+	ADDQ    $0x00000374, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case024CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case024CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000d, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 36(R9), Y2
+	VMOVUPS Y2, 36(R8)
+	ADDQ    $0x0000004c, R9
+	ADDQ    $0x00000044, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000003e0, SI
+	ADDQ    $0x00000374, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case024Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case024Sum(SB), NOSPLIT, $0-28

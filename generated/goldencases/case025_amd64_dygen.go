@@ -167,7 +167,7 @@ func (l *Case025) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*7 + b*4
 		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 6; oy++ {
-				copy(y[(o*6+oy)*4:][:4], out[o*40+oy*6:][:4])
+				*(*[4]float32)(y[(o*6+oy)*4:]) = *(*[4]float32)(out[o*40+oy*6:])
 			}
 		}
 	}

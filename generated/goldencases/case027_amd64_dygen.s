@@ -171,6 +171,35 @@ channel:
 	VZEROUPPER
 	RET
 
+// func case027PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case027PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	LEAQ (DI), R8
+	LEAQ (SI), R9
+	MOVQ $0x00000017, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 4(R9), Y0
+	VMOVUPS Y0, 4(R8)
+	ADDQ    $0x00000024, R8
+	ADDQ    $0x00000024, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x0000033c, DI
+	ADDQ    $0x0000033c, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case027Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case027Sum(SB), NOSPLIT, $0-28

@@ -137,7 +137,7 @@ func (l *Case028) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*2 + b*2
 		for o := o0; o < min(o0+2, (g+1)*2); o++ {
 			for oy := 0; oy < 6; oy++ {
-				copy(y[(o*6+oy)*6:][:6], out[o*40+oy*6:][:6])
+				*(*[6]float32)(y[(o*6+oy)*6:]) = *(*[6]float32)(out[o*40+oy*6:])
 			}
 		}
 	}

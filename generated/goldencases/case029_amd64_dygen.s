@@ -444,6 +444,85 @@ taps:
 	VZEROUPPER
 	RET
 
+// func case029PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·case029PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 32(DI)
+	VMOVUPS Y15, 60(DI)
+	VMOVUPS Y15, 92(DI)
+	VMOVUPS Y15, 124(DI)
+	VMOVUPS Y15, 152(DI)
+	VMOVUPS Y15, 184(DI)
+	VMOVUPS Y15, 216(DI)
+	VMOVUPS Y15, 244(DI)
+	VMOVUPS Y15, 2392(DI)
+	VMOVUPS Y15, 2424(DI)
+	VMOVUPS Y15, 2452(DI)
+	VMOVUPS Y15, 2484(DI)
+	VMOVUPS Y15, 2516(DI)
+	VMOVUPS Y15, 2544(DI)
+	VMOVUPS Y15, 2576(DI)
+	VMOVUPS Y15, 2608(DI)
+	VMOVUPS Y15, 2636(DI)
+	LEAQ    276(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x00000017, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 32(R8)
+	VMOVUPS 60(R9), Y0
+	VMOVUPS Y0, 60(R8)
+	ADDQ    $0x0000005c, R8
+	ADDQ    $0x0000005c, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000a6c, DI
+	ADDQ    $0x00000844, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case029CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case029CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000001b, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 52(R9), Y2
+	VMOVUPS Y2, 52(R8)
+	ADDQ    $0x0000005c, R9
+	ADDQ    $0x00000054, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000009c0, SI
+	ADDQ    $0x000008dc, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case029Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case029Sum(SB), NOSPLIT, $0-28

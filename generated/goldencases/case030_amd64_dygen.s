@@ -278,6 +278,36 @@ channel:
 	VZEROUPPER
 	RET
 
+// func case030CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case030CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000010, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 36(R9), Y2
+	VMOVUPS Y2, 36(R8)
+	ADDQ    $0x0000005c, R9
+	ADDQ    $0x00000044, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000005c0, SI
+	ADDQ    $0x00000440, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case030Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case030Sum(SB), NOSPLIT, $0-28

@@ -137,7 +137,7 @@ func (l *Case032) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*7 + b*4
 		for o := o0; o < min(o0+4, (g+1)*7); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*2:][:2], out[o*8+oy*3:][:2])
+				*(*[2]float32)(y[(o*2+oy)*2:]) = *(*[2]float32)(out[o*8+oy*3:])
 			}
 		}
 	}

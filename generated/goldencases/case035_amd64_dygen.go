@@ -65,10 +65,24 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 77)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		case035Pack(a.in, x, 0, 2)
+		l.channelsAsm(a, y, x, 0, 2)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *Case035) channelsAsm(a *case035Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		case035Pack(a.in, x[c*77:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 2)
-		l.copyOut(y, a.out, 0, 2)
+		out := a.out
+		w, bias := a.fused[c*49:], l.bias[c:]
+		case035Conv1x1Checked(out, in, w, bias, 1)
+		for oy := 0; oy < 2; oy++ {
+			*(*[1]float32)(y[(c*2+oy)*1:]) = *(*[1]float32)(out[oy*4:])
+		}
 	}
 }
 
@@ -122,7 +136,7 @@ func (l *Case035) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*1 + b*1
 		for o := o0; o < min(o0+1, (g+1)*1); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*1:][:1], out[o*8+oy*4:][:1])
+				*(*[1]float32)(y[(o*2+oy)*1:]) = *(*[1]float32)(out[o*8+oy*4:])
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func (l *Case036) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*33 + b*3
 		for o := o0; o < min(o0+3, (g+1)*33); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*2:][:2], out[o*8+oy*2:][:2])
+				*(*[2]float32)(y[(o*2+oy)*2:]) = *(*[2]float32)(out[o*8+oy*2:])
 			}
 		}
 	}

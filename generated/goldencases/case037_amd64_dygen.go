@@ -122,7 +122,7 @@ func (l *Case037) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*2 + b*2
 		for o := o0; o < min(o0+2, (g+1)*2); o++ {
 			for oy := 0; oy < 2; oy++ {
-				copy(y[(o*2+oy)*5:][:5], out[o*16+oy*5:][:5])
+				*(*[5]float32)(y[(o*2+oy)*5:]) = *(*[5]float32)(out[o*16+oy*5:])
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func (l *Case038) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*24 + b*4
 		for o := o0; o < min(o0+4, (g+1)*24); o++ {
 			for oy := 0; oy < 3; oy++ {
-				copy(y[(o*3+oy)*5:][:5], out[o*24+oy*8:][:5])
+				*(*[5]float32)(y[(o*3+oy)*5:]) = *(*[5]float32)(out[o*24+oy*8:])
 			}
 		}
 	}

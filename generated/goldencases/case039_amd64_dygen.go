@@ -74,8 +74,19 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 272)
 		l.fuseAsm(a.fused, s.pi, 0, 8)
-		in := x
-		l.convAsm(y, in, a.fused, 0, 8)
+		l.channelsAsm(a, y, x, 0, 8)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: read in place, convolved in place, so the channel's working set stays in L1.
+func (l *Case039) channelsAsm(a *case039Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		in := x[c*272:]
+		out := y[c*272:]
+		w, bias := a.fused[c*1:], l.bias[c:]
+		case039Conv1x12Checked(out, in, w, bias, 2)
+		case039Conv1x10Checked(out[192:], in[192:], w, bias, 1)
 	}
 }
 

@@ -289,6 +289,81 @@ taps:
 	VZEROUPPER
 	RET
 
+// func conv3x3C128PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·conv3x3C128PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 32(DI)
+	VMOVUPS Y15, 64(DI)
+	VMOVUPS Y15, 88(DI)
+	VMOVUPS Y15, 3480(DI)
+	VMOVUPS Y15, 3512(DI)
+	VMOVUPS Y15, 3544(DI)
+	VMOVUPS Y15, 3568(DI)
+	LEAQ    120(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x0000001c, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 4(R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 36(R8)
+	VMOVUPS 64(R9), Y0
+	VMOVUPS Y0, 68(R8)
+	VMOVUPS 80(R9), Y0
+	VMOVUPS Y0, 84(R8)
+	MOVL    $0x00000000, (R8)
+	MOVL    $0x00000000, 116(R8)
+	ADDQ    $0x00000078, R8
+	ADDQ    $0x00000070, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00000e10, DI
+	ADDQ    $0x00000c40, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func conv3x3C128CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·conv3x3C128CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000001c, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 64(R9), Y2
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS 80(R9), Y3
+	VMOVUPS Y3, 80(R8)
+	ADDQ    $0x00000078, R9
+	ADDQ    $0x00000070, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000d20, SI
+	ADDQ    $0x00000c40, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func conv3x3C128Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·conv3x3C128Sum(SB), NOSPLIT, $0-28

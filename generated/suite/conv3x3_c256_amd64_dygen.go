@@ -132,16 +132,29 @@ func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 16 to y's rows of 14.
 func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/64, u%64
-		o0 := g*256 + b*4
-		for o := o0; o < min(o0+4, (g+1)*256); o++ {
-			for oy := 0; oy < 14; oy++ {
-				copy(y[(o*14+oy)*14:][:14], out[o*224+oy*16:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/64*256 + u0%64*4
+	o1 := min((u1-1)/64*256+(u1-1)%64*4+4, (u1-1)/64*256+256)
+	conv3x3C256CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
 }
+
+// conv3x3C256CopyOutChecked checks the lengths conv3x3C256CopyOut touches for n
+// channels, then calls it.
+func conv3x3C256CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+		panic("Conv3x3C256: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	conv3x3C256CopyOut(y, out, n)
+}
+
+// conv3x3C256CopyOut copies n output channels from the kernel's rows of 16
+// (channel stride 224) to y's rows of 14 (assembly, AVX).
+//
+//go:noescape
+func conv3x3C256CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=256][kh=3][kw=3][channels of the block],
@@ -218,30 +231,24 @@ func conv3x3C256ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3C256Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:65536]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := conv3x3C256RowIdx[ph*16+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*16+i)*16:][:16]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[1:15], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv3x3C256At(row, conv3x3C256ColIdx[j])
-					}
-					for j := 15; j < 16; j++ {
-						d[j] = conv3x3C256At(row, conv3x3C256ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*256 : c1*256]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*256 || len(s) != (c1-c0)*196 {
+		panic("Conv3x3C256: AVX2 pack called with short slices (bug in dygen)")
+	}
+	conv3x3C256PackRows(d, s, c1-c0)
 }
+
+// conv3x3C256PackRows packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func conv3x3C256PackRows(dst, x []float32, n int)
 
 // conv3x3C256At is row[c], or 0 for c < 0.
 func conv3x3C256At(row []float32, c int32) float32 {

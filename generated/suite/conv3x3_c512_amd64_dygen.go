@@ -137,7 +137,7 @@ func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
 		o0 := g*512 + b*4
 		for o := o0; o < min(o0+4, (g+1)*512); o++ {
 			for oy := 0; oy < 7; oy++ {
-				copy(y[(o*7+oy)*7:][:7], out[o*64+oy*9:][:7])
+				*(*[7]float32)(y[(o*7+oy)*7:]) = *(*[7]float32)(out[o*64+oy*9:])
 			}
 		}
 	}

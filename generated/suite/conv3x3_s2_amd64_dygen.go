@@ -117,16 +117,29 @@ func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 29 to y's rows of 28.
 func (l *Conv3x3S2) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/32, u%32
-		o0 := g*128 + b*4
-		for o := o0; o < min(o0+4, (g+1)*128); o++ {
-			for oy := 0; oy < 28; oy++ {
-				copy(y[(o*28+oy)*28:][:28], out[o*816+oy*29:][:28])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/32*128 + u0%32*4
+	o1 := min((u1-1)/32*128+(u1-1)%32*4+4, (u1-1)/32*128+128)
+	conv3x3S2CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
+
+// conv3x3S2CopyOutChecked checks the lengths conv3x3S2CopyOut touches for n
+// channels, then calls it.
+func conv3x3S2CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
+		panic("Conv3x3S2: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	conv3x3S2CopyOut(y, out, n)
+}
+
+// conv3x3S2CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28 (assembly, AVX).
+//
+//go:noescape
+func conv3x3S2CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
@@ -213,14 +226,14 @@ func conv3x3S2Pack(dst, x []float32, c0, c1 int) {
 	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
 		panic("Conv3x3S2: AVX2 pack called with short slices (bug in dygen)")
 	}
-	conv3x3S2PackS2(d, s, c1-c0)
+	conv3x3S2PackRows(d, s, c1-c0)
 }
 
-// conv3x3S2PackS2 packs n input channels of x into their phase planes in dst
+// conv3x3S2PackRows packs n input channels of x into their phase planes in dst
 // (assembly, AVX2).
 //
 //go:noescape
-func conv3x3S2PackS2(dst, x []float32, n int)
+func conv3x3S2PackRows(dst, x []float32, n int)
 
 // conv3x3S2At is row[c], or 0 for c < 0.
 func conv3x3S2At(row []float32, c int32) float32 {

@@ -289,9 +289,9 @@ taps:
 	VZEROUPPER
 	RET
 
-// func conv3x3S2PackS2(dst []float32, x []float32, n int)
+// func conv3x3S2PackRows(dst []float32, x []float32, n int)
 // Requires: AVX, AVX2
-TEXT ·conv3x3S2PackS2(SB), NOSPLIT, $0-56
+TEXT ·conv3x3S2PackRows(SB), NOSPLIT, $0-56
 	MOVQ   dst_base+0(FP), DI
 	MOVQ   x_base+24(FP), SI
 	MOVQ   n+48(FP), CX
@@ -402,6 +402,38 @@ rows1:
 	JNZ     rows1
 	ADDQ    $0x00003490, DI
 	ADDQ    $0x00003100, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func conv3x3S2CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·conv3x3S2CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000001c, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 64(R9), Y2
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS 80(R9), Y3
+	VMOVUPS Y3, 80(R8)
+	ADDQ    $0x00000074, R9
+	ADDQ    $0x00000070, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000cc0, SI
+	ADDQ    $0x00000c40, DI
 	DECQ    CX
 	JNZ     channel
 	VZEROUPPER

@@ -80,10 +80,23 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		dW3x3C144Pack(a.in, x, 0, 144)
+		l.channelsAsm(a, y, x, 0, 144)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		dW3x3C144Pack(a.in, x[c*3136:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 144)
-		l.copyOut(y, a.out, 0, 144)
+		out := a.out
+		w, bias := a.fused[c*9:], l.bias[c:]
+		dW3x3C144Conv1x12Checked(out, in, w, bias, 33)
+		dW3x3C144Conv1x10Checked(out[3168:], in[3168:], w, bias, 1)
+		dW3x3C144CopyOutChecked(y[c*3136:], out, 1)
 	}
 }
 
@@ -132,16 +145,29 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 58 to y's rows of 56.
 func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 56; oy++ {
-				copy(y[(o*56+oy)*56:][:56], out[o*3248+oy*58:][:56])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/1*1 + u0%1*1
+	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	dW3x3C144CopyOutChecked(y[o0*3136:], out[o0*3248:], o1-o0)
 }
+
+// dW3x3C144CopyOutChecked checks the lengths dW3x3C144CopyOut touches for n
+// channels, then calls it.
+func dW3x3C144CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*3136 || len(out) < n*3248 {
+		panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	dW3x3C144CopyOut(y, out, n)
+}
+
+// dW3x3C144CopyOut copies n output channels from the kernel's rows of 58
+// (channel stride 3248) to y's rows of 56 (assembly, AVX).
+//
+//go:noescape
+func dW3x3C144CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -204,30 +230,24 @@ func dW3x3C144ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func dW3x3C144Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:484416]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*3136:][:3136]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 58; i++ {
-				ry := dW3x3C144RowIdx[ph*58+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*58+i)*58:][:58]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*56:][:56]
-					copy(d[1:57], row)
-					for j := 0; j < 1; j++ {
-						d[j] = dW3x3C144At(row, dW3x3C144ColIdx[j])
-					}
-					for j := 57; j < 58; j++ {
-						d[j] = dW3x3C144At(row, dW3x3C144ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*3364 : c1*3364]
+	s := x[c0*3136 : c1*3136]
+	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
+		panic("DW3x3C144: AVX2 pack called with short slices (bug in dygen)")
+	}
+	dW3x3C144PackRows(d, s, c1-c0)
 }
+
+// dW3x3C144PackRows packs n input channels of x into their phase planes in dst
+// (assembly, AVX2).
+//
+//go:noescape
+func dW3x3C144PackRows(dst, x []float32, n int)
 
 // dW3x3C144At is row[c], or 0 for c < 0.
 func dW3x3C144At(row []float32, c int32) float32 {

@@ -80,10 +80,23 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		dW5x5S2C96Pack(a.in, x, 0, 96)
+		l.channelsAsm(a, y, x, 0, 96)
+	}
+}
+
+// channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
+// y with the fused kernel in a.fused, one channel at a time: packed into
+// a.in's first plane, convolved into a.out's first channel and copied
+// out, so the channel's working set stays in L1.
+func (l *DW5x5S2C96) channelsAsm(a *dW5x5S2C96Asm, y, x []float32, c0, c1 int) {
+	for c := c0; c < c1; c++ {
+		dW5x5S2C96Pack(a.in, x[c*784:], 0, 1)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 96)
-		l.copyOut(y, a.out, 0, 96)
+		out := a.out
+		w, bias := a.fused[c*25:], l.bias[c:]
+		dW5x5S2C96Conv1x12Checked(out, in, w, bias, 2)
+		dW5x5S2C96Conv1x4Checked(out[192:], in[192:], w, bias, 1)
+		dW5x5S2C96CopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -132,16 +145,29 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 16 to y's rows of 14.
 func (l *DW5x5S2C96) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				copy(y[(o*14+oy)*14:][:14], out[o*224+oy*16:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/1*1 + u0%1*1
+	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	dW5x5S2C96CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
 }
+
+// dW5x5S2C96CopyOutChecked checks the lengths dW5x5S2C96CopyOut touches for n
+// channels, then calls it.
+func dW5x5S2C96CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+		panic("DW5x5S2C96: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	dW5x5S2C96CopyOut(y, out, n)
+}
+
+// dW5x5S2C96CopyOut copies n output channels from the kernel's rows of 16
+// (channel stride 224) to y's rows of 14 (assembly, AVX).
+//
+//go:noescape
+func dW5x5S2C96CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block],
@@ -214,14 +240,14 @@ func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
 	if len(d) != (c1-c0)*1024 || len(s) != (c1-c0)*784 {
 		panic("DW5x5S2C96: AVX2 pack called with short slices (bug in dygen)")
 	}
-	dW5x5S2C96PackS2(d, s, c1-c0)
+	dW5x5S2C96PackRows(d, s, c1-c0)
 }
 
-// dW5x5S2C96PackS2 packs n input channels of x into their phase planes in dst
+// dW5x5S2C96PackRows packs n input channels of x into their phase planes in dst
 // (assembly, AVX2).
 //
 //go:noescape
-func dW5x5S2C96PackS2(dst, x []float32, n int)
+func dW5x5S2C96PackRows(dst, x []float32, n int)
 
 // dW5x5S2C96At is row[c], or 0 for c < 0.
 func dW5x5S2C96At(row []float32, c int32) float32 {

@@ -524,9 +524,9 @@ block:
 	VZEROUPPER
 	RET
 
-// func dW5x5S2C96PackS2(dst []float32, x []float32, n int)
+// func dW5x5S2C96PackRows(dst []float32, x []float32, n int)
 // Requires: AVX, AVX2
-TEXT ·dW5x5S2C96PackS2(SB), NOSPLIT, $0-56
+TEXT ·dW5x5S2C96PackRows(SB), NOSPLIT, $0-56
 	MOVQ   dst_base+0(FP), DI
 	MOVQ   x_base+24(FP), SI
 	MOVQ   n+48(FP), CX
@@ -609,6 +609,34 @@ rows1:
 	JNZ     rows1
 	ADDQ    $0x00001000, DI
 	ADDQ    $0x00000c40, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func dW5x5S2C96CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·dW5x5S2C96CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000e, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 24(R9), Y1
+	VMOVUPS Y1, 24(R8)
+	ADDQ    $0x00000040, R9
+	ADDQ    $0x00000038, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000380, SI
+	ADDQ    $0x00000310, DI
 	DECQ    CX
 	JNZ     channel
 	VZEROUPPER

@@ -132,16 +132,29 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 115 to y's rows of 112.
 func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 112; oy++ {
-				copy(y[(o*112+oy)*112:][:112], out[o*12880+oy*115:][:112])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	// The output channels [o0, o1) of the blocks, contiguous.
+	o0 := u0/16*64 + u0%16*4
+	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	stem7x7CopyOutChecked(y[o0*12544:], out[o0*12880:], o1-o0)
 }
+
+// stem7x7CopyOutChecked checks the lengths stem7x7CopyOut touches for n
+// channels, then calls it.
+func stem7x7CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*12544 || len(out) < n*12880 {
+		panic("Stem7x7: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	stem7x7CopyOut(y, out, n)
+}
+
+// stem7x7CopyOut copies n output channels from the kernel's rows of 115
+// (channel stride 12880) to y's rows of 112 (assembly, AVX).
+//
+//go:noescape
+func stem7x7CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
@@ -231,14 +244,14 @@ func stem7x7Pack(dst, x []float32, c0, c1 int) {
 	if len(d) != (c1-c0)*52900 || len(s) != (c1-c0)*50176 {
 		panic("Stem7x7: AVX2 pack called with short slices (bug in dygen)")
 	}
-	stem7x7PackS2(d, s, c1-c0)
+	stem7x7PackRows(d, s, c1-c0)
 }
 
-// stem7x7PackS2 packs n input channels of x into their phase planes in dst
+// stem7x7PackRows packs n input channels of x into their phase planes in dst
 // (assembly, AVX2).
 //
 //go:noescape
-func stem7x7PackS2(dst, x []float32, n int)
+func stem7x7PackRows(dst, x []float32, n int)
 
 // stem7x7At is row[c], or 0 for c < 0.
 func stem7x7At(row []float32, c int32) float32 {

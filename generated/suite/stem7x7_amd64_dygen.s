@@ -1777,9 +1777,9 @@ taps:
 	VZEROUPPER
 	RET
 
-// func stem7x7PackS2(dst []float32, x []float32, n int)
+// func stem7x7PackRows(dst []float32, x []float32, n int)
 // Requires: AVX, AVX2
-TEXT ·stem7x7PackS2(SB), NOSPLIT, $0-56
+TEXT ·stem7x7PackRows(SB), NOSPLIT, $0-56
 	MOVQ   dst_base+0(FP), DI
 	MOVQ   x_base+24(FP), SI
 	MOVQ   n+48(FP), CX
@@ -2222,6 +2222,58 @@ rows1:
 	JNZ     rows1
 	ADDQ    $0x00033a90, DI
 	ADDQ    $0x00031000, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func stem7x7CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·stem7x7CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000070, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 64(R9), Y2
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS 96(R9), Y3
+	VMOVUPS Y3, 96(R8)
+	VMOVUPS 128(R9), Y0
+	VMOVUPS Y0, 128(R8)
+	VMOVUPS 160(R9), Y1
+	VMOVUPS Y1, 160(R8)
+	VMOVUPS 192(R9), Y2
+	VMOVUPS Y2, 192(R8)
+	VMOVUPS 224(R9), Y3
+	VMOVUPS Y3, 224(R8)
+	VMOVUPS 256(R9), Y0
+	VMOVUPS Y0, 256(R8)
+	VMOVUPS 288(R9), Y1
+	VMOVUPS Y1, 288(R8)
+	VMOVUPS 320(R9), Y2
+	VMOVUPS Y2, 320(R8)
+	VMOVUPS 352(R9), Y3
+	VMOVUPS Y3, 352(R8)
+	VMOVUPS 384(R9), Y0
+	VMOVUPS Y0, 384(R8)
+	VMOVUPS 416(R9), Y1
+	VMOVUPS Y1, 416(R8)
+	ADDQ    $0x000001cc, R9
+	ADDQ    $0x000001c0, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x0000c940, SI
+	ADDQ    $0x0000c400, DI
 	DECQ    CX
 	JNZ     channel
 	VZEROUPPER

@@ -404,6 +404,83 @@ taps:
 	VZEROUPPER
 	RET
 
+// func conv3x3PackRows(dst []float32, x []float32, n int)
+// Requires: AVX
+TEXT ·conv3x3PackRows(SB), NOSPLIT, $0-56
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   n+48(FP), CX
+	VXORPS Y15, Y15, Y15
+
+channel:
+	VMOVUPS Y15, (DI)
+	VMOVUPS Y15, 32(DI)
+	VMOVUPS Y15, 64(DI)
+	VMOVUPS Y15, 96(DI)
+	VMOVUPS Y15, 104(DI)
+	VMOVUPS Y15, 4488(DI)
+	VMOVUPS Y15, 4520(DI)
+	VMOVUPS Y15, 4552(DI)
+	VMOVUPS Y15, 4584(DI)
+	VMOVUPS Y15, 4592(DI)
+	LEAQ    136(DI), R8
+	LEAQ    (SI), R9
+	MOVQ    $0x00000020, R10
+
+rows0:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, 4(R8)
+	VMOVUPS 32(R9), Y0
+	VMOVUPS Y0, 36(R8)
+	VMOVUPS 64(R9), Y0
+	VMOVUPS Y0, 68(R8)
+	VMOVUPS 96(R9), Y0
+	VMOVUPS Y0, 100(R8)
+	MOVL    $0x00000000, (R8)
+	MOVL    $0x00000000, 132(R8)
+	ADDQ    $0x00000088, R8
+	ADDQ    $0x00000080, R9
+	DECQ    R10
+	JNZ     rows0
+	ADDQ    $0x00001210, DI
+	ADDQ    $0x00001000, SI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func conv3x3CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·conv3x3CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000020, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y1
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS 64(R9), Y2
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS 96(R9), Y3
+	VMOVUPS Y3, 96(R8)
+	ADDQ    $0x00000088, R9
+	ADDQ    $0x00000080, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00001100, SI
+	ADDQ    $0x00001000, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func conv3x3Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·conv3x3Sum(SB), NOSPLIT, $0-28
