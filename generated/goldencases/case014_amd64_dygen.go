@@ -147,11 +147,20 @@ func (l *Case014) copyOut(y, out []float32, u0, u1 int) {
 // for the channel blocks [u0, u1) (block g·1+b is block b of group g).
 func (l *Case014) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:2]
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			l.fuseTaps(fused, pi, o, 0)
+	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	for o := u0; o < u1; o++ {
+		dst := (*[1]float32)(fused[o*1:])
+		w := (*[1]float32)(l.weight[o*1:])
+		p := pi[o]
+		for t := range dst {
+			dst[t] = p * w[t]
+		}
+		for k := 1; k < 8; k++ {
+			w := (*[1]float32)(l.weight[(k*2+o)*1:])
+			p := pi[k*2+o]
+			for t := range dst {
+				dst[t] += p * w[t]
+			}
 		}
 	}
 }

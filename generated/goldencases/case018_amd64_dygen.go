@@ -147,11 +147,20 @@ func (l *Case018) copyOut(y, out []float32, u0, u1 int) {
 // for the channel blocks [u0, u1) (block g·1+b is block b of group g).
 func (l *Case018) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:9]
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			l.fuseTaps(fused, pi, o, 0)
+	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	for o := u0; o < u1; o++ {
+		dst := (*[9]float32)(fused[o*9:])
+		w := (*[9]float32)(l.weight[o*9:])
+		p := pi[o]
+		for t := range dst {
+			dst[t] = p * w[t]
+		}
+		for k := 1; k < 8; k++ {
+			w := (*[9]float32)(l.weight[(k*1+o)*9:])
+			p := pi[k*1+o]
+			for t := range dst {
+				dst[t] += p * w[t]
+			}
 		}
 	}
 }
