@@ -73,6 +73,7 @@ const (
 	case000PrepAsm
 	case000FuseAsm
 	case000ConvAsm
+	case000TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

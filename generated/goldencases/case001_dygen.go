@@ -73,6 +73,7 @@ const (
 	case001PrepAsm
 	case001FuseAsm
 	case001ConvAsm
+	case001TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case002PrepAsm
 	case002FuseAsm
 	case002ConvAsm
+	case002TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case003PrepAsm
 	case003FuseAsm
 	case003ConvAsm
+	case003TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

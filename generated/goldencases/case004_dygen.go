@@ -73,6 +73,7 @@ const (
 	case004PrepAsm
 	case004FuseAsm
 	case004ConvAsm
+	case004TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case005PrepAsm
 	case005FuseAsm
 	case005ConvAsm
+	case005TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case006PrepAsm
 	case006FuseAsm
 	case006ConvAsm
+	case006TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

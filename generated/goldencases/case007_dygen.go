@@ -73,6 +73,7 @@ const (
 	case007PrepAsm
 	case007FuseAsm
 	case007ConvAsm
+	case007TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

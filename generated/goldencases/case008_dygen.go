@@ -73,6 +73,7 @@ const (
 	case008PrepAsm
 	case008FuseAsm
 	case008ConvAsm
+	case008TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case009PrepAsm
 	case009FuseAsm
 	case009ConvAsm
+	case009TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case010PrepAsm
 	case010FuseAsm
 	case010ConvAsm
+	case010TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case011PrepAsm
 	case011FuseAsm
 	case011ConvAsm
+	case011TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

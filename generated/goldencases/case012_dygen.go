@@ -73,6 +73,7 @@ const (
 	case012PrepAsm
 	case012FuseAsm
 	case012ConvAsm
+	case012TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case013PrepAsm
 	case013FuseAsm
 	case013ConvAsm
+	case013TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case014PrepAsm
 	case014FuseAsm
 	case014ConvAsm
+	case014TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case015PrepAsm
 	case015FuseAsm
 	case015ConvAsm
+	case015TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

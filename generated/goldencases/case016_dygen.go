@@ -73,6 +73,7 @@ const (
 	case016PrepAsm
 	case016FuseAsm
 	case016ConvAsm
+	case016TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

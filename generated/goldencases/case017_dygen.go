@@ -73,6 +73,7 @@ const (
 	case017PrepAsm
 	case017FuseAsm
 	case017ConvAsm
+	case017TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

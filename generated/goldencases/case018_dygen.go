@@ -73,6 +73,7 @@ const (
 	case018PrepAsm
 	case018FuseAsm
 	case018ConvAsm
+	case018TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case019PrepAsm
 	case019FuseAsm
 	case019ConvAsm
+	case019TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

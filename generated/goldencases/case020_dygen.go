@@ -73,6 +73,7 @@ const (
 	case020PrepAsm
 	case020FuseAsm
 	case020ConvAsm
+	case020TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case021PrepAsm
 	case021FuseAsm
 	case021ConvAsm
+	case021TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case022PrepAsm
 	case022FuseAsm
 	case022ConvAsm
+	case022TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

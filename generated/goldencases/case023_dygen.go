@@ -73,6 +73,7 @@ const (
 	case023PrepAsm
 	case023FuseAsm
 	case023ConvAsm
+	case023TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case024PrepAsm
 	case024FuseAsm
 	case024ConvAsm
+	case024TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case025PrepAsm
 	case025FuseAsm
 	case025ConvAsm
+	case025TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

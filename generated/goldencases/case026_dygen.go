@@ -73,6 +73,7 @@ const (
 	case026PrepAsm
 	case026FuseAsm
 	case026ConvAsm
+	case026TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

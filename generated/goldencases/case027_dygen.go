@@ -73,6 +73,7 @@ const (
 	case027PrepAsm
 	case027FuseAsm
 	case027ConvAsm
+	case027TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case028PrepAsm
 	case028FuseAsm
 	case028ConvAsm
+	case028TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case029PrepAsm
 	case029FuseAsm
 	case029ConvAsm
+	case029TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

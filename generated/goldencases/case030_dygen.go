@@ -73,6 +73,7 @@ const (
 	case030PrepAsm
 	case030FuseAsm
 	case030ConvAsm
+	case030TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

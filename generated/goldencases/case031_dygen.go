@@ -73,6 +73,7 @@ const (
 	case031PrepAsm
 	case031FuseAsm
 	case031ConvAsm
+	case031TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

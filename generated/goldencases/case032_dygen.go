@@ -73,6 +73,7 @@ const (
 	case032PrepAsm
 	case032FuseAsm
 	case032ConvAsm
+	case032TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

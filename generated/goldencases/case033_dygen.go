@@ -73,6 +73,7 @@ const (
 	case033PrepAsm
 	case033FuseAsm
 	case033ConvAsm
+	case033TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case034PrepAsm
 	case034FuseAsm
 	case034ConvAsm
+	case034TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case035PrepAsm
 	case035FuseAsm
 	case035ConvAsm
+	case035TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case036PrepAsm
 	case036FuseAsm
 	case036ConvAsm
+	case036TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

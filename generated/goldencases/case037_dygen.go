@@ -73,6 +73,7 @@ const (
 	case037PrepAsm
 	case037FuseAsm
 	case037ConvAsm
+	case037TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case038PrepAsm
 	case038FuseAsm
 	case038ConvAsm
+	case038TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	case039PrepAsm
 	case039FuseAsm
 	case039ConvAsm
+	case039TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	conv1x1ExpandPrepAsm
 	conv1x1ExpandFuseAsm
 	conv1x1ExpandConvAsm
+	conv1x1ExpandTileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

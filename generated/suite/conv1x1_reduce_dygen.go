@@ -73,6 +73,7 @@ const (
 	conv1x1ReducePrepAsm
 	conv1x1ReduceFuseAsm
 	conv1x1ReduceConvAsm
+	conv1x1ReduceTileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	conv3x3C128PrepAsm
 	conv3x3C128FuseAsm
 	conv3x3C128ConvAsm
+	conv3x3C128TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	conv3x3C256PrepAsm
 	conv3x3C256FuseAsm
 	conv3x3C256ConvAsm
+	conv3x3C256TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every
@@ -101,6 +102,8 @@ func (s *conv3x3C256Scratch) RunPart(p int) {
 		l.conv(s.dst, s.src, s.fused, lo, hi)
 	case conv3x3C256PrepAsm, conv3x3C256FuseAsm, conv3x3C256ConvAsm:
 		l.asmPart(s, p)
+	case conv3x3C256TileAsm:
+		l.tilePart(s, p)
 	}
 }
 
@@ -200,7 +203,7 @@ func (l *Conv3x3C256) Forward(dst, src []float32, n, h, w int) error {
 		// routing FC, softmax and fusion, then its convolution, across
 		// output channels.
 		if conv3x3C256UseAsm {
-			l.forwardAsmOne(s, dst, src, procs)
+			l.forwardBatchOne(s, dst, src, procs)
 			return nil
 		}
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo

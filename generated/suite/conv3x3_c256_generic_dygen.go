@@ -21,6 +21,16 @@ func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32,
 	panic("Conv3x3C256: no assembly in this build")
 }
 
+// forwardBatchOne is never called in this build.
+func (l *Conv3x3C256) forwardBatchOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C256: no assembly in this build")
+}
+
+// tilePart is never called in this build.
+func (l *Conv3x3C256) tilePart(s *conv3x3C256Scratch, p int) {
+	panic("Conv3x3C256: no assembly in this build")
+}
+
 // conv3x3C256Asm is empty in this build.
 type conv3x3C256Asm struct{}
 

@@ -4,7 +4,11 @@
 
 package suite
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/dygen/dygen/dyrt"
+)
 
 // conv3x3C512Batch is the working memory of the batch-aware fusion: the routing
 // coefficients and the packed inputs of a tile of 8 samples, one
@@ -56,6 +60,48 @@ func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src []float32,
 				l.copyOut(y, bt.out, u0, u1)
 			}
 		}
+	}
+}
+
+// conv3x3C512TilePool holds one part's fused tile for forwardBatchOne.
+var conv3x3C512TilePool = sync.Pool{New: func() any {
+	t := make([]float32, 18432)
+	return &t
+}}
+
+// forwardBatchOne is the AVX2+FMA path for one sample y = f(x) on up to
+// procs goroutines, in two phases: the mean pool and the pack split across
+// input channels, then the 128 channel blocks split across parts, each part
+// computing its blocks' routing FC and softmax, then fusing and convolving
+// them one weight tile at a time (the fused tile stays in L2).
+func (l *Conv3x3C512) forwardBatchOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
+	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
+	defer conv3x3C512AsmPool.Put(a)
+	s.asm, s.dst, s.src = a, y, x
+	s.phase, s.parts = conv3x3C512PrepAsm, min(512, 2*procs)
+	s.job.Run(s, s.parts)
+	s.src = a.in
+	s.phase, s.parts = conv3x3C512TileAsm, min(128, 2*procs)
+	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src = nil, nil, nil
+}
+
+// tilePart runs part p of forwardBatchOne's second phase: route, fuse and
+// convolve the channel blocks of the part, a weight tile at a time.
+func (l *Conv3x3C512) tilePart(s *conv3x3C512Scratch, p int) {
+	lo, hi := dyrt.Split(128, s.parts, p)
+	l.routeChannels(s, lo*4, hi*4)
+	tp := conv3x3C512TilePool.Get().(*[]float32)
+	defer conv3x3C512TilePool.Put(tp)
+	tile := (*tp)[:18432]
+	for u0 := lo; u0 < hi; u0 += 1 {
+		u1 := min(u0+1, hi)
+		for u := u0; u < u1; u++ {
+			o := u * 4
+			conv3x3C512Fuse4Checked(tile[(u-u0)*18432:], l.weight[o*4608:], s.pi[o:], 4608/8)
+		}
+		l.convTile(s.asm.out, s.src, tile, u0, u1)
+		l.copyOut(s.dst, s.asm.out, u0, u1)
 	}
 }
 

@@ -73,6 +73,7 @@ const (
 	conv3x3C64PrepAsm
 	conv3x3C64FuseAsm
 	conv3x3C64ConvAsm
+	conv3x3C64TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

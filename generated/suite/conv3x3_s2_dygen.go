@@ -73,6 +73,7 @@ const (
 	conv3x3S2PrepAsm
 	conv3x3S2FuseAsm
 	conv3x3S2ConvAsm
+	conv3x3S2TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

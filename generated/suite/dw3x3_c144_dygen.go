@@ -73,6 +73,7 @@ const (
 	dW3x3C144PrepAsm
 	dW3x3C144FuseAsm
 	dW3x3C144ConvAsm
+	dW3x3C144TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -73,6 +73,7 @@ const (
 	dW5x5S2C96PrepAsm
 	dW5x5S2C96FuseAsm
 	dW5x5S2C96ConvAsm
+	dW5x5S2C96TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

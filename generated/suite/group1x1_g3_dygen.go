@@ -73,6 +73,7 @@ const (
 	group1x1G3PrepAsm
 	group1x1G3FuseAsm
 	group1x1G3ConvAsm
+	group1x1G3TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

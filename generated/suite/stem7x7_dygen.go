@@ -73,6 +73,7 @@ const (
 	stem7x7PrepAsm
 	stem7x7FuseAsm
 	stem7x7ConvAsm
+	stem7x7TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

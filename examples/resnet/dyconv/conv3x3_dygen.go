@@ -73,6 +73,7 @@ const (
 	conv3x3PrepAsm
 	conv3x3FuseAsm
 	conv3x3ConvAsm
+	conv3x3TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

@@ -72,6 +72,7 @@ const (
 	depthwise3x3PrepAsm
 	depthwise3x3FuseAsm
 	depthwise3x3ConvAsm
+	depthwise3x3TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every

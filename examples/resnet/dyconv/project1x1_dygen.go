@@ -72,6 +72,7 @@ const (
 	project1x1PrepAsm
 	project1x1FuseAsm
 	project1x1ConvAsm
+	project1x1TileAsm
 )
 
 // RunPart runs part p of the split call that s describes (dyrt.Task). Every
