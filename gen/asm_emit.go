@@ -38,7 +38,10 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitPackKernel(ctx, pl)
 	}
 	if a.CopyName != "" {
-		emitCopyKernel(ctx, pl)
+		emitCopyKernel(ctx, pl, false)
+		if a.CopyNT {
+			emitCopyKernel(ctx, pl, true)
+		}
 	}
 	emitSumKernel(ctx, pl)
 	f, err := ctx.Result()

@@ -24,6 +24,7 @@ func planAsmPack(a *AsmPlan, pl *Plan) {
 	p := pl.P
 	if pl.Wo >= 8 && !a.DirectOut {
 		a.CopyName = lowerFirst(pl.Name) + "CopyOut"
+		a.CopyNT = pl.Wo%8 == 0
 	}
 	if a.DirectIn || p.SW > 2 || a.ColRuns == nil || a.RunN < 8 || a.Wq < 8 {
 		return
@@ -52,12 +53,20 @@ func planAsmPack(a *AsmPlan, pl *Plan) {
 //
 //	DI y channel, SI out channel, CX channels left, R8 y row, R9 out row,
 //	R10 rows left; Y0 the data.
-func emitCopyKernel(ctx *build.Context, pl *Plan) {
+//
+// With nt (rows of Wo a multiple of 8, y 32-byte aligned: checked in Go) the
+// stores are non-temporal, for outputs larger than the caches: they skip
+// the read for ownership of y's lines.
+func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool) {
 	a := pl.Asm
-	ctx.Function(a.CopyName)
+	name := a.CopyName
+	if nt {
+		name += "NT"
+	}
+	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr("func(y, out []float32, n int)")
-	ctx.Doc(a.CopyName + " copies n output channels from the kernel's rows of Wq to rows of Wo.")
+	ctx.Doc(name + " copies n output channels from the kernel's rows of Wq to rows of Wo.")
 	y, out, n := reg.RDI, reg.RSI, reg.RCX
 	yrow, orow, rows := reg.R8, reg.R9, reg.R10
 	ctx.Load(ctx.Param("y").Base(), y)
@@ -79,7 +88,11 @@ func emitCopyKernel(ctx *build.Context, pl *Plan) {
 	ctx.Label("row")
 	for i, j := range chunks {
 		ctx.VMOVUPS(mem(orow, 4*j), ys[i%4])
-		ctx.VMOVUPS(ys[i%4], mem(yrow, 4*j))
+		if nt {
+			ctx.VMOVNTPS(ys[i%4], mem(yrow, 4*j))
+		} else {
+			ctx.VMOVUPS(ys[i%4], mem(yrow, 4*j))
+		}
 	}
 	ctx.ADDQ(operand.U32(4*a.Wq), orow)
 	ctx.ADDQ(operand.U32(4*wo), yrow)
@@ -89,6 +102,9 @@ func emitCopyKernel(ctx *build.Context, pl *Plan) {
 	ctx.ADDQ(operand.U32(4*pl.Ho*wo), y)
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("channel"))
+	if nt {
+		ctx.SFENCE()
+	}
 	ctx.VZEROUPPER()
 	ctx.RET()
 }

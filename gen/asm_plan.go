@@ -81,6 +81,9 @@ type AsmPlan struct {
 	// CopyName is the assembly copy out of the kernel's flat rows (""
 	// with DirectOut or rows narrower than 8: the copy stays in Go).
 	CopyName string
+	// CopyNT: rows of Wo are a multiple of 8 floats, so a second copy out
+	// with non-temporal stores (for outputs larger than the L2) exists.
+	CopyNT bool
 
 	Kernels []AsmKernel // the micro-kernels the layer needs
 

@@ -6,6 +6,7 @@ package goldencases
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -138,8 +139,28 @@ func (l *Case000) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/16*64 + u0%16*4
 	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	// Outputs past case000NTBytes go to memory with non-temporal stores
+	// (rows of 16 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*256:]; (o1-o0)*1024 >= case000NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*304:]
+		if n := o1 - o0; n < 1 || len(y) < n*256 || len(o) < n*304 {
+			panic("Case000: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		case000CopyOutNT(y, o, o1-o0)
+		return
+	}
 	case000CopyOutChecked(y[o0*256:], out[o0*304:], o1-o0)
 }
+
+// case000NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const case000NTBytes = 2 << 20
+
+// case000CopyOutNT is case000CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func case000CopyOutNT(y, out []float32, n int)
 
 // case000CopyOutChecked checks the lengths case000CopyOut touches for n
 // channels, then calls it.

@@ -1935,6 +1935,35 @@ row:
 	VZEROUPPER
 	RET
 
+// func case000CopyOutNT(y []float32, out []float32, n int)
+// Requires: AVX, MMX+
+TEXT ·case000CopyOutNT(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000010, R10
+
+row:
+	VMOVUPS  (R9), Y0
+	VMOVNTPS Y0, (R8)
+	VMOVUPS  32(R9), Y1
+	VMOVNTPS Y1, 32(R8)
+	ADDQ     $0x0000004c, R9
+	ADDQ     $0x00000040, R8
+	DECQ     R10
+	JNZ      row
+	ADDQ     $0x000004c0, SI
+	ADDQ     $0x00000400, DI
+	DECQ     CX
+	JNZ      channel
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func case000Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case000Sum(SB), NOSPLIT, $0-28

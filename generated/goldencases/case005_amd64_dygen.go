@@ -6,6 +6,7 @@ package goldencases
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -135,8 +136,28 @@ func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/1*1 + u0%1*1
 	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	// Outputs past case005NTBytes go to memory with non-temporal stores
+	// (rows of 8 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*64:]; (o1-o0)*256 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*80:]
+		if n := o1 - o0; n < 1 || len(y) < n*64 || len(o) < n*80 {
+			panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		case005CopyOutNT(y, o, o1-o0)
+		return
+	}
 	case005CopyOutChecked(y[o0*64:], out[o0*80:], o1-o0)
 }
+
+// case005NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const case005NTBytes = 2 << 20
+
+// case005CopyOutNT is case005CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func case005CopyOutNT(y, out []float32, n int)
 
 // case005CopyOutChecked checks the lengths case005CopyOut touches for n
 // channels, then calls it.

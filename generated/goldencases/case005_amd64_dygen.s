@@ -344,6 +344,33 @@ row:
 	VZEROUPPER
 	RET
 
+// func case005CopyOutNT(y []float32, out []float32, n int)
+// Requires: AVX, MMX+
+TEXT ·case005CopyOutNT(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000008, R10
+
+row:
+	VMOVUPS  (R9), Y0
+	VMOVNTPS Y0, (R8)
+	ADDQ     $0x00000028, R9
+	ADDQ     $0x00000020, R8
+	DECQ     R10
+	JNZ      row
+	ADDQ     $0x00000140, SI
+	ADDQ     $0x00000100, DI
+	DECQ     CX
+	JNZ      channel
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func case005Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case005Sum(SB), NOSPLIT, $0-28

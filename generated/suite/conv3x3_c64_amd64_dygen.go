@@ -6,6 +6,7 @@ package suite
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -138,8 +139,28 @@ func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/16*64 + u0%16*4
 	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	// Outputs past conv3x3C64NTBytes go to memory with non-temporal stores
+	// (rows of 56 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*3136:]; (o1-o0)*12544 >= conv3x3C64NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*3248:]
+		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3248 {
+			panic("Conv3x3C64: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		conv3x3C64CopyOutNT(y, o, o1-o0)
+		return
+	}
 	conv3x3C64CopyOutChecked(y[o0*3136:], out[o0*3248:], o1-o0)
 }
+
+// conv3x3C64NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const conv3x3C64NTBytes = 2 << 20
+
+// conv3x3C64CopyOutNT is conv3x3C64CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func conv3x3C64CopyOutNT(y, out []float32, n int)
 
 // conv3x3C64CopyOutChecked checks the lengths conv3x3C64CopyOut touches for n
 // channels, then calls it.

@@ -6,6 +6,7 @@ package suite
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -151,8 +152,28 @@ func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/1*1 + u0%1*1
 	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	// Outputs past dW3x3C144NTBytes go to memory with non-temporal stores
+	// (rows of 56 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*3136:]; (o1-o0)*12544 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*3248:]
+		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3248 {
+			panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		dW3x3C144CopyOutNT(y, o, o1-o0)
+		return
+	}
 	dW3x3C144CopyOutChecked(y[o0*3136:], out[o0*3248:], o1-o0)
 }
+
+// dW3x3C144NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const dW3x3C144NTBytes = 2 << 20
+
+// dW3x3C144CopyOutNT is dW3x3C144CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func dW3x3C144CopyOutNT(y, out []float32, n int)
 
 // dW3x3C144CopyOutChecked checks the lengths dW3x3C144CopyOut touches for n
 // channels, then calls it.

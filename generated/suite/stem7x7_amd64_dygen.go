@@ -6,6 +6,7 @@ package suite
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -138,8 +139,28 @@ func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/16*64 + u0%16*4
 	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	// Outputs past stem7x7NTBytes go to memory with non-temporal stores
+	// (rows of 112 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*12544:]; (o1-o0)*50176 >= stem7x7NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*12880:]
+		if n := o1 - o0; n < 1 || len(y) < n*12544 || len(o) < n*12880 {
+			panic("Stem7x7: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		stem7x7CopyOutNT(y, o, o1-o0)
+		return
+	}
 	stem7x7CopyOutChecked(y[o0*12544:], out[o0*12880:], o1-o0)
 }
+
+// stem7x7NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const stem7x7NTBytes = 2 << 20
+
+// stem7x7CopyOutNT is stem7x7CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func stem7x7CopyOutNT(y, out []float32, n int)
 
 // stem7x7CopyOutChecked checks the lengths stem7x7CopyOut touches for n
 // channels, then calls it.

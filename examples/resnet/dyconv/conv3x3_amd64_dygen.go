@@ -6,6 +6,7 @@ package dyconv
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -138,8 +139,28 @@ func (l *Conv3x3) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/4*16 + u0%4*4
 	o1 := min((u1-1)/4*16+(u1-1)%4*4+4, (u1-1)/4*16+16)
+	// Outputs past conv3x3NTBytes go to memory with non-temporal stores
+	// (rows of 32 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*1024:]; (o1-o0)*4096 >= conv3x3NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*1088:]
+		if n := o1 - o0; n < 1 || len(y) < n*1024 || len(o) < n*1088 {
+			panic("Conv3x3: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		conv3x3CopyOutNT(y, o, o1-o0)
+		return
+	}
 	conv3x3CopyOutChecked(y[o0*1024:], out[o0*1088:], o1-o0)
 }
+
+// conv3x3NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const conv3x3NTBytes = 2 << 20
+
+// conv3x3CopyOutNT is conv3x3CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func conv3x3CopyOutNT(y, out []float32, n int)
 
 // conv3x3CopyOutChecked checks the lengths conv3x3CopyOut touches for n
 // channels, then calls it.

@@ -481,6 +481,39 @@ row:
 	VZEROUPPER
 	RET
 
+// func conv3x3CopyOutNT(y []float32, out []float32, n int)
+// Requires: AVX, MMX+
+TEXT ·conv3x3CopyOutNT(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x00000020, R10
+
+row:
+	VMOVUPS  (R9), Y0
+	VMOVNTPS Y0, (R8)
+	VMOVUPS  32(R9), Y1
+	VMOVNTPS Y1, 32(R8)
+	VMOVUPS  64(R9), Y2
+	VMOVNTPS Y2, 64(R8)
+	VMOVUPS  96(R9), Y3
+	VMOVNTPS Y3, 96(R8)
+	ADDQ     $0x00000088, R9
+	ADDQ     $0x00000080, R8
+	DECQ     R10
+	JNZ      row
+	ADDQ     $0x00001100, SI
+	ADDQ     $0x00001000, DI
+	DECQ     CX
+	JNZ      channel
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func conv3x3Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·conv3x3Sum(SB), NOSPLIT, $0-28
