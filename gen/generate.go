@@ -112,6 +112,18 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			}
 			out = append(out, files...)
 		}
+		if pl.FCName() != "" {
+			src, err := execute("route_amd64.go.tmpl", d)
+			if err != nil {
+				return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
+			}
+			s, err := emitRouteAsm(pkg, pl)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, OutputFile{pl.File + "_route_amd64_dygen.go", src},
+				OutputFile{pl.File + "_route_amd64_dygen.s", s})
+		}
 		if pl.Batch != nil {
 			src, err := execute("batch_amd64.go.tmpl", d)
 			if err != nil {

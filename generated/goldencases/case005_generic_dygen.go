@@ -16,6 +16,11 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 	panic("Case005: no assembly in this build")
 }
 
+// case005FC4Checked is never called in this build.
+func case005FC4Checked(out []float64, w []float32, x []float64) {
+	panic("Case005: no assembly in this build")
+}
+
 // case005Asm is empty in this build.
 type case005Asm struct{}
 

@@ -16,6 +16,11 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 	panic("Case026: no assembly in this build")
 }
 
+// case026FC4Checked is never called in this build.
+func case026FC4Checked(out []float64, w []float32, x []float64) {
+	panic("Case026: no assembly in this build")
+}
+
 // case026Asm is empty in this build.
 type case026Asm struct{}
 

@@ -16,6 +16,11 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 	panic("Case033: no assembly in this build")
 }
 
+// case033FC4Checked is never called in this build.
+func case033FC4Checked(out []float64, w []float32, x []float64) {
+	panic("Case033: no assembly in this build")
+}
+
 // case033Asm is empty in this build.
 type case033Asm struct{}
 

@@ -266,11 +266,19 @@ func (l *Case036) routePool(s *case036Scratch, x []float32, hw, c0, c1 int) {
 func (l *Case036) routeChannels(s *case036Scratch, o0, o1 int) {
 	pooled := s.pooled[:16]
 	// The logits, four rows at a time (four independent sums, each in the
-	// order of a lone row).
+	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
+	// so the sums are in another order).
 	for k := 0; k < 4; k++ {
 		o := o0
 		for ; o+4 <= o1; o += 4 {
 			j := k*33 + o
+			if case036UseAsm {
+				b := l.fcBias[j:][:4]
+				lg := s.logits[j:][:4]
+				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+				case036FC4Checked(lg, l.fcWeight[j*16:][:64], pooled)
+				continue
+			}
 			r0 := l.fcWeight[j*16:][:16]
 			r1 := l.fcWeight[(j+1)*16:][:16]
 			r2 := l.fcWeight[(j+2)*16:][:16]

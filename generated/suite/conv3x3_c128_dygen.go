@@ -266,11 +266,19 @@ func (l *Conv3x3C128) routePool(s *conv3x3C128Scratch, x []float32, hw, c0, c1 i
 func (l *Conv3x3C128) routeChannels(s *conv3x3C128Scratch, o0, o1 int) {
 	pooled := s.pooled[:128]
 	// The logits, four rows at a time (four independent sums, each in the
-	// order of a lone row).
+	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
+	// so the sums are in another order).
 	for k := 0; k < 4; k++ {
 		o := o0
 		for ; o+4 <= o1; o += 4 {
 			j := k*128 + o
+			if conv3x3C128UseAsm {
+				b := l.fcBias[j:][:4]
+				lg := s.logits[j:][:4]
+				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+				conv3x3C128FC4Checked(lg, l.fcWeight[j*128:][:512], pooled)
+				continue
+			}
 			r0 := l.fcWeight[j*128:][:128]
 			r1 := l.fcWeight[(j+1)*128:][:128]
 			r2 := l.fcWeight[(j+2)*128:][:128]

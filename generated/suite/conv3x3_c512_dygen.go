@@ -270,11 +270,19 @@ func (l *Conv3x3C512) routePool(s *conv3x3C512Scratch, x []float32, hw, c0, c1 i
 func (l *Conv3x3C512) routeChannels(s *conv3x3C512Scratch, o0, o1 int) {
 	pooled := s.pooled[:512]
 	// The logits, four rows at a time (four independent sums, each in the
-	// order of a lone row).
+	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
+	// so the sums are in another order).
 	for k := 0; k < 4; k++ {
 		o := o0
 		for ; o+4 <= o1; o += 4 {
 			j := k*512 + o
+			if conv3x3C512UseAsm {
+				b := l.fcBias[j:][:4]
+				lg := s.logits[j:][:4]
+				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+				conv3x3C512FC4Checked(lg, l.fcWeight[j*512:][:2048], pooled)
+				continue
+			}
 			r0 := l.fcWeight[j*512:][:512]
 			r1 := l.fcWeight[(j+1)*512:][:512]
 			r2 := l.fcWeight[(j+2)*512:][:512]

@@ -31,6 +31,11 @@ func (l *Conv3x3C512) tilePart(s *conv3x3C512Scratch, p int) {
 	panic("Conv3x3C512: no assembly in this build")
 }
 
+// conv3x3C512FC4Checked is never called in this build.
+func conv3x3C512FC4Checked(out []float64, w []float32, x []float64) {
+	panic("Conv3x3C512: no assembly in this build")
+}
+
 // conv3x3C512Asm is empty in this build.
 type conv3x3C512Asm struct{}
 

@@ -16,6 +16,11 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 	panic("Conv3x3S2: no assembly in this build")
 }
 
+// conv3x3S2FC4Checked is never called in this build.
+func conv3x3S2FC4Checked(out []float64, w []float32, x []float64) {
+	panic("Conv3x3S2: no assembly in this build")
+}
+
 // conv3x3S2Asm is empty in this build.
 type conv3x3S2Asm struct{}
 
