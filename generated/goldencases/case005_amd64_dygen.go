@@ -61,12 +61,16 @@ func case005Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := case005AsmPool.Get().(*case005Asm)
 	defer case005AsmPool.Put(a)
+	// An output larger than the L2 cannot stay cached: write it with
+	// non-temporal stores (rows of whole vectors keep an aligned dst's
+	// 32-byte alignment).
+	nt := n*outSize*4 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(dst)))%32 == 0
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 225)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		l.channelsAsm(a, y, x, 0, 96)
+		l.channelsAsm(a, y, x, 0, 96, nt)
 	}
 }
 
@@ -74,13 +78,21 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 // y with the fused kernel in a.fused, one channel at a time: packed into
 // a.in's first plane, convolved into a.out's first channel and copied
 // out, so the channel's working set stays in L1.
-func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int) {
+func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
 		case005Pack(a.in, x[c*225:], 0, 1)
 		in := a.in
 		out := a.out
 		w, bias := a.fused[c*25:], l.bias[c:]
 		case005Conv1x10Checked(out, in, w, bias, 1)
+		if nt {
+			yc := y[c*64:]
+			if len(yc) < 64 || len(out) < 80 {
+				panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
+			}
+			case005CopyOutNT(yc, out, 1)
+			continue
+		}
 		case005CopyOutChecked(y[c*64:], out, 1)
 	}
 }

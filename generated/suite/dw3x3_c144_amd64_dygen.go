@@ -76,12 +76,16 @@ func dW3x3C144Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSize, outSize int) {
 	a := dW3x3C144AsmPool.Get().(*dW3x3C144Asm)
 	defer dW3x3C144AsmPool.Put(a)
+	// An output larger than the L2 cannot stay cached: write it with
+	// non-temporal stores (rows of whole vectors keep an aligned dst's
+	// 32-byte alignment).
+	nt := n*outSize*4 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(dst)))%32 == 0
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		l.channelsAsm(a, y, x, 0, 144)
+		l.channelsAsm(a, y, x, 0, 144, nt)
 	}
 }
 
@@ -89,7 +93,7 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 // y with the fused kernel in a.fused, one channel at a time: packed into
 // a.in's first plane, convolved into a.out's first channel and copied
 // out, so the channel's working set stays in L1.
-func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int) {
+func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
 		dW3x3C144Pack(a.in, x[c*3136:], 0, 1)
 		in := a.in
@@ -97,6 +101,14 @@ func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int) {
 		w, bias := a.fused[c*9:], l.bias[c:]
 		dW3x3C144Conv1x12Checked(out, in, w, bias, 33)
 		dW3x3C144Conv1x10Checked(out[3168:], in[3168:], w, bias, 1)
+		if nt {
+			yc := y[c*3136:]
+			if len(yc) < 3136 || len(out) < 3248 {
+				panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
+			}
+			dW3x3C144CopyOutNT(yc, out, 1)
+			continue
+		}
 		dW3x3C144CopyOutChecked(y[c*3136:], out, 1)
 	}
 }
