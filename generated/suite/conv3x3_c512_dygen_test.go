@@ -265,6 +265,41 @@ func TestConv3x3C512Threads(t *testing.T) {
 	}
 }
 
+// TestConv3x3C512BatchTiles checks that a batch of 9 samples on one goroutine
+// (two tiles of the batch-aware fusion) gives, sample by sample, the bits of
+// one-sample calls.
+func TestConv3x3C512BatchTiles(t *testing.T) {
+	if !conv3x3C512AsmOK {
+		t.Skip("AVX2+FMA kernels unavailable: no batch-aware fusion")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	defer func(v bool) { conv3x3C512UseAsm = v }(conv3x3C512UseAsm)
+	conv3x3C512UseAsm = true
+	rng := rand.New(rand.NewPCG(13, 14))
+	p := conv3x3C512Params
+	l := newConv3x3C512ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := conv3x3C512Sizes[0][0], conv3x3C512Sizes[0][1]
+	ho, wo := l.OutputSize(h, wd)
+	const n = 9
+	in, out := p.InC*h*wd, p.OutC*ho*wo
+	x := verify.RandomInput(n, in, rng)
+	got := make([]float32, n*out)
+	if err := l.Forward(got, x, n, h, wd); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, out)
+	for i := 0; i < n; i++ {
+		if err := l.Forward(want, x[i*in:(i+1)*in], 1, h, wd); err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			if math.Float32bits(got[i*out+j]) != math.Float32bits(want[j]) {
+				t.Fatalf("sample %d of %d differs from a one-sample call at %d: %v, want %v", i, n, j, got[i*out+j], want[j])
+			}
+		}
+	}
+}
+
 // TestConv3x3C512Concurrent checks that goroutines sharing one layer get the
 // results they would get alone.
 func TestConv3x3C512Concurrent(t *testing.T) {
