@@ -147,40 +147,20 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	}
 
 	// Generate into a temporary module.
-	dygenDir, err := modtest.DygenDir()
-	if err != nil {
-		return failf(c, stderr, "%v", err)
-	}
-	files, err := gen.Generate(s, gen.Options{})
-	if err != nil {
-		return failf(c, stderr, "%s", withFile(o.spec, err))
-	}
-	tmp, err := os.MkdirTemp("", "dygen-bench-")
+	mod, err := newScratchModule(s, o.spec, "dygenbench", "dygen-bench-")
 	if err != nil {
 		return failf(c, stderr, "%v", err)
 	}
 	failed := false
 	defer func() {
 		if failed || o.keep {
-			fmt.Fprintf(stderr, "dygen bench: kept the generated module in %s\n", tmp)
+			fmt.Fprintf(stderr, "dygen bench: kept the generated module in %s\n", mod.Dir)
 			return
 		}
-		os.RemoveAll(tmp)
+		os.RemoveAll(mod.Dir)
 	}()
-	pkgName := s.Package
-	if pkgName == "" {
-		pkgName = "dyconv"
-	}
-	pkgDir := filepath.Join(tmp, pkgName)
-	if err := modtest.Scaffold(tmp, "dygenbench", dygenDir); err != nil {
-		failed = true
-		return failf(c, stderr, "%v", err)
-	}
-	if err := gen.WriteFiles(pkgDir, files); err != nil {
-		failed = true
-		return failf(c, stderr, "writing the package into %s: %v", pkgDir, err)
-	}
-	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, dygenDir, pkgDir)
+	tmp, pkgName := mod.Dir, mod.PkgName
+	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, mod.DygenDir, mod.PkgDir)
 
 	// Build the test binary first, so that a build failure is reported as
 	// one, with the compiler's output.

@@ -116,40 +116,20 @@ func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 	}
 
 	// Generate into a temporary module.
-	dygenDir, err := modtest.DygenDir()
-	if err != nil {
-		return failf(c, stderr, "%v", err)
-	}
-	files, err := gen.Generate(s, gen.Options{})
-	if err != nil {
-		return failf(c, stderr, "%s", withFile(o.spec, err))
-	}
-	tmp, err := os.MkdirTemp("", "dygen-verify-")
+	mod, err := newScratchModule(s, o.spec, "dygenverify", "dygen-verify-")
 	if err != nil {
 		return failf(c, stderr, "%v", err)
 	}
 	failed := false
 	defer func() {
 		if failed || o.keep {
-			fmt.Fprintf(stderr, "dygen verify: kept the generated module in %s\n", tmp)
+			fmt.Fprintf(stderr, "dygen verify: kept the generated module in %s\n", mod.Dir)
 			return
 		}
-		os.RemoveAll(tmp)
+		os.RemoveAll(mod.Dir)
 	}()
-	pkgName := s.Package
-	if pkgName == "" {
-		pkgName = "dyconv"
-	}
-	pkgDir := filepath.Join(tmp, pkgName)
-	if err := modtest.Scaffold(tmp, "dygenverify", dygenDir); err != nil {
-		failed = true
-		return failf(c, stderr, "%v", err)
-	}
-	if err := gen.WriteFiles(pkgDir, files); err != nil {
-		failed = true
-		return failf(c, stderr, "writing the package into %s: %v", pkgDir, err)
-	}
-	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, dygenDir, pkgDir)
+	tmp := mod.Dir
+	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, mod.DygenDir, mod.PkgDir)
 
 	// go vet.
 	progress("go vet ./...")
