@@ -44,16 +44,22 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		}
 	}
 	emitSumKernel(ctx, pl)
+	return renderAsm(ctx, pkg, pl.Name, "assembly")
+}
+
+// renderAsm runs avo's passes over the functions built in ctx and prints
+// them as a Go assembly file of package pkg; what names the file in errors.
+func renderAsm(ctx *build.Context, pkg, layer, what string) ([]byte, error) {
 	f, err := ctx.Result()
 	if err != nil {
-		return nil, fmt.Errorf("layer %s: building assembly: %w", pl.Name, err)
+		return nil, fmt.Errorf("layer %s: building %s: %w", layer, what, err)
 	}
 	if err := pass.Compile.Execute(f); err != nil {
-		return nil, fmt.Errorf("layer %s: compiling assembly: %w", pl.Name, err)
+		return nil, fmt.Errorf("layer %s: compiling %s: %w", layer, what, err)
 	}
 	src, err := printer.NewGoAsm(printer.Config{Name: "dygen", Pkg: pkg}).Print(f)
 	if err != nil {
-		return nil, fmt.Errorf("layer %s: printing assembly: %w", pl.Name, err)
+		return nil, fmt.Errorf("layer %s: printing %s: %w", layer, what, err)
 	}
 	return src, nil
 }

@@ -1,13 +1,9 @@
 package gen
 
 import (
-	"fmt"
-
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
-	"github.com/mmcloughlin/avo/pass"
-	"github.com/mmcloughlin/avo/printer"
 	"github.com/mmcloughlin/avo/reg"
 )
 
@@ -28,18 +24,7 @@ func emitRouteAsm(pkg string, pl *Plan) ([]byte, error) {
 	ctx := build.NewContext()
 	ctx.ConstraintExpr("amd64,!purego")
 	emitFCKernel(ctx, pl)
-	f, err := ctx.Result()
-	if err != nil {
-		return nil, fmt.Errorf("layer %s: building routing assembly: %w", pl.Name, err)
-	}
-	if err := pass.Compile.Execute(f); err != nil {
-		return nil, fmt.Errorf("layer %s: compiling routing assembly: %w", pl.Name, err)
-	}
-	src, err := printer.NewGoAsm(printer.Config{Name: "dygen", Pkg: pkg}).Print(f)
-	if err != nil {
-		return nil, fmt.Errorf("layer %s: printing routing assembly: %w", pl.Name, err)
-	}
-	return src, nil
+	return renderAsm(ctx, pkg, pl.Name, "routing assembly")
 }
 
 // emitFCKernel emits FCName: out[r] += Σ_c float64(w[r·Cin+c])·x[c] for
