@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Task is work split into parts that may run concurrently: RunPart(p) is
@@ -67,9 +68,23 @@ func ensureWorkers(n int) {
 	workers.mu.Unlock()
 }
 
+// spinFor is how long an idle worker, and a caller whose workers are still
+// busy, poll before they block. Waking a blocked goroutine's thread can take
+// 100 µs (an OS wake-up, slow on virtual machines), several times a split
+// layer's phase; a worker that polls a while after each run joins the next
+// run, such as a one-sample call's next phase, at once.
+const spinFor = 200 * time.Microsecond
+
 func worker() {
 	for o := range workers.work {
 		o.j.join(o.gen)
+		// Poll for the next offer before blocking on the queue again.
+		start := time.Now()
+		for i := 1; len(workers.work) == 0; i++ {
+			if i%256 == 0 && time.Since(start) > spinFor {
+				break
+			}
+		}
 	}
 }
 
@@ -142,6 +157,16 @@ send:
 		}
 	}
 	if s&(jobClosed-1) != 0 {
+		// Poll for the workers in the run to finish, then take the
+		// last one's signal (sent right after it leaves, so a receive
+		// after the poll rarely blocks: blocking would leave this
+		// goroutine to be woken, late, on the worker's thread).
+		start := time.Now()
+		for i := 1; j.state.Load()&(jobClosed-1) != 0; i++ {
+			if i%256 == 0 && time.Since(start) > spinFor {
+				break
+			}
+		}
 		<-j.done // the last worker in the run signals
 	}
 	j.task = nil
