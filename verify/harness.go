@@ -24,14 +24,17 @@ func CheckForward(p Params, w Weights, fwd ForwardFunc, x []float32, n, h, wd in
 	if err != nil {
 		return Report{}, fmt.Errorf("reference: %w", err)
 	}
-	return checkAgainst(ref, fwd, x, n, h, wd)
+	rep, _, err := checkAgainst(ref, fwd, x, n, h, wd)
+	return rep, err
 }
 
-func checkAgainst(ref *Result, fwd ForwardFunc, x []float32, n, h, wd int) (Report, error) {
+// checkAgainst runs fwd on x with the guards CheckForward describes and
+// compares the output with ref; it also returns the output.
+func checkAgainst(ref *Result, fwd ForwardFunc, x []float32, n, h, wd int) (Report, []float32, error) {
 	dst := NewGuarded(len(ref.Y), float32(math.NaN()))
 	src := GuardedCopy(x)
 	if err := fwd(dst.Data(), src.Data(), n, h, wd); err != nil {
-		return Report{}, fmt.Errorf("Forward(n=%d, h=%d, w=%d): %w", n, h, wd, err)
+		return Report{}, nil, fmt.Errorf("Forward(n=%d, h=%d, w=%d): %w", n, h, wd, err)
 	}
 	var errs []error
 	if err := dst.Check(); err != nil {
@@ -50,7 +53,7 @@ func checkAgainst(ref *Result, fwd ForwardFunc, x []float32, n, h, wd int) (Repo
 	if err := Compare(dst.Data(), ref); err != nil {
 		errs = append(errs, err)
 	}
-	return rep, errors.Join(errs...)
+	return rep, dst.Data(), errors.Join(errs...)
 }
 
 // CheckGoldenForward runs fwd on a golden case's input (with the guards of
@@ -61,16 +64,11 @@ func CheckGoldenForward(g *Golden, fwd ForwardFunc) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("%s: reference: %w", g.Path, err)
 	}
-	dst := NewGuarded(len(ref.Y), float32(math.NaN()))
-	if err := fwd(dst.Data(), GuardedCopy(g.Input).Data(), g.N, g.H, g.W); err != nil {
-		return Report{}, fmt.Errorf("%s: Forward: %w", g.Path, err)
+	rep, got, err := checkAgainst(ref, fwd, g.Input, g.N, g.H, g.W)
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", g.Path, err)
 	}
-	rep := Measure(dst.Data(), ref)
-	err = CheckGolden(g, dst.Data())
-	if gerr := dst.Check(); gerr != nil {
-		err = errors.Join(err, fmt.Errorf("%s: dst guard band: %w", g.Path, gerr))
-	}
-	return rep, err
+	return rep, checkGoldenRef(g, ref, got)
 }
 
 // GoldenEnv lists the golden files named by $DYGEN_GOLDEN (paths joined
