@@ -18,7 +18,7 @@ import (
 const asmSignature = "func(out, in, w, bias []float32, nblk int)"
 
 // asmBuildConstraint keeps the assembly out of purego and non-amd64 builds.
-const asmBuildConstraint = "amd64 && !purego"
+const asmBuildConstraint = "amd64,!purego"
 
 // emitAsm writes the AVX2+FMA micro-kernels of one layer with avo, used as
 // a library: every register is a physical one chosen here (Y0–Y15 and six
@@ -27,7 +27,7 @@ const asmBuildConstraint = "amd64 && !purego"
 func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 	a := pl.Asm
 	ctx := build.NewContext()
-	ctx.ConstraintExpr("amd64,!purego")
+	ctx.ConstraintExpr(asmBuildConstraint)
 	for _, k := range a.Kernels {
 		emitAsmKernel(ctx, pl, k)
 	}

@@ -22,7 +22,7 @@ func (pl *Plan) FCName() string {
 // emitRouteAsm returns the assembly file of the routing FC (FCName).
 func emitRouteAsm(pkg string, pl *Plan) ([]byte, error) {
 	ctx := build.NewContext()
-	ctx.ConstraintExpr("amd64,!purego")
+	ctx.ConstraintExpr(asmBuildConstraint)
 	emitFCKernel(ctx, pl)
 	return renderAsm(ctx, pkg, pl.Name, "routing assembly")
 }

@@ -296,10 +296,8 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 	interior := []jen.Code{}
 	for ti, t := range taps {
 		start := sym(p.SW, "oxLo").plus(t.off, num(-p.PadL))
-		n := jen.Null()
-		if p.SW == 1 {
-			n = id("n")
-		} else {
+		n := id("n") // the span of n outputs: (n-1)·SW+1 inputs
+		if p.SW != 1 {
 			n = jen.Parens(id("n").Op("-").Lit(1)).Op("*").Lit(p.SW).Op("+").Lit(1)
 		}
 		interior = append(interior, id(indexed("r", ti)).Op(":=").Add(window("row", start, n)))

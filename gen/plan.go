@@ -139,8 +139,8 @@ func testShapes(p verify.Params, pl *Plan) (sizes [][2]int, bh, bw int) {
 	if pl.Fixed {
 		return [][2]int{{pl.H, pl.W}}, pl.H, pl.W
 	}
-	minH := minValid(p.KH, p.SH, p.DH, p.PadT+p.PadB, p.PadT, p.PadB, p.Mode)
-	minW := minValid(p.KW, p.SW, p.DW, p.PadL+p.PadR, p.PadL, p.PadR, p.Mode)
+	minH := minValid(p.KH, p.DH, p.PadT, p.PadB, p.Mode)
+	minW := minValid(p.KW, p.DW, p.PadL, p.PadR, p.Mode)
 	cands := [][2]int{
 		{minH, minW}, {1, 1}, {minH + 1, minW + 2}, {minH + 4, minW + 3},
 		{minH + p.DH*(p.KH-1) + 5, minW + p.DW*(p.KW-1) + 6},
@@ -159,15 +159,14 @@ func testShapes(p verify.Params, pl *Plan) (sizes [][2]int, bh, bw int) {
 
 // minValid is the smallest input extent that the layer accepts along one
 // dimension.
-func minValid(k, stride, dil, pads, padLo, padHi int, mode string) int {
-	n := max(1, dil*(k-1)+1-pads)
+func minValid(k, dil, padLo, padHi int, mode string) int {
+	n := max(1, dil*(k-1)+1-padLo-padHi)
 	switch mode {
 	case verify.Reflect:
 		n = max(n, padLo+1, padHi+1)
 	case verify.Circular:
 		n = max(n, padLo, padHi)
 	}
-	_ = stride
 	return n
 }
 
