@@ -17,6 +17,10 @@ import (
 // biases; nblk ≥ 1 pixel blocks of P vectors are computed.
 const asmSignature = "func(out, in, w, bias []float32, nblk int)"
 
+// asmSignaturePF is the signature of a prefetching micro-kernel: pf is
+// where its PREFETCHT1s start (AsmKernel.PF lines per input channel).
+const asmSignaturePF = "func(out, in, w, bias, pf []float32, nblk int)"
+
 // asmBuildConstraint keeps the assembly out of purego and non-amd64 builds.
 const asmBuildConstraint = "amd64,!purego"
 
@@ -71,15 +75,22 @@ func mem(base reg.Register, disp int) operand.Mem {
 // emitAsmKernel emits one M×P micro-kernel.
 //
 //	DI out, SI in (pixel block), DX w, R8 bias, CX pixel blocks left,
-//	AX input channel pointer, BX weight pointer, R9 input channels left.
+//	AX input channel pointer, BX weight pointer, R9 input channels left,
+//	R10 the prefetch pointer (PF variants).
 //	Y[m·P+p] accumulators, Y[M·P+p] inputs, Y15 the broadcast weight.
 func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	a, p := pl.Asm, pl.P
 	m, pv := k.M, k.P
 	ctx.Function(k.Name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr(asmSignature)
-	ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, m, pv))
+	pfp := reg.R10
+	if k.PF > 0 {
+		ctx.SignatureExpr(asmSignaturePF)
+		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of pf per input channel.", k.Name, m, pv, k.PF))
+	} else {
+		ctx.SignatureExpr(asmSignature)
+		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, m, pv))
+	}
 
 	out, in, w, bias := reg.RDI, reg.RSI, reg.RDX, reg.R8
 	nblk, inp, wp, ci := reg.RCX, reg.RAX, reg.RBX, reg.R9
@@ -88,6 +99,9 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	ctx.Load(ctx.Param("w").Base(), w)
 	ctx.Load(ctx.Param("bias").Base(), bias)
 	ctx.Load(ctx.Param("nblk"), nblk)
+	if k.PF > 0 {
+		ctx.Load(ctx.Param("pf").Base(), pfp)
+	}
 
 	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
 		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
@@ -112,7 +126,11 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 		ctx.MOVQ(operand.U32(pl.CinG), ci)
 		ctx.Label("channel")
 	}
+	nextPF := 0 // the channel iteration's prefetches, spread over its taps
 	for t := 0; t < taps; t++ {
+		for ; nextPF < k.PF && nextPF*taps <= t*k.PF; nextPF++ {
+			ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+		}
 		off := 4 * a.TapOff[t]
 		if !a.MemFMA {
 			for j := 0; j < pv; j++ {
@@ -129,6 +147,12 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 				}
 			}
 		}
+	}
+	for ; nextPF < k.PF; nextPF++ {
+		ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+	}
+	if k.PF > 0 {
+		ctx.ADDQ(operand.U32(64*k.PF), pfp)
 	}
 	if pl.CinG > 1 {
 		ctx.ADDQ(operand.U32(4*a.PS), inp)

@@ -111,6 +111,10 @@ type AsmKernel struct {
 	// nblk·P·8: Go checks len(in) ≥ InNeed + nblk·P·8 and len(out) ≥
 	// OutNeed + nblk·P·8 before entering it.
 	InNeed, OutNeed int
+	// PF > 0 marks a prefetching variant (batch path only): each input
+	// channel iteration issues PF PREFETCHT1s of consecutive cache lines
+	// from its pf argument, which Go checks holds nblk·PFNeed floats.
+	PF, PFNeed int
 }
 
 // asmL2Budget is the input footprint a chunk of pixel blocks aims at.
@@ -126,6 +130,18 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	a := &AsmPlan{}
 	a.Hq = pl.Ho + (p.KH-1)*p.DH/p.SH
 	a.Wq = pl.Wo + (p.KW-1)*p.DW/p.SW
+	if p.SW == 1 && modeIndex(p.Mode) == dyrt.ModeZeros {
+		// Zero padding, column stride 1: a packed row's right padding can
+		// be the next row's left padding. A tap that runs past the end of
+		// packed row i reads column c − Wq of row i+1, which is zero when
+		// c − Wq < PadL, so the rows need only max(PadL, PadR) zero
+		// columns (at least Wo, to hold an output row): fewer thrown-away
+		// columns in the flat output row. Past the last row of a plane,
+		// such a read lands on the next plane's first row (zero in its
+		// left padding columns too) or, after the last channel, in the
+		// packed input's tail beyond Cin·PS, which nothing writes (zero).
+		a.Wq = max(pl.Wo, pl.W+max(p.PadL, p.PadR))
+	}
 	a.PS = p.SH * p.SW * a.Hq * a.Wq
 	a.NV = (pl.Ho*a.Wq + 7) / 8
 	a.OPS = a.NV * 8
@@ -299,8 +315,17 @@ func modeIndex(m string) int {
 
 // Block returns the kernel for m channels × pv vectors.
 func (a *AsmPlan) Block(m, pv int) AsmKernel {
+	return a.block(m, pv, false)
+}
+
+// BlockPF returns the prefetching variant of Block(m, pv).
+func (a *AsmPlan) BlockPF(m, pv int) AsmKernel {
+	return a.block(m, pv, true)
+}
+
+func (a *AsmPlan) block(m, pv int, pf bool) AsmKernel {
 	for _, k := range a.Kernels {
-		if k.M == m && k.P == pv {
+		if k.M == m && k.P == pv && (k.PF > 0) == pf {
 			return k
 		}
 	}

@@ -186,6 +186,12 @@ func TestRandomSpecs(t *testing.T) {
 		}
 	}
 
+	testGeneratedModule(t, dir)
+}
+
+// testGeneratedModule vets the generated module in dir and runs its tests.
+func testGeneratedModule(t *testing.T, dir string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	if out, errOut, err := modtest.RunGo(ctx, dir, nil, "vet", "./..."); err != nil {
@@ -199,6 +205,7 @@ func TestRandomSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("generated tests failed: %v\n%s%s", err, tail(out, 8000), tail(errOut, 4000))
 	}
+	t.Logf("go test: %s", strings.TrimSpace(string(out)))
 }
 
 func tail(b []byte, n int) []byte {
@@ -206,4 +213,56 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// TestSharedPadColumns runs the layers whose packed rows share their zero
+// columns (zero padding, column stride 1: Wq < W + PadL + PadR) through
+// their generated tests: asymmetric padding from "same" with even kernels,
+// padding wider than the kernel's reach, dilation, row strides, rows
+// narrower than a vector, and several channels and groups, so that a tap
+// running past a packed row's end reads the next row's, the next plane's
+// or the tail's zeros.
+func TestSharedPadColumns(t *testing.T) {
+	const spec = `package: sharedpad
+layers:
+  - {name: Same4, in_channels: 3, out_channels: 5, kernel_size: 4, padding: same, num_experts: 2, input_size: [9, 11]}
+  - {name: Same2x5D2, in_channels: 4, out_channels: 8, kernel_size: [2, 5], dilation: 2, padding: same, num_experts: 3, input_size: [7, 13]}
+  - {name: WidePad1x1, in_channels: 2, out_channels: 4, kernel_size: 1, padding: [0, 3], num_experts: 2, input_size: [5, 6]}
+  - {name: Pad2K3, in_channels: 6, out_channels: 8, kernel_size: 3, padding: 2, num_experts: 2, input_size: [10, 17]}
+  - {name: RowStride, in_channels: 5, out_channels: 12, kernel_size: 3, stride: [2, 1], padding: 1, num_experts: 4, input_size: [12, 20]}
+  - {name: Narrow, in_channels: 3, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2, input_size: [6, 3]}
+  - {name: Grouped, in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1, groups: 2, num_experts: 2, input_size: [8, 14]}
+  - {name: Depthwise, in_channels: 4, out_channels: 4, kernel_size: 5, padding: 2, groups: 4, num_experts: 2, input_size: [9, 21]}
+`
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "sharedpad.yaml")
+	parsed, err := ParseSpec(specPath, []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range parsed.Layers {
+		pl, err := NewPlan(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pl.P
+		if want := max(pl.Wo, pl.W+max(p.PadL, p.PadR)); pl.Asm.Wq != want {
+			t.Errorf("layer %s: packed rows of %d, want max(Wo, W + max(PadL, PadR)) = %d", l.Name, pl.Asm.Wq, want)
+		}
+	}
+	dygenDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modtest.Scaffold(dir, "example.com/sharedpad", dygenDir); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(parsed, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFiles(filepath.Join(dir, "sharedpad"), files); err != nil {
+		t.Fatal(err)
+	}
+	testGeneratedModule(t, dir)
 }

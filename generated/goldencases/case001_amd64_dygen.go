@@ -27,8 +27,8 @@ type case001Asm struct {
 
 var case001AsmPool = sync.Pool{New: func() any {
 	return &case001Asm{
-		in:    make([]float32, 16386),
-		out:   make([]float32, 14336),
+		in:    make([]float32, 15368),
+		out:   make([]float32, 13824),
 		fused: make([]float32, 36864),
 	}
 }}
@@ -36,8 +36,8 @@ var case001AsmPool = sync.Pool{New: func() any {
 // case001RowIdx [SH=1][Hq=16] is the input row of each packed row, -1 for zeros.
 var case001RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1}
 
-// case001ColIdx [SW=1][Wq=16] is the input column of each packed column, -1 for zeros.
-var case001ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1}
+// case001ColIdx [SW=1][Wq=15] is the input column of each packed column, -1 for zeros.
+var case001ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 
 // case001Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,11 @@ func case001Conv4x3(out, in, w, bias []float32, nblk int)
 
 // case001Conv4x3Checked checks every length case001Conv4x3 touches, then calls it.
 func case001Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 672+nblk*24 || len(in) < 16162+nblk*24 ||
+	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 15152+nblk*24 ||
 		len(w) < 2304 || len(bias) < 4 {
 		panic("Case001: AVX2 kernel case001Conv4x3 called with short slices (bug in dygen)")
 	}
 	case001Conv4x3(out, in, w, bias, nblk)
-}
-
-// case001Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func case001Conv4x1(out, in, w, bias []float32, nblk int)
-
-// case001Conv4x1Checked checks every length case001Conv4x1 touches, then calls it.
-func case001Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 672+nblk*8 || len(in) < 16162+nblk*8 ||
-		len(w) < 2304 || len(bias) < 4 {
-		panic("Case001: AVX2 kernel case001Conv4x1 called with short slices (bug in dygen)")
-	}
-	case001Conv4x1(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -130,7 +115,7 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 16 to y's rows of 14.
+// kernel's output rows of 15 to y's rows of 14.
 func (l *Case001) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -138,20 +123,20 @@ func (l *Case001) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/16*64 + u0%16*4
 	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
-	case001CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
+	case001CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
 
 // case001CopyOutChecked checks the lengths case001CopyOut touches for n
 // channels, then calls it.
 func case001CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
 		panic("Case001: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case001CopyOut(y, out, n)
 }
 
-// case001CopyOut copies n output channels from the kernel's rows of 16
-// (channel stride 224) to y's rows of 14 (assembly, AVX).
+// case001CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14 (assembly, AVX).
 //
 //go:noescape
 func case001CopyOut(y, out []float32, n int)
@@ -227,18 +212,18 @@ func case001ChannelSum(x []float32) float64 {
 }
 
 // case001Pack writes the padded input x [64, 14, 14] into dst as
-// [64][SH=1][SW=1][Hq=16][Wq=16] phase planes, for the
+// [64][SH=1][SW=1][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func case001Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:16384]
+	dst = dst[:15360]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*256 : c1*256]
+	d := dst[c0*240 : c1*240]
 	s := x[c0*196 : c1*196]
-	if len(d) != (c1-c0)*256 || len(s) != (c1-c0)*196 {
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
 		panic("Case001: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case001PackRows(d, s, c1-c0)
@@ -269,16 +254,9 @@ func (l *Case001) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
-			inG := in[g*16384+q:]
+			inG := in[g*15360+q:]
 			o := g*64 + b*m
-			case001Conv4x3Checked(out[o*224+q:], inG, fused[o*576:], l.bias[o:], nb)
+			case001Conv4x3Checked(out[o*216+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
-	}
-	q := 216
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		inG := in[g*16384+q:]
-		o := g*64 + b*m
-		case001Conv4x1Checked(out[o*224+q:], inG, fused[o*576:], l.bias[o:], 1)
 	}
 }

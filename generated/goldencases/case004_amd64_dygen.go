@@ -27,8 +27,8 @@ type case004Asm struct {
 
 var case004AsmPool = sync.Pool{New: func() any {
 	return &case004Asm{
-		in:    make([]float32, 28226),
-		out:   make([]float32, 24192),
+		in:    make([]float32, 26214),
+		out:   make([]float32, 23040),
 		fused: make([]float32, 1296),
 	}
 }}
@@ -36,8 +36,8 @@ var case004AsmPool = sync.Pool{New: func() any {
 // case004RowIdx [SH=1][Hq=14] is the input row of each packed row, -1 for zeros.
 var case004RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1}
 
-// case004ColIdx [SW=1][Wq=14] is the input column of each packed column, -1 for zeros.
-var case004ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1}
+// case004ColIdx [SW=1][Wq=13] is the input column of each packed column, -1 for zeros.
+var case004ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 
 // case004Conv1x12 computes 1 output channels × 12 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,26 @@ func case004Conv1x12(out, in, w, bias []float32, nblk int)
 
 // case004Conv1x12Checked checks every length case004Conv1x12 touches, then calls it.
 func case004Conv1x12Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 30+nblk*96 ||
+	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 28+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case004: AVX2 kernel case004Conv1x12 called with short slices (bug in dygen)")
 	}
 	case004Conv1x12(out, in, w, bias, nblk)
 }
 
-// case004Conv1x9 computes 1 output channels × 9 vectors of 8 flat output
+// case004Conv1x8 computes 1 output channels × 8 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func case004Conv1x9(out, in, w, bias []float32, nblk int)
+func case004Conv1x8(out, in, w, bias []float32, nblk int)
 
-// case004Conv1x9Checked checks every length case004Conv1x9 touches, then calls it.
-func case004Conv1x9Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*72 || len(in) < 30+nblk*72 ||
+// case004Conv1x8Checked checks every length case004Conv1x8 touches, then calls it.
+func case004Conv1x8Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 0+nblk*64 || len(in) < 28+nblk*64 ||
 		len(w) < 9 || len(bias) < 1 {
-		panic("Case004: AVX2 kernel case004Conv1x9 called with short slices (bug in dygen)")
+		panic("Case004: AVX2 kernel case004Conv1x8 called with short slices (bug in dygen)")
 	}
-	case004Conv1x9(out, in, w, bias, nblk)
+	case004Conv1x8(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -95,7 +95,7 @@ func (l *Case004) channelsAsm(a *case004Asm, y, x []float32, c0, c1 int) {
 		out := a.out
 		w, bias := a.fused[c*9:], l.bias[c:]
 		case004Conv1x12Checked(out, in, w, bias, 1)
-		case004Conv1x9Checked(out[96:], in[96:], w, bias, 1)
+		case004Conv1x8Checked(out[96:], in[96:], w, bias, 1)
 		case004CopyOutChecked(y[c*144:], out, 1)
 	}
 }
@@ -143,7 +143,7 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 14 to y's rows of 12.
+// kernel's output rows of 13 to y's rows of 12.
 func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -151,20 +151,20 @@ func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/1*1 + u0%1*1
 	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
-	case004CopyOutChecked(y[o0*144:], out[o0*168:], o1-o0)
+	case004CopyOutChecked(y[o0*144:], out[o0*160:], o1-o0)
 }
 
 // case004CopyOutChecked checks the lengths case004CopyOut touches for n
 // channels, then calls it.
 func case004CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*144 || len(out) < n*168 {
+	if n < 1 || len(y) < n*144 || len(out) < n*160 {
 		panic("Case004: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case004CopyOut(y, out, n)
 }
 
-// case004CopyOut copies n output channels from the kernel's rows of 14
-// (channel stride 168) to y's rows of 12 (assembly, AVX).
+// case004CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 160) to y's rows of 12 (assembly, AVX).
 //
 //go:noescape
 func case004CopyOut(y, out []float32, n int)
@@ -235,18 +235,18 @@ func case004ChannelSum(x []float32) float64 {
 }
 
 // case004Pack writes the padded input x [144, 12, 12] into dst as
-// [144][SH=1][SW=1][Hq=14][Wq=14] phase planes, for the
+// [144][SH=1][SW=1][Hq=14][Wq=13] phase planes, for the
 // input channels [c0, c1).
 func case004Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:28224]
+	dst = dst[:26208]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*196 : c1*196]
+	d := dst[c0*182 : c1*182]
 	s := x[c0*144 : c1*144]
-	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*144 {
+	if len(d) != (c1-c0)*182 || len(s) != (c1-c0)*144 {
 		panic("Case004: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case004PackRows(d, s, c1-c0)
@@ -277,16 +277,16 @@ func (l *Case004) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			inG := in[g*196+q:]
+			inG := in[g*182+q:]
 			o := g*1 + b*m
-			case004Conv1x12Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], nb)
+			case004Conv1x12Checked(out[o*160+q:], inG, fused[o*9:], l.bias[o:], nb)
 		}
 	}
 	q := 96
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
-		inG := in[g*196+q:]
+		inG := in[g*182+q:]
 		o := g*1 + b*m
-		case004Conv1x9Checked(out[o*168+q:], inG, fused[o*9:], l.bias[o:], 1)
+		case004Conv1x8Checked(out[o*160+q:], inG, fused[o*9:], l.bias[o:], 1)
 	}
 }

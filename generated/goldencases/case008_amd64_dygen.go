@@ -27,7 +27,7 @@ type case008Asm struct {
 
 var case008AsmPool = sync.Pool{New: func() any {
 	return &case008Asm{
-		in:    make([]float32, 43),
+		in:    make([]float32, 32),
 		out:   make([]float32, 192),
 		fused: make([]float32, 864),
 	}
@@ -36,8 +36,8 @@ var case008AsmPool = sync.Pool{New: func() any {
 // case008RowIdx [SH=3][Hq=1] is the input row of each packed row, -1 for zeros.
 var case008RowIdx = [...]int32{-1, 0, -1}
 
-// case008ColIdx [SW=1][Wq=3] is the input column of each packed column, -1 for zeros.
-var case008ColIdx = [...]int32{-1, 0, -1}
+// case008ColIdx [SW=1][Wq=2] is the input column of each packed column, -1 for zeros.
+var case008ColIdx = [...]int32{-1, 0}
 
 // case008Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,7 +47,7 @@ func case008Conv4x1(out, in, w, bias []float32, nblk int)
 
 // case008Conv4x1Checked checks every length case008Conv4x1 touches, then calls it.
 func case008Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 35+nblk*8 ||
+	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 24+nblk*8 ||
 		len(w) < 144 || len(bias) < 4 {
 		panic("Case008: AVX2 kernel case008Conv4x1 called with short slices (bug in dygen)")
 	}
@@ -115,14 +115,14 @@ func (l *Case008) asmPart(s *case008Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 3 to y's rows of 1.
+// kernel's output rows of 2 to y's rows of 1.
 func (l *Case008) copyOut(y, out []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/6, u%6
 		o0 := g*24 + b*4
 		for o := o0; o < min(o0+4, (g+1)*24); o++ {
 			for oy := 0; oy < 1; oy++ {
-				*(*[1]float32)(y[(o*1+oy)*1:]) = *(*[1]float32)(out[o*8+oy*3:])
+				*(*[1]float32)(y[(o*1+oy)*1:]) = *(*[1]float32)(out[o*8+oy*2:])
 			}
 		}
 	}
@@ -202,17 +202,17 @@ func case008ChannelSum(x []float32) float64 {
 }
 
 // case008Pack writes the padded input x [4, 1, 1] into dst as
-// [4][SH=3][SW=1][Hq=1][Wq=3] phase planes, for the
+// [4][SH=3][SW=1][Hq=1][Wq=2] phase planes, for the
 // input channels [c0, c1).
 func case008Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:36]
+	dst = dst[:24]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1:][:1]
 		for ph := 0; ph < 3; ph++ {
 			for i := 0; i < 1; i++ {
 				ry := case008RowIdx[ph*1+i]
 				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*3+ph)*1+pw)*1+i)*3:][:3]
+					d := dst[(((ci*3+ph)*1+pw)*1+i)*2:][:2]
 					if ry < 0 {
 						clear(d)
 						continue
@@ -222,7 +222,7 @@ func case008Pack(dst, x []float32, c0, c1 int) {
 					for j := 0; j < 1; j++ {
 						d[j] = case008At(row, case008ColIdx[j])
 					}
-					for j := 2; j < 3; j++ {
+					for j := 2; j < 2; j++ {
 						d[j] = case008At(row, case008ColIdx[j])
 					}
 				}
@@ -250,7 +250,7 @@ func (l *Case008) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/6, u%6
-			inG := in[g*36+q:]
+			inG := in[g*24+q:]
 			o := g*24 + b*m
 			case008Conv4x1Checked(out[o*8+q:], inG, fused[o*36:], l.bias[o:], nb)
 		}

@@ -27,8 +27,8 @@ type case013Asm struct {
 
 var case013AsmPool = sync.Pool{New: func() any {
 	return &case013Asm{
-		in:    make([]float32, 6552),
-		out:   make([]float32, 4216),
+		in:    make([]float32, 6176),
+		out:   make([]float32, 3944),
 		fused: make([]float32, 425),
 	}
 }}
@@ -36,8 +36,8 @@ var case013AsmPool = sync.Pool{New: func() any {
 // case013RowIdx [SH=1][Hq=11] is the input row of each packed row, -1 for zeros.
 var case013RowIdx = [...]int32{-1, -1, 0, 1, 2, 3, 4, 5, 6, -1, -1}
 
-// case013ColIdx [SW=1][Wq=35] is the input column of each packed column, -1 for zeros.
-var case013ColIdx = [...]int32{-1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, -1, -1}
+// case013ColIdx [SW=1][Wq=33] is the input column of each packed column, -1 for zeros.
+var case013ColIdx = [...]int32{-1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30}
 
 // case013Conv1x12 computes 1 output channels × 12 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,26 @@ func case013Conv1x12(out, in, w, bias []float32, nblk int)
 
 // case013Conv1x12Checked checks every length case013Conv1x12 touches, then calls it.
 func case013Conv1x12Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 144+nblk*96 ||
+	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 136+nblk*96 ||
 		len(w) < 25 || len(bias) < 1 {
 		panic("Case013: AVX2 kernel case013Conv1x12 called with short slices (bug in dygen)")
 	}
 	case013Conv1x12(out, in, w, bias, nblk)
 }
 
-// case013Conv1x7 computes 1 output channels × 7 vectors of 8 flat output
+// case013Conv1x5 computes 1 output channels × 5 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func case013Conv1x7(out, in, w, bias []float32, nblk int)
+func case013Conv1x5(out, in, w, bias []float32, nblk int)
 
-// case013Conv1x7Checked checks every length case013Conv1x7 touches, then calls it.
-func case013Conv1x7Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*56 || len(in) < 144+nblk*56 ||
+// case013Conv1x5Checked checks every length case013Conv1x5 touches, then calls it.
+func case013Conv1x5Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 0+nblk*40 || len(in) < 136+nblk*40 ||
 		len(w) < 25 || len(bias) < 1 {
-		panic("Case013: AVX2 kernel case013Conv1x7 called with short slices (bug in dygen)")
+		panic("Case013: AVX2 kernel case013Conv1x5 called with short slices (bug in dygen)")
 	}
-	case013Conv1x7(out, in, w, bias, nblk)
+	case013Conv1x5(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -95,7 +95,7 @@ func (l *Case013) channelsAsm(a *case013Asm, y, x []float32, c0, c1 int) {
 		out := a.out
 		w, bias := a.fused[c*25:], l.bias[c:]
 		case013Conv1x12Checked(out, in, w, bias, 2)
-		case013Conv1x7Checked(out[192:], in[192:], w, bias, 1)
+		case013Conv1x5Checked(out[192:], in[192:], w, bias, 1)
 		case013CopyOutChecked(y[c*217:], out, 1)
 	}
 }
@@ -143,7 +143,7 @@ func (l *Case013) asmPart(s *case013Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 35 to y's rows of 31.
+// kernel's output rows of 33 to y's rows of 31.
 func (l *Case013) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -151,20 +151,20 @@ func (l *Case013) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/1*1 + u0%1*1
 	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
-	case013CopyOutChecked(y[o0*217:], out[o0*248:], o1-o0)
+	case013CopyOutChecked(y[o0*217:], out[o0*232:], o1-o0)
 }
 
 // case013CopyOutChecked checks the lengths case013CopyOut touches for n
 // channels, then calls it.
 func case013CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*217 || len(out) < n*248 {
+	if n < 1 || len(y) < n*217 || len(out) < n*232 {
 		panic("Case013: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case013CopyOut(y, out, n)
 }
 
-// case013CopyOut copies n output channels from the kernel's rows of 35
-// (channel stride 248) to y's rows of 31 (assembly, AVX).
+// case013CopyOut copies n output channels from the kernel's rows of 33
+// (channel stride 232) to y's rows of 31 (assembly, AVX).
 //
 //go:noescape
 func case013CopyOut(y, out []float32, n int)
@@ -235,18 +235,18 @@ func case013ChannelSum(x []float32) float64 {
 }
 
 // case013Pack writes the padded input x [17, 7, 31] into dst as
-// [17][SH=1][SW=1][Hq=11][Wq=35] phase planes, for the
+// [17][SH=1][SW=1][Hq=11][Wq=33] phase planes, for the
 // input channels [c0, c1).
 func case013Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:6545]
+	dst = dst[:6171]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*385 : c1*385]
+	d := dst[c0*363 : c1*363]
 	s := x[c0*217 : c1*217]
-	if len(d) != (c1-c0)*385 || len(s) != (c1-c0)*217 {
+	if len(d) != (c1-c0)*363 || len(s) != (c1-c0)*217 {
 		panic("Case013: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case013PackRows(d, s, c1-c0)
@@ -277,16 +277,16 @@ func (l *Case013) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			inG := in[g*385+q:]
+			inG := in[g*363+q:]
 			o := g*1 + b*m
-			case013Conv1x12Checked(out[o*248+q:], inG, fused[o*25:], l.bias[o:], nb)
+			case013Conv1x12Checked(out[o*232+q:], inG, fused[o*25:], l.bias[o:], nb)
 		}
 	}
 	q := 192
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
-		inG := in[g*385+q:]
+		inG := in[g*363+q:]
 		o := g*1 + b*m
-		case013Conv1x7Checked(out[o*248+q:], inG, fused[o*25:], l.bias[o:], 1)
+		case013Conv1x5Checked(out[o*232+q:], inG, fused[o*25:], l.bias[o:], 1)
 	}
 }

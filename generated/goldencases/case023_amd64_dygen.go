@@ -27,7 +27,7 @@ type case023Asm struct {
 
 var case023AsmPool = sync.Pool{New: func() any {
 	return &case023Asm{
-		in:    make([]float32, 2340),
+		in:    make([]float32, 2154),
 		out:   make([]float32, 1080),
 		fused: make([]float32, 3969),
 	}
@@ -36,8 +36,8 @@ var case023AsmPool = sync.Pool{New: func() any {
 // case023RowIdx [SH=1][Hq=7] is the input row of each packed row, -1 for zeros.
 var case023RowIdx = [...]int32{-1, -1, -1, 0, -1, -1, -1}
 
-// case023ColIdx [SW=1][Wq=37] is the input column of each packed column, -1 for zeros.
-var case023ColIdx = [...]int32{-1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, -1, -1, -1}
+// case023ColIdx [SW=1][Wq=34] is the input column of each packed column, -1 for zeros.
+var case023ColIdx = [...]int32{-1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30}
 
 // case023Conv3x3 computes 3 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,7 +47,7 @@ func case023Conv3x3(out, in, w, bias []float32, nblk int)
 
 // case023Conv3x3Checked checks every length case023Conv3x3 touches, then calls it.
 func case023Conv3x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 80+nblk*24 || len(in) < 746+nblk*24 ||
+	if nblk < 1 || len(out) < 80+nblk*24 || len(in) < 686+nblk*24 ||
 		len(w) < 441 || len(bias) < 3 {
 		panic("Case023: AVX2 kernel case023Conv3x3 called with short slices (bug in dygen)")
 	}
@@ -62,7 +62,7 @@ func case023Conv3x2(out, in, w, bias []float32, nblk int)
 
 // case023Conv3x2Checked checks every length case023Conv3x2 touches, then calls it.
 func case023Conv3x2Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 80+nblk*16 || len(in) < 746+nblk*16 ||
+	if nblk < 1 || len(out) < 80+nblk*16 || len(in) < 686+nblk*16 ||
 		len(w) < 441 || len(bias) < 3 {
 		panic("Case023: AVX2 kernel case023Conv3x2 called with short slices (bug in dygen)")
 	}
@@ -130,7 +130,7 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 37 to y's rows of 31.
+// kernel's output rows of 34 to y's rows of 31.
 func (l *Case023) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -150,7 +150,7 @@ func case023CopyOutChecked(y, out []float32, n int) {
 	case023CopyOut(y, out, n)
 }
 
-// case023CopyOut copies n output channels from the kernel's rows of 37
+// case023CopyOut copies n output channels from the kernel's rows of 34
 // (channel stride 40) to y's rows of 31 (assembly, AVX).
 //
 //go:noescape
@@ -213,18 +213,18 @@ func case023ChannelSum(x []float32) float64 {
 }
 
 // case023Pack writes the padded input x [9, 1, 31] into dst as
-// [9][SH=1][SW=1][Hq=7][Wq=37] phase planes, for the
+// [9][SH=1][SW=1][Hq=7][Wq=34] phase planes, for the
 // input channels [c0, c1).
 func case023Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:2331]
+	dst = dst[:2142]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*259 : c1*259]
+	d := dst[c0*238 : c1*238]
 	s := x[c0*31 : c1*31]
-	if len(d) != (c1-c0)*259 || len(s) != (c1-c0)*31 {
+	if len(d) != (c1-c0)*238 || len(s) != (c1-c0)*31 {
 		panic("Case023: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case023PackRows(d, s, c1-c0)
@@ -255,7 +255,7 @@ func (l *Case023) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/3, u%3
-			inG := in[g*777+q:]
+			inG := in[g*714+q:]
 			o := g*9 + b*m
 			case023Conv3x3Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
@@ -263,7 +263,7 @@ func (l *Case023) convAsm(out, in, fused []float32, u0, u1 int) {
 	q := 24
 	for u := u0; u < u1; u++ {
 		g, b := u/3, u%3
-		inG := in[g*777+q:]
+		inG := in[g*714+q:]
 		o := g*9 + b*m
 		case023Conv3x2Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], 1)
 	}

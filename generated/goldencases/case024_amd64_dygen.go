@@ -27,8 +27,8 @@ type case024Asm struct {
 
 var case024AsmPool = sync.Pool{New: func() any {
 	return &case024Asm{
-		in:    make([]float32, 1143),
-		out:   make([]float32, 8184),
+		in:    make([]float32, 1088),
+		out:   make([]float32, 7920),
 		fused: make([]float32, 1188),
 	}
 }}
@@ -36,8 +36,8 @@ var case024AsmPool = sync.Pool{New: func() any {
 // case024RowIdx [SH=1][Hq=15] is the input row of each packed row, -1 for zeros.
 var case024RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1}
 
-// case024ColIdx [SW=1][Wq=19] is the input column of each packed column, -1 for zeros.
-var case024ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, -1}
+// case024ColIdx [SW=1][Wq=18] is the input column of each packed column, -1 for zeros.
+var case024ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
 // case024Conv3x3 computes 3 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,11 @@ func case024Conv3x3(out, in, w, bias []float32, nblk int)
 
 // case024Conv3x3Checked checks every length case024Conv3x3 touches, then calls it.
 func case024Conv3x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 496+nblk*24 || len(in) < 895+nblk*24 ||
+	if nblk < 1 || len(out) < 480+nblk*24 || len(in) < 848+nblk*24 ||
 		len(w) < 108 || len(bias) < 3 {
 		panic("Case024: AVX2 kernel case024Conv3x3 called with short slices (bug in dygen)")
 	}
 	case024Conv3x3(out, in, w, bias, nblk)
-}
-
-// case024Conv3x1 computes 3 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func case024Conv3x1(out, in, w, bias []float32, nblk int)
-
-// case024Conv3x1Checked checks every length case024Conv3x1 touches, then calls it.
-func case024Conv3x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 496+nblk*8 || len(in) < 895+nblk*8 ||
-		len(w) < 108 || len(bias) < 3 {
-		panic("Case024: AVX2 kernel case024Conv3x1 called with short slices (bug in dygen)")
-	}
-	case024Conv3x1(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -130,7 +115,7 @@ func (l *Case024) asmPart(s *case024Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 19 to y's rows of 17.
+// kernel's output rows of 18 to y's rows of 17.
 func (l *Case024) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -138,20 +123,20 @@ func (l *Case024) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/11*33 + u0%11*3
 	o1 := min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
-	case024CopyOutChecked(y[o0*221:], out[o0*248:], o1-o0)
+	case024CopyOutChecked(y[o0*221:], out[o0*240:], o1-o0)
 }
 
 // case024CopyOutChecked checks the lengths case024CopyOut touches for n
 // channels, then calls it.
 func case024CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*221 || len(out) < n*248 {
+	if n < 1 || len(y) < n*221 || len(out) < n*240 {
 		panic("Case024: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case024CopyOut(y, out, n)
 }
 
-// case024CopyOut copies n output channels from the kernel's rows of 19
-// (channel stride 248) to y's rows of 17 (assembly, AVX).
+// case024CopyOut copies n output channels from the kernel's rows of 18
+// (channel stride 240) to y's rows of 17 (assembly, AVX).
 //
 //go:noescape
 func case024CopyOut(y, out []float32, n int)
@@ -213,18 +198,18 @@ func case024ChannelSum(x []float32) float64 {
 }
 
 // case024Pack writes the padded input x [4, 13, 17] into dst as
-// [4][SH=1][SW=1][Hq=15][Wq=19] phase planes, for the
+// [4][SH=1][SW=1][Hq=15][Wq=18] phase planes, for the
 // input channels [c0, c1).
 func case024Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:1140]
+	dst = dst[:1080]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*285 : c1*285]
+	d := dst[c0*270 : c1*270]
 	s := x[c0*221 : c1*221]
-	if len(d) != (c1-c0)*285 || len(s) != (c1-c0)*221 {
+	if len(d) != (c1-c0)*270 || len(s) != (c1-c0)*221 {
 		panic("Case024: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case024PackRows(d, s, c1-c0)
@@ -255,16 +240,9 @@ func (l *Case024) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/11, u%11
-			inG := in[g*1140+q:]
+			inG := in[g*1080+q:]
 			o := g*33 + b*m
-			case024Conv3x3Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], nb)
+			case024Conv3x3Checked(out[o*240+q:], inG, fused[o*36:], l.bias[o:], nb)
 		}
-	}
-	q := 240
-	for u := u0; u < u1; u++ {
-		g, b := u/11, u%11
-		inG := in[g*1140+q:]
-		o := g*33 + b*m
-		case024Conv3x1Checked(out[o*248+q:], inG, fused[o*36:], l.bias[o:], 1)
 	}
 }

@@ -27,8 +27,8 @@ type conv3x3C128Asm struct {
 
 var conv3x3C128AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C128Asm{
-		in:    make([]float32, 115202),
-		out:   make([]float32, 107520),
+		in:    make([]float32, 111366),
+		out:   make([]float32, 104448),
 		fused: make([]float32, 147456),
 	}
 }}
@@ -36,8 +36,8 @@ var conv3x3C128AsmPool = sync.Pool{New: func() any {
 // conv3x3C128RowIdx [SH=1][Hq=30] is the input row of each packed row, -1 for zeros.
 var conv3x3C128RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, -1}
 
-// conv3x3C128ColIdx [SW=1][Wq=30] is the input column of each packed column, -1 for zeros.
-var conv3x3C128ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, -1}
+// conv3x3C128ColIdx [SW=1][Wq=29] is the input column of each packed column, -1 for zeros.
+var conv3x3C128ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27}
 
 // conv3x3C128Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,7 +47,7 @@ func conv3x3C128Conv4x3(out, in, w, bias []float32, nblk int)
 
 // conv3x3C128Conv4x3Checked checks every length conv3x3C128Conv4x3 touches, then calls it.
 func conv3x3C128Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 2520+nblk*24 || len(in) < 114362+nblk*24 ||
+	if nblk < 1 || len(out) < 2448+nblk*24 || len(in) < 110550+nblk*24 ||
 		len(w) < 4608 || len(bias) < 4 {
 		panic("Conv3x3C128: AVX2 kernel conv3x3C128Conv4x3 called with short slices (bug in dygen)")
 	}
@@ -115,7 +115,7 @@ func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 30 to y's rows of 28.
+// kernel's output rows of 29 to y's rows of 28.
 func (l *Conv3x3C128) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -123,20 +123,20 @@ func (l *Conv3x3C128) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/32*128 + u0%32*4
 	o1 := min((u1-1)/32*128+(u1-1)%32*4+4, (u1-1)/32*128+128)
-	conv3x3C128CopyOutChecked(y[o0*784:], out[o0*840:], o1-o0)
+	conv3x3C128CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
 
 // conv3x3C128CopyOutChecked checks the lengths conv3x3C128CopyOut touches for n
 // channels, then calls it.
 func conv3x3C128CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*784 || len(out) < n*840 {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
 		panic("Conv3x3C128: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	conv3x3C128CopyOut(y, out, n)
 }
 
-// conv3x3C128CopyOut copies n output channels from the kernel's rows of 30
-// (channel stride 840) to y's rows of 28 (assembly, AVX).
+// conv3x3C128CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28 (assembly, AVX).
 //
 //go:noescape
 func conv3x3C128CopyOut(y, out []float32, n int)
@@ -212,18 +212,18 @@ func conv3x3C128ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C128Pack writes the padded input x [128, 28, 28] into dst as
-// [128][SH=1][SW=1][Hq=30][Wq=30] phase planes, for the
+// [128][SH=1][SW=1][Hq=30][Wq=29] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C128Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:115200]
+	dst = dst[:111360]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*900 : c1*900]
+	d := dst[c0*870 : c1*870]
 	s := x[c0*784 : c1*784]
-	if len(d) != (c1-c0)*900 || len(s) != (c1-c0)*784 {
+	if len(d) != (c1-c0)*870 || len(s) != (c1-c0)*784 {
 		panic("Conv3x3C128: AVX2 pack called with short slices (bug in dygen)")
 	}
 	conv3x3C128PackRows(d, s, c1-c0)
@@ -249,14 +249,14 @@ func conv3x3C128At(row []float32, c int32) float32 {
 // ranges write disjoint outputs and may run concurrently.
 func (l *Conv3x3C128) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 8
-	for b0 := 0; b0 < 35; b0 += chunk {
-		nb := min(chunk, 35-b0)
+	for b0 := 0; b0 < 34; b0 += chunk {
+		nb := min(chunk, 34-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/32, u%32
-			inG := in[g*115200+q:]
+			inG := in[g*111360+q:]
 			o := g*128 + b*m
-			conv3x3C128Conv4x3Checked(out[o*840+q:], inG, fused[o*1152:], l.bias[o:], nb)
+			conv3x3C128Conv4x3Checked(out[o*816+q:], inG, fused[o*1152:], l.bias[o:], nb)
 		}
 	}
 }

@@ -27,8 +27,8 @@ type conv3x3C256Asm struct {
 
 var conv3x3C256AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C256Asm{
-		in:    make([]float32, 65538),
-		out:   make([]float32, 57344),
+		in:    make([]float32, 61448),
+		out:   make([]float32, 55296),
 		fused: make([]float32, 589824),
 	}
 }}
@@ -36,8 +36,8 @@ var conv3x3C256AsmPool = sync.Pool{New: func() any {
 // conv3x3C256RowIdx [SH=1][Hq=16] is the input row of each packed row, -1 for zeros.
 var conv3x3C256RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1}
 
-// conv3x3C256ColIdx [SW=1][Wq=16] is the input column of each packed column, -1 for zeros.
-var conv3x3C256ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1}
+// conv3x3C256ColIdx [SW=1][Wq=15] is the input column of each packed column, -1 for zeros.
+var conv3x3C256ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 
 // conv3x3C256Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,27 @@ func conv3x3C256Conv4x3(out, in, w, bias []float32, nblk int)
 
 // conv3x3C256Conv4x3Checked checks every length conv3x3C256Conv4x3 touches, then calls it.
 func conv3x3C256Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 672+nblk*24 || len(in) < 65314+nblk*24 ||
+	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 61232+nblk*24 ||
 		len(w) < 9216 || len(bias) < 4 {
 		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x3 called with short slices (bug in dygen)")
 	}
 	conv3x3C256Conv4x3(out, in, w, bias, nblk)
 }
 
-// conv3x3C256Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
+// conv3x3C256Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3C256Conv4x3, and prefetches
+// 1 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
 //
 //go:noescape
-func conv3x3C256Conv4x1(out, in, w, bias []float32, nblk int)
+func conv3x3C256Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
 
-// conv3x3C256Conv4x1Checked checks every length conv3x3C256Conv4x1 touches, then calls it.
-func conv3x3C256Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 672+nblk*8 || len(in) < 65314+nblk*8 ||
-		len(w) < 9216 || len(bias) < 4 {
-		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x1 called with short slices (bug in dygen)")
+// conv3x3C256Conv4x3PFChecked checks every length conv3x3C256Conv4x3PF touches, then calls it.
+func conv3x3C256Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
+	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 61232+nblk*24 ||
+		len(w) < 9216 || len(bias) < 4 || len(pf) < nblk*4096 {
+		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x3PF called with short slices (bug in dygen)")
 	}
-	conv3x3C256Conv4x1(out, in, w, bias, nblk)
+	conv3x3C256Conv4x3PF(out, in, w, bias, pf, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -130,7 +131,7 @@ func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 16 to y's rows of 14.
+// kernel's output rows of 15 to y's rows of 14.
 func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -138,20 +139,20 @@ func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/64*256 + u0%64*4
 	o1 := min((u1-1)/64*256+(u1-1)%64*4+4, (u1-1)/64*256+256)
-	conv3x3C256CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
+	conv3x3C256CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
 
 // conv3x3C256CopyOutChecked checks the lengths conv3x3C256CopyOut touches for n
 // channels, then calls it.
 func conv3x3C256CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
 		panic("Conv3x3C256: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	conv3x3C256CopyOut(y, out, n)
 }
 
-// conv3x3C256CopyOut copies n output channels from the kernel's rows of 16
-// (channel stride 224) to y's rows of 14 (assembly, AVX).
+// conv3x3C256CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14 (assembly, AVX).
 //
 //go:noescape
 func conv3x3C256CopyOut(y, out []float32, n int)
@@ -227,18 +228,18 @@ func conv3x3C256ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C256Pack writes the padded input x [256, 14, 14] into dst as
-// [256][SH=1][SW=1][Hq=16][Wq=16] phase planes, for the
+// [256][SH=1][SW=1][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C256Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:65536]
+	dst = dst[:61440]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*256 : c1*256]
+	d := dst[c0*240 : c1*240]
 	s := x[c0*196 : c1*196]
-	if len(d) != (c1-c0)*256 || len(s) != (c1-c0)*196 {
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
 		panic("Conv3x3C256: AVX2 pack called with short slices (bug in dygen)")
 	}
 	conv3x3C256PackRows(d, s, c1-c0)
@@ -260,25 +261,18 @@ func conv3x3C256At(row []float32, c int32) float32 {
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·64+b is block b of group g): for each chunk of
-// 3 pixel blocks, every one of those channel blocks. Disjoint block
+// 4 pixel blocks, every one of those channel blocks. Disjoint block
 // ranges write disjoint outputs and may run concurrently.
 func (l *Conv3x3C256) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 4, 3, 3
+	const m, pv, chunk = 4, 3, 4
 	for b0 := 0; b0 < 9; b0 += chunk {
 		nb := min(chunk, 9-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/64, u%64
-			inG := in[g*65536+q:]
+			inG := in[g*61440+q:]
 			o := g*256 + b*m
-			conv3x3C256Conv4x3Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], nb)
+			conv3x3C256Conv4x3Checked(out[o*216+q:], inG, fused[o*2304:], l.bias[o:], nb)
 		}
-	}
-	q := 216
-	for u := u0; u < u1; u++ {
-		g, b := u/64, u%64
-		inG := in[g*65536+q:]
-		o := g*256 + b*m
-		conv3x3C256Conv4x1Checked(out[o*224+q:], inG, fused[o*2304:], l.bias[o:], 1)
 	}
 }

@@ -15,17 +15,17 @@ import (
 // sample's fused tile of 3 channel blocks and the kernel's output scratch.
 type conv3x3C256Batch struct {
 	pi    []float32 // [8][K·Cout=1024]
-	in    []float32 // [8][65538]
+	in    []float32 // [8][61448]
 	fused []float32 // [27648]
-	out   []float32 // [57344]
+	out   []float32 // [55296]
 }
 
 var conv3x3C256BatchPool = sync.Pool{New: func() any {
 	return &conv3x3C256Batch{
 		pi:    make([]float32, 8192),
-		in:    make([]float32, 524304),
+		in:    make([]float32, 491584),
 		fused: make([]float32, 27648),
-		out:   make([]float32, 57344),
+		out:   make([]float32, 55296),
 	}
 }}
 
@@ -44,19 +44,28 @@ func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32,
 			x := src[(s0+i)*inSize:][:inSize]
 			l.route(s, x, 196)
 			copy(bt.pi[i*1024:][:1024], s.pi[:1024])
-			conv3x3C256Pack(bt.in[i*65538:][:65538], x, 0, 256)
+			conv3x3C256Pack(bt.in[i*61448:][:61448], x, 0, 256)
 		}
 		for u0 := 0; u0 < 64; u0 += 3 {
 			u1 := min(u0+3, 64)
+			// The next weight tile (the first after the last: the next
+			// call's), whose experts the last sample's convolution
+			// prefetches; the other samples' keep the current tile's warm.
+			v0 := u1 % 64
+			v1 := min(v0+3, 64)
 			for i := 0; i < ns; i++ {
 				pi := bt.pi[i*1024:][:1024]
 				for u := u0; u < u1; u++ {
 					o := u * 4
 					conv3x3C256Fuse4Checked(bt.fused[(u-u0)*9216:], l.weight[o*2304:], pi[o:], 2304/8)
 				}
-				in := bt.in[i*65538:][:65538]
+				in := bt.in[i*61448:][:61448]
 				y := dst[(s0+i)*outSize:][:outSize]
-				l.convTile(bt.out, in, bt.fused, u0, u1)
+				p0, p1 := u0, u1
+				if i == ns-1 {
+					p0, p1 = v0, v1
+				}
+				l.convTile(bt.out, in, bt.fused, u0, u1, p0, p1)
 				l.copyOut(y, bt.out, u0, u1)
 			}
 		}
@@ -100,28 +109,42 @@ func (l *Conv3x3C256) tilePart(s *conv3x3C256Scratch, p int) {
 			o := u * 4
 			conv3x3C256Fuse4Checked(tile[(u-u0)*9216:], l.weight[o*2304:], s.pi[o:], 2304/8)
 		}
-		l.convTile(s.asm.out, s.src, tile, u0, u1)
+		// The part's next weight tile (its first after its last).
+		v0 := u1
+		if v0 == hi {
+			v0 = lo
+		}
+		v1 := min(v0+3, hi)
+		l.convTile(s.asm.out, s.src, tile, u0, u1, v0, v1)
 		l.copyOut(s.dst, s.asm.out, u0, u1)
 	}
 }
 
 // convTile is convAsm for the channel blocks [u0, u1) of one weight tile,
-// whose fused kernel (block u at (u−u0)·9216) is the tile fused.
-func (l *Conv3x3C256) convTile(out, in, fused []float32, u0, u1 int) {
-	const pv, chunk = 3, 3
+// whose fused kernel (block u at (u−u0)·9216) is the tile fused; its
+// kernels prefetch the expert weights of the channel blocks [v0, v1).
+func (l *Conv3x3C256) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
+	const pv, chunk = 3, 4
+	r := 0 // floats of the prefetch sweep so far
 	for b0 := 0; b0 < 9; b0 += chunk {
 		nb := min(chunk, 9-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g := u / 64
 			o := u * 4
-			conv3x3C256Conv4x3Checked(out[o*224+q:], in[g*65536+q:], fused[(u-u0)*9216:], l.bias[o:], nb)
+			conv3x3C256Conv4x3PFChecked(out[o*216+q:], in[g*61440+q:], fused[(u-u0)*9216:], l.bias[o:], l.prefetchAt(v0, v1, r, nb*4096), nb)
+			r += nb * 4096
 		}
 	}
-	q := 216
-	for u := u0; u < u1; u++ {
-		g := u / 64
-		o := u * 4
-		conv3x3C256Conv4x1Checked(out[o*224+q:], in[g*65536+q:], fused[(u-u0)*9216:], l.bias[o:], 1)
-	}
+}
+
+// prefetchAt returns where a kernel call that prefetches n floats starts:
+// float r (wrapped around) of the expert rows of the channel blocks [v0, v1),
+// expert after expert, moved back where the call would run past the
+// weights' end.
+func (l *Conv3x3C256) prefetchAt(v0, v1, r, n int) []float32 {
+	rl := (v1 - v0) * 9216 // floats per expert
+	r %= 4 * rl
+	s := (r/rl*256+v0*4)*2304 + r%rl
+	return l.weight[:2359296][min(s, 2359296-n):]
 }

@@ -27,8 +27,8 @@ type conv3x3C512Asm struct {
 
 var conv3x3C512AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C512Asm{
-		in:    make([]float32, 41475),
-		out:   make([]float32, 32768),
+		in:    make([]float32, 36866),
+		out:   make([]float32, 28672),
 		fused: make([]float32, 2359296),
 	}
 }}
@@ -36,8 +36,8 @@ var conv3x3C512AsmPool = sync.Pool{New: func() any {
 // conv3x3C512RowIdx [SH=1][Hq=9] is the input row of each packed row, -1 for zeros.
 var conv3x3C512RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, -1}
 
-// conv3x3C512ColIdx [SW=1][Wq=9] is the input column of each packed column, -1 for zeros.
-var conv3x3C512ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, -1}
+// conv3x3C512ColIdx [SW=1][Wq=8] is the input column of each packed column, -1 for zeros.
+var conv3x3C512ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6}
 
 // conv3x3C512Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,58 @@ func conv3x3C512Conv4x3(out, in, w, bias []float32, nblk int)
 
 // conv3x3C512Conv4x3Checked checks every length conv3x3C512Conv4x3 touches, then calls it.
 func conv3x3C512Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 192+nblk*24 || len(in) < 41411+nblk*24 ||
+	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 36810+nblk*24 ||
 		len(w) < 18432 || len(bias) < 4 {
 		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x3 called with short slices (bug in dygen)")
 	}
 	conv3x3C512Conv4x3(out, in, w, bias, nblk)
 }
 
-// conv3x3C512Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
+// conv3x3C512Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func conv3x3C512Conv4x2(out, in, w, bias []float32, nblk int)
+func conv3x3C512Conv4x1(out, in, w, bias []float32, nblk int)
 
-// conv3x3C512Conv4x2Checked checks every length conv3x3C512Conv4x2 touches, then calls it.
-func conv3x3C512Conv4x2Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 192+nblk*16 || len(in) < 41411+nblk*16 ||
+// conv3x3C512Conv4x1Checked checks every length conv3x3C512Conv4x1 touches, then calls it.
+func conv3x3C512Conv4x1Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*8 || len(in) < 36810+nblk*8 ||
 		len(w) < 18432 || len(bias) < 4 {
-		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x2 called with short slices (bug in dygen)")
+		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x1 called with short slices (bug in dygen)")
 	}
-	conv3x3C512Conv4x2(out, in, w, bias, nblk)
+	conv3x3C512Conv4x1(out, in, w, bias, nblk)
+}
+
+// conv3x3C512Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x3, and prefetches
+// 3 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3x3C512Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
+
+// conv3x3C512Conv4x3PFChecked checks every length conv3x3C512Conv4x3PF touches, then calls it.
+func conv3x3C512Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 36810+nblk*24 ||
+		len(w) < 18432 || len(bias) < 4 || len(pf) < nblk*24576 {
+		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x3PF called with short slices (bug in dygen)")
+	}
+	conv3x3C512Conv4x3PF(out, in, w, bias, pf, nblk)
+}
+
+// conv3x3C512Conv4x1PF computes 4 output channels × 1 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x1, and prefetches
+// 3 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3x3C512Conv4x1PF(out, in, w, bias, pf []float32, nblk int)
+
+// conv3x3C512Conv4x1PFChecked checks every length conv3x3C512Conv4x1PF touches, then calls it.
+func conv3x3C512Conv4x1PFChecked(out, in, w, bias, pf []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*8 || len(in) < 36810+nblk*8 ||
+		len(w) < 18432 || len(bias) < 4 || len(pf) < nblk*24576 {
+		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x1PF called with short slices (bug in dygen)")
+	}
+	conv3x3C512Conv4x1PF(out, in, w, bias, pf, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -130,14 +162,14 @@ func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 9 to y's rows of 7.
+// kernel's output rows of 8 to y's rows of 7.
 func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/128, u%128
 		o0 := g*512 + b*4
 		for o := o0; o < min(o0+4, (g+1)*512); o++ {
 			for oy := 0; oy < 7; oy++ {
-				*(*[7]float32)(y[(o*7+oy)*7:]) = *(*[7]float32)(out[o*64+oy*9:])
+				*(*[7]float32)(y[(o*7+oy)*7:]) = *(*[7]float32)(out[o*56+oy*8:])
 			}
 		}
 	}
@@ -214,17 +246,17 @@ func conv3x3C512ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C512Pack writes the padded input x [512, 7, 7] into dst as
-// [512][SH=1][SW=1][Hq=9][Wq=9] phase planes, for the
+// [512][SH=1][SW=1][Hq=9][Wq=8] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C512Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:41472]
+	dst = dst[:36864]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*49:][:49]
 		for ph := 0; ph < 1; ph++ {
 			for i := 0; i < 9; i++ {
 				ry := conv3x3C512RowIdx[ph*9+i]
 				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*9+i)*9:][:9]
+					d := dst[(((ci*1+ph)*1+pw)*9+i)*8:][:8]
 					if ry < 0 {
 						clear(d)
 						continue
@@ -234,7 +266,7 @@ func conv3x3C512Pack(dst, x []float32, c0, c1 int) {
 					for j := 0; j < 1; j++ {
 						d[j] = conv3x3C512At(row, conv3x3C512ColIdx[j])
 					}
-					for j := 8; j < 9; j++ {
+					for j := 8; j < 8; j++ {
 						d[j] = conv3x3C512At(row, conv3x3C512ColIdx[j])
 					}
 				}
@@ -262,16 +294,16 @@ func (l *Conv3x3C512) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/128, u%128
-			inG := in[g*41472+q:]
+			inG := in[g*36864+q:]
 			o := g*512 + b*m
-			conv3x3C512Conv4x3Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], nb)
+			conv3x3C512Conv4x3Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], nb)
 		}
 	}
 	q := 48
 	for u := u0; u < u1; u++ {
 		g, b := u/128, u%128
-		inG := in[g*41472+q:]
+		inG := in[g*36864+q:]
 		o := g*512 + b*m
-		conv3x3C512Conv4x2Checked(out[o*64+q:], inG, fused[o*4608:], l.bias[o:], 1)
+		conv3x3C512Conv4x1Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], 1)
 	}
 }

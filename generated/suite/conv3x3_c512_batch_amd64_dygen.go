@@ -15,17 +15,17 @@ import (
 // sample's fused tile of 1 channel blocks and the kernel's output scratch.
 type conv3x3C512Batch struct {
 	pi    []float32 // [8][K·Cout=2048]
-	in    []float32 // [8][41475]
+	in    []float32 // [8][36866]
 	fused []float32 // [18432]
-	out   []float32 // [32768]
+	out   []float32 // [28672]
 }
 
 var conv3x3C512BatchPool = sync.Pool{New: func() any {
 	return &conv3x3C512Batch{
 		pi:    make([]float32, 16384),
-		in:    make([]float32, 331800),
+		in:    make([]float32, 294928),
 		fused: make([]float32, 18432),
-		out:   make([]float32, 32768),
+		out:   make([]float32, 28672),
 	}
 }}
 
@@ -44,19 +44,28 @@ func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src []float32,
 			x := src[(s0+i)*inSize:][:inSize]
 			l.route(s, x, 49)
 			copy(bt.pi[i*2048:][:2048], s.pi[:2048])
-			conv3x3C512Pack(bt.in[i*41475:][:41475], x, 0, 512)
+			conv3x3C512Pack(bt.in[i*36866:][:36866], x, 0, 512)
 		}
 		for u0 := 0; u0 < 128; u0 += 1 {
 			u1 := min(u0+1, 128)
+			// The next weight tile (the first after the last: the next
+			// call's), whose experts the last sample's convolution
+			// prefetches; the other samples' keep the current tile's warm.
+			v0 := u1 % 128
+			v1 := min(v0+1, 128)
 			for i := 0; i < ns; i++ {
 				pi := bt.pi[i*2048:][:2048]
 				for u := u0; u < u1; u++ {
 					o := u * 4
 					conv3x3C512Fuse4Checked(bt.fused[(u-u0)*18432:], l.weight[o*4608:], pi[o:], 4608/8)
 				}
-				in := bt.in[i*41475:][:41475]
+				in := bt.in[i*36866:][:36866]
 				y := dst[(s0+i)*outSize:][:outSize]
-				l.convTile(bt.out, in, bt.fused, u0, u1)
+				p0, p1 := u0, u1
+				if i == ns-1 {
+					p0, p1 = v0, v1
+				}
+				l.convTile(bt.out, in, bt.fused, u0, u1, p0, p1)
 				l.copyOut(y, bt.out, u0, u1)
 			}
 		}
@@ -100,28 +109,49 @@ func (l *Conv3x3C512) tilePart(s *conv3x3C512Scratch, p int) {
 			o := u * 4
 			conv3x3C512Fuse4Checked(tile[(u-u0)*18432:], l.weight[o*4608:], s.pi[o:], 4608/8)
 		}
-		l.convTile(s.asm.out, s.src, tile, u0, u1)
+		// The part's next weight tile (its first after its last).
+		v0 := u1
+		if v0 == hi {
+			v0 = lo
+		}
+		v1 := min(v0+1, hi)
+		l.convTile(s.asm.out, s.src, tile, u0, u1, v0, v1)
 		l.copyOut(s.dst, s.asm.out, u0, u1)
 	}
 }
 
 // convTile is convAsm for the channel blocks [u0, u1) of one weight tile,
-// whose fused kernel (block u at (u−u0)·18432) is the tile fused.
-func (l *Conv3x3C512) convTile(out, in, fused []float32, u0, u1 int) {
+// whose fused kernel (block u at (u−u0)·18432) is the tile fused; its
+// kernels prefetch the expert weights of the channel blocks [v0, v1).
+func (l *Conv3x3C512) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
 	const pv, chunk = 3, 1
+	r := 0 // floats of the prefetch sweep so far
 	for b0 := 0; b0 < 2; b0 += chunk {
 		nb := min(chunk, 2-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g := u / 128
 			o := u * 4
-			conv3x3C512Conv4x3Checked(out[o*64+q:], in[g*41472+q:], fused[(u-u0)*18432:], l.bias[o:], nb)
+			conv3x3C512Conv4x3PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, nb*24576), nb)
+			r += nb * 24576
 		}
 	}
 	q := 48
 	for u := u0; u < u1; u++ {
 		g := u / 128
 		o := u * 4
-		conv3x3C512Conv4x2Checked(out[o*64+q:], in[g*41472+q:], fused[(u-u0)*18432:], l.bias[o:], 1)
+		conv3x3C512Conv4x1PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, 24576), 1)
+		r += 24576
 	}
+}
+
+// prefetchAt returns where a kernel call that prefetches n floats starts:
+// float r (wrapped around) of the expert rows of the channel blocks [v0, v1),
+// expert after expert, moved back where the call would run past the
+// weights' end.
+func (l *Conv3x3C512) prefetchAt(v0, v1, r, n int) []float32 {
+	rl := (v1 - v0) * 18432 // floats per expert
+	r %= 4 * rl
+	s := (r/rl*512+v0*4)*4608 + r%rl
+	return l.weight[:9437184][min(s, 9437184-n):]
 }

@@ -28,8 +28,8 @@ type conv3x3C64Asm struct {
 
 var conv3x3C64AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C64Asm{
-		in:    make([]float32, 215298),
-		out:   make([]float32, 207872),
+		in:    make([]float32, 211586),
+		out:   make([]float32, 204288),
 		fused: make([]float32, 36864),
 	}
 }}
@@ -37,8 +37,8 @@ var conv3x3C64AsmPool = sync.Pool{New: func() any {
 // conv3x3C64RowIdx [SH=1][Hq=58] is the input row of each packed row, -1 for zeros.
 var conv3x3C64RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, -1}
 
-// conv3x3C64ColIdx [SW=1][Wq=58] is the input column of each packed column, -1 for zeros.
-var conv3x3C64ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, -1}
+// conv3x3C64ColIdx [SW=1][Wq=57] is the input column of each packed column, -1 for zeros.
+var conv3x3C64ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55}
 
 // conv3x3C64Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -48,26 +48,11 @@ func conv3x3C64Conv4x3(out, in, w, bias []float32, nblk int)
 
 // conv3x3C64Conv4x3Checked checks every length conv3x3C64Conv4x3 touches, then calls it.
 func conv3x3C64Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 9744+nblk*24 || len(in) < 212050+nblk*24 ||
+	if nblk < 1 || len(out) < 9576+nblk*24 || len(in) < 208394+nblk*24 ||
 		len(w) < 2304 || len(bias) < 4 {
 		panic("Conv3x3C64: AVX2 kernel conv3x3C64Conv4x3 called with short slices (bug in dygen)")
 	}
 	conv3x3C64Conv4x3(out, in, w, bias, nblk)
-}
-
-// conv3x3C64Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func conv3x3C64Conv4x1(out, in, w, bias []float32, nblk int)
-
-// conv3x3C64Conv4x1Checked checks every length conv3x3C64Conv4x1 touches, then calls it.
-func conv3x3C64Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 9744+nblk*8 || len(in) < 212050+nblk*8 ||
-		len(w) < 2304 || len(bias) < 4 {
-		panic("Conv3x3C64: AVX2 kernel conv3x3C64Conv4x1 called with short slices (bug in dygen)")
-	}
-	conv3x3C64Conv4x1(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -131,7 +116,7 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 58 to y's rows of 56.
+// kernel's output rows of 57 to y's rows of 56.
 func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -142,14 +127,14 @@ func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past conv3x3C64NTBytes go to memory with non-temporal stores
 	// (rows of 56 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*3136:]; (o1-o0)*12544 >= conv3x3C64NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*3248:]
-		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3248 {
+		o := out[o0*3192:]
+		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3192 {
 			panic("Conv3x3C64: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		conv3x3C64CopyOutNT(y, o, o1-o0)
 		return
 	}
-	conv3x3C64CopyOutChecked(y[o0*3136:], out[o0*3248:], o1-o0)
+	conv3x3C64CopyOutChecked(y[o0*3136:], out[o0*3192:], o1-o0)
 }
 
 // conv3x3C64NTBytes is the output size from which the copy out bypasses the
@@ -165,14 +150,14 @@ func conv3x3C64CopyOutNT(y, out []float32, n int)
 // conv3x3C64CopyOutChecked checks the lengths conv3x3C64CopyOut touches for n
 // channels, then calls it.
 func conv3x3C64CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*3136 || len(out) < n*3248 {
+	if n < 1 || len(y) < n*3136 || len(out) < n*3192 {
 		panic("Conv3x3C64: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	conv3x3C64CopyOut(y, out, n)
 }
 
-// conv3x3C64CopyOut copies n output channels from the kernel's rows of 58
-// (channel stride 3248) to y's rows of 56 (assembly, AVX).
+// conv3x3C64CopyOut copies n output channels from the kernel's rows of 57
+// (channel stride 3192) to y's rows of 56 (assembly, AVX).
 //
 //go:noescape
 func conv3x3C64CopyOut(y, out []float32, n int)
@@ -248,18 +233,18 @@ func conv3x3C64ChannelSum(x []float32) float64 {
 }
 
 // conv3x3C64Pack writes the padded input x [64, 56, 56] into dst as
-// [64][SH=1][SW=1][Hq=58][Wq=58] phase planes, for the
+// [64][SH=1][SW=1][Hq=58][Wq=57] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C64Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:215296]
+	dst = dst[:211584]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*3364 : c1*3364]
+	d := dst[c0*3306 : c1*3306]
 	s := x[c0*3136 : c1*3136]
-	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
+	if len(d) != (c1-c0)*3306 || len(s) != (c1-c0)*3136 {
 		panic("Conv3x3C64: AVX2 pack called with short slices (bug in dygen)")
 	}
 	conv3x3C64PackRows(d, s, c1-c0)
@@ -285,21 +270,14 @@ func conv3x3C64At(row []float32, c int32) float32 {
 // ranges write disjoint outputs and may run concurrently.
 func (l *Conv3x3C64) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 16
-	for b0 := 0; b0 < 135; b0 += chunk {
-		nb := min(chunk, 135-b0)
+	for b0 := 0; b0 < 133; b0 += chunk {
+		nb := min(chunk, 133-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
-			inG := in[g*215296+q:]
+			inG := in[g*211584+q:]
 			o := g*64 + b*m
-			conv3x3C64Conv4x3Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], nb)
+			conv3x3C64Conv4x3Checked(out[o*3192+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
-	}
-	q := 3240
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		inG := in[g*215296+q:]
-		o := g*64 + b*m
-		conv3x3C64Conv4x1Checked(out[o*3248+q:], inG, fused[o*576:], l.bias[o:], 1)
 	}
 }

@@ -28,8 +28,8 @@ type dW3x3C144Asm struct {
 
 var dW3x3C144AsmPool = sync.Pool{New: func() any {
 	return &dW3x3C144Asm{
-		in:    make([]float32, 484418),
-		out:   make([]float32, 467712),
+		in:    make([]float32, 476066),
+		out:   make([]float32, 459648),
 		fused: make([]float32, 1296),
 	}
 }}
@@ -37,8 +37,8 @@ var dW3x3C144AsmPool = sync.Pool{New: func() any {
 // dW3x3C144RowIdx [SH=1][Hq=58] is the input row of each packed row, -1 for zeros.
 var dW3x3C144RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, -1}
 
-// dW3x3C144ColIdx [SW=1][Wq=58] is the input column of each packed column, -1 for zeros.
-var dW3x3C144ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, -1}
+// dW3x3C144ColIdx [SW=1][Wq=57] is the input column of each packed column, -1 for zeros.
+var dW3x3C144ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55}
 
 // dW3x3C144Conv1x12 computes 1 output channels × 12 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -48,26 +48,26 @@ func dW3x3C144Conv1x12(out, in, w, bias []float32, nblk int)
 
 // dW3x3C144Conv1x12Checked checks every length dW3x3C144Conv1x12 touches, then calls it.
 func dW3x3C144Conv1x12Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 118+nblk*96 ||
+	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 116+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("DW3x3C144: AVX2 kernel dW3x3C144Conv1x12 called with short slices (bug in dygen)")
 	}
 	dW3x3C144Conv1x12(out, in, w, bias, nblk)
 }
 
-// dW3x3C144Conv1x10 computes 1 output channels × 10 vectors of 8 flat output
+// dW3x3C144Conv1x3 computes 1 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func dW3x3C144Conv1x10(out, in, w, bias []float32, nblk int)
+func dW3x3C144Conv1x3(out, in, w, bias []float32, nblk int)
 
-// dW3x3C144Conv1x10Checked checks every length dW3x3C144Conv1x10 touches, then calls it.
-func dW3x3C144Conv1x10Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*80 || len(in) < 118+nblk*80 ||
+// dW3x3C144Conv1x3Checked checks every length dW3x3C144Conv1x3 touches, then calls it.
+func dW3x3C144Conv1x3Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 116+nblk*24 ||
 		len(w) < 9 || len(bias) < 1 {
-		panic("DW3x3C144: AVX2 kernel dW3x3C144Conv1x10 called with short slices (bug in dygen)")
+		panic("DW3x3C144: AVX2 kernel dW3x3C144Conv1x3 called with short slices (bug in dygen)")
 	}
-	dW3x3C144Conv1x10(out, in, w, bias, nblk)
+	dW3x3C144Conv1x3(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -100,10 +100,10 @@ func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int, nt 
 		out := a.out
 		w, bias := a.fused[c*9:], l.bias[c:]
 		dW3x3C144Conv1x12Checked(out, in, w, bias, 33)
-		dW3x3C144Conv1x10Checked(out[3168:], in[3168:], w, bias, 1)
+		dW3x3C144Conv1x3Checked(out[3168:], in[3168:], w, bias, 1)
 		if nt {
 			yc := y[c*3136:]
-			if len(yc) < 3136 || len(out) < 3248 {
+			if len(yc) < 3136 || len(out) < 3192 {
 				panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
 			}
 			dW3x3C144CopyOutNT(yc, out, 1)
@@ -156,7 +156,7 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 58 to y's rows of 56.
+// kernel's output rows of 57 to y's rows of 56.
 func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -167,14 +167,14 @@ func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past dW3x3C144NTBytes go to memory with non-temporal stores
 	// (rows of 56 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*3136:]; (o1-o0)*12544 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*3248:]
-		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3248 {
+		o := out[o0*3192:]
+		if n := o1 - o0; n < 1 || len(y) < n*3136 || len(o) < n*3192 {
 			panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		dW3x3C144CopyOutNT(y, o, o1-o0)
 		return
 	}
-	dW3x3C144CopyOutChecked(y[o0*3136:], out[o0*3248:], o1-o0)
+	dW3x3C144CopyOutChecked(y[o0*3136:], out[o0*3192:], o1-o0)
 }
 
 // dW3x3C144NTBytes is the output size from which the copy out bypasses the
@@ -190,14 +190,14 @@ func dW3x3C144CopyOutNT(y, out []float32, n int)
 // dW3x3C144CopyOutChecked checks the lengths dW3x3C144CopyOut touches for n
 // channels, then calls it.
 func dW3x3C144CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*3136 || len(out) < n*3248 {
+	if n < 1 || len(y) < n*3136 || len(out) < n*3192 {
 		panic("DW3x3C144: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	dW3x3C144CopyOut(y, out, n)
 }
 
-// dW3x3C144CopyOut copies n output channels from the kernel's rows of 58
-// (channel stride 3248) to y's rows of 56 (assembly, AVX).
+// dW3x3C144CopyOut copies n output channels from the kernel's rows of 57
+// (channel stride 3192) to y's rows of 56 (assembly, AVX).
 //
 //go:noescape
 func dW3x3C144CopyOut(y, out []float32, n int)
@@ -268,18 +268,18 @@ func dW3x3C144ChannelSum(x []float32) float64 {
 }
 
 // dW3x3C144Pack writes the padded input x [144, 56, 56] into dst as
-// [144][SH=1][SW=1][Hq=58][Wq=58] phase planes, for the
+// [144][SH=1][SW=1][Hq=58][Wq=57] phase planes, for the
 // input channels [c0, c1).
 func dW3x3C144Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:484416]
+	dst = dst[:476064]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*3364 : c1*3364]
+	d := dst[c0*3306 : c1*3306]
 	s := x[c0*3136 : c1*3136]
-	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
+	if len(d) != (c1-c0)*3306 || len(s) != (c1-c0)*3136 {
 		panic("DW3x3C144: AVX2 pack called with short slices (bug in dygen)")
 	}
 	dW3x3C144PackRows(d, s, c1-c0)
@@ -310,16 +310,16 @@ func (l *DW3x3C144) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			inG := in[g*3364+q:]
+			inG := in[g*3306+q:]
 			o := g*1 + b*m
-			dW3x3C144Conv1x12Checked(out[o*3248+q:], inG, fused[o*9:], l.bias[o:], nb)
+			dW3x3C144Conv1x12Checked(out[o*3192+q:], inG, fused[o*9:], l.bias[o:], nb)
 		}
 	}
 	q := 3168
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
-		inG := in[g*3364+q:]
+		inG := in[g*3306+q:]
 		o := g*1 + b*m
-		dW3x3C144Conv1x10Checked(out[o*3248+q:], inG, fused[o*9:], l.bias[o:], 1)
+		dW3x3C144Conv1x3Checked(out[o*3192+q:], inG, fused[o*9:], l.bias[o:], 1)
 	}
 }

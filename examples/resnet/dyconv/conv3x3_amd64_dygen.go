@@ -28,8 +28,8 @@ type conv3x3Asm struct {
 
 var conv3x3AsmPool = sync.Pool{New: func() any {
 	return &conv3x3Asm{
-		in:    make([]float32, 18498),
-		out:   make([]float32, 17408),
+		in:    make([]float32, 17954),
+		out:   make([]float32, 16896),
 		fused: make([]float32, 2304),
 	}
 }}
@@ -37,8 +37,8 @@ var conv3x3AsmPool = sync.Pool{New: func() any {
 // conv3x3RowIdx [SH=1][Hq=34] is the input row of each packed row, -1 for zeros.
 var conv3x3RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, -1}
 
-// conv3x3ColIdx [SW=1][Wq=34] is the input column of each packed column, -1 for zeros.
-var conv3x3ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, -1}
+// conv3x3ColIdx [SW=1][Wq=33] is the input column of each packed column, -1 for zeros.
+var conv3x3ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
 
 // conv3x3Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -48,26 +48,11 @@ func conv3x3Conv4x3(out, in, w, bias []float32, nblk int)
 
 // conv3x3Conv4x3Checked checks every length conv3x3Conv4x3 touches, then calls it.
 func conv3x3Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 3264+nblk*24 || len(in) < 17410+nblk*24 ||
+	if nblk < 1 || len(out) < 3168+nblk*24 || len(in) < 16898+nblk*24 ||
 		len(w) < 576 || len(bias) < 4 {
 		panic("Conv3x3: AVX2 kernel conv3x3Conv4x3 called with short slices (bug in dygen)")
 	}
 	conv3x3Conv4x3(out, in, w, bias, nblk)
-}
-
-// conv3x3Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func conv3x3Conv4x1(out, in, w, bias []float32, nblk int)
-
-// conv3x3Conv4x1Checked checks every length conv3x3Conv4x1 touches, then calls it.
-func conv3x3Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 3264+nblk*8 || len(in) < 17410+nblk*8 ||
-		len(w) < 576 || len(bias) < 4 {
-		panic("Conv3x3: AVX2 kernel conv3x3Conv4x1 called with short slices (bug in dygen)")
-	}
-	conv3x3Conv4x1(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -131,7 +116,7 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 34 to y's rows of 32.
+// kernel's output rows of 33 to y's rows of 32.
 func (l *Conv3x3) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -142,14 +127,14 @@ func (l *Conv3x3) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past conv3x3NTBytes go to memory with non-temporal stores
 	// (rows of 32 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*1024:]; (o1-o0)*4096 >= conv3x3NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*1088:]
-		if n := o1 - o0; n < 1 || len(y) < n*1024 || len(o) < n*1088 {
+		o := out[o0*1056:]
+		if n := o1 - o0; n < 1 || len(y) < n*1024 || len(o) < n*1056 {
 			panic("Conv3x3: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		conv3x3CopyOutNT(y, o, o1-o0)
 		return
 	}
-	conv3x3CopyOutChecked(y[o0*1024:], out[o0*1088:], o1-o0)
+	conv3x3CopyOutChecked(y[o0*1024:], out[o0*1056:], o1-o0)
 }
 
 // conv3x3NTBytes is the output size from which the copy out bypasses the
@@ -165,14 +150,14 @@ func conv3x3CopyOutNT(y, out []float32, n int)
 // conv3x3CopyOutChecked checks the lengths conv3x3CopyOut touches for n
 // channels, then calls it.
 func conv3x3CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*1024 || len(out) < n*1088 {
+	if n < 1 || len(y) < n*1024 || len(out) < n*1056 {
 		panic("Conv3x3: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	conv3x3CopyOut(y, out, n)
 }
 
-// conv3x3CopyOut copies n output channels from the kernel's rows of 34
-// (channel stride 1088) to y's rows of 32 (assembly, AVX).
+// conv3x3CopyOut copies n output channels from the kernel's rows of 33
+// (channel stride 1056) to y's rows of 32 (assembly, AVX).
 //
 //go:noescape
 func conv3x3CopyOut(y, out []float32, n int)
@@ -248,18 +233,18 @@ func conv3x3ChannelSum(x []float32) float64 {
 }
 
 // conv3x3Pack writes the padded input x [16, 32, 32] into dst as
-// [16][SH=1][SW=1][Hq=34][Wq=34] phase planes, for the
+// [16][SH=1][SW=1][Hq=34][Wq=33] phase planes, for the
 // input channels [c0, c1).
 func conv3x3Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:18496]
+	dst = dst[:17952]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*1156 : c1*1156]
+	d := dst[c0*1122 : c1*1122]
 	s := x[c0*1024 : c1*1024]
-	if len(d) != (c1-c0)*1156 || len(s) != (c1-c0)*1024 {
+	if len(d) != (c1-c0)*1122 || len(s) != (c1-c0)*1024 {
 		panic("Conv3x3: AVX2 pack called with short slices (bug in dygen)")
 	}
 	conv3x3PackRows(d, s, c1-c0)
@@ -281,25 +266,18 @@ func conv3x3At(row []float32, c int32) float32 {
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·4+b is block b of group g): for each chunk of
-// 45 pixel blocks, every one of those channel blocks. Disjoint block
+// 44 pixel blocks, every one of those channel blocks. Disjoint block
 // ranges write disjoint outputs and may run concurrently.
 func (l *Conv3x3) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 4, 3, 45
-	for b0 := 0; b0 < 45; b0 += chunk {
-		nb := min(chunk, 45-b0)
+	const m, pv, chunk = 4, 3, 44
+	for b0 := 0; b0 < 44; b0 += chunk {
+		nb := min(chunk, 44-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/4, u%4
-			inG := in[g*18496+q:]
+			inG := in[g*17952+q:]
 			o := g*16 + b*m
-			conv3x3Conv4x3Checked(out[o*1088+q:], inG, fused[o*144:], l.bias[o:], nb)
+			conv3x3Conv4x3Checked(out[o*1056+q:], inG, fused[o*144:], l.bias[o:], nb)
 		}
-	}
-	q := 1080
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		inG := in[g*18496+q:]
-		o := g*16 + b*m
-		conv3x3Conv4x1Checked(out[o*1088+q:], inG, fused[o*144:], l.bias[o:], 1)
 	}
 }
