@@ -130,17 +130,8 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	a := &AsmPlan{}
 	a.Hq = pl.Ho + (p.KH-1)*p.DH/p.SH
 	a.Wq = pl.Wo + (p.KW-1)*p.DW/p.SW
-	if p.SW == 1 && modeIndex(p.Mode) == dyrt.ModeZeros {
-		// Zero padding, column stride 1: a packed row's right padding can
-		// be the next row's left padding. A tap that runs past the end of
-		// packed row i reads column c − Wq of row i+1, which is zero when
-		// c − Wq < PadL, so the rows need only max(PadL, PadR) zero
-		// columns (at least Wo, to hold an output row): fewer thrown-away
-		// columns in the flat output row. Past the last row of a plane,
-		// such a read lands on the next plane's first row (zero in its
-		// left padding columns too) or, after the last channel, in the
-		// packed input's tail beyond Cin·PS, which nothing writes (zero).
-		a.Wq = max(pl.Wo, pl.W+max(p.PadL, p.PadR))
+	if modeIndex(p.Mode) == dyrt.ModeZeros {
+		a.Wq = sharedWq(pl, a.Wq)
 	}
 	a.PS = p.SH * p.SW * a.Hq * a.Wq
 	a.NV = (pl.Ho*a.Wq + 7) / 8
@@ -257,6 +248,37 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	add(a.Mt, a.P)
 	add(a.Mt, a.Pt)
 	return a
+}
+
+// sharedWq returns the narrowest packed row width, from Wo up to full (the
+// row with all its padding), at which a zero-padded layer's packed rows may
+// share their zero columns: a packed row's right padding is then the next
+// row's left padding. A tap that runs past the end of packed row i of
+// column phase pw, at packed column j ≥ Wq, reads column j − Wq of the row
+// after it; this is right only if padded column j·SW + pw is right padding
+// (zero) and padded column (j − Wq)·SW + pw' is left padding for every
+// phase pw' (zero; past a plane's last row the read lands on the first row
+// of the next plane, whatever its phase, and past the last channel's in the
+// packed input's tail beyond Cin·PS, which nothing writes: zero too). For
+// column stride 1 this is max(Wo, W + max(PadL, PadR)).
+func sharedWq(pl *Plan, full int) int {
+	p := pl.P
+	for wq := pl.Wo; wq < full; wq++ {
+		ok := true
+		for kw := 0; kw < p.KW && ok; kw++ {
+			pw, j0 := kw*p.DW%p.SW, kw*p.DW/p.SW
+			for j := max(wq, j0); j < pl.Wo+j0; j++ {
+				if j*p.SW+pw < p.PadL+pl.W || (j-wq)*p.SW+p.SW-1 >= p.PadL {
+					ok = false
+					break
+				}
+			}
+		}
+		if ok {
+			return wq
+		}
+	}
+	return full
 }
 
 // ColRun is one column phase of a zero-padded pack: packed columns

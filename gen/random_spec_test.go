@@ -232,6 +232,8 @@ layers:
   - {name: RowStride, in_channels: 5, out_channels: 12, kernel_size: 3, stride: [2, 1], padding: 1, num_experts: 4, input_size: [12, 20]}
   - {name: Narrow, in_channels: 3, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2, input_size: [6, 3]}
   - {name: Grouped, in_channels: 8, out_channels: 8, kernel_size: 3, padding: 1, groups: 2, num_experts: 2, input_size: [8, 14]}
+  - {name: Stem, in_channels: 3, out_channels: 8, kernel_size: 7, stride: 2, padding: 3, num_experts: 2, input_size: [20, 24]}
+  - {name: Stride3, in_channels: 2, out_channels: 4, kernel_size: 5, stride: 3, padding: 4, num_experts: 2, input_size: [11, 19]}
   - {name: Depthwise, in_channels: 4, out_channels: 4, kernel_size: 5, padding: 2, groups: 4, num_experts: 2, input_size: [9, 21]}
 `
 	dir := t.TempDir()
@@ -246,8 +248,11 @@ layers:
 			t.Fatal(err)
 		}
 		p := pl.P
-		if want := max(pl.Wo, pl.W+max(p.PadL, p.PadR)); pl.Asm.Wq != want {
+		if want := max(pl.Wo, pl.W+max(p.PadL, p.PadR)); p.SW == 1 && pl.Asm.Wq != want {
 			t.Errorf("layer %s: packed rows of %d, want max(Wo, W + max(PadL, PadR)) = %d", l.Name, pl.Asm.Wq, want)
+		}
+		if full := pl.Wo + (p.KW-1)*p.DW/p.SW; p.SW > 1 && pl.Asm.Wq >= full {
+			t.Errorf("layer %s: packed rows of %d, want fewer than %d", l.Name, pl.Asm.Wq, full)
 		}
 	}
 	dygenDir, err := filepath.Abs("..")

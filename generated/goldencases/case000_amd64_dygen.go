@@ -28,8 +28,8 @@ type case000Asm struct {
 
 var case000AsmPool = sync.Pool{New: func() any {
 	return &case000Asm{
-		in:    make([]float32, 4332),
-		out:   make([]float32, 19456),
+		in:    make([]float32, 4104),
+		out:   make([]float32, 18432),
 		fused: make([]float32, 9408),
 	}
 }}
@@ -37,8 +37,8 @@ var case000AsmPool = sync.Pool{New: func() any {
 // case000RowIdx [SH=2][Hq=19] is the input row of each packed row, -1 for zeros.
 var case000RowIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, -1, -1}
 
-// case000ColIdx [SW=2][Wq=19] is the input column of each packed column, -1 for zeros.
-var case000ColIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, -1, -1}
+// case000ColIdx [SW=2][Wq=18] is the input column of each packed column, -1 for zeros.
+var case000ColIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, -1}
 
 // case000Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -48,26 +48,11 @@ func case000Conv4x3(out, in, w, bias []float32, nblk int)
 
 // case000Conv4x3Checked checks every length case000Conv4x3 touches, then calls it.
 func case000Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 912+nblk*24 || len(in) < 4011+nblk*24 ||
+	if nblk < 1 || len(out) < 864+nblk*24 || len(in) < 3800+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Case000: AVX2 kernel case000Conv4x3 called with short slices (bug in dygen)")
 	}
 	case000Conv4x3(out, in, w, bias, nblk)
-}
-
-// case000Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func case000Conv4x2(out, in, w, bias []float32, nblk int)
-
-// case000Conv4x2Checked checks every length case000Conv4x2 touches, then calls it.
-func case000Conv4x2Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 912+nblk*16 || len(in) < 4011+nblk*16 ||
-		len(w) < 588 || len(bias) < 4 {
-		panic("Case000: AVX2 kernel case000Conv4x2 called with short slices (bug in dygen)")
-	}
-	case000Conv4x2(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -131,7 +116,7 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 19 to y's rows of 16.
+// kernel's output rows of 18 to y's rows of 16.
 func (l *Case000) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -142,14 +127,14 @@ func (l *Case000) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past case000NTBytes go to memory with non-temporal stores
 	// (rows of 16 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*256:]; (o1-o0)*1024 >= case000NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*304:]
-		if n := o1 - o0; n < 1 || len(y) < n*256 || len(o) < n*304 {
+		o := out[o0*288:]
+		if n := o1 - o0; n < 1 || len(y) < n*256 || len(o) < n*288 {
 			panic("Case000: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		case000CopyOutNT(y, o, o1-o0)
 		return
 	}
-	case000CopyOutChecked(y[o0*256:], out[o0*304:], o1-o0)
+	case000CopyOutChecked(y[o0*256:], out[o0*288:], o1-o0)
 }
 
 // case000NTBytes is the output size from which the copy out bypasses the
@@ -165,14 +150,14 @@ func case000CopyOutNT(y, out []float32, n int)
 // case000CopyOutChecked checks the lengths case000CopyOut touches for n
 // channels, then calls it.
 func case000CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*256 || len(out) < n*304 {
+	if n < 1 || len(y) < n*256 || len(out) < n*288 {
 		panic("Case000: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case000CopyOut(y, out, n)
 }
 
-// case000CopyOut copies n output channels from the kernel's rows of 19
-// (channel stride 304) to y's rows of 16 (assembly, AVX).
+// case000CopyOut copies n output channels from the kernel's rows of 18
+// (channel stride 288) to y's rows of 16 (assembly, AVX).
 //
 //go:noescape
 func case000CopyOut(y, out []float32, n int)
@@ -251,18 +236,18 @@ func case000ChannelSum(x []float32) float64 {
 }
 
 // case000Pack writes the padded input x [3, 32, 32] into dst as
-// [3][SH=2][SW=2][Hq=19][Wq=19] phase planes, for the
+// [3][SH=2][SW=2][Hq=19][Wq=18] phase planes, for the
 // input channels [c0, c1).
 func case000Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:4332]
+	dst = dst[:4104]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*1444 : c1*1444]
+	d := dst[c0*1368 : c1*1368]
 	s := x[c0*1024 : c1*1024]
-	if len(d) != (c1-c0)*1444 || len(s) != (c1-c0)*1024 {
+	if len(d) != (c1-c0)*1368 || len(s) != (c1-c0)*1024 {
 		panic("Case000: AVX2 pack called with short slices (bug in dygen)")
 	}
 	case000PackRows(d, s, c1-c0)
@@ -293,16 +278,9 @@ func (l *Case000) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
-			inG := in[g*4332+q:]
+			inG := in[g*4104+q:]
 			o := g*64 + b*m
-			case000Conv4x3Checked(out[o*304+q:], inG, fused[o*147:], l.bias[o:], nb)
+			case000Conv4x3Checked(out[o*288+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
-	}
-	q := 288
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		inG := in[g*4332+q:]
-		o := g*64 + b*m
-		case000Conv4x2Checked(out[o*304+q:], inG, fused[o*147:], l.bias[o:], 1)
 	}
 }

@@ -28,8 +28,8 @@ type case005Asm struct {
 
 var case005AsmPool = sync.Pool{New: func() any {
 	return &case005Asm{
-		in:    make([]float32, 38400),
-		out:   make([]float32, 7680),
+		in:    make([]float32, 34560),
+		out:   make([]float32, 6912),
 		fused: make([]float32, 2400),
 	}
 }}
@@ -37,22 +37,22 @@ var case005AsmPool = sync.Pool{New: func() any {
 // case005RowIdx [SH=2][Hq=10] is the input row of each packed row, -1 for zeros.
 var case005RowIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, 1, 3, 5, 7, 9, 11, 13, -1, -1}
 
-// case005ColIdx [SW=2][Wq=10] is the input column of each packed column, -1 for zeros.
-var case005ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, -1, -1, 1, 3, 5, 7, 9, 11, 13, -1, -1}
+// case005ColIdx [SW=2][Wq=9] is the input column of each packed column, -1 for zeros.
+var case005ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, -1, 1, 3, 5, 7, 9, 11, 13, -1}
 
-// case005Conv1x10 computes 1 output channels × 10 vectors of 8 flat output
+// case005Conv1x9 computes 1 output channels × 9 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func case005Conv1x10(out, in, w, bias []float32, nblk int)
+func case005Conv1x9(out, in, w, bias []float32, nblk int)
 
-// case005Conv1x10Checked checks every length case005Conv1x10 touches, then calls it.
-func case005Conv1x10Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*80 || len(in) < 311+nblk*80 ||
+// case005Conv1x9Checked checks every length case005Conv1x9 touches, then calls it.
+func case005Conv1x9Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 0+nblk*72 || len(in) < 280+nblk*72 ||
 		len(w) < 25 || len(bias) < 1 {
-		panic("Case005: AVX2 kernel case005Conv1x10 called with short slices (bug in dygen)")
+		panic("Case005: AVX2 kernel case005Conv1x9 called with short slices (bug in dygen)")
 	}
-	case005Conv1x10(out, in, w, bias, nblk)
+	case005Conv1x9(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -84,10 +84,10 @@ func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int, nt bool
 		in := a.in
 		out := a.out
 		w, bias := a.fused[c*25:], l.bias[c:]
-		case005Conv1x10Checked(out, in, w, bias, 1)
+		case005Conv1x9Checked(out, in, w, bias, 1)
 		if nt {
 			yc := y[c*64:]
-			if len(yc) < 64 || len(out) < 80 {
+			if len(yc) < 64 || len(out) < 72 {
 				panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
 			}
 			case005CopyOutNT(yc, out, 1)
@@ -140,7 +140,7 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 10 to y's rows of 8.
+// kernel's output rows of 9 to y's rows of 8.
 func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -151,14 +151,14 @@ func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past case005NTBytes go to memory with non-temporal stores
 	// (rows of 8 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*64:]; (o1-o0)*256 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*80:]
-		if n := o1 - o0; n < 1 || len(y) < n*64 || len(o) < n*80 {
+		o := out[o0*72:]
+		if n := o1 - o0; n < 1 || len(y) < n*64 || len(o) < n*72 {
 			panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		case005CopyOutNT(y, o, o1-o0)
 		return
 	}
-	case005CopyOutChecked(y[o0*64:], out[o0*80:], o1-o0)
+	case005CopyOutChecked(y[o0*64:], out[o0*72:], o1-o0)
 }
 
 // case005NTBytes is the output size from which the copy out bypasses the
@@ -174,14 +174,14 @@ func case005CopyOutNT(y, out []float32, n int)
 // case005CopyOutChecked checks the lengths case005CopyOut touches for n
 // channels, then calls it.
 func case005CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*64 || len(out) < n*80 {
+	if n < 1 || len(y) < n*64 || len(out) < n*72 {
 		panic("Case005: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	case005CopyOut(y, out, n)
 }
 
-// case005CopyOut copies n output channels from the kernel's rows of 10
-// (channel stride 80) to y's rows of 8 (assembly, AVX).
+// case005CopyOut copies n output channels from the kernel's rows of 9
+// (channel stride 72) to y's rows of 8 (assembly, AVX).
 //
 //go:noescape
 func case005CopyOut(y, out []float32, n int)
@@ -252,27 +252,26 @@ func case005ChannelSum(x []float32) float64 {
 }
 
 // case005Pack writes the padded input x [96, 15, 15] into dst as
-// [96][SH=2][SW=2][Hq=10][Wq=10] phase planes, for the
+// [96][SH=2][SW=2][Hq=10][Wq=9] phase planes, for the
 // input channels [c0, c1).
 func case005Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:38400]
+	dst = dst[:34560]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*225:][:225]
 		for ph := 0; ph < 2; ph++ {
 			for i := 0; i < 10; i++ {
 				ry := case005RowIdx[ph*10+i]
-				o := ((ci*2+ph)*20 + i) * 10
+				o := ((ci*2+ph)*20 + i) * 9
 				if ry < 0 {
 					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*100:][:10])
+						clear(dst[o+pw*90:][:9])
 					}
 					continue
 				}
 				row := (*[15]float32)(plane[int(ry)*15:])
-				d0 := (*[10]float32)(dst[o+0:])
+				d0 := (*[9]float32)(dst[o+0:])
 				clear(d0[:1])
-				clear(d0[9:])
-				d1 := (*[10]float32)(dst[o+100:])
+				d1 := (*[9]float32)(dst[o+90:])
 				clear(d1[:1])
 				clear(d1[8:])
 				for j := 0; j < 8; j++ {
@@ -299,15 +298,15 @@ func case005At(row []float32, c int32) float32 {
 // 1 pixel blocks, every one of those channel blocks. Disjoint block
 // ranges write disjoint outputs and may run concurrently.
 func (l *Case005) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 1, 10, 1
+	const m, pv, chunk = 1, 9, 1
 	for b0 := 0; b0 < 1; b0 += chunk {
 		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			inG := in[g*400+q:]
+			inG := in[g*360+q:]
 			o := g*1 + b*m
-			case005Conv1x10Checked(out[o*80+q:], inG, fused[o*25:], l.bias[o:], nb)
+			case005Conv1x9Checked(out[o*72+q:], inG, fused[o*25:], l.bias[o:], nb)
 		}
 	}
 }

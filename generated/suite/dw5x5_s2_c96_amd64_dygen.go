@@ -27,8 +27,8 @@ type dW5x5S2C96Asm struct {
 
 var dW5x5S2C96AsmPool = sync.Pool{New: func() any {
 	return &dW5x5S2C96Asm{
-		in:    make([]float32, 98304),
-		out:   make([]float32, 21504),
+		in:    make([]float32, 92160),
+		out:   make([]float32, 20736),
 		fused: make([]float32, 2400),
 	}
 }}
@@ -36,8 +36,8 @@ var dW5x5S2C96AsmPool = sync.Pool{New: func() any {
 // dW5x5S2C96RowIdx [SH=2][Hq=16] is the input row of each packed row, -1 for zeros.
 var dW5x5S2C96RowIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, -1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, -1}
 
-// dW5x5S2C96ColIdx [SW=2][Wq=16] is the input column of each packed column, -1 for zeros.
-var dW5x5S2C96ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, -1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, -1}
+// dW5x5S2C96ColIdx [SW=2][Wq=15] is the input column of each packed column, -1 for zeros.
+var dW5x5S2C96ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27}
 
 // dW5x5S2C96Conv1x12 computes 1 output channels × 12 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -47,26 +47,26 @@ func dW5x5S2C96Conv1x12(out, in, w, bias []float32, nblk int)
 
 // dW5x5S2C96Conv1x12Checked checks every length dW5x5S2C96Conv1x12 touches, then calls it.
 func dW5x5S2C96Conv1x12Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 785+nblk*96 ||
+	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 736+nblk*96 ||
 		len(w) < 25 || len(bias) < 1 {
 		panic("DW5x5S2C96: AVX2 kernel dW5x5S2C96Conv1x12 called with short slices (bug in dygen)")
 	}
 	dW5x5S2C96Conv1x12(out, in, w, bias, nblk)
 }
 
-// dW5x5S2C96Conv1x4 computes 1 output channels × 4 vectors of 8 flat output
+// dW5x5S2C96Conv1x3 computes 1 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func dW5x5S2C96Conv1x4(out, in, w, bias []float32, nblk int)
+func dW5x5S2C96Conv1x3(out, in, w, bias []float32, nblk int)
 
-// dW5x5S2C96Conv1x4Checked checks every length dW5x5S2C96Conv1x4 touches, then calls it.
-func dW5x5S2C96Conv1x4Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0+nblk*32 || len(in) < 785+nblk*32 ||
+// dW5x5S2C96Conv1x3Checked checks every length dW5x5S2C96Conv1x3 touches, then calls it.
+func dW5x5S2C96Conv1x3Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 736+nblk*24 ||
 		len(w) < 25 || len(bias) < 1 {
-		panic("DW5x5S2C96: AVX2 kernel dW5x5S2C96Conv1x4 called with short slices (bug in dygen)")
+		panic("DW5x5S2C96: AVX2 kernel dW5x5S2C96Conv1x3 called with short slices (bug in dygen)")
 	}
-	dW5x5S2C96Conv1x4(out, in, w, bias, nblk)
+	dW5x5S2C96Conv1x3(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -95,7 +95,7 @@ func (l *DW5x5S2C96) channelsAsm(a *dW5x5S2C96Asm, y, x []float32, c0, c1 int) {
 		out := a.out
 		w, bias := a.fused[c*25:], l.bias[c:]
 		dW5x5S2C96Conv1x12Checked(out, in, w, bias, 2)
-		dW5x5S2C96Conv1x4Checked(out[192:], in[192:], w, bias, 1)
+		dW5x5S2C96Conv1x3Checked(out[192:], in[192:], w, bias, 1)
 		dW5x5S2C96CopyOutChecked(y[c*196:], out, 1)
 	}
 }
@@ -143,7 +143,7 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 16 to y's rows of 14.
+// kernel's output rows of 15 to y's rows of 14.
 func (l *DW5x5S2C96) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -151,20 +151,20 @@ func (l *DW5x5S2C96) copyOut(y, out []float32, u0, u1 int) {
 	// The output channels [o0, o1) of the blocks, contiguous.
 	o0 := u0/1*1 + u0%1*1
 	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
-	dW5x5S2C96CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
+	dW5x5S2C96CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
 
 // dW5x5S2C96CopyOutChecked checks the lengths dW5x5S2C96CopyOut touches for n
 // channels, then calls it.
 func dW5x5S2C96CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
 		panic("DW5x5S2C96: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	dW5x5S2C96CopyOut(y, out, n)
 }
 
-// dW5x5S2C96CopyOut copies n output channels from the kernel's rows of 16
-// (channel stride 224) to y's rows of 14 (assembly, AVX).
+// dW5x5S2C96CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14 (assembly, AVX).
 //
 //go:noescape
 func dW5x5S2C96CopyOut(y, out []float32, n int)
@@ -235,18 +235,18 @@ func dW5x5S2C96ChannelSum(x []float32) float64 {
 }
 
 // dW5x5S2C96Pack writes the padded input x [96, 28, 28] into dst as
-// [96][SH=2][SW=2][Hq=16][Wq=16] phase planes, for the
+// [96][SH=2][SW=2][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:98304]
+	dst = dst[:92160]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*1024 : c1*1024]
+	d := dst[c0*960 : c1*960]
 	s := x[c0*784 : c1*784]
-	if len(d) != (c1-c0)*1024 || len(s) != (c1-c0)*784 {
+	if len(d) != (c1-c0)*960 || len(s) != (c1-c0)*784 {
 		panic("DW5x5S2C96: AVX2 pack called with short slices (bug in dygen)")
 	}
 	dW5x5S2C96PackRows(d, s, c1-c0)
@@ -277,16 +277,16 @@ func (l *DW5x5S2C96) convAsm(out, in, fused []float32, u0, u1 int) {
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			inG := in[g*1024+q:]
+			inG := in[g*960+q:]
 			o := g*1 + b*m
-			dW5x5S2C96Conv1x12Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], nb)
+			dW5x5S2C96Conv1x12Checked(out[o*216+q:], inG, fused[o*25:], l.bias[o:], nb)
 		}
 	}
 	q := 192
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
-		inG := in[g*1024+q:]
+		inG := in[g*960+q:]
 		o := g*1 + b*m
-		dW5x5S2C96Conv1x4Checked(out[o*224+q:], inG, fused[o*25:], l.bias[o:], 1)
+		dW5x5S2C96Conv1x3Checked(out[o*216+q:], inG, fused[o*25:], l.bias[o:], 1)
 	}
 }

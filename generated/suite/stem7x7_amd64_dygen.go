@@ -28,8 +28,8 @@ type stem7x7Asm struct {
 
 var stem7x7AsmPool = sync.Pool{New: func() any {
 	return &stem7x7Asm{
-		in:    make([]float32, 158700),
-		out:   make([]float32, 824320),
+		in:    make([]float32, 157320),
+		out:   make([]float32, 817152),
 		fused: make([]float32, 9408),
 	}
 }}
@@ -37,8 +37,8 @@ var stem7x7AsmPool = sync.Pool{New: func() any {
 // stem7x7RowIdx [SH=2][Hq=115] is the input row of each packed row, -1 for zeros.
 var stem7x7RowIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87, 89, 91, 93, 95, 97, 99, 101, 103, 105, 107, 109, 111, 113, 115, 117, 119, 121, 123, 125, 127, 129, 131, 133, 135, 137, 139, 141, 143, 145, 147, 149, 151, 153, 155, 157, 159, 161, 163, 165, 167, 169, 171, 173, 175, 177, 179, 181, 183, 185, 187, 189, 191, 193, 195, 197, 199, 201, 203, 205, 207, 209, 211, 213, 215, 217, 219, 221, 223, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88, 90, 92, 94, 96, 98, 100, 102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126, 128, 130, 132, 134, 136, 138, 140, 142, 144, 146, 148, 150, 152, 154, 156, 158, 160, 162, 164, 166, 168, 170, 172, 174, 176, 178, 180, 182, 184, 186, 188, 190, 192, 194, 196, 198, 200, 202, 204, 206, 208, 210, 212, 214, 216, 218, 220, 222, -1, -1}
 
-// stem7x7ColIdx [SW=2][Wq=115] is the input column of each packed column, -1 for zeros.
-var stem7x7ColIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87, 89, 91, 93, 95, 97, 99, 101, 103, 105, 107, 109, 111, 113, 115, 117, 119, 121, 123, 125, 127, 129, 131, 133, 135, 137, 139, 141, 143, 145, 147, 149, 151, 153, 155, 157, 159, 161, 163, 165, 167, 169, 171, 173, 175, 177, 179, 181, 183, 185, 187, 189, 191, 193, 195, 197, 199, 201, 203, 205, 207, 209, 211, 213, 215, 217, 219, 221, 223, -1, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88, 90, 92, 94, 96, 98, 100, 102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126, 128, 130, 132, 134, 136, 138, 140, 142, 144, 146, 148, 150, 152, 154, 156, 158, 160, 162, 164, 166, 168, 170, 172, 174, 176, 178, 180, 182, 184, 186, 188, 190, 192, 194, 196, 198, 200, 202, 204, 206, 208, 210, 212, 214, 216, 218, 220, 222, -1, -1}
+// stem7x7ColIdx [SW=2][Wq=114] is the input column of each packed column, -1 for zeros.
+var stem7x7ColIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63, 65, 67, 69, 71, 73, 75, 77, 79, 81, 83, 85, 87, 89, 91, 93, 95, 97, 99, 101, 103, 105, 107, 109, 111, 113, 115, 117, 119, 121, 123, 125, 127, 129, 131, 133, 135, 137, 139, 141, 143, 145, 147, 149, 151, 153, 155, 157, 159, 161, 163, 165, 167, 169, 171, 173, 175, 177, 179, 181, 183, 185, 187, 189, 191, 193, 195, 197, 199, 201, 203, 205, 207, 209, 211, 213, 215, 217, 219, 221, 223, -1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88, 90, 92, 94, 96, 98, 100, 102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126, 128, 130, 132, 134, 136, 138, 140, 142, 144, 146, 148, 150, 152, 154, 156, 158, 160, 162, 164, 166, 168, 170, 172, 174, 176, 178, 180, 182, 184, 186, 188, 190, 192, 194, 196, 198, 200, 202, 204, 206, 208, 210, 212, 214, 216, 218, 220, 222, -1}
 
 // stem7x7Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
@@ -48,26 +48,11 @@ func stem7x7Conv4x3(out, in, w, bias []float32, nblk int)
 
 // stem7x7Conv4x3Checked checks every length stem7x7Conv4x3 touches, then calls it.
 func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 38640+nblk*24 || len(in) < 145707+nblk*24 ||
+	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 144440+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Stem7x7: AVX2 kernel stem7x7Conv4x3 called with short slices (bug in dygen)")
 	}
 	stem7x7Conv4x3(out, in, w, bias, nblk)
-}
-
-// stem7x7Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func stem7x7Conv4x2(out, in, w, bias []float32, nblk int)
-
-// stem7x7Conv4x2Checked checks every length stem7x7Conv4x2 touches, then calls it.
-func stem7x7Conv4x2Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 38640+nblk*16 || len(in) < 145707+nblk*16 ||
-		len(w) < 588 || len(bias) < 4 {
-		panic("Stem7x7: AVX2 kernel stem7x7Conv4x2 called with short slices (bug in dygen)")
-	}
-	stem7x7Conv4x2(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -131,7 +116,7 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
-// kernel's output rows of 115 to y's rows of 112.
+// kernel's output rows of 114 to y's rows of 112.
 func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
@@ -142,14 +127,14 @@ func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
 	// Outputs past stem7x7NTBytes go to memory with non-temporal stores
 	// (rows of 112 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*12544:]; (o1-o0)*50176 >= stem7x7NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
-		o := out[o0*12880:]
-		if n := o1 - o0; n < 1 || len(y) < n*12544 || len(o) < n*12880 {
+		o := out[o0*12768:]
+		if n := o1 - o0; n < 1 || len(y) < n*12544 || len(o) < n*12768 {
 			panic("Stem7x7: AVX2 copy out called with short slices (bug in dygen)")
 		}
 		stem7x7CopyOutNT(y, o, o1-o0)
 		return
 	}
-	stem7x7CopyOutChecked(y[o0*12544:], out[o0*12880:], o1-o0)
+	stem7x7CopyOutChecked(y[o0*12544:], out[o0*12768:], o1-o0)
 }
 
 // stem7x7NTBytes is the output size from which the copy out bypasses the
@@ -165,14 +150,14 @@ func stem7x7CopyOutNT(y, out []float32, n int)
 // stem7x7CopyOutChecked checks the lengths stem7x7CopyOut touches for n
 // channels, then calls it.
 func stem7x7CopyOutChecked(y, out []float32, n int) {
-	if n < 1 || len(y) < n*12544 || len(out) < n*12880 {
+	if n < 1 || len(y) < n*12544 || len(out) < n*12768 {
 		panic("Stem7x7: AVX2 copy out called with short slices (bug in dygen)")
 	}
 	stem7x7CopyOut(y, out, n)
 }
 
-// stem7x7CopyOut copies n output channels from the kernel's rows of 115
-// (channel stride 12880) to y's rows of 112 (assembly, AVX).
+// stem7x7CopyOut copies n output channels from the kernel's rows of 114
+// (channel stride 12768) to y's rows of 112 (assembly, AVX).
 //
 //go:noescape
 func stem7x7CopyOut(y, out []float32, n int)
@@ -251,18 +236,18 @@ func stem7x7ChannelSum(x []float32) float64 {
 }
 
 // stem7x7Pack writes the padded input x [3, 224, 224] into dst as
-// [3][SH=2][SW=2][Hq=115][Wq=115] phase planes, for the
+// [3][SH=2][SW=2][Hq=115][Wq=114] phase planes, for the
 // input channels [c0, c1).
 func stem7x7Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:158700]
+	dst = dst[:157320]
 	if c0 >= c1 {
 		return
 	}
 	// The assembly writes (c1−c0) packed channels and reads as many input
 	// channels: both lengths are checked here by slicing.
-	d := dst[c0*52900 : c1*52900]
+	d := dst[c0*52440 : c1*52440]
 	s := x[c0*50176 : c1*50176]
-	if len(d) != (c1-c0)*52900 || len(s) != (c1-c0)*50176 {
+	if len(d) != (c1-c0)*52440 || len(s) != (c1-c0)*50176 {
 		panic("Stem7x7: AVX2 pack called with short slices (bug in dygen)")
 	}
 	stem7x7PackRows(d, s, c1-c0)
@@ -288,21 +273,14 @@ func stem7x7At(row []float32, c int32) float32 {
 // ranges write disjoint outputs and may run concurrently.
 func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 99
-	for b0 := 0; b0 < 536; b0 += chunk {
-		nb := min(chunk, 536-b0)
+	for b0 := 0; b0 < 532; b0 += chunk {
+		nb := min(chunk, 532-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
-			inG := in[g*158700+q:]
+			inG := in[g*157320+q:]
 			o := g*64 + b*m
-			stem7x7Conv4x3Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], nb)
+			stem7x7Conv4x3Checked(out[o*12768+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
-	}
-	q := 12864
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		inG := in[g*158700+q:]
-		o := g*64 + b*m
-		stem7x7Conv4x2Checked(out[o*12880+q:], inG, fused[o*147:], l.bias[o:], 1)
 	}
 }
