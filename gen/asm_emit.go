@@ -126,10 +126,13 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 		ctx.MOVQ(operand.U32(pl.CinG), ci)
 		ctx.Label("channel")
 	}
-	nextPF := 0 // the channel iteration's prefetches, spread over its taps
+	nextPF, nextPI := 0, 0 // the channel iteration's prefetches, spread over its taps
 	for t := 0; t < taps; t++ {
 		for ; nextPF < k.PF && nextPF*taps <= t*k.PF; nextPF++ {
 			ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+		}
+		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
+			ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
 		}
 		off := 4 * a.TapOff[t]
 		if !a.MemFMA {
@@ -150,6 +153,9 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	}
 	for ; nextPF < k.PF; nextPF++ {
 		ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+	}
+	for ; nextPI < len(k.PI); nextPI++ {
+		ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
 	}
 	if k.PF > 0 {
 		ctx.ADDQ(operand.U32(64*k.PF), pfp)

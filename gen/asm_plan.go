@@ -115,6 +115,16 @@ type AsmKernel struct {
 	// channel iteration issues PF PREFETCHT1s of consecutive cache lines
 	// from its pf argument, which Go checks holds nblk·PFNeed floats.
 	PF, PFNeed int
+	// PI, when set, marks an input-prefetching variant (convAsm's first
+	// channel block of each chunk but the last): each input channel
+	// iteration issues a PREFETCHT0 at every PI byte offset from the
+	// channel's input pointer, which covers the pixel block of the next
+	// chunk (PIDist bytes ahead) under every tap row, so that the next
+	// chunk's first kernel call finds its input in cache instead of
+	// stalling on one memory access per channel row. Go checks len(in) ≥
+	// InNeed + nblk·P·8 + PIDist/4.
+	PI     []int
+	PIDist int
 }
 
 // asmL2Budget is the input footprint a chunk of pixel blocks aims at.
@@ -250,6 +260,44 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	return a
 }
 
+// addInputPrefetch adds the input-prefetching variant of the M×P kernel
+// (AsmKernel.PI) to a layer whose convAsm runs more than one chunk of
+// pixel blocks: the offsets are those of the first, middle and last float
+// of the next chunk's block under each distinct tap row, so they stay
+// inside what the next chunk's kernels read.
+func addInputPrefetch(pl *Plan) {
+	a := pl.Asm
+	if a == nil || a.PerChannel || a.MemFMA || a.Chunk >= a.NPB || pl.Batch != nil {
+		return
+	}
+	k := a.Block(a.M, a.P)
+	k.Name += "PI"
+	k.PIDist = a.Chunk * a.P * 32
+	seen := map[int]bool{}
+	for _, off := range a.TapOff {
+		row := off - off%a.Wq // the tap's row start in its phase plane
+		for _, d := range []int{0, a.P * 4, a.P*8 - 1} {
+			b := k.PIDist + 4*(row+d)
+			if !seen[b] {
+				seen[b] = true
+				k.PI = append(k.PI, b)
+			}
+		}
+	}
+	a.Kernels = append(a.Kernels, k)
+}
+
+// BlockPI returns the input-prefetching M×P kernel, or a zero AsmKernel
+// when the layer has none.
+func (a *AsmPlan) BlockPI() AsmKernel {
+	for _, k := range a.Kernels {
+		if k.PI != nil {
+			return k
+		}
+	}
+	return AsmKernel{}
+}
+
 // sharedWq returns the narrowest packed row width, from Wo up to full (the
 // row with all its padding), at which a zero-padded layer's packed rows may
 // share their zero columns: a packed row's right padding is then the next
@@ -347,7 +395,7 @@ func (a *AsmPlan) BlockPF(m, pv int) AsmKernel {
 
 func (a *AsmPlan) block(m, pv int, pf bool) AsmKernel {
 	for _, k := range a.Kernels {
-		if k.M == m && k.P == pv && (k.PF > 0) == pf {
+		if k.M == m && k.P == pv && (k.PF > 0) == pf && k.PI == nil {
 			return k
 		}
 	}
@@ -391,6 +439,10 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	}
 	fmt.Fprintf(&b, "    tap offsets %v (max %d); %d pixel blocks per call (~%d KiB of input)\n",
 		a.TapOff, a.MaxOff, a.Chunk, a.ChunkBytes>>10)
+	if k := a.BlockPI(); k.PI != nil {
+		fmt.Fprintf(&b, "    the first channel block of each chunk prefetches the next chunk's input, %d bytes ahead: %d PREFETCHT0 per input channel\n",
+			k.PIDist, len(k.PI))
+	}
 	fmt.Fprintf(&b, "    fused kernel [groups %d][blocks][cin %d][kh %d][kw %d][channels of the block] = %d floats",
 		p.Groups, pl.CinG, p.KH, p.KW, a.FusedLen)
 	if a.FuseName != "" {

@@ -120,6 +120,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	pl.FuzzMaxDim = 12
 	pl.Asm = newAsmPlan(pl)
 	pl.Batch = newBatchPlan(pl)
+	addInputPrefetch(pl)
 	return pl, nil
 }
 

@@ -63,6 +63,24 @@ func conv1x1ExpandConv4x2Checked(out, in, w, bias []float32, nblk int) {
 	conv1x1ExpandConv4x2(out, in, w, bias, nblk)
 }
 
+// conv1x1ExpandConv4x3PI computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv1x1ExpandConv4x3, and prefetches
+// the same blocks of the next chunk, 2016 bytes ahead, under every
+// tap row (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv1x1ExpandConv4x3PI(out, in, w, bias []float32, nblk int)
+
+// conv1x1ExpandConv4x3PIChecked checks every length conv1x1ExpandConv4x3PI touches, prefetches
+// included, then calls it.
+func conv1x1ExpandConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 9408+nblk*24 || len(in) < 198072+nblk*24 ||
+		len(w) < 256 || len(bias) < 4 {
+		panic("Conv1x1Expand: AVX2 kernel conv1x1ExpandConv4x3PI called with short slices (bug in dygen)")
+	}
+	conv1x1ExpandConv4x3PI(out, in, w, bias, nblk)
+}
+
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
 // convolve.
@@ -201,6 +219,12 @@ func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1 int) {
 			g, b := u/64, u%64
 			inG := in[g*200704+q:]
 			o := g*256 + b*m
+			// The first block of the range (and of each group) prefetches
+			// the next chunk's input while it is a full chunk.
+			if (u == u0 || b == 0) && b0+2*chunk <= 130 {
+				conv1x1ExpandConv4x3PIChecked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
+				continue
+			}
 			conv1x1ExpandConv4x3Checked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
 		}
 	}

@@ -129,6 +129,78 @@ channel:
 	VZEROUPPER
 	RET
 
+// func conv1x1ExpandConv4x3PI(out []float32, in []float32, w []float32, bias []float32, nblk int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·conv1x1ExpandConv4x3PI(SB), NOSPLIT, $0-104
+	MOVQ out_base+0(FP), DI
+	MOVQ in_base+24(FP), SI
+	MOVQ w_base+48(FP), DX
+	MOVQ bias_base+72(FP), R8
+	MOVQ nblk+96(FP), CX
+
+block:
+	VBROADCASTSS (R8), Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VBROADCASTSS 4(R8), Y3
+	VMOVAPS      Y3, Y4
+	VMOVAPS      Y3, Y5
+	VBROADCASTSS 8(R8), Y6
+	VMOVAPS      Y6, Y7
+	VMOVAPS      Y6, Y8
+	VBROADCASTSS 12(R8), Y9
+	VMOVAPS      Y9, Y10
+	VMOVAPS      Y9, Y11
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000040, R9
+
+channel:
+	PREFETCHT0   2016(AX)
+	VMOVUPS      (AX), Y12
+	VMOVUPS      32(AX), Y13
+	VMOVUPS      64(AX), Y14
+	VBROADCASTSS (BX), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS 4(BX), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS 8(BX), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS 12(BX), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	PREFETCHT0   2064(AX)
+	PREFETCHT0   2108(AX)
+	ADDQ         $0x00003100, AX
+	ADDQ         $0x00000010, BX
+	DECQ         R9
+	JNZ          channel
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 12544(DI)
+	VMOVUPS      Y4, 12576(DI)
+	VMOVUPS      Y5, 12608(DI)
+	VMOVUPS      Y6, 25088(DI)
+	VMOVUPS      Y7, 25120(DI)
+	VMOVUPS      Y8, 25152(DI)
+	VMOVUPS      Y9, 37632(DI)
+	VMOVUPS      Y10, 37664(DI)
+	VMOVUPS      Y11, 37696(DI)
+	ADDQ         $0x00000060, SI
+	ADDQ         $0x00000060, DI
+	DECQ         CX
+	JNZ          block
+	VZEROUPPER
+	RET
+
 // func conv1x1ExpandFuse4(dst []float32, w []float32, pi []float32, n8 int)
 // Requires: AVX, FMA3
 TEXT ·conv1x1ExpandFuse4(SB), NOSPLIT, $0-80

@@ -55,6 +55,24 @@ func conv3x3C64Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3C64Conv4x3(out, in, w, bias, nblk)
 }
 
+// conv3x3C64Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3C64Conv4x3, and prefetches
+// the same blocks of the next chunk, 1536 bytes ahead, under every
+// tap row (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3x3C64Conv4x3PI(out, in, w, bias []float32, nblk int)
+
+// conv3x3C64Conv4x3PIChecked checks every length conv3x3C64Conv4x3PI touches, prefetches
+// included, then calls it.
+func conv3x3C64Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 9576+nblk*24 || len(in) < 208778+nblk*24 ||
+		len(w) < 2304 || len(bias) < 4 {
+		panic("Conv3x3C64: AVX2 kernel conv3x3C64Conv4x3PI called with short slices (bug in dygen)")
+	}
+	conv3x3C64Conv4x3PI(out, in, w, bias, nblk)
+}
+
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
 // convolve, copy out.
@@ -277,6 +295,12 @@ func (l *Conv3x3C64) convAsm(out, in, fused []float32, u0, u1 int) {
 			g, b := u/16, u%16
 			inG := in[g*211584+q:]
 			o := g*64 + b*m
+			// The first block of the range (and of each group) prefetches
+			// the next chunk's input while it is a full chunk.
+			if (u == u0 || b == 0) && b0+2*chunk <= 133 {
+				conv3x3C64Conv4x3PIChecked(out[o*3192+q:], inG, fused[o*576:], l.bias[o:], nb)
+				continue
+			}
 			conv3x3C64Conv4x3Checked(out[o*3192+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
 	}

@@ -54,6 +54,24 @@ func conv3x3S2Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3S2Conv4x3(out, in, w, bias, nblk)
 }
 
+// conv3x3S2Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3S2Conv4x3, and prefetches
+// the same blocks of the next chunk, 384 bytes ahead, under every
+// tap row (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3x3S2Conv4x3PI(out, in, w, bias []float32, nblk int)
+
+// conv3x3S2Conv4x3PIChecked checks every length conv3x3S2Conv4x3PI touches, prefetches
+// included, then calls it.
+func conv3x3S2Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 2448+nblk*24 || len(in) < 214551+nblk*24 ||
+		len(w) < 2304 || len(bias) < 4 {
+		panic("Conv3x3S2: AVX2 kernel conv3x3S2Conv4x3PI called with short slices (bug in dygen)")
+	}
+	conv3x3S2Conv4x3PI(out, in, w, bias, nblk)
+}
+
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
 // convolve, copy out.
@@ -256,6 +274,12 @@ func (l *Conv3x3S2) convAsm(out, in, fused []float32, u0, u1 int) {
 			g, b := u/32, u%32
 			inG := in[g*215296+q:]
 			o := g*128 + b*m
+			// The first block of the range (and of each group) prefetches
+			// the next chunk's input while it is a full chunk.
+			if (u == u0 || b == 0) && b0+2*chunk <= 34 {
+				conv3x3S2Conv4x3PIChecked(out[o*816+q:], inG, fused[o*576:], l.bias[o:], nb)
+				continue
+			}
 			conv3x3S2Conv4x3Checked(out[o*816+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
 	}

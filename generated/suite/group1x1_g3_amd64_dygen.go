@@ -63,6 +63,24 @@ func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	group1x1G3Conv4x2(out, in, w, bias, nblk)
 }
 
+// group1x1G3Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like group1x1G3Conv4x3, and prefetches
+// the same blocks of the next chunk, 1632 bytes ahead, under every
+// tap row (assembly, AVX2+FMA).
+//
+//go:noescape
+func group1x1G3Conv4x3PI(out, in, w, bias []float32, nblk int)
+
+// group1x1G3Conv4x3PIChecked checks every length group1x1G3Conv4x3PI touches, prefetches
+// included, then calls it.
+func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 62344+nblk*24 ||
+		len(w) < 320 || len(bias) < 4 {
+		panic("Group1x1G3: AVX2 kernel group1x1G3Conv4x3PI called with short slices (bug in dygen)")
+	}
+	group1x1G3Conv4x3PI(out, in, w, bias, nblk)
+}
+
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
 // convolve.
@@ -201,6 +219,12 @@ func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1 int) {
 			g, b := u/5, u%5
 			inG := in[g*62720+q:]
 			o := g*20 + b*m
+			// The first block of the range (and of each group) prefetches
+			// the next chunk's input while it is a full chunk.
+			if (u == u0 || b == 0) && b0+2*chunk <= 32 {
+				group1x1G3Conv4x3PIChecked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
+				continue
+			}
 			group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
 		}
 	}

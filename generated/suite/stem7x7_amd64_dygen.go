@@ -55,6 +55,24 @@ func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	stem7x7Conv4x3(out, in, w, bias, nblk)
 }
 
+// stem7x7Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like stem7x7Conv4x3, and prefetches
+// the same blocks of the next chunk, 9504 bytes ahead, under every
+// tap row (assembly, AVX2+FMA).
+//
+//go:noescape
+func stem7x7Conv4x3PI(out, in, w, bias []float32, nblk int)
+
+// stem7x7Conv4x3PIChecked checks every length stem7x7Conv4x3PI touches, prefetches
+// included, then calls it.
+func stem7x7Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 146816+nblk*24 ||
+		len(w) < 588 || len(bias) < 4 {
+		panic("Stem7x7: AVX2 kernel stem7x7Conv4x3PI called with short slices (bug in dygen)")
+	}
+	stem7x7Conv4x3PI(out, in, w, bias, nblk)
+}
+
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
 // convolve, copy out.
@@ -280,6 +298,12 @@ func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1 int) {
 			g, b := u/16, u%16
 			inG := in[g*157320+q:]
 			o := g*64 + b*m
+			// The first block of the range (and of each group) prefetches
+			// the next chunk's input while it is a full chunk.
+			if (u == u0 || b == 0) && b0+2*chunk <= 532 {
+				stem7x7Conv4x3PIChecked(out[o*12768+q:], inG, fused[o*147:], l.bias[o:], nb)
+				continue
+			}
 			stem7x7Conv4x3Checked(out[o*12768+q:], inG, fused[o*147:], l.bias[o:], nb)
 		}
 	}
