@@ -74,17 +74,15 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 16 channel blocks (group g, block b of the
-// group: block g·16+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 16 channel blocks (group g, block b of the group:
+// block g·16+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 	a := case000AsmPool.Get().(*case000Asm)
 	defer case000AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case000FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case000ConvAsm, min(16, 2*procs)
@@ -92,7 +90,8 @@ func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case000) asmPart(s *case000Scratch, p int) {
 	a := s.asm
@@ -103,14 +102,11 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	if s.phase == case000FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/16*64 + lo%16*4
-		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/16*64 + lo%16*4
+	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -239,7 +235,7 @@ func case000ChannelSum(x []float32) float64 {
 // [3][SH=2][SW=2][Hq=19][Wq=18] phase planes, for the
 // input channels [c0, c1).
 func case000Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:4104]
+	dst = dst[:c1*1368]
 	if c0 >= c1 {
 		return
 	}

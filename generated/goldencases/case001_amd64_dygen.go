@@ -73,17 +73,15 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 16 channel blocks (group g, block b of the
-// group: block g·16+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 16 channel blocks (group g, block b of the group:
+// block g·16+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
 	a := case001AsmPool.Get().(*case001Asm)
 	defer case001AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case001PrepAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case001FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case001ConvAsm, min(16, 2*procs)
@@ -91,7 +89,8 @@ func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case001) asmPart(s *case001Scratch, p int) {
 	a := s.asm
@@ -102,14 +101,11 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	if s.phase == case001FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/16*64 + lo%16*4
-		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/16*64 + lo%16*4
+	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -215,7 +211,7 @@ func case001ChannelSum(x []float32) float64 {
 // [64][SH=1][SW=1][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func case001Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:15360]
+	dst = dst[:c1*240]
 	if c0 >= c1 {
 		return
 	}

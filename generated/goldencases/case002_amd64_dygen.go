@@ -88,17 +88,15 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 32 channel blocks (group g, block b of the
-// group: block g·32+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 32 channel blocks (group g, block b of the group:
+// block g·32+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
 	a := case002AsmPool.Get().(*case002Asm)
 	defer case002AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case002PrepAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case002FuseAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case002ConvAsm, min(32, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case002) asmPart(s *case002Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case002) asmPart(s *case002Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
-	if s.phase == case002FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/32*128 + lo%32*4
-		o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/32*128 + lo%32*4
+	o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -217,7 +213,7 @@ func case002ChannelSum(x []float32) float64 {
 // [64][SH=2][SW=2][Hq=8][Wq=8] phase planes, for the
 // input channels [c0, c1).
 func case002Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:16384]
+	dst = dst[:c1*256]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*196:][:196]
 		for ph := 0; ph < 2; ph++ {

@@ -80,24 +80,22 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool split across input
-// channels; the routing FC, softmax and fusion, then the convolution,
-// each split across the 16 channel blocks (group g, block b of the
-// group: block g·16+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 16 channel blocks (group g, block b of the group:
+// block g·16+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them.
 func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
 	a := case003AsmPool.Get().(*case003Asm)
 	defer case003AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case003FuseAsm, min(16, 2*procs)
-	s.job.Run(s, s.parts)
 	s.phase, s.parts = case003ConvAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case003) asmPart(s *case003Scratch, p int) {
 	a := s.asm
@@ -107,14 +105,11 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	if s.phase == case003FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/16*64 + lo%16*4
-		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/16*64 + lo%16*4
+	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)
 }
 

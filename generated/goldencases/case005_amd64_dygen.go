@@ -70,20 +70,20 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 225)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		l.channelsAsm(a, y, x, 0, 96, nt)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 96, nt)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: packed into
-// a.in's first plane, convolved into a.out's first channel and copied
-// out, so the channel's working set stays in L1.
-func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int, nt bool) {
+// y with the fused kernel fused, one channel at a time: packed into
+// the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
+// one-channel scratch pout and copied out, so the channel's working set stays in L1.
+func (l *Case005) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
-		case005Pack(a.in, x[c*225:], 0, 1)
-		in := a.in
-		out := a.out
-		w, bias := a.fused[c*25:], l.bias[c:]
+		case005Pack(pin, x[c*225:], 0, 1)
+		in := pin
+		out := pout
+		w, bias := fused[c*25:], l.bias[c:]
 		case005Conv1x9Checked(out, in, w, bias, 1)
 		if nt {
 			yc := y[c*64:]
@@ -98,45 +98,55 @@ func (l *Case005) channelsAsm(a *case005Asm, y, x []float32, c0, c1 int, nt bool
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 96 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 96 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
 	a := case005AsmPool.Get().(*case005Asm)
 	defer case005AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case005PrepAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case005FuseAsm, min(96, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case005ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// case005Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type case005Chan struct {
+	in, out []float32
+}
+
+var case005ChanPool = sync.Pool{New: func() any {
+	return &case005Chan{
+		in:  make([]float32, 712),
+		out: make([]float32, 72),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case005) asmPart(s *case005Scratch, p int) {
 	a := s.asm
 	if s.phase == case005PrepAsm {
 		lo, hi := dyrt.Split(96, s.parts, p)
 		l.routePool(s, s.src, 225, lo, hi)
-		case005Pack(a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(96, s.parts, p)
-	if s.phase == case005FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := case005ChanPool.Get().(*case005Chan)
+	defer case005ChanPool.Put(ch)
+	nt := 24576 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -255,7 +265,7 @@ func case005ChannelSum(x []float32) float64 {
 // [96][SH=2][SW=2][Hq=10][Wq=9] phase planes, for the
 // input channels [c0, c1).
 func case005Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:34560]
+	dst = dst[:c1*360]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*225:][:225]
 		for ph := 0; ph < 2; ph++ {

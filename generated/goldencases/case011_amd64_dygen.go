@@ -88,17 +88,15 @@ func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 4 channel blocks (group g, block b of the
-// group: block g·2+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 4 channel blocks (group g, block b of the group:
+// block g·2+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
 	a := case011AsmPool.Get().(*case011Asm)
 	defer case011AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case011PrepAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case011FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case011ConvAsm, min(4, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case011) asmPart(s *case011Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case011) asmPart(s *case011Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	if s.phase == case011FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/2*7 + lo%2*4
-		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/2*7 + lo%2*4
+	o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -203,7 +199,7 @@ func case011ChannelSum(x []float32) float64 {
 // [2][SH=1][SW=2][Hq=6][Wq=3] phase planes, for the
 // input channels [c0, c1).
 func case011Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:72]
+	dst = dst[:c1*36]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*4:][:4]
 		for ph := 0; ph < 1; ph++ {

@@ -80,20 +80,20 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 217)
 		l.fuseAsm(a.fused, s.pi, 0, 17)
-		l.channelsAsm(a, y, x, 0, 17)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 17)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: packed into
-// a.in's first plane, convolved into a.out's first channel and copied
-// out, so the channel's working set stays in L1.
-func (l *Case013) channelsAsm(a *case013Asm, y, x []float32, c0, c1 int) {
+// y with the fused kernel fused, one channel at a time: packed into
+// the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
+// one-channel scratch pout and copied out, so the channel's working set stays in L1.
+func (l *Case013) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
-		case013Pack(a.in, x[c*217:], 0, 1)
-		in := a.in
-		out := a.out
-		w, bias := a.fused[c*25:], l.bias[c:]
+		case013Pack(pin, x[c*217:], 0, 1)
+		in := pin
+		out := pout
+		w, bias := fused[c*25:], l.bias[c:]
 		case013Conv1x12Checked(out, in, w, bias, 2)
 		case013Conv1x5Checked(out[192:], in[192:], w, bias, 1)
 		case013CopyOutChecked(y[c*217:], out, 1)
@@ -101,45 +101,54 @@ func (l *Case013) channelsAsm(a *case013Asm, y, x []float32, c0, c1 int) {
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 17 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 17 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
 	a := case013AsmPool.Get().(*case013Asm)
 	defer case013AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case013PrepAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case013FuseAsm, min(17, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case013ConvAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// case013Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type case013Chan struct {
+	in, out []float32
+}
+
+var case013ChanPool = sync.Pool{New: func() any {
+	return &case013Chan{
+		in:  make([]float32, 731),
+		out: make([]float32, 232),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case013) asmPart(s *case013Scratch, p int) {
 	a := s.asm
 	if s.phase == case013PrepAsm {
 		lo, hi := dyrt.Split(17, s.parts, p)
 		l.routePool(s, s.src, 217, lo, hi)
-		case013Pack(a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(17, s.parts, p)
-	if s.phase == case013FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := case013ChanPool.Get().(*case013Chan)
+	defer case013ChanPool.Put(ch)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -238,7 +247,7 @@ func case013ChannelSum(x []float32) float64 {
 // [17][SH=1][SW=1][Hq=11][Wq=33] phase planes, for the
 // input channels [c0, c1).
 func case013Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:6171]
+	dst = dst[:c1*363]
 	if c0 >= c1 {
 		return
 	}

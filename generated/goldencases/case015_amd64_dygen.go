@@ -88,17 +88,15 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 4 channel blocks (group g, block b of the
-// group: block g·4+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 4 channel blocks (group g, block b of the group:
+// block g·4+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
 	a := case015AsmPool.Get().(*case015Asm)
 	defer case015AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case015PrepAsm, min(8, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case015FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case015ConvAsm, min(4, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case015) asmPart(s *case015Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case015) asmPart(s *case015Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	if s.phase == case015FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/4*16 + lo%4*4
-		o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/4*16 + lo%4*4
+	o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -230,7 +226,7 @@ func case015ChannelSum(x []float32) float64 {
 // [8][SH=1][SW=1][Hq=23][Wq=23] phase planes, for the
 // input channels [c0, c1).
 func case015Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:4232]
+	dst = dst[:c1*529]
 	if c0 >= c1 {
 		return
 	}

@@ -73,17 +73,15 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 2 channel blocks (group g, block b of the
-// group: block g·2+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 2 channel blocks (group g, block b of the group:
+// block g·2+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
 	a := case020AsmPool.Get().(*case020Asm)
 	defer case020AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case020PrepAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case020FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case020ConvAsm, min(2, 2*procs)
@@ -91,7 +89,8 @@ func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case020) asmPart(s *case020Scratch, p int) {
 	a := s.asm
@@ -102,14 +101,11 @@ func (l *Case020) asmPart(s *case020Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	if s.phase == case020FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/2*8 + lo%2*4
-		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/2*8 + lo%2*4
+	o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -188,7 +184,7 @@ func case020ChannelSum(x []float32) float64 {
 // [2][SH=1][SW=1][Hq=7][Wq=1] phase planes, for the
 // input channels [c0, c1).
 func case020Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:14]
+	dst = dst[:c1*7]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*7:][:7]
 		for ph := 0; ph < 1; ph++ {

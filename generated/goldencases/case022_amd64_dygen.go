@@ -88,17 +88,15 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 6 channel blocks (group g, block b of the
-// group: block g·6+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 6 channel blocks (group g, block b of the group:
+// block g·6+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
 	a := case022AsmPool.Get().(*case022Asm)
 	defer case022AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case022PrepAsm, min(24, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case022FuseAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case022ConvAsm, min(6, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case022) asmPart(s *case022Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case022) asmPart(s *case022Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(6, s.parts, p)
-	if s.phase == case022FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/6*24 + lo%6*4
-		o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/6*24 + lo%6*4
+	o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -230,7 +226,7 @@ func case022ChannelSum(x []float32) float64 {
 // [24][SH=1][SW=1][Hq=8][Wq=17] phase planes, for the
 // input channels [c0, c1).
 func case022Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:3264]
+	dst = dst[:c1*136]
 	if c0 >= c1 {
 		return
 	}

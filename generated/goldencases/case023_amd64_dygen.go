@@ -88,17 +88,15 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 9 channel blocks (group g, block b of the
-// group: block g·3+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 9 channel blocks (group g, block b of the group:
+// block g·3+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 	a := case023AsmPool.Get().(*case023Asm)
 	defer case023AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case023FuseAsm, min(9, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case023ConvAsm, min(9, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case023) asmPart(s *case023Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(9, s.parts, p)
-	if s.phase == case023FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/3*9 + lo%3*3
-		o1 := min((hi-1)/3*9+(hi-1)%3*3+3, (hi-1)/3*9+9)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/3*9 + lo%3*3
+	o1 := min((hi-1)/3*9+(hi-1)%3*3+3, (hi-1)/3*9+9)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -216,7 +212,7 @@ func case023ChannelSum(x []float32) float64 {
 // [9][SH=1][SW=1][Hq=7][Wq=34] phase planes, for the
 // input channels [c0, c1).
 func case023Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:2142]
+	dst = dst[:c1*238]
 	if c0 >= c1 {
 		return
 	}

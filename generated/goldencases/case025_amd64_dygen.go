@@ -118,17 +118,15 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 4 channel blocks (group g, block b of the
-// group: block g·2+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 4 channel blocks (group g, block b of the group:
+// block g·2+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
 	a := case025AsmPool.Get().(*case025Asm)
 	defer case025AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case025PrepAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case025FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case025ConvAsm, min(4, 2*procs)
@@ -136,7 +134,8 @@ func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case025) asmPart(s *case025Scratch, p int) {
 	a := s.asm
@@ -147,14 +146,11 @@ func (l *Case025) asmPart(s *case025Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	if s.phase == case025FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/2*7 + lo%2*4
-		o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/2*7 + lo%2*4
+	o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -254,7 +250,7 @@ func case025ChannelSum(x []float32) float64 {
 // [2][SH=2][SW=2][Hq=8][Wq=6] phase planes, for the
 // input channels [c0, c1).
 func case025Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:384]
+	dst = dst[:c1*192]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*117:][:117]
 		for ph := 0; ph < 2; ph++ {

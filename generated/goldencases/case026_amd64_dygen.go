@@ -73,17 +73,15 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 4 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 4 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
 	a := case026AsmPool.Get().(*case026Asm)
 	defer case026AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case026PrepAsm, min(8, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case026FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case026ConvAsm, min(4, 2*procs)
@@ -91,7 +89,8 @@ func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case026) asmPart(s *case026Scratch, p int) {
 	a := s.asm
@@ -102,14 +101,11 @@ func (l *Case026) asmPart(s *case026Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	if s.phase == case026FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*2 + lo%1*2
-		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*2 + lo%1*2
+	o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -188,7 +184,7 @@ func case026ChannelSum(x []float32) float64 {
 // [8][SH=3][SW=2][Hq=1][Wq=6] phase planes, for the
 // input channels [c0, c1).
 func case026Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:288]
+	dst = dst[:c1*36]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*9:][:9]
 		for ph := 0; ph < 3; ph++ {

@@ -73,17 +73,15 @@ func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 2 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 2 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
 	a := case027AsmPool.Get().(*case027Asm)
 	defer case027AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case027PrepAsm, min(4, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case027FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case027ConvAsm, min(2, 2*procs)
@@ -91,7 +89,8 @@ func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case027) asmPart(s *case027Scratch, p int) {
 	a := s.asm
@@ -102,14 +101,11 @@ func (l *Case027) asmPart(s *case027Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	if s.phase == case027FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -188,7 +184,7 @@ func case027ChannelSum(x []float32) float64 {
 // [4][SH=1][SW=1][Hq=23][Wq=9] phase planes, for the
 // input channels [c0, c1).
 func case027Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:828]
+	dst = dst[:c1*207]
 	if c0 >= c1 {
 		return
 	}

@@ -88,17 +88,15 @@ func (l *Case030) forwardAsm(s *case030Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 2 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 2 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case030) forwardAsmOne(s *case030Scratch, y, x []float32, procs int) {
 	a := case030AsmPool.Get().(*case030Asm)
 	defer case030AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case030PrepAsm, min(6, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case030FuseAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case030ConvAsm, min(2, 2*procs)
@@ -106,7 +104,8 @@ func (l *Case030) forwardAsmOne(s *case030Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case030) asmPart(s *case030Scratch, p int) {
 	a := s.asm
@@ -117,14 +116,11 @@ func (l *Case030) asmPart(s *case030Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	if s.phase == case030FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*2 + lo%1*2
-		o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*2 + lo%1*2
+	o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -216,7 +212,7 @@ func case030ChannelSum(x []float32) float64 {
 // [6][SH=1][SW=1][Hq=22][Wq=23] phase planes, for the
 // input channels [c0, c1).
 func case030Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:3036]
+	dst = dst[:c1*506]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*272:][:272]
 		for ph := 0; ph < 1; ph++ {

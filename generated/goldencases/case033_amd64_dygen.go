@@ -65,24 +65,22 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool split across input
-// channels; the routing FC, softmax and fusion, then the convolution,
-// each split across the 2 channel blocks (group g, block b of the
-// group: block g·2+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 2 channel blocks (group g, block b of the group:
+// block g·2+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them.
 func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
 	a := case033AsmPool.Get().(*case033Asm)
 	defer case033AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case033FuseAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
 	s.phase, s.parts = case033ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case033) asmPart(s *case033Scratch, p int) {
 	a := s.asm
@@ -92,14 +90,11 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	if s.phase == case033FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/2*8 + lo%2*4
-		o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/2*8 + lo%2*4
+	o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)
 }
 

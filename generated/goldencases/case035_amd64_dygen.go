@@ -65,20 +65,20 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 77)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		l.channelsAsm(a, y, x, 0, 2)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 2)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: packed into
-// a.in's first plane, convolved into a.out's first channel and copied
-// out, so the channel's working set stays in L1.
-func (l *Case035) channelsAsm(a *case035Asm, y, x []float32, c0, c1 int) {
+// y with the fused kernel fused, one channel at a time: packed into
+// the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
+// one-channel scratch pout and copied out, so the channel's working set stays in L1.
+func (l *Case035) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
-		case035Pack(a.in, x[c*77:], 0, 1)
-		in := a.in
-		out := a.out
-		w, bias := a.fused[c*49:], l.bias[c:]
+		case035Pack(pin, x[c*77:], 0, 1)
+		in := pin
+		out := pout
+		w, bias := fused[c*49:], l.bias[c:]
 		case035Conv1x1Checked(out, in, w, bias, 1)
 		for oy := 0; oy < 2; oy++ {
 			*(*[1]float32)(y[(c*2+oy)*1:]) = *(*[1]float32)(out[oy*4:])
@@ -87,45 +87,54 @@ func (l *Case035) channelsAsm(a *case035Asm, y, x []float32, c0, c1 int) {
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 2 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 2 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
 	a := case035AsmPool.Get().(*case035Asm)
 	defer case035AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case035PrepAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case035FuseAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case035ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// case035Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type case035Chan struct {
+	in, out []float32
+}
+
+var case035ChanPool = sync.Pool{New: func() any {
+	return &case035Chan{
+		in:  make([]float32, 190),
+		out: make([]float32, 8),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case035) asmPart(s *case035Scratch, p int) {
 	a := s.asm
 	if s.phase == case035PrepAsm {
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.routePool(s, s.src, 77, lo, hi)
-		case035Pack(a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	if s.phase == case035FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := case035ChanPool.Get().(*case035Chan)
+	defer case035ChanPool.Put(ch)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -211,7 +220,7 @@ func case035ChannelSum(x []float32) float64 {
 // [2][SH=3][SW=2][Hq=4][Wq=4] phase planes, for the
 // input channels [c0, c1).
 func case035Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:192]
+	dst = dst[:c1*96]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*77:][:77]
 		for ph := 0; ph < 3; ph++ {

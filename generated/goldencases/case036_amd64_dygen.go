@@ -73,17 +73,15 @@ func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 11 channel blocks (group g, block b of the
-// group: block g·11+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 11 channel blocks (group g, block b of the group:
+// block g·11+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
 	a := case036AsmPool.Get().(*case036Asm)
 	defer case036AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case036PrepAsm, min(16, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = case036FuseAsm, min(11, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = case036ConvAsm, min(11, 2*procs)
@@ -91,7 +89,8 @@ func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case036) asmPart(s *case036Scratch, p int) {
 	a := s.asm
@@ -102,14 +101,11 @@ func (l *Case036) asmPart(s *case036Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(11, s.parts, p)
-	if s.phase == case036FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/11*33 + lo%11*3
-		o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/11*33 + lo%11*3
+	o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -188,7 +184,7 @@ func case036ChannelSum(x []float32) float64 {
 // [16][SH=2][SW=2][Hq=2][Wq=2] phase planes, for the
 // input channels [c0, c1).
 func case036Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:256]
+	dst = dst[:c1*16]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*1:][:1]
 		for ph := 0; ph < 2; ph++ {

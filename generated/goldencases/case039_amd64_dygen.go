@@ -74,41 +74,54 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 272)
 		l.fuseAsm(a.fused, s.pi, 0, 8)
-		l.channelsAsm(a, y, x, 0, 8)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 8)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: read in place, convolved in place, so the channel's working set stays in L1.
-func (l *Case039) channelsAsm(a *case039Asm, y, x []float32, c0, c1 int) {
+// y with the fused kernel fused, one channel at a time: read in place, convolved in place, so the channel's working set stays in L1.
+func (l *Case039) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
 		in := x[c*272:]
 		out := y[c*272:]
-		w, bias := a.fused[c*1:], l.bias[c:]
+		w, bias := fused[c*1:], l.bias[c:]
 		case039Conv1x12Checked(out, in, w, bias, 2)
 		case039Conv1x10Checked(out[192:], in[192:], w, bias, 1)
 	}
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool split across input
-// channels; the routing FC, softmax and fusion, then the convolution,
-// each split across the 8 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 8 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
 	a := case039AsmPool.Get().(*case039Asm)
 	defer case039AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case039PrepAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = case039FuseAsm, min(8, 2*procs)
-	s.job.Run(s, s.parts)
 	s.phase, s.parts = case039ConvAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// case039Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type case039Chan struct {
+	in, out []float32
+}
+
+var case039ChanPool = sync.Pool{New: func() any {
+	return &case039Chan{
+		in:  make([]float32, 544),
+		out: make([]float32, 272),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Case039) asmPart(s *case039Scratch, p int) {
 	a := s.asm
@@ -118,15 +131,14 @@ func (l *Case039) asmPart(s *case039Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(8, s.parts, p)
-	if s.phase == case039FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := case039ChanPool.Get().(*case039Chan)
+	defer case039ChanPool.Put(ch)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

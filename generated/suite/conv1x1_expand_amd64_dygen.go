@@ -98,24 +98,22 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool split across input
-// channels; the routing FC, softmax and fusion, then the convolution,
-// each split across the 64 channel blocks (group g, block b of the
-// group: block g·64+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 64 channel blocks (group g, block b of the group:
+// block g·64+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them.
 func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
 	a := conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 	defer conv1x1ExpandAsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv1x1ExpandFuseAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv1x1ExpandConvAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 	a := s.asm
@@ -125,14 +123,11 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(64, s.parts, p)
-	if s.phase == conv1x1ExpandFuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/64*256 + lo%64*4
-		o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/64*256 + lo%64*4
+	o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)
 }
 

@@ -91,17 +91,15 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 32 channel blocks (group g, block b of the
-// group: block g·32+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 32 channel blocks (group g, block b of the group:
+// block g·32+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
 	a := conv3x3C128AsmPool.Get().(*conv3x3C128Asm)
 	defer conv3x3C128AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3C128PrepAsm, min(128, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv3x3C128FuseAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C128ConvAsm, min(32, 2*procs)
@@ -109,7 +107,8 @@ func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
 	a := s.asm
@@ -120,14 +119,11 @@ func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
-	if s.phase == conv3x3C128FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/32*128 + lo%32*4
-		o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/32*128 + lo%32*4
+	o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -233,7 +229,7 @@ func conv3x3C128ChannelSum(x []float32) float64 {
 // [128][SH=1][SW=1][Hq=30][Wq=29] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C128Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:111360]
+	dst = dst[:c1*870]
 	if c0 >= c1 {
 		return
 	}

@@ -89,17 +89,15 @@ func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 64 channel blocks (group g, block b of the
-// group: block g·64+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 64 channel blocks (group g, block b of the group:
+// block g·64+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
 	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
 	defer conv3x3C256AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3C256PrepAsm, min(256, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv3x3C256FuseAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C256ConvAsm, min(64, 2*procs)
@@ -107,7 +105,8 @@ func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 	a := s.asm
@@ -118,14 +117,11 @@ func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(64, s.parts, p)
-	if s.phase == conv3x3C256FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/64*256 + lo%64*4
-		o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/64*256 + lo%64*4
+	o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -231,7 +227,7 @@ func conv3x3C256ChannelSum(x []float32) float64 {
 // [256][SH=1][SW=1][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C256Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:61440]
+	dst = dst[:c1*240]
 	if c0 >= c1 {
 		return
 	}

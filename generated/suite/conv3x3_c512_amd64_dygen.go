@@ -120,17 +120,15 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 128 channel blocks (group g, block b of the
-// group: block g·128+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 128 channel blocks (group g, block b of the group:
+// block g·128+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
 	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
 	defer conv3x3C512AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3C512PrepAsm, min(512, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv3x3C512FuseAsm, min(128, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C512ConvAsm, min(128, 2*procs)
@@ -138,7 +136,8 @@ func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
 	a := s.asm
@@ -149,14 +148,11 @@ func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(128, s.parts, p)
-	if s.phase == conv3x3C512FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/128*512 + lo%128*4
-		o1 := min((hi-1)/128*512+(hi-1)%128*4+4, (hi-1)/128*512+512)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/128*512 + lo%128*4
+	o1 := min((hi-1)/128*512+(hi-1)%128*4+4, (hi-1)/128*512+512)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -249,7 +245,7 @@ func conv3x3C512ChannelSum(x []float32) float64 {
 // [512][SH=1][SW=1][Hq=9][Wq=8] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C512Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:36864]
+	dst = dst[:c1*72]
 	for ci := c0; ci < c1; ci++ {
 		plane := x[ci*49:][:49]
 		for ph := 0; ph < 1; ph++ {

@@ -92,17 +92,15 @@ func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inS
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 16 channel blocks (group g, block b of the
-// group: block g·16+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 16 channel blocks (group g, block b of the group:
+// block g·16+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs int) {
 	a := conv3x3C64AsmPool.Get().(*conv3x3C64Asm)
 	defer conv3x3C64AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3C64PrepAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv3x3C64FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C64ConvAsm, min(16, 2*procs)
@@ -110,7 +108,8 @@ func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs i
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 	a := s.asm
@@ -121,14 +120,11 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	if s.phase == conv3x3C64FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/16*64 + lo%16*4
-		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/16*64 + lo%16*4
+	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -254,7 +250,7 @@ func conv3x3C64ChannelSum(x []float32) float64 {
 // [64][SH=1][SW=1][Hq=58][Wq=57] phase planes, for the
 // input channels [c0, c1).
 func conv3x3C64Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:211584]
+	dst = dst[:c1*3306]
 	if c0 >= c1 {
 		return
 	}

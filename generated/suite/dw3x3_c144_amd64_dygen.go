@@ -85,20 +85,20 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		l.channelsAsm(a, y, x, 0, 144, nt)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 144, nt)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: packed into
-// a.in's first plane, convolved into a.out's first channel and copied
-// out, so the channel's working set stays in L1.
-func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int, nt bool) {
+// y with the fused kernel fused, one channel at a time: packed into
+// the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
+// one-channel scratch pout and copied out, so the channel's working set stays in L1.
+func (l *DW3x3C144) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
-		dW3x3C144Pack(a.in, x[c*3136:], 0, 1)
-		in := a.in
-		out := a.out
-		w, bias := a.fused[c*9:], l.bias[c:]
+		dW3x3C144Pack(pin, x[c*3136:], 0, 1)
+		in := pin
+		out := pout
+		w, bias := fused[c*9:], l.bias[c:]
 		dW3x3C144Conv1x12Checked(out, in, w, bias, 33)
 		dW3x3C144Conv1x3Checked(out[3168:], in[3168:], w, bias, 1)
 		if nt {
@@ -114,45 +114,55 @@ func (l *DW3x3C144) channelsAsm(a *dW3x3C144Asm, y, x []float32, c0, c1 int, nt 
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 144 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 144 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
 	a := dW3x3C144AsmPool.Get().(*dW3x3C144Asm)
 	defer dW3x3C144AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = dW3x3C144PrepAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = dW3x3C144FuseAsm, min(144, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = dW3x3C144ConvAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// dW3x3C144Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type dW3x3C144Chan struct {
+	in, out []float32
+}
+
+var dW3x3C144ChanPool = sync.Pool{New: func() any {
+	return &dW3x3C144Chan{
+		in:  make([]float32, 6614),
+		out: make([]float32, 3192),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 	a := s.asm
 	if s.phase == dW3x3C144PrepAsm {
 		lo, hi := dyrt.Split(144, s.parts, p)
 		l.routePool(s, s.src, 3136, lo, hi)
-		dW3x3C144Pack(a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(144, s.parts, p)
-	if s.phase == dW3x3C144FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := dW3x3C144ChanPool.Get().(*dW3x3C144Chan)
+	defer dW3x3C144ChanPool.Put(ch)
+	nt := 1806336 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -271,7 +281,7 @@ func dW3x3C144ChannelSum(x []float32) float64 {
 // [144][SH=1][SW=1][Hq=58][Wq=57] phase planes, for the
 // input channels [c0, c1).
 func dW3x3C144Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:476064]
+	dst = dst[:c1*3306]
 	if c0 >= c1 {
 		return
 	}

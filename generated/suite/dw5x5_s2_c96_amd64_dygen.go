@@ -80,20 +80,20 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, 784)
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		l.channelsAsm(a, y, x, 0, 96)
+		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 96)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel in a.fused, one channel at a time: packed into
-// a.in's first plane, convolved into a.out's first channel and copied
-// out, so the channel's working set stays in L1.
-func (l *DW5x5S2C96) channelsAsm(a *dW5x5S2C96Asm, y, x []float32, c0, c1 int) {
+// y with the fused kernel fused, one channel at a time: packed into
+// the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
+// one-channel scratch pout and copied out, so the channel's working set stays in L1.
+func (l *DW5x5S2C96) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
-		dW5x5S2C96Pack(a.in, x[c*784:], 0, 1)
-		in := a.in
-		out := a.out
-		w, bias := a.fused[c*25:], l.bias[c:]
+		dW5x5S2C96Pack(pin, x[c*784:], 0, 1)
+		in := pin
+		out := pout
+		w, bias := fused[c*25:], l.bias[c:]
 		dW5x5S2C96Conv1x12Checked(out, in, w, bias, 2)
 		dW5x5S2C96Conv1x3Checked(out[192:], in[192:], w, bias, 1)
 		dW5x5S2C96CopyOutChecked(y[c*196:], out, 1)
@@ -101,45 +101,54 @@ func (l *DW5x5S2C96) channelsAsm(a *dW5x5S2C96Asm, y, x []float32, c0, c1 int) {
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 96 channel blocks (group g, block b of the
-// group: block g·1+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 96 channel blocks (group g, block b of the group:
+// block g·1+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them one channel at a
+// time through its own one-channel scratch.
 func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
 	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
 	defer dW5x5S2C96AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = dW5x5S2C96PrepAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = dW5x5S2C96FuseAsm, min(96, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = dW5x5S2C96ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// dW5x5S2C96Chan is one part's one-channel working memory in forwardAsmOne:
+// a packed plane (and the zeros past it that taps running past its rows
+// read) and the kernel's output for one channel.
+type dW5x5S2C96Chan struct {
+	in, out []float32
+}
+
+var dW5x5S2C96ChanPool = sync.Pool{New: func() any {
+	return &dW5x5S2C96Chan{
+		in:  make([]float32, 1912),
+		out: make([]float32, 216),
+	}
+}}
+
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 	a := s.asm
 	if s.phase == dW5x5S2C96PrepAsm {
 		lo, hi := dyrt.Split(96, s.parts, p)
 		l.routePool(s, s.src, 784, lo, hi)
-		dW5x5S2C96Pack(a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(96, s.parts, p)
-	if s.phase == dW5x5S2C96FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/1*1 + lo%1*1
-		o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	// The output channels of blocks [lo, hi).
+	o0 := lo/1*1 + lo%1*1
+	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
+	ch := dW5x5S2C96ChanPool.Get().(*dW5x5S2C96Chan)
+	defer dW5x5S2C96ChanPool.Put(ch)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -238,7 +247,7 @@ func dW5x5S2C96ChannelSum(x []float32) float64 {
 // [96][SH=2][SW=2][Hq=16][Wq=15] phase planes, for the
 // input channels [c0, c1).
 func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:92160]
+	dst = dst[:c1*960]
 	if c0 >= c1 {
 		return
 	}

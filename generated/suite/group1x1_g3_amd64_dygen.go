@@ -98,24 +98,22 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool split across input
-// channels; the routing FC, softmax and fusion, then the convolution,
-// each split across the 15 channel blocks (group g, block b of the
-// group: block g·5+b).
+// goroutines, in two phases: the mean pool split across input
+// channels; then the 15 channel blocks (group g, block b of the group:
+// block g·5+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them.
 func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
 	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
 	defer group1x1G3AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
 	s.job.Run(s, s.parts)
-	s.phase, s.parts = group1x1G3FuseAsm, min(15, 2*procs)
-	s.job.Run(s, s.parts)
 	s.phase, s.parts = group1x1G3ConvAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 	a := s.asm
@@ -125,14 +123,11 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(15, s.parts, p)
-	if s.phase == group1x1G3FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/5*20 + lo%5*4
-		o1 := min((hi-1)/5*20+(hi-1)%5*4+4, (hi-1)/5*20+20)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/5*20 + lo%5*4
+	o1 := min((hi-1)/5*20+(hi-1)%5*4+4, (hi-1)/5*20+20)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)
 }
 

@@ -92,17 +92,15 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 16 channel blocks (group g, block b of the
-// group: block g·16+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 16 channel blocks (group g, block b of the group:
+// block g·16+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
 	a := stem7x7AsmPool.Get().(*stem7x7Asm)
 	defer stem7x7AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = stem7x7PrepAsm, min(3, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = stem7x7FuseAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = stem7x7ConvAsm, min(16, 2*procs)
@@ -110,7 +108,8 @@ func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 	a := s.asm
@@ -121,14 +120,11 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	if s.phase == stem7x7FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/16*64 + lo%16*4
-		o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/16*64 + lo%16*4
+	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -257,7 +253,7 @@ func stem7x7ChannelSum(x []float32) float64 {
 // [3][SH=2][SW=2][Hq=115][Wq=114] phase planes, for the
 // input channels [c0, c1).
 func stem7x7Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:157320]
+	dst = dst[:c1*52440]
 	if c0 >= c1 {
 		return
 	}

@@ -74,17 +74,15 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 }
 
 // forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in three phases: the mean pool and the pack split across input
-// channels; the routing FC, softmax and fusion, then the convolution and the copy out,
-// each split across the 4 channel blocks (group g, block b of the
-// group: block g·4+b).
+// goroutines, in two phases: the mean pool and the pack split across input
+// channels; then the 4 channel blocks (group g, block b of the group:
+// block g·4+b) split across parts, each part computing its blocks'
+// routing FC, softmax and fusion and convolving them and copying them out.
 func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 	a := conv3x3AsmPool.Get().(*conv3x3Asm)
 	defer conv3x3AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3PrepAsm, min(16, 2*procs)
-	s.job.Run(s, s.parts)
-	s.phase, s.parts = conv3x3FuseAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.src = a.in
 	s.phase, s.parts = conv3x3ConvAsm, min(4, 2*procs)
@@ -92,7 +90,8 @@ func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 	s.asm, s.dst, s.src = nil, nil, nil
 }
 
-// asmPart runs part p of forwardAsmOne's current phase: the fusion or the
+// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
+// the pack of a range of input channels, or the routing, fusion and
 // convolution of a range of channel blocks.
 func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 	a := s.asm
@@ -103,14 +102,11 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	if s.phase == conv3x3FuseAsm {
-		// The output channels of blocks [lo, hi).
-		o0 := lo/4*16 + lo%4*4
-		o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
-		l.routeChannels(s, o0, o1)
-		l.fuseAsm(a.fused, s.pi, lo, hi)
-		return
-	}
+	// The output channels of blocks [lo, hi).
+	o0 := lo/4*16 + lo%4*4
+	o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+	l.routeChannels(s, o0, o1)
+	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
@@ -236,7 +232,7 @@ func conv3x3ChannelSum(x []float32) float64 {
 // [16][SH=1][SW=1][Hq=34][Wq=33] phase planes, for the
 // input channels [c0, c1).
 func conv3x3Pack(dst, x []float32, c0, c1 int) {
-	dst = dst[:17952]
+	dst = dst[:c1*1122]
 	if c0 >= c1 {
 		return
 	}
