@@ -18,7 +18,8 @@ import (
 const asmSignature = "func(out, in, w, bias []float32, nblk int)"
 
 // asmSignaturePF is the signature of a prefetching micro-kernel: pf is
-// where its PREFETCHT1s start (AsmKernel.PF lines per input channel).
+// where its PREFETCHT1s start (AsmKernel.PF lines of each expert per input
+// channel).
 const asmSignaturePF = "func(out, in, w, bias, pf []float32, nblk int)"
 
 // asmBuildConstraint keeps the assembly out of purego and non-amd64 builds.
@@ -86,7 +87,7 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	pfp := reg.R10
 	if k.PF > 0 {
 		ctx.SignatureExpr(asmSignaturePF)
-		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of pf per input channel.", k.Name, m, pv, k.PF))
+		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, m, pv, k.PF, k.PFK))
 	} else {
 		ctx.SignatureExpr(asmSignature)
 		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, m, pv))
@@ -128,8 +129,8 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	}
 	nextPF, nextPI := 0, 0 // the channel iteration's prefetches, spread over its taps
 	for t := 0; t < taps; t++ {
-		for ; nextPF < k.PF && nextPF*taps <= t*k.PF; nextPF++ {
-			ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+		for ; nextPF < k.PF*k.PFK && nextPF*taps <= t*k.PF*k.PFK; nextPF++ {
+			ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF)))
 		}
 		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
 			ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
@@ -151,8 +152,8 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 			}
 		}
 	}
-	for ; nextPF < k.PF; nextPF++ {
-		ctx.PREFETCHT1(mem(pfp, 64*nextPF))
+	for ; nextPF < k.PF*k.PFK; nextPF++ {
+		ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF)))
 	}
 	for ; nextPI < len(k.PI); nextPI++ {
 		ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
@@ -211,55 +212,82 @@ const asmFuseSignature = "func(dst, w, pi []float32, n8 int)"
 
 // emitFuseKernel emits the fusion of one block of 4 output channels: per 8
 // taps, Σ_k π[k,o+i]·W[k,o+i,t..t+8] for the 4 channels i, transposed
-// in registers into the [tap][channel] layout the micro-kernel reads.
+// in registers into the [tap][channel] layout the micro-kernel reads. The
+// loop covers 16 taps at a time (two groups of 8 sharing each π
+// broadcast), then one group of 8 when n8 is odd.
 //
-//	DI dst, SI w, DX pi, CX groups of 8 taps left.
-//	Y0–Y3 channel sums, Y4 π, Y5–Y8 and Y9–Y12 transposition.
+//	DI dst, SI w, DX pi, CX pairs of groups of 8 taps left.
+//	Y0–Y3 and Y4–Y7 the two groups' channel sums, Y8 π, Y9–Y12 transposition.
 func emitFuseKernel(ctx *build.Context, pl *Plan) {
 	a, p := pl.Asm, pl.P
 	ctx.Function(a.FuseName)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr(asmFuseSignature)
-	ctx.Doc(a.FuseName + " fuses the expert kernels of 4 output channels, 8 taps at a time.")
+	ctx.Doc(a.FuseName + " fuses the expert kernels of 4 output channels, 16 taps at a time.")
 	dst, w, pi, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
 	ctx.Load(ctx.Param("dst").Base(), dst)
 	ctx.Load(ctx.Param("w").Base(), w)
 	ctx.Load(ctx.Param("pi").Base(), pi)
 	ctx.Load(ctx.Param("n8"), n)
-	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
-		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12}
-	ctx.Label("taps")
-	for i := 0; i < 4; i++ {
-		for k := 0; k < p.K; k++ {
-			ctx.VBROADCASTSS(mem(pi, 4*(k*p.OutC+i)), ys[4])
-			row := mem(w, 4*(k*p.OutC+i)*pl.Taps)
-			if k == 0 {
-				ctx.VMULPS(row, ys[4], ys[i])
-			} else {
-				ctx.VFMADD231PS(row, ys[4], ys[i])
+	groupA := [4]reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	groupB := [4]reg.VecPhysical{reg.Y4, reg.Y5, reg.Y6, reg.Y7}
+	piReg := reg.Y8
+	tmp := [4]reg.VecPhysical{reg.Y9, reg.Y10, reg.Y11, reg.Y12}
+	// sums computes taps [t, t+8) of the 4 channels into g for each group
+	// (g, 4·t bytes into the rows).
+	sums := func(groups [][4]reg.VecPhysical) {
+		for i := 0; i < 4; i++ {
+			for k := 0; k < p.K; k++ {
+				ctx.VBROADCASTSS(mem(pi, 4*(k*p.OutC+i)), piReg)
+				for gi, g := range groups {
+					row := mem(w, 4*(k*p.OutC+i)*pl.Taps+32*gi)
+					if k == 0 {
+						ctx.VMULPS(row, piReg, g[i])
+					} else {
+						ctx.VFMADD231PS(row, piReg, g[i])
+					}
+				}
 			}
 		}
 	}
-	// a, b, c, d = Y0..Y3 hold taps 0..7 of channels 0..3.
-	ctx.VUNPCKLPS(ys[1], ys[0], ys[5])  // a0 b0 a1 b1 | a4 b4 a5 b5
-	ctx.VUNPCKHPS(ys[1], ys[0], ys[6])  // a2 b2 a3 b3 | a6 b6 a7 b7
-	ctx.VUNPCKLPS(ys[3], ys[2], ys[7])  // c0 d0 c1 d1 | c4 d4 c5 d5
-	ctx.VUNPCKHPS(ys[3], ys[2], ys[8])  // c2 d2 c3 d3 | c6 d6 c7 d7
-	ctx.VUNPCKLPD(ys[7], ys[5], ys[9])  // tap 0 | tap 4
-	ctx.VUNPCKHPD(ys[7], ys[5], ys[10]) // tap 1 | tap 5
-	ctx.VUNPCKLPD(ys[8], ys[6], ys[11]) // tap 2 | tap 6
-	ctx.VUNPCKHPD(ys[8], ys[6], ys[12]) // tap 3 | tap 7
-	ctx.VPERM2F128(operand.U8(0x20), ys[10], ys[9], ys[0])
-	ctx.VPERM2F128(operand.U8(0x20), ys[12], ys[11], ys[1])
-	ctx.VPERM2F128(operand.U8(0x31), ys[10], ys[9], ys[2])
-	ctx.VPERM2F128(operand.U8(0x31), ys[12], ys[11], ys[3])
-	for i := 0; i < 4; i++ {
-		ctx.VMOVUPS(ys[i], mem(dst, 32*i))
+	// transposeStore writes the 8 taps × 4 channels in g as [tap][channel]
+	// at dst + off bytes.
+	transposeStore := func(g [4]reg.VecPhysical, off int) {
+		ctx.VUNPCKLPS(g[1], g[0], tmp[0])   // a0 b0 a1 b1 | a4 b4 a5 b5
+		ctx.VUNPCKHPS(g[1], g[0], tmp[1])   // a2 b2 a3 b3 | a6 b6 a7 b7
+		ctx.VUNPCKLPS(g[3], g[2], tmp[2])   // c0 d0 c1 d1 | c4 d4 c5 d5
+		ctx.VUNPCKHPS(g[3], g[2], tmp[3])   // c2 d2 c3 d3 | c6 d6 c7 d7
+		ctx.VUNPCKLPD(tmp[2], tmp[0], g[0]) // tap 0 | tap 4
+		ctx.VUNPCKHPD(tmp[2], tmp[0], g[1]) // tap 1 | tap 5
+		ctx.VUNPCKLPD(tmp[3], tmp[1], g[2]) // tap 2 | tap 6
+		ctx.VUNPCKHPD(tmp[3], tmp[1], g[3]) // tap 3 | tap 7
+		ctx.VPERM2F128(operand.U8(0x20), g[1], g[0], tmp[0])
+		ctx.VPERM2F128(operand.U8(0x20), g[3], g[2], tmp[1])
+		ctx.VPERM2F128(operand.U8(0x31), g[1], g[0], tmp[2])
+		ctx.VPERM2F128(operand.U8(0x31), g[3], g[2], tmp[3])
+		for i := 0; i < 4; i++ {
+			ctx.VMOVUPS(tmp[i], mem(dst, off+32*i))
+		}
 	}
-	ctx.ADDQ(operand.U32(32), w)
-	ctx.ADDQ(operand.U32(128), dst)
+	odd := reg.R8
+	ctx.MOVQ(n, odd)
+	ctx.ANDQ(operand.U32(1), odd)
+	ctx.SHRQ(operand.U8(1), n)
+	ctx.JZ(operand.LabelRef("last"))
+	ctx.Label("taps")
+	sums([][4]reg.VecPhysical{groupA, groupB})
+	transposeStore(groupA, 0)
+	transposeStore(groupB, 128)
+	ctx.ADDQ(operand.U32(64), w)
+	ctx.ADDQ(operand.U32(256), dst)
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("taps"))
+	ctx.Label("last")
+	ctx.TESTQ(odd, odd)
+	ctx.JZ(operand.LabelRef("done"))
+	sums([][4]reg.VecPhysical{groupA})
+	transposeStore(groupA, 0)
+	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
 }

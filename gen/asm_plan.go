@@ -38,7 +38,8 @@ type AsmPlan struct {
 	PS     int // floats per packed input channel: SH·SW·Hq·Wq
 	NV     int // vectors of 8 flat output pixels per channel: ceil(Ho·Wq/8)
 	NPB    int // full pixel blocks per channel: NV / P
-	Pt     int // vectors of the tail pixel block (0: none)
+	Pt     int // vectors of each tail pixel block (0: none)
+	Nt     int // tail pixel blocks: 1, or 2 when a one-vector tail is split (below)
 	OPS    int // floats per output channel in the kernel's output: NV·8
 
 	TapOff []int // per tap (kh, kw), offset into a packed channel, in floats
@@ -112,9 +113,10 @@ type AsmKernel struct {
 	// OutNeed + nblk·P·8 before entering it.
 	InNeed, OutNeed int
 	// PF > 0 marks a prefetching variant (batch path only): each input
-	// channel iteration issues PF PREFETCHT1s of consecutive cache lines
-	// from its pf argument, which Go checks holds nblk·PFNeed floats.
-	PF, PFNeed int
+	// channel iteration issues, for every expert k, PF PREFETCHT1s of
+	// consecutive cache lines at pf + k·PFStride floats, then moves on by
+	// PF lines; Go checks len(pf) ≥ (K−1)·PFStride + nblk·PFNeed.
+	PF, PFNeed, PFStride, PFK int
 	// PI, when set, marks an input-prefetching variant (convAsm's first
 	// channel block of each chunk but the last): each input channel
 	// iteration issues a PREFETCHT0 at every PI byte offset from the
@@ -171,6 +173,15 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	a.Mt = coutG % a.M
 	a.NPB = a.NV / a.P
 	a.Pt = a.NV % a.P
+	a.Nt = min(a.Pt, 1)
+	if a.Pt == 1 && a.NPB >= 1 && !a.MemFMA && a.P%2 == 1 {
+		// A one-vector tail block keeps only M accumulators in flight,
+		// too few to hide the FMA latency (it ran at half the speed of a
+		// full block): the last full block and the tail become two blocks
+		// of (P+1)/2 vectors.
+		a.NPB--
+		a.Pt, a.Nt = (a.P+1)/2, 2
+	}
 
 	for kh := 0; kh < p.KH; kh++ {
 		for kw := 0; kw < p.KW; kw++ {
@@ -417,8 +428,8 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	if a.MemFMA {
 		b.WriteString(", FMAs read the input from memory")
 	}
-	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels; %d full pixel blocks, tail %d vectors\n",
-		a.NBFull, a.Mt, a.NPB, a.Pt)
+	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels; %d full pixel blocks, tail %d×%d vectors\n",
+		a.NBFull, a.Mt, a.NPB, a.Nt, a.Pt)
 	if a.DirectIn {
 		fmt.Fprintf(&b, "    input read in place (no padding, unit stride)\n")
 	} else {
@@ -446,7 +457,7 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	fmt.Fprintf(&b, "    fused kernel [groups %d][blocks][cin %d][kh %d][kw %d][channels of the block] = %d floats",
 		p.Groups, pl.CinG, p.KH, p.KW, a.FusedLen)
 	if a.FuseName != "" {
-		fmt.Fprintf(&b, "; fusion in assembly for full blocks, 8 taps at a time (%d of %d taps)\n", a.Fuse8, pl.Taps)
+		fmt.Fprintf(&b, "; fusion in assembly for full blocks, 16 taps at a time (then 8) (%d of %d taps)\n", a.Fuse8, pl.Taps)
 	} else {
 		b.WriteString("; fusion in Go\n")
 	}

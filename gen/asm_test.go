@@ -115,8 +115,8 @@ func TestAsmPlanRegisters(t *testing.T) {
 				t.Errorf("%s: kernel %s needs %d YMM registers", l.Name, k.Name, regs)
 			}
 		}
-		if a.NPB*a.P+a.Pt != a.NV {
-			t.Errorf("%s: pixel blocks %d×%d + %d do not cover %d vectors", l.Name, a.NPB, a.P, a.Pt, a.NV)
+		if a.NPB*a.P+a.Nt*a.Pt != a.NV {
+			t.Errorf("%s: pixel blocks %d×%d + %d×%d do not cover %d vectors", l.Name, a.NPB, a.P, a.Nt, a.Pt, a.NV)
 		}
 		if !a.DirectIn && a.InLen < (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8 {
 			t.Errorf("%s: packed input %d floats, kernels read %d", l.Name, a.InLen, (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8)

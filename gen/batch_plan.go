@@ -19,13 +19,14 @@ type BatchPlan struct {
 	Units           int // channel blocks of the layer (groups × blocks per group)
 	WeightTileBytes int // expert weights of one weight tile
 	FusedTileLen    int // floats of one sample's fused tile: TB·M·Taps
-	// PF is the number of cache lines of the next weight tile's expert
-	// weights that each input-channel iteration of the convolution kernels
-	// prefetches into L2 (PREFETCHT1), so that the next tile's fusion
-	// reads them from L2 instead of memory: the memory traffic of the
-	// fusion overlaps the FMA-bound convolution of the current tile. It is
-	// the tile's lines over the kernel channel iterations of one sample's
-	// tile, rounded up; 0 turns the prefetch off.
+	// PF is the number of cache lines of each expert's rows of the next
+	// weight tile that each input-channel iteration of the convolution
+	// kernels prefetches into L2 (PREFETCHT1, K·PF in all), so that the
+	// next tile's fusion reads them from L2 instead of memory: the memory
+	// traffic of the fusion overlaps the FMA-bound convolution of the
+	// current tile. It is one expert's lines of the tile over the kernel
+	// channel iterations of one sample's tile, rounded up; 0 turns the
+	// prefetch off.
 	PF int
 }
 
@@ -63,17 +64,17 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 	}
 	// Kernel channel iterations of one sample's tile: every pixel block of
 	// every channel block runs CinG of them.
-	iters := tb * (a.NPB + min(a.Pt, 1)) * pl.CinG
-	lines := (tb*blk + 63) / 64
+	iters := tb * (a.NPB + a.Nt) * pl.CinG
+	lines := (tb*a.M*pl.Taps*4 + 63) / 64 // one expert's rows of the tile
 	pf := (lines + iters - 1) / iters
-	// One call's sweep (Chunk pixel blocks) must fit in the weights, from
-	// which the driver takes it.
+	// One call's sweep (Chunk pixel blocks) must fit in one expert's
+	// weights, from which the driver takes it.
 	need := pl.CinG * pf * 16
-	if pl.CinG > 1 && a.Chunk*need <= p.K*p.OutC*pl.Taps {
+	if pl.CinG > 1 && a.Chunk*need <= p.OutC*pl.Taps {
 		b.PF = pf
 		for _, k := range append([]AsmKernel(nil), a.Kernels...) {
 			k.Name += "PF"
-			k.PF, k.PFNeed = pf, need
+			k.PF, k.PFNeed, k.PFStride, k.PFK = pf, need, p.OutC*pl.Taps, p.K
 			a.Kernels = append(a.Kernels, k)
 		}
 	}
@@ -88,7 +89,7 @@ func (b *BatchPlan) describe() string {
 	s := fmt.Sprintf("    batch fusion: samples in tiles of %d share one pass over the expert weights, %d channel blocks (%d KiB of experts) per weight tile\n",
 		b.NT, b.TB, b.WeightTileBytes>>10)
 	if b.PF > 0 {
-		s += fmt.Sprintf("    the convolution of a tile prefetches the next tile's experts into L2: %d cache line(s) per input channel iteration\n", b.PF)
+		s += fmt.Sprintf("    the convolution of a tile prefetches the next tile's experts into L2: %d cache line(s) of each expert per input channel iteration\n", b.PF)
 	}
 	return s
 }

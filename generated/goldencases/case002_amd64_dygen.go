@@ -54,19 +54,19 @@ func case002Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	case002Conv4x3(out, in, w, bias, nblk)
 }
 
-// case002Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
+// case002Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func case002Conv4x1(out, in, w, bias []float32, nblk int)
+func case002Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case002Conv4x1Checked checks every length case002Conv4x1 touches, then calls it.
-func case002Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 168+nblk*8 || len(in) < 16320+nblk*8 ||
+// case002Conv4x2Checked checks every length case002Conv4x2 touches, then calls it.
+func case002Conv4x2Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 16320+nblk*16 ||
 		len(w) < 2304 || len(bias) < 4 {
-		panic("Case002: AVX2 kernel case002Conv4x1 called with short slices (bug in dygen)")
+		panic("Case002: AVX2 kernel case002Conv4x2 called with short slices (bug in dygen)")
 	}
-	case002Conv4x1(out, in, w, bias, nblk)
+	case002Conv4x2(out, in, w, bias, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -173,7 +173,7 @@ func (l *Case002) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case002Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// case002Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape
@@ -250,12 +250,12 @@ func case002At(row []float32, c int32) float32 {
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·32+b is block b of group g): for each chunk of
-// 2 pixel blocks, every one of those channel blocks. Disjoint block
+// 1 pixel blocks, every one of those channel blocks. Disjoint block
 // ranges write disjoint outputs and may run concurrently.
 func (l *Case002) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 4, 3, 2
-	for b0 := 0; b0 < 2; b0 += chunk {
-		nb := min(chunk, 2-b0)
+	const m, pv, chunk = 4, 3, 1
+	for b0 := 0; b0 < 1; b0 += chunk {
+		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/32, u%32
@@ -264,11 +264,11 @@ func (l *Case002) convAsm(out, in, fused []float32, u0, u1 int) {
 			case002Conv4x3Checked(out[o*56+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
 	}
-	q := 48
+	q := 24
 	for u := u0; u < u1; u++ {
 		g, b := u/32, u%32
 		inG := in[g*16384+q:]
 		o := g*128 + b*m
-		case002Conv4x1Checked(out[o*56+q:], inG, fused[o*576:], l.bias[o:], 1)
+		case002Conv4x2Checked(out[o*56+q:], inG, fused[o*576:], l.bias[o:], 2)
 	}
 }

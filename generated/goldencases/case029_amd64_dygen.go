@@ -193,7 +193,7 @@ func (l *Case029) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case029Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// case029Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

@@ -180,7 +180,7 @@ func (l *Case032) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case032Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// case032Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

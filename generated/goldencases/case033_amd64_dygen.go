@@ -132,7 +132,7 @@ func (l *Case033) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case033Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// case033Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

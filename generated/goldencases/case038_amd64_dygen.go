@@ -161,7 +161,7 @@ func (l *Case038) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case038Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// case038Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

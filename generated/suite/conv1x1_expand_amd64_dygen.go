@@ -165,7 +165,7 @@ func (l *Conv1x1Expand) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv1x1ExpandFuse4 fuses the experts of 4 output channels, 8 taps at a time
+// conv1x1ExpandFuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

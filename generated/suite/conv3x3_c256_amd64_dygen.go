@@ -56,7 +56,8 @@ func conv3x3C256Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // conv3x3C256Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like conv3x3C256Conv4x3, and prefetches
-// 1 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
+// 1 cache line(s) of each of the 4 experts' rows (pf + k·589824) into L2
+// per input channel (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3C256Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
@@ -64,7 +65,7 @@ func conv3x3C256Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
 // conv3x3C256Conv4x3PFChecked checks every length conv3x3C256Conv4x3PF touches, then calls it.
 func conv3x3C256Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 61232+nblk*24 ||
-		len(w) < 9216 || len(bias) < 4 || len(pf) < nblk*4096 {
+		len(w) < 9216 || len(bias) < 4 || len(pf) < 1769472+nblk*4096 {
 		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x3PF called with short slices (bug in dygen)")
 	}
 	conv3x3C256Conv4x3PF(out, in, w, bias, pf, nblk)
@@ -187,7 +188,7 @@ func (l *Conv3x3C256) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv3x3C256Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// conv3x3C256Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

@@ -138,13 +138,12 @@ func (l *Conv3x3C256) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
 	}
 }
 
-// prefetchAt returns where a kernel call that prefetches n floats starts:
-// float r (wrapped around) of the expert rows of the channel blocks [v0, v1),
-// expert after expert, moved back where the call would run past the
-// weights' end.
+// prefetchAt returns where a kernel call that prefetches n floats of every
+// expert's rows starts: float r (wrapped around) of expert 0's rows of the
+// channel blocks [v0, v1), moved back where the call would run past the
+// expert's end (the kernel adds k·589824 for expert k).
 func (l *Conv3x3C256) prefetchAt(v0, v1, r, n int) []float32 {
 	rl := (v1 - v0) * 9216 // floats per expert
-	r %= 4 * rl
-	s := (r/rl*256+v0*4)*2304 + r%rl
-	return l.weight[:2359296][min(s, 2359296-n):]
+	s := v0*9216 + r%rl
+	return l.weight[:2359296][min(s, 589824-n):]
 }

@@ -54,24 +54,25 @@ func conv3x3C512Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	conv3x3C512Conv4x3(out, in, w, bias, nblk)
 }
 
-// conv3x3C512Conv4x1 computes 4 output channels × 1 vectors of 8 flat output
+// conv3x3C512Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
 //
 //go:noescape
-func conv3x3C512Conv4x1(out, in, w, bias []float32, nblk int)
+func conv3x3C512Conv4x2(out, in, w, bias []float32, nblk int)
 
-// conv3x3C512Conv4x1Checked checks every length conv3x3C512Conv4x1 touches, then calls it.
-func conv3x3C512Conv4x1Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 168+nblk*8 || len(in) < 36810+nblk*8 ||
+// conv3x3C512Conv4x2Checked checks every length conv3x3C512Conv4x2 touches, then calls it.
+func conv3x3C512Conv4x2Checked(out, in, w, bias []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 36810+nblk*16 ||
 		len(w) < 18432 || len(bias) < 4 {
-		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x1 called with short slices (bug in dygen)")
+		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x2 called with short slices (bug in dygen)")
 	}
-	conv3x3C512Conv4x1(out, in, w, bias, nblk)
+	conv3x3C512Conv4x2(out, in, w, bias, nblk)
 }
 
 // conv3x3C512Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x3, and prefetches
-// 3 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
+// 1 cache line(s) of each of the 4 experts' rows (pf + k·2359296) into L2
+// per input channel (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3C512Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
@@ -79,26 +80,27 @@ func conv3x3C512Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
 // conv3x3C512Conv4x3PFChecked checks every length conv3x3C512Conv4x3PF touches, then calls it.
 func conv3x3C512Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 36810+nblk*24 ||
-		len(w) < 18432 || len(bias) < 4 || len(pf) < nblk*24576 {
+		len(w) < 18432 || len(bias) < 4 || len(pf) < 7077888+nblk*8192 {
 		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x3PF called with short slices (bug in dygen)")
 	}
 	conv3x3C512Conv4x3PF(out, in, w, bias, pf, nblk)
 }
 
-// conv3x3C512Conv4x1PF computes 4 output channels × 1 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x1, and prefetches
-// 3 cache line(s) of pf into L2 per input channel (assembly, AVX2+FMA).
+// conv3x3C512Conv4x2PF computes 4 output channels × 2 vectors of 8 flat output
+// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x2, and prefetches
+// 1 cache line(s) of each of the 4 experts' rows (pf + k·2359296) into L2
+// per input channel (assembly, AVX2+FMA).
 //
 //go:noescape
-func conv3x3C512Conv4x1PF(out, in, w, bias, pf []float32, nblk int)
+func conv3x3C512Conv4x2PF(out, in, w, bias, pf []float32, nblk int)
 
-// conv3x3C512Conv4x1PFChecked checks every length conv3x3C512Conv4x1PF touches, then calls it.
-func conv3x3C512Conv4x1PFChecked(out, in, w, bias, pf []float32, nblk int) {
-	if nblk < 1 || len(out) < 168+nblk*8 || len(in) < 36810+nblk*8 ||
-		len(w) < 18432 || len(bias) < 4 || len(pf) < nblk*24576 {
-		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x1PF called with short slices (bug in dygen)")
+// conv3x3C512Conv4x2PFChecked checks every length conv3x3C512Conv4x2PF touches, then calls it.
+func conv3x3C512Conv4x2PFChecked(out, in, w, bias, pf []float32, nblk int) {
+	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 36810+nblk*16 ||
+		len(w) < 18432 || len(bias) < 4 || len(pf) < 7077888+nblk*8192 {
+		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x2PF called with short slices (bug in dygen)")
 	}
-	conv3x3C512Conv4x1PF(out, in, w, bias, pf, nblk)
+	conv3x3C512Conv4x2PF(out, in, w, bias, pf, nblk)
 }
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
@@ -205,7 +207,7 @@ func (l *Conv3x3C512) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv3x3C512Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// conv3x3C512Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape
@@ -285,8 +287,8 @@ func conv3x3C512At(row []float32, c int32) float32 {
 // ranges write disjoint outputs and may run concurrently.
 func (l *Conv3x3C512) convAsm(out, in, fused []float32, u0, u1 int) {
 	const m, pv, chunk = 4, 3, 1
-	for b0 := 0; b0 < 2; b0 += chunk {
-		nb := min(chunk, 2-b0)
+	for b0 := 0; b0 < 1; b0 += chunk {
+		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/128, u%128
@@ -295,11 +297,11 @@ func (l *Conv3x3C512) convAsm(out, in, fused []float32, u0, u1 int) {
 			conv3x3C512Conv4x3Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], nb)
 		}
 	}
-	q := 48
+	q := 24
 	for u := u0; u < u1; u++ {
 		g, b := u/128, u%128
 		inG := in[g*36864+q:]
 		o := g*512 + b*m
-		conv3x3C512Conv4x1Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], 1)
+		conv3x3C512Conv4x2Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], 2)
 	}
 }

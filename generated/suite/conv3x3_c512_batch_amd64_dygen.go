@@ -126,32 +126,31 @@ func (l *Conv3x3C512) tilePart(s *conv3x3C512Scratch, p int) {
 func (l *Conv3x3C512) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
 	const pv, chunk = 3, 1
 	r := 0 // floats of the prefetch sweep so far
-	for b0 := 0; b0 < 2; b0 += chunk {
-		nb := min(chunk, 2-b0)
+	for b0 := 0; b0 < 1; b0 += chunk {
+		nb := min(chunk, 1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g := u / 128
 			o := u * 4
-			conv3x3C512Conv4x3PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, nb*24576), nb)
-			r += nb * 24576
+			conv3x3C512Conv4x3PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, nb*8192), nb)
+			r += nb * 8192
 		}
 	}
-	q := 48
+	q := 24
 	for u := u0; u < u1; u++ {
 		g := u / 128
 		o := u * 4
-		conv3x3C512Conv4x1PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, 24576), 1)
-		r += 24576
+		conv3x3C512Conv4x2PFChecked(out[o*56+q:], in[g*36864+q:], fused[(u-u0)*18432:], l.bias[o:], l.prefetchAt(v0, v1, r, 16384), 2)
+		r += 16384
 	}
 }
 
-// prefetchAt returns where a kernel call that prefetches n floats starts:
-// float r (wrapped around) of the expert rows of the channel blocks [v0, v1),
-// expert after expert, moved back where the call would run past the
-// weights' end.
+// prefetchAt returns where a kernel call that prefetches n floats of every
+// expert's rows starts: float r (wrapped around) of expert 0's rows of the
+// channel blocks [v0, v1), moved back where the call would run past the
+// expert's end (the kernel adds k·2359296 for expert k).
 func (l *Conv3x3C512) prefetchAt(v0, v1, r, n int) []float32 {
 	rl := (v1 - v0) * 18432 // floats per expert
-	r %= 4 * rl
-	s := (r/rl*512+v0*4)*4608 + r%rl
-	return l.weight[:9437184][min(s, 9437184-n):]
+	s := v0*18432 + r%rl
+	return l.weight[:9437184][min(s, 2359296-n):]
 }

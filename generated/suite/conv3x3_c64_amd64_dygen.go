@@ -210,7 +210,7 @@ func (l *Conv3x3C64) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv3x3C64Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// conv3x3C64Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

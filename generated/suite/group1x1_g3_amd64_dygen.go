@@ -165,7 +165,7 @@ func (l *Group1x1G3) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// group1x1G3Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// group1x1G3Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape

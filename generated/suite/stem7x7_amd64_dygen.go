@@ -213,7 +213,7 @@ func (l *Stem7x7) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// stem7x7Fuse4 fuses the experts of 4 output channels, 8 taps at a time
+// stem7x7Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
 //
 //go:noescape
