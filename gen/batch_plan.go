@@ -67,10 +67,10 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 	iters := tb * (a.NPB + a.Nt) * pl.CinG
 	lines := (tb*a.M*pl.Taps*4 + 63) / 64 // one expert's rows of the tile
 	pf := (lines + iters - 1) / iters
-	// One call's sweep (Chunk pixel blocks) must fit in one expert's
-	// weights, from which the driver takes it.
+	// One call's sweep (Chunk pixel blocks, or the Nt tail blocks) must fit
+	// in one expert's weights, from which the driver takes it.
 	need := pl.CinG * pf * 16
-	if pl.CinG > 1 && a.Chunk*need <= p.OutC*pl.Taps {
+	if pl.CinG > 1 && max(a.Chunk, a.Nt)*need <= p.OutC*pl.Taps {
 		b.PF = pf
 		for _, k := range append([]AsmKernel(nil), a.Kernels...) {
 			k.Name += "PF"
