@@ -123,8 +123,8 @@ type AsmKernel struct {
 	// channel's input pointer, which covers the pixel block of the next
 	// chunk (PIDist bytes ahead) under every tap row, so that the next
 	// chunk's first kernel call finds its input in cache instead of
-	// stalling on one memory access per channel row. Go checks len(in) ≥
-	// InNeed + nblk·P·8 + PIDist/4.
+	// stalling on one memory access per channel row. Its InNeed includes
+	// the PIDist/4 floats the prefetches reach past the plain kernel's.
 	PI     []int
 	PIDist int
 }
@@ -284,6 +284,7 @@ func addInputPrefetch(pl *Plan) {
 	k := a.Block(a.M, a.P)
 	k.Name += "PI"
 	k.PIDist = a.Chunk * a.P * 32
+	k.InNeed += k.PIDist / 4 // the prefetches reach PIDist bytes further
 	seen := map[int]bool{}
 	for _, off := range a.TapOff {
 		row := off - off%a.Wq // the tap's row start in its phase plane

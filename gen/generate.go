@@ -39,7 +39,6 @@ type OutputFile struct {
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"mul": func(a, b int) int { return a * b },
 	"add": func(a, b int) int { return a + b },
-	"div": func(a, b int) int { return a / b },
 }).ParseFS(templates.FS, "*.tmpl"))
 
 // layerData is what the layer templates see.
