@@ -37,7 +37,7 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitAsmKernel(ctx, pl, k)
 	}
 	if a.FuseName != "" {
-		emitFuseKernel(ctx, pl)
+		emitFuseKernel(ctx, pl, a.FuseName)
 	}
 	if a.PackName != "" {
 		emitPackKernel(ctx, pl)
@@ -48,7 +48,7 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 			emitCopyKernel(ctx, pl, true)
 		}
 	}
-	emitSumKernel(ctx, pl)
+	emitSumKernel(ctx, a.SumName)
 	return renderAsm(ctx, pkg, pl.Name, "assembly")
 }
 
@@ -218,12 +218,12 @@ const asmFuseSignature = "func(dst, w, pi []float32, n8 int)"
 //
 //	DI dst, SI w, DX pi, CX pairs of groups of 8 taps left.
 //	Y0–Y3 and Y4–Y7 the two groups' channel sums, Y8 π, Y9–Y12 transposition.
-func emitFuseKernel(ctx *build.Context, pl *Plan) {
-	a, p := pl.Asm, pl.P
-	ctx.Function(a.FuseName)
+func emitFuseKernel(ctx *build.Context, pl *Plan, name string) {
+	p := pl.P
+	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr(asmFuseSignature)
-	ctx.Doc(a.FuseName + " fuses the expert kernels of 4 output channels, 16 taps at a time.")
+	ctx.Doc(name + " fuses the expert kernels of 4 output channels, 16 taps at a time.")
 	dst, w, pi, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
 	ctx.Load(ctx.Param("dst").Base(), dst)
 	ctx.Load(ctx.Param("w").Base(), w)
@@ -296,12 +296,11 @@ func emitFuseKernel(ctx *build.Context, pl *Plan) {
 // per iteration into 4 YMM accumulators, then a horizontal sum.
 //
 //	SI x, CX groups of 32 left; Y0–Y3 sums.
-func emitSumKernel(ctx *build.Context, pl *Plan) {
-	a := pl.Asm
-	ctx.Function(a.SumName)
+func emitSumKernel(ctx *build.Context, name string) {
+	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr("func(x []float32) float32")
-	ctx.Doc(a.SumName + " returns the sum of x[:len(x)&^31] (float32 partial sums).")
+	ctx.Doc(name + " returns the sum of x[:len(x)&^31] (float32 partial sums).")
 	x, n := reg.RSI, reg.RCX
 	ctx.Load(ctx.Param("x").Base(), x)
 	ctx.Load(ctx.Param("x").Len(), n)

@@ -151,23 +151,7 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 
 	// Register blocking.
 	coutG := pl.CoutG
-	switch {
-	case coutG == 1:
-		a.M, a.P, a.MemFMA = 1, 12, true
-	case coutG%4 == 0:
-		a.M, a.P = 4, 3
-	case coutG%6 == 0:
-		a.M, a.P = 6, 2
-	case coutG%5 == 0:
-		a.M, a.P = 5, 2
-	case coutG%3 == 0:
-		a.M, a.P = 3, 3
-	case coutG%2 == 0:
-		a.M, a.P = 2, 4
-	default:
-		a.M, a.P = 4, 3
-	}
-	a.M = min(a.M, coutG)
+	a.M, a.P, a.MemFMA = registerBlocking(coutG)
 	a.P = min(a.P, a.NV)
 	a.NBFull = coutG / a.M
 	a.Mt = coutG % a.M
@@ -339,6 +323,30 @@ func sharedWq(pl *Plan, full int) int {
 		}
 	}
 	return full
+}
+
+// registerBlocking returns the micro-kernel's M output channels × P
+// vectors for a group of coutG output channels, and whether its FMAs read
+// the input from memory (M = 1): M·P accumulators, P input vectors and a
+// broadcast weight within 16 YMM registers, M dividing coutG when it can.
+func registerBlocking(coutG int) (m, pv int, memFMA bool) {
+	switch {
+	case coutG == 1:
+		return 1, 12, true
+	case coutG%4 == 0:
+		m, pv = 4, 3
+	case coutG%6 == 0:
+		m, pv = 6, 2
+	case coutG%5 == 0:
+		m, pv = 5, 2
+	case coutG%3 == 0:
+		m, pv = 3, 3
+	case coutG%2 == 0:
+		m, pv = 2, 4
+	default:
+		m, pv = 4, 3
+	}
+	return min(m, coutG), pv, false
 }
 
 // ColRun is one column phase of a zero-padded pack: packed columns

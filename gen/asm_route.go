@@ -13,7 +13,7 @@ import (
 // row), or "" when the FC stays in Go (no AVX2 backend, or Cin not a
 // multiple of 8).
 func (pl *Plan) FCName() string {
-	if pl.Asm == nil || pl.P.InC%8 != 0 {
+	if !pl.HasAsm() || pl.P.InC%8 != 0 {
 		return ""
 	}
 	return lowerFirst(pl.Name) + "FC4"

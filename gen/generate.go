@@ -112,6 +112,13 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			}
 			out = append(out, files...)
 		}
+		if pl.RT != nil {
+			files, err := rtFiles(pkg, d)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, files...)
+		}
 		if pl.FCName() != "" {
 			src, err := execute("route_amd64.go.tmpl", d)
 			if err != nil {

@@ -53,6 +53,9 @@ type Plan struct {
 	// Batch is the batch-aware fusion of the AVX2 path (batch_plan.go);
 	// nil when samples are fused one by one.
 	Batch *BatchPlan
+	// RT is the AVX2 backend of a run-time-size layer (rt_plan.go); nil
+	// for a fixed size.
+	RT *RTPlan
 }
 
 // Interior is the range of outputs whose every tap reads inside the input,
@@ -121,6 +124,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	pl.Asm = newAsmPlan(pl)
 	pl.Batch = newBatchPlan(pl)
 	addInputPrefetch(pl)
+	pl.RT = newRTPlan(pl)
 	return pl, nil
 }
 
@@ -219,9 +223,36 @@ func (pl *Plan) Describe() string {
 		p.K, pl.UnrollK, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, pl.FusedLen)
 	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
 		pl.OB, pl.NB, pl.Tail, pl.UnrollKW)
-	b.WriteString(pl.Asm.describe(pl))
+	if pl.RT != nil {
+		b.WriteString(pl.RT.describe(pl))
+	} else {
+		b.WriteString(pl.Asm.describe(pl))
+	}
 	if pl.Asm != nil {
 		b.WriteString(pl.Batch.describe())
 	}
 	return b.String()
+}
+
+// HasAsm reports whether the layer has an AVX2 backend (fixed or run-time
+// size).
+func (pl *Plan) HasAsm() bool { return pl.Asm != nil || pl.RT != nil }
+
+// FuseInfo is what the assembly fusion and mean pool (templates/fuse.tmpl)
+// need of either backend.
+type FuseInfo struct {
+	M, Mt, NBFull int
+	PerChannel    bool
+	FuseName      string
+	Fuse8         int
+	SumName       string
+}
+
+// FuseInfo returns the fusion parameters of the layer's AVX2 backend.
+func (pl *Plan) FuseInfo() FuseInfo {
+	if a := pl.Asm; a != nil {
+		return FuseInfo{a.M, a.Mt, a.NBFull, a.PerChannel, a.FuseName, a.Fuse8, a.SumName}
+	}
+	r := pl.RT
+	return FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName}
 }

@@ -16,13 +16,13 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 	panic("Case000: no assembly in this build")
 }
 
-// case000Asm is empty in this build.
-type case000Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 	panic("Case000: no assembly in this build")
 }
+
+// case000Asm is empty in this build.
+type case000Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case000) asmPart(s *case000Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 	panic("Case001: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
+	panic("Case001: no assembly in this build")
+}
+
 // case001FC4Checked is never called in this build.
 func case001FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case001: no assembly in this build")
@@ -23,11 +28,6 @@ func case001FC4Checked(out []float64, w []float32, x []float64) {
 
 // case001Asm is empty in this build.
 type case001Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
-	panic("Case001: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case001) asmPart(s *case001Scratch, p int) {

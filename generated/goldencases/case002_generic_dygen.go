@@ -16,6 +16,11 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 	panic("Case002: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
+	panic("Case002: no assembly in this build")
+}
+
 // case002FC4Checked is never called in this build.
 func case002FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case002: no assembly in this build")
@@ -23,11 +28,6 @@ func case002FC4Checked(out []float64, w []float32, x []float64) {
 
 // case002Asm is empty in this build.
 type case002Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
-	panic("Case002: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case002) asmPart(s *case002Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 	panic("Case003: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
+	panic("Case003: no assembly in this build")
+}
+
 // case003FC4Checked is never called in this build.
 func case003FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case003: no assembly in this build")
@@ -23,11 +28,6 @@ func case003FC4Checked(out []float64, w []float32, x []float64) {
 
 // case003Asm is empty in this build.
 type case003Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
-	panic("Case003: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case003) asmPart(s *case003Scratch, p int) {

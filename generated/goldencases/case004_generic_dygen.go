@@ -16,6 +16,11 @@ func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, o
 	panic("Case004: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
+	panic("Case004: no assembly in this build")
+}
+
 // case004FC4Checked is never called in this build.
 func case004FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case004: no assembly in this build")
@@ -23,11 +28,6 @@ func case004FC4Checked(out []float64, w []float32, x []float64) {
 
 // case004Asm is empty in this build.
 type case004Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
-	panic("Case004: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case004) asmPart(s *case004Scratch, p int) {

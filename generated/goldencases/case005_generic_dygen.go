@@ -16,6 +16,11 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 	panic("Case005: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
+	panic("Case005: no assembly in this build")
+}
+
 // case005FC4Checked is never called in this build.
 func case005FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case005: no assembly in this build")
@@ -23,11 +28,6 @@ func case005FC4Checked(out []float64, w []float32, x []float64) {
 
 // case005Asm is empty in this build.
 type case005Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
-	panic("Case005: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case005) asmPart(s *case005Scratch, p int) {

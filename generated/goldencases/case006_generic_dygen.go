@@ -16,6 +16,11 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 	panic("Case006: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
+	panic("Case006: no assembly in this build")
+}
+
 // case006FC4Checked is never called in this build.
 func case006FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case006: no assembly in this build")
@@ -23,11 +28,6 @@ func case006FC4Checked(out []float64, w []float32, x []float64) {
 
 // case006Asm is empty in this build.
 type case006Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
-	panic("Case006: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case006) asmPart(s *case006Scratch, p int) {

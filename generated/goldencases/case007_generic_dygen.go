@@ -16,6 +16,11 @@ func (l *Case007) forwardAsm(s *case007Scratch, dst, src []float32, n, inSize, o
 	panic("Case007: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
+	panic("Case007: no assembly in this build")
+}
+
 // case007FC4Checked is never called in this build.
 func case007FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case007: no assembly in this build")
@@ -23,11 +28,6 @@ func case007FC4Checked(out []float64, w []float32, x []float64) {
 
 // case007Asm is empty in this build.
 type case007Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
-	panic("Case007: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case007) asmPart(s *case007Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, o
 	panic("Case008: no assembly in this build")
 }
 
-// case008Asm is empty in this build.
-type case008Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
 	panic("Case008: no assembly in this build")
 }
+
+// case008Asm is empty in this build.
+type case008Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case008) asmPart(s *case008Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 	panic("Case009: no assembly in this build")
 }
 
-// case009Asm is empty in this build.
-type case009Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
 	panic("Case009: no assembly in this build")
 }
+
+// case009Asm is empty in this build.
+type case009Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case009) asmPart(s *case009Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, o
 	panic("Case010: no assembly in this build")
 }
 
-// case010Asm is empty in this build.
-type case010Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
 	panic("Case010: no assembly in this build")
 }
+
+// case010Asm is empty in this build.
+type case010Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case010) asmPart(s *case010Scratch, p int) {

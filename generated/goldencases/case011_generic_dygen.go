@@ -16,13 +16,13 @@ func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, o
 	panic("Case011: no assembly in this build")
 }
 
-// case011Asm is empty in this build.
-type case011Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
 	panic("Case011: no assembly in this build")
 }
+
+// case011Asm is empty in this build.
+type case011Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case011) asmPart(s *case011Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 	panic("Case012: no assembly in this build")
 }
 
-// case012Asm is empty in this build.
-type case012Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
 	panic("Case012: no assembly in this build")
 }
+
+// case012Asm is empty in this build.
+type case012Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case012) asmPart(s *case012Scratch, p int) {

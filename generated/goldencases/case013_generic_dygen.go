@@ -16,13 +16,13 @@ func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, o
 	panic("Case013: no assembly in this build")
 }
 
-// case013Asm is empty in this build.
-type case013Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
 	panic("Case013: no assembly in this build")
 }
+
+// case013Asm is empty in this build.
+type case013Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case013) asmPart(s *case013Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case014) forwardAsm(s *case014Scratch, dst, src []float32, n, inSize, o
 	panic("Case014: no assembly in this build")
 }
 
-// case014Asm is empty in this build.
-type case014Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case014) forwardAsmOne(s *case014Scratch, y, x []float32, procs int) {
 	panic("Case014: no assembly in this build")
 }
+
+// case014Asm is empty in this build.
+type case014Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case014) asmPart(s *case014Scratch, p int) {

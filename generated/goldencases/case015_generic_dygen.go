@@ -16,6 +16,11 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 	panic("Case015: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
+	panic("Case015: no assembly in this build")
+}
+
 // case015FC4Checked is never called in this build.
 func case015FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case015: no assembly in this build")
@@ -23,11 +28,6 @@ func case015FC4Checked(out []float64, w []float32, x []float64) {
 
 // case015Asm is empty in this build.
 type case015Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
-	panic("Case015: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case015) asmPart(s *case015Scratch, p int) {

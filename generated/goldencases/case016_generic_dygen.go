@@ -16,13 +16,13 @@ func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, o
 	panic("Case016: no assembly in this build")
 }
 
-// case016Asm is empty in this build.
-type case016Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
 	panic("Case016: no assembly in this build")
 }
+
+// case016Asm is empty in this build.
+type case016Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case016) asmPart(s *case016Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case017) forwardAsm(s *case017Scratch, dst, src []float32, n, inSize, o
 	panic("Case017: no assembly in this build")
 }
 
-// case017Asm is empty in this build.
-type case017Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case017) forwardAsmOne(s *case017Scratch, y, x []float32, procs int) {
 	panic("Case017: no assembly in this build")
 }
+
+// case017Asm is empty in this build.
+type case017Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case017) asmPart(s *case017Scratch, p int) {

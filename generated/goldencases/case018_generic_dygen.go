@@ -16,13 +16,13 @@ func (l *Case018) forwardAsm(s *case018Scratch, dst, src []float32, n, inSize, o
 	panic("Case018: no assembly in this build")
 }
 
-// case018Asm is empty in this build.
-type case018Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case018) forwardAsmOne(s *case018Scratch, y, x []float32, procs int) {
 	panic("Case018: no assembly in this build")
 }
+
+// case018Asm is empty in this build.
+type case018Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case018) asmPart(s *case018Scratch, p int) {

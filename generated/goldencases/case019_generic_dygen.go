@@ -16,13 +16,13 @@ func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, o
 	panic("Case019: no assembly in this build")
 }
 
-// case019Asm is empty in this build.
-type case019Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
 	panic("Case019: no assembly in this build")
 }
+
+// case019Asm is empty in this build.
+type case019Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case019) asmPart(s *case019Scratch, p int) {

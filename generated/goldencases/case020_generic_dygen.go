@@ -16,13 +16,13 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 	panic("Case020: no assembly in this build")
 }
 
-// case020Asm is empty in this build.
-type case020Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
 	panic("Case020: no assembly in this build")
 }
+
+// case020Asm is empty in this build.
+type case020Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case020) asmPart(s *case020Scratch, p int) {

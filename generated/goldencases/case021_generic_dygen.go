@@ -16,6 +16,11 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 	panic("Case021: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
+	panic("Case021: no assembly in this build")
+}
+
 // case021FC4Checked is never called in this build.
 func case021FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case021: no assembly in this build")
@@ -23,11 +28,6 @@ func case021FC4Checked(out []float64, w []float32, x []float64) {
 
 // case021Asm is empty in this build.
 type case021Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
-	panic("Case021: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case021) asmPart(s *case021Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 	panic("Case022: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
+	panic("Case022: no assembly in this build")
+}
+
 // case022FC4Checked is never called in this build.
 func case022FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case022: no assembly in this build")
@@ -23,11 +28,6 @@ func case022FC4Checked(out []float64, w []float32, x []float64) {
 
 // case022Asm is empty in this build.
 type case022Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
-	panic("Case022: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case022) asmPart(s *case022Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 	panic("Case023: no assembly in this build")
 }
 
-// case023Asm is empty in this build.
-type case023Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 	panic("Case023: no assembly in this build")
 }
+
+// case023Asm is empty in this build.
+type case023Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case023) asmPart(s *case023Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, o
 	panic("Case024: no assembly in this build")
 }
 
-// case024Asm is empty in this build.
-type case024Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
 	panic("Case024: no assembly in this build")
 }
+
+// case024Asm is empty in this build.
+type case024Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case024) asmPart(s *case024Scratch, p int) {

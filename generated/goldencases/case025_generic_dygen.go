@@ -16,13 +16,13 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 	panic("Case025: no assembly in this build")
 }
 
-// case025Asm is empty in this build.
-type case025Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
 	panic("Case025: no assembly in this build")
 }
+
+// case025Asm is empty in this build.
+type case025Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case025) asmPart(s *case025Scratch, p int) {

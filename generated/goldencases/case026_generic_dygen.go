@@ -16,6 +16,11 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 	panic("Case026: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
+	panic("Case026: no assembly in this build")
+}
+
 // case026FC4Checked is never called in this build.
 func case026FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case026: no assembly in this build")
@@ -23,11 +28,6 @@ func case026FC4Checked(out []float64, w []float32, x []float64) {
 
 // case026Asm is empty in this build.
 type case026Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
-	panic("Case026: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case026) asmPart(s *case026Scratch, p int) {

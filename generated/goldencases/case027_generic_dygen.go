@@ -16,13 +16,13 @@ func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, o
 	panic("Case027: no assembly in this build")
 }
 
-// case027Asm is empty in this build.
-type case027Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
 	panic("Case027: no assembly in this build")
 }
+
+// case027Asm is empty in this build.
+type case027Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case027) asmPart(s *case027Scratch, p int) {

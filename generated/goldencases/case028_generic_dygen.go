@@ -16,13 +16,13 @@ func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, o
 	panic("Case028: no assembly in this build")
 }
 
-// case028Asm is empty in this build.
-type case028Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
 	panic("Case028: no assembly in this build")
 }
+
+// case028Asm is empty in this build.
+type case028Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case028) asmPart(s *case028Scratch, p int) {

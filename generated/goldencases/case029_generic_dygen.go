@@ -16,13 +16,13 @@ func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, o
 	panic("Case029: no assembly in this build")
 }
 
-// case029Asm is empty in this build.
-type case029Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
 	panic("Case029: no assembly in this build")
 }
+
+// case029Asm is empty in this build.
+type case029Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case029) asmPart(s *case029Scratch, p int) {

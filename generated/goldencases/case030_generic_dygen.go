@@ -16,13 +16,13 @@ func (l *Case030) forwardAsm(s *case030Scratch, dst, src []float32, n, inSize, o
 	panic("Case030: no assembly in this build")
 }
 
-// case030Asm is empty in this build.
-type case030Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case030) forwardAsmOne(s *case030Scratch, y, x []float32, procs int) {
 	panic("Case030: no assembly in this build")
 }
+
+// case030Asm is empty in this build.
+type case030Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case030) asmPart(s *case030Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case031) forwardAsm(s *case031Scratch, dst, src []float32, n, inSize, o
 	panic("Case031: no assembly in this build")
 }
 
-// case031Asm is empty in this build.
-type case031Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case031) forwardAsmOne(s *case031Scratch, y, x []float32, procs int) {
 	panic("Case031: no assembly in this build")
 }
+
+// case031Asm is empty in this build.
+type case031Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case031) asmPart(s *case031Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case032) forwardAsm(s *case032Scratch, dst, src []float32, n, inSize, o
 	panic("Case032: no assembly in this build")
 }
 
-// case032Asm is empty in this build.
-type case032Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case032) forwardAsmOne(s *case032Scratch, y, x []float32, procs int) {
 	panic("Case032: no assembly in this build")
 }
+
+// case032Asm is empty in this build.
+type case032Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case032) asmPart(s *case032Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 	panic("Case033: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+	panic("Case033: no assembly in this build")
+}
+
 // case033FC4Checked is never called in this build.
 func case033FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case033: no assembly in this build")
@@ -23,11 +28,6 @@ func case033FC4Checked(out []float64, w []float32, x []float64) {
 
 // case033Asm is empty in this build.
 type case033Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
-	panic("Case033: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case033) asmPart(s *case033Scratch, p int) {

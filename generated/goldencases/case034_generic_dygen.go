@@ -16,13 +16,13 @@ func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, o
 	panic("Case034: no assembly in this build")
 }
 
-// case034Asm is empty in this build.
-type case034Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
 	panic("Case034: no assembly in this build")
 }
+
+// case034Asm is empty in this build.
+type case034Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case034) asmPart(s *case034Scratch, p int) {

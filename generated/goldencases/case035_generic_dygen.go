@@ -16,13 +16,13 @@ func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, o
 	panic("Case035: no assembly in this build")
 }
 
-// case035Asm is empty in this build.
-type case035Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
 	panic("Case035: no assembly in this build")
 }
+
+// case035Asm is empty in this build.
+type case035Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case035) asmPart(s *case035Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, o
 	panic("Case036: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
+	panic("Case036: no assembly in this build")
+}
+
 // case036FC4Checked is never called in this build.
 func case036FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case036: no assembly in this build")
@@ -23,11 +28,6 @@ func case036FC4Checked(out []float64, w []float32, x []float64) {
 
 // case036Asm is empty in this build.
 type case036Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
-	panic("Case036: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case036) asmPart(s *case036Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 	panic("Case037: no assembly in this build")
 }
 
-// case037Asm is empty in this build.
-type case037Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
 	panic("Case037: no assembly in this build")
 }
+
+// case037Asm is empty in this build.
+type case037Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case037) asmPart(s *case037Scratch, p int) {

@@ -16,13 +16,13 @@ func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, o
 	panic("Case038: no assembly in this build")
 }
 
-// case038Asm is empty in this build.
-type case038Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
 	panic("Case038: no assembly in this build")
 }
+
+// case038Asm is empty in this build.
+type case038Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Case038) asmPart(s *case038Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, o
 	panic("Case039: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
+	panic("Case039: no assembly in this build")
+}
+
 // case039FC4Checked is never called in this build.
 func case039FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Case039: no assembly in this build")
@@ -23,11 +28,6 @@ func case039FC4Checked(out []float64, w []float32, x []float64) {
 
 // case039Asm is empty in this build.
 type case039Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
-	panic("Case039: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Case039) asmPart(s *case039Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 	panic("Conv1x1Expand: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
+	panic("Conv1x1Expand: no assembly in this build")
+}
+
 // conv1x1ExpandFC4Checked is never called in this build.
 func conv1x1ExpandFC4Checked(out []float64, w []float32, x []float64) {
 	panic("Conv1x1Expand: no assembly in this build")
@@ -23,11 +28,6 @@ func conv1x1ExpandFC4Checked(out []float64, w []float32, x []float64) {
 
 // conv1x1ExpandAsm is empty in this build.
 type conv1x1ExpandAsm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
-	panic("Conv1x1Expand: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {

@@ -77,13 +77,14 @@ func TestConv1x1ReduceVariants(t *testing.T) {
 	p := conv1x1ReduceParams
 	w := verify.RandomWeights(p, rng)
 	l := newConv1x1ReduceForTest(t, w)
-	h, wd := conv1x1ReduceSizes[0][0], conv1x1ReduceSizes[0][1]
+	h, wd := conv1x1ReduceSizes[len(conv1x1ReduceSizes)-1][0], conv1x1ReduceSizes[len(conv1x1ReduceSizes)-1][1]
 	for _, n := range []int{2} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		for _, v := range []struct {
 			name string
 			asm  bool
-		}{{"go", false}, {"avx2", true}} {
+			cut  bool // one pixel block per kernel call (run-time sizes)
+		}{{"go", false, false}, {"avx2", true, false}} {
 			conv1x1ReduceUseAsm = v.asm
 			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
 			t.Log(verify.Line("Conv1x1Reduce", "variant:"+v.name, rep, err))
@@ -238,7 +239,7 @@ func TestConv1x1ReduceThreads(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ReduceParams
 	l := newConv1x1ReduceForTest(t, verify.RandomWeights(p, rng))
-	h, wd := conv1x1ReduceSizes[0][0], conv1x1ReduceSizes[0][1]
+	h, wd := conv1x1ReduceSizes[len(conv1x1ReduceSizes)-1][0], conv1x1ReduceSizes[len(conv1x1ReduceSizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	for _, asm := range []bool{false, conv1x1ReduceAsmOK} {
 		conv1x1ReduceUseAsm = asm

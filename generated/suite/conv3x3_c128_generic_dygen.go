@@ -16,6 +16,11 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 	panic("Conv3x3C128: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C128: no assembly in this build")
+}
+
 // conv3x3C128FC4Checked is never called in this build.
 func conv3x3C128FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Conv3x3C128: no assembly in this build")
@@ -23,11 +28,6 @@ func conv3x3C128FC4Checked(out []float64, w []float32, x []float64) {
 
 // conv3x3C128Asm is empty in this build.
 type conv3x3C128Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
-	panic("Conv3x3C128: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, i
 	panic("Conv3x3C512: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
+	panic("Conv3x3C512: no assembly in this build")
+}
+
 // forwardAsmBatch is never called in this build.
 func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src []float32, n, inSize, outSize int) {
 	panic("Conv3x3C512: no assembly in this build")
@@ -38,11 +43,6 @@ func conv3x3C512FC4Checked(out []float64, w []float32, x []float64) {
 
 // conv3x3C512Asm is empty in this build.
 type conv3x3C512Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
-	panic("Conv3x3C512: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {

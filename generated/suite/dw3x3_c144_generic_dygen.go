@@ -16,6 +16,11 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 	panic("DW3x3C144: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
+	panic("DW3x3C144: no assembly in this build")
+}
+
 // dW3x3C144FC4Checked is never called in this build.
 func dW3x3C144FC4Checked(out []float64, w []float32, x []float64) {
 	panic("DW3x3C144: no assembly in this build")
@@ -23,11 +28,6 @@ func dW3x3C144FC4Checked(out []float64, w []float32, x []float64) {
 
 // dW3x3C144Asm is empty in this build.
 type dW3x3C144Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
-	panic("DW3x3C144: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inS
 	panic("DW5x5S2C96: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
+	panic("DW5x5S2C96: no assembly in this build")
+}
+
 // dW5x5S2C96FC4Checked is never called in this build.
 func dW5x5S2C96FC4Checked(out []float64, w []float32, x []float64) {
 	panic("DW5x5S2C96: no assembly in this build")
@@ -23,11 +28,6 @@ func dW5x5S2C96FC4Checked(out []float64, w []float32, x []float64) {
 
 // dW5x5S2C96Asm is empty in this build.
 type dW5x5S2C96Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
-	panic("DW5x5S2C96: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {

@@ -16,6 +16,11 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 	panic("Group1x1G3: no assembly in this build")
 }
 
+// forwardAsmOne is never called in this build.
+func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
+	panic("Group1x1G3: no assembly in this build")
+}
+
 // group1x1G3FC4Checked is never called in this build.
 func group1x1G3FC4Checked(out []float64, w []float32, x []float64) {
 	panic("Group1x1G3: no assembly in this build")
@@ -23,11 +28,6 @@ func group1x1G3FC4Checked(out []float64, w []float32, x []float64) {
 
 // group1x1G3Asm is empty in this build.
 type group1x1G3Asm struct{}
-
-// forwardAsmOne is never called in this build.
-func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
-	panic("Group1x1G3: no assembly in this build")
-}
 
 // asmPart is never called in this build.
 func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {

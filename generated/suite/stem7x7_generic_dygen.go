@@ -16,13 +16,13 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 	panic("Stem7x7: no assembly in this build")
 }
 
-// stem7x7Asm is empty in this build.
-type stem7x7Asm struct{}
-
 // forwardAsmOne is never called in this build.
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
 	panic("Stem7x7: no assembly in this build")
 }
+
+// stem7x7Asm is empty in this build.
+type stem7x7Asm struct{}
 
 // asmPart is never called in this build.
 func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {

@@ -55,6 +55,7 @@ type depthwise3x3Scratch struct {
 	dst, src        []float32
 	n, h, w, ho, wo int
 	inSize, outSize int
+	asm             *depthwise3x3Asm // the AVX2 path's working memory of a one-sample call
 }
 
 // depthwise3x3SplitFLOPs is the least work, 2·Cout·(Cin/groups)·KH·KW·Ho·Wo FLOPs, of
@@ -100,6 +101,8 @@ func (s *depthwise3x3Scratch) RunPart(p int) {
 	case depthwise3x3Conv:
 		lo, hi := dyrt.Split(32, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
+	case depthwise3x3PrepAsm, depthwise3x3ConvAsm:
+		l.asmPart(s, p)
 	}
 }
 
@@ -198,6 +201,10 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 		// One sample: split its mean pool across input channels, then its
 		// routing FC, softmax and fusion, then its convolution, across
 		// output channels.
+		if depthwise3x3UseAsm {
+			l.forwardRTOne(s, dst, src, h, w, procs)
+			return nil
+		}
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
 		s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
 		s.job.Run(s, s.parts)
@@ -224,6 +231,10 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 // forwardSamples runs n samples one after the other on this goroutine with
 // the working memory s.
 func (l *Depthwise3x3) forwardSamples(s *depthwise3x3Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+	if depthwise3x3UseAsm {
+		l.forwardRT(s, dst, src, n, h, w)
+		return
+	}
 	ho, wo := l.OutputSize(h, w)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
@@ -246,10 +257,7 @@ func (l *Depthwise3x3) route(s *depthwise3x3Scratch, x []float32, hw int) {
 func (l *Depthwise3x3) routePool(s *depthwise3x3Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
 	for c := c0; c < c1; c++ {
-		var sum float64
-		for _, v := range x[c*hw : (c+1)*hw] {
-			sum += float64(v)
-		}
+		sum := depthwise3x3ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
 }
@@ -260,11 +268,19 @@ func (l *Depthwise3x3) routePool(s *depthwise3x3Scratch, x []float32, hw, c0, c1
 func (l *Depthwise3x3) routeChannels(s *depthwise3x3Scratch, o0, o1 int) {
 	pooled := s.pooled[:32]
 	// The logits, four rows at a time (four independent sums, each in the
-	// order of a lone row).
+	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
+	// so the sums are in another order).
 	for k := 0; k < 4; k++ {
 		o := o0
 		for ; o+4 <= o1; o += 4 {
 			j := k*32 + o
+			if depthwise3x3UseAsm {
+				b := l.fcBias[j:][:4]
+				lg := s.logits[j:][:4]
+				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+				depthwise3x3FC4Checked(lg, l.fcWeight[j*32:][:128], pooled)
+				continue
+			}
 			r0 := l.fcWeight[j*32:][:32]
 			r1 := l.fcWeight[(j+1)*32:][:32]
 			r2 := l.fcWeight[(j+2)*32:][:32]

@@ -5,6 +5,7 @@ package dyconv
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -55,6 +56,45 @@ func TestDepthwise3x3(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestDepthwise3x3Variants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestDepthwise3x3Variants(t *testing.T) {
+	if !depthwise3x3AsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	defer func(v int) { depthwise3x3ChunkBytes = v }(depthwise3x3ChunkBytes)
+	rng := rand.New(rand.NewPCG(32, 32))
+	p := depthwise3x3Params
+	w := verify.RandomWeights(p, rng)
+	l := newDepthwise3x3ForTest(t, w)
+	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
+	for _, n := range []int{1, 3} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+			cut  bool // one pixel block per kernel call (run-time sizes)
+		}{{"go", false, false}, {"avx2", true, false}, {"avx2-small-chunks", true, true}} {
+			depthwise3x3UseAsm = v.asm
+			depthwise3x3ChunkBytes = 128 << 10
+			if v.cut {
+				depthwise3x3ChunkBytes = 1
+			}
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Depthwise3x3", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}
@@ -195,17 +235,19 @@ func TestDepthwise3x3Allocs(t *testing.T) {
 
 // TestDepthwise3x3Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for several
-// (split across samples).
+// (split across samples), with every kernel variant of this build.
 func TestDepthwise3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
 	depthwise3x3SplitFLOPs = 0 // split even the smallest sample
+	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
-	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
+	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
-	for _, asm := range []bool{false} {
+	for _, asm := range []bool{false, depthwise3x3AsmOK} {
+		depthwise3x3UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			var want []float32

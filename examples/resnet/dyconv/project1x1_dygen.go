@@ -55,6 +55,7 @@ type project1x1Scratch struct {
 	dst, src        []float32
 	n, h, w, ho, wo int
 	inSize, outSize int
+	asm             *project1x1Asm // the AVX2 path's working memory of a one-sample call
 }
 
 // project1x1SplitFLOPs is the least work, 2·Cout·(Cin/groups)·KH·KW·Ho·Wo FLOPs, of
@@ -100,6 +101,8 @@ func (s *project1x1Scratch) RunPart(p int) {
 	case project1x1Conv:
 		lo, hi := dyrt.Split(6, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
+	case project1x1PrepAsm, project1x1ConvAsm:
+		l.asmPart(s, p)
 	}
 }
 
@@ -198,6 +201,10 @@ func (l *Project1x1) Forward(dst, src []float32, n, h, w int) error {
 		// One sample: split its mean pool across input channels, then its
 		// routing FC, softmax and fusion, then its convolution, across
 		// output channels.
+		if project1x1UseAsm {
+			l.forwardRTOne(s, dst, src, h, w, procs)
+			return nil
+		}
 		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
 		s.phase, s.parts = project1x1Pool, min(16, 2*procs)
 		s.job.Run(s, s.parts)
@@ -224,6 +231,10 @@ func (l *Project1x1) Forward(dst, src []float32, n, h, w int) error {
 // forwardSamples runs n samples one after the other on this goroutine with
 // the working memory s.
 func (l *Project1x1) forwardSamples(s *project1x1Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+	if project1x1UseAsm {
+		l.forwardRT(s, dst, src, n, h, w)
+		return
+	}
 	ho, wo := l.OutputSize(h, w)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
@@ -246,10 +257,7 @@ func (l *Project1x1) route(s *project1x1Scratch, x []float32, hw int) {
 func (l *Project1x1) routePool(s *project1x1Scratch, x []float32, hw, c0, c1 int) {
 	inv := 1 / float64(hw)
 	for c := c0; c < c1; c++ {
-		var sum float64
-		for _, v := range x[c*hw : (c+1)*hw] {
-			sum += float64(v)
-		}
+		sum := project1x1ChannelSum(x[c*hw : (c+1)*hw])
 		s.pooled[c] = sum * inv
 	}
 }
@@ -260,11 +268,19 @@ func (l *Project1x1) routePool(s *project1x1Scratch, x []float32, hw, c0, c1 int
 func (l *Project1x1) routeChannels(s *project1x1Scratch, o0, o1 int) {
 	pooled := s.pooled[:16]
 	// The logits, four rows at a time (four independent sums, each in the
-	// order of a lone row).
+	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
+	// so the sums are in another order).
 	for k := 0; k < 4; k++ {
 		o := o0
 		for ; o+4 <= o1; o += 4 {
 			j := k*32 + o
+			if project1x1UseAsm {
+				b := l.fcBias[j:][:4]
+				lg := s.logits[j:][:4]
+				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
+				project1x1FC4Checked(lg, l.fcWeight[j*16:][:64], pooled)
+				continue
+			}
 			r0 := l.fcWeight[j*16:][:16]
 			r1 := l.fcWeight[(j+1)*16:][:16]
 			r2 := l.fcWeight[(j+2)*16:][:16]

@@ -5,6 +5,7 @@ package dyconv
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -55,6 +56,45 @@ func TestProject1x1(t *testing.T) {
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
 				}
+			}
+		}
+	}
+}
+
+// TestProject1x1Variants runs every kernel variant of this build (pure Go, and
+// AVX2+FMA where the CPU has it) on the same vectors against the reference.
+// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
+// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+func TestProject1x1Variants(t *testing.T) {
+	if !project1x1AsmOK {
+		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+		}
+		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+	}
+	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	defer func(v int) { project1x1ChunkBytes = v }(project1x1ChunkBytes)
+	rng := rand.New(rand.NewPCG(32, 16))
+	p := project1x1Params
+	w := verify.RandomWeights(p, rng)
+	l := newProject1x1ForTest(t, w)
+	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
+	for _, n := range []int{1, 3} {
+		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		for _, v := range []struct {
+			name string
+			asm  bool
+			cut  bool // one pixel block per kernel call (run-time sizes)
+		}{{"go", false, false}, {"avx2", true, false}, {"avx2-small-chunks", true, true}} {
+			project1x1UseAsm = v.asm
+			project1x1ChunkBytes = 128 << 10
+			if v.cut {
+				project1x1ChunkBytes = 1
+			}
+			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			t.Log(verify.Line("Project1x1", "variant:"+v.name, rep, err))
+			if err != nil {
+				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
 			}
 		}
 	}
@@ -195,17 +235,19 @@ func TestProject1x1Allocs(t *testing.T) {
 
 // TestProject1x1Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for several
-// (split across samples).
+// (split across samples), with every kernel variant of this build.
 func TestProject1x1Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
 	project1x1SplitFLOPs = 0 // split even the smallest sample
+	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := project1x1Params
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
-	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
+	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
-	for _, asm := range []bool{false} {
+	for _, asm := range []bool{false, project1x1AsmOK} {
+		project1x1UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			var want []float32

@@ -1,0 +1,137 @@
+package gen
+
+import (
+	"fmt"
+	"strings"
+)
+
+// RTPlan is the AVX2+FMA backend of a layer whose input size is a run-time
+// argument. What does not depend on the size is fixed here, before an
+// instruction is emitted: the register blocking (as for fixed sizes), the
+// fused kernel's layout (the same [groups][blocks of M][CinG][KH][KW][M]),
+// and the taps' rows. What does is computed by the generated driver once
+// per input size and kept with its buffers: the phase planes (Hq, Wq, as
+// AsmPlan describes them, rows of Wo + (KW−1)·DW/SW), the flat output row
+// of NV vectors rounded up to whole pixel blocks (the kernels compute the
+// last block in full into scratch, so they need no tail variants), the
+// chunk of pixel blocks that fits in L2, and each tap row's byte offset in
+// a packed channel.
+//
+// A micro-kernel reads tap (kh, kw) of output pixel q at q·4 + rows[r] +
+// 4·j0 bytes into the packed channel, where r is the tap's row (its phase
+// plane ph·SW+pw and its row i0 = kh·DH/SH in that plane) and j0 = kw·DW/SW:
+// it loads rows[r] into a register when the row changes, and the rest are
+// constants. Go checks every offset in rows, and every length the kernel
+// touches, before entering it.
+type RTPlan struct {
+	M, P   int  // output channels × pixel vectors per block
+	Mt     int  // channels of the tail block of a group (0: none)
+	NBFull int  // full blocks of M channels per group
+	MemFMA bool // FMAs take the input from memory (M = 1)
+
+	// RowExtra and ColExtra are Hq − Ho and Wq − Wo: (KH−1)·DH/SH and
+	// (KW−1)·DW/SW.
+	RowExtra, ColExtra int
+
+	Rows   []RTRow // the taps' distinct rows, in tap order
+	TapRow []int   // per tap (kh, kw): its index in Rows
+	TapCol []int   // per tap: j0, its column offset in the row, in floats
+
+	Kernels []AsmKernel // M×P, and Mt×P for a tail block
+
+	// FuseName, Fuse8 and SumName are as in AsmPlan (the fusion's layout
+	// does not depend on the input size).
+	FuseName string
+	Fuse8    int
+	SumName  string
+}
+
+// RTRow is one tap row: phase plane PP = ph·SW+pw, row I0 within it, and
+// the largest column offset (floats) of its taps.
+type RTRow struct{ PP, I0, MaxCol int }
+
+// newRTPlan returns the run-time-size AVX2 plan of a layer, or nil for a
+// fixed-size one (AsmPlan).
+func newRTPlan(pl *Plan) *RTPlan {
+	if pl.Fixed {
+		return nil
+	}
+	p := pl.P
+	r := &RTPlan{}
+	r.M, r.P, r.MemFMA = registerBlocking(pl.CoutG)
+	r.NBFull = pl.CoutG / r.M
+	r.Mt = pl.CoutG % r.M
+	r.RowExtra, r.ColExtra = (p.KH-1)*p.DH/p.SH, (p.KW-1)*p.DW/p.SW
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			ph, i0 := kh*p.DH%p.SH, kh*p.DH/p.SH
+			pw, j0 := kw*p.DW%p.SW, kw*p.DW/p.SW
+			row := RTRow{PP: ph*p.SW + pw, I0: i0}
+			idx := -1
+			for i, x := range r.Rows {
+				if x.PP == row.PP && x.I0 == row.I0 {
+					idx = i
+				}
+			}
+			if idx < 0 {
+				idx = len(r.Rows)
+				r.Rows = append(r.Rows, row)
+			}
+			r.Rows[idx].MaxCol = max(r.Rows[idx].MaxCol, j0)
+			r.TapRow = append(r.TapRow, idx)
+			r.TapCol = append(r.TapCol, j0)
+		}
+	}
+	add := func(m int) {
+		if m > 0 {
+			r.Kernels = append(r.Kernels, AsmKernel{
+				Name: fmt.Sprintf("%sRTConv%dx%d", lowerFirst(pl.Name), m, r.P),
+				M:    m,
+				P:    r.P,
+			})
+		}
+	}
+	add(r.M)
+	add(r.Mt)
+	if r.M == 4 && pl.Taps >= 8 {
+		r.FuseName = lowerFirst(pl.Name) + "Fuse4"
+		r.Fuse8 = pl.Taps / 8 * 8
+	}
+	r.SumName = lowerFirst(pl.Name) + "Sum"
+	return r
+}
+
+// Block returns the kernel for m channels.
+func (r *RTPlan) Block(m int) AsmKernel {
+	for _, k := range r.Kernels {
+		if k.M == m {
+			return k
+		}
+	}
+	panic(fmt.Sprintf("dygen: no %d-channel run-time kernel (bug)", m))
+}
+
+// describe prints the run-time-size AVX2 plan for people.
+func (r *RTPlan) describe(pl *Plan) string {
+	var b strings.Builder
+	regs := r.M*r.P + r.P + 1
+	if r.MemFMA {
+		regs = r.M*r.P + 1
+	}
+	fmt.Fprintf(&b, "  avx2 kernel (run-time size): %d channels × %d vectors of 8 pixels per block (%d YMM of 16)", r.M, r.P, regs)
+	if r.MemFMA {
+		b.WriteString(", FMAs read the input from memory")
+	}
+	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels\n", r.NBFull, r.Mt)
+	fmt.Fprintf(&b, "    per input size, once: phase planes, flat output rows in whole pixel blocks, L2 chunk, %d tap row offsets", len(r.Rows))
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, " (plane %d, row %d)", row.PP, row.I0)
+	}
+	b.WriteString("\n")
+	if r.FuseName != "" {
+		fmt.Fprintf(&b, "    fusion in assembly for full blocks (%d of %d taps); mean pool sums in assembly\n", r.Fuse8, pl.Taps)
+	} else {
+		b.WriteString("    fusion in Go; mean pool sums in assembly\n")
+	}
+	return b.String()
+}
