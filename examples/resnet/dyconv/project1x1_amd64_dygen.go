@@ -225,8 +225,9 @@ func (l *Project1x1) packRT(a *project1x1Asm, x []float32, c0, c1 int) {
 					for j := 0; j < r.j0; j++ {
 						d[j] = project1x1At(row, ci[j])
 					}
-					for j := 0; j < r.n; j++ {
-						d[r.j0+j] = row[r.c0+j*2]
+					dd, src := d[r.j0:r.j0+r.n], row[r.c0:]
+					for j, k := 0, 0; j < len(dd) && k < len(src); j, k = j+1, k+2 {
+						dd[j] = src[k]
 					}
 					for j := r.j0 + r.n; j < a.wq; j++ {
 						d[j] = project1x1At(row, ci[j])
