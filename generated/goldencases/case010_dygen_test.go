@@ -229,8 +229,9 @@ func TestCase010Allocs(t *testing.T) {
 }
 
 // TestCase010Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for several
-// (split across samples), with every kernel variant of this build.
+// 1, 2 and 4, for one sample (split across output channels) and for three
+// (split across samples, or sample by sample across output channels with 4
+// goroutines), with every kernel variant of this build.
 func TestCase010Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case010SplitFLOPs = v }(case010SplitFLOPs)

@@ -195,24 +195,15 @@ func (l *Case029) Forward(dst, src []float32, n, h, w int) error {
 	s := l.scratch.Get().(*case029Scratch)
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
-	// A sample of under case029SplitFLOPs is not worth splitting: the
-	// hand-offs between its phases would cost more than they save.
-	if n == 1 && procs > 1 && 756*ho*wo >= case029SplitFLOPs {
-		// One sample: split its mean pool across input channels, then its
-		// routing FC, softmax and fusion, then its convolution, across
-		// output channels.
-		if case029UseAsm {
-			l.forwardAsmOne(s, dst, src, procs)
-			return nil
+	// Fewer samples than goroutines: split each sample, one after the
+	// other, so that every goroutine works (splitting the samples among
+	// themselves would leave procs−n idle). A sample of under
+	// case029SplitFLOPs is not worth splitting: the hand-offs between
+	// its phases would cost more than they save.
+	if n < procs && 756*ho*wo >= case029SplitFLOPs {
+		for i := 0; i < n; i++ {
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
 		}
-		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
-		s.phase, s.parts = case029Pool, min(6, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case029Fuse, min(21, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case029Conv, min(9, 2*procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
@@ -226,6 +217,24 @@ func (l *Case029) Forward(dst, src []float32, n, h, w int) error {
 	}
 	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
 	return nil
+}
+
+// forwardOne runs one sample y = f(x) split over up to procs goroutines:
+// its mean pool across input channels, then its routing FC, softmax and
+// fusion, then its convolution, across output channels.
+func (l *Case029) forwardOne(s *case029Scratch, y, x []float32, h, w, ho, wo, procs int) {
+	if case029UseAsm {
+		l.forwardAsmOne(s, y, x, procs)
+		return
+	}
+	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
+	s.phase, s.parts = case029Pool, min(6, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = case029Fuse, min(21, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = case029Conv, min(9, 2*procs)
+	s.job.Run(s, s.parts)
+	s.dst, s.src = nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with

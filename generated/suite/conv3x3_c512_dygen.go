@@ -197,24 +197,15 @@ func (l *Conv3x3C512) Forward(dst, src []float32, n, h, w int) error {
 	s := l.scratch.Get().(*conv3x3C512Scratch)
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
-	// A sample of under conv3x3C512SplitFLOPs is not worth splitting: the
-	// hand-offs between its phases would cost more than they save.
-	if n == 1 && procs > 1 && 4718592*ho*wo >= conv3x3C512SplitFLOPs {
-		// One sample: split its mean pool across input channels, then its
-		// routing FC, softmax and fusion, then its convolution, across
-		// output channels.
-		if conv3x3C512UseAsm {
-			l.forwardBatchOne(s, dst, src, procs)
-			return nil
+	// Fewer samples than goroutines: split each sample, one after the
+	// other, so that every goroutine works (splitting the samples among
+	// themselves would leave procs−n idle). A sample of under
+	// conv3x3C512SplitFLOPs is not worth splitting: the hand-offs between
+	// its phases would cost more than they save.
+	if n < procs && 4718592*ho*wo >= conv3x3C512SplitFLOPs {
+		for i := 0; i < n; i++ {
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
 		}
-		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
-		s.phase, s.parts = conv3x3C512Pool, min(512, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = conv3x3C512Fuse, min(512, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = conv3x3C512Conv, min(171, 2*procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
@@ -228,6 +219,24 @@ func (l *Conv3x3C512) Forward(dst, src []float32, n, h, w int) error {
 	}
 	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
 	return nil
+}
+
+// forwardOne runs one sample y = f(x) split over up to procs goroutines:
+// its mean pool across input channels, then its routing FC, softmax and
+// fusion, then its convolution, across output channels.
+func (l *Conv3x3C512) forwardOne(s *conv3x3C512Scratch, y, x []float32, h, w, ho, wo, procs int) {
+	if conv3x3C512UseAsm {
+		l.forwardBatchOne(s, y, x, procs)
+		return
+	}
+	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
+	s.phase, s.parts = conv3x3C512Pool, min(512, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = conv3x3C512Fuse, min(512, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = conv3x3C512Conv, min(171, 2*procs)
+	s.job.Run(s, s.parts)
+	s.dst, s.src = nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with

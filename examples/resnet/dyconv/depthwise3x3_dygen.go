@@ -195,24 +195,15 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 	s := l.scratch.Get().(*depthwise3x3Scratch)
 	defer l.scratch.Put(s)
 	procs := dyrt.Procs()
-	// A sample of under depthwise3x3SplitFLOPs is not worth splitting: the
-	// hand-offs between its phases would cost more than they save.
-	if n == 1 && procs > 1 && 576*ho*wo >= depthwise3x3SplitFLOPs {
-		// One sample: split its mean pool across input channels, then its
-		// routing FC, softmax and fusion, then its convolution, across
-		// output channels.
-		if depthwise3x3UseAsm {
-			l.forwardRTOne(s, dst, src, h, w, procs)
-			return nil
+	// Fewer samples than goroutines: split each sample, one after the
+	// other, so that every goroutine works (splitting the samples among
+	// themselves would leave procs−n idle). A sample of under
+	// depthwise3x3SplitFLOPs is not worth splitting: the hand-offs between
+	// its phases would cost more than they save.
+	if n < procs && 576*ho*wo >= depthwise3x3SplitFLOPs {
+		for i := 0; i < n; i++ {
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
 		}
-		s.dst, s.src, s.h, s.w, s.ho, s.wo = dst, src, h, w, ho, wo
-		s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = depthwise3x3Fuse, min(32, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = depthwise3x3Conv, min(32, 2*procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
@@ -226,6 +217,24 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 	}
 	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
 	return nil
+}
+
+// forwardOne runs one sample y = f(x) split over up to procs goroutines:
+// its mean pool across input channels, then its routing FC, softmax and
+// fusion, then its convolution, across output channels.
+func (l *Depthwise3x3) forwardOne(s *depthwise3x3Scratch, y, x []float32, h, w, ho, wo, procs int) {
+	if depthwise3x3UseAsm {
+		l.forwardRTOne(s, y, x, h, w, procs)
+		return
+	}
+	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
+	s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = depthwise3x3Fuse, min(32, 2*procs)
+	s.job.Run(s, s.parts)
+	s.phase, s.parts = depthwise3x3Conv, min(32, 2*procs)
+	s.job.Run(s, s.parts)
+	s.dst, s.src = nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with

@@ -234,8 +234,9 @@ func TestDepthwise3x3Allocs(t *testing.T) {
 }
 
 // TestDepthwise3x3Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for several
-// (split across samples), with every kernel variant of this build.
+// 1, 2 and 4, for one sample (split across output channels) and for three
+// (split across samples, or sample by sample across output channels with 4
+// goroutines), with every kernel variant of this build.
 func TestDepthwise3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
