@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,6 +34,11 @@ type RTPlan struct {
 	// (KW−1)·DW/SW.
 	RowExtra, ColExtra int
 
+	// Cols are the taps' distinct (column phase, column offset) pairs:
+	// with zero padding the driver narrows the packed rows as sharedWq
+	// does, checking each.
+	Cols []RTCol
+
 	Rows   []RTRow // the taps' distinct rows, in tap order
 	TapRow []int   // per tap (kh, kw): its index in Rows
 	TapCol []int   // per tap: j0, its column offset in the row, in floats
@@ -45,6 +51,9 @@ type RTPlan struct {
 	Fuse8    int
 	SumName  string
 }
+
+// RTCol is a tap column: column phase PW, offset J0 within the phase.
+type RTCol struct{ PW, J0 int }
 
 // RTRow is one tap row: phase plane PP = ph·SW+pw, row I0 within it, and
 // the largest column offset (floats) of its taps.
@@ -80,6 +89,9 @@ func newRTPlan(pl *Plan) *RTPlan {
 			r.Rows[idx].MaxCol = max(r.Rows[idx].MaxCol, j0)
 			r.TapRow = append(r.TapRow, idx)
 			r.TapCol = append(r.TapCol, j0)
+			if col := (RTCol{pw, j0}); !slices.Contains(r.Cols, col) {
+				r.Cols = append(r.Cols, col)
+			}
 		}
 	}
 	add := func(m int) {

@@ -55,6 +55,14 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	a.h, a.w, a.ho, a.wo, a.chunkBytes = h, w, ho, wo, project1x1ChunkBytes
 	a.hq = ho + 0
 	a.wq = wo + 0
+	// Zero padding: a packed row's right padding can be the next row's
+	// left padding; take the narrowest row for which that is safe.
+	for c := wo; c < a.wq; c++ {
+		if project1x1SharedRowOK(c, w, wo) {
+			a.wq = c
+			break
+		}
+	}
 	a.ps = 4 * a.hq * a.wq
 	nv := (ho*a.wq + 7) / 8
 	a.npb = (nv + 3 - 1) / 3
@@ -118,6 +126,21 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 		a.out = make([]float32, n)
 	}
 	a.out = a.out[:32*a.ops]
+}
+
+// project1x1SharedRowOK reports whether packed rows of wq columns may share
+// their zero columns for an input w wide (output wo wide): every tap that
+// runs past a packed row's end, at packed column j ≥ wq, must read a right
+// padding column (zero), and land in the next row's left padding, zero in
+// every phase plane (past a plane's last row the read lands on the next
+// plane's first row, past the last channel in the zeroed tail).
+func project1x1SharedRowOK(wq, w, wo int) bool {
+	for j := max(wq, 0); j < wo+0; j++ {
+		if j*2+0 < 0+w || (j-wq)*2+1 >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // project1x1ChunkBytes is the input footprint a chunk of pixel blocks aims at
