@@ -73,111 +73,161 @@ func mem(base reg.Register, disp int) operand.Mem {
 	return operand.Mem{Base: base, Disp: disp}
 }
 
-// emitAsmKernel emits one M×P micro-kernel.
+// convKernel is what differs between the micro-kernels of the fixed-size
+// and of the run-time-size backends; emitConvKernel writes the rest.
+type convKernel struct {
+	sig, doc string
+	memFMA   bool // FMAs take the input from memory
+	// setup loads the kernel's own arguments, after the common ones.
+	setup func()
+	// tap emits what tap t needs first (prefetches, a row offset) and
+	// returns where its input vector j is.
+	tap func(t int) func(j int) operand.Mem
+	// channelEnd emits what ends an input channel iteration, before the
+	// pointers move on by channelStride (input) and the taps' weights.
+	channelEnd    func()
+	channelStride operand.Op
+	// outChannel emits what the stores of output channel i need and
+	// returns where its vector 0 goes.
+	outChannel func(i int) operand.Mem
+}
+
+// Registers of every micro-kernel:
 //
 //	DI out, SI in (pixel block), DX w, R8 bias, CX pixel blocks left,
-//	AX input channel pointer, BX weight pointer, R9 input channels left,
-//	R10 the prefetch pointer (PF variants).
+//	AX input channel pointer, BX weight pointer, R9 input channels left.
 //	Y[m·P+p] accumulators, Y[M·P+p] inputs, Y15 the broadcast weight.
-func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
-	a, p := pl.Asm, pl.P
+var (
+	kOut, kIn, kW, kBias  = reg.RDI, reg.RSI, reg.RDX, reg.R8
+	kNblk, kInp, kWp, kCi = reg.RCX, reg.RAX, reg.RBX, reg.R9
+)
+
+// emitConvKernel emits one M×P micro-kernel: per pixel block, the
+// accumulators start at the bias, every input channel's taps are
+// unrolled (P input vectors, then per output channel one broadcast weight
+// and P FMAs), and the block is stored.
+func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 	m, pv := k.M, k.P
 	ctx.Function(k.Name)
 	ctx.Attributes(attr.NOSPLIT)
-	pfp := reg.R10
-	if k.PF > 0 {
-		ctx.SignatureExpr(asmSignaturePF)
-		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, m, pv, k.PF, k.PFK))
-	} else {
-		ctx.SignatureExpr(asmSignature)
-		ctx.Doc(fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, m, pv))
-	}
-
-	out, in, w, bias := reg.RDI, reg.RSI, reg.RDX, reg.R8
-	nblk, inp, wp, ci := reg.RCX, reg.RAX, reg.RBX, reg.R9
-	ctx.Load(ctx.Param("out").Base(), out)
-	ctx.Load(ctx.Param("in").Base(), in)
-	ctx.Load(ctx.Param("w").Base(), w)
-	ctx.Load(ctx.Param("bias").Base(), bias)
-	ctx.Load(ctx.Param("nblk"), nblk)
-	if k.PF > 0 {
-		ctx.Load(ctx.Param("pf").Base(), pfp)
-	}
+	ctx.SignatureExpr(c.sig)
+	ctx.Doc(c.doc)
+	ctx.Load(ctx.Param("out").Base(), kOut)
+	ctx.Load(ctx.Param("in").Base(), kIn)
+	ctx.Load(ctx.Param("w").Base(), kW)
+	ctx.Load(ctx.Param("bias").Base(), kBias)
+	ctx.Load(ctx.Param("nblk"), kNblk)
+	c.setup()
 
 	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
 		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
 	acc := func(i, j int) reg.VecPhysical { return ys[i*pv+j] }
 	inReg := func(j int) reg.VecPhysical { return ys[m*pv+j] }
 	wReg := reg.Y15
-	if n := m*pv + 1; a.MemFMA && n > 16 || !a.MemFMA && n+pv > 16 {
+	if n := m*pv + 1; c.memFMA && n > 16 || !c.memFMA && n+pv > 16 {
 		panic(fmt.Sprintf("dygen: %dx%d kernel needs more than 16 YMM registers (bug)", m, pv))
 	}
-	taps := p.KH * p.KW
+	taps := pl.P.KH * pl.P.KW
 
 	ctx.Label("block")
 	for i := 0; i < m; i++ {
-		ctx.VBROADCASTSS(mem(bias, 4*i), acc(i, 0))
+		ctx.VBROADCASTSS(mem(kBias, 4*i), acc(i, 0))
 		for j := 1; j < pv; j++ {
 			ctx.VMOVAPS(acc(i, 0), acc(i, j))
 		}
 	}
-	ctx.MOVQ(in, inp)
-	ctx.MOVQ(w, wp)
+	ctx.MOVQ(kIn, kInp)
+	ctx.MOVQ(kW, kWp)
 	if pl.CinG > 1 {
-		ctx.MOVQ(operand.U32(pl.CinG), ci)
+		ctx.MOVQ(operand.U32(pl.CinG), kCi)
 		ctx.Label("channel")
 	}
-	nextPF, nextPI := 0, 0 // the channel iteration's prefetches, spread over its taps
 	for t := 0; t < taps; t++ {
-		for ; nextPF < k.PF*k.PFK && nextPF*taps <= t*k.PF*k.PFK; nextPF++ {
-			ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF)))
-		}
-		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
-			ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
-		}
-		off := 4 * a.TapOff[t]
-		if !a.MemFMA {
+		at := c.tap(t)
+		if !c.memFMA {
 			for j := 0; j < pv; j++ {
-				ctx.VMOVUPS(mem(inp, off+32*j), inReg(j))
+				ctx.VMOVUPS(at(j), inReg(j))
 			}
 		}
 		for i := 0; i < m; i++ {
-			ctx.VBROADCASTSS(mem(wp, 4*(t*m+i)), wReg)
+			ctx.VBROADCASTSS(mem(kWp, 4*(t*m+i)), wReg)
 			for j := 0; j < pv; j++ {
-				if a.MemFMA {
-					ctx.VFMADD231PS(mem(inp, off+32*j), wReg, acc(i, j))
+				if c.memFMA {
+					ctx.VFMADD231PS(at(j), wReg, acc(i, j))
 				} else {
 					ctx.VFMADD231PS(inReg(j), wReg, acc(i, j))
 				}
 			}
 		}
 	}
-	for ; nextPF < k.PF*k.PFK; nextPF++ {
-		ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF)))
-	}
-	for ; nextPI < len(k.PI); nextPI++ {
-		ctx.PREFETCHT0(mem(inp, k.PI[nextPI]))
-	}
-	if k.PF > 0 {
-		ctx.ADDQ(operand.U32(64*k.PF), pfp)
-	}
+	c.channelEnd()
 	if pl.CinG > 1 {
-		ctx.ADDQ(operand.U32(4*a.PS), inp)
-		ctx.ADDQ(operand.U32(4*taps*m), wp)
-		ctx.DECQ(ci)
+		ctx.ADDQ(c.channelStride, kInp)
+		ctx.ADDQ(operand.U32(4*taps*m), kWp)
+		ctx.DECQ(kCi)
 		ctx.JNZ(operand.LabelRef("channel"))
 	}
 	for i := 0; i < m; i++ {
+		base := c.outChannel(i)
 		for j := 0; j < pv; j++ {
-			ctx.VMOVUPS(acc(i, j), mem(out, 4*i*a.OPS+32*j))
+			base.Disp += 32 * j
+			ctx.VMOVUPS(acc(i, j), base)
+			base.Disp -= 32 * j
 		}
 	}
-	ctx.ADDQ(operand.U32(32*pv), in)
-	ctx.ADDQ(operand.U32(32*pv), out)
-	ctx.DECQ(nblk)
+	ctx.ADDQ(operand.U32(32*pv), kIn)
+	ctx.ADDQ(operand.U32(32*pv), kOut)
+	ctx.DECQ(kNblk)
 	ctx.JNZ(operand.LabelRef("block"))
 	ctx.VZEROUPPER()
 	ctx.RET()
+}
+
+// emitAsmKernel emits one M×P micro-kernel of a fixed-size layer: every
+// offset a constant; R10 is the prefetch pointer of the PF variants.
+func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
+	a := pl.Asm
+	taps := pl.P.KH * pl.P.KW
+	pfp := reg.R10
+	c := convKernel{
+		sig:           asmSignature,
+		doc:           fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, k.M, k.P),
+		memFMA:        a.MemFMA,
+		setup:         func() {},
+		channelStride: operand.U32(4 * a.PS),
+		outChannel:    func(i int) operand.Mem { return mem(kOut, 4*i*a.OPS) },
+	}
+	if k.PF > 0 {
+		c.sig = asmSignaturePF
+		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, k.M, k.P, k.PF, k.PFK)
+		c.setup = func() { ctx.Load(ctx.Param("pf").Base(), pfp) }
+	}
+	// The channel iteration's prefetches, spread over its taps.
+	nextPF, nextPI := 0, 0
+	pf := func() { ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF))) }
+	pi := func() { ctx.PREFETCHT0(mem(kInp, k.PI[nextPI])) }
+	c.tap = func(t int) func(j int) operand.Mem {
+		for ; nextPF < k.PF*k.PFK && nextPF*taps <= t*k.PF*k.PFK; nextPF++ {
+			pf()
+		}
+		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
+			pi()
+		}
+		off := 4 * a.TapOff[t]
+		return func(j int) operand.Mem { return mem(kInp, off+32*j) }
+	}
+	c.channelEnd = func() {
+		for ; nextPF < k.PF*k.PFK; nextPF++ {
+			pf()
+		}
+		for ; nextPI < len(k.PI); nextPI++ {
+			pi()
+		}
+		if k.PF > 0 {
+			ctx.ADDQ(operand.U32(64*k.PF), pfp)
+		}
+	}
+	emitConvKernel(ctx, pl, k, c)
 }
 
 // asmFiles returns a fixed-size layer's AVX2 backend files: the assembly,
@@ -188,7 +238,13 @@ func asmFiles(pkg string, d layerData) ([]OutputFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	goSide, err := execute("asm_amd64.go.tmpl", d)
+	return backendFiles(d, s, "asm_amd64.go.tmpl")
+}
+
+// backendFiles returns an AVX2 backend's files: the assembly s, its Go
+// side from template goTmpl and the fallback declarations.
+func backendFiles(d layerData, s []byte, goTmpl string) ([]OutputFile, error) {
+	goSide, err := execute(goTmpl, d)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", d.Name, err)
 	}

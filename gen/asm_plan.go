@@ -429,16 +429,8 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	}
 	var b strings.Builder
 	p := pl.P
-	regs := a.M*a.P + a.P + 1
-	if a.MemFMA {
-		regs = a.M*a.P + 1
-	}
-	fmt.Fprintf(&b, "  avx2 kernel: %d channels × %d vectors of 8 pixels per block (%d YMM of 16)", a.M, a.P, regs)
-	if a.MemFMA {
-		b.WriteString(", FMAs read the input from memory")
-	}
-	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels; %d full pixel blocks, tail %d×%d vectors\n",
-		a.NBFull, a.Mt, a.NPB, a.Nt, a.Pt)
+	describeBlocking(&b, "avx2 kernel", a.M, a.P, a.Mt, a.NBFull, a.MemFMA)
+	fmt.Fprintf(&b, "; %d full pixel blocks, tail %d×%d vectors\n", a.NPB, a.Nt, a.Pt)
 	if a.DirectIn {
 		fmt.Fprintf(&b, "    input read in place (no padding, unit stride)\n")
 	} else {
@@ -475,4 +467,17 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	}
 	b.WriteString("    mean pool: channel sums in assembly (float32 partial sums, float64 total)\n")
 	return b.String()
+}
+
+// describeBlocking prints a micro-kernel's register blocking for people.
+func describeBlocking(b *strings.Builder, what string, m, pv, mt, nbFull int, memFMA bool) {
+	regs := m*pv + pv + 1
+	if memFMA {
+		regs = m*pv + 1
+	}
+	fmt.Fprintf(b, "  %s: %d channels × %d vectors of 8 pixels per block (%d YMM of 16)", what, m, pv, regs)
+	if memFMA {
+		b.WriteString(", FMAs read the input from memory")
+	}
+	fmt.Fprintf(b, "; %d full blocks per group, tail block %d channels", nbFull, mt)
 }

@@ -126,15 +126,8 @@ func (r *RTPlan) Block(m int) AsmKernel {
 // describe prints the run-time-size AVX2 plan for people.
 func (r *RTPlan) describe(pl *Plan) string {
 	var b strings.Builder
-	regs := r.M*r.P + r.P + 1
-	if r.MemFMA {
-		regs = r.M*r.P + 1
-	}
-	fmt.Fprintf(&b, "  avx2 kernel (run-time size): %d channels × %d vectors of 8 pixels per block (%d YMM of 16)", r.M, r.P, regs)
-	if r.MemFMA {
-		b.WriteString(", FMAs read the input from memory")
-	}
-	fmt.Fprintf(&b, "; %d full blocks per group, tail block %d channels\n", r.NBFull, r.Mt)
+	describeBlocking(&b, "avx2 kernel (run-time size)", r.M, r.P, r.Mt, r.NBFull, r.MemFMA)
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "    per input size, once: phase planes, flat output rows in whole pixel blocks, L2 chunk, %d tap row offsets", len(r.Rows))
 	for _, row := range r.Rows {
 		fmt.Fprintf(&b, " (plane %d, row %d)", row.PP, row.I0)

@@ -11,8 +11,8 @@ TEXT ·project1x1RTConv4x3(SB), NOSPLIT, $0-144
 	MOVQ in_base+24(FP), SI
 	MOVQ w_base+48(FP), DX
 	MOVQ bias_base+72(FP), R8
-	MOVQ rows_base+96(FP), R12
 	MOVQ nblk+120(FP), CX
+	MOVQ rows_base+96(FP), R12
 	MOVQ ops+128(FP), R10
 	SHLQ $0x02, R10
 	MOVQ ps+136(FP), R13
