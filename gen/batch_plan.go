@@ -45,23 +45,15 @@ const (
 // assembly fusion, tail blocks, or taps not a multiple of 8).
 func newBatchPlan(pl *Plan) *BatchPlan {
 	a := pl.Asm
-	if a == nil || a.FuseName == "" || a.Mt != 0 || a.Fuse8 != pl.Taps {
+	if a == nil {
+		return nil
+	}
+	b := batchTiles(pl, FuseInfo{a.M, a.Mt, a.NBFull, a.PerChannel, a.FuseName, a.Fuse8, a.SumName})
+	if b == nil {
 		return nil
 	}
 	p := pl.P
-	if p.K*p.OutC*pl.Taps*4 < batchMinWeightBytes {
-		return nil
-	}
-	units := p.Groups * a.NBFull
-	blk := p.K * a.M * pl.Taps * 4
-	tb := max(1, min(units, batchWeightTile/blk))
-	b := &BatchPlan{
-		NT:              batchNT,
-		TB:              tb,
-		Units:           units,
-		WeightTileBytes: tb * blk,
-		FusedTileLen:    tb * a.M * pl.Taps,
-	}
+	tb := b.TB
 	// Kernel channel iterations of one sample's tile: every pixel block of
 	// every channel block runs CinG of them.
 	iters := tb * (a.NPB + a.Nt) * pl.CinG
@@ -79,6 +71,27 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 		}
 	}
 	return b
+}
+
+// batchTiles returns the tiling of the batch-aware fusion for a backend's
+// blocking f, or nil when the layer does not need it (small expert
+// weights) or its shape is not covered (no assembly fusion, tail blocks, or
+// taps not a multiple of 8).
+func batchTiles(pl *Plan, f FuseInfo) *BatchPlan {
+	p := pl.P
+	if f.FuseName == "" || f.Mt != 0 || f.Fuse8 != pl.Taps || p.K*p.OutC*pl.Taps*4 < batchMinWeightBytes {
+		return nil
+	}
+	units := p.Groups * f.NBFull
+	blk := p.K * f.M * pl.Taps * 4
+	tb := max(1, min(units, batchWeightTile/blk))
+	return &BatchPlan{
+		NT:              batchNT,
+		TB:              tb,
+		Units:           units,
+		WeightTileBytes: tb * blk,
+		FusedTileLen:    tb * f.M * pl.Taps,
+	}
 }
 
 // describe prints the batch plan for people (part of Plan.Describe).

@@ -256,3 +256,11 @@ func (pl *Plan) FuseInfo() FuseInfo {
 	r := pl.RT
 	return FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName}
 }
+
+// BatchTiles is the batch-aware fusion of either backend, or nil.
+func (pl *Plan) BatchTiles() *BatchPlan {
+	if pl.RT != nil {
+		return pl.RT.Batch
+	}
+	return pl.Batch
+}

@@ -271,3 +271,42 @@ layers:
 	}
 	testGeneratedModule(t, dir)
 }
+
+// TestRuntimeBatchFusion runs a run-time-size layer with more than 4 MiB of
+// expert weights, whose assembly path fuses and convolves a tile of
+// experts for a tile of samples in turn, through its generated tests
+// (BatchTiles checks that a batch gives the bits of one-sample calls);
+// the random specs' layers are too small to reach that path.
+func TestRuntimeBatchFusion(t *testing.T) {
+	const spec = `package: rtbatch
+layers:
+  - {name: Wide, in_channels: 256, out_channels: 256, kernel_size: 3, padding: 1, num_experts: 4}
+`
+	dir := t.TempDir()
+	parsed, err := ParseSpec(filepath.Join(dir, "rtbatch.yaml"), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := NewPlan(parsed.Layers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.RT == nil || pl.RT.Batch == nil {
+		t.Fatalf("layer %s: no run-time-size batch fusion planned", pl.Name)
+	}
+	dygenDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modtest.Scaffold(dir, "example.com/rtbatch", dygenDir); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(parsed, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFiles(filepath.Join(dir, "rtbatch"), files); err != nil {
+		t.Fatal(err)
+	}
+	testGeneratedModule(t, dir)
+}

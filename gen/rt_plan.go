@@ -50,6 +50,12 @@ type RTPlan struct {
 	FuseName string
 	Fuse8    int
 	SumName  string
+
+	// Batch is the batch-aware fusion (as for fixed sizes, without the
+	// prefetch): for layers with more than 4 MiB of experts, each tile of
+	// experts is fused and convolved for a tile of samples in turn; nil
+	// otherwise.
+	Batch *BatchPlan
 }
 
 // RTCol is a tap column: column phase PW, offset J0 within the phase.
@@ -110,6 +116,7 @@ func newRTPlan(pl *Plan) *RTPlan {
 		r.Fuse8 = pl.Taps / 8 * 8
 	}
 	r.SumName = lowerFirst(pl.Name) + "Sum"
+	r.Batch = batchTiles(pl, FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName})
 	return r
 }
 
@@ -138,5 +145,6 @@ func (r *RTPlan) describe(pl *Plan) string {
 	} else {
 		b.WriteString("    fusion in Go; mean pool sums in assembly\n")
 	}
+	b.WriteString(r.Batch.describe())
 	return b.String()
 }

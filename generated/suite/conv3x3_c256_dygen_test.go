@@ -280,7 +280,7 @@ func TestConv3x3C256BatchTiles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	p := conv3x3C256Params
 	l := newConv3x3C256ForTest(t, verify.RandomWeights(p, rng))
-	h, wd := conv3x3C256Sizes[0][0], conv3x3C256Sizes[0][1]
+	h, wd := conv3x3C256Sizes[len(conv3x3C256Sizes)-1][0], conv3x3C256Sizes[len(conv3x3C256Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	const n = 9
 	in, out := p.InC*h*wd, p.OutC*ho*wo

@@ -280,7 +280,7 @@ func TestConv3x3C512BatchTiles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	p := conv3x3C512Params
 	l := newConv3x3C512ForTest(t, verify.RandomWeights(p, rng))
-	h, wd := conv3x3C512Sizes[0][0], conv3x3C512Sizes[0][1]
+	h, wd := conv3x3C512Sizes[len(conv3x3C512Sizes)-1][0], conv3x3C512Sizes[len(conv3x3C512Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	const n = 9
 	in, out := p.InC*h*wd, p.OutC*ho*wo

@@ -34,6 +34,7 @@ type depthwise3x3Asm struct {
 	rowIdx       []int32 // [SH=1][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=1][wq]: input column of each packed column, -1 for zeros
 	runs         [1]depthwise3x3Run
+	inLen        int // floats of one packed sample
 	in, out      []float32
 	fused        []float32 // [288]
 }
@@ -44,7 +45,9 @@ type depthwise3x3Asm struct {
 type depthwise3x3Run struct{ j0, n, c0 int }
 
 var depthwise3x3AsmPool = sync.Pool{New: func() any {
-	return &depthwise3x3Asm{fused: make([]float32, 288)}
+	return &depthwise3x3Asm{
+		fused: make([]float32, 288),
+	}
 }}
 
 // setSize makes a the working memory of input size h×w (output ho×wo).
@@ -115,6 +118,7 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	// The kernels read up to maxOff + npb·P·8 floats into the last input
 	// channel (the columns and blocks past the output are thrown away).
 	inLen := max(32*a.ps, 31*a.ps+a.maxOff+a.ops)
+	a.inLen = inLen
 	if cap(a.in) < inLen {
 		a.in = make([]float32, inLen)
 	}
@@ -161,8 +165,8 @@ func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, 
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
 		l.fuseAsm(a.fused, s.pi, 0, 32)
-		l.packRT(a, x, 0, 32)
-		l.convRT(a, y, 0, 32)
+		l.packRT(a, a.in, x, 0, 32)
+		l.convRT(a, a.in, a.fused, 0, y, 0, 32)
 	}
 }
 
@@ -192,14 +196,14 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	if s.phase == depthwise3x3PrepAsm {
 		lo, hi := dyrt.Split(32, s.parts, p)
 		l.routePool(s, s.src, a.h*a.w, lo, hi)
-		l.packRT(a, s.src, lo, hi)
+		l.packRT(a, a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
 	o0, o1 := depthwise3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convRT(a, s.dst, lo, hi)
+	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
 }
 
 // depthwise3x3BlockChannels returns the output channels [o0, o1) of the channel
@@ -210,9 +214,9 @@ func depthwise3x3BlockChannels(u0, u1 int) (o0, o1 int) {
 	return o0, o1
 }
 
-// packRT writes the padded input x [32, h, w] into a.in as
+// packRT writes the padded input x [32, h, w] into dst (a.inLen floats) as
 // [32][SH=1][SW=1][hq][wq] phase planes, for the input channels [c0, c1).
-func (l *Depthwise3x3) packRT(a *depthwise3x3Asm, x []float32, c0, c1 int) {
+func (l *Depthwise3x3) packRT(a *depthwise3x3Asm, dst, x []float32, c0, c1 int) {
 	hw, plane := a.h*a.w, a.hq*a.wq
 	for c := c0; c < c1; c++ {
 		xc := x[c*hw : (c+1)*hw]
@@ -220,7 +224,7 @@ func (l *Depthwise3x3) packRT(a *depthwise3x3Asm, x []float32, c0, c1 int) {
 			for i := 0; i < a.hq; i++ {
 				ry := a.rowIdx[ph*a.hq+i]
 				for pw := 0; pw < 1; pw++ {
-					d := a.in[(c*1+ph*1+pw)*plane+i*a.wq:][:a.wq]
+					d := dst[(c*1+ph*1+pw)*plane+i*a.wq:][:a.wq]
 					if ry < 0 {
 						clear(d)
 						continue
@@ -249,11 +253,12 @@ func depthwise3x3At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convRT runs the micro-kernels over one packed sample for the channel
+// convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those
-// channel blocks; then copies their output rows into y. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, y []float32, u0, u1 int) {
+// channel blocks; then copies their output rows into y. fused holds the
+// fused kernel from channel block f0 on. Disjoint block ranges write
+// disjoint outputs and may run concurrently.
+func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -262,9 +267,10 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, y []float32, u0, u1 int) {
 		q := b0 * 96
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
-			in := a.in[g*1*a.ps+q:]
+			inG := in[g*1*a.ps+q:]
 			o := g*1 + b*1
-			depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], in, a.fused[o*9:], l.bias[o:], nb)
+			w := fused[(o-f0*1)*9:]
+			depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb)
 		}
 	}
 	o0, o1 := depthwise3x3BlockChannels(u0, u1)

@@ -34,6 +34,7 @@ type project1x1Asm struct {
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
+	inLen        int // floats of one packed sample
 	in, out      []float32
 	fused        []float32 // [512]
 }
@@ -44,7 +45,9 @@ type project1x1Asm struct {
 type project1x1Run struct{ j0, n, c0 int }
 
 var project1x1AsmPool = sync.Pool{New: func() any {
-	return &project1x1Asm{fused: make([]float32, 512)}
+	return &project1x1Asm{
+		fused: make([]float32, 512),
+	}
 }}
 
 // setSize makes a the working memory of input size h×w (output ho×wo).
@@ -117,6 +120,7 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	// The kernels read up to maxOff + npb·P·8 floats into the last input
 	// channel (the columns and blocks past the output are thrown away).
 	inLen := max(16*a.ps, 15*a.ps+a.maxOff+a.ops)
+	a.inLen = inLen
 	if cap(a.in) < inLen {
 		a.in = make([]float32, inLen)
 	}
@@ -178,8 +182,8 @@ func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w)
 		l.fuseAsm(a.fused, s.pi, 0, 8)
-		l.packRT(a, x, 0, 16)
-		l.convRT(a, y, 0, 8)
+		l.packRT(a, a.in, x, 0, 16)
+		l.convRT(a, a.in, a.fused, 0, y, 0, 8)
 	}
 }
 
@@ -209,14 +213,14 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	if s.phase == project1x1PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
 		l.routePool(s, s.src, a.h*a.w, lo, hi)
-		l.packRT(a, s.src, lo, hi)
+		l.packRT(a, a.in, s.src, lo, hi)
 		return
 	}
 	lo, hi := dyrt.Split(8, s.parts, p)
 	o0, o1 := project1x1BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convRT(a, s.dst, lo, hi)
+	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
 }
 
 // project1x1BlockChannels returns the output channels [o0, o1) of the channel
@@ -227,9 +231,9 @@ func project1x1BlockChannels(u0, u1 int) (o0, o1 int) {
 	return o0, o1
 }
 
-// packRT writes the padded input x [16, h, w] into a.in as
+// packRT writes the padded input x [16, h, w] into dst (a.inLen floats) as
 // [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1).
-func (l *Project1x1) packRT(a *project1x1Asm, x []float32, c0, c1 int) {
+func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
 	hw, plane := a.h*a.w, a.hq*a.wq
 	for c := c0; c < c1; c++ {
 		xc := x[c*hw : (c+1)*hw]
@@ -237,7 +241,7 @@ func (l *Project1x1) packRT(a *project1x1Asm, x []float32, c0, c1 int) {
 			for i := 0; i < a.hq; i++ {
 				ry := a.rowIdx[ph*a.hq+i]
 				for pw := 0; pw < 2; pw++ {
-					d := a.in[(c*4+ph*2+pw)*plane+i*a.wq:][:a.wq]
+					d := dst[(c*4+ph*2+pw)*plane+i*a.wq:][:a.wq]
 					if ry < 0 {
 						clear(d)
 						continue
@@ -269,11 +273,12 @@ func project1x1At(row []float32, c int32) float32 {
 	return row[c]
 }
 
-// convRT runs the micro-kernels over one packed sample for the channel
+// convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those
-// channel blocks; then copies their output rows into y. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Project1x1) convRT(a *project1x1Asm, y []float32, u0, u1 int) {
+// channel blocks; then copies their output rows into y. fused holds the
+// fused kernel from channel block f0 on. Disjoint block ranges write
+// disjoint outputs and may run concurrently.
+func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -282,9 +287,10 @@ func (l *Project1x1) convRT(a *project1x1Asm, y []float32, u0, u1 int) {
 		q := b0 * 24
 		for u := u0; u < u1; u++ {
 			g, b := u/8, u%8
-			in := a.in[g*16*a.ps+q:]
+			inG := in[g*16*a.ps+q:]
 			o := g*32 + b*4
-			project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], in, a.fused[o*16:], l.bias[o:], nb)
+			w := fused[(o-f0*4)*16:]
+			project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb)
 		}
 	}
 	o0, o1 := project1x1BlockChannels(u0, u1)
