@@ -132,8 +132,8 @@ type AsmKernel struct {
 // asmL2Budget is the input footprint a chunk of pixel blocks aims at.
 const asmL2Budget = 128 << 10
 
-// newAsmPlan returns the AVX2 plan of a fixed-size layer, or nil when the
-// layer stays pure Go (run-time sizes).
+// newAsmPlan returns the AVX2 plan of a fixed-size layer, or nil for a
+// run-time-size one (whose backend is RTPlan).
 func newAsmPlan(pl *Plan) *AsmPlan {
 	if !pl.Fixed {
 		return nil
@@ -425,7 +425,7 @@ func (a *AsmPlan) block(m, pv int, pf bool) AsmKernel {
 // describe prints the AVX2 plan for people (part of Plan.Describe).
 func (a *AsmPlan) describe(pl *Plan) string {
 	if a == nil {
-		return "  avx2 kernel: none (run-time size: pure Go only)\n"
+		return "  avx2 kernel: none\n"
 	}
 	var b strings.Builder
 	p := pl.P

@@ -47,8 +47,8 @@ type Plan struct {
 	BenchW      int
 	FuzzMaxDim  int // largest H or W the fuzz target draws (run-time sizes)
 
-	// Asm is the AVX2+FMA backend's plan (asm_plan.go); nil when the layer
-	// stays pure Go.
+	// Asm is the AVX2+FMA backend's plan of a fixed-size layer
+	// (asm_plan.go); nil for a run-time size (RT).
 	Asm *AsmPlan
 	// Batch is the batch-aware fusion of the AVX2 path (batch_plan.go);
 	// nil when samples are fused one by one.
