@@ -25,12 +25,12 @@ var project1x1UseAsm = project1x1AsmOK
 // only when the size changes: calls at one size do not allocate.
 type project1x1Asm struct {
 	h, w, ho, wo int
-	hq, wq, ps   int // phase plane rows and columns, floats per packed channel
-	npb, ops     int // pixel blocks of 3 vectors per channel, output floats per channel
-	chunk        int // pixel blocks per kernel call (their input about fills L2)
-	chunkBytes   int // the project1x1ChunkBytes chunk was sized for
-	maxOff       int // largest tap offset in a packed channel, in floats
-	rows         []int
+	hq, wq, ps   int     // phase plane rows and columns, floats per packed channel
+	npb, ops     int     // pixel blocks of 3 vectors per channel, output floats per channel
+	chunk        int     // pixel blocks per kernel call (their input about fills L2)
+	chunkBytes   int     // the project1x1ChunkBytes chunk was sized for
+	maxOff       int     // largest tap offset in a packed channel, in floats
+	rows         []int   // per tap row (gen.RTRow): its byte offset in a packed channel
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
