@@ -194,10 +194,11 @@ func testGeneratedModule(t *testing.T, dir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	if out, errOut, err := modtest.RunGo(ctx, dir, nil, "vet", "./..."); err != nil {
+	tags := "-tags=" + generatedTestTags
+	if out, errOut, err := modtest.RunGo(ctx, dir, nil, "vet", tags, "./..."); err != nil {
 		t.Fatalf("go vet of the generated module: %v\n%s%s", err, out, errOut)
 	}
-	args := []string{"-count=1"}
+	args := []string{"-count=1", tags}
 	if testing.Short() {
 		args = append(args, "-short")
 	}
