@@ -3,6 +3,7 @@ package dyrt
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Padding modes, with PyTorch's Conv2d meaning.
@@ -64,10 +65,13 @@ var ErrTooLarge = errors.New("batch too large: its size overflows int")
 // [n, cin, h, w] and [n, cout, ho, wo] and returns the per-sample sizes.
 // n, h, w must be non-negative and h, w at most MaxDim.
 func CheckLens(dstLen, srcLen, n, cin, h, w, cout, ho, wo int) (inSize, outSize int, err error) {
-	inSize, outSize = cin*h*w, cout*ho*wo
-	if n > 0 && (inSize > (1<<62)/n || outSize > (1<<62)/n) {
+	// In int64 first: on 32-bit platforms one sample may already overflow int.
+	in64, out64 := int64(cin)*int64(h)*int64(w), int64(cout)*int64(ho)*int64(wo)
+	const limit = math.MaxInt >> 1
+	if in64 > limit || out64 > limit || n > 0 && (in64 > limit/int64(n) || out64 > limit/int64(n)) {
 		return 0, 0, ErrTooLarge
 	}
+	inSize, outSize = int(in64), int(out64)
 	if srcLen != n*inSize {
 		return 0, 0, fmt.Errorf("len(src) = %d, want n·Cin·H·W = %d·%d·%d·%d = %d", srcLen, n, cin, h, w, n*inSize)
 	}

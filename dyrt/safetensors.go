@@ -345,8 +345,11 @@ func decodeShape(raw json.RawMessage) ([]int, error) {
 	shape := make([]int, len(nums))
 	for i, s := range nums {
 		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || v < 0 || v > math.MaxInt {
+		if err != nil || v < 0 {
 			return nil, fmt.Errorf("shape: dimension %d is %s, want a non-negative integer", i, s)
+		}
+		if v > math.MaxInt {
+			return nil, fmt.Errorf("shape: dimension %d is %s, too large for this platform's int", i, s)
 		}
 		shape[i] = int(v)
 	}

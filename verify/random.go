@@ -74,7 +74,7 @@ type byteStream struct {
 func (s *byteStream) next() float64 {
 	var v byte
 	if len(s.b) == 0 {
-		v = byte((s.i*0x9e3779b1 + 0x7f4a7c15) >> 8)
+		v = byte((uint64(s.i)*0x9e3779b1 + 0x7f4a7c15) >> 8)
 	} else {
 		v = s.b[s.i%len(s.b)] ^ byte((s.i/len(s.b))*0x9d)
 	}

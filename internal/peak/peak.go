@@ -28,7 +28,7 @@ func measure(d time.Duration, runs int) float64 {
 	n := 1 << 10
 	for {
 		t := timeRun(k, n)
-		if t >= d/10 || n >= 1<<40 {
+		if t >= d/10 || n >= 1<<30 {
 			if t <= 0 {
 				t = 1
 			}
