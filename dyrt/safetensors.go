@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -412,7 +413,7 @@ func (f *File) lookup(name string, shape []int) (*Tensor, error) {
 		}
 		return nil, f.errorf("no tensor %q (have %s%s)", name, quoteList(have), more)
 	}
-	if !equalInts(t.Shape, shape) {
+	if !slices.Equal(t.Shape, shape) {
 		return nil, f.errorf("tensor %q: shape %v, want %v", name, t.Shape, shape)
 	}
 	return t, nil
@@ -427,18 +428,6 @@ func quoteList(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Float32 returns the named tensor's elements as float32 after checking that

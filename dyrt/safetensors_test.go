@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,7 +90,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		if !ok || !f.Has(in.Name) {
 			t.Fatalf("tensor %q missing", in.Name)
 		}
-		if got.DType != in.DType || !equalInts(got.Shape, in.Shape) || !bytes.Equal(got.Data, in.Data) {
+		if got.DType != in.DType || !slices.Equal(got.Shape, in.Shape) || !bytes.Equal(got.Data, in.Data) {
 			t.Errorf("tensor %q round-tripped as %s%v %x, want %s%v %x", in.Name, got.DType, got.Shape, got.Data, in.DType, in.Shape, in.Data)
 		}
 	}
@@ -488,7 +489,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, tn := range ts {
 			got, _ := back.Tensor(tn.Name)
-			if got.DType != tn.DType || !equalInts(got.Shape, tn.Shape) || !bytes.Equal(got.Data, tn.Data) {
+			if got.DType != tn.DType || !slices.Equal(got.Shape, tn.Shape) || !bytes.Equal(got.Data, tn.Data) {
 				t.Fatalf("round trip changed tensor %q", tn.Name)
 			}
 		}

@@ -189,6 +189,27 @@ func TestRandomSpecs(t *testing.T) {
 	testGeneratedModule(t, dir)
 }
 
+// testSpecModule generates spec into its package of a new module in dir
+// (example.com/<package>) and vets and tests it.
+func testSpecModule(t *testing.T, dir string, spec *Spec) {
+	t.Helper()
+	dygenDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modtest.Scaffold(dir, "example.com/"+spec.Package, dygenDir); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFiles(filepath.Join(dir, spec.Package), files); err != nil {
+		t.Fatal(err)
+	}
+	testGeneratedModule(t, dir)
+}
+
 // testGeneratedModule vets the generated module in dir and runs its tests.
 func testGeneratedModule(t *testing.T, dir string) {
 	t.Helper()
@@ -256,21 +277,7 @@ layers:
 			t.Errorf("layer %s: packed rows of %d, want fewer than %d", l.Name, pl.Asm.Wq, full)
 		}
 	}
-	dygenDir, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := modtest.Scaffold(dir, "example.com/sharedpad", dygenDir); err != nil {
-		t.Fatal(err)
-	}
-	files, err := Generate(parsed, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFiles(filepath.Join(dir, "sharedpad"), files); err != nil {
-		t.Fatal(err)
-	}
-	testGeneratedModule(t, dir)
+	testSpecModule(t, dir, parsed)
 }
 
 // TestRuntimeBatchFusion runs a run-time-size layer with more than 4 MiB of
@@ -295,19 +302,5 @@ layers:
 	if pl.RT == nil || pl.RT.Batch == nil {
 		t.Fatalf("layer %s: no run-time-size batch fusion planned", pl.Name)
 	}
-	dygenDir, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := modtest.Scaffold(dir, "example.com/rtbatch", dygenDir); err != nil {
-		t.Fatal(err)
-	}
-	files, err := Generate(parsed, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFiles(filepath.Join(dir, "rtbatch"), files); err != nil {
-		t.Fatal(err)
-	}
-	testGeneratedModule(t, dir)
+	testSpecModule(t, dir, parsed)
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"math"
 	"math/rand/v2"
+	"testing"
 )
 
 // This file holds a plain float32 DyConv forward pass, independent of
@@ -225,4 +226,18 @@ func randomCase(rng *rand.Rand) (p Params, n, h, wd int) {
 			return p, n, h, wd
 		}
 	}
+}
+
+// randomReference draws a random case (randomCase), its weights and input,
+// and computes its reference.
+func randomReference(t *testing.T, rng *rand.Rand) (p Params, w Weights, x []float32, n, h, wd int, r *Result) {
+	t.Helper()
+	p, n, h, wd = randomCase(rng)
+	w = RandomWeights(p, rng)
+	x = RandomInput(n, p.InC*h*wd, rng)
+	var err error
+	if r, err = Reference(p, w, x, n, h, wd); err != nil {
+		t.Fatalf("%v %dx%d: %v", p, h, wd, err)
+	}
+	return p, w, x, n, h, wd, r
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -72,21 +73,9 @@ func TestReferenceHandComputed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []float64{0, 1, 3, 10, 30, 50}; !floatsEqual(r.Y, want) {
+	if want := []float64{0, 1, 3, 10, 30, 50}; !slices.Equal(r.Y, want) {
 		t.Errorf("strided grouped y = %v, want %v", r.Y, want)
 	}
-}
-
-func floatsEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestReferenceErrors(t *testing.T) {
@@ -139,21 +128,12 @@ func TestReferenceErrors(t *testing.T) {
 func TestReferenceTrainingAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 300 {
-		p, n, h, wd := randomCase(rng)
-		w := RandomWeights(p, rng)
-		x := RandomInput(n, p.InC*h*wd, rng)
-		r, err := Reference(p, w, x, n, h, wd)
-		if err != nil {
-			t.Fatalf("%v %dx%d: %v", p, h, wd, err)
-		}
+		p, w, x, n, h, wd, r := randomReference(t, rng)
 		ytr, err := ReferenceTraining(p, w, x, n, h, wd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		maxY := 0.0
-		for _, y := range r.Y {
-			maxY = math.Max(maxY, math.Abs(y))
-		}
+		maxY := maxAbs(r.Y)
 		for i := range ytr {
 			if d := math.Abs(ytr[i] - r.Y[i]); d > 1e-12*maxY {
 				t.Fatalf("%v %dx%d: element %d: fused %v, training %v (rel diff %.2g)", p, h, wd, i, r.Y[i], ytr[i], d/maxY)
@@ -185,13 +165,7 @@ func TestFloat32Passes(t *testing.T) {
 		cases = 100
 	}
 	for range cases {
-		p, n, h, wd := randomCase(rng)
-		w := RandomWeights(p, rng)
-		x := RandomInput(n, p.InC*h*wd, rng)
-		r, err := Reference(p, w, x, n, h, wd)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, w, x, n, h, wd, r := randomReference(t, rng)
 		for ord := range numOrders {
 			got := forward32(p, w, x, n, h, wd, ord, rng)
 			if err := Compare(got, r); err != nil {
@@ -415,7 +389,7 @@ func TestCorruptionsFail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if floatsEqual(rb.Y, r.Y) {
+			if slices.Equal(rb.Y, r.Y) {
 				return // the bug does not change this layer's result
 			}
 			st(name).record(t, name, toFloat32(rb.Y), r, exceeds(rb.Y, r))

@@ -245,10 +245,7 @@ func Measure(got []float32, r *Result) Report {
 	}
 	n := min(len(got), len(r.Y))
 	rep.Bad = max(len(got), len(r.Y)) - n
-	maxY := 0.0
-	for _, y := range r.Y {
-		maxY = math.Max(maxY, math.Abs(y))
-	}
+	maxY := maxAbs(r.Y)
 	for i := range n {
 		g := float64(got[i])
 		d := math.Abs(g - r.Y[i])
@@ -275,4 +272,13 @@ func Measure(got []float32, r *Result) Report {
 		rep.MaxRelErr = rep.MaxAbsErr / maxY
 	}
 	return rep
+}
+
+// maxAbs is the largest |v[i]|, 0 for an empty v.
+func maxAbs(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, math.Abs(x))
+	}
+	return m
 }

@@ -140,25 +140,13 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	progress := func(format string, args ...any) {
-		if o.verbose {
-			fmt.Fprintf(stderr, "dygen bench: "+format+"\n", args...)
-		}
-	}
-
 	// Generate into a temporary module.
-	mod, err := newScratchModule(s, o.spec, "dygenbench", "dygen-bench-")
+	mod, err := newScratchModule(s, o.spec, "bench", stderr, o.keep, o.verbose)
 	if err != nil {
 		return failf(c, stderr, "%v", err)
 	}
-	failed := false
-	defer func() {
-		if failed || o.keep {
-			fmt.Fprintf(stderr, "dygen bench: kept the generated module in %s\n", mod.Dir)
-			return
-		}
-		os.RemoveAll(mod.Dir)
-	}()
+	defer mod.Close()
+	progress := mod.progressf
 	tmp, pkgName := mod.Dir, mod.PkgName
 	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, mod.DygenDir, mod.PkgDir)
 
@@ -172,7 +160,7 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	progress("building: go %s", strings.Join(buildArgs, " "))
 	bout, berr, err := modtest.RunGo(ctx, tmp, nil, buildArgs...)
 	if err != nil {
-		failed = true
+		mod.Failed = true
 		stderr.Write(bout)
 		stderr.Write(berr)
 		return failf(c, stderr, "the generated package does not build: %v", err)
@@ -228,7 +216,7 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	}
 	lines, goCPU := parseBenchOutput(tout)
 	if testErr != nil {
-		failed = true
+		mod.Failed = true
 		if !o.verbose {
 			stderr.Write(tout)
 			stderr.Write(terr)
@@ -239,7 +227,7 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 		return failf(c, stderr, "go test -bench failed: %v", testErr)
 	}
 	if len(lines) == 0 {
-		failed = true
+		mod.Failed = true
 		if !o.verbose {
 			stderr.Write(tout)
 		}
@@ -285,13 +273,13 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 			title += " (-tags " + o.tags + ")"
 		}
 		if err := writeBenchPlot(o.plot, title, s.Layers, results, pk); err != nil {
-			failed = true
+			mod.Failed = true
 			return failf(c, stderr, "writing the chart: %v", err)
 		}
 		progress("wrote the chart to %s", o.plot)
 	}
 	if len(problems) > 0 {
-		failed = true
+		mod.Failed = true
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "dygen bench: %s\n", p)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,12 +18,38 @@ type scratchModule struct {
 	PkgName  string // the generated package's name and folder
 	PkgDir   string // Dir/PkgName
 	DygenDir string // the dygen checkout the module replaces dygen with
+
+	// Failed keeps the module after Close, for the user to look into.
+	Failed bool
+	cmd    string    // the dygen command that made it, naming its messages
+	stderr io.Writer // where progress and Close's message go
+	keep   bool      // keep the module even when nothing failed
+	verb   bool      // print progress
+}
+
+// progressf prints a progress line of the command when it runs verbose.
+func (m *scratchModule) progressf(format string, args ...any) {
+	if m.verb {
+		fmt.Fprintf(m.stderr, "dygen "+m.cmd+": "+format+"\n", args...)
+	}
+}
+
+// Close removes the module, or, when something failed or the user asked
+// to keep it, says where it is.
+func (m *scratchModule) Close() {
+	if m.Failed || m.keep {
+		fmt.Fprintf(m.stderr, "dygen %s: kept the generated module in %s\n", m.cmd, m.Dir)
+		return
+	}
+	os.RemoveAll(m.Dir)
 }
 
 // newScratchModule generates s (read from specPath) into a new temporary
-// module named modName. tmpPrefix starts the temporary folder's name. On
-// error nothing is left behind.
-func newScratchModule(s *gen.Spec, specPath, modName, tmpPrefix string) (*scratchModule, error) {
+// module for dygen command cmd (named "dygen"+cmd, in a folder starting
+// "dygen-"+cmd+"-"), which prints progress to stderr when verbose and is
+// kept by Close when keep. On error nothing is left behind.
+func newScratchModule(s *gen.Spec, specPath, cmd string, stderr io.Writer, keep, verbose bool) (*scratchModule, error) {
+	modName, tmpPrefix := "dygen"+cmd, "dygen-"+cmd+"-"
 	dygenDir, err := modtest.DygenDir()
 	if err != nil {
 		return nil, err
@@ -35,7 +62,8 @@ func newScratchModule(s *gen.Spec, specPath, modName, tmpPrefix string) (*scratc
 	if err != nil {
 		return nil, err
 	}
-	m := &scratchModule{Dir: tmp, PkgName: s.Package, DygenDir: dygenDir}
+	m := &scratchModule{Dir: tmp, PkgName: s.Package, DygenDir: dygenDir,
+		cmd: cmd, stderr: stderr, keep: keep, verb: verbose}
 	if m.PkgName == "" {
 		m.PkgName = "dyconv"
 	}

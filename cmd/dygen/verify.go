@@ -109,25 +109,13 @@ func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	progress := func(format string, args ...any) {
-		if o.verbose {
-			fmt.Fprintf(stderr, "dygen verify: "+format+"\n", args...)
-		}
-	}
-
 	// Generate into a temporary module.
-	mod, err := newScratchModule(s, o.spec, "dygenverify", "dygen-verify-")
+	mod, err := newScratchModule(s, o.spec, "verify", stderr, o.keep, o.verbose)
 	if err != nil {
 		return failf(c, stderr, "%v", err)
 	}
-	failed := false
-	defer func() {
-		if failed || o.keep {
-			fmt.Fprintf(stderr, "dygen verify: kept the generated module in %s\n", mod.Dir)
-			return
-		}
-		os.RemoveAll(mod.Dir)
-	}()
+	defer mod.Close()
+	progress := mod.progressf
 	tmp := mod.Dir
 	progress("generated %d layers of %s (dygen at %s) into %s", len(s.Layers), o.spec, mod.DygenDir, mod.PkgDir)
 
@@ -139,7 +127,7 @@ func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 		stderr.Write(verr)
 	}
 	if err != nil {
-		failed = true
+		mod.Failed = true
 		if !o.verbose {
 			stderr.Write(vout)
 			stderr.Write(verr)
@@ -165,7 +153,7 @@ func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 	tout, terr, testErr := modtest.RunGo(ctx, tmp, env, args...)
 	rep, err := parseTestJSON(bytes.NewReader(tout))
 	if err != nil {
-		failed = true
+		mod.Failed = true
 		return failf(c, stderr, "reading go test -json output: %v", err)
 	}
 	if o.verbose {
@@ -270,7 +258,7 @@ func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	failed = true
+	mod.Failed = true
 	if !o.verbose {
 		// Show what the failing tests printed, and what did not build.
 		for _, l := range rep.Build {

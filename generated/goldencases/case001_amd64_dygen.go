@@ -19,6 +19,14 @@ var case001AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case001UseAsm = case001AsmOK
 
+// case001BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
+func case001BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/16*64 + u0%16*4
+	o1 = min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	return o0, o1
+}
+
 // case001Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case001Asm struct {
@@ -101,9 +109,7 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/16*64 + lo%16*4
-	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	o0, o1 := case001BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -116,9 +122,7 @@ func (l *Case001) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/16*64 + u0%16*4
-	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	o0, o1 := case001BlockChannels(u0, u1)
 	case001CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
 

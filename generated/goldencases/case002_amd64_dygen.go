@@ -19,6 +19,14 @@ var case002AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case002UseAsm = case002AsmOK
 
+// case002BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·32+b is block b of group g), which are contiguous.
+func case002BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/32*128 + u0%32*4
+	o1 = min((u1-1)/32*128+(u1-1)%32*4+4, (u1-1)/32*128+128)
+	return o0, o1
+}
+
 // case002Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case002Asm struct {
@@ -116,9 +124,7 @@ func (l *Case002) asmPart(s *case002Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/32*128 + lo%32*4
-	o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+	o0, o1 := case002BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)

@@ -19,6 +19,14 @@ var case004AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case004UseAsm = case004AsmOK
 
+// case004BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func case004BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // case004Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case004Asm struct {
@@ -141,9 +149,7 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(144, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*1 + lo%1*1
-	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	o0, o1 := case004BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case004ChanPool.Get().(*case004Chan)
@@ -157,9 +163,7 @@ func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/1*1 + u0%1*1
-	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	o0, o1 := case004BlockChannels(u0, u1)
 	case004CopyOutChecked(y[o0*144:], out[o0*160:], o1-o0)
 }
 

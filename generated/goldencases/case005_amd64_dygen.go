@@ -20,6 +20,14 @@ var case005AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case005UseAsm = case005AsmOK
 
+// case005BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func case005BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // case005Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case005Asm struct {
@@ -138,9 +146,7 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(96, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*1 + lo%1*1
-	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	o0, o1 := case005BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case005ChanPool.Get().(*case005Chan)
@@ -155,9 +161,7 @@ func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/1*1 + u0%1*1
-	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	o0, o1 := case005BlockChannels(u0, u1)
 	// Outputs past case005NTBytes go to memory with non-temporal stores
 	// (rows of 8 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*64:]; (o1-o0)*256 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {

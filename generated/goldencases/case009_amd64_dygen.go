@@ -19,6 +19,14 @@ var case009AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case009UseAsm = case009AsmOK
 
+// case009BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func case009BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // case009Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case009Asm struct {
@@ -116,9 +124,7 @@ func (l *Case009) asmPart(s *case009Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(1, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*1 + lo%1*1
-	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	o0, o1 := case009BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -131,9 +137,7 @@ func (l *Case009) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/1*1 + u0%1*1
-	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	o0, o1 := case009BlockChannels(u0, u1)
 	case009CopyOutChecked(y[o0*217:], out[o0*224:], o1-o0)
 }
 

@@ -19,6 +19,14 @@ var case010AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case010UseAsm = case010AsmOK
 
+// case010BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
+func case010BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/11*33 + u0%11*3
+	o1 = min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
+	return o0, o1
+}
+
 // case010Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case010Asm struct {
@@ -116,9 +124,7 @@ func (l *Case010) asmPart(s *case010Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(11, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/11*33 + lo%11*3
-	o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+	o0, o1 := case010BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -131,9 +137,7 @@ func (l *Case010) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/11*33 + u0%11*3
-	o1 := min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
+	o0, o1 := case010BlockChannels(u0, u1)
 	case010CopyOutChecked(y[o0*63:], out[o0*64:], o1-o0)
 }
 

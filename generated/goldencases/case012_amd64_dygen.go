@@ -19,6 +19,14 @@ var case012AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case012UseAsm = case012AsmOK
 
+// case012BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
+func case012BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/2*8 + u0%2*4
+	o1 = min((u1-1)/2*8+(u1-1)%2*4+4, (u1-1)/2*8+8)
+	return o0, o1
+}
+
 // case012Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case012Asm struct {
@@ -101,9 +109,7 @@ func (l *Case012) asmPart(s *case012Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/2*8 + lo%2*4
-	o1 := min((hi-1)/2*8+(hi-1)%2*4+4, (hi-1)/2*8+8)
+	o0, o1 := case012BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -116,9 +122,7 @@ func (l *Case012) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/2*8 + u0%2*4
-	o1 := min((u1-1)/2*8+(u1-1)%2*4+4, (u1-1)/2*8+8)
+	o0, o1 := case012BlockChannels(u0, u1)
 	case012CopyOutChecked(y[o0*77:], out[o0*120:], o1-o0)
 }
 

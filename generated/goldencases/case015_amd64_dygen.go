@@ -19,6 +19,14 @@ var case015AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case015UseAsm = case015AsmOK
 
+// case015BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
+func case015BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/4*16 + u0%4*4
+	o1 = min((u1-1)/4*16+(u1-1)%4*4+4, (u1-1)/4*16+16)
+	return o0, o1
+}
+
 // case015Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case015Asm struct {
@@ -116,9 +124,7 @@ func (l *Case015) asmPart(s *case015Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/4*16 + lo%4*4
-	o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+	o0, o1 := case015BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -131,9 +137,7 @@ func (l *Case015) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/4*16 + u0%4*4
-	o1 := min((u1-1)/4*16+(u1-1)%4*4+4, (u1-1)/4*16+16)
+	o0, o1 := case015BlockChannels(u0, u1)
 	case015CopyOutChecked(y[o0*225:], out[o0*352:], o1-o0)
 }
 

@@ -19,6 +19,14 @@ var case018AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case018UseAsm = case018AsmOK
 
+// case018BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func case018BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // case018Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case018Asm struct {
@@ -127,9 +135,7 @@ func (l *Case018) asmPart(s *case018Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(1, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*1 + lo%1*1
-	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	o0, o1 := case018BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case018ChanPool.Get().(*case018Chan)

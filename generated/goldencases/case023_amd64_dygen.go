@@ -19,6 +19,14 @@ var case023AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case023UseAsm = case023AsmOK
 
+// case023BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·3+b is block b of group g), which are contiguous.
+func case023BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/3*9 + u0%3*3
+	o1 = min((u1-1)/3*9+(u1-1)%3*3+3, (u1-1)/3*9+9)
+	return o0, o1
+}
+
 // case023Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case023Asm struct {
@@ -116,9 +124,7 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(9, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/3*9 + lo%3*3
-	o1 := min((hi-1)/3*9+(hi-1)%3*3+3, (hi-1)/3*9+9)
+	o0, o1 := case023BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -131,9 +137,7 @@ func (l *Case023) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/3*9 + u0%3*3
-	o1 := min((u1-1)/3*9+(u1-1)%3*3+3, (u1-1)/3*9+9)
+	o0, o1 := case023BlockChannels(u0, u1)
 	case023CopyOutChecked(y[o0*31:], out[o0*40:], o1-o0)
 }
 

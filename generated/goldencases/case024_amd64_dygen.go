@@ -19,6 +19,14 @@ var case024AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case024UseAsm = case024AsmOK
 
+// case024BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
+func case024BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/11*33 + u0%11*3
+	o1 = min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
+	return o0, o1
+}
+
 // case024Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case024Asm struct {
@@ -101,9 +109,7 @@ func (l *Case024) asmPart(s *case024Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(11, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/11*33 + lo%11*3
-	o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+	o0, o1 := case024BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -116,9 +122,7 @@ func (l *Case024) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/11*33 + u0%11*3
-	o1 := min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
+	o0, o1 := case024BlockChannels(u0, u1)
 	case024CopyOutChecked(y[o0*221:], out[o0*240:], o1-o0)
 }
 

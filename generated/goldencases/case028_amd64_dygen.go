@@ -19,6 +19,14 @@ var case028AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case028UseAsm = case028AsmOK
 
+// case028BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func case028BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*2 + u0%1*2
+	o1 = min((u1-1)/1*2+(u1-1)%1*2+2, (u1-1)/1*2+2)
+	return o0, o1
+}
+
 // case028Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case028Asm struct {
@@ -116,9 +124,7 @@ func (l *Case028) asmPart(s *case028Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(17, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*2 + lo%1*2
-	o1 := min((hi-1)/1*2+(hi-1)%1*2+2, (hi-1)/1*2+2)
+	o0, o1 := case028BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)

@@ -19,6 +19,14 @@ var case032AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case032UseAsm = case032AsmOK
 
+// case032BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
+func case032BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/2*7 + u0%2*4
+	o1 = min((u1-1)/2*7+(u1-1)%2*4+4, (u1-1)/2*7+7)
+	return o0, o1
+}
+
 // case032Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case032Asm struct {
@@ -116,9 +124,7 @@ func (l *Case032) asmPart(s *case032Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(8, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/2*7 + lo%2*4
-	o1 := min((hi-1)/2*7+(hi-1)%2*4+4, (hi-1)/2*7+7)
+	o0, o1 := case032BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)

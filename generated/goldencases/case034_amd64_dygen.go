@@ -19,6 +19,14 @@ var case034AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case034UseAsm = case034AsmOK
 
+// case034BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
+func case034BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/6*24 + u0%6*4
+	o1 = min((u1-1)/6*24+(u1-1)%6*4+4, (u1-1)/6*24+24)
+	return o0, o1
+}
+
 // case034Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case034Asm struct {
@@ -101,9 +109,7 @@ func (l *Case034) asmPart(s *case034Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(6, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/6*24 + lo%6*4
-	o1 := min((hi-1)/6*24+(hi-1)%6*4+4, (hi-1)/6*24+24)
+	o0, o1 := case034BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -116,9 +122,7 @@ func (l *Case034) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/6*24 + u0%6*4
-	o1 := min((u1-1)/6*24+(u1-1)%6*4+4, (u1-1)/6*24+24)
+	o0, o1 := case034BlockChannels(u0, u1)
 	case034CopyOutChecked(y[o0*77:], out[o0*120:], o1-o0)
 }
 

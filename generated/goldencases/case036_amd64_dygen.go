@@ -19,6 +19,14 @@ var case036AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
+// case036BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
+func case036BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/11*33 + u0%11*3
+	o1 = min((u1-1)/11*33+(u1-1)%11*3+3, (u1-1)/11*33+33)
+	return o0, o1
+}
+
 // case036Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case036Asm struct {
@@ -101,9 +109,7 @@ func (l *Case036) asmPart(s *case036Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(11, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/11*33 + lo%11*3
-	o1 := min((hi-1)/11*33+(hi-1)%11*3+3, (hi-1)/11*33+33)
+	o0, o1 := case036BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)

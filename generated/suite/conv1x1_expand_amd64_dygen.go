@@ -19,6 +19,14 @@ var conv1x1ExpandAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv1x1ExpandUseAsm = conv1x1ExpandAsmOK
 
+// conv1x1ExpandBlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·64+b is block b of group g), which are contiguous.
+func conv1x1ExpandBlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/64*256 + u0%64*4
+	o1 = min((u1-1)/64*256+(u1-1)%64*4+4, (u1-1)/64*256+256)
+	return o0, o1
+}
+
 // conv1x1ExpandAsm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv1x1ExpandAsm struct {
@@ -123,9 +131,7 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(64, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/64*256 + lo%64*4
-	o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+	o0, o1 := conv1x1ExpandBlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)

@@ -19,6 +19,14 @@ var conv1x1ReduceAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv1x1ReduceUseAsm = conv1x1ReduceAsmOK
 
+// conv1x1ReduceBlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
+func conv1x1ReduceBlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/16*64 + u0%16*4
+	o1 = min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	return o0, o1
+}
+
 // conv1x1ReduceAsm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv1x1ReduceAsm struct {
@@ -123,9 +131,7 @@ func (l *Conv1x1Reduce) asmPart(s *conv1x1ReduceScratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/16*64 + lo%16*4
-	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	o0, o1 := conv1x1ReduceBlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)

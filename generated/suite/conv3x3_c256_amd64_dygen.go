@@ -19,6 +19,14 @@ var conv3x3C256AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C256UseAsm = conv3x3C256AsmOK
 
+// conv3x3C256BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·64+b is block b of group g), which are contiguous.
+func conv3x3C256BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/64*256 + u0%64*4
+	o1 = min((u1-1)/64*256+(u1-1)%64*4+4, (u1-1)/64*256+256)
+	return o0, o1
+}
+
 // conv3x3C256Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv3x3C256Asm struct {
@@ -118,9 +126,7 @@ func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(64, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/64*256 + lo%64*4
-	o1 := min((hi-1)/64*256+(hi-1)%64*4+4, (hi-1)/64*256+256)
+	o0, o1 := conv3x3C256BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -133,9 +139,7 @@ func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/64*256 + u0%64*4
-	o1 := min((u1-1)/64*256+(u1-1)%64*4+4, (u1-1)/64*256+256)
+	o0, o1 := conv3x3C256BlockChannels(u0, u1)
 	conv3x3C256CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
 

@@ -19,6 +19,14 @@ var conv3x3C512AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C512UseAsm = conv3x3C512AsmOK
 
+// conv3x3C512BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·128+b is block b of group g), which are contiguous.
+func conv3x3C512BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/128*512 + u0%128*4
+	o1 = min((u1-1)/128*512+(u1-1)%128*4+4, (u1-1)/128*512+512)
+	return o0, o1
+}
+
 // conv3x3C512Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv3x3C512Asm struct {
@@ -150,9 +158,7 @@ func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(128, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/128*512 + lo%128*4
-	o1 := min((hi-1)/128*512+(hi-1)%128*4+4, (hi-1)/128*512+512)
+	o0, o1 := conv3x3C512BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)

@@ -99,7 +99,8 @@ func (l *Conv3x3C512) forwardBatchOne(s *conv3x3C512Scratch, y, x []float32, pro
 // convolve the channel blocks of the part, a weight tile at a time.
 func (l *Conv3x3C512) tilePart(s *conv3x3C512Scratch, p int) {
 	lo, hi := dyrt.Split(128, s.parts, p)
-	l.routeChannels(s, lo*4, hi*4)
+	o0, o1 := conv3x3C512BlockChannels(lo, hi)
+	l.routeChannels(s, o0, o1)
 	tp := conv3x3C512TilePool.Get().(*[]float32)
 	defer conv3x3C512TilePool.Put(tp)
 	tile := (*tp)[:18432]

@@ -20,6 +20,14 @@ var conv3x3C64AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C64UseAsm = conv3x3C64AsmOK
 
+// conv3x3C64BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
+func conv3x3C64BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/16*64 + u0%16*4
+	o1 = min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	return o0, o1
+}
+
 // conv3x3C64Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv3x3C64Asm struct {
@@ -120,9 +128,7 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/16*64 + lo%16*4
-	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	o0, o1 := conv3x3C64BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -135,9 +141,7 @@ func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/16*64 + u0%16*4
-	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	o0, o1 := conv3x3C64BlockChannels(u0, u1)
 	// Outputs past conv3x3C64NTBytes go to memory with non-temporal stores
 	// (rows of 56 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*3136:]; (o1-o0)*12544 >= conv3x3C64NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {

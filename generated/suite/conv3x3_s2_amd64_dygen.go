@@ -19,6 +19,14 @@ var conv3x3S2AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3S2UseAsm = conv3x3S2AsmOK
 
+// conv3x3S2BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·32+b is block b of group g), which are contiguous.
+func conv3x3S2BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/32*128 + u0%32*4
+	o1 = min((u1-1)/32*128+(u1-1)%32*4+4, (u1-1)/32*128+128)
+	return o0, o1
+}
+
 // conv3x3S2Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv3x3S2Asm struct {
@@ -119,9 +127,7 @@ func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/32*128 + lo%32*4
-	o1 := min((hi-1)/32*128+(hi-1)%32*4+4, (hi-1)/32*128+128)
+	o0, o1 := conv3x3S2BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -134,9 +140,7 @@ func (l *Conv3x3S2) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/32*128 + u0%32*4
-	o1 := min((u1-1)/32*128+(u1-1)%32*4+4, (u1-1)/32*128+128)
+	o0, o1 := conv3x3S2BlockChannels(u0, u1)
 	conv3x3S2CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
 

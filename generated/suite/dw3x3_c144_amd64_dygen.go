@@ -20,6 +20,14 @@ var dW3x3C144AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var dW3x3C144UseAsm = dW3x3C144AsmOK
 
+// dW3x3C144BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func dW3x3C144BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // dW3x3C144Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type dW3x3C144Asm struct {
@@ -154,9 +162,7 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(144, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/1*1 + lo%1*1
-	o1 := min((hi-1)/1*1+(hi-1)%1*1+1, (hi-1)/1*1+1)
+	o0, o1 := dW3x3C144BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := dW3x3C144ChanPool.Get().(*dW3x3C144Chan)
@@ -171,9 +177,7 @@ func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/1*1 + u0%1*1
-	o1 := min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	o0, o1 := dW3x3C144BlockChannels(u0, u1)
 	// Outputs past dW3x3C144NTBytes go to memory with non-temporal stores
 	// (rows of 56 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*3136:]; (o1-o0)*12544 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {

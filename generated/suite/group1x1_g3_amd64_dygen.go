@@ -19,6 +19,14 @@ var group1x1G3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var group1x1G3UseAsm = group1x1G3AsmOK
 
+// group1x1G3BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·5+b is block b of group g), which are contiguous.
+func group1x1G3BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/5*20 + u0%5*4
+	o1 = min((u1-1)/5*20+(u1-1)%5*4+4, (u1-1)/5*20+20)
+	return o0, o1
+}
+
 // group1x1G3Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type group1x1G3Asm struct {
@@ -123,9 +131,7 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(15, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/5*20 + lo%5*4
-	o1 := min((hi-1)/5*20+(hi-1)%5*4+4, (hi-1)/5*20+20)
+	o0, o1 := group1x1G3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(s.dst, s.src, a.fused, lo, hi)

@@ -20,6 +20,14 @@ var stem7x7AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var stem7x7UseAsm = stem7x7AsmOK
 
+// stem7x7BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
+func stem7x7BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/16*64 + u0%16*4
+	o1 = min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	return o0, o1
+}
+
 // stem7x7Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type stem7x7Asm struct {
@@ -120,9 +128,7 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/16*64 + lo%16*4
-	o1 := min((hi-1)/16*64+(hi-1)%16*4+4, (hi-1)/16*64+64)
+	o0, o1 := stem7x7BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -135,9 +141,7 @@ func (l *Stem7x7) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/16*64 + u0%16*4
-	o1 := min((u1-1)/16*64+(u1-1)%16*4+4, (u1-1)/16*64+64)
+	o0, o1 := stem7x7BlockChannels(u0, u1)
 	// Outputs past stem7x7NTBytes go to memory with non-temporal stores
 	// (rows of 112 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*12544:]; (o1-o0)*50176 >= stem7x7NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {

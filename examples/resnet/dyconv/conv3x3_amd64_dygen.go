@@ -20,6 +20,14 @@ var conv3x3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3UseAsm = conv3x3AsmOK
 
+// conv3x3BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
+func conv3x3BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/4*16 + u0%4*4
+	o1 = min((u1-1)/4*16+(u1-1)%4*4+4, (u1-1)/4*16+16)
+	return o0, o1
+}
+
 // conv3x3Asm is the working memory of the AVX2 path: the packed input, the
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv3x3Asm struct {
@@ -102,9 +110,7 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 		return
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
-	// The output channels of blocks [lo, hi).
-	o0 := lo/4*16 + lo%4*4
-	o1 := min((hi-1)/4*16+(hi-1)%4*4+4, (hi-1)/4*16+16)
+	o0, o1 := conv3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convAsm(a.out, s.src, a.fused, lo, hi)
@@ -117,9 +123,7 @@ func (l *Conv3x3) copyOut(y, out []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
-	// The output channels [o0, o1) of the blocks, contiguous.
-	o0 := u0/4*16 + u0%4*4
-	o1 := min((u1-1)/4*16+(u1-1)%4*4+4, (u1-1)/4*16+16)
+	o0, o1 := conv3x3BlockChannels(u0, u1)
 	// Outputs past conv3x3NTBytes go to memory with non-temporal stores
 	// (rows of 32 floats keep 32-byte alignment from an aligned y).
 	if y := y[o0*1024:]; (o1-o0)*4096 >= conv3x3NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {

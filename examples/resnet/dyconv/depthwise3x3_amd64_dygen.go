@@ -19,6 +19,14 @@ var depthwise3x3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var depthwise3x3UseAsm = depthwise3x3AsmOK
 
+// depthwise3x3BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
+func depthwise3x3BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/1*1 + u0%1*1
+	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
+	return o0, o1
+}
+
 // depthwise3x3Asm is the AVX2 path's working memory for one input size: the
 // geometry of that size (see gen.RTPlan), the packed input, the kernels'
 // output and the fused kernel. setSize recomputes it, growing the buffers,
@@ -130,10 +138,6 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	a.out = a.out[:32*a.ops]
 }
 
-// depthwise3x3ChunkBytes is the input footprint a chunk of pixel blocks aims at
-// (a variable so that the tests can cut a small input into many chunks).
-var depthwise3x3ChunkBytes = 128 << 10
-
 // depthwise3x3RTConv1x12 computes 1 output channels × 12 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks at any input size (assembly,
 // AVX2+FMA).
@@ -204,14 +208,6 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
-}
-
-// depthwise3x3BlockChannels returns the output channels [o0, o1) of the channel
-// blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
-func depthwise3x3BlockChannels(u0, u1 int) (o0, o1 int) {
-	o0 = u0/1*1 + u0%1*1
-	o1 = min((u1-1)/1*1+(u1-1)%1*1+1, (u1-1)/1*1+1)
-	return o0, o1
 }
 
 // packRT writes the padded input x [32, h, w] into dst (a.inLen floats) as

@@ -11,9 +11,6 @@ const depthwise3x3AsmOK = false
 // the value of depthwise3x3AsmOK.
 var depthwise3x3UseAsm = false
 
-// depthwise3x3ChunkBytes is unused in this build (the tests set it).
-var depthwise3x3ChunkBytes = 128 << 10
-
 // forwardRT is never called in this build.
 func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, h, w int) {
 	panic("Depthwise3x3: no assembly in this build")

@@ -19,6 +19,14 @@ var project1x1AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var project1x1UseAsm = project1x1AsmOK
 
+// project1x1BlockChannels returns the output channels [o0, o1) of the channel
+// blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
+func project1x1BlockChannels(u0, u1 int) (o0, o1 int) {
+	o0 = u0/8*32 + u0%8*4
+	o1 = min((u1-1)/8*32+(u1-1)%8*4+4, (u1-1)/8*32+32)
+	return o0, o1
+}
+
 // project1x1Asm is the AVX2 path's working memory for one input size: the
 // geometry of that size (see gen.RTPlan), the packed input, the kernels'
 // output and the fused kernel. setSize recomputes it, growing the buffers,
@@ -147,10 +155,6 @@ func project1x1SharedRowOK(wq, w, wo int) bool {
 	return true
 }
 
-// project1x1ChunkBytes is the input footprint a chunk of pixel blocks aims at
-// (a variable so that the tests can cut a small input into many chunks).
-var project1x1ChunkBytes = 128 << 10
-
 // project1x1RTConv4x3 computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks at any input size (assembly,
 // AVX2+FMA).
@@ -221,14 +225,6 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
-}
-
-// project1x1BlockChannels returns the output channels [o0, o1) of the channel
-// blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
-func project1x1BlockChannels(u0, u1 int) (o0, o1 int) {
-	o0 = u0/8*32 + u0%8*4
-	o1 = min((u1-1)/8*32+(u1-1)%8*4+4, (u1-1)/8*32+32)
-	return o0, o1
 }
 
 // packRT writes the padded input x [16, h, w] into dst (a.inLen floats) as

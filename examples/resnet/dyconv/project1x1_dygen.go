@@ -65,6 +65,11 @@ type project1x1Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var project1x1SplitFLOPs = 1 << 19
 
+// project1x1ChunkBytes is the input footprint a chunk of pixel blocks of the
+// AVX2 path aims at (a variable so that the tests can cut a small input
+// into many chunks; every build has it, as the tests do).
+var project1x1ChunkBytes = 128 << 10
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (

@@ -11,9 +11,6 @@ const project1x1AsmOK = false
 // the value of project1x1AsmOK.
 var project1x1UseAsm = false
 
-// project1x1ChunkBytes is unused in this build (the tests set it).
-var project1x1ChunkBytes = 128 << 10
-
 // forwardRT is never called in this build.
 func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w int) {
 	panic("Project1x1: no assembly in this build")
