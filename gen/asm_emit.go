@@ -199,15 +199,16 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 	}
 	if k.PF > 0 {
 		c.sig = asmSignaturePF
-		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, k.M, k.P, k.PF, k.PFK)
+		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, k.M, k.P, k.PF, pl.P.K)
 		c.setup = func() { ctx.Load(ctx.Param("pf").Base(), pfp) }
 	}
 	// The channel iteration's prefetches, spread over its taps.
 	nextPF, nextPI := 0, 0
-	pf := func() { ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*k.PFStride+64*(nextPF%k.PF))) }
+	experts, stride := pl.P.K, pl.P.OutC*pl.Taps // expert k's rows start k·stride floats on
+	pf := func() { ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*stride+64*(nextPF%k.PF))) }
 	pi := func() { ctx.PREFETCHT0(mem(kInp, k.PI[nextPI])) }
 	c.tap = func(t int) func(j int) operand.Mem {
-		for ; nextPF < k.PF*k.PFK && nextPF*taps <= t*k.PF*k.PFK; nextPF++ {
+		for ; nextPF < k.PF*experts && nextPF*taps <= t*k.PF*experts; nextPF++ {
 			pf()
 		}
 		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
@@ -217,7 +218,7 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 		return func(j int) operand.Mem { return mem(kInp, off+32*j) }
 	}
 	c.channelEnd = func() {
-		for ; nextPF < k.PF*k.PFK; nextPF++ {
+		for ; nextPF < k.PF*experts; nextPF++ {
 			pf()
 		}
 		for ; nextPI < len(k.PI); nextPI++ {

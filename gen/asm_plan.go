@@ -114,9 +114,9 @@ type AsmKernel struct {
 	InNeed, OutNeed int
 	// PF > 0 marks a prefetching variant (batch path only): each input
 	// channel iteration issues, for every expert k, PF PREFETCHT1s of
-	// consecutive cache lines at pf + k·PFStride floats, then moves on by
-	// PF lines; Go checks len(pf) ≥ (K−1)·PFStride + nblk·PFNeed.
-	PF, PFNeed, PFStride, PFK int
+	// consecutive cache lines at pf + k·Cout·Taps floats, then moves on by
+	// PF lines; Go checks len(pf) ≥ (K−1)·Cout·Taps + nblk·BatchPlan.PFNeed.
+	PF int
 	// PI, when set, marks an input-prefetching variant (convAsm's first
 	// channel block of each chunk but the last): each input channel
 	// iteration issues a PREFETCHT0 at every PI byte offset from the

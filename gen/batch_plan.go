@@ -28,6 +28,9 @@ type BatchPlan struct {
 	// channel iterations of one sample's tile, rounded up; 0 turns the
 	// prefetch off.
 	PF int
+	// PFNeed is the floats of each expert's rows that one pixel block's
+	// kernel call prefetches: CinG·PF cache lines.
+	PFNeed int
 }
 
 const (
@@ -63,11 +66,12 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 	// in one expert's weights, from which the driver takes it.
 	need := pl.CinG * pf * 16
 	if pl.CinG > 1 && max(a.Chunk, a.Nt)*need <= p.OutC*pl.Taps {
-		b.PF = pf
-		for _, k := range append([]AsmKernel(nil), a.Kernels...) {
-			k.Name += "PF"
-			k.PF, k.PFNeed, k.PFStride, k.PFK = pf, need, p.OutC*pl.Taps, p.K
-			a.Kernels = append(a.Kernels, k)
+		// Every convolution of the layer runs tile by tile, so the
+		// prefetching variants replace the plain kernels.
+		b.PF, b.PFNeed = pf, need
+		for i := range a.Kernels {
+			a.Kernels[i].Name += "PF"
+			a.Kernels[i].PF = pf
 		}
 	}
 	return b

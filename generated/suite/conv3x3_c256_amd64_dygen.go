@@ -27,17 +27,17 @@ func conv3x3C256BlockChannels(u0, u1 int) (o0, o1 int) {
 	return o0, o1
 }
 
-// conv3x3C256Asm is the working memory of the AVX2 path: the packed input, the
-// kernel's output scratch and the fused kernel in the micro-kernel's layout.
+// conv3x3C256Asm is the working memory of a one-sample call of the AVX2 path: the
+// packed input and the kernel's output scratch (the fused kernel is fused
+// one weight tile at a time, into conv3x3C256TilePool's tiles).
 type conv3x3C256Asm struct {
-	in, out, fused []float32
+	in, out []float32
 }
 
 var conv3x3C256AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C256Asm{
-		in:    make([]float32, 61448),
-		out:   make([]float32, 55296),
-		fused: make([]float32, 589824),
+		in:  make([]float32, 61448),
+		out: make([]float32, 55296),
 	}
 }}
 
@@ -47,23 +47,8 @@ var conv3x3C256RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 // conv3x3C256ColIdx [SW=1][Wq=15] is the input column of each packed column, -1 for zeros.
 var conv3x3C256ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 
-// conv3x3C256Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func conv3x3C256Conv4x3(out, in, w, bias []float32, nblk int)
-
-// conv3x3C256Conv4x3Checked checks every length conv3x3C256Conv4x3 touches, then calls it.
-func conv3x3C256Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 61232+nblk*24 ||
-		len(w) < 9216 || len(bias) < 4 {
-		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x3 called with short slices (bug in dygen)")
-	}
-	conv3x3C256Conv4x3(out, in, w, bias, nblk)
-}
-
 // conv3x3C256Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks, like conv3x3C256Conv4x3, and prefetches
+// pixels for nblk consecutive pixel blocks, and prefetches
 // 1 cache line(s) of each of the 4 experts' rows (pf + k·589824) into L2
 // per input channel (assembly, AVX2+FMA).
 //
@@ -79,58 +64,12 @@ func conv3x3C256Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	conv3x3C256Conv4x3PF(out, in, w, bias, pf, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
-// (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
-	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
-	defer conv3x3C256AsmPool.Put(a)
-	for i := 0; i < n; i++ {
-		x := src[i*inSize : (i+1)*inSize]
-		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 196)
-		l.fuseAsm(a.fused, s.pi, 0, 64)
-		conv3x3C256Pack(a.in, x, 0, 256)
-		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 64)
-		l.copyOut(y, a.out, 0, 64)
-	}
-}
-
-// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in two phases: the mean pool and the pack split across input
-// channels; then the 64 channel blocks (group g, block b of the group:
-// block g·64+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
-func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
-	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
-	defer conv3x3C256AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = conv3x3C256PrepAsm, min(256, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
-	s.phase, s.parts = conv3x3C256ConvAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
-}
-
-// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
-// the pack of a range of input channels, or the routing, fusion and
-// convolution of a range of channel blocks.
+// asmPart runs part p of forwardBatchOne's first phase: the mean pool and
+// the pack of a range of input channels.
 func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
-	a := s.asm
-	if s.phase == conv3x3C256PrepAsm {
-		lo, hi := dyrt.Split(256, s.parts, p)
-		l.routePool(s, s.src, 196, lo, hi)
-		conv3x3C256Pack(a.in, s.src, lo, hi)
-		return
-	}
-	lo, hi := dyrt.Split(64, s.parts, p)
-	o0, o1 := conv3x3C256BlockChannels(lo, hi)
-	l.routeChannels(s, o0, o1)
-	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	lo, hi := dyrt.Split(256, s.parts, p)
+	l.routePool(s, s.src, 196, lo, hi)
+	conv3x3C256Pack(s.asm.in, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -157,40 +96,6 @@ func conv3x3C256CopyOutChecked(y, out []float32, n int) {
 //
 //go:noescape
 func conv3x3C256CopyOut(y, out []float32, n int)
-
-// fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=256][kh=3][kw=3][channels of the block],
-// for the channel blocks [u0, u1) (block g·64+b is block b of group g).
-func (l *Conv3x3C256) fuseAsm(fused, pi []float32, u0, u1 int) {
-	fused = fused[:589824]
-	for u := u0; u < u1; u++ {
-		g, b := u/64, u%64
-		if b < 64 {
-			o := g*256 + b*4
-			conv3x3C256Fuse4Checked(fused[o*2304:], l.weight[o*2304:], pi[o:], 2304/8)
-		}
-	}
-}
-
-// fuseTaps fuses taps [t0, 2304) of output channel o into fused.
-func (l *Conv3x3C256) fuseTaps(fused, pi []float32, o, t0 int) {
-	b := o % 256 / 4
-	start := o/256*256 + b*4 // first channel of o's block
-	mb := min(4, 256-b*4)    // channels in o's block
-	dst := fused[start*2304+(o-start):]
-	w0 := l.weight[o*2304:][t0:2304]
-	p0 := pi[o]
-	for t, v := range w0 {
-		dst[(t0+t)*mb] = p0 * v
-	}
-	for k := 1; k < 4; k++ {
-		wk := l.weight[(k*256+o)*2304:][t0:2304]
-		pk := pi[k*256+o]
-		for t, v := range wk {
-			dst[(t0+t)*mb] += pk * v
-		}
-	}
-}
 
 // conv3x3C256Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
 // (assembly, AVX2+FMA).
@@ -258,22 +163,4 @@ func conv3x3C256At(row []float32, c int32) float32 {
 		return 0
 	}
 	return row[c]
-}
-
-// convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·64+b is block b of group g): for each chunk of
-// 4 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3C256) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 4, 3, 4
-	for b0 := 0; b0 < 9; b0 += chunk {
-		nb := min(chunk, 9-b0)
-		q := b0 * pv * 8
-		for u := u0; u < u1; u++ {
-			g, b := u/64, u%64
-			inG := in[g*61440+q:]
-			o := g*256 + b*m
-			conv3x3C256Conv4x3Checked(out[o*216+q:], inG, fused[o*2304:], l.bias[o:], nb)
-		}
-	}
 }

@@ -11,16 +11,6 @@ const conv3x3C256AsmOK = false
 // the value of conv3x3C256AsmOK.
 var conv3x3C256UseAsm = false
 
-// forwardAsm is never called in this build.
-func (l *Conv3x3C256) forwardAsm(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
-	panic("Conv3x3C256: no assembly in this build")
-}
-
-// forwardAsmOne is never called in this build.
-func (l *Conv3x3C256) forwardAsmOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
-	panic("Conv3x3C256: no assembly in this build")
-}
-
 // forwardAsmBatch is never called in this build.
 func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
 	panic("Conv3x3C256: no assembly in this build")

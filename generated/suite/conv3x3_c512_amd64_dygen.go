@@ -27,17 +27,17 @@ func conv3x3C512BlockChannels(u0, u1 int) (o0, o1 int) {
 	return o0, o1
 }
 
-// conv3x3C512Asm is the working memory of the AVX2 path: the packed input, the
-// kernel's output scratch and the fused kernel in the micro-kernel's layout.
+// conv3x3C512Asm is the working memory of a one-sample call of the AVX2 path: the
+// packed input and the kernel's output scratch (the fused kernel is fused
+// one weight tile at a time, into conv3x3C512TilePool's tiles).
 type conv3x3C512Asm struct {
-	in, out, fused []float32
+	in, out []float32
 }
 
 var conv3x3C512AsmPool = sync.Pool{New: func() any {
 	return &conv3x3C512Asm{
-		in:    make([]float32, 36866),
-		out:   make([]float32, 28672),
-		fused: make([]float32, 2359296),
+		in:  make([]float32, 36866),
+		out: make([]float32, 28672),
 	}
 }}
 
@@ -47,38 +47,8 @@ var conv3x3C512RowIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, -1}
 // conv3x3C512ColIdx [SW=1][Wq=8] is the input column of each packed column, -1 for zeros.
 var conv3x3C512ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6}
 
-// conv3x3C512Conv4x3 computes 4 output channels × 3 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func conv3x3C512Conv4x3(out, in, w, bias []float32, nblk int)
-
-// conv3x3C512Conv4x3Checked checks every length conv3x3C512Conv4x3 touches, then calls it.
-func conv3x3C512Conv4x3Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 36810+nblk*24 ||
-		len(w) < 18432 || len(bias) < 4 {
-		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x3 called with short slices (bug in dygen)")
-	}
-	conv3x3C512Conv4x3(out, in, w, bias, nblk)
-}
-
-// conv3x3C512Conv4x2 computes 4 output channels × 2 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks (assembly, AVX2+FMA).
-//
-//go:noescape
-func conv3x3C512Conv4x2(out, in, w, bias []float32, nblk int)
-
-// conv3x3C512Conv4x2Checked checks every length conv3x3C512Conv4x2 touches, then calls it.
-func conv3x3C512Conv4x2Checked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 36810+nblk*16 ||
-		len(w) < 18432 || len(bias) < 4 {
-		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x2 called with short slices (bug in dygen)")
-	}
-	conv3x3C512Conv4x2(out, in, w, bias, nblk)
-}
-
 // conv3x3C512Conv4x3PF computes 4 output channels × 3 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x3, and prefetches
+// pixels for nblk consecutive pixel blocks, and prefetches
 // 1 cache line(s) of each of the 4 experts' rows (pf + k·2359296) into L2
 // per input channel (assembly, AVX2+FMA).
 //
@@ -95,7 +65,7 @@ func conv3x3C512Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 }
 
 // conv3x3C512Conv4x2PF computes 4 output channels × 2 vectors of 8 flat output
-// pixels for nblk consecutive pixel blocks, like conv3x3C512Conv4x2, and prefetches
+// pixels for nblk consecutive pixel blocks, and prefetches
 // 1 cache line(s) of each of the 4 experts' rows (pf + k·2359296) into L2
 // per input channel (assembly, AVX2+FMA).
 //
@@ -111,58 +81,12 @@ func conv3x3C512Conv4x2PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	conv3x3C512Conv4x2PF(out, in, w, bias, pf, nblk)
 }
 
-// forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
-// (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Conv3x3C512) forwardAsm(s *conv3x3C512Scratch, dst, src []float32, n, inSize, outSize int) {
-	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
-	defer conv3x3C512AsmPool.Put(a)
-	for i := 0; i < n; i++ {
-		x := src[i*inSize : (i+1)*inSize]
-		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 49)
-		l.fuseAsm(a.fused, s.pi, 0, 128)
-		conv3x3C512Pack(a.in, x, 0, 512)
-		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 128)
-		l.copyOut(y, a.out, 0, 128)
-	}
-}
-
-// forwardAsmOne is the AVX2+FMA path for one sample y = f(x) on up to procs
-// goroutines, in two phases: the mean pool and the pack split across input
-// channels; then the 128 channel blocks (group g, block b of the group:
-// block g·128+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
-func (l *Conv3x3C512) forwardAsmOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
-	a := conv3x3C512AsmPool.Get().(*conv3x3C512Asm)
-	defer conv3x3C512AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = conv3x3C512PrepAsm, min(512, 2*procs)
-	s.job.Run(s, s.parts)
-	s.src = a.in
-	s.phase, s.parts = conv3x3C512ConvAsm, min(128, 2*procs)
-	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
-}
-
-// asmPart runs part p of forwardAsmOne's current phase: the mean pool and
-// the pack of a range of input channels, or the routing, fusion and
-// convolution of a range of channel blocks.
+// asmPart runs part p of forwardBatchOne's first phase: the mean pool and
+// the pack of a range of input channels.
 func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
-	a := s.asm
-	if s.phase == conv3x3C512PrepAsm {
-		lo, hi := dyrt.Split(512, s.parts, p)
-		l.routePool(s, s.src, 49, lo, hi)
-		conv3x3C512Pack(a.in, s.src, lo, hi)
-		return
-	}
-	lo, hi := dyrt.Split(128, s.parts, p)
-	o0, o1 := conv3x3C512BlockChannels(lo, hi)
-	l.routeChannels(s, o0, o1)
-	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
-	l.copyOut(s.dst, a.out, lo, hi)
+	lo, hi := dyrt.Split(512, s.parts, p)
+	l.routePool(s, s.src, 49, lo, hi)
+	conv3x3C512Pack(s.asm.in, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
@@ -175,40 +99,6 @@ func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
 			for oy := 0; oy < 7; oy++ {
 				*(*[7]float32)(y[(o*7+oy)*7:]) = *(*[7]float32)(out[o*56+oy*8:])
 			}
-		}
-	}
-}
-
-// fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
-// [groups=1][blocks of 4][cin=512][kh=3][kw=3][channels of the block],
-// for the channel blocks [u0, u1) (block g·128+b is block b of group g).
-func (l *Conv3x3C512) fuseAsm(fused, pi []float32, u0, u1 int) {
-	fused = fused[:2359296]
-	for u := u0; u < u1; u++ {
-		g, b := u/128, u%128
-		if b < 128 {
-			o := g*512 + b*4
-			conv3x3C512Fuse4Checked(fused[o*4608:], l.weight[o*4608:], pi[o:], 4608/8)
-		}
-	}
-}
-
-// fuseTaps fuses taps [t0, 4608) of output channel o into fused.
-func (l *Conv3x3C512) fuseTaps(fused, pi []float32, o, t0 int) {
-	b := o % 512 / 4
-	start := o/512*512 + b*4 // first channel of o's block
-	mb := min(4, 512-b*4)    // channels in o's block
-	dst := fused[start*4608+(o-start):]
-	w0 := l.weight[o*4608:][t0:4608]
-	p0 := pi[o]
-	for t, v := range w0 {
-		dst[(t0+t)*mb] = p0 * v
-	}
-	for k := 1; k < 4; k++ {
-		wk := l.weight[(k*512+o)*4608:][t0:4608]
-		pk := pi[k*512+o]
-		for t, v := range wk {
-			dst[(t0+t)*mb] += pk * v
 		}
 	}
 }
@@ -285,29 +175,4 @@ func conv3x3C512At(row []float32, c int32) float32 {
 		return 0
 	}
 	return row[c]
-}
-
-// convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·128+b is block b of group g): for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3C512) convAsm(out, in, fused []float32, u0, u1 int) {
-	const m, pv, chunk = 4, 3, 1
-	for b0 := 0; b0 < 1; b0 += chunk {
-		nb := min(chunk, 1-b0)
-		q := b0 * pv * 8
-		for u := u0; u < u1; u++ {
-			g, b := u/128, u%128
-			inG := in[g*36864+q:]
-			o := g*512 + b*m
-			conv3x3C512Conv4x3Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], nb)
-		}
-	}
-	q := 24
-	for u := u0; u < u1; u++ {
-		g, b := u/128, u%128
-		inG := in[g*36864+q:]
-		o := g*512 + b*m
-		conv3x3C512Conv4x2Checked(out[o*56+q:], inG, fused[o*4608:], l.bias[o:], 2)
-	}
 }
