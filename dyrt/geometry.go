@@ -58,8 +58,9 @@ func CheckSize(h, w, kh, kw, dh, dw, pt, pb, pl, pr, mode int) error {
 	return nil
 }
 
-// ErrTooLarge reports a batch whose element count overflows int.
-var ErrTooLarge = errors.New("batch too large: its size overflows int")
+// ErrTooLarge reports an input or output batch whose element count
+// overflows int (half of it: room for the arithmetic on it).
+var ErrTooLarge = errors.New("batch too large: its element count overflows int")
 
 // CheckLens checks the lengths of src and dst for n samples of NCHW tensors
 // [n, cin, h, w] and [n, cout, ho, wo] and returns the per-sample sizes.
@@ -69,7 +70,8 @@ func CheckLens(dstLen, srcLen, n, cin, h, w, cout, ho, wo int) (inSize, outSize 
 	in64, out64 := int64(cin)*int64(h)*int64(w), int64(cout)*int64(ho)*int64(wo)
 	const limit = math.MaxInt >> 1
 	if in64 > limit || out64 > limit || n > 0 && (in64 > limit/int64(n) || out64 > limit/int64(n)) {
-		return 0, 0, ErrTooLarge
+		return 0, 0, fmt.Errorf("%w: src n·Cin·H·W = %d·%d·%d·%d, dst n·Cout·Ho·Wo = %d·%d·%d·%d",
+			ErrTooLarge, n, cin, h, w, n, cout, ho, wo)
 	}
 	inSize, outSize = int(in64), int(out64)
 	if srcLen != n*inSize {
