@@ -102,6 +102,18 @@ type AsmPlan struct {
 	// and the kernel's output stay in L1 instead of streaming whole-sample
 	// buffers through L2/L3 three times.
 	PerChannel bool
+
+	// OwnPackProcs: a one-sample call split over 2 … OwnPackProcs
+	// goroutines gives each of its parts its own packed input, which the
+	// part packs in full, instead of one packed input that the parts pack
+	// by input channel and then all read. Shared, every line a core packs
+	// is one the other cores read during the previous call, so each store
+	// first invalidates their copies: on two cores that made the pack 8×
+	// slower than on one. The duplicated pack costs procs·pack, so the
+	// limit keeps it at most 1/8 of a part's convolution by the model in
+	// ownPackProcs; with more goroutines (or OwnPackProcs < 2) the parts
+	// share one packed input.
+	OwnPackProcs int
 }
 
 // AsmKernel is one emitted micro-kernel: M channels × P vectors.
@@ -283,6 +295,30 @@ func addInputPrefetch(pl *Plan) {
 	a.Kernels = append(a.Kernels, k)
 }
 
+// Throughputs of one core in the model that ownPackProcs uses: the
+// convolution (about 85 % of an AVX2 core's FMA peak) and the pack (measured
+// for 3x3/2 64→128 @56: 860 KB in 26 µs).
+const (
+	modelConvFLOPsPerNs = 100
+	modelPackBytesPerNs = 32
+)
+
+// ownPackProcs returns the largest number of goroutines at which the parts
+// of a one-sample call each pack the whole input themselves (AsmPlan.
+// OwnPackProcs): procs·pack ≤ conv/8, with conv and pack in nanoseconds by
+// the model's throughputs. 0 when the layer has no pack to share
+// (input read in place, depthwise channel by channel) or fuses in batch
+// tiles.
+func ownPackProcs(pl *Plan) int {
+	a := pl.Asm
+	if a == nil || a.DirectIn || a.PerChannel || pl.Batch != nil {
+		return 0
+	}
+	convNs := pl.FLOPs(1, pl.H, pl.W) / modelConvFLOPsPerNs
+	packNs := max(1, 4*a.InLen/modelPackBytesPerNs)
+	return convNs / (8 * packNs)
+}
+
 // BlockPI returns the input-prefetching M×P kernel, or a zero AsmKernel
 // when the layer has none.
 func (a *AsmPlan) BlockPI() AsmKernel {
@@ -461,6 +497,9 @@ func (a *AsmPlan) describe(pl *Plan) string {
 		fmt.Fprintf(&b, "; fusion in assembly for full blocks, 16 taps at a time (then 8) (%d of %d taps)\n", a.Fuse8, pl.Taps)
 	} else {
 		b.WriteString("; fusion in Go\n")
+	}
+	if a.OwnPackProcs >= 2 {
+		fmt.Fprintf(&b, "    one sample split over 2–%d goroutines: each part packs the whole input into its own buffer (more goroutines share one packed input)\n", a.OwnPackProcs)
 	}
 	if a.PerChannel {
 		b.WriteString("    depthwise: per sample, pack, convolution and copy out one channel at a time (the channel's planes stay in L1)\n")

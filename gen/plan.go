@@ -124,6 +124,9 @@ func NewPlan(l Layer) (*Plan, error) {
 	pl.Asm = newAsmPlan(pl)
 	pl.Batch = newBatchPlan(pl)
 	addInputPrefetch(pl)
+	if pl.Asm != nil {
+		pl.Asm.OwnPackProcs = ownPackProcs(pl)
+	}
 	pl.RT = newRTPlan(pl)
 	return pl, nil
 }
@@ -237,6 +240,10 @@ func (pl *Plan) Describe() string {
 // HasAsm reports whether the layer has an AVX2 backend (fixed or run-time
 // size).
 func (pl *Plan) HasAsm() bool { return pl.Asm != nil || pl.RT != nil }
+
+// OwnPack reports whether a one-sample call of the fixed-size assembly path
+// may give each part its own packed input (AsmPlan.OwnPackProcs).
+func (pl *Plan) OwnPack() bool { return pl.Asm != nil && pl.Asm.OwnPackProcs >= 2 }
 
 // FuseInfo is what the assembly fusion and mean pool (templates/fuse.tmpl)
 // need of either backend.

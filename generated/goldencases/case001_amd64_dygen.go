@@ -84,8 +84,24 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 16 channel blocks (group g, block b of the group:
 // block g·16+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// case001OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
+	if procs <= case001OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case001PrepAsm, min(64, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case001OwnAsm, min(16, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case001AsmPool.Get().(*case001Asm)
 	defer case001AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -105,14 +121,24 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 	if s.phase == case001PrepAsm {
 		lo, hi := dyrt.Split(64, s.parts, p)
 		l.routePool(s, s.src, 196, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		case001Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == case001OwnAsm {
+		a = case001AsmPool.Get().(*case001Asm)
+		defer case001AsmPool.Put(a)
+		case001Pack(a.in, src, 0, 64)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
 	o0, o1 := case001BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -65,6 +65,13 @@ type case001Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case001SplitFLOPs = 1 << 19
 
+// case001OwnPackProcs is the most goroutines at which a one-sample call of
+// the assembly path gives each part its own packed input (forwardAsmOne):
+// at most 1/8 of a part's convolution goes to the duplicated pack, by
+// dygen's cost model. A variable so that the tests run both splits; every
+// build has it, as the tests do.
+var case001OwnPackProcs = 9
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -74,6 +81,7 @@ const (
 	case001Conv
 	case001PrepAsm
 	case001ConvAsm
+	case001OwnAsm
 	case001TileAsm
 )
 
@@ -101,7 +109,7 @@ func (s *case001Scratch) RunPart(p int) {
 	case case001Conv:
 		lo, hi := dyrt.Split(22, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case001PrepAsm, case001ConvAsm:
+	case case001PrepAsm, case001ConvAsm, case001OwnAsm:
 		l.asmPart(s, p)
 	}
 }

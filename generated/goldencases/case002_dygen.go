@@ -65,6 +65,13 @@ type case002Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case002SplitFLOPs = 1 << 19
 
+// case002OwnPackProcs is the most goroutines at which a one-sample call of
+// the assembly path gives each part its own packed input (forwardAsmOne):
+// at most 1/8 of a part's convolution goes to the duplicated pack, by
+// dygen's cost model. A variable so that the tests run both splits; every
+// build has it, as the tests do.
+var case002OwnPackProcs = 4
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -74,6 +81,7 @@ const (
 	case002Conv
 	case002PrepAsm
 	case002ConvAsm
+	case002OwnAsm
 	case002TileAsm
 )
 
@@ -101,7 +109,7 @@ func (s *case002Scratch) RunPart(p int) {
 	case case002Conv:
 		lo, hi := dyrt.Split(43, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case002PrepAsm, case002ConvAsm:
+	case case002PrepAsm, case002ConvAsm, case002OwnAsm:
 		l.asmPart(s, p)
 	}
 }

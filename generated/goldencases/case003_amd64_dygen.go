@@ -112,11 +112,12 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 		l.routePool(s, s.src, 64, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(16, s.parts, p)
 	o0, o1 := case003BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

@@ -74,6 +74,7 @@ const (
 	case003Conv
 	case003PrepAsm
 	case003ConvAsm
+	case003OwnAsm
 	case003TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case003Scratch) RunPart(p int) {
 	case case003Conv:
 		lo, hi := dyrt.Split(11, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case003PrepAsm, case003ConvAsm:
+	case case003PrepAsm, case003ConvAsm, case003OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -148,13 +148,14 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 		l.routePool(s, s.src, 144, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(144, s.parts, p)
 	o0, o1 := case004BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case004ChanPool.Get().(*case004Chan)
 	defer case004ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

@@ -74,6 +74,7 @@ const (
 	case004Conv
 	case004PrepAsm
 	case004ConvAsm
+	case004OwnAsm
 	case004TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case004Scratch) RunPart(p int) {
 	case case004Conv:
 		lo, hi := dyrt.Split(144, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case004PrepAsm, case004ConvAsm:
+	case case004PrepAsm, case004ConvAsm, case004OwnAsm:
 		l.asmPart(s, p)
 	}
 }

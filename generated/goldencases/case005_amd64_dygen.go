@@ -145,6 +145,7 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 		l.routePool(s, s.src, 225, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(96, s.parts, p)
 	o0, o1 := case005BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
@@ -152,7 +153,7 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 	ch := case005ChanPool.Get().(*case005Chan)
 	defer case005ChanPool.Put(ch)
 	nt := 24576 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi, nt)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

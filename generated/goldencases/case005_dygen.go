@@ -74,6 +74,7 @@ const (
 	case005Conv
 	case005PrepAsm
 	case005ConvAsm
+	case005OwnAsm
 	case005TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case005Scratch) RunPart(p int) {
 	case case005Conv:
 		lo, hi := dyrt.Split(96, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case005PrepAsm, case005ConvAsm:
+	case case005PrepAsm, case005ConvAsm, case005OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case006Conv
 	case006PrepAsm
 	case006ConvAsm
+	case006OwnAsm
 	case006TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case006Scratch) RunPart(p int) {
 	case case006Conv:
 		lo, hi := dyrt.Split(12, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case006PrepAsm, case006ConvAsm:
+	case case006PrepAsm, case006ConvAsm, case006OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case007Conv
 	case007PrepAsm
 	case007ConvAsm
+	case007OwnAsm
 	case007TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case007Scratch) RunPart(p int) {
 	case case007Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case007PrepAsm, case007ConvAsm:
+	case case007PrepAsm, case007ConvAsm, case007OwnAsm:
 		l.asmPart(s, p)
 	}
 }

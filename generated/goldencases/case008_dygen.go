@@ -74,6 +74,7 @@ const (
 	case008Conv
 	case008PrepAsm
 	case008ConvAsm
+	case008OwnAsm
 	case008TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case008Scratch) RunPart(p int) {
 	case case008Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case008PrepAsm, case008ConvAsm:
+	case case008PrepAsm, case008ConvAsm, case008OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case009Conv
 	case009PrepAsm
 	case009ConvAsm
+	case009OwnAsm
 	case009TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case009Scratch) RunPart(p int) {
 	case case009Conv:
 		lo, hi := dyrt.Split(1, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case009PrepAsm, case009ConvAsm:
+	case case009PrepAsm, case009ConvAsm, case009OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case010Conv
 	case010PrepAsm
 	case010ConvAsm
+	case010OwnAsm
 	case010TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case010Scratch) RunPart(p int) {
 	case case010Conv:
 		lo, hi := dyrt.Split(6, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case010PrepAsm, case010ConvAsm:
+	case case010PrepAsm, case010ConvAsm, case010OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -123,11 +123,12 @@ func (l *Case011) asmPart(s *case011Scratch, p int) {
 		case011Pack(a.in, s.src, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(4, s.parts, p)
 	o0, o1 := case011BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -74,6 +74,7 @@ const (
 	case011Conv
 	case011PrepAsm
 	case011ConvAsm
+	case011OwnAsm
 	case011TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case011Scratch) RunPart(p int) {
 	case case011Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case011PrepAsm, case011ConvAsm:
+	case case011PrepAsm, case011ConvAsm, case011OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -84,8 +84,24 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 2 channel blocks (group g, block b of the group:
 // block g·2+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// case012OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
+	if procs <= case012OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case012OwnAsm, min(2, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case012AsmPool.Get().(*case012Asm)
 	defer case012AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -105,14 +121,24 @@ func (l *Case012) asmPart(s *case012Scratch, p int) {
 	if s.phase == case012PrepAsm {
 		lo, hi := dyrt.Split(3, s.parts, p)
 		l.routePool(s, s.src, 221, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		case012Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == case012OwnAsm {
+		a = case012AsmPool.Get().(*case012Asm)
+		defer case012AsmPool.Put(a)
+		case012Pack(a.in, src, 0, 3)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case012BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -65,6 +65,13 @@ type case012Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case012SplitFLOPs = 1 << 19
 
+// case012OwnPackProcs is the most goroutines at which a one-sample call of
+// the assembly path gives each part its own packed input (forwardAsmOne):
+// at most 1/8 of a part's convolution goes to the duplicated pack, by
+// dygen's cost model. A variable so that the tests run both splits; every
+// build has it, as the tests do.
+var case012OwnPackProcs = 2
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -74,6 +81,7 @@ const (
 	case012Conv
 	case012PrepAsm
 	case012ConvAsm
+	case012OwnAsm
 	case012TileAsm
 )
 
@@ -101,7 +109,7 @@ func (s *case012Scratch) RunPart(p int) {
 	case case012Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case012PrepAsm, case012ConvAsm:
+	case case012PrepAsm, case012ConvAsm, case012OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case013Conv
 	case013PrepAsm
 	case013ConvAsm
+	case013OwnAsm
 	case013TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case013Scratch) RunPart(p int) {
 	case case013Conv:
 		lo, hi := dyrt.Split(17, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case013PrepAsm, case013ConvAsm:
+	case case013PrepAsm, case013ConvAsm, case013OwnAsm:
 		l.asmPart(s, p)
 	}
 }

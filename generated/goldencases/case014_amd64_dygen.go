@@ -134,13 +134,14 @@ func (l *Case014) asmPart(s *case014Scratch, p int) {
 		l.routePool(s, s.src, 23, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case014BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case014ChanPool.Get().(*case014Chan)
 	defer case014ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

@@ -74,6 +74,7 @@ const (
 	case014Conv
 	case014PrepAsm
 	case014ConvAsm
+	case014OwnAsm
 	case014TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case014Scratch) RunPart(p int) {
 	case case014Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case014PrepAsm, case014ConvAsm:
+	case case014PrepAsm, case014ConvAsm, case014OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -99,8 +99,24 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 4 channel blocks (group g, block b of the group:
 // block g·4+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// case015OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
+	if procs <= case015OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case015PrepAsm, min(8, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case015OwnAsm, min(4, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case015AsmPool.Get().(*case015Asm)
 	defer case015AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -120,14 +136,24 @@ func (l *Case015) asmPart(s *case015Scratch, p int) {
 	if s.phase == case015PrepAsm {
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.routePool(s, s.src, 529, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		case015Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == case015OwnAsm {
+		a = case015AsmPool.Get().(*case015Asm)
+		defer case015AsmPool.Put(a)
+		case015Pack(a.in, src, 0, 8)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
 	o0, o1 := case015BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -74,6 +74,7 @@ const (
 	case016Conv
 	case016PrepAsm
 	case016ConvAsm
+	case016OwnAsm
 	case016TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case016Scratch) RunPart(p int) {
 	case case016Conv:
 		lo, hi := dyrt.Split(3, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case016PrepAsm, case016ConvAsm:
+	case case016PrepAsm, case016ConvAsm, case016OwnAsm:
 		l.asmPart(s, p)
 	}
 }

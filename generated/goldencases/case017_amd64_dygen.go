@@ -108,11 +108,12 @@ func (l *Case017) asmPart(s *case017Scratch, p int) {
 		case017Pack(a.in, s.src, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(3, s.parts, p)
 	o0, o1 := case017BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

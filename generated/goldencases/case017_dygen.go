@@ -74,6 +74,7 @@ const (
 	case017Conv
 	case017PrepAsm
 	case017ConvAsm
+	case017OwnAsm
 	case017TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case017Scratch) RunPart(p int) {
 	case case017Conv:
 		lo, hi := dyrt.Split(3, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case017PrepAsm, case017ConvAsm:
+	case case017PrepAsm, case017ConvAsm, case017OwnAsm:
 		l.asmPart(s, p)
 	}
 }

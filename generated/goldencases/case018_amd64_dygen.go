@@ -134,13 +134,14 @@ func (l *Case018) asmPart(s *case018Scratch, p int) {
 		l.routePool(s, s.src, 12, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(1, s.parts, p)
 	o0, o1 := case018BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case018ChanPool.Get().(*case018Chan)
 	defer case018ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

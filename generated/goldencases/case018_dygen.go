@@ -74,6 +74,7 @@ const (
 	case018Conv
 	case018PrepAsm
 	case018ConvAsm
+	case018OwnAsm
 	case018TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case018Scratch) RunPart(p int) {
 	case case018Conv:
 		lo, hi := dyrt.Split(1, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case018PrepAsm, case018ConvAsm:
+	case case018PrepAsm, case018ConvAsm, case018OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -249,17 +249,19 @@ func TestCase018Threads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				got := make([]float32, n*p.OutC*ho*wo)
-				if err := l.Forward(got, x, n, h, wd); err != nil {
-					t.Fatal(err)
-				}
-				if want == nil {
-					want = got
-					continue
-				}
-				for j := range got {
-					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-						t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+				{
+					got := make([]float32, n*p.OutC*ho*wo)
+					if err := l.Forward(got, x, n, h, wd); err != nil {
+						t.Fatal(err)
+					}
+					if want == nil {
+						want = got
+						continue
+					}
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+						}
 					}
 				}
 			}

@@ -74,6 +74,7 @@ const (
 	case019Conv
 	case019PrepAsm
 	case019ConvAsm
+	case019OwnAsm
 	case019TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case019Scratch) RunPart(p int) {
 	case case019Conv:
 		lo, hi := dyrt.Split(14, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case019PrepAsm, case019ConvAsm:
+	case case019PrepAsm, case019ConvAsm, case019OwnAsm:
 		l.asmPart(s, p)
 	}
 }

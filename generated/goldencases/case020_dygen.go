@@ -74,6 +74,7 @@ const (
 	case020Conv
 	case020PrepAsm
 	case020ConvAsm
+	case020OwnAsm
 	case020TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case020Scratch) RunPart(p int) {
 	case case020Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case020PrepAsm, case020ConvAsm:
+	case case020PrepAsm, case020ConvAsm, case020OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case021Conv
 	case021PrepAsm
 	case021ConvAsm
+	case021OwnAsm
 	case021TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case021Scratch) RunPart(p int) {
 	case case021Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case021PrepAsm, case021ConvAsm:
+	case case021PrepAsm, case021ConvAsm, case021OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -123,11 +123,12 @@ func (l *Case022) asmPart(s *case022Scratch, p int) {
 		case022Pack(a.in, s.src, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(6, s.parts, p)
 	o0, o1 := case022BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -74,6 +74,7 @@ const (
 	case022Conv
 	case022PrepAsm
 	case022ConvAsm
+	case022OwnAsm
 	case022TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case022Scratch) RunPart(p int) {
 	case case022Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case022PrepAsm, case022ConvAsm:
+	case case022PrepAsm, case022ConvAsm, case022OwnAsm:
 		l.asmPart(s, p)
 	}
 }

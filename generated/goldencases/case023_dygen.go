@@ -74,6 +74,7 @@ const (
 	case023Conv
 	case023PrepAsm
 	case023ConvAsm
+	case023OwnAsm
 	case023TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case023Scratch) RunPart(p int) {
 	case case023Conv:
 		lo, hi := dyrt.Split(27, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case023PrepAsm, case023ConvAsm:
+	case case023PrepAsm, case023ConvAsm, case023OwnAsm:
 		l.asmPart(s, p)
 	}
 }

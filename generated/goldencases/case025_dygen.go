@@ -74,6 +74,7 @@ const (
 	case025Conv
 	case025PrepAsm
 	case025ConvAsm
+	case025OwnAsm
 	case025TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case025Scratch) RunPart(p int) {
 	case case025Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case025PrepAsm, case025ConvAsm:
+	case case025PrepAsm, case025ConvAsm, case025OwnAsm:
 		l.asmPart(s, p)
 	}
 }

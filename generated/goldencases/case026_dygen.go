@@ -74,6 +74,7 @@ const (
 	case026Conv
 	case026PrepAsm
 	case026ConvAsm
+	case026OwnAsm
 	case026TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case026Scratch) RunPart(p int) {
 	case case026Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case026PrepAsm, case026ConvAsm:
+	case case026PrepAsm, case026ConvAsm, case026OwnAsm:
 		l.asmPart(s, p)
 	}
 }

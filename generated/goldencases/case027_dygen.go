@@ -74,6 +74,7 @@ const (
 	case027Conv
 	case027PrepAsm
 	case027ConvAsm
+	case027OwnAsm
 	case027TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case027Scratch) RunPart(p int) {
 	case case027Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case027PrepAsm, case027ConvAsm:
+	case case027PrepAsm, case027ConvAsm, case027OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case028Conv
 	case028PrepAsm
 	case028ConvAsm
+	case028OwnAsm
 	case028TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case028Scratch) RunPart(p int) {
 	case case028Conv:
 		lo, hi := dyrt.Split(17, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case028PrepAsm, case028ConvAsm:
+	case case028PrepAsm, case028ConvAsm, case028OwnAsm:
 		l.asmPart(s, p)
 	}
 }

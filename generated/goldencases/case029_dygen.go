@@ -74,6 +74,7 @@ const (
 	case029Conv
 	case029PrepAsm
 	case029ConvAsm
+	case029OwnAsm
 	case029TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case029Scratch) RunPart(p int) {
 	case case029Conv:
 		lo, hi := dyrt.Split(9, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case029PrepAsm, case029ConvAsm:
+	case case029PrepAsm, case029ConvAsm, case029OwnAsm:
 		l.asmPart(s, p)
 	}
 }

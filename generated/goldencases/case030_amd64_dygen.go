@@ -123,11 +123,12 @@ func (l *Case030) asmPart(s *case030Scratch, p int) {
 		case030Pack(a.in, s.src, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case030BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

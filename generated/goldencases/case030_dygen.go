@@ -74,6 +74,7 @@ const (
 	case030Conv
 	case030PrepAsm
 	case030ConvAsm
+	case030OwnAsm
 	case030TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case030Scratch) RunPart(p int) {
 	case case030Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case030PrepAsm, case030ConvAsm:
+	case case030PrepAsm, case030ConvAsm, case030OwnAsm:
 		l.asmPart(s, p)
 	}
 }

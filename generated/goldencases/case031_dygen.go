@@ -74,6 +74,7 @@ const (
 	case031Conv
 	case031PrepAsm
 	case031ConvAsm
+	case031OwnAsm
 	case031TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case031Scratch) RunPart(p int) {
 	case case031Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case031PrepAsm, case031ConvAsm:
+	case case031PrepAsm, case031ConvAsm, case031OwnAsm:
 		l.asmPart(s, p)
 	}
 }

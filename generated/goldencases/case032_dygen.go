@@ -74,6 +74,7 @@ const (
 	case032Conv
 	case032PrepAsm
 	case032ConvAsm
+	case032OwnAsm
 	case032TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case032Scratch) RunPart(p int) {
 	case case032Conv:
 		lo, hi := dyrt.Split(16, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case032PrepAsm, case032ConvAsm:
+	case case032PrepAsm, case032ConvAsm, case032OwnAsm:
 		l.asmPart(s, p)
 	}
 }

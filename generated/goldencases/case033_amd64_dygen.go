@@ -97,11 +97,12 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 		l.routePool(s, s.src, 144, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case033BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

@@ -74,6 +74,7 @@ const (
 	case033Conv
 	case033PrepAsm
 	case033ConvAsm
+	case033OwnAsm
 	case033TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case033Scratch) RunPart(p int) {
 	case case033Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case033PrepAsm, case033ConvAsm:
+	case case033PrepAsm, case033ConvAsm, case033OwnAsm:
 		l.asmPart(s, p)
 	}
 }

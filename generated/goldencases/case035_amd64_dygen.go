@@ -134,13 +134,14 @@ func (l *Case035) asmPart(s *case035Scratch, p int) {
 		l.routePool(s, s.src, 77, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case035BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case035ChanPool.Get().(*case035Chan)
 	defer case035ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

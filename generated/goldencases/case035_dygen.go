@@ -74,6 +74,7 @@ const (
 	case035Conv
 	case035PrepAsm
 	case035ConvAsm
+	case035OwnAsm
 	case035TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case035Scratch) RunPart(p int) {
 	case case035Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case035PrepAsm, case035ConvAsm:
+	case case035PrepAsm, case035ConvAsm, case035OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case036Conv
 	case036PrepAsm
 	case036ConvAsm
+	case036OwnAsm
 	case036TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case036Scratch) RunPart(p int) {
 	case case036Conv:
 		lo, hi := dyrt.Split(6, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case036PrepAsm, case036ConvAsm:
+	case case036PrepAsm, case036ConvAsm, case036OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	case037Conv
 	case037PrepAsm
 	case037ConvAsm
+	case037OwnAsm
 	case037TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case037Scratch) RunPart(p int) {
 	case case037Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case037PrepAsm, case037ConvAsm:
+	case case037PrepAsm, case037ConvAsm, case037OwnAsm:
 		l.asmPart(s, p)
 	}
 }

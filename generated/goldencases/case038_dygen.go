@@ -74,6 +74,7 @@ const (
 	case038Conv
 	case038PrepAsm
 	case038ConvAsm
+	case038OwnAsm
 	case038TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case038Scratch) RunPart(p int) {
 	case case038Conv:
 		lo, hi := dyrt.Split(24, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case038PrepAsm, case038ConvAsm:
+	case case038PrepAsm, case038ConvAsm, case038OwnAsm:
 		l.asmPart(s, p)
 	}
 }

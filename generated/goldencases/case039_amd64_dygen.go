@@ -138,13 +138,14 @@ func (l *Case039) asmPart(s *case039Scratch, p int) {
 		l.routePool(s, s.src, 272, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(8, s.parts, p)
 	o0, o1 := case039BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case039ChanPool.Get().(*case039Chan)
 	defer case039ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

@@ -74,6 +74,7 @@ const (
 	case039Conv
 	case039PrepAsm
 	case039ConvAsm
+	case039OwnAsm
 	case039TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *case039Scratch) RunPart(p int) {
 	case case039Conv:
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case case039PrepAsm, case039ConvAsm:
+	case case039PrepAsm, case039ConvAsm, case039OwnAsm:
 		l.asmPart(s, p)
 	}
 }

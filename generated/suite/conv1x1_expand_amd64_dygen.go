@@ -130,11 +130,12 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 		l.routePool(s, s.src, 3136, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(64, s.parts, p)
 	o0, o1 := conv1x1ExpandBlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

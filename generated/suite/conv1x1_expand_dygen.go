@@ -74,6 +74,7 @@ const (
 	conv1x1ExpandConv
 	conv1x1ExpandPrepAsm
 	conv1x1ExpandConvAsm
+	conv1x1ExpandOwnAsm
 	conv1x1ExpandTileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *conv1x1ExpandScratch) RunPart(p int) {
 	case conv1x1ExpandConv:
 		lo, hi := dyrt.Split(43, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv1x1ExpandPrepAsm, conv1x1ExpandConvAsm:
+	case conv1x1ExpandPrepAsm, conv1x1ExpandConvAsm, conv1x1ExpandOwnAsm:
 		l.asmPart(s, p)
 	}
 }

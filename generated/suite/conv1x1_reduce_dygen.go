@@ -74,6 +74,7 @@ const (
 	conv1x1ReduceConv
 	conv1x1ReducePrepAsm
 	conv1x1ReduceConvAsm
+	conv1x1ReduceOwnAsm
 	conv1x1ReduceTileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *conv1x1ReduceScratch) RunPart(p int) {
 	case conv1x1ReduceConv:
 		lo, hi := dyrt.Split(11, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv1x1ReducePrepAsm, conv1x1ReduceConvAsm:
+	case conv1x1ReducePrepAsm, conv1x1ReduceConvAsm, conv1x1ReduceOwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -74,6 +74,7 @@ const (
 	conv3x3C256Conv
 	conv3x3C256PrepAsm
 	conv3x3C256ConvAsm
+	conv3x3C256OwnAsm
 	conv3x3C256TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *conv3x3C256Scratch) RunPart(p int) {
 	case conv3x3C256Conv:
 		lo, hi := dyrt.Split(86, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv3x3C256PrepAsm, conv3x3C256ConvAsm:
+	case conv3x3C256PrepAsm, conv3x3C256ConvAsm, conv3x3C256OwnAsm:
 		l.asmPart(s, p)
 	case conv3x3C256TileAsm:
 		l.tilePart(s, p)

@@ -74,6 +74,7 @@ const (
 	conv3x3C512Conv
 	conv3x3C512PrepAsm
 	conv3x3C512ConvAsm
+	conv3x3C512OwnAsm
 	conv3x3C512TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *conv3x3C512Scratch) RunPart(p int) {
 	case conv3x3C512Conv:
 		lo, hi := dyrt.Split(171, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv3x3C512PrepAsm, conv3x3C512ConvAsm:
+	case conv3x3C512PrepAsm, conv3x3C512ConvAsm, conv3x3C512OwnAsm:
 		l.asmPart(s, p)
 	case conv3x3C512TileAsm:
 		l.tilePart(s, p)

@@ -102,8 +102,24 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 32 channel blocks (group g, block b of the group:
 // block g·32+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// conv3x3S2OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Conv3x3S2) forwardAsmOne(s *conv3x3S2Scratch, y, x []float32, procs int) {
+	if procs <= conv3x3S2OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = conv3x3S2PrepAsm, min(64, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = conv3x3S2OwnAsm, min(32, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
 	defer conv3x3S2AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -123,14 +139,24 @@ func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
 	if s.phase == conv3x3S2PrepAsm {
 		lo, hi := dyrt.Split(64, s.parts, p)
 		l.routePool(s, s.src, 3136, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		conv3x3S2Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == conv3x3S2OwnAsm {
+		a = conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
+		defer conv3x3S2AsmPool.Put(a)
+		conv3x3S2Pack(a.in, src, 0, 64)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
 	o0, o1 := conv3x3S2BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

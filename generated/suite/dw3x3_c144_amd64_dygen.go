@@ -161,6 +161,7 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 		l.routePool(s, s.src, 3136, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(144, s.parts, p)
 	o0, o1 := dW3x3C144BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
@@ -168,7 +169,7 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 	ch := dW3x3C144ChanPool.Get().(*dW3x3C144Chan)
 	defer dW3x3C144ChanPool.Put(ch)
 	nt := 1806336 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi, nt)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

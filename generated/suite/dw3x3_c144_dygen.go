@@ -74,6 +74,7 @@ const (
 	dW3x3C144Conv
 	dW3x3C144PrepAsm
 	dW3x3C144ConvAsm
+	dW3x3C144OwnAsm
 	dW3x3C144TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *dW3x3C144Scratch) RunPart(p int) {
 	case dW3x3C144Conv:
 		lo, hi := dyrt.Split(144, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case dW3x3C144PrepAsm, dW3x3C144ConvAsm:
+	case dW3x3C144PrepAsm, dW3x3C144ConvAsm, dW3x3C144OwnAsm:
 		l.asmPart(s, p)
 	}
 }

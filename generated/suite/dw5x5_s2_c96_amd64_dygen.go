@@ -148,13 +148,14 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 		l.routePool(s, s.src, 784, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(96, s.parts, p)
 	o0, o1 := dW5x5S2C96BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := dW5x5S2C96ChanPool.Get().(*dW5x5S2C96Chan)
 	defer dW5x5S2C96ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, s.src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the

@@ -74,6 +74,7 @@ const (
 	dW5x5S2C96Conv
 	dW5x5S2C96PrepAsm
 	dW5x5S2C96ConvAsm
+	dW5x5S2C96OwnAsm
 	dW5x5S2C96TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *dW5x5S2C96Scratch) RunPart(p int) {
 	case dW5x5S2C96Conv:
 		lo, hi := dyrt.Split(96, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case dW5x5S2C96PrepAsm, dW5x5S2C96ConvAsm:
+	case dW5x5S2C96PrepAsm, dW5x5S2C96ConvAsm, dW5x5S2C96OwnAsm:
 		l.asmPart(s, p)
 	}
 }

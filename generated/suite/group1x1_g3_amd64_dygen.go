@@ -130,11 +130,12 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 		l.routePool(s, s.src, 784, lo, hi)
 		return
 	}
+	src := s.src
 	lo, hi := dyrt.Split(15, s.parts, p)
 	o0, o1 := group1x1G3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, s.src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out

@@ -74,6 +74,7 @@ const (
 	group1x1G3Conv
 	group1x1G3PrepAsm
 	group1x1G3ConvAsm
+	group1x1G3OwnAsm
 	group1x1G3TileAsm
 )
 
@@ -101,7 +102,7 @@ func (s *group1x1G3Scratch) RunPart(p int) {
 	case group1x1G3Conv:
 		lo, hi := dyrt.Split(12, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case group1x1G3PrepAsm, group1x1G3ConvAsm:
+	case group1x1G3PrepAsm, group1x1G3ConvAsm, group1x1G3OwnAsm:
 		l.asmPart(s, p)
 	}
 }

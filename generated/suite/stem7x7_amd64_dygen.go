@@ -103,8 +103,24 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 16 channel blocks (group g, block b of the group:
 // block g·16+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// stem7x7OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
+	if procs <= stem7x7OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = stem7x7PrepAsm, min(3, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = stem7x7OwnAsm, min(16, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := stem7x7AsmPool.Get().(*stem7x7Asm)
 	defer stem7x7AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -124,14 +140,24 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 	if s.phase == stem7x7PrepAsm {
 		lo, hi := dyrt.Split(3, s.parts, p)
 		l.routePool(s, s.src, 50176, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		stem7x7Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == stem7x7OwnAsm {
+		a = stem7x7AsmPool.Get().(*stem7x7Asm)
+		defer stem7x7AsmPool.Put(a)
+		stem7x7Pack(a.in, src, 0, 3)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(16, s.parts, p)
 	o0, o1 := stem7x7BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

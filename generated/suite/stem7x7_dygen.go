@@ -65,6 +65,13 @@ type stem7x7Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var stem7x7SplitFLOPs = 1 << 19
 
+// stem7x7OwnPackProcs is the most goroutines at which a one-sample call of
+// the assembly path gives each part its own packed input (forwardAsmOne):
+// at most 1/8 of a part's convolution goes to the duplicated pack, by
+// dygen's cost model. A variable so that the tests run both splits; every
+// build has it, as the tests do.
+var stem7x7OwnPackProcs = 15
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -74,6 +81,7 @@ const (
 	stem7x7Conv
 	stem7x7PrepAsm
 	stem7x7ConvAsm
+	stem7x7OwnAsm
 	stem7x7TileAsm
 )
 
@@ -101,7 +109,7 @@ func (s *stem7x7Scratch) RunPart(p int) {
 	case stem7x7Conv:
 		lo, hi := dyrt.Split(64, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case stem7x7PrepAsm, stem7x7ConvAsm:
+	case stem7x7PrepAsm, stem7x7ConvAsm, stem7x7OwnAsm:
 		l.asmPart(s, p)
 	}
 }

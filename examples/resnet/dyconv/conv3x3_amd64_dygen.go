@@ -85,8 +85,24 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 4 channel blocks (group g, block b of the group:
 // block g·4+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// conv3x3OwnPackProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
+	if procs <= conv3x3OwnPackProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = conv3x3PrepAsm, min(16, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = conv3x3OwnAsm, min(4, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := conv3x3AsmPool.Get().(*conv3x3Asm)
 	defer conv3x3AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -106,14 +122,24 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 	if s.phase == conv3x3PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
 		l.routePool(s, s.src, 1024, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		conv3x3Pack(a.in, s.src, lo, hi)
 		return
+	}
+	src := s.src
+	if s.phase == conv3x3OwnAsm {
+		a = conv3x3AsmPool.Get().(*conv3x3Asm)
+		defer conv3x3AsmPool.Put(a)
+		conv3x3Pack(a.in, src, 0, 16)
+		src = a.in
 	}
 	lo, hi := dyrt.Split(4, s.parts, p)
 	o0, o1 := conv3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, s.src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 

@@ -65,6 +65,13 @@ type conv3x3Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var conv3x3SplitFLOPs = 1 << 19
 
+// conv3x3OwnPackProcs is the most goroutines at which a one-sample call of
+// the assembly path gives each part its own packed input (forwardAsmOne):
+// at most 1/8 of a part's convolution goes to the duplicated pack, by
+// dygen's cost model. A variable so that the tests run both splits; every
+// build has it, as the tests do.
+var conv3x3OwnPackProcs = 2
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -74,6 +81,7 @@ const (
 	conv3x3Conv
 	conv3x3PrepAsm
 	conv3x3ConvAsm
+	conv3x3OwnAsm
 	conv3x3TileAsm
 )
 
@@ -101,7 +109,7 @@ func (s *conv3x3Scratch) RunPart(p int) {
 	case conv3x3Conv:
 		lo, hi := dyrt.Split(6, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, lo, hi)
-	case conv3x3PrepAsm, conv3x3ConvAsm:
+	case conv3x3PrepAsm, conv3x3ConvAsm, conv3x3OwnAsm:
 		l.asmPart(s, p)
 	}
 }

@@ -79,6 +79,7 @@ const (
 	depthwise3x3Conv
 	depthwise3x3PrepAsm
 	depthwise3x3ConvAsm
+	depthwise3x3OwnAsm
 	depthwise3x3TileAsm
 )
 
@@ -106,7 +107,7 @@ func (s *depthwise3x3Scratch) RunPart(p int) {
 	case depthwise3x3Conv:
 		lo, hi := dyrt.Split(32, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
-	case depthwise3x3PrepAsm, depthwise3x3ConvAsm:
+	case depthwise3x3PrepAsm, depthwise3x3ConvAsm, depthwise3x3OwnAsm:
 		l.asmPart(s, p)
 	}
 }

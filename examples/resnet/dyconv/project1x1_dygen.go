@@ -79,6 +79,7 @@ const (
 	project1x1Conv
 	project1x1PrepAsm
 	project1x1ConvAsm
+	project1x1OwnAsm
 	project1x1TileAsm
 )
 
@@ -106,7 +107,7 @@ func (s *project1x1Scratch) RunPart(p int) {
 	case project1x1Conv:
 		lo, hi := dyrt.Split(6, s.parts, p)
 		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
-	case project1x1PrepAsm, project1x1ConvAsm:
+	case project1x1PrepAsm, project1x1ConvAsm, project1x1OwnAsm:
 		l.asmPart(s, p)
 	}
 }
