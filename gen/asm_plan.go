@@ -103,17 +103,29 @@ type AsmPlan struct {
 	// buffers through L2/L3 three times.
 	PerChannel bool
 
-	// OwnPackProcs: a one-sample call split over 2 … OwnPackProcs
-	// goroutines gives each of its parts its own packed input, which the
-	// part packs in full, instead of one packed input that the parts pack
-	// by input channel and then all read. Shared, every line a core packs
-	// is one the other cores read during the previous call, so each store
-	// first invalidates their copies: on two cores that made the pack 8×
-	// slower than on one. The duplicated pack costs procs·pack, so the
-	// limit keeps it at most 1/8 of a part's convolution by the model in
-	// ownPackProcs; with more goroutines (or OwnPackProcs < 2) the parts
-	// share one packed input.
-	OwnPackProcs int
+	// OwnProcs: a one-sample call split over 2 … OwnProcs goroutines
+	// gives each part its own copy of the input-side work, so that no core
+	// reads, in one call, lines that another core wrote:
+	//   - with a packed input, each part packs the whole input into its own
+	//     buffer, then convolves its channel blocks. Shared, every line a
+	//     core packs is one the other cores read during the previous call,
+	//     so each store first invalidates their copies: on two cores that
+	//     made the pack 8× slower than on one.
+	//   - with OwnPixels (input read and output written in place), each
+	//     part computes the routing and fusion of every output channel into
+	//     its own buffers, then convolves a range of pixel blocks for every
+	//     channel block: each core reads its part of the input, where a
+	//     split by channel block streams all of it through every core.
+	// The duplicated work costs procs × (pack, or routing + fusion), so
+	// the limit keeps it at most 1/8 of a part's convolution by the model
+	// in planOwn; with more goroutines (or OwnProcs < 2) the parts split
+	// the channel blocks and share one packed input and fused kernel.
+	// Own marks a layer with both splits (a pack, or OwnPixels); its
+	// generated code keeps the own-work split even where OwnProcs < 2 so
+	// that the tests, which raise OwnProcs, run it.
+	Own       bool
+	OwnProcs  int
+	OwnPixels bool
 }
 
 // AsmKernel is one emitted micro-kernel: M channels × P vectors.
@@ -295,28 +307,41 @@ func addInputPrefetch(pl *Plan) {
 	a.Kernels = append(a.Kernels, k)
 }
 
-// Throughputs of one core in the model that ownPackProcs uses: the
-// convolution (about 85 % of an AVX2 core's FMA peak) and the pack (measured
-// for 3x3/2 64→128 @56: 860 KB in 26 µs).
+// Throughputs of one core in the model that planOwn uses: the convolution
+// (about 85 % of an AVX2 core's FMA peak) and the streaming of the pack and
+// the fusion (measured for 3x3/2 64→128 @56: a pack of 860 KB in 26 µs).
 const (
-	modelConvFLOPsPerNs = 100
-	modelPackBytesPerNs = 32
+	modelConvFLOPsPerNs   = 100
+	modelStreamBytesPerNs = 32
 )
 
-// ownPackProcs returns the largest number of goroutines at which the parts
-// of a one-sample call each pack the whole input themselves (AsmPlan.
-// OwnPackProcs): procs·pack ≤ conv/8, with conv and pack in nanoseconds by
-// the model's throughputs. 0 when the layer has no pack to share
-// (input read in place, depthwise channel by channel) or fuses in batch
-// tiles.
-func ownPackProcs(pl *Plan) int {
+// planOwn sets AsmPlan.OwnProcs and OwnPixels: the largest number of
+// goroutines at which the parts of a one-sample call each do the
+// input-side work themselves, procs·dup ≤ conv/8, with conv and the
+// duplicated work dup in nanoseconds by the model's throughputs. dup is the
+// pack (the packed input's bytes) or, for a layer that reads its input and
+// writes its output in place, the routing and fusion (the bytes of the
+// experts and of the FC's weights). OwnProcs stays 0 for depthwise layers
+// (channel by channel) and layers that fuse in batch tiles.
+func planOwn(pl *Plan) {
 	a := pl.Asm
-	if a == nil || a.DirectIn || a.PerChannel || pl.Batch != nil {
-		return 0
+	if a == nil || a.PerChannel || pl.Batch != nil {
+		return
 	}
+	p := pl.P
+	var dupBytes int
+	switch {
+	case !a.DirectIn:
+		dupBytes = 4 * a.InLen
+	case a.DirectOut && a.NPB >= 2:
+		a.OwnPixels = true
+		dupBytes = 4 * p.K * p.OutC * (pl.Taps + p.InC)
+	default:
+		return
+	}
+	a.Own = true
 	convNs := pl.FLOPs(1, pl.H, pl.W) / modelConvFLOPsPerNs
-	packNs := max(1, 4*a.InLen/modelPackBytesPerNs)
-	return convNs / (8 * packNs)
+	a.OwnProcs = convNs / (8 * max(1, dupBytes/modelStreamBytesPerNs))
 }
 
 // BlockPI returns the input-prefetching M×P kernel, or a zero AsmKernel
@@ -498,8 +523,11 @@ func (a *AsmPlan) describe(pl *Plan) string {
 	} else {
 		b.WriteString("; fusion in Go\n")
 	}
-	if a.OwnPackProcs >= 2 {
-		fmt.Fprintf(&b, "    one sample split over 2–%d goroutines: each part packs the whole input into its own buffer (more goroutines share one packed input)\n", a.OwnPackProcs)
+	switch {
+	case a.OwnProcs >= 2 && a.OwnPixels:
+		fmt.Fprintf(&b, "    one sample split over 2–%d goroutines: each part routes and fuses every channel into its own buffers, then convolves a range of pixel blocks (more goroutines split the channel blocks)\n", a.OwnProcs)
+	case a.OwnProcs >= 2:
+		fmt.Fprintf(&b, "    one sample split over 2–%d goroutines: each part packs the whole input into its own buffer (more goroutines share one packed input)\n", a.OwnProcs)
 	}
 	if a.PerChannel {
 		b.WriteString("    depthwise: per sample, pack, convolution and copy out one channel at a time (the channel's planes stay in L1)\n")

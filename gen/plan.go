@@ -124,9 +124,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	pl.Asm = newAsmPlan(pl)
 	pl.Batch = newBatchPlan(pl)
 	addInputPrefetch(pl)
-	if pl.Asm != nil {
-		pl.Asm.OwnPackProcs = ownPackProcs(pl)
-	}
+	planOwn(pl)
 	pl.RT = newRTPlan(pl)
 	return pl, nil
 }
@@ -241,9 +239,9 @@ func (pl *Plan) Describe() string {
 // size).
 func (pl *Plan) HasAsm() bool { return pl.Asm != nil || pl.RT != nil }
 
-// OwnPack reports whether a one-sample call of the fixed-size assembly path
-// may give each part its own packed input (AsmPlan.OwnPackProcs).
-func (pl *Plan) OwnPack() bool { return pl.Asm != nil && pl.Asm.OwnPackProcs >= 2 }
+// OwnSplit reports whether the fixed-size assembly path has the one-sample
+// split that gives each part its own input-side work (AsmPlan.OwnProcs).
+func (pl *Plan) OwnSplit() bool { return pl.Asm != nil && pl.Asm.Own }
 
 // FuseInfo is what the assembly fusion and mean pool (templates/fuse.tmpl)
 // need of either backend.

@@ -304,3 +304,37 @@ layers:
 	}
 	testSpecModule(t, dir, parsed)
 }
+
+// TestOwnPixelSplit runs, through their generated tests, layers that read
+// their input and write their output in place (1x1, no padding, unit
+// stride, Ho·Wo a multiple of 8), whose one-sample split may give each part
+// its own routing and fusion and a range of pixel blocks (AsmPlan.
+// OwnPixels): TestXThreads raises OwnProcs to run that split and compares
+// its bits with one goroutine's. The random specs' layers rarely qualify.
+// The layers cover a tail pixel block, groups, a tail channel block and
+// fewer full pixel blocks than goroutines.
+func TestOwnPixelSplit(t *testing.T) {
+	const spec = `package: ownpix
+layers:
+  - {name: Square, in_channels: 8, out_channels: 12, kernel_size: 1, num_experts: 2, input_size: [8, 16]}
+  - {name: Tail, in_channels: 5, out_channels: 16, kernel_size: 1, num_experts: 3, input_size: [10, 20]}
+  - {name: Grouped, in_channels: 12, out_channels: 6, kernel_size: 1, groups: 3, num_experts: 2, input_size: [8, 14]}
+  - {name: Few, in_channels: 4, out_channels: 8, kernel_size: 1, num_experts: 2, input_size: [6, 8]}
+`
+	dir := t.TempDir()
+	parsed, err := ParseSpec(filepath.Join(dir, "ownpix.yaml"), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range parsed.Layers {
+		pl, err := NewPlan(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := pl.Asm; a == nil || !a.Own || !a.OwnPixels {
+			t.Fatalf("layer %s: no pixel split planned (plan: %+v)", pl.Name, a)
+		}
+		t.Logf("layer %s: %d full pixel blocks of %d vectors, tail %d×%d", pl.Name, pl.Asm.NPB, pl.Asm.P, pl.Asm.Nt, pl.Asm.Pt)
+	}
+	testSpecModule(t, dir, parsed)
+}

@@ -76,7 +76,7 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		case000Pack(a.in, x, 0, 3)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 16)
+		l.convAsm(a.out, in, a.fused, 0, 16, 0, 12)
 		l.copyOut(y, a.out, 0, 16)
 	}
 }
@@ -86,13 +86,13 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 // channels; then the 16 channel blocks (group g, block b of the group:
 // block g·16+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// case000OwnPackProcs goroutines, the first phase only pools and each part
+// case000OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
-	if procs <= case000OwnPackProcs {
+	if procs <= case000OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -139,7 +139,7 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 	o0, o1 := case000BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 12)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -294,13 +294,14 @@ func case000At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 12: for each chunk of
 // 12 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case000) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case000) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 12
-	for b0 := 0; b0 < 12; b0 += chunk {
-		nb := min(chunk, 12-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16

@@ -65,12 +65,11 @@ type case001Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case001SplitFLOPs = 1 << 19
 
-// case001OwnPackProcs is the most goroutines at which a one-sample call of
-// the assembly path gives each part its own packed input (forwardAsmOne):
-// at most 1/8 of a part's convolution goes to the duplicated pack, by
-// dygen's cost model. A variable so that the tests run both splits; every
-// build has it, as the tests do.
-var case001OwnPackProcs = 9
+// case001OwnProcs is the most goroutines at which a one-sample call of the
+// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
+// to the duplicated work, by dygen's cost model. A variable so that the
+// tests run both splits; every build has it, as the tests do.
+var case001OwnProcs = 9
 
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
@@ -282,7 +281,15 @@ func (l *Case001) routePool(s *case001Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Case001) routeChannels(s *case001Scratch, o0, o1 int) {
-	pooled := s.pooled[:64]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Case001) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:64]
+	logits = logits[:384]
+	pi = pi[:384]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -292,7 +299,7 @@ func (l *Case001) routeChannels(s *case001Scratch, o0, o1 int) {
 			j := k*64 + o
 			if case001UseAsm {
 				b := l.fcBias[j:][:4]
-				lg := s.logits[j:][:4]
+				lg := logits[j:][:4]
 				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
 				case001FC4Checked(lg, l.fcWeight[j*64:][:256], pooled)
 				continue
@@ -309,7 +316,7 @@ func (l *Case001) routeChannels(s *case001Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -319,22 +326,22 @@ func (l *Case001) routeChannels(s *case001Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 6; k++ {
-			m = max(m, s.logits[k*64+o])
+			m = max(m, logits[k*64+o])
 		}
 		var sum float64
 		for k := 0; k < 6; k++ {
-			e := math.Exp(s.logits[k*64+o] - m)
-			s.logits[k*64+o] = e
+			e := math.Exp(logits[k*64+o] - m)
+			logits[k*64+o] = e
 			sum += e
 		}
 		for k := 0; k < 6; k++ {
-			s.pi[k*64+o] = float32(s.logits[k*64+o] / sum)
+			pi[k*64+o] = float32(logits[k*64+o] / sum)
 		}
 	}
 }

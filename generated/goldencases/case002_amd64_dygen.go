@@ -90,7 +90,7 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 32)
 		case002Pack(a.in, x, 0, 64)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 32)
+		l.convAsm(a.out, in, a.fused, 0, 32, 0, 1)
 		l.copyOut(y, a.out, 0, 32)
 	}
 }
@@ -100,13 +100,13 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 // channels; then the 32 channel blocks (group g, block b of the group:
 // block g·32+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// case002OwnPackProcs goroutines, the first phase only pools and each part
+// case002OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
-	if procs <= case002OwnPackProcs {
+	if procs <= case002OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -153,7 +153,7 @@ func (l *Case002) asmPart(s *case002Scratch, p int) {
 	o0, o1 := case002BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -281,13 +281,14 @@ func case002At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·32+b is block b of group g): for each chunk of
+// [u0, u1) (block g·32+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 1, and the tail pixels when p1 = 1: for each chunk of
 // 1 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case002) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case002) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 1
-	for b0 := 0; b0 < 1; b0 += chunk {
-		nb := min(chunk, 1-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/32, u%32
@@ -295,6 +296,9 @@ func (l *Case002) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*128 + b*m
 			case002Conv4x3Checked(out[o*56+q:], inG, fused[o*576:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 1 {
+		return
 	}
 	q := 24
 	for u := u0; u < u1; u++ {

@@ -31,13 +31,17 @@ func case003BlockChannels(u0, u1 int) (o0, o1 int) {
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case003Asm struct {
 	in, out, fused []float32
+	logits         []float64 // a one-sample part's own routing (forwardAsmOne)
+	pi             []float32
 }
 
 var case003AsmPool = sync.Pool{New: func() any {
 	return &case003Asm{
-		in:    make([]float32, 0),
-		out:   make([]float32, 0),
-		fused: make([]float32, 16384),
+		in:     make([]float32, 0),
+		out:    make([]float32, 0),
+		fused:  make([]float32, 16384),
+		logits: make([]float64, 192),
+		pi:     make([]float32, 192),
 	}
 }}
 
@@ -83,7 +87,7 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 		l.route(s, x, 64)
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 16)
+		l.convAsm(y, in, a.fused, 0, 16, 0, 2)
 	}
 }
 
@@ -91,8 +95,23 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool split across input
 // channels; then the 16 channel blocks (group g, block b of the group:
 // block g·16+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them.
+// routing FC, softmax and fusion and convolving them. Up to
+// case003OwnProcs goroutines, each part of the second phase instead routes
+// and fuses every output channel into its own buffers and convolves a
+// range of pixel blocks of every channel block, so that each core streams
+// its share of the input, not all of it.
 func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
+	if procs <= case003OwnProcs {
+		// Each part routes and fuses into its own buffers (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case003OwnAsm, min(2, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case003AsmPool.Get().(*case003Asm)
 	defer case003AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -112,12 +131,23 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 		l.routePool(s, s.src, 64, lo, hi)
 		return
 	}
+	if s.phase == case003OwnAsm {
+		// Every channel block over pixel blocks [p0, p1), with this
+		// part's own routing and fusion.
+		a = case003AsmPool.Get().(*case003Asm)
+		defer case003AsmPool.Put(a)
+		l.routeInto(s.pooled, a.logits, a.pi, 0, 64)
+		l.fuseAsm(a.fused, a.pi, 0, 16)
+		p0, p1 := dyrt.Split(2, s.parts, p)
+		l.convAsm(s.dst, s.src, a.fused, 0, 16, p0, p1)
+		return
+	}
 	src := s.src
 	lo, hi := dyrt.Split(16, s.parts, p)
 	o0, o1 := case003BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 2)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -191,13 +221,14 @@ func case003ChannelSum(x []float32) float64 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 2, and the tail pixels when p1 = 2: for each chunk of
 // 2 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case003) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case003) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 2
-	for b0 := 0; b0 < 2; b0 += chunk {
-		nb := min(chunk, 2-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
@@ -205,6 +236,9 @@ func (l *Case003) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*64 + b*m
 			case003Conv4x3Checked(out[o*64+q:], inG, fused[o*256:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 2 {
+		return
 	}
 	q := 48
 	for u := u0; u < u1; u++ {

@@ -90,7 +90,7 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 1)
 		case009Pack(a.in, x, 0, 10)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 1)
+		l.convAsm(a.out, in, a.fused, 0, 1, 0, 2)
 		l.copyOut(y, a.out, 0, 1)
 	}
 }
@@ -99,8 +99,24 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 1 channel blocks (group g, block b of the group:
 // block g·1+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// case009OwnProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
+	if procs <= case009OwnProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case009PrepAsm, min(10, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case009OwnAsm, min(1, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case009AsmPool.Get().(*case009Asm)
 	defer case009AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -120,15 +136,24 @@ func (l *Case009) asmPart(s *case009Scratch, p int) {
 	if s.phase == case009PrepAsm {
 		lo, hi := dyrt.Split(10, s.parts, p)
 		l.routePool(s, s.src, 217, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		case009Pack(a.in, s.src, lo, hi)
 		return
 	}
 	src := s.src
+	if s.phase == case009OwnAsm {
+		a = case009AsmPool.Get().(*case009Asm)
+		defer case009AsmPool.Put(a)
+		case009Pack(a.in, src, 0, 10)
+		src = a.in
+	}
 	lo, hi := dyrt.Split(1, s.parts, p)
 	o0, o1 := case009BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 2)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -246,13 +271,14 @@ func case009At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 2, and the tail pixels when p1 = 2: for each chunk of
 // 2 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case009) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case009) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 12, 2
-	for b0 := 0; b0 < 2; b0 += chunk {
-		nb := min(chunk, 2-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
@@ -260,6 +286,9 @@ func (l *Case009) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*1 + b*m
 			case009Conv1x12Checked(out[o*224+q:], inG, fused[o*10:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 2 {
+		return
 	}
 	q := 192
 	for u := u0; u < u1; u++ {

@@ -65,6 +65,12 @@ type case011Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case011SplitFLOPs = 1 << 19
 
+// case011OwnProcs is the most goroutines at which a one-sample call of the
+// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
+// to the duplicated work, by dygen's cost model. A variable so that the
+// tests run both splits; every build has it, as the tests do.
+var case011OwnProcs = 0
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -275,7 +281,15 @@ func (l *Case011) routePool(s *case011Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Case011) routeChannels(s *case011Scratch, o0, o1 int) {
-	pooled := s.pooled[:2]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Case011) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:2]
+	logits = logits[:28]
+	pi = pi[:28]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 2; k++ {
@@ -294,7 +308,7 @@ func (l *Case011) routeChannels(s *case011Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -304,22 +318,22 @@ func (l *Case011) routeChannels(s *case011Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 2; k++ {
-			m = max(m, s.logits[k*14+o])
+			m = max(m, logits[k*14+o])
 		}
 		var sum float64
 		for k := 0; k < 2; k++ {
-			e := math.Exp(s.logits[k*14+o] - m)
-			s.logits[k*14+o] = e
+			e := math.Exp(logits[k*14+o] - m)
+			logits[k*14+o] = e
 			sum += e
 		}
 		for k := 0; k < 2; k++ {
-			s.pi[k*14+o] = float32(s.logits[k*14+o] / sum)
+			pi[k*14+o] = float32(logits[k*14+o] / sum)
 		}
 	}
 }

@@ -262,13 +262,14 @@ func case014At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 1: for each chunk of
 // 1 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case014) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case014) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 3, 1
-	for b0 := 0; b0 < 1; b0 += chunk {
-		nb := min(chunk, 1-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1

@@ -90,7 +90,7 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case015Pack(a.in, x, 0, 8)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.convAsm(a.out, in, a.fused, 0, 4, 0, 14)
 		l.copyOut(y, a.out, 0, 4)
 	}
 }
@@ -100,13 +100,13 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 // channels; then the 4 channel blocks (group g, block b of the group:
 // block g·4+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// case015OwnPackProcs goroutines, the first phase only pools and each part
+// case015OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
-	if procs <= case015OwnPackProcs {
+	if procs <= case015OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -153,7 +153,7 @@ func (l *Case015) asmPart(s *case015Scratch, p int) {
 	o0, o1 := case015BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 14)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -285,13 +285,14 @@ func case015At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·4+b is block b of group g): for each chunk of
+// [u0, u1) (block g·4+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 14, and the tail pixels when p1 = 14: for each chunk of
 // 14 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case015) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case015) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 14
-	for b0 := 0; b0 < 14; b0 += chunk {
-		nb := min(chunk, 14-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/4, u%4
@@ -299,6 +300,9 @@ func (l *Case015) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*16 + b*m
 			case015Conv4x3Checked(out[o*352+q:], inG, fused[o*200:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 14 {
+		return
 	}
 	q := 336
 	for u := u0; u < u1; u++ {

@@ -275,7 +275,15 @@ func (l *Case018) routePool(s *case018Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Case018) routeChannels(s *case018Scratch, o0, o1 int) {
-	pooled := s.pooled[:1]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Case018) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:1]
+	logits = logits[:8]
+	pi = pi[:8]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 8; k++ {
@@ -294,7 +302,7 @@ func (l *Case018) routeChannels(s *case018Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -304,22 +312,22 @@ func (l *Case018) routeChannels(s *case018Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 8; k++ {
-			m = max(m, s.logits[k*1+o])
+			m = max(m, logits[k*1+o])
 		}
 		var sum float64
 		for k := 0; k < 8; k++ {
-			e := math.Exp(s.logits[k*1+o] - m)
-			s.logits[k*1+o] = e
+			e := math.Exp(logits[k*1+o] - m)
+			logits[k*1+o] = e
 			sum += e
 		}
 		for k := 0; k < 8; k++ {
-			s.pi[k*1+o] = float32(s.logits[k*1+o] / sum)
+			pi[k*1+o] = float32(logits[k*1+o] / sum)
 		}
 	}
 }

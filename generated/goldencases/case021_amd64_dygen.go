@@ -90,7 +90,7 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case021Pack(a.in, x, 0, 8)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.convAsm(a.out, in, a.fused, 0, 4, 0, 1)
 		l.copyOut(y, a.out, 0, 4)
 	}
 }
@@ -99,8 +99,24 @@ func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool and the pack split across input
 // channels; then the 4 channel blocks (group g, block b of the group:
 // block g·1+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them and copying them out.
+// routing FC, softmax and fusion and convolving them and copying them out. Up to
+// case021OwnProcs goroutines, the first phase only pools and each part
+// of the second packs the whole input into its own buffer first: a packed
+// input shared by the parts would be read by every core and then, at the
+// next call, packed again by one, each of its stores first invalidating
+// the other cores' copies.
 func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
+	if procs <= case021OwnProcs {
+		// Each part packs the whole input into its own buffer (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case021PrepAsm, min(8, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case021OwnAsm, min(4, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case021AsmPool.Get().(*case021Asm)
 	defer case021AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -120,15 +136,24 @@ func (l *Case021) asmPart(s *case021Scratch, p int) {
 	if s.phase == case021PrepAsm {
 		lo, hi := dyrt.Split(8, s.parts, p)
 		l.routePool(s, s.src, 64, lo, hi)
+		if a == nil {
+			return // the parts of the next phase pack their own input
+		}
 		case021Pack(a.in, s.src, lo, hi)
 		return
 	}
 	src := s.src
+	if s.phase == case021OwnAsm {
+		a = case021AsmPool.Get().(*case021Asm)
+		defer case021AsmPool.Put(a)
+		case021Pack(a.in, src, 0, 8)
+		src = a.in
+	}
 	lo, hi := dyrt.Split(4, s.parts, p)
 	o0, o1 := case021BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -235,13 +260,14 @@ func case021At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·1+b is block b of group g): for each chunk of
+// [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 1, and the tail pixels when p1 = 1: for each chunk of
 // 1 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case021) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case021) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 2, 4, 1
-	for b0 := 0; b0 < 1; b0 += chunk {
-		nb := min(chunk, 1-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
@@ -249,6 +275,9 @@ func (l *Case021) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*2 + b*m
 			case021Conv2x4Checked(out[o*48+q:], inG, fused[o*18:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 1 {
+		return
 	}
 	q := 32
 	for u := u0; u < u1; u++ {

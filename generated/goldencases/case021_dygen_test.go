@@ -231,12 +231,15 @@ func TestCase021Allocs(t *testing.T) {
 // TestCase021Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own packed input.
 func TestCase021Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case021SplitFLOPs = v }(case021SplitFLOPs)
 	case021SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { case021UseAsm = v }(case021UseAsm)
+	defer func(v int) { case021OwnProcs = v }(case021OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case021Params
 	l := newCase021ForTest(t, verify.RandomWeights(p, rng))
@@ -249,7 +252,8 @@ func TestCase021Threads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					case021OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -260,7 +264,7 @@ func TestCase021Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

@@ -65,6 +65,12 @@ type case022Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case022SplitFLOPs = 1 << 19
 
+// case022OwnProcs is the most goroutines at which a one-sample call of the
+// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
+// to the duplicated work, by dygen's cost model. A variable so that the
+// tests run both splits; every build has it, as the tests do.
+var case022OwnProcs = 0
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -275,7 +281,15 @@ func (l *Case022) routePool(s *case022Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Case022) routeChannels(s *case022Scratch, o0, o1 int) {
-	pooled := s.pooled[:24]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Case022) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:24]
+	logits = logits[:192]
+	pi = pi[:192]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -285,7 +299,7 @@ func (l *Case022) routeChannels(s *case022Scratch, o0, o1 int) {
 			j := k*24 + o
 			if case022UseAsm {
 				b := l.fcBias[j:][:4]
-				lg := s.logits[j:][:4]
+				lg := logits[j:][:4]
 				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
 				case022FC4Checked(lg, l.fcWeight[j*24:][:96], pooled)
 				continue
@@ -302,7 +316,7 @@ func (l *Case022) routeChannels(s *case022Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -312,22 +326,22 @@ func (l *Case022) routeChannels(s *case022Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 8; k++ {
-			m = max(m, s.logits[k*24+o])
+			m = max(m, logits[k*24+o])
 		}
 		var sum float64
 		for k := 0; k < 8; k++ {
-			e := math.Exp(s.logits[k*24+o] - m)
-			s.logits[k*24+o] = e
+			e := math.Exp(logits[k*24+o] - m)
+			logits[k*24+o] = e
 			sum += e
 		}
 		for k := 0; k < 8; k++ {
-			s.pi[k*24+o] = float32(s.logits[k*24+o] / sum)
+			pi[k*24+o] = float32(logits[k*24+o] / sum)
 		}
 	}
 }

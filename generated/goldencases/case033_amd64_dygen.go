@@ -31,13 +31,17 @@ func case033BlockChannels(u0, u1 int) (o0, o1 int) {
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type case033Asm struct {
 	in, out, fused []float32
+	logits         []float64 // a one-sample part's own routing (forwardAsmOne)
+	pi             []float32
 }
 
 var case033AsmPool = sync.Pool{New: func() any {
 	return &case033Asm{
-		in:    make([]float32, 0),
-		out:   make([]float32, 0),
-		fused: make([]float32, 192),
+		in:     make([]float32, 0),
+		out:    make([]float32, 0),
+		fused:  make([]float32, 192),
+		logits: make([]float64, 64),
+		pi:     make([]float32, 64),
 	}
 }}
 
@@ -68,7 +72,7 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 		l.route(s, x, 144)
 		l.fuseAsm(a.fused, s.pi, 0, 2)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 2)
+		l.convAsm(y, in, a.fused, 0, 2, 0, 6)
 	}
 }
 
@@ -76,8 +80,23 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 // goroutines, in two phases: the mean pool split across input
 // channels; then the 2 channel blocks (group g, block b of the group:
 // block g·2+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them.
+// routing FC, softmax and fusion and convolving them. Up to
+// case033OwnProcs goroutines, each part of the second phase instead routes
+// and fuses every output channel into its own buffers and convolves a
+// range of pixel blocks of every channel block, so that each core streams
+// its share of the input, not all of it.
 func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+	if procs <= case033OwnProcs {
+		// Each part routes and fuses into its own buffers (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = case033OwnAsm, min(6, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := case033AsmPool.Get().(*case033Asm)
 	defer case033AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -97,12 +116,23 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 		l.routePool(s, s.src, 144, lo, hi)
 		return
 	}
+	if s.phase == case033OwnAsm {
+		// Every channel block over pixel blocks [p0, p1), with this
+		// part's own routing and fusion.
+		a = case033AsmPool.Get().(*case033Asm)
+		defer case033AsmPool.Put(a)
+		l.routeInto(s.pooled, a.logits, a.pi, 0, 8)
+		l.fuseAsm(a.fused, a.pi, 0, 2)
+		p0, p1 := dyrt.Split(6, s.parts, p)
+		l.convAsm(s.dst, s.src, a.fused, 0, 2, p0, p1)
+		return
+	}
 	src := s.src
 	lo, hi := dyrt.Split(2, s.parts, p)
 	o0, o1 := case033BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 6)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -176,13 +206,14 @@ func case033ChannelSum(x []float32) float64 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·2+b is block b of group g): for each chunk of
+// [u0, u1) (block g·2+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 6: for each chunk of
 // 6 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Case033) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Case033) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 6
-	for b0 := 0; b0 < 6; b0 += chunk {
-		nb := min(chunk, 6-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/2, u%2

@@ -65,6 +65,12 @@ type case036Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var case036SplitFLOPs = 1 << 19
 
+// case036OwnProcs is the most goroutines at which a one-sample call of the
+// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
+// to the duplicated work, by dygen's cost model. A variable so that the
+// tests run both splits; every build has it, as the tests do.
+var case036OwnProcs = 0
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (
@@ -275,7 +281,15 @@ func (l *Case036) routePool(s *case036Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Case036) routeChannels(s *case036Scratch, o0, o1 int) {
-	pooled := s.pooled[:16]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Case036) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:16]
+	logits = logits[:132]
+	pi = pi[:132]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -285,7 +299,7 @@ func (l *Case036) routeChannels(s *case036Scratch, o0, o1 int) {
 			j := k*33 + o
 			if case036UseAsm {
 				b := l.fcBias[j:][:4]
-				lg := s.logits[j:][:4]
+				lg := logits[j:][:4]
 				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
 				case036FC4Checked(lg, l.fcWeight[j*16:][:64], pooled)
 				continue
@@ -302,7 +316,7 @@ func (l *Case036) routeChannels(s *case036Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -312,22 +326,22 @@ func (l *Case036) routeChannels(s *case036Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*33+o])
+			m = max(m, logits[k*33+o])
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {
-			e := math.Exp(s.logits[k*33+o] - m)
-			s.logits[k*33+o] = e
+			e := math.Exp(logits[k*33+o] - m)
+			logits[k*33+o] = e
 			sum += e
 		}
 		for k := 0; k < 4; k++ {
-			s.pi[k*33+o] = float32(s.logits[k*33+o] / sum)
+			pi[k*33+o] = float32(logits[k*33+o] / sum)
 		}
 	}
 }

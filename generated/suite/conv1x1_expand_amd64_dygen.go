@@ -31,13 +31,17 @@ func conv1x1ExpandBlockChannels(u0, u1 int) (o0, o1 int) {
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type conv1x1ExpandAsm struct {
 	in, out, fused []float32
+	logits         []float64 // a one-sample part's own routing (forwardAsmOne)
+	pi             []float32
 }
 
 var conv1x1ExpandAsmPool = sync.Pool{New: func() any {
 	return &conv1x1ExpandAsm{
-		in:    make([]float32, 0),
-		out:   make([]float32, 0),
-		fused: make([]float32, 16384),
+		in:     make([]float32, 0),
+		out:    make([]float32, 0),
+		fused:  make([]float32, 16384),
+		logits: make([]float64, 1024),
+		pi:     make([]float32, 1024),
 	}
 }}
 
@@ -101,7 +105,7 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 		l.route(s, x, 3136)
 		l.fuseAsm(a.fused, s.pi, 0, 64)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 64)
+		l.convAsm(y, in, a.fused, 0, 64, 0, 130)
 	}
 }
 
@@ -109,8 +113,23 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 // goroutines, in two phases: the mean pool split across input
 // channels; then the 64 channel blocks (group g, block b of the group:
 // block g·64+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them.
+// routing FC, softmax and fusion and convolving them. Up to
+// conv1x1ExpandOwnProcs goroutines, each part of the second phase instead routes
+// and fuses every output channel into its own buffers and convolves a
+// range of pixel blocks of every channel block, so that each core streams
+// its share of the input, not all of it.
 func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
+	if procs <= conv1x1ExpandOwnProcs {
+		// Each part routes and fuses into its own buffers (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = conv1x1ExpandOwnAsm, min(130, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 	defer conv1x1ExpandAsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -130,12 +149,23 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 		l.routePool(s, s.src, 3136, lo, hi)
 		return
 	}
+	if s.phase == conv1x1ExpandOwnAsm {
+		// Every channel block over pixel blocks [p0, p1), with this
+		// part's own routing and fusion.
+		a = conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
+		defer conv1x1ExpandAsmPool.Put(a)
+		l.routeInto(s.pooled, a.logits, a.pi, 0, 256)
+		l.fuseAsm(a.fused, a.pi, 0, 64)
+		p0, p1 := dyrt.Split(130, s.parts, p)
+		l.convAsm(s.dst, s.src, a.fused, 0, 64, p0, p1)
+		return
+	}
 	src := s.src
 	lo, hi := dyrt.Split(64, s.parts, p)
 	o0, o1 := conv1x1ExpandBlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 130)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -209,13 +239,14 @@ func conv1x1ExpandChannelSum(x []float32) float64 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·64+b is block b of group g): for each chunk of
+// [u0, u1) (block g·64+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 130, and the tail pixels when p1 = 130: for each chunk of
 // 21 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 21
-	for b0 := 0; b0 < 130; b0 += chunk {
-		nb := min(chunk, 130-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/64, u%64
@@ -223,12 +254,15 @@ func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*256 + b*m
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
-			if (u == u0 || b == 0) && b0+2*chunk <= 130 {
+			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
 				conv1x1ExpandConv4x3PIChecked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
 				continue
 			}
 			conv1x1ExpandConv4x3Checked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 130 {
+		return
 	}
 	q := 3120
 	for u := u0; u < u1; u++ {

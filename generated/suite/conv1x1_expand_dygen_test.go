@@ -231,12 +231,15 @@ func TestConv1x1ExpandAllocs(t *testing.T) {
 // TestConv1x1ExpandThreads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own routing and fusion, by pixels.
 func TestConv1x1ExpandThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1x1ExpandSplitFLOPs = v }(conv1x1ExpandSplitFLOPs)
 	conv1x1ExpandSplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
+	defer func(v int) { conv1x1ExpandOwnProcs = v }(conv1x1ExpandOwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ExpandParams
 	l := newConv1x1ExpandForTest(t, verify.RandomWeights(p, rng))
@@ -249,7 +252,8 @@ func TestConv1x1ExpandThreads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					conv1x1ExpandOwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -260,7 +264,7 @@ func TestConv1x1ExpandThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

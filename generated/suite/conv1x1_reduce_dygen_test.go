@@ -231,12 +231,15 @@ func TestConv1x1ReduceAllocs(t *testing.T) {
 // TestConv1x1ReduceThreads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own routing and fusion, by pixels.
 func TestConv1x1ReduceThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1x1ReduceSplitFLOPs = v }(conv1x1ReduceSplitFLOPs)
 	conv1x1ReduceSplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { conv1x1ReduceUseAsm = v }(conv1x1ReduceUseAsm)
+	defer func(v int) { conv1x1ReduceOwnProcs = v }(conv1x1ReduceOwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ReduceParams
 	l := newConv1x1ReduceForTest(t, verify.RandomWeights(p, rng))
@@ -249,7 +252,8 @@ func TestConv1x1ReduceThreads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					conv1x1ReduceOwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -260,7 +264,7 @@ func TestConv1x1ReduceThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

@@ -93,7 +93,7 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 		l.fuseAsm(a.fused, s.pi, 0, 32)
 		conv3x3C128Pack(a.in, x, 0, 128)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 32)
+		l.convAsm(a.out, in, a.fused, 0, 32, 0, 34)
 		l.copyOut(y, a.out, 0, 32)
 	}
 }
@@ -103,13 +103,13 @@ func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, i
 // channels; then the 32 channel blocks (group g, block b of the group:
 // block g·32+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// conv3x3C128OwnPackProcs goroutines, the first phase only pools and each part
+// conv3x3C128OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
-	if procs <= conv3x3C128OwnPackProcs {
+	if procs <= conv3x3C128OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -156,7 +156,7 @@ func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
 	o0, o1 := conv3x3C128BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 34)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -288,13 +288,14 @@ func conv3x3C128At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·32+b is block b of group g): for each chunk of
+// [u0, u1) (block g·32+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 34: for each chunk of
 // 8 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3C128) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3C128) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 8
-	for b0 := 0; b0 < 34; b0 += chunk {
-		nb := min(chunk, 34-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/32, u%32
@@ -302,7 +303,7 @@ func (l *Conv3x3C128) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*128 + b*m
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
-			if (u == u0 || b == 0) && b0+2*chunk <= 34 {
+			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
 				conv3x3C128Conv4x3PIChecked(out[o*816+q:], inG, fused[o*1152:], l.bias[o:], nb)
 				continue
 			}

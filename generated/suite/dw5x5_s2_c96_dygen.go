@@ -275,7 +275,15 @@ func (l *DW5x5S2C96) routePool(s *dW5x5S2C96Scratch, x []float32, hw, c0, c1 int
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *DW5x5S2C96) routeChannels(s *dW5x5S2C96Scratch, o0, o1 int) {
-	pooled := s.pooled[:96]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *DW5x5S2C96) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:96]
+	logits = logits[:384]
+	pi = pi[:384]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -285,7 +293,7 @@ func (l *DW5x5S2C96) routeChannels(s *dW5x5S2C96Scratch, o0, o1 int) {
 			j := k*96 + o
 			if dW5x5S2C96UseAsm {
 				b := l.fcBias[j:][:4]
-				lg := s.logits[j:][:4]
+				lg := logits[j:][:4]
 				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
 				dW5x5S2C96FC4Checked(lg, l.fcWeight[j*96:][:384], pooled)
 				continue
@@ -302,7 +310,7 @@ func (l *DW5x5S2C96) routeChannels(s *dW5x5S2C96Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -312,22 +320,22 @@ func (l *DW5x5S2C96) routeChannels(s *dW5x5S2C96Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*96+o])
+			m = max(m, logits[k*96+o])
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {
-			e := math.Exp(s.logits[k*96+o] - m)
-			s.logits[k*96+o] = e
+			e := math.Exp(logits[k*96+o] - m)
+			logits[k*96+o] = e
 			sum += e
 		}
 		for k := 0; k < 4; k++ {
-			s.pi[k*96+o] = float32(s.logits[k*96+o] / sum)
+			pi[k*96+o] = float32(logits[k*96+o] / sum)
 		}
 	}
 }

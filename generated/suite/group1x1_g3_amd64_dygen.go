@@ -31,13 +31,17 @@ func group1x1G3BlockChannels(u0, u1 int) (o0, o1 int) {
 // kernel's output scratch and the fused kernel in the micro-kernel's layout.
 type group1x1G3Asm struct {
 	in, out, fused []float32
+	logits         []float64 // a one-sample part's own routing (forwardAsmOne)
+	pi             []float32
 }
 
 var group1x1G3AsmPool = sync.Pool{New: func() any {
 	return &group1x1G3Asm{
-		in:    make([]float32, 0),
-		out:   make([]float32, 0),
-		fused: make([]float32, 4800),
+		in:     make([]float32, 0),
+		out:    make([]float32, 0),
+		fused:  make([]float32, 4800),
+		logits: make([]float64, 240),
+		pi:     make([]float32, 240),
 	}
 }}
 
@@ -101,7 +105,7 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 		l.route(s, x, 784)
 		l.fuseAsm(a.fused, s.pi, 0, 15)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 15)
+		l.convAsm(y, in, a.fused, 0, 15, 0, 32)
 	}
 }
 
@@ -109,8 +113,23 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 // goroutines, in two phases: the mean pool split across input
 // channels; then the 15 channel blocks (group g, block b of the group:
 // block g·5+b) split across parts, each part computing its blocks'
-// routing FC, softmax and fusion and convolving them.
+// routing FC, softmax and fusion and convolving them. Up to
+// group1x1G3OwnProcs goroutines, each part of the second phase instead routes
+// and fuses every output channel into its own buffers and convolves a
+// range of pixel blocks of every channel block, so that each core streams
+// its share of the input, not all of it.
 func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
+	if procs <= group1x1G3OwnProcs {
+		// Each part routes and fuses into its own buffers (s.asm
+		// stays nil: the first phase only pools).
+		s.dst, s.src = y, x
+		s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = group1x1G3OwnAsm, min(32, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
 	defer group1x1G3AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
@@ -130,12 +149,23 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 		l.routePool(s, s.src, 784, lo, hi)
 		return
 	}
+	if s.phase == group1x1G3OwnAsm {
+		// Every channel block over pixel blocks [p0, p1), with this
+		// part's own routing and fusion.
+		a = group1x1G3AsmPool.Get().(*group1x1G3Asm)
+		defer group1x1G3AsmPool.Put(a)
+		l.routeInto(s.pooled, a.logits, a.pi, 0, 60)
+		l.fuseAsm(a.fused, a.pi, 0, 15)
+		p0, p1 := dyrt.Split(32, s.parts, p)
+		l.convAsm(s.dst, s.src, a.fused, 0, 15, p0, p1)
+		return
+	}
 	src := s.src
 	lo, hi := dyrt.Split(15, s.parts, p)
 	o0, o1 := group1x1G3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi)
+	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 32)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -209,13 +239,14 @@ func group1x1G3ChannelSum(x []float32) float64 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·5+b is block b of group g): for each chunk of
+// [u0, u1) (block g·5+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 32, and the tail pixels when p1 = 32: for each chunk of
 // 17 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 17
-	for b0 := 0; b0 < 32; b0 += chunk {
-		nb := min(chunk, 32-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/5, u%5
@@ -223,12 +254,15 @@ func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*20 + b*m
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
-			if (u == u0 || b == 0) && b0+2*chunk <= 32 {
+			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
 				group1x1G3Conv4x3PIChecked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
 				continue
 			}
 			group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
 		}
+	}
+	if p1 < 32 {
+		return
 	}
 	q := 768
 	for u := u0; u < u1; u++ {

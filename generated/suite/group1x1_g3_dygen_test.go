@@ -231,12 +231,15 @@ func TestGroup1x1G3Allocs(t *testing.T) {
 // TestGroup1x1G3Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own routing and fusion, by pixels.
 func TestGroup1x1G3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { group1x1G3SplitFLOPs = v }(group1x1G3SplitFLOPs)
 	group1x1G3SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
+	defer func(v int) { group1x1G3OwnProcs = v }(group1x1G3OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := group1x1G3Params
 	l := newGroup1x1G3ForTest(t, verify.RandomWeights(p, rng))
@@ -249,7 +252,8 @@ func TestGroup1x1G3Threads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					group1x1G3OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -260,7 +264,7 @@ func TestGroup1x1G3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

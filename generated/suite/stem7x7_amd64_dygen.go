@@ -94,7 +94,7 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		stem7x7Pack(a.in, x, 0, 3)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 16)
+		l.convAsm(a.out, in, a.fused, 0, 16, 0, 532)
 		l.copyOut(y, a.out, 0, 16)
 	}
 }
@@ -104,13 +104,13 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 // channels; then the 16 channel blocks (group g, block b of the group:
 // block g·16+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// stem7x7OwnPackProcs goroutines, the first phase only pools and each part
+// stem7x7OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
-	if procs <= stem7x7OwnPackProcs {
+	if procs <= stem7x7OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -157,7 +157,7 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 	o0, o1 := stem7x7BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 532)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -312,13 +312,14 @@ func stem7x7At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·16+b is block b of group g): for each chunk of
+// [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 532: for each chunk of
 // 99 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 99
-	for b0 := 0; b0 < 532; b0 += chunk {
-		nb := min(chunk, 532-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/16, u%16
@@ -326,7 +327,7 @@ func (l *Stem7x7) convAsm(out, in, fused []float32, u0, u1 int) {
 			o := g*64 + b*m
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
-			if (u == u0 || b == 0) && b0+2*chunk <= 532 {
+			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
 				stem7x7Conv4x3PIChecked(out[o*12768+q:], inG, fused[o*147:], l.bias[o:], nb)
 				continue
 			}

@@ -232,14 +232,14 @@ func TestStem7x7Allocs(t *testing.T) {
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
 // goroutines), with every kernel variant of this build, and for
-// the assembly with both one-sample splits: one packed input shared by the
-// parts, and one per part.
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own packed input.
 func TestStem7x7Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { stem7x7SplitFLOPs = v }(stem7x7SplitFLOPs)
 	stem7x7SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
-	defer func(v int) { stem7x7OwnPackProcs = v }(stem7x7OwnPackProcs)
+	defer func(v int) { stem7x7OwnProcs = v }(stem7x7OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := stem7x7Params
 	l := newStem7x7ForTest(t, verify.RandomWeights(p, rng))
@@ -253,7 +253,7 @@ func TestStem7x7Threads(t *testing.T) {
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
 				for _, own := range []int{0, 4} {
-					stem7x7OwnPackProcs = own // 0: the parts share one packed input
+					stem7x7OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -264,7 +264,7 @@ func TestStem7x7Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own packed input up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

@@ -76,7 +76,7 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		conv3x3Pack(a.in, x, 0, 16)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4)
+		l.convAsm(a.out, in, a.fused, 0, 4, 0, 44)
 		l.copyOut(y, a.out, 0, 4)
 	}
 }
@@ -86,13 +86,13 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 // channels; then the 4 channel blocks (group g, block b of the group:
 // block g·4+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them and copying them out. Up to
-// conv3x3OwnPackProcs goroutines, the first phase only pools and each part
+// conv3x3OwnProcs goroutines, the first phase only pools and each part
 // of the second packs the whole input into its own buffer first: a packed
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
-	if procs <= conv3x3OwnPackProcs {
+	if procs <= conv3x3OwnProcs {
 		// Each part packs the whole input into its own buffer (s.asm
 		// stays nil: the first phase only pools).
 		s.dst, s.src = y, x
@@ -139,7 +139,7 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 	o0, o1 := conv3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi)
+	l.convAsm(a.out, src, a.fused, lo, hi, 0, 44)
 	l.copyOut(s.dst, a.out, lo, hi)
 }
 
@@ -291,13 +291,14 @@ func conv3x3At(row []float32, c int32) float32 {
 }
 
 // convAsm runs the micro-kernels over one sample for the channel blocks
-// [u0, u1) (block g·4+b is block b of group g): for each chunk of
+// [u0, u1) (block g·4+b is block b of group g) and the full pixel blocks
+// [p0, p1) of the 44: for each chunk of
 // 44 pixel blocks, every one of those channel blocks. Disjoint block
-// ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3) convAsm(out, in, fused []float32, u0, u1 int) {
+// or pixel ranges write disjoint outputs and may run concurrently.
+func (l *Conv3x3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 44
-	for b0 := 0; b0 < 44; b0 += chunk {
-		nb := min(chunk, 44-b0)
+	for b0 := p0; b0 < p1; b0 += chunk {
+		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8
 		for u := u0; u < u1; u++ {
 			g, b := u/4, u%4

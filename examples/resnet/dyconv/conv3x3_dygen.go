@@ -65,12 +65,11 @@ type conv3x3Scratch struct {
 // 0.94 MFLOPs (39 µs on one core) still ran 1.5× faster on two.
 var conv3x3SplitFLOPs = 1 << 19
 
-// conv3x3OwnPackProcs is the most goroutines at which a one-sample call of
-// the assembly path gives each part its own packed input (forwardAsmOne):
-// at most 1/8 of a part's convolution goes to the duplicated pack, by
-// dygen's cost model. A variable so that the tests run both splits; every
-// build has it, as the tests do.
-var conv3x3OwnPackProcs = 2
+// conv3x3OwnProcs is the most goroutines at which a one-sample call of the
+// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
+// to the duplicated work, by dygen's cost model. A variable so that the
+// tests run both splits; every build has it, as the tests do.
+var conv3x3OwnProcs = 2
 
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
@@ -282,7 +281,15 @@ func (l *Conv3x3) routePool(s *conv3x3Scratch, x []float32, hw, c0, c1 int) {
 // logits and their softmax over the experts for output channels [o0, o1),
 // into s.pi.
 func (l *Conv3x3) routeChannels(s *conv3x3Scratch, o0, o1 int) {
-	pooled := s.pooled[:16]
+	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
+// the coefficients pi [K, Cout] given.
+func (l *Conv3x3) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
+	pooled = pooled[:16]
+	logits = logits[:64]
+	pi = pi[:64]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -292,7 +299,7 @@ func (l *Conv3x3) routeChannels(s *conv3x3Scratch, o0, o1 int) {
 			j := k*16 + o
 			if conv3x3UseAsm {
 				b := l.fcBias[j:][:4]
-				lg := s.logits[j:][:4]
+				lg := logits[j:][:4]
 				lg[0], lg[1], lg[2], lg[3] = float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])
 				conv3x3FC4Checked(lg, l.fcWeight[j*16:][:64], pooled)
 				continue
@@ -309,7 +316,7 @@ func (l *Conv3x3) routeChannels(s *conv3x3Scratch, o0, o1 int) {
 				a2 += float64(r2[c]) * p
 				a3 += float64(r3[c]) * p
 			}
-			lg := s.logits[j:][:4]
+			lg := logits[j:][:4]
 			lg[0], lg[1], lg[2], lg[3] = a0, a1, a2, a3
 		}
 		for ; o < o1; o++ {
@@ -319,22 +326,22 @@ func (l *Conv3x3) routeChannels(s *conv3x3Scratch, o0, o1 int) {
 			for c, p := range pooled {
 				acc += float64(row[c]) * p
 			}
-			s.logits[j] = acc
+			logits[j] = acc
 		}
 	}
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {
-			m = max(m, s.logits[k*16+o])
+			m = max(m, logits[k*16+o])
 		}
 		var sum float64
 		for k := 0; k < 4; k++ {
-			e := math.Exp(s.logits[k*16+o] - m)
-			s.logits[k*16+o] = e
+			e := math.Exp(logits[k*16+o] - m)
+			logits[k*16+o] = e
 			sum += e
 		}
 		for k := 0; k < 4; k++ {
-			s.pi[k*16+o] = float32(s.logits[k*16+o] / sum)
+			pi[k*16+o] = float32(logits[k*16+o] / sum)
 		}
 	}
 }
