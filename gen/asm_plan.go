@@ -321,8 +321,10 @@ const (
 // duplicated work dup in nanoseconds by the model's throughputs. dup is the
 // pack (the packed input's bytes) or, for a layer that reads its input and
 // writes its output in place, the routing and fusion (the bytes of the
-// experts and of the FC's weights). OwnProcs stays 0 for depthwise layers
-// (channel by channel) and layers that fuse in batch tiles.
+// experts and of the FC's weights). With a pack, OwnProcs is at least 2: on
+// two cores a shared packed input costs more than a pack per part. OwnProcs
+// stays 0 for depthwise layers (channel by channel) and layers that fuse in
+// batch tiles.
 func planOwn(pl *Plan) {
 	a := pl.Asm
 	if a == nil || a.PerChannel || pl.Batch != nil {
@@ -342,7 +344,16 @@ func planOwn(pl *Plan) {
 	a.Own = true
 	convNs := pl.FLOPs(1, pl.H, pl.W) / modelConvFLOPsPerNs
 	a.OwnProcs = convNs / (8 * max(1, dupBytes/modelStreamBytesPerNs))
+	if !a.OwnPixels {
+		// On two cores a shared packed input costs more than a pack per
+		// part whatever the layer (the shared pack ran 8× slower).
+		a.OwnProcs = max(2, a.OwnProcs)
+	}
 }
+
+// ownDivRT is RTPlan.OwnDiv: procs·pack ≤ conv/8 with pack = 4·floats /
+// modelStreamBytesPerNs and conv = FLOPs / modelConvFLOPsPerNs.
+func ownDivRT() int { return 8 * 4 * modelConvFLOPsPerNs / modelStreamBytesPerNs }
 
 // BlockPI returns the input-prefetching M×P kernel, or a zero AsmKernel
 // when the layer has none.

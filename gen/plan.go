@@ -239,9 +239,13 @@ func (pl *Plan) Describe() string {
 // size).
 func (pl *Plan) HasAsm() bool { return pl.Asm != nil || pl.RT != nil }
 
-// OwnSplit reports whether the fixed-size assembly path has the one-sample
-// split that gives each part its own input-side work (AsmPlan.OwnProcs).
-func (pl *Plan) OwnSplit() bool { return pl.Asm != nil && pl.Asm.Own }
+// OwnSplit reports whether the assembly path has the one-sample split that
+// gives each part its own input-side work (AsmPlan.OwnProcs; every
+// run-time-size layer has it, with a limit computed per input size).
+func (pl *Plan) OwnSplit() bool { return pl.Asm != nil && pl.Asm.Own || pl.RT != nil }
+
+// OwnPixels reports whether that split is by pixels (AsmPlan.OwnPixels).
+func (pl *Plan) OwnPixels() bool { return pl.Asm != nil && pl.Asm.OwnPixels }
 
 // FuseInfo is what the assembly fusion and mean pool (templates/fuse.tmpl)
 // need of either backend.

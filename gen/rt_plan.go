@@ -45,6 +45,12 @@ type RTPlan struct {
 
 	Kernels []AsmKernel // M×P, and Mt×P for a tail block
 
+	// OwnDiv turns AsmPlan.OwnProcs's cost model into one division for the
+	// driver, which knows the size only at run time: a one-sample call
+	// gives each part its own packed input up to max(2, FLOPs/(OwnDiv·
+	// packed floats)) goroutines.
+	OwnDiv int
+
 	// FuseName, Fuse8 and SumName are as in AsmPlan (the fusion's layout
 	// does not depend on the input size).
 	FuseName string
@@ -117,6 +123,7 @@ func newRTPlan(pl *Plan) *RTPlan {
 	}
 	r.SumName = lowerFirst(pl.Name) + "Sum"
 	r.Batch = batchTiles(pl, FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName})
+	r.OwnDiv = ownDivRT()
 	return r
 }
 
@@ -145,6 +152,7 @@ func (r *RTPlan) describe(pl *Plan) string {
 	} else {
 		b.WriteString("    fusion in Go; mean pool sums in assembly\n")
 	}
+	fmt.Fprintf(&b, "    one sample split over 2 … max(2, FLOPs/(%d·packed floats)) goroutines (per input size): each part packs the whole input into its own buffer (more goroutines share one packed input)\n", r.OwnDiv)
 	b.WriteString(r.Batch.describe())
 	return b.String()
 }

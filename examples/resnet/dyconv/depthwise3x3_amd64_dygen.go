@@ -43,6 +43,7 @@ type depthwise3x3Asm struct {
 	colIdx       []int32 // [SW=1][wq]: input column of each packed column, -1 for zeros
 	runs         [1]depthwise3x3Run
 	inLen        int // floats of one packed sample
+	ownProcs     int // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
 	fused        []float32 // [288]
 }
@@ -127,6 +128,8 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	// channel (the columns and blocks past the output are thrown away).
 	inLen := max(32*a.ps, 31*a.ps+a.maxOff+a.ops)
 	a.inLen = inLen
+	// The cost model of gen.AsmPlan.OwnProcs: procs·pack ≤ conv/8.
+	a.ownProcs = max(2, 2*288*ho*wo/(100*inLen))
 	if cap(a.in) < inLen {
 		a.in = make([]float32, inLen)
 	}
@@ -178,12 +181,31 @@ func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, 
 // procs goroutines, in two phases: the mean pool and the pack split across
 // input channels; then the 32 channel blocks split across parts, each
 // part computing its blocks' routing FC, softmax and fusion, convolving
-// them and copying them out.
+// them and copying them out. Up to a.ownProcs goroutines (or
+// depthwise3x3OwnProcs, when not negative) the first phase only pools and each
+// part of the second packs the whole input into its own buffer first: a
+// packed input shared by the parts would be read by every core and then,
+// at the next call, packed again by one, each of its stores first
+// invalidating the other cores' copies.
 func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x []float32, h, w, procs int) {
 	a := depthwise3x3AsmPool.Get().(*depthwise3x3Asm)
 	defer depthwise3x3AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
 	a.setSize(h, w, ho, wo)
+	own := a.ownProcs
+	if depthwise3x3OwnProcs >= 0 {
+		own = depthwise3x3OwnProcs
+	}
+	if procs <= own {
+		// s.asm stays nil: the first phase only pools.
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
+		s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = depthwise3x3OwnAsm, min(32, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
@@ -199,9 +221,19 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	a := s.asm
 	if s.phase == depthwise3x3PrepAsm {
 		lo, hi := dyrt.Split(32, s.parts, p)
+		if a == nil {
+			l.routePool(s, s.src, s.h*s.w, lo, hi)
+			return // the parts of the next phase pack their own input
+		}
 		l.routePool(s, s.src, a.h*a.w, lo, hi)
 		l.packRT(a, a.in, s.src, lo, hi)
 		return
+	}
+	if s.phase == depthwise3x3OwnAsm {
+		a = depthwise3x3AsmPool.Get().(*depthwise3x3Asm)
+		defer depthwise3x3AsmPool.Put(a)
+		a.setSize(s.h, s.w, s.ho, s.wo)
+		l.packRT(a, a.in, s.src, 0, 32)
 	}
 	lo, hi := dyrt.Split(32, s.parts, p)
 	o0, o1 := depthwise3x3BlockChannels(lo, hi)

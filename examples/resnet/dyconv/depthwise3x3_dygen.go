@@ -70,6 +70,14 @@ var depthwise3x3SplitFLOPs = 1 << 19
 // into many chunks; every build has it, as the tests do).
 var depthwise3x3ChunkBytes = 128 << 10
 
+// depthwise3x3OwnProcs, when not negative, is the most goroutines at which a
+// one-sample call of the assembly path gives each part its own packed input
+// (forwardRTOne); negative, the limit is computed per input size by dygen's
+// cost model (at most 1/8 of a part's convolution goes to the duplicated
+// pack, and at least 2). A variable so that the tests run both splits;
+// every build has it, as the tests do.
+var depthwise3x3OwnProcs = -1
+
 // The phases of a split call: samples split across parts, or one sample's
 // fusion and convolution split across output channels.
 const (

@@ -236,12 +236,15 @@ func TestDepthwise3x3Allocs(t *testing.T) {
 // TestDepthwise3x3Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own packed input.
 func TestDepthwise3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
 	depthwise3x3SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	defer func(v int) { depthwise3x3OwnProcs = v }(depthwise3x3OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
@@ -254,7 +257,8 @@ func TestDepthwise3x3Threads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					depthwise3x3OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -265,7 +269,7 @@ func TestDepthwise3x3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}

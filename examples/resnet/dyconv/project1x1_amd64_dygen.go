@@ -43,6 +43,7 @@ type project1x1Asm struct {
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
 	inLen        int // floats of one packed sample
+	ownProcs     int // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
 	fused        []float32 // [512]
 }
@@ -129,6 +130,8 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	// channel (the columns and blocks past the output are thrown away).
 	inLen := max(16*a.ps, 15*a.ps+a.maxOff+a.ops)
 	a.inLen = inLen
+	// The cost model of gen.AsmPlan.OwnProcs: procs·pack ≤ conv/8.
+	a.ownProcs = max(2, 2*512*ho*wo/(100*inLen))
 	if cap(a.in) < inLen {
 		a.in = make([]float32, inLen)
 	}
@@ -195,12 +198,31 @@ func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w
 // procs goroutines, in two phases: the mean pool and the pack split across
 // input channels; then the 8 channel blocks split across parts, each
 // part computing its blocks' routing FC, softmax and fusion, convolving
-// them and copying them out.
+// them and copying them out. Up to a.ownProcs goroutines (or
+// project1x1OwnProcs, when not negative) the first phase only pools and each
+// part of the second packs the whole input into its own buffer first: a
+// packed input shared by the parts would be read by every core and then,
+// at the next call, packed again by one, each of its stores first
+// invalidating the other cores' copies.
 func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x []float32, h, w, procs int) {
 	a := project1x1AsmPool.Get().(*project1x1Asm)
 	defer project1x1AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
 	a.setSize(h, w, ho, wo)
+	own := a.ownProcs
+	if project1x1OwnProcs >= 0 {
+		own = project1x1OwnProcs
+	}
+	if procs <= own {
+		// s.asm stays nil: the first phase only pools.
+		s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
+		s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
+		s.job.Run(s, s.parts)
+		s.phase, s.parts = project1x1OwnAsm, min(8, procs)
+		s.job.Run(s, s.parts)
+		s.dst, s.src = nil, nil
+		return
+	}
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
@@ -216,9 +238,19 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	a := s.asm
 	if s.phase == project1x1PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
+		if a == nil {
+			l.routePool(s, s.src, s.h*s.w, lo, hi)
+			return // the parts of the next phase pack their own input
+		}
 		l.routePool(s, s.src, a.h*a.w, lo, hi)
 		l.packRT(a, a.in, s.src, lo, hi)
 		return
+	}
+	if s.phase == project1x1OwnAsm {
+		a = project1x1AsmPool.Get().(*project1x1Asm)
+		defer project1x1AsmPool.Put(a)
+		a.setSize(s.h, s.w, s.ho, s.wo)
+		l.packRT(a, a.in, s.src, 0, 16)
 	}
 	lo, hi := dyrt.Split(8, s.parts, p)
 	o0, o1 := project1x1BlockChannels(lo, hi)

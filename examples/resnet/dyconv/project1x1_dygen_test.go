@@ -236,12 +236,15 @@ func TestProject1x1Allocs(t *testing.T) {
 // TestProject1x1Threads checks that Forward gives the same bits with GOMAXPROCS
 // 1, 2 and 4, for one sample (split across output channels) and for three
 // (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// goroutines), with every kernel variant of this build, and for
+// the assembly with both one-sample splits: by channel block with shared
+// buffers, and with each part's own packed input.
 func TestProject1x1Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
 	project1x1SplitFLOPs = 0 // split even the smallest sample
 	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	defer func(v int) { project1x1OwnProcs = v }(project1x1OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := project1x1Params
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
@@ -254,7 +257,8 @@ func TestProject1x1Threads(t *testing.T) {
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
-				{
+				for _, own := range []int{0, 4} {
+					project1x1OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
 					if err := l.Forward(got, x, n, h, wd); err != nil {
 						t.Fatal(err)
@@ -265,7 +269,7 @@ func TestProject1x1Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
