@@ -509,8 +509,10 @@ func (a *AsmPlan) describe(pl *Plan) string {
 		fmt.Fprintf(&b, "    input packed per sample into %d×%d phase planes of %d×%d (%s padding): %d floats\n",
 			p.SH, p.SW, a.Hq, a.Wq, p.Mode, a.InLen)
 		switch {
-		case a.PackName != "":
+		case a.PackName != "" && p.SW == 2:
 			b.WriteString("    pack in assembly: 16 input floats split into the two column phases at a time\n")
+		case a.PackName != "":
+			b.WriteString("    pack in assembly: each row's run of input columns copied 8 floats at a time\n")
 		case a.ColRuns != nil && p.SW > 1:
 			b.WriteString("    pack in Go: strided row loops\n")
 		}
