@@ -3,6 +3,7 @@ package gen
 import (
 	"fmt"
 
+	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -27,6 +28,9 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitFuseKernel(ctx, pl, r.FuseName)
 	}
 	emitSumKernel(ctx, r.SumName)
+	if r.GatherName != "" {
+		emitGather2Kernel(ctx, r.GatherName)
+	}
 	return renderAsm(ctx, pkg, pl.Name, "run-time-size assembly")
 }
 
@@ -73,6 +77,36 @@ func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 			return mem(tmp, 0)
 		},
 	})
+}
+
+// emitGather2Kernel emits the pack's gather for a column stride of 2:
+// dst[j] = src[2j] for j < n, n a positive multiple of 8, reading src[:2n]
+// 16 floats at a time (VSHUFPS keeps the even floats of each lane pair,
+// VPERMPD puts the lanes in order, as the fixed-size pack does).
+//
+//	DI dst, SI src, CX groups of 8 left; Y0, Y1 the input, Y2 the result.
+func emitGather2Kernel(ctx *build.Context, name string) {
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(dst, src []float32, n int)")
+	ctx.Doc(name + " writes src[2j] into dst[j] for j < n (n a positive multiple of 8).")
+	dst, src, n := reg.RDI, reg.RSI, reg.RCX
+	ctx.Load(ctx.Param("dst").Base(), dst)
+	ctx.Load(ctx.Param("src").Base(), src)
+	ctx.Load(ctx.Param("n"), n)
+	ctx.SHRQ(operand.U8(3), n)
+	ctx.Label("loop")
+	ctx.VMOVUPS(mem(src, 0), reg.Y0)
+	ctx.VMOVUPS(mem(src, 32), reg.Y1)
+	ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
+	ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+	ctx.VMOVUPS(reg.Y2, mem(dst, 0))
+	ctx.ADDQ(operand.U32(64), src)
+	ctx.ADDQ(operand.U32(32), dst)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.VZEROUPPER()
+	ctx.RET()
 }
 
 // rtFiles returns a run-time-size layer's AVX2 backend files: the

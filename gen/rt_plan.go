@@ -57,6 +57,10 @@ type RTPlan struct {
 	Fuse8    int
 	SumName  string
 
+	// GatherName, for a column stride of 2, is the pack's assembly
+	// gather of every other float of an input row into a packed row.
+	GatherName string
+
 	// Batch is the batch-aware fusion (as for fixed sizes, without the
 	// prefetch): for layers with more than 4 MiB of experts, each tile of
 	// experts is fused and convolved for a tile of samples in turn; nil
@@ -122,6 +126,9 @@ func newRTPlan(pl *Plan) *RTPlan {
 		r.Fuse8 = pl.Taps / 8 * 8
 	}
 	r.SumName = lowerFirst(pl.Name) + "Sum"
+	if pl.P.SW == 2 {
+		r.GatherName = lowerFirst(pl.Name) + "Gather2"
+	}
 	r.Batch = batchTiles(pl, FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName})
 	r.OwnDiv = ownDivRT()
 	return r
@@ -151,6 +158,9 @@ func (r *RTPlan) describe(pl *Plan) string {
 		fmt.Fprintf(&b, "    fusion in assembly for full blocks (%d of %d taps); mean pool sums in assembly\n", r.Fuse8, pl.Taps)
 	} else {
 		b.WriteString("    fusion in Go; mean pool sums in assembly\n")
+	}
+	if r.GatherName != "" {
+		b.WriteString("    pack: every other input column gathered in assembly, 8 packed floats at a time\n")
 	}
 	fmt.Fprintf(&b, "    one sample split over 2 … max(2, FLOPs/(%d·packed floats)) goroutines (per input size): each part packs the whole input into its own buffer (more goroutines share one packed input)\n", r.OwnDiv)
 	b.WriteString(r.Batch.describe())
