@@ -149,7 +149,11 @@ func testShapes(p verify.Params, pl *Plan) (sizes [][2]int, bh, bw int) {
 	minW := minValid(p.KW, p.DW, p.PadL, p.PadR, p.Mode)
 	cands := [][2]int{
 		{minH, minW}, {1, 1}, {minH + 1, minW + 2}, {minH + 4, minW + 3},
-		{minH + p.DH*(p.KH-1) + 5, minW + p.DW*(p.KW-1) + 6},
+		// 6×8 for a 1x1 layer without padding: two whole blocks of 3
+		// vectors and no partial one, for the assembly that reads the
+		// input in place (RTPlan.DirectIn).
+		{minH + 5, minW + 7},
+		{minH + p.DH*(p.KH-1) + 5, minW + p.DW*(p.KW-1) + 6}, // last: the size Threads and Variants run
 	}
 	seen := map[[2]int]bool{}
 	for _, c := range cands {

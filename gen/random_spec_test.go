@@ -338,3 +338,36 @@ layers:
 	}
 	testSpecModule(t, dir, parsed)
 }
+
+// TestRuntimeDirectIn runs, through their generated tests, run-time-size
+// 1x1 layers without padding or stride, whose assembly reads the input in
+// place but for each channel's last, partial pixel block (RTPlan.DirectIn);
+// their test sizes (testShapes) give planes with no whole pixel block of 3
+// vectors, with one and a partial one, and with two and no partial one.
+// Layers with padding or a stride keep the pack.
+func TestRuntimeDirectIn(t *testing.T) {
+	const spec = `package: rtdirect
+layers:
+  - {name: Plain, in_channels: 8, out_channels: 12, kernel_size: 1, num_experts: 2}
+  - {name: Grouped, in_channels: 12, out_channels: 10, kernel_size: 1, groups: 2, num_experts: 3}
+  - {name: Padded, in_channels: 4, out_channels: 8, kernel_size: 1, padding: 1, num_experts: 2}
+  - {name: Strided, in_channels: 4, out_channels: 8, kernel_size: 1, stride: 2, num_experts: 2}
+`
+	dir := t.TempDir()
+	parsed, err := ParseSpec(filepath.Join(dir, "rtdirect.yaml"), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range parsed.Layers {
+		pl, err := NewPlan(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := l.Name == "Plain" || l.Name == "Grouped"
+		if pl.RT == nil || pl.RT.DirectIn != want {
+			t.Fatalf("layer %s: RT plan %+v, want DirectIn %v", pl.Name, pl.RT, want)
+		}
+		t.Logf("layer %s: test sizes %v", pl.Name, pl.TestSizes)
+	}
+	testSpecModule(t, dir, parsed)
+}

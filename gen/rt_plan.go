@@ -57,6 +57,13 @@ type RTPlan struct {
 	Fuse8    int
 	SumName  string
 
+	// DirectIn: a 1x1 layer without padding, stride or batch fusion reads
+	// its input in place (the packed planes would be the input itself),
+	// but for the last, partial pixel block of each channel, whose floats
+	// are copied into a [Cin][P·8] scratch (zeros past the plane) so that
+	// no kernel reads past the input.
+	DirectIn bool
+
 	// GatherName, for a column stride of 2, is the pack's assembly
 	// gather of every other float of an input row into a packed row.
 	GatherName string
@@ -131,6 +138,8 @@ func newRTPlan(pl *Plan) *RTPlan {
 	}
 	r.Batch = batchTiles(pl, FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName})
 	r.OwnDiv = ownDivRT()
+	r.DirectIn = p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 &&
+		p.PadT == 0 && p.PadB == 0 && p.PadL == 0 && p.PadR == 0 && r.Batch == nil
 	return r
 }
 
@@ -158,6 +167,9 @@ func (r *RTPlan) describe(pl *Plan) string {
 		fmt.Fprintf(&b, "    fusion in assembly for full blocks (%d of %d taps); mean pool sums in assembly\n", r.Fuse8, pl.Taps)
 	} else {
 		b.WriteString("    fusion in Go; mean pool sums in assembly\n")
+	}
+	if r.DirectIn {
+		b.WriteString("    input read in place (1x1, no padding, unit stride), but for each channel's last partial pixel block, copied into scratch\n")
 	}
 	if r.GatherName != "" {
 		b.WriteString("    pack: every other input column gathered in assembly, 8 packed floats at a time\n")

@@ -150,12 +150,12 @@ func depthwise3x3RTConv1x12(out, in, w, bias []float32, rows []int, nblk, ops, p
 
 // depthwise3x3RTConv1x12Checked checks every length depthwise3x3RTConv1x12 touches for a's size,
 // then calls it.
-func depthwise3x3RTConv1x12Checked(a *depthwise3x3Asm, out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 0*a.ops+nblk*96 || len(in) < 0*a.ps+a.maxOff+nblk*96 ||
+func depthwise3x3RTConv1x12Checked(a *depthwise3x3Asm, out, in, w, bias []float32, nblk, ps int) {
+	if nblk < 1 || len(out) < 0*a.ops+nblk*96 || len(in) < 0*ps+a.maxOff+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 || len(a.rows) != 3 {
 		panic("Depthwise3x3: AVX2 kernel depthwise3x3RTConv1x12 called with short slices (bug in dygen)")
 	}
-	depthwise3x3RTConv1x12(out, in, w, bias, a.rows, nblk, a.ops, a.ps)
+	depthwise3x3RTConv1x12(out, in, w, bias, a.rows, nblk, a.ops, ps)
 }
 
 // forwardRT is Forward's AVX2+FMA path on this goroutine for n samples of
@@ -290,18 +290,26 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y
 	if u0 >= u1 {
 		return
 	}
-	for b0 := 0; b0 < a.npb; b0 += a.chunk {
-		nb := min(a.chunk, a.npb-b0)
+	npb := a.npb
+	for b0 := 0; b0 < npb; b0 += a.chunk {
+		nb := min(a.chunk, npb-b0)
 		q := b0 * 96
 		for u := u0; u < u1; u++ {
 			g, b := u/1, u%1
 			inG := in[g*1*a.ps+q:]
 			o := g*1 + b*1
 			w := fused[(o-f0*1)*9:]
-			depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb)
+			depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, a.ps)
 		}
 	}
 	o0, o1 := depthwise3x3BlockChannels(u0, u1)
+	if a.wq == a.wo {
+		// The kernel's rows are y's rows: one copy per channel.
+		for o := o0; o < o1; o++ {
+			copy(y[o*a.ho*a.wo:][:a.ho*a.wo], a.out[o*a.ops:])
+		}
+		return
+	}
 	for o := o0; o < o1; o++ {
 		for oy := 0; oy < a.ho; oy++ {
 			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])

@@ -25,7 +25,7 @@ var depthwise3x3Params = verify.Params{
 }
 
 // depthwise3x3Sizes are the input sizes the differential tests run.
-var depthwise3x3Sizes = [][2]int{{2, 2}, {3, 4}, {6, 5}, {9, 10}}
+var depthwise3x3Sizes = [][2]int{{2, 2}, {3, 4}, {6, 5}, {7, 9}, {9, 10}}
 
 func newDepthwise3x3ForTest(tb testing.TB, w verify.Weights) *Depthwise3x3 {
 	tb.Helper()

@@ -167,12 +167,12 @@ func project1x1RTConv4x3(out, in, w, bias []float32, rows []int, nblk, ops, ps i
 
 // project1x1RTConv4x3Checked checks every length project1x1RTConv4x3 touches for a's size,
 // then calls it.
-func project1x1RTConv4x3Checked(a *project1x1Asm, out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 3*a.ops+nblk*24 || len(in) < 15*a.ps+a.maxOff+nblk*24 ||
+func project1x1RTConv4x3Checked(a *project1x1Asm, out, in, w, bias []float32, nblk, ps int) {
+	if nblk < 1 || len(out) < 3*a.ops+nblk*24 || len(in) < 15*ps+a.maxOff+nblk*24 ||
 		len(w) < 64 || len(bias) < 4 || len(a.rows) != 1 {
 		panic("Project1x1: AVX2 kernel project1x1RTConv4x3 called with short slices (bug in dygen)")
 	}
-	project1x1RTConv4x3(out, in, w, bias, a.rows, nblk, a.ops, a.ps)
+	project1x1RTConv4x3(out, in, w, bias, a.rows, nblk, a.ops, ps)
 }
 
 // forwardRT is Forward's AVX2+FMA path on this goroutine for n samples of
@@ -322,18 +322,26 @@ func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []f
 	if u0 >= u1 {
 		return
 	}
-	for b0 := 0; b0 < a.npb; b0 += a.chunk {
-		nb := min(a.chunk, a.npb-b0)
+	npb := a.npb
+	for b0 := 0; b0 < npb; b0 += a.chunk {
+		nb := min(a.chunk, npb-b0)
 		q := b0 * 24
 		for u := u0; u < u1; u++ {
 			g, b := u/8, u%8
 			inG := in[g*16*a.ps+q:]
 			o := g*32 + b*4
 			w := fused[(o-f0*4)*16:]
-			project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb)
+			project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, a.ps)
 		}
 	}
 	o0, o1 := project1x1BlockChannels(u0, u1)
+	if a.wq == a.wo {
+		// The kernel's rows are y's rows: one copy per channel.
+		for o := o0; o < o1; o++ {
+			copy(y[o*a.ho*a.wo:][:a.ho*a.wo], a.out[o*a.ops:])
+		}
+		return
+	}
 	for o := o0; o < o1; o++ {
 		for oy := 0; oy < a.ho; oy++ {
 			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])

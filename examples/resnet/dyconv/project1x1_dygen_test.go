@@ -25,7 +25,7 @@ var project1x1Params = verify.Params{
 }
 
 // project1x1Sizes are the input sizes the differential tests run.
-var project1x1Sizes = [][2]int{{1, 1}, {2, 3}, {5, 4}, {6, 7}}
+var project1x1Sizes = [][2]int{{1, 1}, {2, 3}, {5, 4}, {6, 8}, {6, 7}}
 
 func newProject1x1ForTest(tb testing.TB, w verify.Weights) *Project1x1 {
 	tb.Helper()
