@@ -66,9 +66,10 @@ type case012Scratch struct {
 var case012SplitFLOPs = 1 << 19
 
 // case012OwnProcs is the most goroutines at which a one-sample call of the
-// assembly path gives each part its own packed input (forwardAsmOne): at most 1/8 of a part's convolution goes
-// to the duplicated work, by dygen's cost model, and at least 2. A variable
-// so that the tests run both splits; every build has it, as the tests do.
+// assembly path (forwardAsmOne) gives each part its own packed input: at
+// most 1/8 of a part's convolution goes to the duplicated pack, by dygen's
+// cost model, and at least 2. A variable so that the tests run
+// both splits; every build has it, as the tests do.
 var case012OwnProcs = 2
 
 // The phases of a split call: samples split across parts, or one sample's

@@ -66,10 +66,10 @@ type case033Scratch struct {
 var case033SplitFLOPs = 1 << 19
 
 // case033OwnProcs is the most goroutines at which a one-sample call of the
-// assembly path gives each part its own routing and fusion, and splits
-// the pixels (forwardAsmOne): at most 1/8 of a part's convolution goes
-// to the duplicated work, by dygen's cost model. A variable
-// so that the tests run both splits; every build has it, as the tests do.
+// assembly path (forwardAsmOne) gives each part its own routing and fusion
+// and a range of pixels: at most 1/8 of a part's convolution goes to the
+// duplicated work, by dygen's cost model. A variable so that the tests run
+// both splits; every build has it, as the tests do.
 var case033OwnProcs = 0
 
 // The phases of a split call: samples split across parts, or one sample's
