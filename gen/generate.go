@@ -36,6 +36,28 @@ type OutputFile struct {
 	Data []byte
 }
 
+// CodeSize is the size of a generated package, in bytes: its Go source
+// without the tests, its assembly and its tests.
+type CodeSize struct {
+	Go, Asm, Tests int
+}
+
+// SizeOf adds up the bytes of the generated files by kind.
+func SizeOf(files []OutputFile) CodeSize {
+	var c CodeSize
+	for _, f := range files {
+		switch {
+		case strings.HasSuffix(f.Name, "_test.go"):
+			c.Tests += len(f.Data)
+		case strings.HasSuffix(f.Name, ".s"):
+			c.Asm += len(f.Data)
+		default:
+			c.Go += len(f.Data)
+		}
+	}
+	return c
+}
+
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"mul": func(a, b int) int { return a * b },
 	"add": func(a, b int) int { return a + b },

@@ -35,7 +35,9 @@ for batch sizes N=1 and N=8), and prints per layer and batch size the
 median over -count runs of the time per Forward call, the throughput in
 GFLOP/s (2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo per Forward, pooling, routing and
 kernel fusion included in the time) and its percentage of this machine's
-FMA peak.
+FMA peak. Above the table it prints the generated package's size (Go,
+assembly and tests) and how long 'go test' took to build its tests and
+start them, with the build and module caches as they were.
 
 The peak is measured by dygen itself, in this process and just before the
 benchmarks run, with the micro-benchmark that ships with dygen: on amd64
@@ -158,7 +160,9 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	}
 	buildArgs = append(buildArgs, "./"+pkgName)
 	progress("building: go %s", strings.Join(buildArgs, " "))
+	buildStart := time.Now()
 	bout, berr, err := modtest.RunGo(ctx, tmp, nil, buildArgs...)
+	buildTime := time.Since(buildStart)
 	if err != nil {
 		mod.Failed = true
 		stderr.Write(bout)
@@ -247,7 +251,9 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	if o.tags != "" {
 		fmt.Fprintf(stdout, ", -tags %s", o.tags)
 	}
-	fmt.Fprintf(stdout, "\ncpu: %s, %d logical CPUs\n", model, runtime.NumCPU())
+	fmt.Fprintf(stdout, "\ngenerated code: %s of Go, %s of assembly, %s of tests; built and started (go test, caches as they were) in %.1f s\n",
+		fmtKiB(mod.Size.Go), fmtKiB(mod.Size.Asm), fmtKiB(mod.Size.Tests), buildTime.Seconds())
+	fmt.Fprintf(stdout, "cpu: %s, %d logical CPUs\n", model, runtime.NumCPU())
 	fmt.Fprintf(stdout, "FMA peak of one core: %.1f GFLOP/s (%s)\n", pk, peak.Kernel())
 	fmt.Fprintf(stdout, "benchtime %s, median of %d runs; %% of peak is of procs × the one-core peak (procs: GOMAXPROCS)\n\n", o.benchtime, o.count)
 	writeBenchTable(stdout, results)
@@ -467,6 +473,9 @@ func writeBenchTable(w io.Writer, rs []benchResult) {
 
 // fmtSig writes v with one decimal, or with 2 significant digits when it
 // is below 1.
+// fmtKiB prints a byte count in KiB.
+func fmtKiB(n int) string { return fmt.Sprintf("%.0f KiB", float64(n)/1024) }
+
 func fmtSig(v float64) string {
 	if v < 1 {
 		return strconv.FormatFloat(v, 'g', 2, 64)

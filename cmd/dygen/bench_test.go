@@ -24,7 +24,7 @@ func TestBench(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("dygen bench: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"FMA peak of one core:", "GFLOP/s", "% of peak", "time/op"} {
+	for _, want := range []string{"generated code:", "KiB of assembly", "FMA peak of one core:", "GFLOP/s", "% of peak", "time/op"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

@@ -14,10 +14,11 @@ import (
 // user's module would, holding one generated package: what verify and
 // bench build and run.
 type scratchModule struct {
-	Dir      string // the module's root
-	PkgName  string // the generated package's name and folder
-	PkgDir   string // Dir/PkgName
-	DygenDir string // the dygen checkout the module replaces dygen with
+	Dir      string       // the module's root
+	PkgName  string       // the generated package's name and folder
+	PkgDir   string       // Dir/PkgName
+	DygenDir string       // the dygen checkout the module replaces dygen with
+	Size     gen.CodeSize // the generated package's size
 
 	// Failed keeps the module after Close, for the user to look into.
 	Failed bool
@@ -62,7 +63,7 @@ func newScratchModule(s *gen.Spec, specPath, cmd string, stderr io.Writer, keep,
 	if err != nil {
 		return nil, err
 	}
-	m := &scratchModule{Dir: tmp, PkgName: s.Package, DygenDir: dygenDir,
+	m := &scratchModule{Dir: tmp, PkgName: s.Package, DygenDir: dygenDir, Size: gen.SizeOf(files),
 		cmd: cmd, stderr: stderr, keep: keep, verb: verbose}
 	if m.PkgName == "" {
 		m.PkgName = "dyconv"
