@@ -61,6 +61,13 @@ func SizeOf(files []OutputFile) CodeSize {
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"mul": func(a, b int) int { return a * b },
 	"add": func(a, b int) int { return a + b },
+	"seq": func(n int) []int { // 0, 1, …, n−1
+		s := make([]int, n)
+		for i := range s {
+			s[i] = i
+		}
+		return s
+	},
 }).ParseFS(templates.FS, "*.tmpl"))
 
 // layerData is what the layer templates see.

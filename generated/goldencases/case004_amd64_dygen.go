@@ -189,19 +189,14 @@ func case004CopyOut(y, out []float32, n int)
 func (l *Case004) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:1296]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[9]float32)(fused[o*9:])
-		w := (*[9]float32)(l.weight[o*9:])
-		p := pi[o]
+		w0, p0 := (*[9]float32)(l.weight[(0*144+o)*9:]), pi[0*144+o]
+		w1, p1 := (*[9]float32)(l.weight[(1*144+o)*9:]), pi[1*144+o]
+		w2, p2 := (*[9]float32)(l.weight[(2*144+o)*9:]), pi[2*144+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 3; k++ {
-			w := (*[9]float32)(l.weight[(k*144+o)*9:])
-			p := pi[k*144+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t]
 		}
 	}
 }

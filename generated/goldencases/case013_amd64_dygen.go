@@ -189,19 +189,15 @@ func case013CopyOut(y, out []float32, n int)
 func (l *Case013) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:425]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[25]float32)(fused[o*25:])
-		w := (*[25]float32)(l.weight[o*25:])
-		p := pi[o]
+		w0, p0 := (*[25]float32)(l.weight[(0*17+o)*25:]), pi[0*17+o]
+		w1, p1 := (*[25]float32)(l.weight[(1*17+o)*25:]), pi[1*17+o]
+		w2, p2 := (*[25]float32)(l.weight[(2*17+o)*25:]), pi[2*17+o]
+		w3, p3 := (*[25]float32)(l.weight[(3*17+o)*25:]), pi[3*17+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 4; k++ {
-			w := (*[25]float32)(l.weight[(k*17+o)*25:])
-			p := pi[k*17+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }

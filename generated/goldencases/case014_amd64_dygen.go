@@ -164,19 +164,19 @@ func (l *Case014) copyOut(y, out []float32, u0, u1 int) {
 func (l *Case014) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:2]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[1]float32)(fused[o*1:])
-		w := (*[1]float32)(l.weight[o*1:])
-		p := pi[o]
+		w0, p0 := (*[1]float32)(l.weight[(0*2+o)*1:]), pi[0*2+o]
+		w1, p1 := (*[1]float32)(l.weight[(1*2+o)*1:]), pi[1*2+o]
+		w2, p2 := (*[1]float32)(l.weight[(2*2+o)*1:]), pi[2*2+o]
+		w3, p3 := (*[1]float32)(l.weight[(3*2+o)*1:]), pi[3*2+o]
+		w4, p4 := (*[1]float32)(l.weight[(4*2+o)*1:]), pi[4*2+o]
+		w5, p5 := (*[1]float32)(l.weight[(5*2+o)*1:]), pi[5*2+o]
+		w6, p6 := (*[1]float32)(l.weight[(6*2+o)*1:]), pi[6*2+o]
+		w7, p7 := (*[1]float32)(l.weight[(7*2+o)*1:]), pi[7*2+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 8; k++ {
-			w := (*[1]float32)(l.weight[(k*2+o)*1:])
-			p := pi[k*2+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }

@@ -164,19 +164,19 @@ func (l *Case018) copyOut(y, out []float32, u0, u1 int) {
 func (l *Case018) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:9]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[9]float32)(fused[o*9:])
-		w := (*[9]float32)(l.weight[o*9:])
-		p := pi[o]
+		w0, p0 := (*[9]float32)(l.weight[(0*1+o)*9:]), pi[0*1+o]
+		w1, p1 := (*[9]float32)(l.weight[(1*1+o)*9:]), pi[1*1+o]
+		w2, p2 := (*[9]float32)(l.weight[(2*1+o)*9:]), pi[2*1+o]
+		w3, p3 := (*[9]float32)(l.weight[(3*1+o)*9:]), pi[3*1+o]
+		w4, p4 := (*[9]float32)(l.weight[(4*1+o)*9:]), pi[4*1+o]
+		w5, p5 := (*[9]float32)(l.weight[(5*1+o)*9:]), pi[5*1+o]
+		w6, p6 := (*[9]float32)(l.weight[(6*1+o)*9:]), pi[6*1+o]
+		w7, p7 := (*[9]float32)(l.weight[(7*1+o)*9:]), pi[7*1+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 8; k++ {
-			w := (*[9]float32)(l.weight[(k*1+o)*9:])
-			p := pi[k*1+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t] + p4*w4[t] + p5*w5[t] + p6*w6[t] + p7*w7[t]
 		}
 	}
 }

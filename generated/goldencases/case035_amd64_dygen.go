@@ -164,19 +164,12 @@ func (l *Case035) copyOut(y, out []float32, u0, u1 int) {
 func (l *Case035) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:98]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[49]float32)(fused[o*49:])
-		w := (*[49]float32)(l.weight[o*49:])
-		p := pi[o]
+		w0, p0 := (*[49]float32)(l.weight[(0*2+o)*49:]), pi[0*2+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 1; k++ {
-			w := (*[49]float32)(l.weight[(k*2+o)*49:])
-			p := pi[k*2+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0 * w0[t]
 		}
 	}
 }

@@ -154,19 +154,12 @@ func (l *Case039) asmPart(s *case039Scratch, p int) {
 func (l *Case039) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:8]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[1]float32)(fused[o*1:])
-		w := (*[1]float32)(l.weight[o*1:])
-		p := pi[o]
+		w0, p0 := (*[1]float32)(l.weight[(0*8+o)*1:]), pi[0*8+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 1; k++ {
-			w := (*[1]float32)(l.weight[(k*8+o)*1:])
-			p := pi[k*8+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0 * w0[t]
 		}
 	}
 }

@@ -189,19 +189,15 @@ func dW5x5S2C96CopyOut(y, out []float32, n int)
 func (l *DW5x5S2C96) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:2400]
 	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
 	for o := u0; o < u1; o++ {
 		dst := (*[25]float32)(fused[o*25:])
-		w := (*[25]float32)(l.weight[o*25:])
-		p := pi[o]
+		w0, p0 := (*[25]float32)(l.weight[(0*96+o)*25:]), pi[0*96+o]
+		w1, p1 := (*[25]float32)(l.weight[(1*96+o)*25:]), pi[1*96+o]
+		w2, p2 := (*[25]float32)(l.weight[(2*96+o)*25:]), pi[2*96+o]
+		w3, p3 := (*[25]float32)(l.weight[(3*96+o)*25:]), pi[3*96+o]
 		for t := range dst {
-			dst[t] = p * w[t]
-		}
-		for k := 1; k < 4; k++ {
-			w := (*[25]float32)(l.weight[(k*96+o)*25:])
-			p := pi[k*96+o]
-			for t := range dst {
-				dst[t] += p * w[t]
-			}
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
