@@ -120,12 +120,12 @@ type AsmPlan struct {
 	// the limit keeps it at most 1/8 of a part's convolution by the model
 	// in planOwn; with more goroutines (or OwnProcs < 2) the parts split
 	// the channel blocks and share one packed input and fused kernel.
+	OwnProcs  int
+	OwnPixels bool
 	// Own marks a layer with both splits (a pack, or OwnPixels); its
 	// generated code keeps the own-work split even where OwnProcs < 2 so
 	// that the tests, which raise OwnProcs, run it.
-	Own       bool
-	OwnProcs  int
-	OwnPixels bool
+	Own bool
 }
 
 // AsmKernel is one emitted micro-kernel: M channels × P vectors.
@@ -315,6 +315,12 @@ const (
 	modelStreamBytesPerNs = 32
 )
 
+// ownDiv folds the model into one division: procs·dup ≤ conv/8, with
+// conv = FLOPs / modelConvFLOPsPerNs and dup = 4·floats /
+// modelStreamBytesPerNs nanoseconds, holds up to FLOPs / (ownDiv·floats)
+// goroutines. The run-time-size driver (RTPlan.OwnDiv) divides by it too.
+const ownDiv = 8 * 4 * modelConvFLOPsPerNs / modelStreamBytesPerNs
+
 // planOwn sets AsmPlan.OwnProcs and OwnPixels: the largest number of
 // goroutines at which the parts of a one-sample call each do the
 // input-side work themselves, procs·dup ≤ conv/8, with conv and the
@@ -331,29 +337,24 @@ func planOwn(pl *Plan) {
 		return
 	}
 	p := pl.P
-	var dupBytes int
+	var dup int // floats
 	switch {
 	case !a.DirectIn:
-		dupBytes = 4 * a.InLen
+		dup = a.InLen
 	case a.DirectOut && a.NPB >= 2:
 		a.OwnPixels = true
-		dupBytes = 4 * p.K * p.OutC * (pl.Taps + p.InC)
+		dup = p.K * p.OutC * (pl.Taps + p.InC)
 	default:
 		return
 	}
 	a.Own = true
-	convNs := pl.FLOPs(1, pl.H, pl.W) / modelConvFLOPsPerNs
-	a.OwnProcs = convNs / (8 * max(1, dupBytes/modelStreamBytesPerNs))
+	a.OwnProcs = pl.FLOPs(1, pl.H, pl.W) / (ownDiv * dup)
 	if !a.OwnPixels {
 		// On two cores a shared packed input costs more than a pack per
 		// part whatever the layer (the shared pack ran 8× slower).
 		a.OwnProcs = max(2, a.OwnProcs)
 	}
 }
-
-// ownDivRT is RTPlan.OwnDiv: procs·pack ≤ conv/8 with pack = 4·floats /
-// modelStreamBytesPerNs and conv = FLOPs / modelConvFLOPsPerNs.
-func ownDivRT() int { return 8 * 4 * modelConvFLOPsPerNs / modelStreamBytesPerNs }
 
 // BlockPI returns the input-prefetching M×P kernel, or a zero AsmKernel
 // when the layer has none.
@@ -419,6 +420,11 @@ func registerBlocking(coutG int) (m, pv int, memFMA bool) {
 		m, pv = 4, 3
 	}
 	return min(m, coutG), pv, false
+}
+
+// fuseInfo is what the fusion and mean pool templates need of this plan.
+func (a *AsmPlan) fuseInfo() FuseInfo {
+	return FuseInfo{a.M, a.Mt, a.NBFull, a.PerChannel, a.FuseName, a.Fuse8, a.SumName}
 }
 
 // ColRun is one column phase of a zero-padded pack: packed columns

@@ -51,7 +51,7 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 	if a == nil {
 		return nil
 	}
-	b := batchTiles(pl, FuseInfo{a.M, a.Mt, a.NBFull, a.PerChannel, a.FuseName, a.Fuse8, a.SumName})
+	b := batchTiles(pl, a.fuseInfo())
 	if b == nil {
 		return nil
 	}

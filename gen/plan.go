@@ -263,11 +263,10 @@ type FuseInfo struct {
 
 // FuseInfo returns the fusion parameters of the layer's AVX2 backend.
 func (pl *Plan) FuseInfo() FuseInfo {
-	if a := pl.Asm; a != nil {
-		return FuseInfo{a.M, a.Mt, a.NBFull, a.PerChannel, a.FuseName, a.Fuse8, a.SumName}
+	if pl.Asm != nil {
+		return pl.Asm.fuseInfo()
 	}
-	r := pl.RT
-	return FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName}
+	return pl.RT.fuseInfo()
 }
 
 // BatchTiles is the batch-aware fusion of either backend, or nil.

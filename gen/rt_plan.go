@@ -136,11 +136,16 @@ func newRTPlan(pl *Plan) *RTPlan {
 	if pl.P.SW == 2 {
 		r.GatherName = lowerFirst(pl.Name) + "Gather2"
 	}
-	r.Batch = batchTiles(pl, FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName})
-	r.OwnDiv = ownDivRT()
+	r.Batch = batchTiles(pl, r.fuseInfo())
+	r.OwnDiv = ownDiv
 	r.DirectIn = p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 &&
 		p.PadT == 0 && p.PadB == 0 && p.PadL == 0 && p.PadR == 0 && r.Batch == nil
 	return r
+}
+
+// fuseInfo is what the fusion and mean pool templates need of this plan.
+func (r *RTPlan) fuseInfo() FuseInfo {
+	return FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName}
 }
 
 // Block returns the kernel for m channels.

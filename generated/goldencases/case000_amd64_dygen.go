@@ -92,24 +92,24 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
-	if procs <= case000OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case000OwnAsm, min(16, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case000OwnProcs
+	var a *case000Asm
+	if !own {
+		a = case000AsmPool.Get().(*case000Asm)
+		defer case000AsmPool.Put(a)
 	}
-	a := case000AsmPool.Get().(*case000Asm)
-	defer case000AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case000ConvAsm, min(16, 2*procs)
+	if own {
+		s.phase, s.parts = case000OwnAsm, min(16, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
-	if procs <= case001OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case001PrepAsm, min(64, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case001OwnAsm, min(16, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case001OwnProcs
+	var a *case001Asm
+	if !own {
+		a = case001AsmPool.Get().(*case001Asm)
+		defer case001AsmPool.Put(a)
 	}
-	a := case001AsmPool.Get().(*case001Asm)
-	defer case001AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case001PrepAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case001ConvAsm, min(16, 2*procs)
+	if own {
+		s.phase, s.parts = case001OwnAsm, min(16, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -106,24 +106,24 @@ func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
-	if procs <= case002OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case002PrepAsm, min(64, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case002OwnAsm, min(32, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case002OwnProcs
+	var a *case002Asm
+	if !own {
+		a = case002AsmPool.Get().(*case002Asm)
+		defer case002AsmPool.Put(a)
 	}
-	a := case002AsmPool.Get().(*case002Asm)
-	defer case002AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case002PrepAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case002ConvAsm, min(32, 2*procs)
+	if own {
+		s.phase, s.parts = case002OwnAsm, min(32, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

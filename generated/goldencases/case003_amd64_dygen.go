@@ -101,23 +101,21 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
 func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
-	if procs <= case003OwnProcs {
-		// Each part routes and fuses into its own buffers (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case003OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part routes and fuses into its own buffers:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case003OwnProcs
+	var a *case003Asm
+	if !own {
+		a = case003AsmPool.Get().(*case003Asm)
+		defer case003AsmPool.Put(a)
 	}
-	a := case003AsmPool.Get().(*case003Asm)
-	defer case003AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case003ConvAsm, min(16, 2*procs)
+	if own {
+		s.phase, s.parts = case003OwnAsm, min(2, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

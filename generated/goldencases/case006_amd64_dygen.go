@@ -106,24 +106,24 @@ func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
-	if procs <= case006OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case006PrepAsm, min(240, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case006OwnAsm, min(15, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case006OwnProcs
+	var a *case006Asm
+	if !own {
+		a = case006AsmPool.Get().(*case006Asm)
+		defer case006AsmPool.Put(a)
 	}
-	a := case006AsmPool.Get().(*case006Asm)
-	defer case006AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case006PrepAsm, min(240, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case006ConvAsm, min(15, 2*procs)
+	if own {
+		s.phase, s.parts = case006OwnAsm, min(15, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
-	if procs <= case008OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case008PrepAsm, min(4, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case008OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case008OwnProcs
+	var a *case008Asm
+	if !own {
+		a = case008AsmPool.Get().(*case008Asm)
+		defer case008AsmPool.Put(a)
 	}
-	a := case008AsmPool.Get().(*case008Asm)
-	defer case008AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case008PrepAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case008ConvAsm, min(6, 2*procs)
+	if own {
+		s.phase, s.parts = case008OwnAsm, min(6, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

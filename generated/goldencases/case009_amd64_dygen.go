@@ -106,24 +106,24 @@ func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
-	if procs <= case009OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case009PrepAsm, min(10, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case009OwnAsm, min(1, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case009OwnProcs
+	var a *case009Asm
+	if !own {
+		a = case009AsmPool.Get().(*case009Asm)
+		defer case009AsmPool.Put(a)
 	}
-	a := case009AsmPool.Get().(*case009Asm)
-	defer case009AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case009PrepAsm, min(10, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case009ConvAsm, min(1, 2*procs)
+	if own {
+		s.phase, s.parts = case009OwnAsm, min(1, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

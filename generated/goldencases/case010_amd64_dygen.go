@@ -106,24 +106,24 @@ func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
-	if procs <= case010OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case010PrepAsm, min(2, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case010OwnAsm, min(11, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case010OwnProcs
+	var a *case010Asm
+	if !own {
+		a = case010AsmPool.Get().(*case010Asm)
+		defer case010AsmPool.Put(a)
 	}
-	a := case010AsmPool.Get().(*case010Asm)
-	defer case010AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case010PrepAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case010ConvAsm, min(11, 2*procs)
+	if own {
+		s.phase, s.parts = case010OwnAsm, min(11, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
-	if procs <= case012OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case012OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case012OwnProcs
+	var a *case012Asm
+	if !own {
+		a = case012AsmPool.Get().(*case012Asm)
+		defer case012AsmPool.Put(a)
 	}
-	a := case012AsmPool.Get().(*case012Asm)
-	defer case012AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case012ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case012OwnAsm, min(2, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

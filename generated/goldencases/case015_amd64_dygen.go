@@ -106,24 +106,24 @@ func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
-	if procs <= case015OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case015PrepAsm, min(8, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case015OwnAsm, min(4, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case015OwnProcs
+	var a *case015Asm
+	if !own {
+		a = case015AsmPool.Get().(*case015Asm)
+		defer case015AsmPool.Put(a)
 	}
-	a := case015AsmPool.Get().(*case015Asm)
-	defer case015AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case015PrepAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case015ConvAsm, min(4, 2*procs)
+	if own {
+		s.phase, s.parts = case015OwnAsm, min(4, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -106,24 +106,24 @@ func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
-	if procs <= case016OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case016PrepAsm, min(3, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case016OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case016OwnProcs
+	var a *case016Asm
+	if !own {
+		a = case016AsmPool.Get().(*case016Asm)
+		defer case016AsmPool.Put(a)
 	}
-	a := case016AsmPool.Get().(*case016Asm)
-	defer case016AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case016PrepAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case016ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case016OwnAsm, min(2, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

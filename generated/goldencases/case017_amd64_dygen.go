@@ -91,24 +91,24 @@ func (l *Case017) forwardAsm(s *case017Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case017) forwardAsmOne(s *case017Scratch, y, x []float32, procs int) {
-	if procs <= case017OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case017PrepAsm, min(15, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case017OwnAsm, min(3, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case017OwnProcs
+	var a *case017Asm
+	if !own {
+		a = case017AsmPool.Get().(*case017Asm)
+		defer case017AsmPool.Put(a)
 	}
-	a := case017AsmPool.Get().(*case017Asm)
-	defer case017AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case017PrepAsm, min(15, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case017ConvAsm, min(3, 2*procs)
+	if own {
+		s.phase, s.parts = case017OwnAsm, min(3, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -106,24 +106,24 @@ func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
-	if procs <= case019OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case019PrepAsm, min(10, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case019OwnAsm, min(4, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case019OwnProcs
+	var a *case019Asm
+	if !own {
+		a = case019AsmPool.Get().(*case019Asm)
+		defer case019AsmPool.Put(a)
 	}
-	a := case019AsmPool.Get().(*case019Asm)
-	defer case019AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case019PrepAsm, min(10, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case019ConvAsm, min(4, 2*procs)
+	if own {
+		s.phase, s.parts = case019OwnAsm, min(4, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

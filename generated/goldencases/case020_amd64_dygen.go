@@ -91,24 +91,24 @@ func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
-	if procs <= case020OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case020PrepAsm, min(2, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case020OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case020OwnProcs
+	var a *case020Asm
+	if !own {
+		a = case020AsmPool.Get().(*case020Asm)
+		defer case020AsmPool.Put(a)
 	}
-	a := case020AsmPool.Get().(*case020Asm)
-	defer case020AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case020PrepAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case020ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case020OwnAsm, min(2, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -106,24 +106,24 @@ func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
-	if procs <= case022OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case022PrepAsm, min(24, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case022OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case022OwnProcs
+	var a *case022Asm
+	if !own {
+		a = case022AsmPool.Get().(*case022Asm)
+		defer case022AsmPool.Put(a)
 	}
-	a := case022AsmPool.Get().(*case022Asm)
-	defer case022AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case022PrepAsm, min(24, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case022ConvAsm, min(6, 2*procs)
+	if own {
+		s.phase, s.parts = case022OwnAsm, min(6, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

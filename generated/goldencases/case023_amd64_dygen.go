@@ -106,24 +106,24 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
-	if procs <= case023OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case023OwnAsm, min(9, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case023OwnProcs
+	var a *case023Asm
+	if !own {
+		a = case023AsmPool.Get().(*case023Asm)
+		defer case023AsmPool.Put(a)
 	}
-	a := case023AsmPool.Get().(*case023Asm)
-	defer case023AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case023ConvAsm, min(9, 2*procs)
+	if own {
+		s.phase, s.parts = case023OwnAsm, min(9, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

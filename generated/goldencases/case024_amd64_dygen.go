@@ -91,24 +91,24 @@ func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
-	if procs <= case024OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case024PrepAsm, min(4, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case024OwnAsm, min(11, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case024OwnProcs
+	var a *case024Asm
+	if !own {
+		a = case024AsmPool.Get().(*case024Asm)
+		defer case024AsmPool.Put(a)
 	}
-	a := case024AsmPool.Get().(*case024Asm)
-	defer case024AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case024PrepAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case024ConvAsm, min(11, 2*procs)
+	if own {
+		s.phase, s.parts = case024OwnAsm, min(11, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -136,24 +136,24 @@ func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
-	if procs <= case025OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case025PrepAsm, min(2, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case025OwnAsm, min(4, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case025OwnProcs
+	var a *case025Asm
+	if !own {
+		a = case025AsmPool.Get().(*case025Asm)
+		defer case025AsmPool.Put(a)
 	}
-	a := case025AsmPool.Get().(*case025Asm)
-	defer case025AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case025PrepAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case025ConvAsm, min(4, 2*procs)
+	if own {
+		s.phase, s.parts = case025OwnAsm, min(4, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

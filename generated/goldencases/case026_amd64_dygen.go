@@ -91,24 +91,24 @@ func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
-	if procs <= case026OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case026PrepAsm, min(8, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case026OwnAsm, min(4, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case026OwnProcs
+	var a *case026Asm
+	if !own {
+		a = case026AsmPool.Get().(*case026Asm)
+		defer case026AsmPool.Put(a)
 	}
-	a := case026AsmPool.Get().(*case026Asm)
-	defer case026AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case026PrepAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case026ConvAsm, min(4, 2*procs)
+	if own {
+		s.phase, s.parts = case026OwnAsm, min(4, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
-	if procs <= case027OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case027PrepAsm, min(4, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case027OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case027OwnProcs
+	var a *case027Asm
+	if !own {
+		a = case027AsmPool.Get().(*case027Asm)
+		defer case027AsmPool.Put(a)
 	}
-	a := case027AsmPool.Get().(*case027Asm)
-	defer case027AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case027PrepAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case027ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case027OwnAsm, min(2, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

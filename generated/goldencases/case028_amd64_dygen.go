@@ -106,24 +106,24 @@ func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
-	if procs <= case028OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case028PrepAsm, min(17, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case028OwnAsm, min(17, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case028OwnProcs
+	var a *case028Asm
+	if !own {
+		a = case028AsmPool.Get().(*case028Asm)
+		defer case028AsmPool.Put(a)
 	}
-	a := case028AsmPool.Get().(*case028Asm)
-	defer case028AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case028PrepAsm, min(17, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case028ConvAsm, min(17, 2*procs)
+	if own {
+		s.phase, s.parts = case028OwnAsm, min(17, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

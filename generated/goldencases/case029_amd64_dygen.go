@@ -106,24 +106,24 @@ func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
-	if procs <= case029OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case029PrepAsm, min(6, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case029OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case029OwnProcs
+	var a *case029Asm
+	if !own {
+		a = case029AsmPool.Get().(*case029Asm)
+		defer case029AsmPool.Put(a)
 	}
-	a := case029AsmPool.Get().(*case029Asm)
-	defer case029AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case029PrepAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case029ConvAsm, min(6, 2*procs)
+	if own {
+		s.phase, s.parts = case029OwnAsm, min(6, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -106,24 +106,24 @@ func (l *Case030) forwardAsm(s *case030Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case030) forwardAsmOne(s *case030Scratch, y, x []float32, procs int) {
-	if procs <= case030OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case030PrepAsm, min(6, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case030OwnAsm, min(2, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case030OwnProcs
+	var a *case030Asm
+	if !own {
+		a = case030AsmPool.Get().(*case030Asm)
+		defer case030AsmPool.Put(a)
 	}
-	a := case030AsmPool.Get().(*case030Asm)
-	defer case030AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case030PrepAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case030ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case030OwnAsm, min(2, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

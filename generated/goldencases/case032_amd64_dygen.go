@@ -106,24 +106,24 @@ func (l *Case032) forwardAsm(s *case032Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case032) forwardAsmOne(s *case032Scratch, y, x []float32, procs int) {
-	if procs <= case032OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case032PrepAsm, min(4, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case032OwnAsm, min(8, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case032OwnProcs
+	var a *case032Asm
+	if !own {
+		a = case032AsmPool.Get().(*case032Asm)
+		defer case032AsmPool.Put(a)
 	}
-	a := case032AsmPool.Get().(*case032Asm)
-	defer case032AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case032PrepAsm, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case032ConvAsm, min(8, 2*procs)
+	if own {
+		s.phase, s.parts = case032OwnAsm, min(8, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -86,23 +86,21 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
 func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
-	if procs <= case033OwnProcs {
-		// Each part routes and fuses into its own buffers (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case033OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part routes and fuses into its own buffers:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case033OwnProcs
+	var a *case033Asm
+	if !own {
+		a = case033AsmPool.Get().(*case033Asm)
+		defer case033AsmPool.Put(a)
 	}
-	a := case033AsmPool.Get().(*case033Asm)
-	defer case033AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case033ConvAsm, min(2, 2*procs)
+	if own {
+		s.phase, s.parts = case033OwnAsm, min(6, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
-	if procs <= case034OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case034PrepAsm, min(36, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case034OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case034OwnProcs
+	var a *case034Asm
+	if !own {
+		a = case034AsmPool.Get().(*case034Asm)
+		defer case034AsmPool.Put(a)
 	}
-	a := case034AsmPool.Get().(*case034Asm)
-	defer case034AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case034PrepAsm, min(36, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case034ConvAsm, min(6, 2*procs)
+	if own {
+		s.phase, s.parts = case034OwnAsm, min(6, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
-	if procs <= case037OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case037PrepAsm, min(20, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case037OwnAsm, min(4, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case037OwnProcs
+	var a *case037Asm
+	if !own {
+		a = case037AsmPool.Get().(*case037Asm)
+		defer case037AsmPool.Put(a)
 	}
-	a := case037AsmPool.Get().(*case037Asm)
-	defer case037AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case037PrepAsm, min(20, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case037ConvAsm, min(4, 2*procs)
+	if own {
+		s.phase, s.parts = case037OwnAsm, min(4, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -91,24 +91,24 @@ func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
-	if procs <= case038OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = case038PrepAsm, min(6, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = case038OwnAsm, min(6, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= case038OwnProcs
+	var a *case038Asm
+	if !own {
+		a = case038AsmPool.Get().(*case038Asm)
+		defer case038AsmPool.Put(a)
 	}
-	a := case038AsmPool.Get().(*case038Asm)
-	defer case038AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = case038PrepAsm, min(6, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = case038ConvAsm, min(6, 2*procs)
+	if own {
+		s.phase, s.parts = case038OwnAsm, min(6, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

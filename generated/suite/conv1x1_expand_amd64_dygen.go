@@ -119,23 +119,21 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
 func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
-	if procs <= conv1x1ExpandOwnProcs {
-		// Each part routes and fuses into its own buffers (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = conv1x1ExpandOwnAsm, min(130, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part routes and fuses into its own buffers:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= conv1x1ExpandOwnProcs
+	var a *conv1x1ExpandAsm
+	if !own {
+		a = conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
+		defer conv1x1ExpandAsmPool.Put(a)
 	}
-	a := conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
-	defer conv1x1ExpandAsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv1x1ExpandConvAsm, min(64, 2*procs)
+	if own {
+		s.phase, s.parts = conv1x1ExpandOwnAsm, min(130, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -119,23 +119,21 @@ func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src []float32, 
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
 func (l *Conv1x1Reduce) forwardAsmOne(s *conv1x1ReduceScratch, y, x []float32, procs int) {
-	if procs <= conv1x1ReduceOwnProcs {
-		// Each part routes and fuses into its own buffers (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = conv1x1ReducePrepAsm, min(256, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = conv1x1ReduceOwnAsm, min(130, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part routes and fuses into its own buffers:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= conv1x1ReduceOwnProcs
+	var a *conv1x1ReduceAsm
+	if !own {
+		a = conv1x1ReduceAsmPool.Get().(*conv1x1ReduceAsm)
+		defer conv1x1ReduceAsmPool.Put(a)
 	}
-	a := conv1x1ReduceAsmPool.Get().(*conv1x1ReduceAsm)
-	defer conv1x1ReduceAsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv1x1ReducePrepAsm, min(256, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = conv1x1ReduceConvAsm, min(16, 2*procs)
+	if own {
+		s.phase, s.parts = conv1x1ReduceOwnAsm, min(130, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

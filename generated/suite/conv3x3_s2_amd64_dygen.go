@@ -109,24 +109,24 @@ func (l *Conv3x3S2) forwardAsm(s *conv3x3S2Scratch, dst, src []float32, n, inSiz
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Conv3x3S2) forwardAsmOne(s *conv3x3S2Scratch, y, x []float32, procs int) {
-	if procs <= conv3x3S2OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = conv3x3S2PrepAsm, min(64, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = conv3x3S2OwnAsm, min(32, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= conv3x3S2OwnProcs
+	var a *conv3x3S2Asm
+	if !own {
+		a = conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
+		defer conv3x3S2AsmPool.Put(a)
 	}
-	a := conv3x3S2AsmPool.Get().(*conv3x3S2Asm)
-	defer conv3x3S2AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = conv3x3S2PrepAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = conv3x3S2ConvAsm, min(32, 2*procs)
+	if own {
+		s.phase, s.parts = conv3x3S2OwnAsm, min(32, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

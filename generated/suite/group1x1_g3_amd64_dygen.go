@@ -119,23 +119,21 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
 func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
-	if procs <= group1x1G3OwnProcs {
-		// Each part routes and fuses into its own buffers (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = group1x1G3OwnAsm, min(32, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part routes and fuses into its own buffers:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= group1x1G3OwnProcs
+	var a *group1x1G3Asm
+	if !own {
+		a = group1x1G3AsmPool.Get().(*group1x1G3Asm)
+		defer group1x1G3AsmPool.Put(a)
 	}
-	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
-	defer group1x1G3AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = group1x1G3ConvAsm, min(15, 2*procs)
+	if own {
+		s.phase, s.parts = group1x1G3OwnAsm, min(32, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

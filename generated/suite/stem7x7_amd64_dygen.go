@@ -110,24 +110,24 @@ func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, o
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
 func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
-	if procs <= stem7x7OwnProcs {
-		// Each part packs the whole input into its own buffer (s.asm
-		// stays nil: the first phase only pools).
-		s.dst, s.src = y, x
-		s.phase, s.parts = stem7x7PrepAsm, min(3, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = stem7x7OwnAsm, min(16, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	// With its own split, each part packs the whole input into its own buffer:
+	// s.asm stays nil, so the first phase only pools.
+	own := procs <= stem7x7OwnProcs
+	var a *stem7x7Asm
+	if !own {
+		a = stem7x7AsmPool.Get().(*stem7x7Asm)
+		defer stem7x7AsmPool.Put(a)
 	}
-	a := stem7x7AsmPool.Get().(*stem7x7Asm)
-	defer stem7x7AsmPool.Put(a)
 	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = stem7x7PrepAsm, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	s.src = a.in
 	s.phase, s.parts = stem7x7ConvAsm, min(16, 2*procs)
+	if own {
+		s.phase, s.parts = stem7x7OwnAsm, min(16, procs)
+	}
+	if a != nil {
+		s.src = a.in
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }

@@ -192,24 +192,21 @@ func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x []float32, h, w
 	defer depthwise3x3AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
 	a.setSize(h, w, ho, wo)
-	own := a.ownProcs
+	limit := a.ownProcs
 	if depthwise3x3OwnProcs >= 0 {
-		own = depthwise3x3OwnProcs
+		limit = depthwise3x3OwnProcs
 	}
-	if procs <= own {
-		// s.asm stays nil: the first phase only pools.
-		s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-		s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = depthwise3x3OwnAsm, min(32, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	own := procs <= limit
+	s.asm, s.dst, s.src, s.h, s.w, s.ho, s.wo = a, y, x, h, w, ho, wo
+	if own {
+		s.asm = nil // the first phase only pools
 	}
-	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = depthwise3x3ConvAsm, min(32, 2*procs)
+	if own {
+		s.phase, s.parts = depthwise3x3OwnAsm, min(32, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
@@ -221,12 +218,10 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	a := s.asm
 	if s.phase == depthwise3x3PrepAsm {
 		lo, hi := dyrt.Split(32, s.parts, p)
-		if a == nil {
-			l.routePool(s, s.src, s.h*s.w, lo, hi)
-			return // the parts of the next phase pack their own input
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
+		if a != nil { // else the parts of the next phase pack their own input
+			l.packRT(a, a.in, s.src, lo, hi)
 		}
-		l.routePool(s, s.src, a.h*a.w, lo, hi)
-		l.packRT(a, a.in, s.src, lo, hi)
 		return
 	}
 	if s.phase == depthwise3x3OwnAsm {
@@ -292,15 +287,8 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y
 	}
 	npb := a.npb
 	for b0 := 0; b0 < npb; b0 += a.chunk {
-		nb := min(a.chunk, npb-b0)
 		q := b0 * 96
-		for u := u0; u < u1; u++ {
-			g, b := u/1, u%1
-			inG := in[g*1*a.ps+q:]
-			o := g*1 + b*1
-			w := fused[(o-f0*1)*9:]
-			depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, a.ps)
-		}
+		l.blocksRT(a, in[q:], fused, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := depthwise3x3BlockChannels(u0, u1)
 	if a.wq == a.wo {
@@ -314,6 +302,19 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y
 		for oy := 0; oy < a.ho; oy++ {
 			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])
 		}
+	}
+}
+
+// blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
+// pixel blocks: their input from in, whose channels are ps floats apart,
+// their output from q on in a.out (see convRT for fused and f0).
+func (l *Depthwise3x3) blocksRT(a *depthwise3x3Asm, in, fused []float32, f0, u0, u1, q, nb, ps int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/1, u%1
+		inG := in[g*1*ps:]
+		o := g*1 + b*1
+		w := fused[(o-f0*1)*9:]
+		depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, ps)
 	}
 }
 

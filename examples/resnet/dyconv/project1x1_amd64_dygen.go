@@ -209,24 +209,21 @@ func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x []float32, h, w, pr
 	defer project1x1AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
 	a.setSize(h, w, ho, wo)
-	own := a.ownProcs
+	limit := a.ownProcs
 	if project1x1OwnProcs >= 0 {
-		own = project1x1OwnProcs
+		limit = project1x1OwnProcs
 	}
-	if procs <= own {
-		// s.asm stays nil: the first phase only pools.
-		s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-		s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
-		s.job.Run(s, s.parts)
-		s.phase, s.parts = project1x1OwnAsm, min(8, procs)
-		s.job.Run(s, s.parts)
-		s.dst, s.src = nil, nil
-		return
+	own := procs <= limit
+	s.asm, s.dst, s.src, s.h, s.w, s.ho, s.wo = a, y, x, h, w, ho, wo
+	if own {
+		s.asm = nil // the first phase only pools
 	}
-	s.asm, s.dst, s.src = a, y, x
 	s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = project1x1ConvAsm, min(8, 2*procs)
+	if own {
+		s.phase, s.parts = project1x1OwnAsm, min(8, procs)
+	}
 	s.job.Run(s, s.parts)
 	s.asm, s.dst, s.src = nil, nil, nil
 }
@@ -238,12 +235,10 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	a := s.asm
 	if s.phase == project1x1PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
-		if a == nil {
-			l.routePool(s, s.src, s.h*s.w, lo, hi)
-			return // the parts of the next phase pack their own input
+		l.routePool(s, s.src, s.h*s.w, lo, hi)
+		if a != nil { // else the parts of the next phase pack their own input
+			l.packRT(a, a.in, s.src, lo, hi)
 		}
-		l.routePool(s, s.src, a.h*a.w, lo, hi)
-		l.packRT(a, a.in, s.src, lo, hi)
 		return
 	}
 	if s.phase == project1x1OwnAsm {
@@ -324,15 +319,8 @@ func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []f
 	}
 	npb := a.npb
 	for b0 := 0; b0 < npb; b0 += a.chunk {
-		nb := min(a.chunk, npb-b0)
 		q := b0 * 24
-		for u := u0; u < u1; u++ {
-			g, b := u/8, u%8
-			inG := in[g*16*a.ps+q:]
-			o := g*32 + b*4
-			w := fused[(o-f0*4)*16:]
-			project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, a.ps)
-		}
+		l.blocksRT(a, in[q:], fused, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := project1x1BlockChannels(u0, u1)
 	if a.wq == a.wo {
@@ -346,6 +334,19 @@ func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []f
 		for oy := 0; oy < a.ho; oy++ {
 			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])
 		}
+	}
+}
+
+// blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
+// pixel blocks: their input from in, whose channels are ps floats apart,
+// their output from q on in a.out (see convRT for fused and f0).
+func (l *Project1x1) blocksRT(a *project1x1Asm, in, fused []float32, f0, u0, u1, q, nb, ps int) {
+	for u := u0; u < u1; u++ {
+		g, b := u/8, u%8
+		inG := in[g*16*ps:]
+		o := g*32 + b*4
+		w := fused[(o-f0*4)*16:]
+		project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, ps)
 	}
 }
 
