@@ -75,16 +75,21 @@ func ensureWorkers(n int) {
 // run, such as a one-sample call's next phase, at once.
 const spinFor = 200 * time.Microsecond
 
+// poll spins until ready reports true or spinFor has passed.
+func poll(ready func() bool) {
+	start := time.Now()
+	for i := 1; !ready(); i++ {
+		if i%256 == 0 && time.Since(start) > spinFor {
+			return
+		}
+	}
+}
+
 func worker() {
 	for o := range workers.work {
 		o.j.join(o.gen)
 		// Poll for the next offer before blocking on the queue again.
-		start := time.Now()
-		for i := 1; len(workers.work) == 0; i++ {
-			if i%256 == 0 && time.Since(start) > spinFor {
-				break
-			}
-		}
+		poll(func() bool { return len(workers.work) != 0 })
 	}
 }
 
@@ -161,12 +166,7 @@ send:
 		// last one's signal (sent right after it leaves, so a receive
 		// after the poll rarely blocks: blocking would leave this
 		// goroutine to be woken, late, on the worker's thread).
-		start := time.Now()
-		for i := 1; j.state.Load()&(jobClosed-1) != 0; i++ {
-			if i%256 == 0 && time.Since(start) > spinFor {
-				break
-			}
-		}
+		poll(func() bool { return j.state.Load()&(jobClosed-1) == 0 })
 		<-j.done // the last worker in the run signals
 	}
 	j.task = nil
