@@ -191,6 +191,27 @@ func TestRandomSpecs(t *testing.T) {
 
 // testSpecModule generates spec into its package of a new module in dir
 // (example.com/<package>) and vets and tests it.
+// planSpec parses a test spec, written in a new temporary folder as
+// name.yaml, and plans its layers; it returns the folder, the spec and the
+// plans in layer order.
+func planSpec(t *testing.T, name, spec string) (string, *Spec, []*Plan) {
+	t.Helper()
+	dir := t.TempDir()
+	parsed, err := ParseSpec(filepath.Join(dir, name+".yaml"), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plans []*Plan
+	for _, l := range parsed.Layers {
+		pl, err := NewPlan(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, pl)
+	}
+	return dir, parsed, plans
+}
+
 func testSpecModule(t *testing.T, dir string, spec *Spec) {
 	t.Helper()
 	dygenDir, err := filepath.Abs("..")
@@ -258,23 +279,14 @@ layers:
   - {name: Stride3, in_channels: 2, out_channels: 4, kernel_size: 5, stride: 3, padding: 4, num_experts: 2, input_size: [11, 19]}
   - {name: Depthwise, in_channels: 4, out_channels: 4, kernel_size: 5, padding: 2, groups: 4, num_experts: 2, input_size: [9, 21]}
 `
-	dir := t.TempDir()
-	specPath := filepath.Join(dir, "sharedpad.yaml")
-	parsed, err := ParseSpec(specPath, []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range parsed.Layers {
-		pl, err := NewPlan(l)
-		if err != nil {
-			t.Fatal(err)
-		}
+	dir, parsed, plans := planSpec(t, "sharedpad", spec)
+	for _, pl := range plans {
 		p := pl.P
 		if want := max(pl.Wo, pl.W+max(p.PadL, p.PadR)); p.SW == 1 && pl.Asm.Wq != want {
-			t.Errorf("layer %s: packed rows of %d, want max(Wo, W + max(PadL, PadR)) = %d", l.Name, pl.Asm.Wq, want)
+			t.Errorf("layer %s: packed rows of %d, want max(Wo, W + max(PadL, PadR)) = %d", pl.Name, pl.Asm.Wq, want)
 		}
 		if full := pl.Wo + (p.KW-1)*p.DW/p.SW; p.SW > 1 && pl.Asm.Wq >= full {
-			t.Errorf("layer %s: packed rows of %d, want fewer than %d", l.Name, pl.Asm.Wq, full)
+			t.Errorf("layer %s: packed rows of %d, want fewer than %d", pl.Name, pl.Asm.Wq, full)
 		}
 	}
 	testSpecModule(t, dir, parsed)
@@ -290,16 +302,8 @@ func TestRuntimeBatchFusion(t *testing.T) {
 layers:
   - {name: Wide, in_channels: 256, out_channels: 256, kernel_size: 3, padding: 1, num_experts: 4}
 `
-	dir := t.TempDir()
-	parsed, err := ParseSpec(filepath.Join(dir, "rtbatch.yaml"), []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := NewPlan(parsed.Layers[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pl.RT == nil || pl.RT.Batch == nil {
+	dir, parsed, plans := planSpec(t, "rtbatch", spec)
+	if pl := plans[0]; pl.RT == nil || pl.RT.Batch == nil {
 		t.Fatalf("layer %s: no run-time-size batch fusion planned", pl.Name)
 	}
 	testSpecModule(t, dir, parsed)
@@ -321,16 +325,8 @@ layers:
   - {name: Grouped, in_channels: 12, out_channels: 6, kernel_size: 1, groups: 3, num_experts: 2, input_size: [8, 14]}
   - {name: Few, in_channels: 4, out_channels: 8, kernel_size: 1, num_experts: 2, input_size: [6, 8]}
 `
-	dir := t.TempDir()
-	parsed, err := ParseSpec(filepath.Join(dir, "ownpix.yaml"), []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range parsed.Layers {
-		pl, err := NewPlan(l)
-		if err != nil {
-			t.Fatal(err)
-		}
+	dir, parsed, plans := planSpec(t, "ownpix", spec)
+	for _, pl := range plans {
 		if a := pl.Asm; a == nil || !a.Own || !a.OwnPixels {
 			t.Fatalf("layer %s: no pixel split planned (plan: %+v)", pl.Name, a)
 		}
@@ -353,17 +349,9 @@ layers:
   - {name: Padded, in_channels: 4, out_channels: 8, kernel_size: 1, padding: 1, num_experts: 2}
   - {name: Strided, in_channels: 4, out_channels: 8, kernel_size: 1, stride: 2, num_experts: 2}
 `
-	dir := t.TempDir()
-	parsed, err := ParseSpec(filepath.Join(dir, "rtdirect.yaml"), []byte(spec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range parsed.Layers {
-		pl, err := NewPlan(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := l.Name == "Plain" || l.Name == "Grouped"
+	dir, parsed, plans := planSpec(t, "rtdirect", spec)
+	for _, pl := range plans {
+		want := pl.Name == "Plain" || pl.Name == "Grouped"
 		if pl.RT == nil || pl.RT.DirectIn != want {
 			t.Fatalf("layer %s: RT plan %+v, want DirectIn %v", pl.Name, pl.RT, want)
 		}
