@@ -29,6 +29,18 @@ type Params struct {
 	K                      int    // number of experts
 	Bias                   bool   // whether the layer has a bias
 	Mode                   string // Zeros, Reflect, Replicate or Circular
+
+	// The dynamic-convolution family and the epilogue (family.go). The
+	// zero values mean the seed DyNet2D layer: WithDefaults fills them in.
+	Routing         string  // DyNet, CondConv, DyCNN, ODConv or Static
+	Gate            string  // DyNet only: Softmax or Sigmoid
+	Temperature     float64 // DyCNN and ODConv only: T, the divisor of the attention logits
+	AttnC           int     // DyCNN and ODConv only: A, the attention's hidden width
+	BatchNorm       bool    // an eval-mode BatchNorm2d follows the conv
+	BNEps           float64 // that BatchNorm's eps
+	Activation      string  // ActNone, ActReLU, …: applied last
+	Residual        bool    // a tensor of the output's shape is added after the BN, before the activation
+	ExternalRouting bool    // the routing comes from outside (routing_input: external)
 }
 
 // InPerGroup is Cin/groups, the input channels that feed one output channel.
@@ -43,19 +55,35 @@ func (p Params) Taps() int { return p.InPerGroup() * p.KH * p.KW }
 // WeightLen is the length of the expert weight tensor [K,Cout,Cin/groups,KH,KW].
 func (p Params) WeightLen() int { return p.K * p.OutC * p.Taps() }
 
-// BiasLen is the length of the bias tensor: Cout, or 0 without bias.
+// BiasLen is the length of the bias tensor: Cout ([K, Cout] for condconv
+// and dycnn, whose experts each have one), or 0 without bias.
 func (p Params) BiasLen() int {
 	if !p.Bias {
 		return 0
 	}
+	if r := p.WithDefaults().Routing; r == CondConv || r == DyCNN {
+		return p.K * p.OutC
+	}
 	return p.OutC
 }
 
-// FCWeightLen is the length of the coefficient FC weight [K·Cout, Cin].
-func (p Params) FCWeightLen() int { return p.K * p.OutC * p.InC }
+// FCWeightLen is the length of a DyNet layer's coefficient FC weight
+// [K·Cout, Cin] (0 for the other routings and for external routing).
+func (p Params) FCWeightLen() int {
+	if q := p.WithDefaults(); q.Routing != DyNet || q.ExternalRouting {
+		return 0
+	}
+	return p.K * p.OutC * p.InC
+}
 
-// FCBiasLen is the length of the coefficient FC bias [K·Cout].
-func (p Params) FCBiasLen() int { return p.K * p.OutC }
+// FCBiasLen is the length of a DyNet layer's coefficient FC bias [K·Cout]
+// (0 for the other routings and for external routing).
+func (p Params) FCBiasLen() int {
+	if q := p.WithDefaults(); q.Routing != DyNet || q.ExternalRouting {
+		return 0
+	}
+	return p.K * p.OutC
+}
 
 // OutputSize is the output size for an h×w input, as PyTorch computes it.
 // It returns non-positive sizes when the padded input is smaller than the
@@ -103,7 +131,11 @@ func (p Params) Check() error {
 	default:
 		return fmt.Errorf("padding_mode must be zeros, reflect, replicate or circular, got %q", p.Mode)
 	}
-	return nil
+	q := p.WithDefaults()
+	if p.Routing == Static && p.K != 1 {
+		return fmt.Errorf("a static layer has one kernel: num_experts must be 1, got %d", p.K)
+	}
+	return q.checkFamily()
 }
 
 // CheckInput reports whether an h×w input is valid for the layer: positive,
@@ -163,29 +195,75 @@ func MapIndex(mode string, i, n int) int {
 	return -1
 }
 
-// Weights holds a layer's parameters in PyTorch's layouts:
-// Weight [K,Cout,Cin/groups,KH,KW], Bias [Cout] (nil without bias),
-// FCWeight [K·Cout,Cin], FCBias [K·Cout].
+// Weights holds a layer's parameters in PyTorch's layouts; Params.Tensors
+// lists which fields a layer has, with their shapes and state-dict names.
+// The seed DyNet layer has Weight [K,Cout,Cin/groups,KH,KW], Bias [Cout]
+// (nil without bias), FCWeight [K·Cout,Cin] and FCBias [K·Cout].
 type Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight, Bias     []float32 // the experts (static: the kernel) and the conv's bias
+	FCWeight, FCBias []float32 // dynet: the coefficient FC
+
+	RoutingWeight, RoutingBias []float32 // condconv: the routing Linear [K, Cin], [K]
+
+	FC1Weight, FC2Weight, FC2Bias []float32 // dycnn: the attention [A, Cin], [K, A], [K]
+
+	// odconv: the attention's FC [A, Cin] and BN [A], and its heads:
+	// channel [Cin, A], filter [Cout, A], spatial [KH·KW, A], kernel [K, A],
+	// each with a bias.
+	AttnWeight                                      []float32
+	AttnBNWeight, AttnBNBias, AttnBNMean, AttnBNVar []float32
+	ChannelWeight, ChannelBias                      []float32
+	FilterWeight, FilterBias                        []float32
+	SpatialWeight, SpatialBias                      []float32
+	KernelWeight, KernelBias                        []float32
+
+	BNWeight, BNBias, BNMean, BNVar []float32 // the BatchNorm after the conv [Cout]
 }
 
-// CheckWeights reports whether every slice has the length the layer needs.
+// CheckWeights reports whether every slice has the length the layer needs:
+// those of Params.Tensors, and empty for every other field.
 func (p Params) CheckWeights(w Weights) error {
-	for _, f := range []struct {
-		name      string
-		got, want int
-	}{{"Weight", len(w.Weight), p.WeightLen()}, {"Bias", len(w.Bias), p.BiasLen()},
-		{"FCWeight", len(w.FCWeight), p.FCWeightLen()}, {"FCBias", len(w.FCBias), p.FCBiasLen()}} {
-		if f.got != f.want {
-			return fmt.Errorf("%s has %d elements, want %d", f.name, f.got, f.want)
+	want := map[string]int{}
+	for _, t := range p.Tensors() {
+		want[t.Field] = t.Len()
+	}
+	for _, f := range WeightFields {
+		if got := len(*w.Field(f)); got != want[f] {
+			if want[f] == 0 {
+				return fmt.Errorf("%s has %d elements, want none (the layer has no such tensor)", f, got)
+			}
+			return fmt.Errorf("%s has %d elements, want %d", f, got, want[f])
 		}
 	}
 	return nil
 }
 
-// String prints the layer like a PyTorch module's repr.
+// String prints the layer like a PyTorch module's repr; the family's
+// fields follow when they are not the seed layer's.
 func (p Params) String() string {
-	return fmt.Sprintf("DyConv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d), padding=(t%d, b%d, l%d, r%d), dilation=(%d, %d), groups=%d, bias=%v, padding_mode=%s, num_experts=%d)",
+	s := fmt.Sprintf("DyConv2d(%d, %d, kernel_size=(%d, %d), stride=(%d, %d), padding=(t%d, b%d, l%d, r%d), dilation=(%d, %d), groups=%d, bias=%v, padding_mode=%s, num_experts=%d",
 		p.InC, p.OutC, p.KH, p.KW, p.SH, p.SW, p.PadT, p.PadB, p.PadL, p.PadR, p.DH, p.DW, p.Groups, p.Bias, p.Mode, p.K)
+	q := p.WithDefaults()
+	if q.Routing != DyNet || q.Gate != Softmax {
+		s += ", routing=" + q.Routing
+		if q.Gate != "" {
+			s += ", gate=" + q.Gate
+		}
+	}
+	if q.Temperature != 0 {
+		s += fmt.Sprintf(", temperature=%g, attention_channels=%d", q.Temperature, q.AttnC)
+	}
+	if q.ExternalRouting {
+		s += ", routing_input=external"
+	}
+	if q.BatchNorm {
+		s += fmt.Sprintf(", batch_norm(eps=%g)", q.BNEps)
+	}
+	if q.Residual {
+		s += ", residual"
+	}
+	if q.Activation != ActNone {
+		s += ", activation=" + q.Activation
+	}
+	return s + ")"
 }
