@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"sort"
@@ -358,6 +359,19 @@ func specInt(n *yaml.Node) (int, bool) {
 	return int(v), true
 }
 
+// specFloat reads a finite number (an int or a float scalar).
+func specFloat(n *yaml.Node) (float64, bool) {
+	n = specDeref(n)
+	if n == nil || n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") {
+		return 0, false
+	}
+	var v float64
+	if err := n.Decode(&v); err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
 func specString(n *yaml.Node) (string, bool) {
 	n = specDeref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
@@ -430,14 +444,21 @@ func specContains(list []string, s string) bool {
 var specTopKeys = []string{"package", "layers"}
 
 var specLayerKeys = []string{"name", "in_channels", "out_channels", "kernel_size", "stride", "padding",
-	"dilation", "groups", "bias", "padding_mode", "num_experts", "input_size"}
+	"dilation", "groups", "bias", "padding_mode", "num_experts", "input_size",
+	"routing", "gate", "temperature", "attention_channels", "batch_norm", "batch_norm_eps",
+	"activation", "residual", "routing_input", "state_dict"}
+
+var specStateDictKeys = []string{"conv", "batch_norm", "routing"}
 
 // specAliases maps other spellings (PyTorch's, the paper's reference
 // module's) to the spec's keys, for "did you mean".
 var specAliases = map[string]string{
 	"inplanes": "in_channels", "outplanes": "out_channels", "k": "num_experts", "experts": "num_experts",
 	"numexpert": "num_experts", "pkg": "package", "mode": "padding_mode", "kernel": "kernel_size",
-	"inputshape": "input_size", "size": "input_size", "hw": "input_size",
+	"inputshape": "input_size", "size": "input_size", "input": "input_size", "hw": "input_size",
+	"bn": "batch_norm", "batchnorm": "batch_norm", "norm": "batch_norm", "act": "activation",
+	"eps": "batch_norm_eps", "t": "temperature", "temp": "temperature", "kernelnum": "num_experts",
+	"reductionchannels": "attention_channels", "hidden": "attention_channels", "statedict": "state_dict",
 }
 
 // specSuggest returns the known key that key is most likely a typo for, or "".
@@ -819,17 +840,22 @@ func (p *specParser) layer(idx int, entry *yaml.Node, names map[string]int) (Lay
 		}
 	}
 
+	sd := lp.family(&prm, n)
+
 	// Cross-field checks, each only when the fields it reads are good (bad
 	// ones hold valid placeholders, so Check sees only real problems).
-	if !lp.bad["in_channels"] && !lp.bad["out_channels"] && !lp.bad["groups"] {
+	if !lp.bad["in_channels"] && !lp.bad["out_channels"] && !lp.bad["groups"] && (prm.InC%prm.Groups != 0 || prm.OutC%prm.Groups != 0) {
+		z := verify.Params{InC: prm.InC, OutC: prm.OutC, Groups: prm.Groups}
+		lp.errorf(lp.pos("groups", n), "groups", "expected a positive int dividing in_channels (%d) and out_channels (%d), got %d: %v",
+			prm.InC, prm.OutC, prm.Groups, z.CheckGroups())
+	} else if !lp.anyBad("in_channels", "out_channels", "groups", "routing", "gate", "temperature", "attention_channels",
+		"batch_norm", "batch_norm_eps", "activation", "kernel_size", "stride", "padding", "dilation", "padding_mode",
+		"bias", "num_experts", "routing_input") {
+		// Anything else Check finds (none of it should get here: the
+		// fields' own checks come first).
 		if err := prm.Check(); err != nil {
-			if prm.InC%prm.Groups != 0 || prm.OutC%prm.Groups != 0 {
-				lp.errorf(lp.pos("groups", n), "groups", "expected a positive int dividing in_channels (%d) and out_channels (%d), got %d: %v",
-					prm.InC, prm.OutC, prm.Groups, err)
-			} else {
-				lp.add(n, label, "", "invalid layer: %v", err)
-				lp.bad["layer"] = true
-			}
+			lp.add(n, label, "", "invalid layer: %v", err)
+			lp.bad["layer"] = true
 		}
 	}
 	if fixed && !lp.anyBad("kernel_size", "stride", "dilation", "padding", "padding_mode") {
@@ -860,8 +886,170 @@ func (p *specParser) layer(idx int, entry *yaml.Node, names map[string]int) (Lay
 	if len(p.errs) > nerr {
 		return Layer{}, false
 	}
-	return Layer{Name: name, Line: entry.Line, Params: prm, InputH: inH, InputW: inW}, true
+	return Layer{Name: name, Line: entry.Line, Params: prm, InputH: inH, InputW: inW, StateDict: sd}, true
 }
+
+// stringField reads a string field whose value is one of list; def when
+// absent.
+func (lp *specLayer) stringField(key string, list []string, def string) string {
+	f, ok := lp.fields[key]
+	if !ok {
+		return def
+	}
+	want := "one of " + strings.Join(list, ", ")
+	s, ok := specString(f.val)
+	switch {
+	case ok && specContains(list, s):
+		return s
+	case ok && specSuggest(s, list) != "":
+		lp.errorf(f.val, key, "expected %s, got %q; did you mean %q?", want, s, specSuggest(s, list))
+	default:
+		lp.errorf(f.val, key, "expected %s, got %s", want, specDescribe(f.val))
+	}
+	return def
+}
+
+// boolField reads a bool field, def when absent.
+func (lp *specLayer) boolField(key string, def bool) bool {
+	f, ok := lp.fields[key]
+	if !ok {
+		return def
+	}
+	b, ok := specBool(f.val)
+	if !ok {
+		lp.errorf(f.val, key, "expected true or false, got %s", specDescribe(f.val))
+		return def
+	}
+	return b
+}
+
+// onlyWith reports key as an error when it is present but does not apply:
+// why says when it does.
+func (lp *specLayer) onlyWith(key string, applies bool, why string) {
+	if f, ok := lp.fields[key]; ok && !applies {
+		lp.errorf(f.key, key, "expected only %s, got %s", why, specDescribe(f.val))
+	}
+}
+
+// family reads the keys of the dynamic-convolution family and the epilogue
+// into prm (filling in their defaults with WithDefaults) and returns the
+// state_dict paths. It refuses the combinations the reference modules do
+// not define.
+func (lp *specLayer) family(prm *verify.Params, n *yaml.Node) StateDict {
+	prm.Routing = lp.stringField("routing", verify.Routings, verify.DyNet)
+	r := prm.Routing
+	lp.onlyWith("gate", r == verify.DyNet, "with routing: dynet (the other routings have their own gates)")
+	if r == verify.DyNet {
+		prm.Gate = lp.stringField("gate", verify.Gates, verify.Softmax)
+	}
+	attn := r == verify.DyCNN || r == verify.ODConv
+	lp.onlyWith("temperature", attn, "with routing: dycnn or odconv")
+	lp.onlyWith("attention_channels", attn, "with routing: dycnn or odconv")
+	if attn {
+		prm.Temperature = 1
+		if f, ok := lp.fields["temperature"]; ok {
+			if v, ok := specFloat(f.val); ok && v > 0 {
+				prm.Temperature = v
+			} else {
+				lp.errorf(f.val, "temperature", "expected a positive number (1 for a converged checkpoint), got %s", specDescribe(f.val))
+			}
+		}
+		zero := 0
+		prm.AttnC = lp.intField("attention_channels", &zero, specChannelsWant, 1, specMaxChannels, n)
+	}
+	prm.BatchNorm = lp.boolField("batch_norm", false)
+	lp.onlyWith("batch_norm_eps", prm.BatchNorm, "with batch_norm: true")
+	if prm.BatchNorm {
+		prm.BNEps = verify.DefaultBNEps
+		if f, ok := lp.fields["batch_norm_eps"]; ok {
+			if v, ok := specFloat(f.val); ok && v > 0 {
+				prm.BNEps = v
+			} else {
+				lp.errorf(f.val, "batch_norm_eps", "expected a positive number, got %s", specDescribe(f.val))
+			}
+		}
+	}
+	prm.Activation = lp.stringField("activation", verify.Activations, verify.ActNone)
+	prm.Residual = lp.boolField("residual", false)
+	switch lp.stringField("routing_input", []string{"own", "external"}, "own") {
+	case "external":
+		prm.ExternalRouting = true
+	}
+	if r == verify.Static {
+		if f, ok := lp.fields["num_experts"]; ok && !lp.bad["num_experts"] && prm.K != 1 {
+			lp.errorf(f.val, "num_experts", "expected 1 (a static layer has one kernel), got %s", specDescribe(f.val))
+		}
+		prm.K = 1
+		if f, ok := lp.fields["routing_input"]; ok && prm.ExternalRouting {
+			lp.errorf(f.val, "routing_input", "expected own (a static layer has no routing), got external")
+		}
+	}
+	if r == verify.ODConv {
+		if f, ok := lp.fields["padding_mode"]; ok && !lp.bad["padding_mode"] && prm.Mode != verify.Zeros {
+			lp.errorf(f.val, "padding_mode", "expected zeros with routing: odconv (its channel attention scales the input before the zero padding), got %s", prm.Mode)
+		}
+		if f, ok := lp.fields["bias"]; ok && !lp.bad["bias"] && prm.Bias {
+			lp.errorf(f.val, "bias", "expected false with routing: odconv (ODConv2d has no conv bias), got true")
+		}
+		prm.Bias = false
+	}
+	if attn {
+		for _, c := range []struct {
+			key  string
+			a, b int
+		}{{"kernel_size", prm.KH, prm.KW}, {"stride", prm.SH, prm.SW}, {"dilation", prm.DH, prm.DW}} {
+			if !lp.bad[c.key] && c.a != c.b {
+				lp.errorf(lp.pos(c.key, n), c.key, "expected a square %s with routing: %s (the reference takes an int), got [%d, %d]", c.key, r, c.a, c.b)
+			}
+		}
+		if !lp.bad["padding"] && !(prm.PadT == prm.PadB && prm.PadL == prm.PadR && prm.PadT == prm.PadL) {
+			lp.errorf(lp.pos("padding", n), "padding", "expected the same padding on every side with routing: %s (the reference takes an int), got (t%d, b%d, l%d, r%d)",
+				r, prm.PadT, prm.PadB, prm.PadL, prm.PadR)
+		}
+	}
+	// The reference's attention width, once the channels are known.
+	if attn && prm.AttnC == 0 && !lp.bad["in_channels"] && !lp.bad["num_experts"] {
+		prm.AttnC = verify.DefaultAttnC(r, prm.InC, prm.K)
+	}
+	*prm = prm.WithDefaults()
+
+	var sd StateDict
+	f, ok := lp.fields["state_dict"]
+	if !ok {
+		return sd
+	}
+	m := specDeref(f.val)
+	if m == nil || m.Kind != yaml.MappingNode {
+		lp.errorf(f.val, "state_dict", "expected a mapping of module paths (conv, batch_norm, routing), got %s", specDescribe(f.val))
+		return sd
+	}
+	sub := lp.fields
+	lp.fields = lp.specParser.fields(m, lp.label, specStateDictKeys)
+	defer func() { lp.fields = sub }()
+	path := func(key string, applies bool, why string) string {
+		f, ok := lp.fields[key]
+		if !ok {
+			return ""
+		}
+		field := "state_dict." + key
+		if !applies {
+			lp.errorf(f.key, field, "expected only %s, got %s", why, specDescribe(f.val))
+			return ""
+		}
+		s, ok := specString(f.val)
+		if !ok || !specModulePathRE.MatchString(s) {
+			lp.errorf(f.val, field, "expected a module path such as layer1.0.conv1 (names and indices joined by dots, no trailing dot), got %s", specDescribe(f.val))
+			return ""
+		}
+		return s
+	}
+	sd.Conv = path("conv", true, "")
+	sd.BatchNorm = path("batch_norm", prm.BatchNorm, "with batch_norm: true")
+	sd.Routing = path("routing", r != verify.Static && !prm.ExternalRouting, "for a layer with its own routing (not static, not routing_input: external)")
+	return sd
+}
+
+var specModulePathRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
 
 func (lp *specLayer) anyBad(keys ...string) bool {
 	if lp.bad["layer"] {

@@ -62,6 +62,37 @@ func TestParseSpecValid(t *testing.T) {
 				p.Groups, p.Bias, p.Mode, p.K = 4, false, verify.Reflect, 1
 			})}}, ""},
 		{"bias true", with("bias: true"), []Layer{{Name: "C", Line: 3, Params: specParams(nil)}}, ""},
+		{"dycnn defaults", with("routing: dycnn"), []Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+			p.Routing, p.Temperature, p.AttnC = verify.DyCNN, 1, 2
+		})}}, ""},
+		{"dycnn with 3 input channels", specSrc("in_channels: 3", "out_channels: 8", "kernel_size: 3", "routing: dycnn", "num_experts: 5"),
+			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+				p.InC, p.K, p.Routing, p.Temperature, p.AttnC = 3, 5, verify.DyCNN, 1, 5
+			})}}, ""},
+		{"odconv", with("routing: odconv", "temperature: 34", "bias: false", "padding: same"),
+			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+				p.Routing, p.Temperature, p.AttnC, p.Bias = verify.ODConv, 34, 16, false
+				p.PadT, p.PadB, p.PadL, p.PadR = 1, 1, 1, 1
+			})}}, ""},
+		{"odconv bias defaults to false", with("routing: odconv", "attention_channels: 3"),
+			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+				p.Routing, p.Temperature, p.AttnC, p.Bias = verify.ODConv, 1, 3, false
+			})}}, ""},
+		{"epilogue and state dict", with("gate: sigmoid", "batch_norm: true", "batch_norm_eps: 0.001", "activation: hardswish", "residual: true",
+			"state_dict: {conv: layer1.0.conv1, batch_norm: layer1.0.bn1, routing: blocks.5.0.routing_fn}"),
+			[]Layer{{Name: "C", Line: 3, StateDict: StateDict{"layer1.0.conv1", "layer1.0.bn1", "blocks.5.0.routing_fn"},
+				Params: specParams(func(p *verify.Params) {
+					p.Gate, p.BatchNorm, p.BNEps, p.Activation, p.Residual = verify.Sigmoid, true, 1e-3, verify.ActHardswish, true
+				})}}, ""},
+		{"static and external", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing: static", "num_experts: 1",
+			"routing_input: own", "activation: relu"),
+			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+				p.Routing, p.K, p.Activation = verify.Static, 1, verify.ActReLU
+			})}}, ""},
+		{"condconv external", with("routing: condconv", "routing_input: external", "bias: false"),
+			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) {
+				p.Routing, p.ExternalRouting, p.Bias = verify.CondConv, true, false
+			})}}, ""},
 		{"replicate", with("padding_mode: replicate"),
 			[]Layer{{Name: "C", Line: 3, Params: specParams(func(p *verify.Params) { p.Mode = verify.Replicate })}}, ""},
 		{"circular, padding equal to input", with("padding_mode: circular", "padding: 2", "input_size: [2, 2]"),
@@ -136,6 +167,9 @@ func TestParseSpecValid(t *testing.T) {
 			if s.Path != "t.yaml" || s.Package != pkg {
 				t.Errorf("Path, Package = %q, %q; want t.yaml, %q", s.Path, s.Package, pkg)
 			}
+			for i := range tt.layers {
+				tt.layers[i].Params = tt.layers[i].Params.WithDefaults()
+			}
 			if !reflect.DeepEqual(s.Layers, tt.layers) {
 				t.Errorf("layers:\n got %+v\nwant %+v", s.Layers, tt.layers)
 			}
@@ -200,7 +234,9 @@ func TestParseSpecTestdata(t *testing.T) {
 			SH: 1, SW: 1, DH: 1, DW: 1, PadT: 3, PadB: 3, PadL: 3, PadR: 3, Groups: 16, K: 1, Bias: true, Mode: verify.Zeros}},
 	}
 	for _, l := range s.Layers {
-		if w, ok := want[l.Name]; ok && !reflect.DeepEqual(l, w) {
+		w, ok := want[l.Name]
+		w.Params = w.Params.WithDefaults()
+		if ok && !reflect.DeepEqual(l, w) {
 			t.Errorf("every_option.yaml %s:\n got %+v\nwant %+v", l.Name, l, w)
 		}
 	}
@@ -258,8 +294,37 @@ var specErrorCases = []struct {
 	{"reference module name", specSrc("in_planes: 4", "out_channels: 8", "kernel_size: 3", "K: 4"), []string{
 		`t.yaml:4:5: layer "C": field "in_planes": unknown field, did you mean "in_channels"?`,
 		`t.yaml:7:5: layer "C": field "K": unknown field, did you mean "num_experts"?`}},
-	{"unknown key", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "temperature: 30"), []string{
-		`t.yaml:7:5: layer "C": field "temperature": unknown field, expected one of name, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, num_experts, input_size`}},
+	{"unknown key", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "dropout: 0.1"), []string{
+		`t.yaml:7:5: layer "C": field "dropout": unknown field, expected one of name, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, num_experts, input_size, routing, gate, temperature, attention_channels, batch_norm, batch_norm_eps, activation, residual, routing_input, state_dict`}},
+	{"temperature outside dycnn and odconv", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "temperature: 30"), []string{
+		`t.yaml:7:5: layer "C": field "temperature": expected only with routing: dycnn or odconv, got 30`}},
+	{"gate outside dynet", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing: condconv", "gate: sigmoid"), []string{
+		`t.yaml:8:5: layer "C": field "gate": expected only with routing: dynet (the other routings have their own gates), got "sigmoid"`}},
+	{"bad routing", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing: condcov"), []string{
+		`t.yaml:7:14: layer "C": field "routing": expected one of dynet, condconv, dycnn, odconv, static, got "condcov"; did you mean "condconv"?`}},
+	{"bad gate and activation", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "gate: max", "activation: gelu"), []string{
+		`t.yaml:7:11: layer "C": field "gate": expected one of softmax, sigmoid, got "max"`,
+		`t.yaml:8:17: layer "C": field "activation": expected one of none, relu, relu6, hardswish, silu, sigmoid, got "gelu"`}},
+	{"odconv refusals", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: [3, 1]", "routing: odconv", "padding_mode: reflect", "bias: true", "stride: [1, 2]"), []string{
+		`t.yaml:6:18: layer "C": field "kernel_size": expected a square kernel_size with routing: odconv (the reference takes an int), got [3, 1]`,
+		`t.yaml:8:19: layer "C": field "padding_mode": expected zeros with routing: odconv (its channel attention scales the input before the zero padding), got reflect`,
+		`t.yaml:9:11: layer "C": field "bias": expected false with routing: odconv (ODConv2d has no conv bias), got true`,
+		`t.yaml:10:13: layer "C": field "stride": expected a square stride with routing: odconv (the reference takes an int), got [1, 2]`}},
+	{"dycnn padding", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing: dycnn", "padding: [1, 2]", "temperature: 0"), []string{
+		`t.yaml:8:14: layer "C": field "padding": expected the same padding on every side with routing: dycnn (the reference takes an int), got (t1, b1, l2, r2)`,
+		`t.yaml:9:18: layer "C": field "temperature": expected a positive number (1 for a converged checkpoint), got 0`}},
+	{"bn eps without bn", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "batch_norm_eps: 0.001", "residual: yes please"), []string{
+		`t.yaml:7:5: layer "C": field "batch_norm_eps": expected only with batch_norm: true, got 0.001`,
+		`t.yaml:8:15: layer "C": field "residual": expected true or false, got "yes please"`}},
+	{"static refusals", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing: static", "num_experts: 4", "routing_input: external"), []string{
+		`t.yaml:8:18: layer "C": field "num_experts": expected 1 (a static layer has one kernel), got 4`,
+		`t.yaml:9:20: layer "C": field "routing_input": expected own (a static layer has no routing), got external`}},
+	{"state_dict", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "routing_input: external",
+		"state_dict: {conv: layer1.0.conv1., batch_norm: bn1, routing: r, bias: b}"), []string{
+		`layer "C": field "state_dict.conv": expected a module path such as layer1.0.conv1 (names and indices joined by dots, no trailing dot), got "layer1.0.conv1."`,
+		`layer "C": field "state_dict.batch_norm": expected only with batch_norm: true, got "bn1"`,
+		`layer "C": field "state_dict.routing": expected only for a layer with its own routing (not static, not routing_input: external), got "r"`,
+		`layer "C": field "bias": unknown field, expected one of conv, batch_norm, routing`}},
 	{"merge key", "package: p\nlayers:\n  - &a {name: A, in_channels: 4, out_channels: 8, kernel_size: 3}\n  - {<<: *a, name: B}\n", []string{
 		`t.yaml:4:6: layer "B": field "<<": YAML merge keys are not supported; write the fields out`}},
 	{"non-scalar key", specSrc("in_channels: 4", "out_channels: 8", "kernel_size: 3", "? [a, b]", ": 1"), []string{
@@ -488,7 +553,8 @@ func TestSpecSuggest(t *testing.T) {
 		{"experts", "num_experts"}, {"num_expert", "num_experts"}, {"group", "groups"},
 		{"pad", "padding"}, {"padding_mod", "padding_mode"}, {"input", "input_size"},
 		{"nmae", "name"}, {"biases", "bias"},
-		{"channels", ""}, {"temperature", ""}, {"x", ""}, {"", ""},
+		{"channels", ""}, {"tempo", ""}, {"x", ""},
+		{"temp", "temperature"}, {"bn", "batch_norm"}, {"act", "activation"}, {"eps", "batch_norm_eps"}, {"", ""},
 	} {
 		if got := specSuggest(tt.key, specLayerKeys); got != tt.want {
 			t.Errorf("specSuggest(%q) = %q, want %q", tt.key, got, tt.want)
