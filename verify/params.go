@@ -120,11 +120,8 @@ func (p Params) Check() error {
 			return fmt.Errorf("%s must be non-negative, got %d", f.name, f.v)
 		}
 	}
-	if p.InC%p.Groups != 0 {
-		return fmt.Errorf("in_channels %d is not divisible by groups %d", p.InC, p.Groups)
-	}
-	if p.OutC%p.Groups != 0 {
-		return fmt.Errorf("out_channels %d is not divisible by groups %d", p.OutC, p.Groups)
+	if err := p.CheckGroups(); err != nil {
+		return err
 	}
 	switch p.Mode {
 	case Zeros, Reflect, Replicate, Circular:
@@ -136,6 +133,17 @@ func (p Params) Check() error {
 		return fmt.Errorf("a static layer has one kernel: num_experts must be 1, got %d", p.K)
 	}
 	return q.checkFamily()
+}
+
+// CheckGroups reports whether groups divides both channel counts.
+func (p Params) CheckGroups() error {
+	if p.InC%p.Groups != 0 {
+		return fmt.Errorf("in_channels %d is not divisible by groups %d", p.InC, p.Groups)
+	}
+	if p.OutC%p.Groups != 0 {
+		return fmt.Errorf("out_channels %d is not divisible by groups %d", p.OutC, p.Groups)
+	}
+	return nil
 }
 
 // CheckInput reports whether an h×w input is valid for the layer: positive,
