@@ -5,6 +5,16 @@ import (
 	"math"
 )
 
+// Extra holds a layer's inputs besides x, for the layers that have them.
+type Extra struct {
+	// Residual [N,Cout,Ho,Wo] is added after the BN, before the activation;
+	// only when p.Residual.
+	Residual []float32
+	// Routing [N, p.RoutingLen()] is each sample's routing coefficients in
+	// the RoutingLen layout, used as they are; only when p.ExternalRouting.
+	Routing []float32
+}
+
 // Result is what Reference computes for a batch: the float64 output, the
 // per-element error bound that a correct float32 implementation stays
 // within (see the error model in tolerance.go), and the routing
@@ -12,19 +22,25 @@ import (
 type Result struct {
 	Y     []float64 // output [N,Cout,Ho,Wo]
 	Bound []float64 // per-element bound on |float32 result - Y|, same layout as Y
-	Pi    []float64 // softmax routing coefficients [N,K,Cout]
-	N     int       // batch size
-	Ho    int       // output height
-	Wo    int       // output width
-	C     int       // output channels (Cout)
+	Pi    []float64 // dynet only: the gate's coefficients π [N,K,Cout]; nil for the other routings
+	// Routing is each sample's routing coefficients [N, RoutingLen] in the
+	// RoutingLen layout: dynet π [K,Cout]; condconv and dycnn the K
+	// coefficients; odconv α_c, α_f, α_s, α_w (1 for absent heads); empty
+	// for static layers. External routing is copied from the Extra.
+	Routing []float64
+	N       int // batch size
+	Ho      int // output height
+	Wo      int // output width
+	C       int // output channels (Cout)
 }
 
 // maxRefElems caps the output size Reference agrees to compute, so that a
 // nonsensical shape fails with an error instead of exhausting memory.
 const maxRefElems = 1 << 28
 
-// checkCall validates a Reference call and returns the output size.
-func checkCall(p Params, w Weights, x []float32, n, h, wd int) (ho, wo int, err error) {
+// checkCall validates a Reference call and returns the output size. p has
+// its defaults filled in.
+func checkCall(p Params, w Weights, x []float32, n, h, wd int, e Extra) (ho, wo int, err error) {
 	if err := p.Check(); err != nil {
 		return 0, 0, err
 	}
@@ -38,7 +54,9 @@ func checkCall(p Params, w Weights, x []float32, n, h, wd int) (ho, wo int, err 
 	for _, dims := range [][]int{
 		{p.K, p.OutC, p.InPerGroup(), p.KH, p.KW},
 		{p.K, p.OutC, p.InC},
+		{p.AttnC, p.InC + p.OutC + p.KH*p.KW + p.K},
 		{n, p.InC, h, wd},
+		{n, p.InC + p.OutC + p.KH*p.KW + p.K},
 	} {
 		if _, ok := mulInts(dims...); !ok {
 			return 0, 0, fmt.Errorf("size %v overflows", dims)
@@ -51,20 +69,53 @@ func checkCall(p Params, w Weights, x []float32, n, h, wd int) (ho, wo int, err 
 		return 0, 0, fmt.Errorf("input has %d elements, want %d (N=%d, Cin=%d, H=%d, W=%d)", len(x), want, n, p.InC, h, wd)
 	}
 	ho, wo = p.OutputSize(h, wd)
-	if total, ok := mulInts(n, p.OutC, ho, wo); !ok || total > maxRefElems {
+	total, ok := mulInts(n, p.OutC, ho, wo)
+	if !ok || total > maxRefElems {
 		return 0, 0, fmt.Errorf("output [%d %d %d %d] is too large for the reference", n, p.OutC, ho, wo)
+	}
+	switch {
+	case p.Residual && len(e.Residual) != total:
+		return 0, 0, fmt.Errorf("residual has %d elements, want %d (N=%d, Cout=%d, Ho=%d, Wo=%d)", len(e.Residual), total, n, p.OutC, ho, wo)
+	case !p.Residual && len(e.Residual) != 0:
+		return 0, 0, fmt.Errorf("residual has %d elements, want none (the layer has no residual)", len(e.Residual))
+	case p.ExternalRouting && len(e.Routing) != n*p.RoutingLen():
+		return 0, 0, fmt.Errorf("routing has %d elements, want %d (N=%d, %d coefficients per sample)", len(e.Routing), n*p.RoutingLen(), n, p.RoutingLen())
+	case !p.ExternalRouting && len(e.Routing) != 0:
+		return 0, 0, fmt.Errorf("routing has %d elements, want none (the layer computes its own routing)", len(e.Routing))
+	}
+	for _, f := range WeightFields {
+		if err := checkFinite(f, *w.Field(f)); err != nil {
+			return 0, 0, err
+		}
 	}
 	for _, s := range []struct {
 		name string
 		v    []float32
-	}{{"Weight", w.Weight}, {"Bias", w.Bias}, {"FCWeight", w.FCWeight}, {"FCBias", w.FCBias}, {"input", x}} {
-		for i, v := range s.v {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, 0, fmt.Errorf("%s[%d] is %v; the reference needs finite values", s.name, i, v)
-			}
+	}{{"input", x}, {"residual", e.Residual}, {"routing", e.Routing}} {
+		if err := checkFinite(s.name, s.v); err != nil {
+			return 0, 0, err
+		}
+	}
+	for o, v := range w.BNVar {
+		if !(float64(v)+p.BNEps > 0) {
+			return 0, 0, fmt.Errorf("BNVar[%d] = %v: running_var + eps (%g) must be positive", o, v, p.BNEps)
+		}
+	}
+	for a, v := range w.AttnBNVar {
+		if !(float64(v)+ODConvAttnBNEps > 0) {
+			return 0, 0, fmt.Errorf("AttnBNVar[%d] = %v: running_var + eps (%g) must be positive", a, v, ODConvAttnBNEps)
 		}
 	}
 	return ho, wo, nil
+}
+
+func checkFinite(name string, v []float32) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%s[%d] is %v; the reference needs finite values", name, i, x)
+		}
+	}
+	return nil
 }
 
 func mulInts(dims ...int) (int, bool) {
@@ -78,120 +129,79 @@ func mulInts(dims ...int) (int, bool) {
 	return n, true
 }
 
-// routing is one sample's coefficient branch: the softmax coefficients
-// pi[k*Cout+o] and, per output channel, the relative error bound rW[o] of a
-// float32 fused kernel (see fusedRelErr).
-type routing struct {
-	pi []float64
-	rW []float64
-}
-
-// route computes pooled = mean(x), logits = FCWeight·pooled + FCBias and the
-// softmax over the K experts of each output channel, for one sample xs
-// [Cin,H,W], in float64, together with the error bounds that the error model
-// propagates through these steps.
-func route(p Params, w Weights, xs []float32, h, wd int) routing {
-	hw := h * wd
-	pooled := make([]float64, p.InC)
-	poolErr := make([]float64, p.InC) // bound on |float32 pooled - pooled|
-	for c := range p.InC {
-		var s, a float64
-		for _, v := range xs[c*hw : (c+1)*hw] {
-			s += float64(v)
-			a += math.Abs(float64(v))
-		}
-		pooled[c] = s / float64(hw)
-		poolErr[c] = poolingErr(a/float64(hw), hw)
-	}
-	nl := p.K * p.OutC
-	logit := make([]float64, nl)
-	logitErr := make([]float64, nl)
-	for j := range nl {
-		row := w.FCWeight[j*p.InC : (j+1)*p.InC]
-		s := float64(w.FCBias[j])
-		mag := math.Abs(float64(w.FCBias[j])) // |b| + Σ|W|·(|pooled|+err)
-		prop := 0.0                           // Σ|W|·err: pooling error carried through the FC
-		for c, fw := range row {
-			s += float64(fw) * pooled[c]
-			aw := math.Abs(float64(fw))
-			mag += aw * (math.Abs(pooled[c]) + poolErr[c])
-			prop += aw * poolErr[c]
-		}
-		logit[j] = s
-		logitErr[j] = fcErr(mag, prop, p.InC)
-	}
-	r := routing{pi: make([]float64, nl), rW: make([]float64, p.OutC)}
-	for o := range p.OutC {
-		m, lo, emax := math.Inf(-1), math.Inf(1), 0.0
-		for k := range p.K {
-			j := k*p.OutC + o
-			m = math.Max(m, logit[j])
-			lo = math.Min(lo, logit[j])
-			emax = math.Max(emax, logitErr[j])
-		}
-		var sum float64
-		for k := range p.K {
-			e := math.Exp(logit[k*p.OutC+o] - m)
-			r.pi[k*p.OutC+o] = e
-			sum += e
-		}
-		for k := range p.K {
-			r.pi[k*p.OutC+o] /= sum
-		}
-		r.rW[o] = fusedRelErr(softmaxRelErr(emax, m-lo, p.K), p.K)
-	}
-	return r
-}
-
-// Reference computes a DyConv layer on a batch x [N,Cin,H,W] the way the
-// layer is defined, in float64 with plain nested loops: per sample, the
-// routing coefficients pi = softmax_K(FC(mean_HW(x))), the fused kernel
-// W'[o] = Σ_k pi[k,o]·Weight[k,o], and y = conv2d(x, W') + bias with the
-// layer's stride, per-side padding (mode as MapIndex defines it), dilation
-// and groups. Alongside Y it computes Bound, the error model's bound for a
-// float32 implementation (see tolerance.go), and returns the coefficients
-// in Pi. It returns an error when the layer, the input size, the slice
-// lengths or the values (which must be finite) are invalid.
+// Reference computes a layer without extra inputs: ReferenceExtra with an
+// empty Extra. A layer with a residual or external routing needs
+// ReferenceExtra; Reference reports the missing input as an error.
 func Reference(p Params, w Weights, x []float32, n, h, wd int) (*Result, error) {
-	ho, wo, err := checkCall(p, w, x, n, h, wd)
+	return ReferenceExtra(p, w, x, n, h, wd, Extra{})
+}
+
+// ReferenceExtra computes a layer of the dynamic-convolution family on a
+// batch x [N,Cin,H,W] the way the family README defines it, in float64
+// with plain nested loops. Per sample:
+//   - the routing coefficients (Result.Routing) from the unpadded input's
+//     channel means, or from e.Routing for external routing;
+//   - the fused kernel W̃[o] = Σ_k c(k,o)·Weight[k,o] (dynet c = π[k,o];
+//     condconv and dycnn the sample's c[k]; odconv α_s ⊙ Σ_k α_w[k]·Weight[k])
+//     and bias (dynet and static: Bias; condconv and dycnn Σ_k c[k]·Bias[k];
+//     odconv none);
+//   - y = conv2d(x, W̃) + bias with the layer's stride, per-side padding
+//     (mode as MapIndex defines it), dilation and groups; for odconv
+//     y[o] = α_f[o]·conv2d(x ⊙ α_c, W̃)[o];
+//   - the epilogue: the BN (y − mean)/sqrt(var + eps)·γ + β, then the
+//     residual e.Residual added, then the activation.
+//
+// Nothing is folded: the BN and the attentions are applied where the
+// README applies them. Alongside Y it computes Bound, the error model's
+// bound for a float32 implementation (see tolerance.go). It returns an
+// error when the layer, the input size, the slice lengths (weights, input,
+// residual, routing) or the values (which must be finite) are invalid.
+func ReferenceExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) (*Result, error) {
+	p = p.WithDefaults()
+	ho, wo, err := checkCall(p, w, x, n, h, wd, e)
 	if err != nil {
 		return nil, err
 	}
-	taps := p.Taps()
+	taps, nr := p.Taps(), p.RoutingLen()
 	inSz, outSz := p.InC*h*wd, p.OutC*ho*wo
 	res := &Result{
 		Y: make([]float64, n*outSz), Bound: make([]float64, n*outSz),
-		Pi: make([]float64, n*p.K*p.OutC), N: n, Ho: ho, Wo: wo, C: p.OutC,
+		Routing: make([]float64, n*nr), N: n, Ho: ho, Wo: wo, C: p.OutC,
 	}
-	fused := make([]float64, p.OutC*taps) // W'
-	absW := make([]float64, p.OutC*taps)  // Σ_k pi·|W_k|
-	maxW := make([]float64, p.OutC*taps)  // max_k |W_k|
+	if p.Routing == DyNet {
+		res.Pi = res.Routing
+	}
+	fused := make([]float64, p.OutC*taps) // W̃, literal (odconv: α_s applied, α_c and α_f not)
+	tm := make([]tapMag, p.OutC*taps)     // the error model's per-tap magnitudes
 	for s := range n {
 		xs := x[s*inSz : (s+1)*inSz]
-		rt := route(p, w, xs, h, wd)
-		copy(res.Pi[s*p.K*p.OutC:], rt.pi)
+		var ext []float32
+		if p.ExternalRouting {
+			ext = e.Routing[s*nr : (s+1)*nr]
+		}
+		rt := route(p, w, xs, h, wd, ext)
+		copy(res.Routing[s*nr:], rt.coef)
 		for o := range p.OutC {
 			for t := range taps {
-				var f, a, mx float64
+				f := 0.0
 				for k := range p.K {
-					wk := float64(w.Weight[(k*p.OutC+o)*taps+t])
-					pk := rt.pi[k*p.OutC+o]
-					f += pk * wk
-					a += pk * math.Abs(wk)
-					mx = math.Max(mx, math.Abs(wk))
+					f += literalCoef(p, rt, k, o) * float64(w.Weight[(k*p.OutC+o)*taps+t])
 				}
-				fused[o*taps+t], absW[o*taps+t], maxW[o*taps+t] = f, a, mx
+				if p.Routing == ODConv {
+					f *= rt.coef[p.InC+p.OutC+t%(p.KH*p.KW)]
+				}
+				fused[o*taps+t] = f
+				tm[o*taps+t] = tapMagnitude(p, w, rt, o, t)
 			}
 		}
 		for o := range p.OutC {
 			g := o / p.OutPerGroup()
-			var b float64
-			if p.Bias {
-				b = float64(w.Bias[o])
-			}
+			b := literalBias(p, w, rt, o)
+			bm := biasMagnitude(p, w, rt, o)
 			for oy := range ho {
 				for ox := range wo {
-					var sum, absSum, maxSum, xSum float64
+					var sum float64
+					var om outMag
 					for ci := range p.InPerGroup() {
 						c := g*p.InPerGroup() + ci
 						for kh := range p.KH {
@@ -206,17 +216,26 @@ func Reference(p Params, w Weights, x []float32, n, h, wd int) (*Result, error) 
 								}
 								t := o*taps + (ci*p.KH+kh)*p.KW + kw
 								xv := float64(xs[(c*h+iy)*wd+ix])
+								om.add(tm[t], xv)
+								if p.Routing == ODConv {
+									xv *= rt.coef[c] // x ⊙ α_c
+								}
 								sum += fused[t] * xv
-								absSum += absW[t] * math.Abs(xv)
-								maxSum += maxW[t] * math.Abs(xv)
-								xSum += math.Abs(xv)
 							}
 						}
 					}
-					i := s*outSz + (o*ho+oy)*wo + ox
 					y := sum + b
-					res.Y[i] = y
-					res.Bound[i] = outputBound(p, math.Abs(b), absSum, maxSum, xSum, y, rt.rW[o])
+					if p.Routing == ODConv {
+						y *= rt.coef[p.InC+o] // α_f
+					}
+					i := s*outSz + (o*ho+oy)*wo + ox
+					var r float64
+					if p.Residual {
+						r = float64(e.Residual[i])
+					}
+					z := preActivation(p, w, o, y, r)
+					res.Y[i] = activate(p.Activation, z)
+					res.Bound[i] = outputBound(p, bm, om, r, z, res.Y[i])
 				}
 			}
 		}
@@ -224,30 +243,98 @@ func Reference(p Params, w Weights, x []float32, n, h, wd int) (*Result, error) 
 	return res, nil
 }
 
-// ReferenceTraining computes the same layer in the paper's training-time
-// form, y = Σ_k pi_k·conv2d(x, Weight_k) + bias, in float64: K separate
-// convolutions mixed by the routing coefficients. It is mathematically equal
-// to Reference and serves as an independent check of it. The output layout
-// is [N,Cout,Ho,Wo].
+// literalCoef is the coefficient of expert k for output channel o in the
+// README's formula for W̃: π[k,o] (dynet), c[k] (condconv, dycnn), α_w[k]
+// (odconv, whose α_f, α_c and α_s are applied separately), 1 (static).
+func literalCoef(p Params, rt sampleRouting, k, o int) float64 {
+	switch p.Routing {
+	case DyNet:
+		return rt.coef[k*p.OutC+o]
+	case CondConv, DyCNN:
+		return rt.coef[k]
+	case ODConv:
+		return rt.coef[p.InC+p.OutC+p.KH*p.KW+k]
+	}
+	return 1
+}
+
+// literalBias is the conv's bias for output channel o before the epilogue:
+// Bias[o] (dynet, static), Σ_k c[k]·Bias[k,o] (condconv, dycnn), 0 without
+// bias and for odconv.
+func literalBias(p Params, w Weights, rt sampleRouting, o int) float64 {
+	if !p.Bias {
+		return 0
+	}
+	switch p.Routing {
+	case CondConv, DyCNN:
+		b := 0.0
+		for k := range p.K {
+			b += rt.coef[k] * float64(w.Bias[k*p.OutC+o])
+		}
+		return b
+	}
+	return float64(w.Bias[o])
+}
+
+// preActivation applies the epilogue's BN and residual to the conv output y
+// of channel o.
+func preActivation(p Params, w Weights, o int, y, r float64) float64 {
+	if p.BatchNorm {
+		y = (y-float64(w.BNMean[o]))/math.Sqrt(float64(w.BNVar[o])+p.BNEps)*float64(w.BNWeight[o]) + float64(w.BNBias[o])
+	}
+	return y + r
+}
+
+// activate applies an activation in float64.
+func activate(act string, z float64) float64 {
+	switch act {
+	case ActReLU:
+		return math.Max(z, 0)
+	case ActReLU6:
+		return math.Min(math.Max(z, 0), 6)
+	case ActHardswish:
+		return z * math.Min(math.Max(z+3, 0), 6) / 6
+	case ActSiLU:
+		return z * sigmoid(z)
+	case ActSigmoid:
+		return sigmoid(z)
+	}
+	return z
+}
+
+// ReferenceTraining is ReferenceTrainingExtra with an empty Extra.
 func ReferenceTraining(p Params, w Weights, x []float32, n, h, wd int) ([]float64, error) {
-	ho, wo, err := checkCall(p, w, x, n, h, wd)
+	return ReferenceTrainingExtra(p, w, x, n, h, wd, Extra{})
+}
+
+// ReferenceTrainingExtra computes the same layer in the training-time form,
+// y = Σ_k c(k,o)·conv2d(x', Weight_k') + bias then the epilogue, in
+// float64: K separate convolutions mixed by the routing coefficients (for
+// odconv x' = x ⊙ α_c, Weight_k' = α_s ⊙ Weight_k and c(k,o) =
+// α_f[o]·α_w[k]). It is mathematically equal to ReferenceExtra and serves as
+// an independent check of it. The output layout is [N,Cout,Ho,Wo].
+func ReferenceTrainingExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) ([]float64, error) {
+	p = p.WithDefaults()
+	ho, wo, err := checkCall(p, w, x, n, h, wd, e)
 	if err != nil {
 		return nil, err
 	}
-	taps := p.Taps()
+	taps, nr := p.Taps(), p.RoutingLen()
 	inSz, outSz := p.InC*h*wd, p.OutC*ho*wo
 	y := make([]float64, n*outSz)
 	for s := range n {
 		xs := x[s*inSz : (s+1)*inSz]
-		pi := route(p, w, xs, h, wd).pi
+		var ext []float32
+		if p.ExternalRouting {
+			ext = e.Routing[s*nr : (s+1)*nr]
+		}
+		rt := route(p, w, xs, h, wd, ext)
 		for o := range p.OutC {
 			g := o / p.OutPerGroup()
+			b := literalBias(p, w, rt, o)
 			for oy := range ho {
 				for ox := range wo {
-					acc := 0.0
-					if p.Bias {
-						acc = float64(w.Bias[o])
-					}
+					acc := b
 					for k := range p.K {
 						wk := w.Weight[(k*p.OutC+o)*taps : (k*p.OutC+o+1)*taps]
 						conv := 0.0
@@ -260,13 +347,28 @@ func ReferenceTraining(p Params, w Weights, x []float32, n, h, wd int) ([]float6
 										continue
 									}
 									c := g*p.InPerGroup() + ci
-									conv += float64(wk[(ci*p.KH+kh)*p.KW+kw]) * float64(xs[(c*h+iy)*wd+ix])
+									wv := float64(wk[(ci*p.KH+kh)*p.KW+kw])
+									xv := float64(xs[(c*h+iy)*wd+ix])
+									if p.Routing == ODConv {
+										wv *= rt.coef[p.InC+p.OutC+kh*p.KW+kw]
+										xv *= rt.coef[c]
+									}
+									conv += wv * xv
 								}
 							}
 						}
-						acc += pi[k*p.OutC+o] * conv
+						ck := literalCoef(p, rt, k, o)
+						if p.Routing == ODConv {
+							ck *= rt.coef[p.InC+o]
+						}
+						acc += ck * conv
 					}
-					y[s*outSz+(o*ho+oy)*wo+ox] = acc
+					i := s*outSz + (o*ho+oy)*wo + ox
+					var r float64
+					if p.Residual {
+						r = float64(e.Residual[i])
+					}
+					y[i] = activate(p.Activation, preActivation(p, w, o, acc, r))
 				}
 			}
 		}
