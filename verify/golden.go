@@ -19,12 +19,13 @@ import (
 // ModulePath is dygen's module path, used to find the module root.
 const ModulePath = "github.com/dygen/dygen"
 
-// Golden is one PyTorch golden case (see shared/golden/README.md): a layer,
-// its weights, an input batch, and what PyTorch computed for it.
+// Golden is one PyTorch golden case (see shared/golden/README.md and
+// shared/golden-family/README.md): a layer, its weights, an input batch
+// with its extra inputs, and what PyTorch computed for it.
 type Golden struct {
 	Path    string    // file the case was loaded from
 	Name    string    // the spec's name, or the file's base name
-	Params  Params    // the layer, padding symmetric as PyTorch's [PH, PW]
+	Params  Params    // the layer, padding symmetric as PyTorch's [PH, PW], defaults filled in
 	N, H, W int       // batch and input size
 	Weights Weights   // the layer's parameters
 	Input   []float32 // [N,Cin,H,W]
@@ -32,11 +33,35 @@ type Golden struct {
 	// OutputF64 is the float64 result rounded to float32. Compare against
 	// Want, which keeps it at full precision.
 	OutputF64 []float32
-	Routing   []float32 // softmax coefficients [N,K,Cout]
-	Want      []float64 // output_f64 at full precision [N,Cout,Ho,Wo]
+	// Residual [N,Cout,Ho,Wo] is the tensor added before the activation,
+	// when the layer has one.
+	Residual []float32
+	// Routing is PyTorch's float32 routing coefficients, for debugging,
+	// [N, RoutingLen] in the RoutingLen layout (family.go): for dynet π
+	// [N,K,Cout]; for condconv and dycnn the file's "routing" [N,K]; for
+	// odconv routing.channel, routing.filter, routing.spatial and
+	// routing.kernel one after the other, 1 for an absent head. Empty for
+	// static layers.
+	Routing []float32
+	Want    []float64 // output_f64 at full precision [N,Cout,Ho,Wo]
 }
 
-// goldenSpec is the JSON in a golden file's __metadata__.spec.
+// Extra returns the extra inputs to call g's layer with: the residual when
+// the case has one, and the stored routing when the layer takes its
+// routing from outside.
+func (g *Golden) Extra() Extra {
+	var e Extra
+	if g.Params.Residual {
+		e.Residual = g.Residual
+	}
+	if g.Params.WithDefaults().ExternalRouting {
+		e.Routing = g.Routing
+	}
+	return e
+}
+
+// goldenSpec is the JSON in a golden file's __metadata__.spec (and of each
+// conv of a block's __metadata__.block).
 type goldenSpec struct {
 	Name        string          `json:"name"`
 	InChannels  *int            `json:"in_channels"`
@@ -51,6 +76,19 @@ type goldenSpec struct {
 	NumExperts  *int            `json:"num_experts"`
 	Batch       *int            `json:"batch"`
 	InputSize   json.RawMessage `json:"input_size"`
+
+	// The family's keys (shared/golden-family/README.md); absent in the
+	// seed cases, which are dynet layers with a softmax gate.
+	Routing           *string           `json:"routing"`
+	Gate              *string           `json:"gate"`
+	Temperature       *float64          `json:"temperature"`
+	AttentionChannels *int              `json:"attention_channels"`
+	BatchNorm         *bool             `json:"batch_norm"`
+	BatchNormEps      *float64          `json:"batch_norm_eps"`
+	Activation        *string           `json:"activation"`
+	Residual          *bool             `json:"residual"`
+	RoutingInput      *string           `json:"routing_input"`
+	StateDict         map[string]string `json:"state_dict"`
 }
 
 // pair decodes an int or an [a, b] pair (PyTorch's int-or-tuple arguments);
@@ -73,7 +111,8 @@ func pair(field string, raw json.RawMessage, def []int) (int, int, error) {
 	return vs[0], vs[1], nil
 }
 
-// paramsFromSpec resolves a golden spec into Params, batch and input size.
+// paramsFromSpec resolves a golden spec into Params (defaults filled in),
+// batch and input size.
 func paramsFromSpec(s *goldenSpec) (p Params, n, h, w int, err error) {
 	req := func(name string, v *int) (int, error) {
 		if v == nil {
@@ -120,6 +159,50 @@ func paramsFromSpec(s *goldenSpec) (p Params, n, h, w int, err error) {
 	if s.PaddingMode != nil {
 		p.Mode = *s.PaddingMode
 	}
+	str := func(v *string) string {
+		if v == nil {
+			return ""
+		}
+		return *v
+	}
+	p.Routing, p.Gate, p.Activation = str(s.Routing), str(s.Gate), str(s.Activation)
+	if s.Routing != nil && *s.Routing == "" {
+		err = fmt.Errorf("routing is empty")
+		return
+	}
+	if s.Temperature != nil {
+		if p.Temperature = *s.Temperature; !(p.Temperature > 0) {
+			err = fmt.Errorf("temperature must be positive, got %v", p.Temperature)
+			return
+		}
+	}
+	if s.AttentionChannels != nil {
+		if p.AttnC = *s.AttentionChannels; p.AttnC <= 0 {
+			err = fmt.Errorf("attention_channels must be positive, got %d", p.AttnC)
+			return
+		}
+	}
+	if s.BatchNorm != nil {
+		p.BatchNorm = *s.BatchNorm
+	}
+	if s.BatchNormEps != nil {
+		if p.BNEps = *s.BatchNormEps; !(p.BNEps > 0) {
+			err = fmt.Errorf("batch_norm_eps must be positive, got %v", p.BNEps)
+			return
+		}
+	}
+	if s.Residual != nil {
+		p.Residual = *s.Residual
+	}
+	switch ri := str(s.RoutingInput); ri {
+	case "", "own":
+	case "external":
+		p.ExternalRouting = true
+	default:
+		err = fmt.Errorf("routing_input must be own or external, got %q", ri)
+		return
+	}
+	p = p.WithDefaults()
 	if err = p.Check(); err != nil {
 		return
 	}
@@ -131,11 +214,79 @@ func paramsFromSpec(s *goldenSpec) (p Params, n, h, w int, err error) {
 	return
 }
 
-// LoadGolden reads a golden case: the layer from the header's
-// __metadata__.spec JSON and the tensors listed in the README, each checked
-// against the shape the spec implies. Errors name the file and the problem
-// (a missing or ill-shaped tensor, a bias tensor that the spec says the
-// layer lacks, a bad spec).
+// modulePrefix is the state-dict prefix of a module path: path + ".", or
+// "" for the root.
+func modulePrefix(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + "."
+}
+
+// loadWeights reads every tensor of p.Tensors() from f, each named
+// prefix(t.Module) + t.Name and checked against its shape.
+func loadWeights(f *dyrt.File, p Params, prefix func(module string) string) (Weights, error) {
+	var w Weights
+	for _, t := range p.Tensors() {
+		v, err := f.Float32(prefix(t.Module)+t.Name, t.Shape...)
+		if err != nil {
+			return Weights{}, err
+		}
+		*w.Field(t.Field) = v
+	}
+	return w, nil
+}
+
+// loadRouting reads the routing coefficients a golden file stores for
+// debugging, into the RoutingLen layout [N, RoutingLen] (see Golden.Routing).
+func loadRouting(f *dyrt.File, p Params, n int) ([]float32, error) {
+	switch p.Routing {
+	case DyNet:
+		return f.Float32("routing", n, p.K, p.OutC)
+	case CondConv, DyCNN:
+		return f.Float32("routing", n, p.K)
+	case ODConv:
+		filter, spatial, kernel := p.ODHeads()
+		nr := p.RoutingLen()
+		out := make([]float32, n*nr)
+		off := 0
+		for _, hd := range []struct {
+			name    string
+			size    int
+			present bool
+		}{{"routing.channel", p.InC, true}, {"routing.filter", p.OutC, filter}, {"routing.spatial", p.KH * p.KW, spatial}, {"routing.kernel", p.K, kernel}} {
+			v := make([]float32, n*hd.size)
+			if hd.present {
+				var err error
+				if v, err = f.Float32(hd.name, n, hd.size); err != nil {
+					return nil, err
+				}
+			} else {
+				if f.Has(hd.name) {
+					return nil, fmt.Errorf("%s: has a tensor %q but the layer has no such head", f.Path, hd.name)
+				}
+				for i := range v {
+					v[i] = 1
+				}
+			}
+			for s := range n {
+				copy(out[s*nr+off:], v[s*hd.size:(s+1)*hd.size])
+			}
+			off += hd.size
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// LoadGolden reads a golden case, a seed case (shared/golden) or a family
+// case (shared/golden-family): the layer from the header's
+// __metadata__.spec JSON and the tensors listed in the READMEs, each
+// checked against the shape the spec implies. The layer's tensors are
+// those of Params.Tensors, named relative to the file: the conv's at "",
+// the routing's at Params.DefaultRoutingPath, the BN's at "bn.". Errors
+// name the file and the problem (a missing or ill-shaped tensor, a bias or
+// residual tensor that the spec says the layer lacks, a bad spec).
 func LoadGolden(path string) (*Golden, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
@@ -158,25 +309,43 @@ func LoadGolden(path string) (*Golden, error) {
 	if g.Name == "" {
 		g.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	}
+	for _, c := range []struct {
+		name string
+		has  bool
+		key  string
+	}{{"bias", p.Bias, "bias: false"}, {"residual", p.Residual, "residual: false"}} {
+		if !c.has && f.Has(c.name) {
+			return nil, fmt.Errorf("%s: has a tensor %q but the spec says %s", path, c.name, c.key)
+		}
+	}
+	routingPath := p.DefaultRoutingPath()
+	if g.Weights, err = loadWeights(f, p, func(m string) string {
+		switch m {
+		case ModRouting:
+			return routingPath
+		case ModBN:
+			return "bn."
+		}
+		return ""
+	}); err != nil {
+		return nil, err
+	}
 	ho, wo := p.OutputSize(h, w)
 	load := func(dst *[]float32, name string, shape ...int) {
 		if err == nil {
 			*dst, err = f.Float32(name, shape...)
 		}
 	}
-	load(&g.Weights.Weight, "weight", p.K, p.OutC, p.InPerGroup(), p.KH, p.KW)
-	if p.Bias {
-		load(&g.Weights.Bias, "bias", p.OutC)
-	} else if f.Has("bias") {
-		return nil, fmt.Errorf("%s: has a tensor \"bias\" but the spec says bias: false", path)
-	}
-	load(&g.Weights.FCWeight, "_coefficient_fn.fc.weight", p.K*p.OutC, p.InC)
-	load(&g.Weights.FCBias, "_coefficient_fn.fc.bias", p.K*p.OutC)
 	load(&g.Input, "input", n, p.InC, h, w)
+	if p.Residual {
+		load(&g.Residual, "residual", n, p.OutC, ho, wo)
+	}
 	load(&g.Output, "output", n, p.OutC, ho, wo)
 	load(&g.OutputF64, "output_f64", n, p.OutC, ho, wo)
-	load(&g.Routing, "routing", n, p.K, p.OutC)
 	if err != nil {
+		return nil, err
+	}
+	if g.Routing, err = loadRouting(f, p, n); err != nil {
 		return nil, err
 	}
 	if g.Want, err = f.Float64("output_f64", n, p.OutC, ho, wo); err != nil {
@@ -208,7 +377,7 @@ const GoldenRefTol = 1e-9
 // reference or a corrupt file cannot hide), and then compares got against
 // PyTorch's float64 output with the error model's bounds (see Compare).
 func CheckGolden(g *Golden, got []float32) error {
-	r, err := Reference(g.Params, g.Weights, g.Input, g.N, g.H, g.W)
+	r, err := ReferenceExtra(g.Params, g.Weights, g.Input, g.N, g.H, g.W, g.Extra())
 	if err != nil {
 		return fmt.Errorf("%s: reference: %v", g.Name, err)
 	}
@@ -238,26 +407,40 @@ func checkGoldenRef(g *Golden, r *Result, got []float32) error {
 		// The bound is for |got − y|; against want it grows by |y − want|.
 		bound[i] = r.Bound[i] + d
 	}
-	if err := Compare(got, &Result{Y: want, Bound: bound, Pi: r.Pi, N: r.N, Ho: r.Ho, Wo: r.Wo, C: r.C}); err != nil {
+	if err := Compare(got, &Result{Y: want, Bound: bound, Pi: r.Pi, Routing: r.Routing, N: r.N, Ho: r.Ho, Wo: r.Wo, C: r.C}); err != nil {
 		return fmt.Errorf("%s: %v", g.Name, err)
 	}
 	return nil
 }
 
-// GoldenDir locates the golden cases: $DYGEN_GOLDEN_DIR when set; else
+// GoldenDir locates the seed golden cases: $DYGEN_GOLDEN_DIR when set; else
 // <root>/../shared/golden for the first directory <root>, walking up from
 // the working directory, whose go.mod declares module github.com/dygen/dygen;
 // else the same path relative to this package's source directory (found
 // through runtime.Caller, which works for a module that uses dygen through a
 // replace directive). The bool reports whether the directory exists.
-func GoldenDir() (string, bool) {
-	if d := os.Getenv("DYGEN_GOLDEN_DIR"); d != "" {
+func GoldenDir() (string, bool) { return sharedDir("DYGEN_GOLDEN_DIR", "golden") }
+
+// GoldenFamilyDir locates the family's single-layer golden cases
+// (shared/golden-family) as GoldenDir does, with $DYGEN_GOLDEN_FAMILY_DIR in
+// place of $DYGEN_GOLDEN_DIR.
+func GoldenFamilyDir() (string, bool) { return sharedDir("DYGEN_GOLDEN_FAMILY_DIR", "golden-family") }
+
+// GoldenBlocksDir locates the golden blocks (shared/golden-blocks) as
+// GoldenDir does, with $DYGEN_GOLDEN_BLOCKS_DIR in place of
+// $DYGEN_GOLDEN_DIR.
+func GoldenBlocksDir() (string, bool) { return sharedDir("DYGEN_GOLDEN_BLOCKS_DIR", "golden-blocks") }
+
+// sharedDir finds ../shared/<name> beside the module root (see GoldenDir),
+// or the directory named by the environment variable env.
+func sharedDir(env, name string) (string, bool) {
+	if d := os.Getenv(env); d != "" {
 		return d, isDir(d)
 	}
 	var tried string
 	if wd, err := os.Getwd(); err == nil {
 		if root, ok := findModuleRoot(wd); ok {
-			d := filepath.Join(root, "..", "shared", "golden")
+			d := filepath.Join(root, "..", "shared", name)
 			if isDir(d) {
 				return d, true
 			}
@@ -265,7 +448,7 @@ func GoldenDir() (string, bool) {
 		}
 	}
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		d := filepath.Join(filepath.Dir(file), "..", "..", "shared", "golden")
+		d := filepath.Join(filepath.Dir(file), "..", "..", "shared", name)
 		if isDir(d) {
 			return d, true
 		}

@@ -97,9 +97,10 @@ func GoldenEnv() ([]string, error) {
 }
 
 // Matches reports whether a golden case was made by a layer with
-// parameters p and, when fixedH > 0, input size fixedH×fixedW.
+// parameters p (compared with their defaults filled in) and, when
+// fixedH > 0, input size fixedH×fixedW.
 func (g *Golden) Matches(p Params, fixedH, fixedW int) bool {
-	return g.Params == p && (fixedH == 0 || (g.H == fixedH && g.W == fixedW))
+	return g.Params.WithDefaults() == p.WithDefaults() && (fixedH == 0 || (g.H == fixedH && g.W == fixedW))
 }
 
 // Line formats one check's result as the line `dygen verify` reads from the

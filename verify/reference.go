@@ -38,9 +38,24 @@ type Result struct {
 // nonsensical shape fails with an error instead of exhausting memory.
 const maxRefElems = 1 << 28
 
+// extra64 is Extra in float64, as the reference computes with it.
+type extra64 struct{ residual, routing []float64 }
+
+// widen converts float32 values to float64 (nil stays nil).
+func widen(v []float32) []float64 {
+	if v == nil {
+		return nil
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
 // checkCall validates a Reference call and returns the output size. p has
 // its defaults filled in.
-func checkCall(p Params, w Weights, x []float32, n, h, wd int, e Extra) (ho, wo int, err error) {
+func checkCall(p Params, w Weights, x []float64, n, h, wd int, e extra64) (ho, wo int, err error) {
 	if err := p.Check(); err != nil {
 		return 0, 0, err
 	}
@@ -74,24 +89,24 @@ func checkCall(p Params, w Weights, x []float32, n, h, wd int, e Extra) (ho, wo 
 		return 0, 0, fmt.Errorf("output [%d %d %d %d] is too large for the reference", n, p.OutC, ho, wo)
 	}
 	switch {
-	case p.Residual && len(e.Residual) != total:
-		return 0, 0, fmt.Errorf("residual has %d elements, want %d (N=%d, Cout=%d, Ho=%d, Wo=%d)", len(e.Residual), total, n, p.OutC, ho, wo)
-	case !p.Residual && len(e.Residual) != 0:
-		return 0, 0, fmt.Errorf("residual has %d elements, want none (the layer has no residual)", len(e.Residual))
-	case p.ExternalRouting && len(e.Routing) != n*p.RoutingLen():
-		return 0, 0, fmt.Errorf("routing has %d elements, want %d (N=%d, %d coefficients per sample)", len(e.Routing), n*p.RoutingLen(), n, p.RoutingLen())
-	case !p.ExternalRouting && len(e.Routing) != 0:
-		return 0, 0, fmt.Errorf("routing has %d elements, want none (the layer computes its own routing)", len(e.Routing))
+	case p.Residual && len(e.residual) != total:
+		return 0, 0, fmt.Errorf("residual has %d elements, want %d (N=%d, Cout=%d, Ho=%d, Wo=%d)", len(e.residual), total, n, p.OutC, ho, wo)
+	case !p.Residual && len(e.residual) != 0:
+		return 0, 0, fmt.Errorf("residual has %d elements, want none (the layer has no residual)", len(e.residual))
+	case p.ExternalRouting && len(e.routing) != n*p.RoutingLen():
+		return 0, 0, fmt.Errorf("routing has %d elements, want %d (N=%d, %d coefficients per sample)", len(e.routing), n*p.RoutingLen(), n, p.RoutingLen())
+	case !p.ExternalRouting && len(e.routing) != 0:
+		return 0, 0, fmt.Errorf("routing has %d elements, want none (the layer computes its own routing)", len(e.routing))
 	}
 	for _, f := range WeightFields {
-		if err := checkFinite(f, *w.Field(f)); err != nil {
+		if err := checkFinite(f, widen(*w.Field(f))); err != nil {
 			return 0, 0, err
 		}
 	}
 	for _, s := range []struct {
 		name string
-		v    []float32
-	}{{"input", x}, {"residual", e.Residual}, {"routing", e.Routing}} {
+		v    []float64
+	}{{"input", x}, {"residual", e.residual}, {"routing", e.routing}} {
 		if err := checkFinite(s.name, s.v); err != nil {
 			return 0, 0, err
 		}
@@ -109,9 +124,9 @@ func checkCall(p Params, w Weights, x []float32, n, h, wd int, e Extra) (ho, wo 
 	return ho, wo, nil
 }
 
-func checkFinite(name string, v []float32) error {
+func checkFinite(name string, v []float64) error {
 	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("%s[%d] is %v; the reference needs finite values", name, i, x)
 		}
 	}
@@ -157,6 +172,12 @@ func Reference(p Params, w Weights, x []float32, n, h, wd int) (*Result, error) 
 // error when the layer, the input size, the slice lengths (weights, input,
 // residual, routing) or the values (which must be finite) are invalid.
 func ReferenceExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) (*Result, error) {
+	return reference64(p, w, widen(x), n, h, wd, extra64{widen(e.Residual), widen(e.Routing)})
+}
+
+// reference64 is ReferenceExtra on float64 inputs (which lets a block's
+// layers be chained without rounding between them).
+func reference64(p Params, w Weights, x []float64, n, h, wd int, e extra64) (*Result, error) {
 	p = p.WithDefaults()
 	ho, wo, err := checkCall(p, w, x, n, h, wd, e)
 	if err != nil {
@@ -175,9 +196,9 @@ func ReferenceExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) (*R
 	tm := make([]tapMag, p.OutC*taps)     // the error model's per-tap magnitudes
 	for s := range n {
 		xs := x[s*inSz : (s+1)*inSz]
-		var ext []float32
+		var ext []float64
 		if p.ExternalRouting {
-			ext = e.Routing[s*nr : (s+1)*nr]
+			ext = e.routing[s*nr : (s+1)*nr]
 		}
 		rt := route(p, w, xs, h, wd, ext)
 		copy(res.Routing[s*nr:], rt.coef)
@@ -215,7 +236,7 @@ func ReferenceExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) (*R
 									continue
 								}
 								t := o*taps + (ci*p.KH+kh)*p.KW + kw
-								xv := float64(xs[(c*h+iy)*wd+ix])
+								xv := xs[(c*h+iy)*wd+ix]
 								om.add(tm[t], xv)
 								if p.Routing == ODConv {
 									xv *= rt.coef[c] // x ⊙ α_c
@@ -231,7 +252,7 @@ func ReferenceExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) (*R
 					i := s*outSz + (o*ho+oy)*wo + ox
 					var r float64
 					if p.Residual {
-						r = float64(e.Residual[i])
+						r = e.residual[i]
 					}
 					z := preActivation(p, w, o, y, r)
 					res.Y[i] = activate(p.Activation, z)
@@ -313,8 +334,9 @@ func ReferenceTraining(p Params, w Weights, x []float32, n, h, wd int) ([]float6
 // odconv x' = x ⊙ α_c, Weight_k' = α_s ⊙ Weight_k and c(k,o) =
 // α_f[o]·α_w[k]). It is mathematically equal to ReferenceExtra and serves as
 // an independent check of it. The output layout is [N,Cout,Ho,Wo].
-func ReferenceTrainingExtra(p Params, w Weights, x []float32, n, h, wd int, e Extra) ([]float64, error) {
+func ReferenceTrainingExtra(p Params, w Weights, x32 []float32, n, h, wd int, e32 Extra) ([]float64, error) {
 	p = p.WithDefaults()
+	x, e := widen(x32), extra64{widen(e32.Residual), widen(e32.Routing)}
 	ho, wo, err := checkCall(p, w, x, n, h, wd, e)
 	if err != nil {
 		return nil, err
@@ -324,9 +346,9 @@ func ReferenceTrainingExtra(p Params, w Weights, x []float32, n, h, wd int, e Ex
 	y := make([]float64, n*outSz)
 	for s := range n {
 		xs := x[s*inSz : (s+1)*inSz]
-		var ext []float32
+		var ext []float64
 		if p.ExternalRouting {
-			ext = e.Routing[s*nr : (s+1)*nr]
+			ext = e.routing[s*nr : (s+1)*nr]
 		}
 		rt := route(p, w, xs, h, wd, ext)
 		for o := range p.OutC {
@@ -348,7 +370,7 @@ func ReferenceTrainingExtra(p Params, w Weights, x []float32, n, h, wd int, e Ex
 									}
 									c := g*p.InPerGroup() + ci
 									wv := float64(wk[(ci*p.KH+kh)*p.KW+kw])
-									xv := float64(xs[(c*h+iy)*wd+ix])
+									xv := xs[(c*h+iy)*wd+ix]
 									if p.Routing == ODConv {
 										wv *= rt.coef[p.InC+p.OutC+kh*p.KW+kw]
 										xv *= rt.coef[c]
@@ -366,7 +388,7 @@ func ReferenceTrainingExtra(p Params, w Weights, x []float32, n, h, wd int, e Ex
 					i := s*outSz + (o*ho+oy)*wo + ox
 					var r float64
 					if p.Residual {
-						r = float64(e.Residual[i])
+						r = e.residual[i]
 					}
 					y[i] = activate(p.Activation, preActivation(p, w, o, acc, r))
 				}

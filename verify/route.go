@@ -14,13 +14,11 @@ type sampleRouting struct {
 // route computes one sample's routing coefficients, in float64, from the
 // sample xs [Cin,H,W] (p has its defaults filled in), or takes them from
 // ext when the layer's routing comes from outside. Static layers have none.
-func route(p Params, w Weights, xs []float32, h, wd int, ext []float32) sampleRouting {
+func route(p Params, w Weights, xs []float64, h, wd int, ext []float64) sampleRouting {
 	n := p.RoutingLen()
 	r := sampleRouting{coef: make([]float64, n), rel: make([]float64, n)}
 	if p.ExternalRouting {
-		for i, v := range ext[:n] {
-			r.coef[i] = float64(v)
-		}
+		copy(r.coef, ext[:n])
 		return r
 	}
 	switch p.Routing {
@@ -104,14 +102,14 @@ func route(p Params, w Weights, xs []float32, h, wd int, ext []float32) sampleRo
 
 // pool returns the mean of every input channel of one sample and the bound
 // on its float32 error (step 1).
-func pool(p Params, xs []float32, h, wd int) (pooled, ep []float64) {
+func pool(p Params, xs []float64, h, wd int) (pooled, ep []float64) {
 	hw := h * wd
 	pooled, ep = make([]float64, p.InC), make([]float64, p.InC)
 	for c := range p.InC {
 		var s, a float64
 		for _, v := range xs[c*hw : (c+1)*hw] {
-			s += float64(v)
-			a += math.Abs(float64(v))
+			s += v
+			a += math.Abs(v)
 		}
 		pooled[c] = s / float64(hw)
 		ep[c] = poolingErr(a/float64(hw), hw)
