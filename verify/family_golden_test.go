@@ -88,3 +88,34 @@ func TestGoldenFamily(t *testing.T) {
 	}
 	t.Logf("worst relative difference of the reference from output_f64: %.3g", worst)
 }
+
+// TestGoldenBlocks runs the reference conv by conv over each golden block
+// with the block's wiring and checks it against PyTorch's float64 output.
+func TestGoldenBlocks(t *testing.T) {
+	for _, path := range sharedFilesOrSkip(t, GoldenBlocksDir) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			b, err := LoadBlock(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := b.Reference()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel := maxRelDiff(y, b.Want)
+			if rel > GoldenRefTol {
+				t.Errorf("block reference vs output_f64: relative difference %.3g > %.0e", rel, GoldenRefTol)
+			}
+			if b.RoutingFn != "" {
+				r, err := b.SharedRouting(widen(b.Input))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxRelDiff(r, widen(b.Routing)); d > 1e-6 {
+					t.Errorf("shared routing differs from the stored one by %.3g", d)
+				}
+			}
+			t.Logf("%s (%d convs): reference vs output_f64 %.3g relative", b.Kind, len(b.Convs), rel)
+		})
+	}
+}
