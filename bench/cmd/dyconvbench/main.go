@@ -52,26 +52,33 @@ type configResult struct {
 	FLOPs   float64                `json:"flops"`
 	LoadAvg string                 `json:"loadavg_at_start"` // /proc/loadavg: the machine is shared
 	Peers   map[string]*peerResult `json:"peers"`
+	// Ratios are dygen's GFLOP/s over a peer's or a group of peers' best
+	// (see ratioColumns): "best_onednn_kept" is the ratio of record.
+	Ratios map[string]float64 `json:"dygen_over,omitempty"`
 }
 
 type report struct {
-	Started   string          `json:"started"`
-	Seconds   float64         `json:"seconds"`
-	Machine   map[string]any  `json:"machine"`
-	PeakGF    float64         `json:"peak_gflops_1core"`
-	Peak      map[string]any  `json:"peak"`
-	Rounds    int             `json:"rounds"`
-	TargetMS  float64         `json:"target_ms_per_slot"`
-	Seed      uint64          `json:"seed"`
-	PeerOrder []string        `json:"peer_order"`
-	Results   []*configResult `json:"results"`
+	Started   string         `json:"started"`
+	Seconds   float64        `json:"seconds"`
+	Machine   map[string]any `json:"machine"`
+	PeakGF    float64        `json:"peak_gflops_1core"`
+	Peak      map[string]any `json:"peak"`
+	Rounds    int            `json:"rounds"`
+	TargetMS  float64        `json:"target_ms_per_slot"`
+	Seed      uint64         `json:"seed"`
+	PeerOrder []string       `json:"peer_order"`
+	// Peers says what each peer name stands for (the two oneDNN modes, the
+	// ISA cap); RatioOfRecord which ratio the summary quotes.
+	Peers         map[string]string `json:"peers,omitempty"`
+	RatioOfRecord string            `json:"ratio_of_record,omitempty"`
+	Results       []*configResult   `json:"results"`
 }
 
 func main() {
 	var (
 		outDir   = flag.String("out", "results", "folder for results.json, table.md and the charts")
 		dataDir  = flag.String("data", "out/data", "folder for the generated data files and the peers' outputs")
-		peersF   = flag.String("peers", "dygen,onednn,onednn-avx2,pytorch,gonum", "peers in interleaving order (dygen first: it is the reference)")
+		peersF   = flag.String("peers", strings.Join(defaultPeers, ","), "peers in interleaving order, out of the default's (dygen first: it is the reference)")
 		layersF  = flag.String("layers", ".", "regexp selecting suite layers by name")
 		nsF      = flag.String("n", "1,8", "batch sizes")
 		thF      = flag.String("threads", "1,2", "thread counts")
@@ -110,14 +117,23 @@ func main() {
 	if err != nil {
 		log.Fatal("-threads: ", err)
 	}
-	re, err := regexp.Compile(*layersF)
+	selected, err := selectLayers(*layersF)
 	if err != nil {
-		log.Fatal("-layers: ", err)
+		log.Fatal(err)
+	}
+	for _, name := range names {
+		if _, ok := peerDesc[name]; !ok {
+			log.Fatalf("-peers: unknown peer %q (%s)", name, strings.Join(defaultPeers, ", "))
+		}
 	}
 	maxN := slices.Max(ns)
 
 	// The machine and its single-core FMA peak.
-	rep := &report{Started: start.Format(time.RFC3339), Machine: machine(), Rounds: *rounds, TargetMS: *targetMS, Seed: *seed, PeerOrder: names}
+	rep := &report{Started: start.Format(time.RFC3339), Machine: machine(), Rounds: *rounds, TargetMS: *targetMS, Seed: *seed, PeerOrder: names,
+		Peers: map[string]string{}, RatioOfRecord: ratioOfRecordDesc}
+	for _, name := range names {
+		rep.Peers[name] = peerDesc[name]
+	}
 	rep.Machine["loadavg_at_start"] = loadavg()
 	peakOut, err := exec.Command(*peakBin).Output()
 	if err != nil {
@@ -138,15 +154,15 @@ func main() {
 			p = dygenPeer()
 		case "gonum":
 			p = gonumPeer()
-		case "onednn", "onednn-avx2":
+		case "onednn", "onednn-avx2", "onednn-kept", "onednn-kept-avx2":
 			if _, err := os.Stat(*onednn); err != nil {
 				log.Fatalf("oneDNN peer: %v: build bench/peers/onednn_dyconv.cpp (needs Debian's libdnnl-dev: apt-get install -y libdnnl-dev; bench/run.sh does both), or leave the peer out with -peers", err)
 			}
-			var env []string
-			if name == "onednn-avx2" {
-				env = []string{"DNNL_MAX_CPU_ISA=AVX2"}
+			mode := "convert"
+			if strings.HasPrefix(name, "onednn-kept") {
+				mode = "kept"
 			}
-			pp, err := startProc(name, env, *onednn)
+			pp, err := startProc(name, onednnEnv(os.Environ(), strings.HasSuffix(name, "-avx2")), *onednn, "-mode", mode)
 			if err != nil {
 				log.Fatalf("oneDNN peer: %v", err)
 			}
@@ -160,8 +176,6 @@ func main() {
 				log.Fatalf("PyTorch peer: %v", err)
 			}
 			p = pp
-		default:
-			log.Fatalf("-peers: unknown peer %q (dygen, onednn, onednn-avx2, pytorch, gonum)", name)
 		}
 		peers = append(peers, p)
 	}
@@ -175,11 +189,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for li := range layers {
+	for _, li := range selected {
 		l := &layers[li]
-		if !re.MatchString(l.Name) {
-			continue
-		}
 		d, err := genData(l, li, *seed, maxN, filepath.Join(absData, l.Name))
 		if err != nil {
 			log.Fatalf("%s: data: %v", l.Name, err)
@@ -293,7 +304,62 @@ func runConfig(l *suiteLayer, d *layerData, n, t int, peers []peer, rounds int, 
 		r.PctPeak = 100 * r.GFLOPS / peak
 		r.PctPeakAllT = r.PctPeak / float64(t)
 	}
+	cr.Ratios = dygenOver(cr)
 	return cr
+}
+
+// defaultPeers is every peer, in the default interleaving order.
+var defaultPeers = []string{"dygen", "onednn-kept", "onednn-kept-avx2", "onednn", "onednn-avx2", "pytorch", "gonum"}
+
+// peerDesc says what each peer name stands for (results.json keeps it).
+var peerDesc = map[string]string{
+	"dygen":            "dygen's generated/suite, Forward as generated, NCHW in and out",
+	"onednn-kept":      "oneDNN, layouts kept: input already in the convolution's source layout, output left in its destination layout, fusion straight into its weights layout (experts reordered at setup); ISA as oneDNN dispatches",
+	"onednn-kept-avx2": "oneDNN, layouts kept, as onednn-kept; ISA capped with ONEDNN_MAX_CPU_ISA=AVX2 and DNNL_MAX_CPU_ISA=AVX2",
+	"onednn":           "oneDNN, converting: NCHW in and out; fusion into a plain buffer, then reorders of the fused kernel, the input and the output inside the timed forward; ISA as oneDNN dispatches",
+	"onednn-avx2":      "oneDNN, converting, as onednn; ISA capped with ONEDNN_MAX_CPU_ISA=AVX2 and DNNL_MAX_CPU_ISA=AVX2",
+	"pytorch":          "PyTorch, the reference DyConv module, NCHW in and out",
+	"gonum":            "im2col + gonum Sgemm in Go, NCHW in and out",
+}
+
+const ratioOfRecordDesc = "best_onednn_kept: dygen's GFLOP/s over the faster of onednn-kept and onednn-kept-avx2"
+
+// onednnEnv is the environment of a oneDNN peer: env without any ISA cap,
+// plus the AVX2 cap under both names oneDNN 2.6 reads (ONEDNN_MAX_CPU_ISA
+// first, then DNNL_MAX_CPU_ISA) when capAVX2 is set.
+func onednnEnv(env []string, capAVX2 bool) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "ONEDNN_MAX_CPU_ISA=") && !strings.HasPrefix(kv, "DNNL_MAX_CPU_ISA=") {
+			out = append(out, kv)
+		}
+	}
+	if capAVX2 {
+		out = append(out, "ONEDNN_MAX_CPU_ISA=AVX2", "DNNL_MAX_CPU_ISA=AVX2")
+	}
+	return out
+}
+
+// selectLayers returns the indices of the suite layers whose names match
+// the regexp expr; an expr that does not compile or matches no layer is an
+// error, the latter listing the layers.
+func selectLayers(expr string) ([]int, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("-layers %q is not a valid regexp: %v", expr, err)
+	}
+	var idx []int
+	var names []string
+	for i, l := range layers {
+		names = append(names, l.Name)
+		if re.MatchString(l.Name) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("-layers %q matches no layer; the layers are: %s", expr, strings.Join(names, ", "))
+	}
+	return idx, nil
 }
 
 func median(v []float64) float64 {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -142,9 +141,11 @@ func (t *tailBuffer) String() string {
 	return string(bytes.TrimSpace(t.b))
 }
 
+// startProc starts a peer process with environment env (nil: this
+// process's).
 func startProc(name string, env []string, argv ...string) (*procPeer, error) {
 	c := exec.Command(argv[0], argv[1:]...)
-	c.Env = append(os.Environ(), env...)
+	c.Env = env
 	p := &procPeer{name: name, cmd: c, stderr: &tailBuffer{}}
 	c.Stderr = p.stderr
 	in, err := c.StdinPipe()

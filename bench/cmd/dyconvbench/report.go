@@ -18,19 +18,23 @@ import (
 )
 
 var peerLabel = map[string]string{
-	"dygen":       "dygen",
-	"onednn":      "oneDNN",
-	"onednn-avx2": "oneDNN (AVX2 cap)",
-	"pytorch":     "PyTorch",
-	"gonum":       "im2col+gonum",
+	"dygen":            "dygen",
+	"onednn-kept":      "oneDNN kept",
+	"onednn-kept-avx2": "oneDNN kept (AVX2 cap)",
+	"onednn":           "oneDNN converting",
+	"onednn-avx2":      "oneDNN converting (AVX2 cap)",
+	"pytorch":          "PyTorch",
+	"gonum":            "im2col+gonum",
 }
 
 var peerColor = map[string]color.RGBA{
-	"dygen":       {0xd6, 0x27, 0x28, 0xff},
-	"onednn":      {0x1f, 0x77, 0xb4, 0xff},
-	"onednn-avx2": {0x6b, 0xae, 0xd6, 0xff},
-	"pytorch":     {0xff, 0x7f, 0x0e, 0xff},
-	"gonum":       {0x7f, 0x7f, 0x7f, 0xff},
+	"dygen":            {0xd6, 0x27, 0x28, 0xff},
+	"onednn-kept":      {0x1f, 0x77, 0xb4, 0xff},
+	"onednn-kept-avx2": {0x6b, 0xae, 0xd6, 0xff},
+	"onednn":           {0x2c, 0xa0, 0x2c, 0xff},
+	"onednn-avx2":      {0x98, 0xdf, 0x8a, 0xff},
+	"pytorch":          {0xff, 0x7f, 0x0e, 0xff},
+	"gonum":            {0x7f, 0x7f, 0x7f, 0xff},
 }
 
 func label(name string) string {
@@ -38,6 +42,52 @@ func label(name string) string {
 		return l
 	}
 	return name
+}
+
+// ratioColumns are the ratio columns of the tables: dygen's GFLOP/s over
+// the faster of a group of peers. The first is the ratio of record.
+var ratioColumns = []struct {
+	key, label string
+	peers      []string
+}{
+	{"best_onednn_kept", "dygen / best oneDNN, layouts kept (of record)", []string{"onednn-kept", "onednn-kept-avx2"}},
+	{"best_onednn_converting", "dygen / best oneDNN, converting", []string{"onednn", "onednn-avx2"}},
+	{"gonum", "dygen / im2col+gonum", []string{"gonum"}},
+}
+
+// dygenOver returns dygen's GFLOP/s over each peer's (keyed by the peer's
+// name) and over the faster of each ratioColumns group (keyed by the
+// group's key) whose peers ran in cr and all passed the check.
+func dygenOver(cr *configResult) map[string]float64 {
+	d := cr.Peers["dygen"]
+	if d == nil || !d.OK {
+		return nil
+	}
+	m := map[string]float64{}
+	for name, r := range cr.Peers {
+		if name != "dygen" && r.OK {
+			m[name] = d.GFLOPS / r.GFLOPS
+		}
+	}
+	for _, col := range ratioColumns {
+		best, ran, ok := 0.0, false, true
+		for _, name := range col.peers {
+			r := cr.Peers[name]
+			if r == nil {
+				continue
+			}
+			ran = true
+			if !r.OK {
+				ok = false
+				break
+			}
+			best = max(best, r.GFLOPS)
+		}
+		if ran && ok {
+			m[col.key] = d.GFLOPS / best
+		}
+	}
+	return m
 }
 
 // markdown renders the report as the README's tables.
@@ -56,7 +106,16 @@ func markdown(rep *report) string {
 	fmt.Fprintf(&b, "- Single-core AVX2 FMA peak, measured (bench/peak/fma_peak.c, 12 accumulators): **%.1f GFLOP/s**.\n", rep.PeakGF)
 	fmt.Fprintf(&b, "- Run %s, %.0f s: %d interleaved rounds per configuration (peers in the order %s), each peer ≥ %.0f ms per round; time = median over rounds of each round's median.\n",
 		rep.Started, rep.Seconds, rep.Rounds, strings.Join(mapLabels(rep.PeerOrder), " → "), rep.TargetMS)
-	fmt.Fprintf(&b, "- GFLOP/s = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo / time of the whole forward (pool + FC + softmax + fusion + conv), NCHW in and out.\n")
+	fmt.Fprintf(&b, "- GFLOP/s = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo / time of the whole forward (pool + FC + softmax + fusion + conv).\n")
+	hasKept := slices.Contains(rep.PeerOrder, "onednn-kept") || slices.Contains(rep.PeerOrder, "onednn-kept-avx2")
+	hasConv := slices.Contains(rep.PeerOrder, "onednn") || slices.Contains(rep.PeerOrder, "onednn-avx2")
+	if hasKept {
+		b.WriteString("- **oneDNN kept** (the comparison of record) runs as a network that keeps oneDNN's layouts between layers: the input is already in the layout the convolution picked for its source (prepared from the NCHW data before timing), the output stays in its destination layout, and each sample's fusion writes the weighted sum of the K experts (reordered into the convolution's weights layout once, at setup) straight into its weights buffer; no reorder is timed. Its output is converted to NCHW after timing, for the check. **dygen / best oneDNN, layouts kept** is over the faster of its two builds.\n")
+	}
+	if hasConv {
+		b.WriteString("- **oneDNN converting** takes and returns NCHW, as a caller with NCHW tensors runs it: fusion into a plain buffer, then the reorders of the fused kernel, the input and the output are timed with the convolution.\n")
+	}
+	b.WriteString("- dygen, PyTorch and im2col+gonum: NCHW in and out.\n")
 	// Correctness and what each peer ran.
 	fmt.Fprintf(&b, "- Outputs checked against dygen's on the same data before timing (max|y−y_dygen| / max|y_dygen|, worst over all configurations):")
 	for _, name := range rep.PeerOrder[1:] {
@@ -80,15 +139,22 @@ func markdown(rep *report) string {
 		if !strings.HasPrefix(name, "onednn") {
 			continue
 		}
-		impls := map[string]int{}
+		impls, lays := map[string]int{}, map[string]int{}
 		isa := ""
 		for _, cr := range rep.Results {
 			if r := cr.Peers[name]; r != nil && r.OK {
 				impls[fmt.Sprint(r.Info["impl"])]++
 				isa = fmt.Sprint(r.Info["isa"])
+				if l := layouts(r); l != "" {
+					lays[l]++
+				}
 			}
 		}
-		fmt.Fprintf(&b, "- %s: effective ISA %s; convolution implementations: %s.\n", label(name), isa, countList(impls))
+		fmt.Fprintf(&b, "- %s: effective ISA %s; convolution implementations: %s", label(name), isa, countList(impls))
+		if len(lays) > 0 {
+			fmt.Fprintf(&b, "; layouts (source → destination, weights; oneDNN's notation, e.g. aBcd8b = nChw8c): %s", countList(lays))
+		}
+		b.WriteString(".\n")
 	}
 	b.WriteString("\n")
 
@@ -98,9 +164,15 @@ func markdown(rep *report) string {
 			threads = append(threads, cr.Threads)
 		}
 	}
-	hasAVX2 := slices.Contains(rep.PeerOrder, "onednn-avx2")
-	hasDNNL := slices.Contains(rep.PeerOrder, "onednn")
-	hasGonum := slices.Contains(rep.PeerOrder, "gonum")
+	var cols []int // the ratioColumns shown
+	for i, col := range ratioColumns {
+		for _, name := range col.peers {
+			if slices.Contains(rep.PeerOrder, name) {
+				cols = append(cols, i)
+				break
+			}
+		}
+	}
 	for _, t := range threads {
 		if t == 1 {
 			fmt.Fprintf(&b, "## 1 thread\n\nEach cell: time per forward · GFLOP/s · %% of the single-core FMA peak.\n\n")
@@ -111,28 +183,15 @@ func markdown(rep *report) string {
 		for _, name := range rep.PeerOrder {
 			fmt.Fprintf(&b, " %s |", label(name))
 		}
-		if hasDNNL {
-			b.WriteString(" dygen / oneDNN |")
-		}
-		if hasAVX2 {
-			b.WriteString(" dygen / oneDNN AVX2 |")
-		}
-		both := hasDNNL && hasAVX2
-		if both {
-			b.WriteString(" dygen / faster oneDNN |")
-		}
-		if hasGonum {
-			b.WriteString(" dygen / im2col+gonum |")
+		for _, i := range cols {
+			fmt.Fprintf(&b, " %s |", ratioColumns[i].label)
 		}
 		b.WriteString("\n| --- | --- |")
-		for range rep.PeerOrder {
-			b.WriteString(" --- |")
-		}
-		for range boolInt(hasDNNL) + boolInt(hasAVX2) + boolInt(both) + boolInt(hasGonum) {
+		for range len(rep.PeerOrder) + len(cols) {
 			b.WriteString(" --- |")
 		}
 		b.WriteString("\n")
-		var logR, logR2, logR3, logR4 []float64
+		logs := map[string][]float64{} // log ratios by dygenOver key
 		for _, cr := range rep.Results {
 			if cr.Threads != t {
 				continue
@@ -146,48 +205,37 @@ func markdown(rep *report) string {
 				}
 				fmt.Fprintf(&b, " %s ms · %.1f · %.0f%% |", ms(r.MedianMS), r.GFLOPS, r.PctPeakAllT)
 			}
-			ratio := func(other string, acc *[]float64) {
-				d, o := cr.Peers["dygen"], cr.Peers[other]
-				if d == nil || o == nil || !d.OK || !o.OK {
-					b.WriteString(" – |")
-					return
-				}
-				x := d.GFLOPS / o.GFLOPS
-				*acc = append(*acc, math.Log(x))
-				fmt.Fprintf(&b, " %.2f× |", x)
+			over := dygenOver(cr)
+			for k, x := range over {
+				logs[k] = append(logs[k], math.Log(x))
 			}
-			if hasDNNL {
-				ratio("onednn", &logR)
-			}
-			if hasAVX2 {
-				ratio("onednn-avx2", &logR2)
-			}
-			if both {
-				d, o1, o2 := cr.Peers["dygen"], cr.Peers["onednn"], cr.Peers["onednn-avx2"]
-				if d != nil && o1 != nil && o2 != nil && d.OK && o1.OK && o2.OK {
-					x := d.GFLOPS / max(o1.GFLOPS, o2.GFLOPS)
-					logR3 = append(logR3, math.Log(x))
+			for _, i := range cols {
+				if x, ok := over[ratioColumns[i].key]; ok {
 					fmt.Fprintf(&b, " %.2f× |", x)
 				} else {
 					b.WriteString(" – |")
 				}
 			}
-			if hasGonum {
-				ratio("gonum", &logR4)
-			}
 			b.WriteString("\n")
 		}
-		if hasDNNL || hasAVX2 || hasGonum {
+		if len(cols) > 0 {
 			b.WriteString("| geometric mean | |")
 			for range rep.PeerOrder {
 				b.WriteString(" |")
 			}
-			for i, v := range [][]float64{logR, logR2, logR3, logR4} {
-				if []bool{hasDNNL, hasAVX2, both, hasGonum}[i] {
-					fmt.Fprintf(&b, " %.2f× |", geomean(v))
-				}
+			for _, i := range cols {
+				fmt.Fprintf(&b, " %.2f× |", geomean(logs[ratioColumns[i].key]))
 			}
 			b.WriteString("\n")
+		}
+		var per []string
+		for _, name := range rep.PeerOrder[1:] {
+			if v, ok := logs[name]; ok {
+				per = append(per, fmt.Sprintf("%s %.2f×", label(name), geomean(v)))
+			}
+		}
+		if len(per) > 0 {
+			fmt.Fprintf(&b, "\ndygen / each peer, geometric mean over the rows: %s.\n", strings.Join(per, ", "))
 		}
 		b.WriteString("\n")
 	}
@@ -216,12 +264,26 @@ func markdown(rep *report) string {
 				if impl, ok := r.Info["impl"]; ok {
 					s += ", " + fmt.Sprint(impl)
 				}
+				if l := layouts(r); l != "" && r.Info["mode"] == "layouts-kept" {
+					s += ", " + l
+				}
 				fmt.Fprintf(&b, " %s |", s)
 			}
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// layouts describes the layouts a oneDNN peer's convolution picked, or "".
+func layouts(r *peerResult) string {
+	src, ok1 := r.Info["src_layout"]
+	dst, ok2 := r.Info["dst_layout"]
+	w, ok3 := r.Info["weights_layout"]
+	if !ok1 || !ok2 || !ok3 {
+		return ""
+	}
+	return fmt.Sprintf("%v → %v, %v", src, dst, w)
 }
 
 func ms(v float64) string {
@@ -234,13 +296,6 @@ func ms(v float64) string {
 		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.3f", v)
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func geomean(logs []float64) float64 {
