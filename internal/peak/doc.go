@@ -11,6 +11,13 @@
 // Elsewhere, and with the purego build tag, the loop is pure Go with 12
 // independent scalar float32 accumulators: the scalar peak that Go code
 // without assembly can reach, reported as such.
+//
+// Each kernel variant of the generated code has its own peak (Variant):
+// the pure-Go kernels are measured against the pure-Go loop, the AVX2+FMA
+// assembly against the AVX2+FMA loop. Generated says which variant
+// generated code runs for a build's GOARCH and tags on this CPU, with the
+// same golang.org/x/sys/cpu check as the generated code, so
+// GODEBUG=cpu.avx2=off pins both to pure Go.
 package peak
 
 //go:generate go run ./asm -out peak_amd64.s -stubs peak_amd64.go -pkg peak

@@ -5,25 +5,25 @@ import (
 	"time"
 )
 
-// Kernel describes the loop that Measure times on this machine, e.g.
-// "AVX2+FMA, 12 YMM accumulators" or "pure Go, 12 scalar float32
-// accumulators".
-func Kernel() string { return kernel().name }
+// Kernel describes the loop that Measure times on this machine: that of the
+// fastest variant available here (see Variant.Kernel).
+func Kernel() string { return best().Kernel() }
 
 // Measure returns the FMA peak of one core in GFLOP/s (1e9 float32
 // floating-point operations per second, a fused multiply-add counting as
-// two): the best of 10 timed runs of about 40 ms of the peak loop
-// (see the package documentation), on a goroutine locked to its OS thread.
-// It takes about half a second.
+// two) of the fastest variant available here: the best of 10 timed runs of
+// about 40 ms of the peak loop (see the package documentation), on a
+// goroutine locked to its OS thread. It takes about half a second.
+// Variant.Measure measures a given variant.
 func Measure() (gflops float64) {
-	return measure(40*time.Millisecond, 10)
+	k, _ := best().loop()
+	return measure(k, 40*time.Millisecond, 10)
 }
 
-// measure times runs of about d each and returns the best rate.
-func measure(d time.Duration, runs int) float64 {
+// measure times runs of loop k of about d each and returns the best rate.
+func measure(k loop, d time.Duration, runs int) float64 {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	k := kernel()
 	// Calibrate: grow n until one run takes a tenth of d, then scale.
 	n := 1 << 10
 	for {

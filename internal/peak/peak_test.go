@@ -2,19 +2,35 @@ package peak
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/cpu"
 )
 
 func TestMeasure(t *testing.T) {
-	g := measure(5*time.Millisecond, 3)
-	t.Logf("%s: %.1f GFLOP/s", Kernel(), g)
-	if !(g > 0) {
-		t.Fatalf("measure = %v, want > 0", g)
+	for _, v := range Variants {
+		k, ok := v.loop()
+		if !ok {
+			if _, err := v.Measure(); err == nil {
+				t.Errorf("%s: Measure of an unavailable variant: no error", v)
+			}
+			continue
+		}
+		g := measure(k, 5*time.Millisecond, 3)
+		t.Logf("%s (%s): %.1f GFLOP/s", v, v.Kernel(), g)
+		if !(g > 0) {
+			t.Fatalf("%s: measure = %v, want > 0", v, g)
+		}
+		if g > 1e4 {
+			t.Fatalf("%s: measure = %v GFLOP/s for one core, implausibly high", v, g)
+		}
 	}
-	if g > 1e4 {
-		t.Fatalf("measure = %v GFLOP/s for one core, implausibly high", g)
+	if Kernel() != best().Kernel() || !best().Available() {
+		t.Errorf("Kernel() = %q, best() = %s", Kernel(), best())
 	}
 }
 
@@ -27,9 +43,9 @@ func TestKernels(t *testing.T) {
 	if runtime.GOARCH == "amd64" && !hasAVX2FMA && os.Getenv("DYGEN_REQUIRE_ASM") != "" {
 		t.Fatalf("DYGEN_REQUIRE_ASM is set but the AVX2+FMA peak loop cannot run (no AVX2+FMA, or built with purego)")
 	}
-	if hasAVX2FMA {
+	if k, ok := AVX2FMA.loop(); ok {
 		out = [8]float32{}
-		kernel().run(100, &out)
+		k.run(100, &out)
 		// 12 accumulators × 100 iterations of += 0.999999 per lane.
 		for i, v := range out {
 			if v < 1199 || v > 1201 {
@@ -39,10 +55,67 @@ func TestKernels(t *testing.T) {
 	}
 }
 
+func TestVariants(t *testing.T) {
+	if !PureGo.Available() || AVX2FMA.Available() != hasAVX2FMA {
+		t.Errorf("Available: pure Go %v, AVX2+FMA %v (hasAVX2FMA %v)", PureGo.Available(), AVX2FMA.Available(), hasAVX2FMA)
+	}
+	for i, v := range Variants {
+		if int(v) != i || !v.Valid() || v.String() == "" || v.Kernel() == "" {
+			t.Errorf("Variants[%d] = %d %q %q", i, int(v), v, v.Kernel())
+		}
+	}
+	if Variant(7).Valid() || Variant(7).Available() {
+		t.Error("variant 7 is valid or available")
+	}
+	host := PureGo
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		host = AVX2FMA
+	}
+	for _, tc := range []struct {
+		goarch string
+		tags   []string
+		want   Variant
+	}{
+		{"amd64", nil, host},
+		{"amd64", []string{"netgo", "purego"}, PureGo},
+		{"arm64", nil, PureGo},
+		{"386", nil, PureGo},
+	} {
+		if got := Generated(tc.goarch, tc.tags); got != tc.want {
+			t.Errorf("Generated(%q, %q) = %s, want %s", tc.goarch, tc.tags, got, tc.want)
+		}
+	}
+}
+
+// TestGODEBUG checks, in a child process, that GODEBUG=cpu.avx2=off turns
+// the AVX2+FMA variant off: the way to pin the pure-Go kernels that
+// README's "Pinning a variant" describes.
+func TestGODEBUG(t *testing.T) {
+	if os.Getenv("PEAK_TEST_CHILD") == "1" {
+		if Generated("amd64", nil) != PureGo || AVX2FMA.Available() || best() != PureGo {
+			t.Fatalf("GODEBUG=%s: Generated = %s, AVX2+FMA available %v", os.Getenv("GODEBUG"), Generated("amd64", nil), AVX2FMA.Available())
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	if runtime.GOARCH != "amd64" || !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2 to turn off")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestGODEBUG$", "-test.v")
+	cmd.Env = append(os.Environ(), "PEAK_TEST_CHILD=1", "GODEBUG=cpu.avx2=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("child with GODEBUG=cpu.avx2=off: %v\n%s", err, out)
+	}
+}
+
 func BenchmarkMeasure(b *testing.B) {
 	var g float64
+	k, _ := best().loop()
 	for b.Loop() {
-		g = measure(20*time.Millisecond, 3)
+		g = measure(k, 20*time.Millisecond, 3)
 	}
 	b.ReportMetric(g, "GFLOP/s")
 }
