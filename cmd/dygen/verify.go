@@ -392,5 +392,21 @@ func paramDiffs(g, l verify.Params) []string {
 	add("num_experts", l.K, g.K)
 	add("bias", l.Bias, g.Bias)
 	add("padding_mode", l.Mode, g.Mode)
+	g, l = g.WithDefaults(), l.WithDefaults()
+	add("routing", l.Routing, g.Routing)
+	add("gate", l.Gate, g.Gate)
+	add("temperature", l.Temperature, g.Temperature)
+	add("attention_channels", l.AttnC, g.AttnC)
+	add("batch_norm", l.BatchNorm, g.BatchNorm)
+	add("batch_norm_eps", l.BNEps, g.BNEps)
+	add("activation", l.Activation, g.Activation)
+	add("residual", l.Residual, g.Residual)
+	routingInput := func(p verify.Params) string {
+		if p.ExternalRouting {
+			return "external"
+		}
+		return "own"
+	}
+	add("routing_input", routingInput(l), routingInput(g))
 	return d
 }
