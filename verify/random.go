@@ -109,7 +109,7 @@ func RandomInput(n int, size int, rng *rand.Rand) []float32 {
 // a softmax over K per output channel, or sigmoid values; condconv: sigmoid
 // values in (0,1); dycnn: a softmax over K; odconv: α_c, α_f, α_s in (0,1),
 // 1 for absent heads, and α_w a softmax). p must satisfy p.Check and h×wd
-// p.CheckInput.
+// p.CheckInput (otherwise, or for absurd sizes, it returns an empty Extra).
 func RandomExtra(p Params, n, h, wd int, rng *rand.Rand) Extra {
 	return makeExtra(p, n, h, wd, func() float64 { return rng.NormFloat64() })
 }
@@ -128,9 +128,17 @@ func makeExtra(p Params, n, h, wd int, next func() float64) Extra {
 	p = p.WithDefaults()
 	n = max(n, 0)
 	var e Extra
+	if p.Check() != nil || p.CheckInput(h, wd) != nil {
+		return e
+	}
+	ho, wo := p.OutputSize(h, wd)
+	total, ok := mulInts(n, p.OutC, ho, wo)
+	nrTotal, ok2 := mulInts(n, p.InC+p.OutC+p.KH*p.KW+p.K)
+	if !ok || !ok2 || total > maxRefElems || nrTotal > maxRefElems {
+		return e
+	}
 	if p.Residual {
-		ho, wo := p.OutputSize(h, wd)
-		e.Residual = make([]float32, n*p.OutC*max(ho, 0)*max(wo, 0))
+		e.Residual = make([]float32, total)
 		for i := range e.Residual {
 			e.Residual[i] = float32(next())
 		}
