@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/dygen/dygen/gen"
 	"github.com/dygen/dygen/internal/modtest"
 	"github.com/dygen/dygen/internal/peak"
@@ -26,36 +28,48 @@ import (
 var benchCmd = &command{
 	name:     "bench",
 	synopsis: "benchmark a spec's kernels against this machine's FMA peak",
-	usage:    "dygen bench -spec FILE [-n 1,8] [-benchtime 1s|20x] [-count 3] [-cpu LIST] [-tags TAGS] [-plot FILE.png] [-keep] [-v] [-timeout D]",
+	usage:    "dygen bench -spec FILE [-layers RE] [-n 1,8] [-benchtime 1s|20x] [-count 3] [-cpu LIST] [-tags TAGS] [-plot FILE.png] [-keep] [-v] [-timeout D]",
 	help: `Bench measures how fast the kernels generated for a spec run here. It
 generates the spec's package into a temporary module that uses this dygen
 (as verify does), runs the generated benchmarks there with
 'go test -run ^$ -bench ...' (one benchmark per layer, with sub-benchmarks
 for batch sizes N=1 and N=8), and prints per layer and batch size the
-median over -count runs of the time per Forward call, the throughput in
-GFLOP/s (2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo per Forward, pooling, routing and
-kernel fusion included in the time) and its percentage of this machine's
-FMA peak. Above the table it prints the generated package's size (Go,
-assembly and tests) and how long 'go test' took to build its tests and
-start them, with the build and module caches as they were.
+median over -count runs of the time per Forward call, the kernel variant
+that ran (the AVX2+FMA assembly or pure Go), the throughput in GFLOP/s
+(2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo per Forward, pooling, routing and kernel
+fusion included in the time) and its percentage of that variant's peak.
+Above the table it prints the generated package's size (Go, assembly and
+tests) and how long 'go test' took to build its tests and start them, with
+the build and module caches as they were. -layers keeps the layers whose
+names match a regexp (unanchored, as go test -bench); one that matches no
+layer is an error that lists them.
 
-The peak is measured by dygen itself, in this process and just before the
-benchmarks run, with the micro-benchmark that ships with dygen: on amd64
-with AVX2 and FMA a loop of 12 independent VFMADD231PS chains on YMM
-registers (pure Go scalar multiply-adds elsewhere), best of several runs
-on one core. It is the machine's peak whatever -tags says, so with
--tags purego the percentages show how far the pure-Go kernels are from
-what the hardware can do. With -cpu P a benchmark may use P cores, and its
-percentage is of P times the one-core peak.
+The variant is the one each generated benchmark reports in its "variant"
+metric (0 pure Go, 1 AVX2+FMA) when it reports one; otherwise dygen works
+it out as the generated code does: the assembly runs on amd64, without the
+purego tag, on a CPU that golang.org/x/sys/cpu says has AVX2 and FMA. That
+package honours GODEBUG, so GODEBUG=cpu.avx2=off pins the pure-Go kernels
+(in dygen and in the benchmarks it runs) on an AVX2 machine.
+
+Each variant's peak is measured by dygen itself, in this process and just
+before the benchmarks run, with the micro-benchmark that ships with dygen
+(internal/peak), best of several runs on one core: for AVX2+FMA a loop of
+12 independent VFMADD231PS chains on YMM registers, for pure Go 12
+independent scalar float32 multiply-add chains in Go. So with -tags purego
+or on a CPU without AVX2 and FMA the percentages are of what Go code
+without assembly can reach. With -cpu P a benchmark may use P cores, and
+its percentage is of P times the one-core peak.
 
 With -plot, a bar chart of the same numbers is written as a PNG: one group
-of bars per layer, one bar per batch size (and -cpu value), and the peak
-as a horizontal line.
+of bars per layer, one bar per batch size (and -cpu value), and the peak of
+each variant that ran as a horizontal line.
 
 Examples:
 
 	dygen bench -spec layers.yaml
 	dygen bench -spec layers.yaml -n 1 -benchtime 20x -count 1
+	dygen bench -spec layers.yaml -layers '^Conv3x3' -cpu 1
+	GODEBUG=cpu.avx2=off dygen bench -spec layers.yaml
 	dygen bench -spec layers.yaml -cpu 1,2 -plot bench.png
 	dygen bench -spec layers.yaml -tags purego -plot purego.png
 	dygen bench -spec layers.yaml -keep -v
@@ -66,6 +80,7 @@ func init() {
 	benchCmd.setup = func(fs *flag.FlagSet) func(stdout, stderr io.Writer) int {
 		o := &benchOptions{}
 		fs.StringVar(&o.spec, "spec", "", "the layer spec `FILE` (YAML or JSON); required")
+		fs.StringVar(&o.layers, "layers", "", "benchmark only the layers whose names match the regexp `RE` (unanchored, as go test -bench; default: every layer)")
 		fs.StringVar(&o.n, "n", "1,8", "the batch sizes to run, a comma-separated `LIST` out of 1 and 8 (the generated benchmarks' sizes)")
 		fs.StringVar(&o.benchtime, "benchtime", "1s", "run each benchmark for `T`, a duration such as 1s or a count such as 20x (go test -benchtime)")
 		fs.IntVar(&o.count, "count", 3, "run each benchmark `C` times; the table shows the medians (go test -count)")
@@ -80,10 +95,10 @@ func init() {
 }
 
 type benchOptions struct {
-	spec, n, benchtime, cpu, tags, plot string
-	count                               int
-	keep, verbose                       bool
-	timeout                             time.Duration
+	spec, layers, n, benchtime, cpu, tags, plot string
+	count                                       int
+	keep, verbose                               bool
+	timeout                                     time.Duration
 }
 
 var benchtimeRE = regexp.MustCompile(`^[1-9][0-9]*x$`)
@@ -91,18 +106,28 @@ var benchtimeRE = regexp.MustCompile(`^[1-9][0-9]*x$`)
 // benchResult is the median of the runs of one layer, batch size and
 // GOMAXPROCS.
 type benchResult struct {
-	Layer   string
-	N, CPU  int
-	Runs    int
-	NsPerOp float64
-	GFLOPS  float64 // 0 when the benchmark reported none
-	PctPeak float64 // of CPU × the one-core peak
+	Layer    string
+	N, CPU   int
+	Runs     int
+	NsPerOp  float64
+	GFLOPS   float64      // 0 when the benchmark reported none
+	Variant  peak.Variant // the kernel variant that ran
+	Reported bool         // whether the benchmark reported Variant (else it was worked out)
+	PctPeak  float64      // of CPU × the one-core peak of Variant; 0 when unknown
 }
 
 func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	c := benchCmd
 	if o.spec == "" {
 		return usageError(c, stderr, "-spec is required")
+	}
+	var layerRE *regexp.Regexp
+	if o.layers != "" {
+		re, err := regexp.Compile(o.layers)
+		if err != nil {
+			return usageError(c, stderr, "-layers %q is not a valid regexp: %v", o.layers, err)
+		}
+		layerRE = re
 	}
 	ns, err := parseIntList(o.n)
 	if err != nil {
@@ -139,6 +164,22 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	if len(s.Layers) == 0 {
 		return failf(c, stderr, "%s has no layers to benchmark", o.spec)
 	}
+	specLayers := len(s.Layers)
+	if layerRE != nil {
+		sub := *s
+		sub.Layers = nil
+		var names []string
+		for _, l := range s.Layers {
+			names = append(names, l.Name)
+			if layerRE.MatchString(l.Name) {
+				sub.Layers = append(sub.Layers, l)
+			}
+		}
+		if len(sub.Layers) == 0 {
+			return usageError(c, stderr, "-layers %q matches no layer of %s; its layers: %s", o.layers, o.spec, strings.Join(names, ", "))
+		}
+		s = &sub
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
@@ -170,10 +211,17 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 		return failf(c, stderr, "the generated package does not build: %v", err)
 	}
 
-	// The peak, in this process.
-	progress("measuring the FMA peak (%s)", peak.Kernel())
-	pk := peak.Measure()
-	progress("FMA peak of one core: %.1f GFLOP/s", pk)
+	// The variant each layer is expected to run, and those variants' peaks,
+	// in this process.
+	goarch := runtime.GOARCH
+	if out, _, err := modtest.RunGo(ctx, tmp, nil, "env", "GOARCH"); err == nil && len(bytes.TrimSpace(out)) > 0 {
+		goarch = string(bytes.TrimSpace(out))
+	}
+	expected := expectedVariants(s.Layers, goarch, splitTags(o.tags))
+	peaks := map[peak.Variant]float64{}
+	for _, l := range s.Layers {
+		measurePeak(peaks, expected[l.Name], progress)
+	}
 
 	names := make([]string, len(s.Layers))
 	for i, l := range s.Layers {
@@ -238,7 +286,11 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 		return failf(c, stderr, "go test ran no benchmarks matching %s", benchRE)
 	}
 	// go test names a benchmark without a -P suffix when GOMAXPROCS is 1.
-	results := summarize(lines, s.Layers, pk, 1)
+	results := summarize(lines, s.Layers, expected, 1)
+	for _, r := range results {
+		measurePeak(peaks, r.Variant, progress) // a variant that was not expected
+	}
+	setPctPeak(results, peaks)
 
 	model := cpuModel()
 	if model == "" {
@@ -247,15 +299,19 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 	if model == "" {
 		model = runtime.GOARCH
 	}
-	fmt.Fprintf(stdout, "spec: %s (%d layers)", o.spec, len(s.Layers))
+	if layerRE != nil {
+		fmt.Fprintf(stdout, "spec: %s (%d of %d layers, -layers %s)", o.spec, len(s.Layers), specLayers, o.layers)
+	} else {
+		fmt.Fprintf(stdout, "spec: %s (%d layers)", o.spec, len(s.Layers))
+	}
 	if o.tags != "" {
 		fmt.Fprintf(stdout, ", -tags %s", o.tags)
 	}
 	fmt.Fprintf(stdout, "\ngenerated code: %s of Go, %s of assembly, %s of tests; built and started (go test, caches as they were) in %.1f s\n",
 		fmtKiB(mod.Size.Go), fmtKiB(mod.Size.Asm), fmtKiB(mod.Size.Tests), buildTime.Seconds())
 	fmt.Fprintf(stdout, "cpu: %s, %d logical CPUs\n", model, runtime.NumCPU())
-	fmt.Fprintf(stdout, "FMA peak of one core: %.1f GFLOP/s (%s)\n", pk, peak.Kernel())
-	fmt.Fprintf(stdout, "benchtime %s, median of %d runs; %% of peak is of procs × the one-core peak (procs: GOMAXPROCS)\n\n", o.benchtime, o.count)
+	writePeaks(stdout, results, peaks, goarch, o.tags)
+	fmt.Fprintf(stdout, "benchtime %s, median of %d runs; %% of peak is of procs × the one-core peak of the layer's variant (procs: GOMAXPROCS)\n\n", o.benchtime, o.count)
 	writeBenchTable(stdout, results)
 
 	var problems []string
@@ -278,7 +334,7 @@ func runBench(o *benchOptions, stdout, stderr io.Writer) int {
 		if o.tags != "" {
 			title += " (-tags " + o.tags + ")"
 		}
-		if err := writeBenchPlot(o.plot, title, s.Layers, results, pk); err != nil {
+		if err := writeBenchPlot(o.plot, title, s.Layers, results, peaks); err != nil {
 			mod.Failed = true
 			return failf(c, stderr, "writing the chart: %v", err)
 		}
@@ -311,13 +367,20 @@ func parseIntList(s string) ([]int, error) {
 
 // benchLine is one line of go test -bench output.
 type benchLine struct {
-	Layer   string
-	N, CPU  int // CPU is 0 when the name has no -P suffix
-	Iters   int64
-	NsPerOp float64
-	GFLOPS  float64
-	hasGF   bool
+	Layer      string
+	N, CPU     int // CPU is 0 when the name has no -P suffix
+	Iters      int64
+	NsPerOp    float64
+	GFLOPS     float64
+	hasGF      bool
+	Variant    peak.Variant // the "variant" metric
+	hasVariant bool
 }
+
+// variantMetric is the unit of the metric in which a generated benchmark
+// reports the kernel variant that ran: b.ReportMetric(code, "variant"),
+// with the codes of peak.Variant (0 pure Go, 1 AVX2+FMA).
+const variantMetric = "variant"
 
 var benchLineRE = regexp.MustCompile(`^Benchmark([A-Za-z_][A-Za-z0-9_]*)/N=([0-9]+)(?:-([0-9]+))?\s+([0-9]+)\s+(.*)$`)
 
@@ -355,6 +418,10 @@ func parseBenchOutput(out []byte) (lines []benchLine, cpu string) {
 				l.NsPerOp, okNs = v, true
 			case "GFLOP/s":
 				l.GFLOPS, l.hasGF = v, true
+			case variantMetric:
+				if pv := peak.Variant(v); float64(pv) == v && pv.Valid() {
+					l.Variant, l.hasVariant = pv, true
+				}
 			}
 		}
 		if okNs {
@@ -365,9 +432,10 @@ func parseBenchOutput(out []byte) (lines []benchLine, cpu string) {
 }
 
 // summarize takes the medians of the lines per layer, batch size and CPU
-// count, in the spec's layer order. defaultCPU is the GOMAXPROCS of lines
-// without a -P suffix.
-func summarize(lines []benchLine, layers []gen.Layer, peakGF float64, defaultCPU int) []benchResult {
+// count, in the spec's layer order. A result's variant is the one its
+// benchmark reported, else expected[layer]. defaultCPU is the GOMAXPROCS of
+// lines without a -P suffix. PctPeak is left for setPctPeak.
+func summarize(lines []benchLine, layers []gen.Layer, expected map[string]peak.Variant, defaultCPU int) []benchResult {
 	type key struct {
 		layer  string
 		n, cpu int
@@ -417,16 +485,105 @@ func summarize(lines []benchLine, layers []gen.Layer, peakGF float64, defaultCPU
 				gfv = append(gfv, l.GFLOPS)
 			}
 		}
-		r := benchResult{Layer: k.layer, N: k.n, CPU: k.cpu, Runs: len(g), NsPerOp: median(nsv)}
+		r := benchResult{Layer: k.layer, N: k.n, CPU: k.cpu, Runs: len(g), NsPerOp: median(nsv), Variant: expected[k.layer]}
 		if len(gfv) > 0 {
 			r.GFLOPS = median(gfv)
-			if peakGF > 0 {
-				r.PctPeak = 100 * r.GFLOPS / (peakGF * float64(k.cpu))
+		}
+		for _, l := range g {
+			if l.hasVariant {
+				r.Variant, r.Reported = l.Variant, true
+				break
 			}
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// setPctPeak sets each result's percentage of CPU times the one-core peak
+// of its variant (0 where either is unknown).
+func setPctPeak(rs []benchResult, peaks map[peak.Variant]float64) {
+	for i := range rs {
+		r := &rs[i]
+		r.PctPeak = 0
+		if pk := peaks[r.Variant]; pk > 0 && r.GFLOPS > 0 {
+			r.PctPeak = 100 * r.GFLOPS / (pk * float64(r.CPU))
+		}
+	}
+}
+
+// splitTags splits a -tags value (comma- or space-separated) into tags.
+func splitTags(tags string) []string {
+	return strings.FieldsFunc(tags, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+// expectedVariants returns the variant each layer's generated code runs
+// when built for goarch with tags on this CPU, as the generated code
+// decides it (peak.Generated); pure Go for a layer without assembly.
+func expectedVariants(layers []gen.Layer, goarch string, tags []string) map[string]peak.Variant {
+	v := peak.Generated(goarch, tags)
+	m := map[string]peak.Variant{}
+	for _, l := range layers {
+		m[l.Name] = v
+		if pl, err := gen.NewPlan(l); err == nil && !pl.HasAsm() {
+			m[l.Name] = peak.PureGo
+		}
+	}
+	return m
+}
+
+// measurePeak measures v's one-core peak into peaks unless it is there
+// already; a variant whose loop cannot run here gets 0 (no percentage).
+func measurePeak(peaks map[peak.Variant]float64, v peak.Variant, progress func(string, ...any)) {
+	if _, ok := peaks[v]; ok {
+		return
+	}
+	progress("measuring the %s peak (%s)", v, v.Kernel())
+	g, err := v.Measure()
+	if err != nil {
+		progress("%v", err)
+	} else {
+		progress("%s peak of one core: %.1f GFLOP/s", v, g)
+	}
+	peaks[v] = g
+}
+
+// writePeaks prints the one-core peak of each variant that ran and where
+// the variants came from.
+func writePeaks(w io.Writer, rs []benchResult, peaks map[peak.Variant]float64, goarch, tags string) {
+	reported, workedOut := false, false
+	for _, v := range peak.Variants {
+		ran := false
+		for _, r := range rs {
+			if r.Variant == v {
+				ran = true
+				reported = reported || r.Reported
+				workedOut = workedOut || !r.Reported
+			}
+		}
+		if !ran {
+			continue
+		}
+		if pk := peaks[v]; pk > 0 {
+			fmt.Fprintf(w, "peak of one core, %s kernels: %.1f GFLOP/s (%s)\n", v, pk, v.Kernel())
+		} else {
+			fmt.Fprintf(w, "peak of one core, %s kernels: not measured, its loop cannot run in this dygen (%s)\n", v, v.Kernel())
+		}
+	}
+	if workedOut {
+		t := "no build tags"
+		if tags != "" {
+			t = "-tags " + tags
+		}
+		src := "not reported by the benchmarks"
+		if reported {
+			src = "not reported by some benchmarks"
+		}
+		fmt.Fprintf(w, "variant: %s; worked out as the generated code does from GOARCH %s, %s and this CPU (x/sys/cpu: AVX2 %v, FMA %v)\n",
+			src, goarch, t, cpu.X86.HasAVX2, cpu.X86.HasFMA)
+	} else {
+		fmt.Fprintf(w, "variant: as each benchmark reported it\n")
+	}
 }
 
 func median(v []float64) float64 {
@@ -442,14 +599,16 @@ func median(v []float64) float64 {
 }
 
 func writeBenchTable(w io.Writer, rs []benchResult) {
-	rows := [][]string{{"layer", "N", "procs", "time/op", "GFLOP/s", "% of peak"}}
+	rows := [][]string{{"layer", "N", "procs", "variant", "time/op", "GFLOP/s", "% of peak"}}
 	for _, r := range rs {
 		gf, pct := "-", "-"
 		if r.GFLOPS > 0 {
 			gf = fmtSig(r.GFLOPS)
+		}
+		if r.PctPeak > 0 {
 			pct = fmtSig(r.PctPeak) + "%"
 		}
-		rows = append(rows, []string{r.Layer, strconv.Itoa(r.N), strconv.Itoa(r.CPU), fmtDuration(r.NsPerOp), gf, pct})
+		rows = append(rows, []string{r.Layer, strconv.Itoa(r.N), strconv.Itoa(r.CPU), r.Variant.String(), fmtDuration(r.NsPerOp), gf, pct})
 	}
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {

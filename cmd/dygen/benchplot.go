@@ -14,18 +14,22 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/dygen/dygen/gen"
+	"github.com/dygen/dygen/internal/peak"
 )
 
 // writeBenchPlot draws results as a grouped bar chart into the PNG file
 // path: the layers along the x axis, a bar per batch size (and GOMAXPROCS)
-// for each, each bar labelled with its percentage of the peak, and the peak
-// as a dashed horizontal line per GOMAXPROCS value.
-func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResult, peakGF float64) error {
+// for each, each bar labelled with its percentage of its variant's peak,
+// and as a dashed horizontal line the peak of each variant that ran, per
+// GOMAXPROCS value.
+func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResult, peaks map[peak.Variant]float64) error {
 	type series struct{ n, cpu int }
 	var ss []series
 	seen := map[series]bool{}
 	cpus := map[int]bool{}
+	ran := map[peak.Variant]bool{}
 	for _, r := range results {
+		ran[r.Variant] = true
 		k := series{r.N, r.CPU}
 		if !seen[k] {
 			seen[k] = true
@@ -67,7 +71,7 @@ func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResul
 			}
 			vals[i] = r.GFLOPS
 			maxY = math.Max(maxY, r.GFLOPS)
-			if r.GFLOPS > 0 {
+			if r.GFLOPS > 0 && r.PctPeak > 0 {
 				xys = append(xys, plotter.XY{X: float64(i), Y: r.GFLOPS})
 				label := fmt.Sprintf("%.0f%%", r.PctPeak)
 				if r.PctPeak < 1 {
@@ -104,34 +108,40 @@ func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResul
 		}
 	}
 
-	// The peak line(s).
+	// The peak lines: one per variant that ran and GOMAXPROCS value.
 	var cpuList []int
 	for cpu := range cpus {
 		cpuList = append(cpuList, cpu)
 	}
 	slices.Sort(cpuList)
-	for i, cpu := range cpuList {
-		y := peakGF * float64(cpu)
-		maxY = math.Max(maxY, y)
-		line, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(len(layers)) - 0.5, Y: y}})
-		if err != nil {
-			return err
+	lineColors := []color.RGBA{{R: 200, A: 255}, {R: 120, G: 0, B: 120, A: 255}, {R: 0, G: 110, B: 0, A: 255}, {R: 180, G: 110, B: 0, A: 255}}
+	nLines := 0
+	for _, v := range peak.Variants {
+		pk := peaks[v]
+		if !ran[v] || pk <= 0 {
+			continue
 		}
-		line.LineStyle.Width = vg.Points(1.5)
-		line.LineStyle.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-		line.LineStyle.Color = color.RGBA{R: 200, A: 255}
-		if i > 0 {
-			line.LineStyle.Color = color.RGBA{R: 120, G: 0, B: 120, A: 255}
+		for _, cpu := range cpuList {
+			y := pk * float64(cpu)
+			maxY = math.Max(maxY, y)
+			line, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(len(layers)) - 0.5, Y: y}})
+			if err != nil {
+				return err
+			}
+			line.LineStyle.Width = vg.Points(1.5)
+			line.LineStyle.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+			line.LineStyle.Color = lineColors[nLines%len(lineColors)]
+			label := fmt.Sprintf("%s peak, 1 core (%.0f GFLOP/s)", v, pk)
+			if cpu > 1 {
+				label = fmt.Sprintf("%s peak × %d cores (%.0f GFLOP/s)", v, cpu, y)
+			}
+			p.Add(line)
+			p.Legend.Add(label, line)
+			nLines++
 		}
-		label := fmt.Sprintf("FMA peak, 1 core (%.0f GFLOP/s)", peakGF)
-		if cpu > 1 {
-			label = fmt.Sprintf("FMA peak × %d cores (%.0f GFLOP/s)", cpu, y)
-		}
-		p.Add(line)
-		p.Legend.Add(label, line)
 	}
-	// Room above the bars and the peak line for the legend.
-	p.Y.Max = maxY * (1.15 + 0.07*float64(len(ss)+len(cpuList)))
+	// Room above the bars and the peak lines for the legend.
+	p.Y.Max = maxY * (1.15 + 0.07*float64(len(ss)+nLines))
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(layers))-0.4
 	if len(layers) > 4 {
