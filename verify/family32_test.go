@@ -374,7 +374,12 @@ func family32(p Params, w Weights, x []float32, e Extra, n, h, wd int, m emu) []
 						acc *= c[p.InC+o]
 					}
 					if m.unfolded && p.BatchNorm {
-						acc = acc*s32[o] + t32[o]
+						if m.fma { // the BN as the README writes it
+							sd := float32(math.Sqrt(float64(w.BNVar[o] + float32(p.BNEps))))
+							acc = (acc-w.BNMean[o])/sd*w.BNWeight[o] + w.BNBias[o]
+						} else {
+							acc = acc*s32[o] + t32[o]
+						}
 					}
 					i := s*outSz + (o*ho+oy)*wo + ox
 					if p.Residual {

@@ -92,12 +92,16 @@ import (
 //     e[t] ← (g+dg)(1+u)·e[t] + (dg(1+u) + u·g)·A[t] and A[t] ← g·A[t].
 //     A[t] is the magnitude of the exact effective weight, so |Ŵ̃[t]| ≤ A[t] + e[t].
 //
-//  5. Bias. Dynet and static: B = s·b + t, rounded once when there is a
-//     BN: e_B = u·|B| (0 without BN). Condconv and dycnn:
-//     B = t + Σ_k π_k·s·b_k; with Ab = Σ_k π_k·|s·b_k| and Db = Σ_k dπ_k·|s·b_k|,
-//     the float32 t̂ + Σ_k π̂_k·b̂'_k (K+1 terms) is off by at most
-//     e_B = (1+γ(K+2))·Db + γ(K+2)·(Ab + |t|), with magnitude |t| + Ab. ODConv:
-//     B = t, e_B = u·|t|.
+//  5. Bias. Its magnitude |B| below is the sum of its parts' magnitudes,
+//     with |t| counted as T = |β| + |s·mean|, so that it also bounds the
+//     terms of the reorderings that do not fold the BN (the conv's bias
+//     scaled, the mean subtracted, β added, each rounded). Dynet and
+//     static: B = s·b + t, rounded once when there is a BN: |B| = |s·b| + T,
+//     e_B = u·|B| (0 without BN). Condconv and dycnn: B = t + Σ_k π_k·s·b_k;
+//     with Ab = Σ_k π_k·|s·b_k| and Db = Σ_k dπ_k·|s·b_k|, the float32
+//     t̂ + Σ_k π̂_k·b̂'_k (K+1 terms) is off by at most
+//     e_B = (1+γ(K+2))·Db + γ(K+2)·(Ab + T), with |B| = T + Ab. ODConv:
+//     B = t, |B| = T, e_B = u·T.
 //
 //  6. Convolution and residual. conv = B + Σ_t W̃[t]·x_t over the
 //     L = Cin/groups·KH·KW taps (a padding tap reads an exact zero or an
@@ -291,7 +295,11 @@ type biasMag struct{ mag, err float64 }
 
 // biasMagnitude is step 5 for output channel o of one sample routed by rt.
 func biasMagnitude(p Params, w Weights, rt sampleRouting, o int) biasMag {
-	s, t := bnFold(p, w, o)
+	s, _ := bnFold(p, w, o)
+	var tmag float64 // |β| + |s·mean|, the magnitude of the BN's shift
+	if p.BatchNorm {
+		tmag = math.Abs(float64(w.BNBias[o])) + math.Abs(s*float64(w.BNMean[o]))
+	}
 	switch p.Routing {
 	case CondConv, DyCNN:
 		var ab, db float64
@@ -302,14 +310,12 @@ func biasMagnitude(p Params, w Weights, rt sampleRouting, o int) biasMag {
 				db += coefErr(rt.coef[k], rt.rel[k]) * bk
 			}
 		}
-		t = math.Abs(t)
-		return biasMag{mag: t + ab, err: (1+gamma(p.K+2))*db + gamma(p.K+2)*(ab+t)}
+		return biasMag{mag: tmag + ab, err: (1+gamma(p.K+2))*db + gamma(p.K+2)*(ab+tmag)}
 	}
-	b := t
+	b := tmag
 	if p.Bias && p.Routing != ODConv {
-		b += s * float64(w.Bias[o])
+		b += math.Abs(s * float64(w.Bias[o]))
 	}
-	b = math.Abs(b)
 	if !p.BatchNorm {
 		return biasMag{mag: b}
 	}
