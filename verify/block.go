@@ -141,7 +141,7 @@ func LoadBlock(path string) (*Block, error) {
 			return nil, fmt.Errorf("%s: conv %d (%s): residual %q disagrees with the spec's residual: %v", path, i, c.Path, bc.Residual, p.Residual)
 		}
 		if bc.Weights, err = loadWeights(f, p, bc.prefix); err != nil {
-			return nil, fmt.Errorf("conv %d (%s): %w", i, c.Path, err)
+			return nil, fmt.Errorf("%s: conv %d (%s): %s", path, i, c.Path, strings.TrimPrefix(err.Error(), path+": "))
 		}
 		b.Convs = append(b.Convs, bc)
 	}
