@@ -417,9 +417,11 @@ struct Bench {
 #pragma omp parallel for schedule(static)
         for (int j = 0; j < KC; j++) {
             const float *r = fcw.data() + (size_t)j * Cin;
-            double a = fcb[j];
-            for (int ch = 0; ch < Cin; ch++) a += (double)r[ch] * pooled[ch];
-            logits[j] = a;
+            const double *pl = pooled.data();
+            double a = 0; // in double, vectorized (a serial chain of double adds took 4x longer)
+#pragma omp simd reduction(+ : a)
+            for (int ch = 0; ch < Cin; ch++) a += (double)r[ch] * pl[ch];
+            logits[j] = fcb[j] + a;
         }
         for (int o = 0; o < c.Cout; o++) {
             double m = -INFINITY, s = 0;
