@@ -203,6 +203,7 @@ func reference64(p Params, w Weights, x []float64, n, h, wd int, e extra64) (*Re
 		rt := route(p, w, xs, h, wd, ext)
 		copy(res.Routing[s*nr:], rt.coef)
 		for o := range p.OutC {
+			mix := channelMix(p, w, rt, o)
 			for t := range taps {
 				f := 0.0
 				for k := range p.K {
@@ -212,7 +213,7 @@ func reference64(p Params, w Weights, x []float64, n, h, wd int, e extra64) (*Re
 					f *= rt.coef[p.InC+p.OutC+t%(p.KH*p.KW)]
 				}
 				fused[o*taps+t] = f
-				tm[o*taps+t] = tapMagnitude(p, w, rt, o, t)
+				tm[o*taps+t] = tapMagnitude(p, w, rt, mix, o, t)
 			}
 		}
 		for o := range p.OutC {

@@ -261,19 +261,33 @@ func mixCoef(p Params, rt sampleRouting, k, o int) (c, r float64) {
 // error, m = max_k |W'_k[t]|.
 type tapMag struct{ a, e, m float64 }
 
-// tapMagnitude is step 4 for output channel o and tap t (index into the
-// Cin/groups·KH·KW taps) of one sample routed by rt.
-func tapMagnitude(p Params, w Weights, rt sampleRouting, o, t int) tapMag {
+// chanMix is what step 4 needs of one output channel o: |s[o]| and each
+// expert's coefficient π_k with its relative error bound.
+type chanMix struct {
+	s    float64
+	c, r []float64
+}
+
+// channelMix returns output channel o's chanMix for a sample routed by rt.
+func channelMix(p Params, w Weights, rt sampleRouting, o int) chanMix {
 	s, _ := bnFold(p, w, o)
-	s = math.Abs(s)
-	taps := p.Taps()
-	var a, d, m float64
+	m := chanMix{s: math.Abs(s), c: make([]float64, p.K), r: make([]float64, p.K)}
 	for k := range p.K {
-		wk := s * math.Abs(float64(w.Weight[(k*p.OutC+o)*taps+t]))
-		c, r := mixCoef(p, rt, k, o)
-		a += math.Abs(c) * wk
-		d += coefErr(c, r) * wk
-		m = math.Max(m, wk)
+		m.c[k], m.r[k] = mixCoef(p, rt, k, o)
+	}
+	return m
+}
+
+// tapMagnitude is step 4 for output channel o (whose chanMix is m) and tap
+// t (index into the Cin/groups·KH·KW taps) of one sample routed by rt.
+func tapMagnitude(p Params, w Weights, rt sampleRouting, m chanMix, o, t int) tapMag {
+	taps := p.Taps()
+	var a, d, mx float64
+	for k := range p.K {
+		wk := m.s * math.Abs(float64(w.Weight[(k*p.OutC+o)*taps+t]))
+		a += math.Abs(m.c[k]) * wk
+		d += coefErr(m.c[k], m.r[k]) * wk
+		mx = math.Max(mx, wk)
 	}
 	e := fusedErr(a, d, p.K)
 	if p.Routing == ODConv {
@@ -286,7 +300,7 @@ func tapMagnitude(p Params, w Weights, rt sampleRouting, o, t int) tapMag {
 		e = (g+dg)*(1+Unit)*e + (dg*(1+Unit)+Unit*g)*a
 		a *= g
 	}
-	return tapMag{a, e, m}
+	return tapMag{a, e, mx}
 }
 
 // biasMag is step 5 for one output channel: mag the bias's magnitude, err
