@@ -480,8 +480,7 @@ class _Conv:
         self.gate_hint = None
         self.T = None
         self.A = None
-        self.bias_path = None   # dynet/dycnn fc2: synthetic tensors to add
-        self.extra_tensors = {}
+        self.extra_tensors = {}  # tensors the module lacks, written as zeros (name relative to the conv)
         self.block = None       # condconv: (block path, block module, routing_fn path)
         self.bad = None         # a reason to skip it found after reading
 
@@ -493,7 +492,7 @@ def _read_conv(path, m, kind):
     """Reads a conv's hyperparameters; raises _Unsupported with the reason."""
     c = _Conv(path, m, kind)
     w = m.weight
-    warn = c.warnings
+    warn = c.warnings.append
 
     def attr(names, what, default=_MISSING):
         n, v = _get(m, names)
@@ -1112,7 +1111,6 @@ def export(model, example_input, spec_path, weights_path, package="dyconv", resi
     inside = []         # path prefixes of recognised convs
     kinds = {}
     modules = list(model.named_modules())
-    path_of = {id(m): p for p, m in modules}
 
     def within(p):
         return any(p == q or q == "" or p.startswith(q + ".") for q in inside)
@@ -1242,16 +1240,14 @@ def export(model, example_input, spec_path, weights_path, package="dyconv", resi
     if residual is not None:
         if isinstance(residual, str):
             residual = [residual]
-        declared = set()
-        by_name = {}
-        for c in exported:
-            by_name[c.path] = c
+        declared = set(residual)
+        known = {c.path for c in convs} | {p for p, k in kinds.items() if k is None}
         for r in residual:
-            if r not in by_name:
-                known = [c.path for c in convs]
-                raise ValueError("residual=%r: %r is not an exported conv's module path (convs: %s)" % (
-                    list(residual), r, ", ".join(known) or "none"))
-            declared.add(r)
+            if r not in known:
+                raise ValueError("residual=%r: %r is not the module path of a conv (convs: %s)" % (
+                    list(residual), r, ", ".join(sorted(known)) or "none"))
+            if all(c.path != r for c in exported):
+                report.warnings.append("residual=[...] names %s, which is not exported (see skipped)" % r)
 
     def follow(v):
         """Skips pass-through events; returns (value, its consumer events)."""
