@@ -284,6 +284,9 @@ def read_spec(path):
     return spec
 
 
+# The module paths the Go parser takes in state_dict (gen/parse.go).
+_MODULE_PATH = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
+
 _GO_KEYWORDS = {
     "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for",
     "func", "go", "goto", "if", "import", "interface", "map", "package", "range", "return", "select",
@@ -360,7 +363,7 @@ class ExportReport:
     def layer(self, path_or_name):
         """The spec layer for a module path or a layer name, or None."""
         for l in self.layers:
-            if l["name"] == path_or_name or l["state_dict"]["conv"] == path_or_name:
+            if l["name"] == path_or_name or l["state_dict"].get("conv", "") == path_or_name:
                 return l
         return None
 
@@ -382,7 +385,7 @@ class ExportReport:
             if l.get("activation", "none") != "none":
                 epi.append(l["activation"])
             out.append("  layer %s <- %s (%s, %s%s)%s" % (
-                l["name"], l["state_dict"]["conv"], t.get("class", "?"), l["routing"],
+                l["name"], l["state_dict"].get("conv") or "<model>", t.get("class", "?"), l["routing"],
                 ", routing_input " + l["routing_input"] if "routing_input" in l else "",
                 ": " + ", ".join(epi) if epi else ""))
         for s in self.skipped:
@@ -1123,6 +1126,9 @@ def export(model, example_input, spec_path, weights_path, package="dyconv", resi
             continue
         inside.append(path)
         try:
+            if path and not _MODULE_PATH.fullmatch(path):
+                raise _Unsupported("its module path %r has characters the spec's state_dict paths do not take "
+                                   "(names and indices of letters, digits and _, joined by dots)" % path)
             c = _read_conv(path, m, kind)
         except _Unsupported as e:
             report.skipped.append(Skipped(path, type(m).__name__, "%s conv not exported: %s" % (kind, e)))
@@ -1446,7 +1452,7 @@ def export(model, example_input, spec_path, weights_path, package="dyconv", resi
         sizes = {tuple(cl["in_shape"][2:]) for cl in c.calls}
         if input_size and len(sizes) == 1:
             L["input_size"] = list(call["in_shape"][2:])
-        sd = {"conv": c.path}
+        sd = {"conv": c.path} if c.path else {}  # the root conv: tensors without a prefix
         if ch["bn"] is not None:
             sd["batch_norm"] = ch["bn"].path
         if c.kind == "condconv" and c.routing_input == "own":

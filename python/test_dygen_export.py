@@ -2,6 +2,9 @@
 
 Run: /usr/bin/python3 -m unittest discover -s python
 
+DYGEN_EXPORT_KEEP=DIR keeps every spec and weights file the tests export in
+DIR (for example, to run them through the Go parser or dygen generate).
+
 The golden files (../shared/golden-blocks, ../shared/golden-family, or
 $DYGEN_GOLDEN_BLOCKS / $DYGEN_GOLDEN_FAMILY) are needed by the golden tests;
 without them those tests skip, unless DYGEN_REQUIRE_GOLDEN=1.
@@ -11,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -60,6 +64,13 @@ class _TmpDir(unittest.TestCase):
         spec, weights = os.path.join(self.dir, name + ".yaml"), os.path.join(self.dir, name + ".safetensors")
         kw.setdefault("verbose", False)
         r = E.export(model, inputs, spec, weights, **kw)
+        keep = os.environ.get("DYGEN_EXPORT_KEEP")
+        if keep:  # keep every written spec and weights file, e.g. for the Go parser
+            os.makedirs(keep, exist_ok=True)
+            self._kept = getattr(self, "_kept", 0) + 1
+            base = os.path.join(keep, "%s_%d" % (self.id().split(".", 1)[1].replace(".", "_"), self._kept))
+            shutil.copyfile(spec, base + ".yaml")
+            shutil.copyfile(weights, base + ".safetensors")
         s = E.read_spec(spec)
         if yaml is not None:
             with open(spec) as f:
@@ -371,7 +382,7 @@ class DyCNNTest(_TmpDir):
         conv = B.Dynamic_conv2d(8, 8, 1, K=2, temperature=1)
         conv.attention.fc2 = nn.Conv2d(conv.attention.fc2.in_channels, 2, 1, bias=False)
         r, spec = self.export(conv, torch.randn(1, 8, 4, 4))
-        self.assertEqual(spec["layers"][0]["state_dict"], {"conv": ""})
+        self.assertEqual(spec["layers"][0]["state_dict"], {})  # the root conv: no prefix
         self.assertEqual(spec["layers"][0]["name"], "DynamicConv2d")  # the root takes its class name
         back, _ = E.read_safetensors(os.path.join(self.dir, "m.safetensors"))
         self.assertTrue(torch.equal(back["attention.fc2.bias"], torch.zeros(2)))
