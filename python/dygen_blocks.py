@@ -761,3 +761,43 @@ def family_case(name, directory=None, functional_act=False):
     model.eval()
     inputs = (tensors["input"],) + ((tensors["residual"],) if spec.get("residual") else ())
     return model, inputs, tensors["output_f64"], spec
+
+
+# ---------------------------------------------------------------------------
+# command line: export the golden blocks (for the Go round trip in CI)
+
+
+def main(argv=None):
+    """dygen_blocks.py export DIR [--package NAME]: for each golden block,
+    builds it, fills it from its golden file, checks it against output_f64,
+    and exports DIR/<block>.yaml and DIR/<block>.safetensors. The golden
+    file itself holds the input and output_f64 to compare the Go side with."""
+    import argparse
+    import sys
+
+    from dygen_export import export
+
+    p = argparse.ArgumentParser(prog="dygen_blocks.py", description=main.__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export", help="export the golden blocks")
+    e.add_argument("dir")
+    e.add_argument("--package", default="blocks", help="the Go package name in the specs")
+    e.add_argument("--blocks", default=",".join(BLOCK_NAMES), help="which blocks (comma-separated)")
+    a = p.parse_args(argv)
+    os.makedirs(a.dir, exist_ok=True)
+    for name in a.blocks.split(","):
+        model, inputs, want, _ = golden_block(name)
+        with torch.no_grad():
+            y = model.double()(*[t.double() for t in inputs])
+        model.float()
+        err = ((y - want).abs().max() / max(1.0, want.abs().max().item())).item()
+        if err > 1e-12:
+            print("%s: the module does not reproduce output_f64 (relative error %.3g)" % (name, err), file=sys.stderr)
+            return 1
+        export(model, inputs, os.path.join(a.dir, name + ".yaml"), os.path.join(a.dir, name + ".safetensors"),
+               package=a.package)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -262,6 +262,18 @@ class GoldenBlocksTest(_TmpDir):
         _, spec = self.export(model, inputs, input_size=False)
         self.assertTrue(all("input_size" not in l for l in spec["layers"]))
 
+    def test_blocks_cli(self):
+        """dygen_blocks.py export DIR: what CI runs before the Go round trip."""
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(B.main(["export", self.dir, "--blocks", "dyresnet_basic,condconv_residual"]), 0)
+        for name in ("dyresnet_basic", "condconv_residual"):
+            _, _, _, block = B.golden_block(name)
+            spec = E.read_spec(os.path.join(self.dir, name + ".yaml"))
+            self.assertEqual(spec["package"], "blocks")
+            self.assertEqual(spec["layers"], [{k: v for k, v in c["spec"].items() if k != "batch"}
+                                              for c in block["convs"]])
+            self.assertTrue(os.path.exists(os.path.join(self.dir, name + ".safetensors")))
+
     def test_stderr_report(self):
         model, inputs, _, _ = B.golden_block("condconv_residual")
         buf = io.StringIO()
