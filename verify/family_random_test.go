@@ -158,7 +158,7 @@ func TestRandomExtra(t *testing.T) {
 	// Invalid or absurd sizes give an empty Extra, without panicking.
 	p := Params{InC: 1, OutC: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1, K: 2, Mode: Zeros, Residual: true, ExternalRouting: true}
 	assert.Equal(t, Extra{}, RandomExtra(p, 1, 1, 1, rng))
-	assert.Equal(t, Extra{}, ExtraFromBytes(p, 1<<40, 1<<20, 1<<20, nil))
+	assert.Equal(t, Extra{}, ExtraFromBytes(p, 1<<30, 1<<15, 1<<15, nil))
 	assert.Len(t, ExtraFromBytes(p, 0, 4, 4, nil).Routing, 0)
 }
 
