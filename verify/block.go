@@ -46,6 +46,7 @@ type BlockConv struct {
 	// routing ("" where the spec gives none: the routing then lives under
 	// the conv's path at Params.DefaultRoutingPath, the BN at conv + ".bn").
 	ConvPath, BNPath, RoutingPath string
+	RoutingInput                  string // the spec's routing_input: "own", "external" (Params.ExternalRouting), or "" when absent
 	BatchNorm                     string // the module path of the BN that follows, or ""
 	Activation                    string // what follows the BN (and the residual)
 	Residual                      string // "block_input" when the block's input is added, else ""
@@ -118,8 +119,8 @@ func LoadBlock(path string) (*Block, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: conv %d (%s): spec: %v", path, i, c.Path, err)
 		}
-		bc := BlockConv{Path: c.Path, Name: spec.Name, Params: p, N: n, H: h, W: w,
-			ConvPath: c.Path, BatchNorm: str(c.BatchNorm), Activation: str(c.Activation), Residual: str(c.Residual)}
+		bc := BlockConv{Path: c.Path, Name: spec.Name, Params: p, N: n, H: h, W: w, ConvPath: c.Path, RoutingInput: str(spec.RoutingInput),
+			BatchNorm: str(c.BatchNorm), Activation: str(c.Activation), Residual: str(c.Residual)}
 		for key, v := range spec.StateDict {
 			switch key {
 			case "conv":

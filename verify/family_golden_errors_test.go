@@ -179,6 +179,7 @@ func TestLoadBlockErrors(t *testing.T) {
 	assert.Equal(t, "routing_fn", b.Convs[0].RoutingPath)
 	assert.Equal(t, "bn2", b.Convs[1].BNPath)
 	assert.True(t, b.Convs[1].Params.ExternalRouting)
+	assert.Equal(t, []string{"own", "external", "external"}, []string{b.Convs[0].RoutingInput, b.Convs[1].RoutingInput, b.Convs[2].RoutingInput})
 	assert.Equal(t, "block_input", b.Convs[2].Residual)
 	assert.Len(t, b.Routing, 2*4)
 
