@@ -535,6 +535,25 @@ class SkipReportTest(_TmpDir):
         self.assertEqual([s.path for s in r.skipped], ["1"])
         self.assertIn("could not reproduce its output", r.skipped[0].reason)
 
+    def test_misread_hyperparameters(self):
+        """Attributes that disagree with what the module computes are caught
+        by the check: a wrong padding gives another output, and a padding the
+        recomputation cannot even apply fails it."""
+        lying = B.DyNet2D(4, 4, 3, padding=1, num_experts=2)
+        lying.padding = (2, 2)  # the forward pads by _reversed_padding_repeated_twice only with a mode
+        lying.padding_mode = "replicate"
+        lying._reversed_padding_repeated_twice = [1, 1, 1, 1]
+        r, _ = self.export(nn.Sequential(B.DyNet2D(4, 4, 3, padding=1, num_experts=2), lying),
+                           torch.randn(1, 4, 5, 5))
+        self.assertEqual([s.path for s in r.skipped], ["1"])
+        self.assertIn("could not reproduce its output", r.skipped[0].reason)
+        lying.padding = (5, 5)
+        lying.padding_mode = "reflect"  # reflect by 5 on a 5x5 input: F.pad refuses
+        r, _ = self.export(nn.Sequential(B.DyNet2D(4, 4, 3, padding=1, num_experts=2), lying),
+                           torch.randn(1, 4, 5, 5))
+        self.assertEqual([s.path for s in r.skipped], ["1"])
+        self.assertIn("failed", r.skipped[0].reason)
+
     def test_condconv_without_routing_fn(self):
         class Net(nn.Module):
             def __init__(self):
