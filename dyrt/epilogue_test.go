@@ -88,3 +88,17 @@ func TestEpilogue(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlap(t *testing.T) {
+	buf := make([]float32, 10)
+	assert.True(t, Overlap(buf[0:5], buf[4:8]))
+	assert.False(t, Overlap(buf[0:4], buf[4:8]))
+	assert.True(t, Overlap(buf[2:3], buf))
+	assert.False(t, Overlap(buf[:0], buf))
+	assert.False(t, Overlap(buf, make([]float32, 10)))
+	assert.True(t, Same(buf[1:4], buf[1:4]))
+	assert.False(t, Same(buf[1:4], buf[1:5]))
+	assert.False(t, Same(buf[1:4], buf[2:5]))
+	assert.Nil(t, Sample(nil, 3, 4))
+	assert.Equal(t, buf[4:6], Sample(buf, 2, 2))
+}

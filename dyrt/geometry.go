@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Padding modes, with PyTorch's Conv2d meaning.
@@ -122,4 +123,39 @@ func InteriorRange(n, out, k, stride, pad, dil int) (lo, hi int) {
 	hi = min(hi, out)
 	lo = min(lo, out)
 	return lo, max(lo, hi)
+}
+
+// Sample returns x's i'th run of size floats, x[i·size:(i+1)·size], or nil
+// when x is nil (a layer's optional per-sample inputs: the residual, the
+// routing).
+func Sample(x []float32, i, size int) []float32 {
+	if x == nil {
+		return nil
+	}
+	return x[i*size : (i+1)*size]
+}
+
+// Overlap reports whether a and b share memory: some element of one is an
+// element of the other.
+func Overlap(a, b []float32) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	a0, b0 := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return a0 < b0+uintptr(len(b))*4 && b0 < a0+uintptr(len(a))*4
+}
+
+// Same reports whether a and b are the same memory: the same first element
+// and the same length.
+func Same(a, b []float32) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// Samples returns x's runs lo … hi−1 of size floats, x[lo·size:hi·size],
+// or nil when x is nil.
+func Samples(x []float32, lo, hi, size int) []float32 {
+	if x == nil {
+		return nil
+	}
+	return x[lo*size : hi*size]
 }

@@ -177,3 +177,19 @@ send:
 func Split(n, parts, p int) (lo, hi int) {
 	return n * p / parts, n * (p + 1) / parts
 }
+
+// GetRows returns a buffer of n floats from pool, which holds *[]float32
+// (a new one when the pool is empty, grown when it is shorter); its
+// contents are whatever it held. Put it back with pool.Put when done:
+// steady-state calls then do not allocate.
+func GetRows(pool *sync.Pool, n int) *[]float32 {
+	p, _ := pool.Get().(*[]float32)
+	if p == nil {
+		p = new([]float32)
+	}
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
