@@ -22,6 +22,20 @@ const asmSignature = "func(out, in, w, bias []float32, nblk int)"
 // channel).
 const asmSignaturePF = "func(out, in, w, bias, pf []float32, nblk int)"
 
+// kernelSignature is k's Go signature: res, the residual laid out as out,
+// follows bias in a kernel that adds it (AsmKernel.Res).
+func kernelSignature(k AsmKernel) string {
+	switch {
+	case k.Res && k.PF > 0:
+		return "func(out, in, w, bias, res, pf []float32, nblk int)"
+	case k.Res:
+		return "func(out, in, w, bias, res []float32, nblk int)"
+	case k.PF > 0:
+		return asmSignaturePF
+	}
+	return asmSignature
+}
+
 // asmBuildConstraint keeps the assembly out of purego and non-amd64 builds.
 const asmBuildConstraint = "amd64,!purego"
 
@@ -33,8 +47,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 	a := pl.Asm
 	ctx := build.NewContext()
 	ctx.ConstraintExpr(asmBuildConstraint)
+	epi := newEpilogue(ctx, pl)
 	for _, k := range a.Kernels {
-		emitAsmKernel(ctx, pl, k)
+		emitAsmKernel(ctx, pl, k, epi)
 	}
 	if a.FuseName != "" {
 		emitFuseKernel(ctx, pl, a.FuseName)
@@ -49,6 +64,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		}
 	}
 	emitSumKernel(ctx, a.SumName)
+	if epi != nil {
+		emitEpiKernel(ctx, pl, epi)
+	}
 	return renderAsm(ctx, pkg, pl.Name, "assembly")
 }
 
@@ -90,6 +108,10 @@ type convKernel struct {
 	// outChannel emits what the stores of output channel i need and
 	// returns where its vector 0 goes.
 	outChannel func(i int) operand.Mem
+	// epi, when set, finishes each output as it is stored; resChannel then
+	// returns where output channel i's residual vector 0 is (nil: none).
+	epi        *epilogue
+	resChannel func(i int) operand.Mem
 }
 
 // Registers of every micro-kernel:
@@ -100,6 +122,7 @@ type convKernel struct {
 var (
 	kOut, kIn, kW, kBias  = reg.RDI, reg.RSI, reg.RDX, reg.R8
 	kNblk, kInp, kWp, kCi = reg.RCX, reg.RAX, reg.RBX, reg.R9
+	kRes                  = reg.R11 // the residual (pixel block), in kernels that add it
 )
 
 // emitConvKernel emits one M×P micro-kernel: per pixel block, the
@@ -167,6 +190,22 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 		ctx.DECQ(kCi)
 		ctx.JNZ(operand.LabelRef("channel"))
 	}
+	if c.epi != nil {
+		// The registers free once the accumulators are complete.
+		free := ys[m*pv:]
+		for i := 0; i < m; i++ {
+			var res operand.Mem
+			if c.resChannel != nil {
+				res = c.resChannel(i)
+			}
+			for j := 0; j < pv; j++ {
+				if c.resChannel != nil {
+					ctx.VADDPS(mem(res.Base, res.Disp+32*j), acc(i, j), acc(i, j))
+				}
+				c.epi.apply(ctx, acc(i, j), free)
+			}
+		}
+	}
 	for i := 0; i < m; i++ {
 		base := c.outChannel(i)
 		for j := 0; j < pv; j++ {
@@ -177,6 +216,9 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 	}
 	ctx.ADDQ(operand.U32(32*pv), kIn)
 	ctx.ADDQ(operand.U32(32*pv), kOut)
+	if c.resChannel != nil {
+		ctx.ADDQ(operand.U32(32*pv), kRes)
+	}
 	ctx.DECQ(kNblk)
 	ctx.JNZ(operand.LabelRef("block"))
 	ctx.VZEROUPPER()
@@ -185,22 +227,34 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 
 // emitAsmKernel emits one M×P micro-kernel of a fixed-size layer: every
 // offset a constant; R10 is the prefetch pointer of the PF variants.
-func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
+func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel, epi *epilogue) {
 	a := pl.Asm
 	taps := pl.P.KH * pl.P.KW
 	pfp := reg.R10
 	c := convKernel{
-		sig:           asmSignature,
+		sig:           kernelSignature(k),
 		doc:           fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, k.M, k.P),
 		memFMA:        a.MemFMA,
-		setup:         func() {},
 		channelStride: operand.U32(4 * a.PS),
 		outChannel:    func(i int) operand.Mem { return mem(kOut, 4*i*a.OPS) },
 	}
 	if k.PF > 0 {
-		c.sig = asmSignaturePF
 		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, k.M, k.P, k.PF, pl.P.K)
-		c.setup = func() { ctx.Load(ctx.Param("pf").Base(), pfp) }
+	}
+	if k.Act != "" {
+		c.epi = epi
+		c.doc += fmt.Sprintf(" It finishes each output as it stores it (%s).", c.epi.what())
+	}
+	c.setup = func() {
+		if k.PF > 0 {
+			ctx.Load(ctx.Param("pf").Base(), pfp)
+		}
+		if k.Res {
+			ctx.Load(ctx.Param("res").Base(), kRes)
+		}
+	}
+	if k.Res {
+		c.resChannel = func(i int) operand.Mem { return mem(kRes, 4*i*a.OPS) }
 	}
 	// The channel iteration's prefetches, spread over its taps.
 	nextPF, nextPI := 0, 0
@@ -267,6 +321,10 @@ func backendFiles(d layerData, s []byte, goTmpl string) ([]OutputFile, error) {
 // n8 groups of 8 taps are fused.
 const asmFuseSignature = "func(dst, w, pi []float32, n8 int)"
 
+// asmFuseScaleSignature is ODConv's fusion (Plan.TapScale): scale holds
+// the group's tap scales from the first tap on.
+const asmFuseScaleSignature = "func(dst, w, pi, scale []float32, n8 int)"
+
 // emitFuseKernel emits the fusion of one block of 4 output channels: per 8
 // taps, Σ_k π[k,o+i]·W[k,o+i,t..t+8] for the 4 channels i, transposed
 // in registers into the [tap][channel] layout the micro-kernel reads. The
@@ -279,12 +337,21 @@ func emitFuseKernel(ctx *build.Context, pl *Plan, name string) {
 	p := pl.P
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr(asmFuseSignature)
-	ctx.Doc(name + " fuses the expert kernels of 4 output channels, 16 taps at a time.")
+	if pl.TapScale {
+		ctx.SignatureExpr(asmFuseScaleSignature)
+		ctx.Doc(name + " fuses the expert kernels of 4 output channels, 16 taps at a time, each tap scaled by scale.")
+	} else {
+		ctx.SignatureExpr(asmFuseSignature)
+		ctx.Doc(name + " fuses the expert kernels of 4 output channels, 16 taps at a time.")
+	}
 	dst, w, pi, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
+	scale := reg.R9
 	ctx.Load(ctx.Param("dst").Base(), dst)
 	ctx.Load(ctx.Param("w").Base(), w)
 	ctx.Load(ctx.Param("pi").Base(), pi)
+	if pl.TapScale {
+		ctx.Load(ctx.Param("scale").Base(), scale)
+	}
 	ctx.Load(ctx.Param("n8"), n)
 	groupA := [4]reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
 	groupB := [4]reg.VecPhysical{reg.Y4, reg.Y5, reg.Y6, reg.Y7}
@@ -303,6 +370,11 @@ func emitFuseKernel(ctx *build.Context, pl *Plan, name string) {
 					} else {
 						ctx.VFMADD231PS(row, piReg, g[i])
 					}
+				}
+			}
+			if pl.TapScale {
+				for gi, g := range groups {
+					ctx.VMULPS(mem(scale, 32*gi), g[i], g[i])
 				}
 			}
 		}
@@ -335,6 +407,9 @@ func emitFuseKernel(ctx *build.Context, pl *Plan, name string) {
 	sums([][4]reg.VecPhysical{groupA, groupB})
 	transposeStore(groupA, 0)
 	transposeStore(groupB, 128)
+	if pl.TapScale {
+		ctx.ADDQ(operand.U32(64), scale)
+	}
 	ctx.ADDQ(operand.U32(64), w)
 	ctx.ADDQ(operand.U32(256), dst)
 	ctx.DECQ(n)

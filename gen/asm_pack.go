@@ -22,7 +22,8 @@ const asmPackSignature = "func(dst, x []float32, n int)"
 // for stride 1 it copies each row's run 8 floats at a time.
 func planAsmPack(a *AsmPlan, pl *Plan) {
 	p := pl.P
-	if pl.Wo >= 8 && !a.DirectOut {
+	// With an epilogue the copy out finishes the outputs (Epilogue).
+	if pl.Wo >= 8 && !a.DirectOut && !pl.Epi {
 		a.CopyName = lowerFirst(pl.Name) + "CopyOut"
 		a.CopyNT = pl.Wo%8 == 0
 	}

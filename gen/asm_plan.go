@@ -151,6 +151,12 @@ type AsmKernel struct {
 	// the PIDist/4 floats the prefetches reach past the plain kernel's.
 	PI     []int
 	PIDist int
+	// Act, when set (a dyrt constant name, Plan.Act), marks a kernel that
+	// finishes each output as it stores it: the output is the layer's
+	// (AsmPlan.DirectOut), so the epilogue is applied in registers. Res:
+	// it adds the residual first, from a res argument laid out as out.
+	Act string
+	Res bool
 }
 
 // asmL2Budget is the input footprint a chunk of pixel blocks aims at.
@@ -258,13 +264,17 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 		if m == 0 || pv == 0 {
 			return
 		}
-		a.Kernels = append(a.Kernels, AsmKernel{
+		k := AsmKernel{
 			Name:    fmt.Sprintf("%sConv%dx%d", lowerFirst(pl.Name), m, pv),
 			M:       m,
 			P:       pv,
 			InNeed:  (pl.CinG-1)*a.PS + a.MaxOff,
 			OutNeed: (m - 1) * a.OPS,
-		})
+		}
+		if a.DirectOut && pl.Epi {
+			k.Act, k.Res = pl.Act, pl.Residual
+		}
+		a.Kernels = append(a.Kernels, k)
 	}
 	if a.M == 4 && pl.Taps >= 8 {
 		a.FuseName = lowerFirst(pl.Name) + "Fuse4"

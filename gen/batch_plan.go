@@ -83,7 +83,7 @@ func newBatchPlan(pl *Plan) *BatchPlan {
 // taps not a multiple of 8).
 func batchTiles(pl *Plan, f FuseInfo) *BatchPlan {
 	p := pl.P
-	if f.FuseName == "" || f.Mt != 0 || f.Fuse8 != pl.Taps || p.K*p.OutC*pl.Taps*4 < batchMinWeightBytes {
+	if pl.Static || f.FuseName == "" || f.Mt != 0 || f.Fuse8 != pl.Taps || p.K*p.OutC*pl.Taps*4 < batchMinWeightBytes {
 		return nil
 	}
 	units := p.Groups * f.NBFull

@@ -22,6 +22,11 @@ func emitGoKernels(pkg string, pl *Plan) ([]byte, error) {
 	e := &goEmitter{pl: pl}
 	f.Add(e.fuse())
 	f.Line()
+	if pl.Residual {
+		f.Add(doc("%sRows holds the Go convolution's rows of sums (conv).", lowerFirst(pl.Name)).
+			Var().Id(lowerFirst(pl.Name)+"Rows").Qual("sync", "Pool"))
+		f.Line()
+	}
 	f.Add(e.conv())
 	for _, m := range e.blockWidths() {
 		f.Line()
@@ -111,6 +116,9 @@ func (e *goEmitter) fuse() jen.Code {
 			}
 			sum.Id(indexed("p", k)).Op("*").Id(indexed("w", k)).Index(id("t"))
 		}
+		if pl.TapScale {
+			sum = jen.Parens(sum).Op("*").Id("ts").Index(id("t"))
+		}
 		body = append(body, jen.For(id("t").Op(":=").Range().Id("w0")).Block(
 			id("dst").Index(sym(pl.OB, "t").code()).Op("=").Add(sum)))
 	} else {
@@ -121,12 +129,24 @@ func (e *goEmitter) fuse() jen.Code {
 				id("wk").Op(":=").Add(weightRow(sym(1, "k"))),
 				jen.For(id("t").Op(",").Id("v").Op(":=").Range().Id("wk")).Block(
 					id("dst").Index(sym(pl.OB, "t").code()).Op("+=").Id("p").Op("*").Id("v"))))
+		if pl.TapScale {
+			body = append(body, jen.For(id("t").Op(",").Id("v").Op(":=").Range().Id("ts")).Block(
+				id("dst").Index(sym(pl.OB, "t").code()).Op("*=").Id("v")))
+		}
 	}
-	return doc("fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o\n"+
+	params := []jen.Code{jen.List(id("fused"), id("pi")).Index().Float32()}
+	scaleDoc := ""
+	if pl.TapScale {
+		params = []jen.Code{jen.List(id("fused"), id("pi"), id("tscale")).Index().Float32()}
+		scaleDoc = fmt.Sprintf(",\nscaled per tap by tscale [Cin=%d][KH·KW=%d] (the input channel's and the kernel position's attention)", p.InC, p.KH*p.KW)
+		// The taps of o's group.
+		body = append(body[:2:2], append([]jen.Code{id("ts").Op(":=").Add(window("tscale", sym(pl.Taps, "g"), jen.Lit(pl.Taps)))}, body[2:]...)...)
+	}
+	return doc("fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o%s\n"+
 		"into fused, laid out [groups=%d][blocks=%d][cin=%d][kh=%d][kw=%d][lanes=%d] as conv reads it.\n"+
 		"pi is [K=%d, Cout=%d]. It fuses output channels [c0, c1) only, so that\n"+
-		"disjoint ranges may run concurrently.", p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, p.K, p.OutC).
-		Func().Params(e.recv()).Id("fuse").Params(jen.List(id("fused"), id("pi")).Index().Float32(), jen.List(id("c0"), id("c1")).Int()).Block(
+		"disjoint ranges may run concurrently.", scaleDoc, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, p.K, p.OutC).
+		Func().Params(e.recv()).Id("fuse").Params(append(params, jen.List(id("c0"), id("c1")).Int())...).Block(
 		forUp("c", id("c0"), id("c1"), body...))
 }
 
@@ -153,12 +173,22 @@ func (e *goEmitter) conv() jen.Code {
 			id("w"), id("wo"), jen.Lit(p.KW), jen.Lit(p.SW), jen.Lit(p.PadL), jen.Lit(p.DW)))
 		oxLo, oxHi = id("oxLo"), id("oxHi")
 	}
+	if pl.Residual {
+		// A block's rows of sums, from a pool: the residual may be y.
+		body = append(body,
+			id("ap").Op(":=").Qual(dyrtPath, "GetRows").Call(jen.Op("&").Id(lowerFirst(pl.Name)+"Rows"), jen.Lit(pl.OB).Op("*").Id("wo")),
+			jen.Defer().Id(lowerFirst(pl.Name)+"Rows").Dot("Put").Call(id("ap")),
+			id("acc").Op(":=").Op("*").Id("ap"))
+	}
 	blockCall := func(m int) *jen.Statement {
 		args := []jen.Code{
 			window("y", sym(1, "o0", "ho", "wo"), jen.Lit(m).Op("*").Id("ho").Op("*").Id("wo")),
 			id("xg"),
 			window("fused", sym(pl.Taps*pl.OB, "gb"), jen.Lit(pl.Taps*pl.OB)),
-			window("l.bias", sym(1, "o0"), jen.Lit(m)),
+			window("bias", sym(1, "o0"), jen.Lit(m)),
+		}
+		if pl.Residual {
+			args = append(args, window("res", sym(1, "o0", "ho", "wo"), jen.Lit(m).Op("*").Id("ho").Op("*").Id("wo")), id("acc"))
 		}
 		if !pl.Fixed {
 			args = append(args, id("h"), id("w"), id("ho"), id("wo"), oxLo, oxHi)
@@ -176,15 +206,15 @@ func (e *goEmitter) conv() jen.Code {
 		inner = append(inner, jen.If(id("b").Op("<").Lit(pl.NB-1)).Block(blockCall(pl.OB)).Else().Block(blockCall(pl.Tail)))
 	}
 	body = append(body, forUp("gb", id("gb0"), id("gb1"), inner...))
-	params := []jen.Code{jen.List(id("y"), id("x"), id("fused")).Index().Float32()}
+	params := []jen.Code{jen.List(id("y"), id("x"), id("fused"), id("bias"), id("res")).Index().Float32()}
 	if !pl.Fixed {
 		params = append(params, jen.List(id("h"), id("w"), id("ho"), id("wo")).Int())
 	}
 	params = append(params, jen.List(id("gb0"), id("gb1")).Int())
-	stmt := doc("conv convolves one sample x [Cin=%d, h, w] with the fused kernel into\n"+
-		"y [Cout=%d, ho, wo], block by block of %d output channels: blocks gb in [gb0, gb1)\n"+
-		"of the %d (group gb/%d, block gb%%%d of the group). Disjoint ranges write disjoint\n"+
-		"outputs and may run concurrently.", p.InC, p.OutC, pl.OB, p.Groups*pl.NB, pl.NB, pl.NB).
+	stmt := doc("conv convolves one sample x [Cin=%d, h, w] with the fused kernel and the bias\n"+
+		"bias [Cout] into y [Cout=%d, ho, wo]%s, block by block of %d output channels: blocks gb\n"+
+		"in [gb0, gb1) of the %d (group gb/%d, block gb%%%d of the group). Disjoint ranges write\n"+
+		"disjoint outputs and may run concurrently.", p.InC, p.OutC, e.epiDoc(), pl.OB, p.Groups*pl.NB, pl.NB, pl.NB).
 		Func().Params(e.recv()).Id("conv").Params(params...)
 	if pl.Fixed {
 		return stmt.Block(append([]jen.Code{e.sizeConsts()}, body...)...)
@@ -206,6 +236,12 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 	// Output rows of this block, initialised with the bias.
 	rowBody := []jen.Code{}
 	for j := 0; j < m; j++ {
+		if pl.Residual {
+			// The sums go to acc: the residual may be y itself, and is
+			// read when the row is complete.
+			rowBody = append(rowBody, id(indexed("y", j)).Op(":=").Add(window("acc", sym(j, "wo"), id("wo"))))
+			continue
+		}
 		rowBody = append(rowBody, id(indexed("y", j)).Op(":=").Add(window("y", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))))
 	}
 	for j := 0; j < m; j++ {
@@ -224,17 +260,46 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 	}
 	khBody = append(khBody, forUp("ci", jen.Lit(0), jen.Lit(pl.CinG), e.rowTaps(m)...))
 	rowBody = append(rowBody, forUp("kh", jen.Lit(0), jen.Lit(p.KH), khBody...))
+	if pl.Epi {
+		// The row is complete: finish it while it is in L1.
+		for j := 0; j < m; j++ {
+			if pl.Residual {
+				out := window("y", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))
+				res := window("res", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))
+				rowBody = append(rowBody, jen.Qual(dyrtPath, "EpilogueCopy").Call(jen.Qual(dyrtPath, pl.Act), out, id(indexed("y", j)), res))
+				continue
+			}
+			rowBody = append(rowBody, jen.Qual(dyrtPath, "Epilogue").Call(jen.Qual(dyrtPath, pl.Act), id(indexed("y", j)), jen.Nil()))
+		}
+	}
 	body = append(body, forUp("oy", jen.Lit(0), id("ho"), rowBody...))
 
 	params := []jen.Code{jen.List(id("y"), id("x"), id("wb"), id("bias")).Index().Float32()}
+	if pl.Residual {
+		params = []jen.Code{jen.List(id("y"), id("x"), id("wb"), id("bias"), id("res"), id("acc")).Index().Float32()}
+	}
 	if !pl.Fixed {
 		params = append(params, jen.List(id("h"), id("w"), id("ho"), id("wo"), id("oxLo"), id("oxHi")).Int())
 	}
 	return doc("convBlock%d computes %d output channels y [%d, ho, wo] of one group from its\n"+
 		"input channels x [%d, h, w], with their fused kernels wb [cin=%d][kh=%d][kw=%d][lanes=%d]\n"+
-		"and biases. Interior columns [oxLo, oxHi) read the input without padding checks.",
-		m, m, m, pl.CinG, pl.CinG, p.KH, p.KW, pl.OB).
+		"and biases%s. Interior columns [oxLo, oxHi) read the input without padding checks.",
+		m, m, m, pl.CinG, pl.CinG, p.KH, p.KW, pl.OB, e.epiDoc()).
 		Func().Params(e.recv()).Id(fmt.Sprintf("convBlock%d", m)).Params(params...).Block(body...)
+}
+
+// epiDoc says what the output store adds to the convolution, for comments.
+func (e *goEmitter) epiDoc() string {
+	pl := e.pl
+	switch {
+	case pl.Residual && pl.Act != "ActNone":
+		return fmt.Sprintf(", then adds the residual res and applies %s", pl.P.Activation)
+	case pl.Residual:
+		return ", then adds the residual res"
+	case pl.Epi:
+		return fmt.Sprintf(", then applies %s", pl.P.Activation)
+	}
+	return ""
 }
 
 // dyrtPath is the import path of dygen's runtime package.

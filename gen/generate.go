@@ -183,7 +183,8 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 // checkNames rejects layers whose generated identifiers or file names
 // collide.
 func checkNames(s *Spec, plans []*Plan) error {
-	idents := map[string]string{} // identifier → layer that declares it
+	// The package-level identifiers of the generated doc file.
+	idents := map[string]string{"Model": "(the package's Model type)", "Load": "(the package's Load function)"}
 	files := map[string]string{}
 	for i, pl := range plans {
 		where := fmt.Sprintf("%s:%d: layer %q", s.Path, s.Layers[i].Line, pl.Name)

@@ -47,6 +47,44 @@ type Plan struct {
 	BenchW      int
 	FuzzMaxDim  int // largest H or W the fuzz target draws (run-time sizes)
 
+	// The family and the epilogue (verify/family.go), as the generated
+	// code needs them.
+	//
+	// Static: a plain conv, whose kernel is fused once when the layer is
+	// built (no routing, no per-sample fusion).
+	Static bool
+	// External: routing_input external; the layer has no routing tensors
+	// and only the routed forward.
+	External bool
+	// DyNetFC: the routing is DyNet's per-channel FC (and gate), computed
+	// for ranges of output channels; the other routings compute one
+	// per-sample vector (RoutingLen floats) that the channels then read.
+	DyNetFC bool
+	// SampleBias: condconv or dycnn with a bias; each sample's bias mixes
+	// the experts' biases with its coefficients.
+	SampleBias bool
+	// TapScale: odconv; the fused kernel is scaled per tap (input channel
+	// and kernel position) by α_c·α_s.
+	TapScale bool
+	// Act is the activation's dyrt constant (ActNone, ActReLU, …).
+	Act string
+	// Residual: the layer adds a residual before the activation.
+	Residual bool
+	// Epi: the output store finishes each output (activation or residual).
+	Epi bool
+	// EpiName is the assembly epilogue of the copies out (act(src + res)
+	// into dst, 8 floats at a time); "" without an epilogue or assembly.
+	EpiName string
+	// RoutingLen is one sample's routing coefficients (Params.RoutingLen).
+	RoutingLen int
+	// Tensors are the layer's parameter tensors (Params.Tensors).
+	Tensors []verify.Tensor
+	// StateDict is where the loader reads the tensors (the spec's
+	// state_dict); ConvPrefix, RoutingPrefix and BNPrefix are the names'
+	// prefixes it gives (StateDict.Prefixes).
+	StateDict                           StateDict
+	ConvPrefix, RoutingPrefix, BNPrefix string
+
 	// Asm is the AVX2+FMA backend's plan of a fixed-size layer
 	// (asm_plan.go); nil for a run-time size (RT).
 	Asm *AsmPlan
@@ -71,6 +109,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	if err := p.Check(); err != nil {
 		return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 	}
+	p = p.WithDefaults()
 	pl := &Plan{
 		Name:  l.Name,
 		File:  snakeCase(l.Name),
@@ -79,7 +118,20 @@ func NewPlan(l Layer) (*Plan, error) {
 		CoutG: p.OutPerGroup(),
 		Taps:  p.Taps(),
 		Fixed: l.Fixed(),
+
+		Static:     p.Routing == verify.Static,
+		External:   p.ExternalRouting,
+		DyNetFC:    p.Routing == verify.DyNet,
+		SampleBias: p.Bias && (p.Routing == verify.CondConv || p.Routing == verify.DyCNN),
+		TapScale:   p.Routing == verify.ODConv,
+		Act:        actName(p.Activation),
+		Residual:   p.Residual,
+		Epi:        p.Residual || p.Activation != verify.ActNone,
+		RoutingLen: p.RoutingLen(),
+		Tensors:    p.Tensors(),
+		StateDict:  l.StateDict,
 	}
+	pl.ConvPrefix, pl.RoutingPrefix, pl.BNPrefix = l.StateDict.Prefixes(p)
 	if pl.Fixed {
 		if err := p.CheckInput(l.InputH, l.InputW); err != nil {
 			return nil, fmt.Errorf("layer %q: input_size %dx%d: %w", l.Name, l.InputH, l.InputW, err)
@@ -126,6 +178,9 @@ func NewPlan(l Layer) (*Plan, error) {
 	addInputPrefetch(pl)
 	planOwn(pl)
 	pl.RT = newRTPlan(pl)
+	if pl.Epi && pl.HasAsm() {
+		pl.EpiName = lowerFirst(pl.Name) + "Epi"
+	}
 	return pl, nil
 }
 
@@ -178,6 +233,23 @@ func minValid(k, dil, padLo, padHi int, mode string) int {
 		n = max(n, padLo, padHi)
 	}
 	return n
+}
+
+// actName is the dyrt constant of an activation.
+func actName(act string) string {
+	switch act {
+	case verify.ActReLU:
+		return "ActReLU"
+	case verify.ActReLU6:
+		return "ActReLU6"
+	case verify.ActHardswish:
+		return "ActHardswish"
+	case verify.ActSiLU:
+		return "ActSiLU"
+	case verify.ActSigmoid:
+		return "ActSigmoid"
+	}
+	return "ActNone"
 }
 
 // snakeCase turns a Go identifier into a file-name stem: Conv3x3Stem →

@@ -17,13 +17,22 @@ import (
 // randomLayer draws a valid layer covering the spec's options: odd channel
 // counts, groups and depthwise, every padding form and mode, stride larger
 // than the kernel, dilation, large padding, even kernels, 1×1 inputs, fixed
-// and run-time input sizes. It returns the layer's YAML and the parameters
-// the parser must resolve it to.
+// and run-time input sizes, and the family's keys: every routing (square
+// windows and zero padding where the reference wants them), gate,
+// temperature, attention width, BN, activation, residual, external routing
+// and state_dict paths. It returns the layer's YAML and the parameters the
+// parser must resolve it to.
 func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 	for {
 		var b strings.Builder
 		p := verify.Params{Mode: verify.Zeros, Bias: true, K: 3, SH: 1, SW: 1, DH: 1, DW: 1}
 		fmt.Fprintf(&b, "  - name: %s\n", name)
+		p.Routing = []string{verify.DyNet, verify.DyNet, verify.CondConv, verify.DyCNN, verify.ODConv, verify.Static}[rng.IntN(6)]
+		if p.Routing != verify.DyNet || rng.IntN(3) == 0 {
+			fmt.Fprintf(&b, "    routing: %s\n", p.Routing)
+		}
+		// dycnn and odconv take ints: square windows, equal padding.
+		square := p.Routing == verify.DyCNN || p.Routing == verify.ODConv
 		switch rng.IntN(4) {
 		case 0:
 			p.Groups = 1
@@ -45,6 +54,9 @@ func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 			fmt.Fprintf(&b, "    groups: %d\n", p.Groups)
 		}
 		p.KH, p.KW = 1+rng.IntN(5), 1+rng.IntN(5)
+		if square {
+			p.KW = p.KH
+		}
 		if p.KH == p.KW && rng.IntN(2) == 0 {
 			fmt.Fprintf(&b, "    kernel_size: %d\n", p.KH)
 		} else {
@@ -52,6 +64,9 @@ func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 		}
 		pair := func(key string, h, w *int, maxV int, always bool) {
 			*h, *w = 1+rng.IntN(maxV), 1+rng.IntN(maxV)
+			if square {
+				*w = *h
+			}
 			if rng.IntN(3) == 0 && !always {
 				*h, *w = 1, 1
 				return
@@ -71,7 +86,7 @@ func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 			p.PadT, p.PadB, p.PadL, p.PadR = th/2, th-th/2, tw/2, tw-tw/2
 		case r == 1:
 			b.WriteString("    padding: valid\n")
-		case r == 2:
+		case r == 2 && !square:
 			ph, pw := rng.IntN(6), rng.IntN(6)
 			fmt.Fprintf(&b, "    padding: [%d, %d]\n", ph, pw)
 			p.PadT, p.PadB, p.PadL, p.PadR = ph, ph, pw, pw
@@ -80,19 +95,42 @@ func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 			fmt.Fprintf(&b, "    padding: %d\n", ph)
 			p.PadT, p.PadB, p.PadL, p.PadR = ph, ph, ph, ph
 		}
-		if rng.IntN(5) > 0 {
+		if square && p.PadT != p.PadL {
+			continue // "same" with an even kernel: asymmetric
+		}
+		if rng.IntN(5) > 0 && p.Routing != verify.ODConv {
 			p.Mode = []string{verify.Zeros, verify.Reflect, verify.Replicate, verify.Circular}[rng.IntN(4)]
 			fmt.Fprintf(&b, "    padding_mode: %s\n", p.Mode)
 		}
-		if rng.IntN(4) == 0 {
+		if p.Routing == verify.ODConv {
+			p.Bias = false // ODConv2d has no bias
+		} else if rng.IntN(4) == 0 {
 			p.Bias = false
 			b.WriteString("    bias: false\n")
 		}
-		if rng.IntN(3) > 0 {
+		if p.Routing == verify.Static {
+			p.K = 1
+		} else if rng.IntN(3) > 0 {
 			p.K = 1 + rng.IntN(6)
 			fmt.Fprintf(&b, "    num_experts: %d\n", p.K)
 		}
-		l := Layer{Name: name, Params: p}
+		randomFamily(rng, &b, &p)
+		l := Layer{Name: name, Params: p.WithDefaults()}
+		if rng.IntN(6) == 0 {
+			// Module paths in a state dict (the generated Load test writes
+			// the tensors there).
+			l.StateDict.Conv = "blocks." + name + ".conv"
+			fmt.Fprintf(&b, "    state_dict: {conv: %s", l.StateDict.Conv)
+			if p.BatchNorm {
+				l.StateDict.BatchNorm = "blocks." + name + ".bn"
+				fmt.Fprintf(&b, ", batch_norm: %s", l.StateDict.BatchNorm)
+			}
+			if p.Routing != verify.Static && !p.ExternalRouting {
+				l.StateDict.Routing = "routing." + name
+				fmt.Fprintf(&b, ", routing: %s", l.StateDict.Routing)
+			}
+			b.WriteString("}\n")
+		}
 		if rng.IntN(2) == 0 {
 			l.InputH, l.InputW = 1+rng.IntN(13), 1+rng.IntN(13)
 			if rng.IntN(8) == 0 {
@@ -103,10 +141,51 @@ func randomLayer(rng *rand.Rand, name string) (yaml string, want Layer) {
 			}
 			fmt.Fprintf(&b, "    input_size: [%d, %d]\n", l.InputH, l.InputW)
 		}
-		if p.Check() != nil {
+		if l.Params.Check() != nil {
 			continue
 		}
 		return b.String(), l
+	}
+}
+
+// randomFamily draws the family's keys for p (routing, window and padding
+// already drawn), writing them to b.
+func randomFamily(rng *rand.Rand, b *strings.Builder, p *verify.Params) {
+	if p.Routing == verify.DyNet && rng.IntN(3) == 0 {
+		p.Gate = verify.Sigmoid
+		b.WriteString("    gate: sigmoid\n")
+	}
+	if p.Routing == verify.DyCNN || p.Routing == verify.ODConv {
+		p.Temperature = []float64{1, 4, 34}[rng.IntN(3)]
+		if p.Temperature != 1 || rng.IntN(2) == 0 {
+			fmt.Fprintf(b, "    temperature: %g\n", p.Temperature)
+		}
+		if rng.IntN(2) == 0 {
+			p.AttnC = 1 + rng.IntN(8)
+			fmt.Fprintf(b, "    attention_channels: %d\n", p.AttnC)
+		} else {
+			p.AttnC = verify.DefaultAttnC(p.Routing, p.InC, p.K)
+		}
+	}
+	if rng.IntN(5) < 2 {
+		p.BatchNorm, p.BNEps = true, verify.DefaultBNEps
+		b.WriteString("    batch_norm: true\n")
+		if rng.IntN(3) == 0 {
+			p.BNEps = 1e-3
+			b.WriteString("    batch_norm_eps: 0.001\n")
+		}
+	}
+	if rng.IntN(2) == 0 {
+		p.Activation = verify.Activations[1+rng.IntN(len(verify.Activations)-1)]
+		fmt.Fprintf(b, "    activation: %s\n", p.Activation)
+	}
+	if rng.IntN(4) == 0 {
+		p.Residual = true
+		b.WriteString("    residual: true\n")
+	}
+	if p.Routing != verify.Static && rng.IntN(5) == 0 {
+		p.ExternalRouting = true
+		b.WriteString("    routing_input: external\n")
 	}
 }
 
@@ -129,7 +208,8 @@ func TestRandomSpecs(t *testing.T) {
 	if err := modtest.Scaffold(dir, "example.com/randspecs", dygenDir); err != nil {
 		t.Fatal(err)
 	}
-	modes := map[string]int{}
+	modes, routings, acts := map[string]int{}, map[string]int{}, map[string]int{}
+	bn, res, ext := 0, 0, 0
 	fixed, depthwise, grouped, strideOverKernel, dilated := 0, 0, 0, 0, 0
 	for pkg := 0; pkg*perPackage < count; pkg++ {
 		var yaml strings.Builder
@@ -141,6 +221,17 @@ func TestRandomSpecs(t *testing.T) {
 			yaml.WriteString(y)
 			want = append(want, l)
 			modes[l.Params.Mode]++
+			routings[l.Params.Routing+"/"+l.Params.Gate]++
+			acts[l.Params.Activation]++
+			if l.Params.BatchNorm {
+				bn++
+			}
+			if l.Params.Residual {
+				res++
+			}
+			if l.Params.ExternalRouting {
+				ext++
+			}
 			if l.Fixed() {
 				fixed++
 			}
@@ -166,7 +257,7 @@ func TestRandomSpecs(t *testing.T) {
 		}
 		for i, l := range spec.Layers {
 			w := want[i]
-			if l.Name != w.Name || l.Params != w.Params || l.InputH != w.InputH || l.InputW != w.InputW {
+			if l.Name != w.Name || l.Params != w.Params || l.InputH != w.InputH || l.InputW != w.InputW || l.StateDict != w.StateDict {
 				t.Fatalf("layer %s parsed as %+v, drawn as %+v", w.Name, l, w)
 			}
 		}
@@ -178,8 +269,13 @@ func TestRandomSpecs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d layers: modes %v, %d fixed-size, %d depthwise, %d grouped, %d with stride > kernel, %d dilated",
-		count, modes, fixed, depthwise, grouped, strideOverKernel, dilated)
+	t.Logf("%d layers: modes %v, %d fixed-size, %d depthwise, %d grouped, %d with stride > kernel, %d dilated; routings %v, activations %v, %d with BN, %d with a residual, %d with external routing",
+		count, modes, fixed, depthwise, grouped, strideOverKernel, dilated, routings, acts, bn, res, ext)
+	for _, r := range verify.Routings {
+		if n := routings[r+"/"] + routings[r+"/"+verify.Softmax] + routings[r+"/"+verify.Sigmoid]; n == 0 {
+			t.Errorf("no layer drew routing %s", r)
+		}
+	}
 	for _, m := range []string{verify.Zeros, verify.Reflect, verify.Replicate, verify.Circular} {
 		if modes[m] == 0 {
 			t.Errorf("no layer drew padding mode %s", m)

@@ -21,6 +21,7 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	r := pl.RT
 	ctx := build.NewContext()
 	ctx.ConstraintExpr(asmBuildConstraint)
+	epi := newEpilogue(ctx, pl)
 	for _, k := range r.Kernels {
 		emitRTKernel(ctx, pl, k)
 	}
@@ -30,6 +31,9 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	emitSumKernel(ctx, r.SumName)
 	if r.GatherName != "" {
 		emitGather2Kernel(ctx, r.GatherName)
+	}
+	if epi != nil {
+		emitEpiKernel(ctx, pl, epi)
 	}
 	return renderAsm(ctx, pkg, pl.Name, "run-time-size assembly")
 }

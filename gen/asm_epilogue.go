@@ -1,0 +1,203 @@
+package gen
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/dygen/dygen/verify"
+)
+
+// epilogue is a layer's activation in AVX2: the code that finishes a
+// vector of outputs (the residual already added), with its constants in a
+// read-only table of the assembly file, each constant as a whole vector of
+// 8 floats so that it can be an instruction's memory operand.
+//
+// Every activation keeps a NaN a NaN: the comparisons (VMAXPS, VMINPS)
+// return their first Go operand when either is NaN, and that operand is
+// always the value, never the constant.
+type epilogue struct {
+	act    string // verify.ActReLU, …
+	consts operand.Mem
+}
+
+// The epilogue's constants, in the order of the table.
+const (
+	epiSix = iota
+	epiThree
+	epiOne
+	epiSign
+	epiExpHi
+	epiExpLo
+	epiLog2e
+	epiLn2Hi
+	epiLn2Lo
+	epiP0 // p0 … p5: Cephes' expf polynomial
+	epiP1
+	epiP2
+	epiP3
+	epiP4
+	epiP5
+	epi127
+	epiConsts
+)
+
+// epiValues are the constants' bits.
+var epiValues = [epiConsts]uint32{
+	epiSix:   math.Float32bits(6),
+	epiThree: math.Float32bits(3),
+	epiOne:   math.Float32bits(1),
+	epiSign:  0x80000000,
+	// exp's argument is clamped to ±88, so that 2^n stays a normal float:
+	// e^88 = 1.65e38; below −88 the result is 0 instead of at most 6e-39.
+	epiExpHi: math.Float32bits(88),
+	epiExpLo: math.Float32bits(-88),
+	epiLog2e: math.Float32bits(1.44269504088896341),
+	// x − n·ln2 in two steps (Cody and Waite): ln2 = 0.693359375 − 2.12194440e-4.
+	epiLn2Hi: math.Float32bits(0.693359375),
+	epiLn2Lo: math.Float32bits(-2.12194440e-4),
+	epiP0:    math.Float32bits(1.9875691500e-4),
+	epiP1:    math.Float32bits(1.3981999507e-3),
+	epiP2:    math.Float32bits(8.3334519073e-3),
+	epiP3:    math.Float32bits(4.1665795894e-2),
+	epiP4:    math.Float32bits(1.6666665459e-1),
+	epiP5:    math.Float32bits(5.0000001201e-1),
+	epi127:   math.Float32bits(127),
+}
+
+// newEpilogue returns pl's epilogue, adding its constant table to the file
+// ctx builds (call it once per file, before the functions), or nil when
+// the layer has no epilogue.
+func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
+	if !pl.Epi {
+		return nil
+	}
+	e := &epilogue{act: pl.P.Activation}
+	e.consts = ctx.StaticGlobal("epi")
+	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
+	for _, v := range epiValues {
+		for j := 0; j < 8; j++ {
+			ctx.AppendDatum(operand.U32(v))
+		}
+	}
+	return e
+}
+
+// c is constant i as a vector operand.
+func (e *epilogue) c(i int) operand.Mem { return e.consts.Offset(32 * i) }
+
+// what says what the epilogue applies, for comments.
+func (e *epilogue) what() string {
+	return e.act
+}
+
+// apply emits act(v) into v, using the registers in free (at least 3; they
+// are clobbered).
+func (e *epilogue) apply(ctx *build.Context, v reg.VecPhysical, free []reg.VecPhysical) {
+	if len(free) < 3 {
+		panic(fmt.Sprintf("dygen: the epilogue needs 3 free vector registers, has %d (bug)", len(free)))
+	}
+	t0, t1, t2 := free[0], free[1], free[2]
+	switch e.act {
+	case verify.ActNone:
+	case verify.ActReLU:
+		ctx.VXORPS(t0, t0, t0)
+		ctx.VMAXPS(v, t0, v)
+	case verify.ActReLU6:
+		ctx.VXORPS(t0, t0, t0)
+		ctx.VMAXPS(v, t0, v)
+		ctx.VMOVUPS(e.c(epiSix), t0)
+		ctx.VMINPS(v, t0, v)
+	case verify.ActHardswish:
+		// v·min(max(v+3, 0), 6)/6, rounded as PyTorch's x·relu6(x+3)/6.
+		ctx.VADDPS(e.c(epiThree), v, t0)
+		ctx.VXORPS(t1, t1, t1)
+		ctx.VMAXPS(t0, t1, t0)
+		ctx.VMOVUPS(e.c(epiSix), t1)
+		ctx.VMINPS(t0, t1, t0)
+		ctx.VMULPS(t0, v, t0)
+		ctx.VDIVPS(e.c(epiSix), t0, v)
+	case verify.ActSigmoid:
+		// 1/(1 + e^−v).
+		ctx.VXORPS(e.c(epiSign), v, t0)
+		e.exp(ctx, t0, t1, t2)
+		ctx.VADDPS(e.c(epiOne), t2, t2)
+		ctx.VMOVUPS(e.c(epiOne), t1)
+		ctx.VDIVPS(t2, t1, v)
+	case verify.ActSiLU:
+		// v/(1 + e^−v).
+		ctx.VXORPS(e.c(epiSign), v, t0)
+		e.exp(ctx, t0, t1, t2)
+		ctx.VADDPS(e.c(epiOne), t2, t2)
+		ctx.VDIVPS(t2, v, v)
+	default:
+		panic(fmt.Sprintf("dygen: no AVX2 epilogue for activation %q (bug)", e.act))
+	}
+}
+
+// exp emits y = e^x (Cephes' expf: x = n·ln2 + r, e^r by a degree-7
+// polynomial, 2^n through the exponent bits; about 1 ulp), clobbering x
+// and n.
+func (e *epilogue) exp(ctx *build.Context, x, n, y reg.VecPhysical) {
+	ctx.VMOVUPS(e.c(epiExpHi), n)
+	ctx.VMINPS(x, n, x)
+	ctx.VMOVUPS(e.c(epiExpLo), n)
+	ctx.VMAXPS(x, n, x)
+	ctx.VMULPS(e.c(epiLog2e), x, n)
+	ctx.VROUNDPS(operand.U8(0), n, n) // to nearest
+	ctx.VFNMADD231PS(e.c(epiLn2Hi), n, x)
+	ctx.VFNMADD231PS(e.c(epiLn2Lo), n, x)
+	// ((((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5)·r + 1)·r + 1.
+	ctx.VMOVUPS(e.c(epiP0), y)
+	for _, c := range []int{epiP1, epiP2, epiP3, epiP4, epiP5, epiOne, epiOne} {
+		ctx.VFMADD213PS(e.c(c), x, y)
+	}
+	ctx.VADDPS(e.c(epi127), n, n)
+	ctx.VCVTPS2DQ(n, n)
+	ctx.VPSLLD(operand.U8(23), n, n)
+	ctx.VMULPS(n, y, y)
+}
+
+// emitEpiKernel emits pl.EpiName: dst[i] = act(src[i] (+ res[i])) for i <
+// n, n a positive multiple of 8, one vector at a time (the iterations are
+// independent, so the core overlaps them).
+//
+//	DI dst, SI src, DX res, CX vectors left; Y0 the value, Y1–Y3 the
+//	activation's temporaries.
+func emitEpiKernel(ctx *build.Context, pl *Plan, e *epilogue) {
+	name := pl.EpiName
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	sig := "func(dst, src []float32, n int)"
+	if pl.Residual {
+		sig = "func(dst, src, res []float32, n int)"
+	}
+	ctx.SignatureExpr(sig)
+	ctx.Doc(fmt.Sprintf("%s finishes n outputs (%s), 8 at a time.", name, e.what()))
+	dst, src, res, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
+	ctx.Load(ctx.Param("dst").Base(), dst)
+	ctx.Load(ctx.Param("src").Base(), src)
+	if pl.Residual {
+		ctx.Load(ctx.Param("res").Base(), res)
+	}
+	ctx.Load(ctx.Param("n"), n)
+	ctx.SHRQ(operand.U8(3), n)
+	ctx.Label("loop")
+	ctx.VMOVUPS(mem(src, 0), reg.Y0)
+	if pl.Residual {
+		ctx.VADDPS(mem(res, 0), reg.Y0, reg.Y0)
+		ctx.ADDQ(operand.U32(32), res)
+	}
+	e.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
+	ctx.VMOVUPS(reg.Y0, mem(dst, 0))
+	ctx.ADDQ(operand.U32(32), src)
+	ctx.ADDQ(operand.U32(32), dst)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
