@@ -7,3 +7,4 @@ package generated
 
 //go:generate go run ../cmd/dygen generate -spec suite.yaml -out suite
 //go:generate go run ../cmd/dygen generate -spec golden.yaml -out goldencases
+//go:generate go run ../cmd/dygen generate -spec golden-family.yaml -out familycases

@@ -15,7 +15,7 @@ import (
 // and fails on any byte that differs, and on generated files that the spec
 // no longer produces.
 func TestRegenerateNoDiff(t *testing.T) {
-	for spec, dir := range map[string]string{"suite.yaml": "suite", "golden.yaml": "goldencases"} {
+	for spec, dir := range map[string]string{"suite.yaml": "suite", "golden.yaml": "goldencases", "golden-family.yaml": "familycases"} {
 		s, err := gen.LoadSpec(spec)
 		if err != nil {
 			t.Fatal(err)

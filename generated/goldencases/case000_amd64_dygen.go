@@ -65,19 +65,21 @@ func case000Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case000) forwardAsm(s *case000Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case000AsmPool.Get().(*case000Asm)
 	defer case000AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 1024)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 1024, dyrt.Sample(ext, i, 384))
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		case000Pack(a.in, x, 0, 3)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 16, 0, 12)
-		l.copyOut(y, a.out, 0, 16)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 16, 0, 12)
+		l.copyOut(y, a.out, r, 0, 16)
 	}
 }
 
@@ -91,7 +93,9 @@ func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case000) forwardAsmOne(s *case000Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case000OwnProcs
@@ -100,9 +104,13 @@ func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 		a = case000AsmPool.Get().(*case000Asm)
 		defer case000AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case000PrepAsm, min(3, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case000ConvAsm, min(16, 2*procs)
 	if own {
 		s.phase, s.parts = case000OwnAsm, min(16, procs)
@@ -111,7 +119,7 @@ func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -121,7 +129,9 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 	a := s.asm
 	if s.phase == case000PrepAsm {
 		lo, hi := dyrt.Split(3, s.parts, p)
-		l.routePool(s, s.src, 1024, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 1024, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -139,13 +149,13 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 	o0, o1 := case000BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 12)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 12)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 18 to y's rows of 16.
-func (l *Case000) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case000) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -225,8 +235,7 @@ func (l *Case000) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case000Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case000Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case000Fuse4(dst, w, pi []float32, n8 int)
@@ -296,9 +305,10 @@ func case000At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 12: for each chunk of
-// 12 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case000) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 12 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case000) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 12
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -307,7 +317,7 @@ func (l *Case000) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/16, u%16
 			inG := in[g*4104+q:]
 			o := g*64 + b*m
-			case000Conv4x3Checked(out[o*288+q:], inG, fused[o*147:], l.bias[o:], nb)
+			case000Conv4x3Checked(out[o*288+q:], inG, fused[o*147:], bias[o:], nb)
 		}
 	}
 }

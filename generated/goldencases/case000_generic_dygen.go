@@ -12,12 +12,12 @@ const case000AsmOK = false
 var case000UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case000) forwardAsm(s *case000Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case000) forwardAsm(s *case000Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case000: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case000) forwardAsmOne(s *case000Scratch, y, x []float32, procs int) {
+func (l *Case000) forwardAsmOne(s *case000Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case000: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case001AsmOK = false
 var case001UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case001) forwardAsm(s *case001Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case001) forwardAsm(s *case001Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case001: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case001) forwardAsmOne(s *case001Scratch, y, x []float32, procs int) {
+func (l *Case001) forwardAsmOne(s *case001Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case001: no assembly in this build")
 }
 

@@ -30,11 +30,11 @@ func (l *Case001) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=64, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 22 (group gb/22, block gb%22 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case001) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=64, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=64, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 22 (group gb/22, block gb%22 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case001) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 1, 13
@@ -44,9 +44,9 @@ func (l *Case001) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*64:][:64*h*w]
 		o0 := g*64 + b*3
 		if b < 21 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*1728:][:1728], bias[o0:][:3])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1728:][:1728], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1728:][:1728], bias[o0:][:1])
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case002AsmOK = false
 var case002UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case002) forwardAsm(s *case002Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case002) forwardAsm(s *case002Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case002: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case002) forwardAsmOne(s *case002Scratch, y, x []float32, procs int) {
+func (l *Case002) forwardAsmOne(s *case002Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case002: no assembly in this build")
 }
 

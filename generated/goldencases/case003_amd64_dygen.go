@@ -77,17 +77,19 @@ func case003Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve.
-func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case003) forwardAsm(s *case003Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case003AsmPool.Get().(*case003Asm)
 	defer case003AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 64)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 64, dyrt.Sample(ext, i, 192))
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 16, 0, 2)
+		l.convAsm(y, in, a.fused, l.bias, r, 0, 16, 0, 2)
 	}
 }
 
@@ -100,7 +102,9 @@ func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, o
 // and fuses every output channel into its own buffers and convolves a
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
-func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case003) forwardAsmOne(s *case003Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part routes and fuses into its own buffers:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case003OwnProcs
@@ -109,15 +113,19 @@ func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
 		a = case003AsmPool.Get().(*case003Asm)
 		defer case003AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case003PrepAsm, min(256, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case003ConvAsm, min(16, 2*procs)
 	if own {
 		s.phase, s.parts = case003OwnAsm, min(2, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
@@ -126,7 +134,9 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 	a := s.asm
 	if s.phase == case003PrepAsm {
 		lo, hi := dyrt.Split(256, s.parts, p)
-		l.routePool(s, s.src, 64, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 64, lo, hi)
+		}
 		return
 	}
 	if s.phase == case003OwnAsm {
@@ -134,10 +144,10 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 		// part's own routing and fusion.
 		a = case003AsmPool.Get().(*case003Asm)
 		defer case003AsmPool.Put(a)
-		l.routeInto(s.pooled, a.logits, a.pi, 0, 64)
+		l.routeInto(s, a.logits, a.pi, 0, 64)
 		l.fuseAsm(a.fused, a.pi, 0, 16)
 		p0, p1 := dyrt.Split(2, s.parts, p)
-		l.convAsm(s.dst, s.src, a.fused, 0, 16, p0, p1)
+		l.convAsm(s.dst, s.src, a.fused, l.bias, s.res, 0, 16, p0, p1)
 		return
 	}
 	src := s.src
@@ -145,7 +155,7 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 	o0, o1 := case003BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 2)
+	l.convAsm(s.dst, src, a.fused, l.bias, s.res, lo, hi, 0, 2)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -182,8 +192,7 @@ func (l *Case003) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case003Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case003Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case003Fuse4(dst, w, pi []float32, n8 int)
@@ -221,9 +230,10 @@ func case003ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 2, and the tail pixels when p1 = 2: for each chunk of
-// 2 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case003) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 2 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case003) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 2
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -232,7 +242,7 @@ func (l *Case003) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/16, u%16
 			inG := in[g*16384+q:]
 			o := g*64 + b*m
-			case003Conv4x3Checked(out[o*64+q:], inG, fused[o*256:], l.bias[o:], nb)
+			case003Conv4x3Checked(out[o*64+q:], inG, fused[o*256:], bias[o:], nb)
 		}
 	}
 	if p1 < 2 {
@@ -243,6 +253,6 @@ func (l *Case003) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/16, u%16
 		inG := in[g*16384+q:]
 		o := g*64 + b*m
-		case003Conv4x2Checked(out[o*64+q:], inG, fused[o*256:], l.bias[o:], 1)
+		case003Conv4x2Checked(out[o*64+q:], inG, fused[o*256:], bias[o:], 1)
 	}
 }

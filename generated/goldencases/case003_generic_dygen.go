@@ -12,12 +12,12 @@ const case003AsmOK = false
 var case003UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case003) forwardAsm(s *case003Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case003) forwardAsm(s *case003Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case003: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case003) forwardAsmOne(s *case003Scratch, y, x []float32, procs int) {
+func (l *Case003) forwardAsmOne(s *case003Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case003: no assembly in this build")
 }
 

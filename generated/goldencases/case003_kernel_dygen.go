@@ -24,11 +24,11 @@ func (l *Case003) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=256, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case003) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=256, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=64, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case003) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 8, 8, 8, 8
 		oxLo, oxHi   = 0, 8
@@ -38,9 +38,9 @@ func (l *Case003) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*256:][:256*h*w]
 		o0 := g*64 + b*6
 		if b < 10 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], bias[o0:][:6])
 		} else {
-			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:4])
+			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], bias[o0:][:4])
 		}
 	}
 }

@@ -79,31 +79,33 @@ func case004Conv1x8Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case004) forwardAsm(s *case004Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case004AsmPool.Get().(*case004Asm)
 	defer case004AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 144)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 144, dyrt.Sample(ext, i, 432))
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 144)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 144)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: packed into
+// y with the fused kernel fused and the bias bias, one channel at a time: packed into
 // the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
 // one-channel scratch pout and copied out, so the channel's working set stays in L1.
-func (l *Case004) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
+func (l *Case004) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
 		case004Pack(pin, x[c*144:], 0, 1)
 		in := pin
 		out := pout
-		w, bias := fused[c*9:], l.bias[c:]
-		case004Conv1x12Checked(out, in, w, bias, 1)
-		case004Conv1x8Checked(out[96:], in[96:], w, bias, 1)
+		w, b := fused[c*9:], bias[c:]
+		case004Conv1x12Checked(out, in, w, b, 1)
+		case004Conv1x8Checked(out[96:], in[96:], w, b, 1)
 		case004CopyOutChecked(y[c*144:], out, 1)
 	}
 }
@@ -114,15 +116,21 @@ func (l *Case004) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case004) forwardAsmOne(s *case004Scratch, y, x, rv, r []float32, procs int) {
 	a := case004AsmPool.Get().(*case004Asm)
 	defer case004AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case004PrepAsm, min(144, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case004PrepAsm, min(144, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case004ConvAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // case004Chan is one part's one-channel working memory in forwardAsmOne:
@@ -145,7 +153,9 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 	a := s.asm
 	if s.phase == case004PrepAsm {
 		lo, hi := dyrt.Split(144, s.parts, p)
-		l.routePool(s, s.src, 144, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 144, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -155,12 +165,12 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case004ChanPool.Get().(*case004Chan)
 	defer case004ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 13 to y's rows of 12.
-func (l *Case004) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case004) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -278,9 +288,10 @@ func case004At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1, and the tail pixels when p1 = 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case004) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case004) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 12, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -289,7 +300,7 @@ func (l *Case004) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*182+q:]
 			o := g*1 + b*m
-			case004Conv1x12Checked(out[o*160+q:], inG, fused[o*9:], l.bias[o:], nb)
+			case004Conv1x12Checked(out[o*160+q:], inG, fused[o*9:], bias[o:], nb)
 		}
 	}
 	if p1 < 1 {
@@ -300,6 +311,6 @@ func (l *Case004) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/1, u%1
 		inG := in[g*182+q:]
 		o := g*1 + b*m
-		case004Conv1x8Checked(out[o*160+q:], inG, fused[o*9:], l.bias[o:], 1)
+		case004Conv1x8Checked(out[o*160+q:], inG, fused[o*9:], bias[o:], 1)
 	}
 }

@@ -12,12 +12,12 @@ const case004AsmOK = false
 var case004UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case004) forwardAsm(s *case004Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case004) forwardAsm(s *case004Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case004: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case004) forwardAsmOne(s *case004Scratch, y, x []float32, procs int) {
+func (l *Case004) forwardAsmOne(s *case004Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case004: no assembly in this build")
 }
 

@@ -65,8 +65,9 @@ func case005Conv1x9Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case005) forwardAsm(s *case005Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case005AsmPool.Get().(*case005Asm)
 	defer case005AsmPool.Put(a)
 	// An output larger than the L2 cannot stay cached: write it with
@@ -76,23 +77,24 @@ func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, o
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 225)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 225, dyrt.Sample(ext, i, 576))
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 96, nt)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 96, nt)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: packed into
+// y with the fused kernel fused and the bias bias, one channel at a time: packed into
 // the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
 // one-channel scratch pout and copied out, so the channel's working set stays in L1.
-func (l *Case005) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt bool) {
+func (l *Case005) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
 		case005Pack(pin, x[c*225:], 0, 1)
 		in := pin
 		out := pout
-		w, bias := fused[c*25:], l.bias[c:]
-		case005Conv1x9Checked(out, in, w, bias, 1)
+		w, b := fused[c*25:], bias[c:]
+		case005Conv1x9Checked(out, in, w, b, 1)
 		if nt {
 			yc := y[c*64:]
 			if len(yc) < 64 || len(out) < 72 {
@@ -111,15 +113,21 @@ func (l *Case005) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt b
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case005) forwardAsmOne(s *case005Scratch, y, x, rv, r []float32, procs int) {
 	a := case005AsmPool.Get().(*case005Asm)
 	defer case005AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case005PrepAsm, min(96, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case005PrepAsm, min(96, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case005ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // case005Chan is one part's one-channel working memory in forwardAsmOne:
@@ -142,7 +150,9 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 	a := s.asm
 	if s.phase == case005PrepAsm {
 		lo, hi := dyrt.Split(96, s.parts, p)
-		l.routePool(s, s.src, 225, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 225, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -153,12 +163,12 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 	ch := case005ChanPool.Get().(*case005Chan)
 	defer case005ChanPool.Put(ch)
 	nt := 24576 >= case005NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi, nt)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 9 to y's rows of 8.
-func (l *Case005) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case005) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -309,9 +319,10 @@ func case005At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case005) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case005) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 9, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -320,7 +331,7 @@ func (l *Case005) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*360+q:]
 			o := g*1 + b*m
-			case005Conv1x9Checked(out[o*72+q:], inG, fused[o*25:], l.bias[o:], nb)
+			case005Conv1x9Checked(out[o*72+q:], inG, fused[o*25:], bias[o:], nb)
 		}
 	}
 }

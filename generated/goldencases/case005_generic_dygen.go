@@ -12,12 +12,12 @@ const case005AsmOK = false
 var case005UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case005) forwardAsm(s *case005Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case005) forwardAsm(s *case005Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case005: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case005) forwardAsmOne(s *case005Scratch, y, x []float32, procs int) {
+func (l *Case005) forwardAsmOne(s *case005Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case005: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case006AsmOK = false
 var case006UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case006) forwardAsm(s *case006Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case006) forwardAsm(s *case006Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case006: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case006) forwardAsmOne(s *case006Scratch, y, x []float32, procs int) {
+func (l *Case006) forwardAsmOne(s *case006Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case006: no assembly in this build")
 }
 

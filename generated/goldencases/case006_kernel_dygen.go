@@ -26,11 +26,11 @@ func (l *Case006) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=240, h, w] with the fused kernel into
-// y [Cout=60, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 12 (group gb/4, block gb%4 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case006) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=240, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=60, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 12 (group gb/4, block gb%4 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case006) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 7, 7, 7
 		oxLo, oxHi   = 0, 7
@@ -40,9 +40,9 @@ func (l *Case006) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*80:][:80*h*w]
 		o0 := g*20 + b*6
 		if b < 3 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*480:][:480], bias[o0:][:6])
 		} else {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*480:][:480], l.bias[o0:][:2])
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*480:][:480], bias[o0:][:2])
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Case007 is a DyConv layer (dynamic convolution, DyNet):
+// Case007 is a dynamic convolution layer (dynet):
 // DyConv2d(32, 4, kernel_size=(7, 7), stride=(1, 1), padding=(t6, b6, l6, r6), dilation=(2, 2), groups=4, bias=true, padding_mode=replicate, num_experts=3).
 //
 // Per sample x [32, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,35 @@ import (
 // A Case007 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Case007 struct {
-	weight   []float32 // [K=3, Cout=4, Cin/groups=8, KH=7, KW=7]
-	bias     []float32 // [Cout=4], zeros when the layer has no bias
+	weight []float32 // [K=3, Cout=4, Cin/groups=8, KH=7, KW=7]
+	// bias [Cout=4] is the bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=12, Cin=32]
 	fcBias   []float32 // [K·Cout=12]
 	scratch  sync.Pool // *case007Scratch
 }
 
 // Case007Weights holds the parameters of a Case007 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=3, Cout=4, Cin/groups=8, KH=7, KW=7], 4704 floats;
-//   - Bias: "bias", [Cout=4], 4 floats;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=12, Cin=32], 384 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=12], 12 floats.
+// reference module names them (relative to the module paths LoadCase007 reads):
+//   - Weight: "weight", [3 4 8 7 7], 4704 floats: the K expert kernels;
+//   - Bias: "bias", [4], 4 floats: the bias;
+//   - FCWeight: "weight", [12 32], 384 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [12], 12 floats: the coefficient FC's bias;
 type Case007Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	Bias     []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// case007Scratch is the per-call working memory of Case007.Forward, reused
+// case007Scratch is the per-call working memory of Case007's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type case007Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [1568] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +58,8 @@ type case007Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *case007Asm // the AVX2 path's working memory of a one-sample call
@@ -98,7 +105,8 @@ func (s *case007Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*case007Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 12), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case case007Pool:
 		lo, hi := dyrt.Split(32, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -108,7 +116,7 @@ func (s *case007Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case007Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, lo, hi)
 	case case007PrepAsm, case007ConvAsm, case007OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -130,13 +138,12 @@ func NewCase007(w Case007Weights) (*Case007, error) {
 			return nil, fmt.Errorf("NewCase007: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Case007{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 4),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
+	l := &Case007{bias: make([]float32, 4)}
+	weight := append([]float32(nil), w.Weight...)
 	copy(l.bias, w.Bias)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &case007Scratch{
 			pooled: make([]float64, 32),
@@ -149,38 +156,98 @@ func NewCase007(w Case007Weights) (*Case007, error) {
 	return l, nil
 }
 
-// LoadCase007 reads a Case007 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias",
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Case007Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadCase007 reads a Case007 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [3 4 8 7 7] (Weight);
+//   - prefix+"bias" [4] (Bias);
+//   - prefix+"_coefficient_fn.fc.weight" [12 32] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [12] (FCBias);
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadCase007(path, prefix string) (*Case007, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadCase007: %w", err)
 	}
-	var w Case007Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 3, 4, 8, 7, 7); err != nil {
+	l, err := loadCase007(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadCase007: %w", err)
+	}
+	return l, nil
+}
+
+// loadCase007 reads a Case007 from an open safetensors file (see LoadCase007).
+func loadCase007(f *dyrt.File, prefix string) (*Case007, error) {
+	var w Case007Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 3, 4, 8, 7, 7); err != nil {
+		return nil, err
 	}
 	if w.Bias, err = f.Float32(prefix+"bias", 4); err != nil {
-		return nil, fmt.Errorf("LoadCase007: %w", err)
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 12, 32); err != nil {
-		return nil, fmt.Errorf("LoadCase007: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 12); err != nil {
-		return nil, fmt.Errorf("LoadCase007: %w", err)
+		return nil, err
 	}
 	return NewCase007(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Case007) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 12, 7, 1, 2), dyrt.OutSize(w, 12, 7, 1, 2)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=3, Cout=4], the softmax
+// coefficient of each expert for each output channel.
+func (l *Case007) RoutingLen() int { return 12 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 32, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Case007) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*12 {
+		return fmt.Errorf("Case007.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*12)
+	}
+	s := l.scratch.Get().(*case007Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 32)
+		s.rv = nil
+		l.routeChannels(s, 0, 4)
+		copy(routing[i*12:(i+1)*12], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w (h and w must be 7 and 17)
+// and returns the floats per sample; method names the caller in errors.
+func (l *Case007) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Case007.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if h != 7 || w != 17 {
+		return 0, fmt.Errorf("Case007.%s: input size %dx%d, want 7x17 (fixed by the spec's input_size)", method, h, w)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 32, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Case007.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 32, h, w], dst is
@@ -189,16 +256,34 @@ func (l *Case007) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Case007) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Case007.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Case007) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if h != 7 || w != 17 {
-		return fmt.Errorf("Case007.Forward: input size %dx%d, want 7x17 (fixed by the spec's input_size)", h, w)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Case007) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 32, h, w, 4, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 32, h, w, 4, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Case007.Forward: %w", err)
+		return fmt.Errorf("Case007.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*12 {
+		return fmt.Errorf("Case007.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*12)
 	}
 	s := l.scratch.Get().(*case007Scratch)
 	defer l.scratch.Put(s)
@@ -210,62 +295,70 @@ func (l *Case007) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 3136*ho*wo >= case007SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 12), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = case007Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Case007) forwardOne(s *case007Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Case007) forwardOne(s *case007Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if case007UseAsm {
-		l.forwardAsmOne(s, y, x, procs)
+		l.forwardAsmOne(s, y, x, rv, r, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = case007Pool, min(32, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = case007Pool, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case007Fuse, min(4, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case007Conv, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Case007) forwardSamples(s *case007Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Case007) forwardSamples(s *case007Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if case007UseAsm {
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		l.forwardAsm(s, dst, src, ext, res, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 12))
 		l.fuse(s.fused, s.pi, 0, 4)
-		l.conv(y, x, s.fused, 0, 4)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), 0, 4)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Case007) route(s *case007Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 32)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Case007) route(s *case007Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 32)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 4)
 }
 
@@ -278,19 +371,32 @@ func (l *Case007) routePool(s *case007Scratch, x []float32, hw, c0, c1 int) {
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Case007) routeChannels(s *case007Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Case007) routeHead(s *case007Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Case007) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:32]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Case007) routeChannels(s *case007Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Case007) routeInto(s *case007Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:12]
 	pi = pi[:12]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 3; k++ {
+			copy(pi[k*4+o0:k*4+o1], rv[k*4+o0:k*4+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:32]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -330,6 +436,7 @@ func (l *Case007) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 3; k++ {

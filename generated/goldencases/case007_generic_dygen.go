@@ -12,12 +12,12 @@ const case007AsmOK = false
 var case007UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case007) forwardAsm(s *case007Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case007) forwardAsm(s *case007Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case007: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case007) forwardAsmOne(s *case007Scratch, y, x []float32, procs int) {
+func (l *Case007) forwardAsmOne(s *case007Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case007: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case008AsmOK = false
 var case008UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case008) forwardAsm(s *case008Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case008) forwardAsm(s *case008Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case008: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case008) forwardAsmOne(s *case008Scratch, y, x []float32, procs int) {
+func (l *Case008) forwardAsmOne(s *case008Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case008: no assembly in this build")
 }
 

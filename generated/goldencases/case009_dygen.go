@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Case009 is a DyConv layer (dynamic convolution, DyNet):
+// Case009 is a dynamic convolution layer (dynet):
 // DyConv2d(10, 1, kernel_size=(1, 1), stride=(1, 1), padding=(t0, b0, l0, r0), dilation=(3, 3), groups=1, bias=true, padding_mode=reflect, num_experts=1).
 //
 // Per sample x [10, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,35 @@ import (
 // A Case009 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Case009 struct {
-	weight   []float32 // [K=1, Cout=1, Cin/groups=10, KH=1, KW=1]
-	bias     []float32 // [Cout=1], zeros when the layer has no bias
+	weight []float32 // [K=1, Cout=1, Cin/groups=10, KH=1, KW=1]
+	// bias [Cout=1] is the bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=1, Cin=10]
 	fcBias   []float32 // [K·Cout=1]
 	scratch  sync.Pool // *case009Scratch
 }
 
 // Case009Weights holds the parameters of a Case009 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=1, Cout=1, Cin/groups=10, KH=1, KW=1], 10 floats;
-//   - Bias: "bias", [Cout=1], 1 floats;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=1, Cin=10], 10 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=1], 1 floats.
+// reference module names them (relative to the module paths LoadCase009 reads):
+//   - Weight: "weight", [1 1 10 1 1], 10 floats: the K expert kernels;
+//   - Bias: "bias", [1], 1 floats: the bias;
+//   - FCWeight: "weight", [1 10], 10 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [1], 1 floats: the coefficient FC's bias;
 type Case009Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	Bias     []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// case009Scratch is the per-call working memory of Case009.Forward, reused
+// case009Scratch is the per-call working memory of Case009's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type case009Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [10] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +58,8 @@ type case009Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *case009Asm // the AVX2 path's working memory of a one-sample call
@@ -98,7 +105,8 @@ func (s *case009Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*case009Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 1), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case case009Pool:
 		lo, hi := dyrt.Split(10, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -108,7 +116,7 @@ func (s *case009Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case009Conv:
 		lo, hi := dyrt.Split(1, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, lo, hi)
 	case case009PrepAsm, case009ConvAsm, case009OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -130,13 +138,12 @@ func NewCase009(w Case009Weights) (*Case009, error) {
 			return nil, fmt.Errorf("NewCase009: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Case009{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 1),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
+	l := &Case009{bias: make([]float32, 1)}
+	weight := append([]float32(nil), w.Weight...)
 	copy(l.bias, w.Bias)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &case009Scratch{
 			pooled: make([]float64, 10),
@@ -149,38 +156,98 @@ func NewCase009(w Case009Weights) (*Case009, error) {
 	return l, nil
 }
 
-// LoadCase009 reads a Case009 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias",
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Case009Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadCase009 reads a Case009 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [1 1 10 1 1] (Weight);
+//   - prefix+"bias" [1] (Bias);
+//   - prefix+"_coefficient_fn.fc.weight" [1 10] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [1] (FCBias);
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadCase009(path, prefix string) (*Case009, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadCase009: %w", err)
 	}
-	var w Case009Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 1, 1, 10, 1, 1); err != nil {
+	l, err := loadCase009(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadCase009: %w", err)
+	}
+	return l, nil
+}
+
+// loadCase009 reads a Case009 from an open safetensors file (see LoadCase009).
+func loadCase009(f *dyrt.File, prefix string) (*Case009, error) {
+	var w Case009Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 1, 1, 10, 1, 1); err != nil {
+		return nil, err
 	}
 	if w.Bias, err = f.Float32(prefix+"bias", 1); err != nil {
-		return nil, fmt.Errorf("LoadCase009: %w", err)
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 1, 10); err != nil {
-		return nil, fmt.Errorf("LoadCase009: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 1); err != nil {
-		return nil, fmt.Errorf("LoadCase009: %w", err)
+		return nil, err
 	}
 	return NewCase009(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Case009) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 0, 1, 1, 3), dyrt.OutSize(w, 0, 1, 1, 3)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=1, Cout=1], the softmax
+// coefficient of each expert for each output channel.
+func (l *Case009) RoutingLen() int { return 1 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 10, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Case009) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*1 {
+		return fmt.Errorf("Case009.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*1)
+	}
+	s := l.scratch.Get().(*case009Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 10)
+		s.rv = nil
+		l.routeChannels(s, 0, 1)
+		copy(routing[i*1:(i+1)*1], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w (h and w must be 7 and 31)
+// and returns the floats per sample; method names the caller in errors.
+func (l *Case009) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Case009.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if h != 7 || w != 31 {
+		return 0, fmt.Errorf("Case009.%s: input size %dx%d, want 7x31 (fixed by the spec's input_size)", method, h, w)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 10, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Case009.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 10, h, w], dst is
@@ -189,16 +256,34 @@ func (l *Case009) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Case009) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Case009.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Case009) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if h != 7 || w != 31 {
-		return fmt.Errorf("Case009.Forward: input size %dx%d, want 7x31 (fixed by the spec's input_size)", h, w)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Case009) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 10, h, w, 1, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 10, h, w, 1, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Case009.Forward: %w", err)
+		return fmt.Errorf("Case009.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*1 {
+		return fmt.Errorf("Case009.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*1)
 	}
 	s := l.scratch.Get().(*case009Scratch)
 	defer l.scratch.Put(s)
@@ -210,62 +295,70 @@ func (l *Case009) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 20*ho*wo >= case009SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 1), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = case009Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Case009) forwardOne(s *case009Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Case009) forwardOne(s *case009Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if case009UseAsm {
-		l.forwardAsmOne(s, y, x, procs)
+		l.forwardAsmOne(s, y, x, rv, r, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = case009Pool, min(10, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = case009Pool, min(10, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case009Fuse, min(1, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case009Conv, min(1, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Case009) forwardSamples(s *case009Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Case009) forwardSamples(s *case009Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if case009UseAsm {
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		l.forwardAsm(s, dst, src, ext, res, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 1))
 		l.fuse(s.fused, s.pi, 0, 1)
-		l.conv(y, x, s.fused, 0, 1)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), 0, 1)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Case009) route(s *case009Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 10)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Case009) route(s *case009Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 10)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 1)
 }
 
@@ -278,19 +371,32 @@ func (l *Case009) routePool(s *case009Scratch, x []float32, hw, c0, c1 int) {
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Case009) routeChannels(s *case009Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Case009) routeHead(s *case009Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Case009) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:10]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Case009) routeChannels(s *case009Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Case009) routeInto(s *case009Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:1]
 	pi = pi[:1]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 1; k++ {
+			copy(pi[k*1+o0:k*1+o1], rv[k*1+o0:k*1+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:10]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 1; k++ {
@@ -322,6 +428,7 @@ func (l *Case009) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 1; k++ {

@@ -12,12 +12,12 @@ const case009AsmOK = false
 var case009UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case009) forwardAsm(s *case009Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case009) forwardAsm(s *case009Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case009: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case009) forwardAsmOne(s *case009Scratch, y, x []float32, procs int) {
+func (l *Case009) forwardAsmOne(s *case009Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case009: no assembly in this build")
 }
 

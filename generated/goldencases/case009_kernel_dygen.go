@@ -22,11 +22,11 @@ func (l *Case009) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=10, h, w] with the fused kernel into
-// y [Cout=1, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 1 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case009) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=10, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=1, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 1 (group gb/1, block gb%1 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case009) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 31, 7, 31
 		oxLo, oxHi   = 0, 31
@@ -35,7 +35,7 @@ func (l *Case009) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/1, gb%1
 		xg := x[g*h*w*10:][:10*h*w]
 		o0 := g + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*10:][:10], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*10:][:10], bias[o0:][:1])
 	}
 }
 

@@ -12,12 +12,12 @@ const case010AsmOK = false
 var case010UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case010) forwardAsm(s *case010Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case010) forwardAsm(s *case010Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case010: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case010) forwardAsmOne(s *case010Scratch, y, x []float32, procs int) {
+func (l *Case010) forwardAsmOne(s *case010Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case010: no assembly in this build")
 }
 

@@ -36,11 +36,11 @@ func (l *Case010) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=33, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case010) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=2, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=33, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case010) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 9, 7, 9
 		oxLo, oxHi   = 0, 9
@@ -50,9 +50,9 @@ func (l *Case010) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*2:][:2*h*w]
 		o0 := g*33 + b*6
 		if b < 5 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*12:][:12], bias[o0:][:6])
 		} else {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*12:][:12], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*12:][:12], bias[o0:][:3])
 		}
 	}
 }

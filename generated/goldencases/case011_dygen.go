@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Case011 is a DyConv layer (dynamic convolution, DyNet):
+// Case011 is a dynamic convolution layer (dynet):
 // DyConv2d(2, 14, kernel_size=(3, 1), stride=(1, 2), padding=(t2, b2, l2, r2), dilation=(2, 2), groups=2, bias=false, padding_mode=zeros, num_experts=2).
 //
 // Per sample x [2, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,33 @@ import (
 // A Case011 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Case011 struct {
-	weight   []float32 // [K=2, Cout=14, Cin/groups=1, KH=3, KW=1]
-	bias     []float32 // [Cout=14], zeros when the layer has no bias
+	weight []float32 // [K=2, Cout=14, Cin/groups=1, KH=3, KW=1]
+	// bias [Cout=14] is zeros: the layer has no bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=28, Cin=2]
 	fcBias   []float32 // [K·Cout=28]
 	scratch  sync.Pool // *case011Scratch
 }
 
 // Case011Weights holds the parameters of a Case011 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=2, Cout=14, Cin/groups=1, KH=3, KW=1], 84 floats;
-//   - Bias: "bias", [Cout=14]; the layer has no bias, so Bias must be empty;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=28, Cin=2], 56 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=28], 28 floats.
+// reference module names them (relative to the module paths LoadCase011 reads):
+//   - Weight: "weight", [2 14 1 3 1], 84 floats: the K expert kernels;
+//   - FCWeight: "weight", [28 2], 56 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [28], 28 floats: the coefficient FC's bias;
 type Case011Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// case011Scratch is the per-call working memory of Case011.Forward, reused
+// case011Scratch is the per-call working memory of Case011's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type case011Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [72] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +56,8 @@ type case011Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *case011Asm // the AVX2 path's working memory of a one-sample call
@@ -98,7 +103,8 @@ func (s *case011Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*case011Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 28), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case case011Pool:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -108,7 +114,7 @@ func (s *case011Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case011Conv:
 		lo, hi := dyrt.Split(4, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, lo, hi)
 	case case011PrepAsm, case011ConvAsm, case011OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -122,7 +128,6 @@ func NewCase011(w Case011Weights) (*Case011, error) {
 		got, want int
 	}{
 		{"Weight", len(w.Weight), 84},
-		{"Bias", len(w.Bias), 0},
 		{"FCWeight", len(w.FCWeight), 56},
 		{"FCBias", len(w.FCBias), 28},
 	} {
@@ -130,13 +135,11 @@ func NewCase011(w Case011Weights) (*Case011, error) {
 			return nil, fmt.Errorf("NewCase011: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Case011{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 14),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
-	copy(l.bias, w.Bias)
+	l := &Case011{bias: make([]float32, 14)}
+	weight := append([]float32(nil), w.Weight...)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &case011Scratch{
 			pooled: make([]float64, 2),
@@ -149,38 +152,99 @@ func NewCase011(w Case011Weights) (*Case011, error) {
 	return l, nil
 }
 
-// LoadCase011 reads a Case011 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias" (absent: the layer has no bias),
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Case011Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadCase011 reads a Case011 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [2 14 1 3 1] (Weight);
+//   - prefix+"_coefficient_fn.fc.weight" [28 2] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [28] (FCBias);
+//
+// The layer has no bias: a tensor prefix+"bias" is an error.
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadCase011(path, prefix string) (*Case011, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadCase011: %w", err)
 	}
-	var w Case011Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 2, 14, 1, 3, 1); err != nil {
+	l, err := loadCase011(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadCase011: %w", err)
 	}
-	if f.Has(prefix + "bias") {
-		return nil, fmt.Errorf("LoadCase011: %s: tensor %q is present but layer Case011 has no bias (spec says bias: false)", path, prefix+"bias")
+	return l, nil
+}
+
+// loadCase011 reads a Case011 from an open safetensors file (see LoadCase011).
+func loadCase011(f *dyrt.File, prefix string) (*Case011, error) {
+	var w Case011Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 2, 14, 1, 3, 1); err != nil {
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 28, 2); err != nil {
-		return nil, fmt.Errorf("LoadCase011: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 28); err != nil {
-		return nil, fmt.Errorf("LoadCase011: %w", err)
+		return nil, err
+	}
+	if f.Has(prefix + "bias") {
+		return nil, fmt.Errorf("%s: tensor %q is present but layer Case011 has no bias (the spec says bias: false)", f.Path, prefix+"bias")
 	}
 	return NewCase011(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Case011) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 4, 3, 1, 2), dyrt.OutSize(w, 4, 1, 2, 2)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=2, Cout=14], the softmax
+// coefficient of each expert for each output channel.
+func (l *Case011) RoutingLen() int { return 28 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 2, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Case011) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*28 {
+		return fmt.Errorf("Case011.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*28)
+	}
+	s := l.scratch.Get().(*case011Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 2)
+		s.rv = nil
+		l.routeChannels(s, 0, 14)
+		copy(routing[i*28:(i+1)*28], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w (h and w must be 2 and 2)
+// and returns the floats per sample; method names the caller in errors.
+func (l *Case011) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Case011.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if h != 2 || w != 2 {
+		return 0, fmt.Errorf("Case011.%s: input size %dx%d, want 2x2 (fixed by the spec's input_size)", method, h, w)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 2, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Case011.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 2, h, w], dst is
@@ -189,16 +253,34 @@ func (l *Case011) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Case011) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Case011.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Case011) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if h != 2 || w != 2 {
-		return fmt.Errorf("Case011.Forward: input size %dx%d, want 2x2 (fixed by the spec's input_size)", h, w)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Case011) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 2, h, w, 14, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 2, h, w, 14, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Case011.Forward: %w", err)
+		return fmt.Errorf("Case011.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*28 {
+		return fmt.Errorf("Case011.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*28)
 	}
 	s := l.scratch.Get().(*case011Scratch)
 	defer l.scratch.Put(s)
@@ -210,62 +292,70 @@ func (l *Case011) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 84*ho*wo >= case011SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 28), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = case011Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Case011) forwardOne(s *case011Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Case011) forwardOne(s *case011Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if case011UseAsm {
-		l.forwardAsmOne(s, y, x, procs)
+		l.forwardAsmOne(s, y, x, rv, r, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = case011Pool, min(2, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = case011Pool, min(2, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case011Fuse, min(14, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case011Conv, min(4, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Case011) forwardSamples(s *case011Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Case011) forwardSamples(s *case011Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if case011UseAsm {
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		l.forwardAsm(s, dst, src, ext, res, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 28))
 		l.fuse(s.fused, s.pi, 0, 14)
-		l.conv(y, x, s.fused, 0, 4)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), 0, 4)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Case011) route(s *case011Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 2)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Case011) route(s *case011Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 2)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 14)
 }
 
@@ -278,19 +368,32 @@ func (l *Case011) routePool(s *case011Scratch, x []float32, hw, c0, c1 int) {
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Case011) routeChannels(s *case011Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Case011) routeHead(s *case011Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Case011) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:2]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Case011) routeChannels(s *case011Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Case011) routeInto(s *case011Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:28]
 	pi = pi[:28]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 2; k++ {
+			copy(pi[k*14+o0:k*14+o1], rv[k*14+o0:k*14+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:2]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 2; k++ {
@@ -322,6 +425,7 @@ func (l *Case011) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 2; k++ {

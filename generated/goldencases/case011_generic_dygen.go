@@ -12,12 +12,12 @@ const case011AsmOK = false
 var case011UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case011) forwardAsm(s *case011Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case011) forwardAsm(s *case011Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case011: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case011) forwardAsmOne(s *case011Scratch, y, x []float32, procs int) {
+func (l *Case011) forwardAsmOne(s *case011Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case011: no assembly in this build")
 }
 

@@ -22,11 +22,11 @@ func (l *Case011) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 4 (group gb/2, block gb%2 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case011) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=2, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=14, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 4 (group gb/2, block gb%2 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case011) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 2, 2, 2, 3
 		oxLo, oxHi   = 1, 2
@@ -36,9 +36,9 @@ func (l *Case011) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w:][:1*h*w]
 		o0 := g*7 + b*6
 		if b < 1 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*18:][:18], bias[o0:][:6])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*18:][:18], bias[o0:][:1])
 		}
 	}
 }

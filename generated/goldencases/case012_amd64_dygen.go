@@ -64,19 +64,21 @@ func case012Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case012) forwardAsm(s *case012Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case012AsmPool.Get().(*case012Asm)
 	defer case012AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 221)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 221, dyrt.Sample(ext, i, 48))
 		l.fuseAsm(a.fused, s.pi, 0, 2)
 		case012Pack(a.in, x, 0, 3)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 2, 0, 5)
-		l.copyOut(y, a.out, 0, 2)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 2, 0, 5)
+		l.copyOut(y, a.out, r, 0, 2)
 	}
 }
 
@@ -90,7 +92,9 @@ func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case012) forwardAsmOne(s *case012Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case012OwnProcs
@@ -99,9 +103,13 @@ func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
 		a = case012AsmPool.Get().(*case012Asm)
 		defer case012AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case012PrepAsm, min(3, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case012ConvAsm, min(2, 2*procs)
 	if own {
 		s.phase, s.parts = case012OwnAsm, min(2, procs)
@@ -110,7 +118,7 @@ func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -120,7 +128,9 @@ func (l *Case012) asmPart(s *case012Scratch, p int) {
 	a := s.asm
 	if s.phase == case012PrepAsm {
 		lo, hi := dyrt.Split(3, s.parts, p)
-		l.routePool(s, s.src, 221, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 221, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -138,13 +148,13 @@ func (l *Case012) asmPart(s *case012Scratch, p int) {
 	o0, o1 := case012BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 5)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 5)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 17 to y's rows of 11.
-func (l *Case012) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case012) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -204,8 +214,7 @@ func (l *Case012) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case012Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case012Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case012Fuse4(dst, w, pi []float32, n8 int)
@@ -275,9 +284,10 @@ func case012At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·2+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 5: for each chunk of
-// 5 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case012) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 5 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case012) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 5
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -286,7 +296,7 @@ func (l *Case012) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/2, u%2
 			inG := in[g*663+q:]
 			o := g*8 + b*m
-			case012Conv4x3Checked(out[o*120+q:], inG, fused[o*147:], l.bias[o:], nb)
+			case012Conv4x3Checked(out[o*120+q:], inG, fused[o*147:], bias[o:], nb)
 		}
 	}
 }

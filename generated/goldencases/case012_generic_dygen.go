@@ -12,12 +12,12 @@ const case012AsmOK = false
 var case012UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case012) forwardAsm(s *case012Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case012) forwardAsm(s *case012Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case012: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case012) forwardAsmOne(s *case012Scratch, y, x []float32, procs int) {
+func (l *Case012) forwardAsmOne(s *case012Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case012: no assembly in this build")
 }
 

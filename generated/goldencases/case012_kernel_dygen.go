@@ -30,11 +30,11 @@ func (l *Case012) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case012) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=3, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=8, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case012) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 17, 7, 11
 		oxLo, oxHi   = 0, 11
@@ -43,7 +43,7 @@ func (l *Case012) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/8, gb%8
 		xg := x[g*h*w*3:][:3*h*w]
 		o0 := g*8 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], bias[o0:][:1])
 	}
 }
 

@@ -12,12 +12,12 @@ const case013AsmOK = false
 var case013UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case013) forwardAsm(s *case013Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case013) forwardAsm(s *case013Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case013: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case013) forwardAsmOne(s *case013Scratch, y, x []float32, procs int) {
+func (l *Case013) forwardAsmOne(s *case013Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case013: no assembly in this build")
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Case014 is a DyConv layer (dynamic convolution, DyNet):
+// Case014 is a dynamic convolution layer (dynet):
 // DyConv2d(2, 2, kernel_size=(1, 1), stride=(1, 1), padding=(t0, b0, l0, r0), dilation=(1, 1), groups=2, bias=true, padding_mode=zeros, num_experts=8).
 //
 // Per sample x [2, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,35 @@ import (
 // A Case014 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Case014 struct {
-	weight   []float32 // [K=8, Cout=2, Cin/groups=1, KH=1, KW=1]
-	bias     []float32 // [Cout=2], zeros when the layer has no bias
+	weight []float32 // [K=8, Cout=2, Cin/groups=1, KH=1, KW=1]
+	// bias [Cout=2] is the bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=16, Cin=2]
 	fcBias   []float32 // [K·Cout=16]
 	scratch  sync.Pool // *case014Scratch
 }
 
 // Case014Weights holds the parameters of a Case014 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=8, Cout=2, Cin/groups=1, KH=1, KW=1], 16 floats;
-//   - Bias: "bias", [Cout=2], 2 floats;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=16, Cin=2], 32 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=16], 16 floats.
+// reference module names them (relative to the module paths LoadCase014 reads):
+//   - Weight: "weight", [8 2 1 1 1], 16 floats: the K expert kernels;
+//   - Bias: "bias", [2], 2 floats: the bias;
+//   - FCWeight: "weight", [16 2], 32 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [16], 16 floats: the coefficient FC's bias;
 type Case014Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	Bias     []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// case014Scratch is the per-call working memory of Case014.Forward, reused
+// case014Scratch is the per-call working memory of Case014's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type case014Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [2] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +58,8 @@ type case014Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *case014Asm // the AVX2 path's working memory of a one-sample call
@@ -91,7 +98,8 @@ func (s *case014Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*case014Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 16), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case case014Pool:
 		lo, hi := dyrt.Split(2, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -101,7 +109,7 @@ func (s *case014Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case014Conv:
 		lo, hi := dyrt.Split(2, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, lo, hi)
 	case case014PrepAsm, case014ConvAsm, case014OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -123,13 +131,12 @@ func NewCase014(w Case014Weights) (*Case014, error) {
 			return nil, fmt.Errorf("NewCase014: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Case014{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 2),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
+	l := &Case014{bias: make([]float32, 2)}
+	weight := append([]float32(nil), w.Weight...)
 	copy(l.bias, w.Bias)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &case014Scratch{
 			pooled: make([]float64, 2),
@@ -142,38 +149,98 @@ func NewCase014(w Case014Weights) (*Case014, error) {
 	return l, nil
 }
 
-// LoadCase014 reads a Case014 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias",
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Case014Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadCase014 reads a Case014 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [8 2 1 1 1] (Weight);
+//   - prefix+"bias" [2] (Bias);
+//   - prefix+"_coefficient_fn.fc.weight" [16 2] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [16] (FCBias);
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadCase014(path, prefix string) (*Case014, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadCase014: %w", err)
 	}
-	var w Case014Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 8, 2, 1, 1, 1); err != nil {
+	l, err := loadCase014(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadCase014: %w", err)
+	}
+	return l, nil
+}
+
+// loadCase014 reads a Case014 from an open safetensors file (see LoadCase014).
+func loadCase014(f *dyrt.File, prefix string) (*Case014, error) {
+	var w Case014Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 8, 2, 1, 1, 1); err != nil {
+		return nil, err
 	}
 	if w.Bias, err = f.Float32(prefix+"bias", 2); err != nil {
-		return nil, fmt.Errorf("LoadCase014: %w", err)
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 16, 2); err != nil {
-		return nil, fmt.Errorf("LoadCase014: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 16); err != nil {
-		return nil, fmt.Errorf("LoadCase014: %w", err)
+		return nil, err
 	}
 	return NewCase014(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Case014) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 0, 1, 1, 1), dyrt.OutSize(w, 0, 1, 1, 1)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=8, Cout=2], the softmax
+// coefficient of each expert for each output channel.
+func (l *Case014) RoutingLen() int { return 16 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 2, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Case014) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*16 {
+		return fmt.Errorf("Case014.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*16)
+	}
+	s := l.scratch.Get().(*case014Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 2)
+		s.rv = nil
+		l.routeChannels(s, 0, 2)
+		copy(routing[i*16:(i+1)*16], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w (h and w must be 23 and 1)
+// and returns the floats per sample; method names the caller in errors.
+func (l *Case014) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Case014.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if h != 23 || w != 1 {
+		return 0, fmt.Errorf("Case014.%s: input size %dx%d, want 23x1 (fixed by the spec's input_size)", method, h, w)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 2, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Case014.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 2, h, w], dst is
@@ -182,16 +249,34 @@ func (l *Case014) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Case014) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Case014.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Case014) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if h != 23 || w != 1 {
-		return fmt.Errorf("Case014.Forward: input size %dx%d, want 23x1 (fixed by the spec's input_size)", h, w)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Case014) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 2, h, w, 2, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 2, h, w, 2, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Case014.Forward: %w", err)
+		return fmt.Errorf("Case014.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*16 {
+		return fmt.Errorf("Case014.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*16)
 	}
 	s := l.scratch.Get().(*case014Scratch)
 	defer l.scratch.Put(s)
@@ -203,62 +288,70 @@ func (l *Case014) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 4*ho*wo >= case014SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 16), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = case014Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Case014) forwardOne(s *case014Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Case014) forwardOne(s *case014Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if case014UseAsm {
-		l.forwardAsmOne(s, y, x, procs)
+		l.forwardAsmOne(s, y, x, rv, r, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = case014Pool, min(2, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = case014Pool, min(2, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case014Fuse, min(2, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case014Conv, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Case014) forwardSamples(s *case014Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Case014) forwardSamples(s *case014Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if case014UseAsm {
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		l.forwardAsm(s, dst, src, ext, res, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 16))
 		l.fuse(s.fused, s.pi, 0, 2)
-		l.conv(y, x, s.fused, 0, 2)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), 0, 2)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Case014) route(s *case014Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 2)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Case014) route(s *case014Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 2)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 2)
 }
 
@@ -271,19 +364,32 @@ func (l *Case014) routePool(s *case014Scratch, x []float32, hw, c0, c1 int) {
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Case014) routeChannels(s *case014Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Case014) routeHead(s *case014Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Case014) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:2]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Case014) routeChannels(s *case014Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Case014) routeInto(s *case014Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:16]
 	pi = pi[:16]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 8; k++ {
+			copy(pi[k*2+o0:k*2+o1], rv[k*2+o0:k*2+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:2]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 8; k++ {
@@ -315,6 +421,7 @@ func (l *Case014) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 8; k++ {

@@ -12,12 +12,12 @@ const case014AsmOK = false
 var case014UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case014) forwardAsm(s *case014Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case014) forwardAsm(s *case014Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case014: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case014) forwardAsmOne(s *case014Scratch, y, x []float32, procs int) {
+func (l *Case014) forwardAsmOne(s *case014Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case014: no assembly in this build")
 }
 

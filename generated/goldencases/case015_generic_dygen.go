@@ -12,12 +12,12 @@ const case015AsmOK = false
 var case015UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case015) forwardAsm(s *case015Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case015) forwardAsm(s *case015Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case015: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case015) forwardAsmOne(s *case015Scratch, y, x []float32, procs int) {
+func (l *Case015) forwardAsmOne(s *case015Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case015: no assembly in this build")
 }
 

@@ -22,11 +22,11 @@ func (l *Case015) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=8, h, w] with the fused kernel into
-// y [Cout=16, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
-// of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case015) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=8, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=16, ho, wo], block by block of 2 output channels: blocks gb
+// in [gb0, gb1) of the 8 (group gb/8, block gb%8 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case015) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 23, 23, 15, 15
 		oxLo, oxHi   = 0, 15
@@ -35,7 +35,7 @@ func (l *Case015) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/8, gb%8
 		xg := x[g*h*w*8:][:8*h*w]
 		o0 := g*16 + b*2
-		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*400:][:400], l.bias[o0:][:2])
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*400:][:400], bias[o0:][:2])
 	}
 }
 

@@ -79,19 +79,21 @@ func case016Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case016) forwardAsm(s *case016Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case016AsmPool.Get().(*case016Asm)
 	defer case016AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 403)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 403, dyrt.Sample(ext, i, 8))
 		l.fuseAsm(a.fused, s.pi, 0, 2)
 		case016Pack(a.in, x, 0, 3)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 2, 0, 1)
-		l.copyOut(y, a.out, 0, 2)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 2, 0, 1)
+		l.copyOut(y, a.out, r, 0, 2)
 	}
 }
 
@@ -105,7 +107,9 @@ func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case016) forwardAsmOne(s *case016Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case016OwnProcs
@@ -114,9 +118,13 @@ func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
 		a = case016AsmPool.Get().(*case016Asm)
 		defer case016AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case016PrepAsm, min(3, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case016PrepAsm, min(3, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case016ConvAsm, min(2, 2*procs)
 	if own {
 		s.phase, s.parts = case016OwnAsm, min(2, procs)
@@ -125,7 +133,7 @@ func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -135,7 +143,9 @@ func (l *Case016) asmPart(s *case016Scratch, p int) {
 	a := s.asm
 	if s.phase == case016PrepAsm {
 		lo, hi := dyrt.Split(3, s.parts, p)
-		l.routePool(s, s.src, 403, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 403, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -153,13 +163,13 @@ func (l *Case016) asmPart(s *case016Scratch, p int) {
 	o0, o1 := case016BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 1)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 10 to y's rows of 10.
-func (l *Case016) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case016) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -219,8 +229,7 @@ func (l *Case016) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case016Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case016Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case016Fuse4(dst, w, pi []float32, n8 int)
@@ -297,9 +306,10 @@ func case016At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·2+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1, and the tail pixels when p1 = 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case016) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case016) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -308,7 +318,7 @@ func (l *Case016) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/2, u%2
 			inG := in[g*1350+q:]
 			o := g*8 + b*m
-			case016Conv4x3Checked(out[o*56+q:], inG, fused[o*9:], l.bias[o:], nb)
+			case016Conv4x3Checked(out[o*56+q:], inG, fused[o*9:], bias[o:], nb)
 		}
 	}
 	if p1 < 1 {
@@ -319,6 +329,6 @@ func (l *Case016) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/2, u%2
 		inG := in[g*1350+q:]
 		o := g*8 + b*m
-		case016Conv4x2Checked(out[o*56+q:], inG, fused[o*9:], l.bias[o:], 2)
+		case016Conv4x2Checked(out[o*56+q:], inG, fused[o*9:], bias[o:], 2)
 	}
 }

@@ -12,12 +12,12 @@ const case016AsmOK = false
 var case016UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case016) forwardAsm(s *case016Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case016) forwardAsm(s *case016Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case016: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case016) forwardAsmOne(s *case016Scratch, y, x []float32, procs int) {
+func (l *Case016) forwardAsmOne(s *case016Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case016: no assembly in this build")
 }
 

@@ -20,11 +20,11 @@ func (l *Case016) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 3 (group gb/3, block gb%3 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case016) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=3, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=8, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 3 (group gb/3, block gb%3 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case016) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 31, 5, 10
 		oxLo, oxHi   = 0, 10
@@ -34,9 +34,9 @@ func (l *Case016) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*3:][:3*h*w]
 		o0 := g*8 + b*3
 		if b < 2 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*27:][:27], bias[o0:][:3])
 		} else {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*27:][:27], l.bias[o0:][:2])
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*27:][:27], bias[o0:][:2])
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Case017 is a DyConv layer (dynamic convolution, DyNet):
+// Case017 is a dynamic convolution layer (dynet):
 // DyConv2d(15, 3, kernel_size=(5, 5), stride=(1, 1), padding=(t0, b0, l0, r0), dilation=(1, 1), groups=3, bias=true, padding_mode=zeros, num_experts=4).
 //
 // Per sample x [15, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,35 @@ import (
 // A Case017 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Case017 struct {
-	weight   []float32 // [K=4, Cout=3, Cin/groups=5, KH=5, KW=5]
-	bias     []float32 // [Cout=3], zeros when the layer has no bias
+	weight []float32 // [K=4, Cout=3, Cin/groups=5, KH=5, KW=5]
+	// bias [Cout=3] is the bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=12, Cin=15]
 	fcBias   []float32 // [K·Cout=12]
 	scratch  sync.Pool // *case017Scratch
 }
 
 // Case017Weights holds the parameters of a Case017 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=4, Cout=3, Cin/groups=5, KH=5, KW=5], 1500 floats;
-//   - Bias: "bias", [Cout=3], 3 floats;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=12, Cin=15], 180 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=12], 12 floats.
+// reference module names them (relative to the module paths LoadCase017 reads):
+//   - Weight: "weight", [4 3 5 5 5], 1500 floats: the K expert kernels;
+//   - Bias: "bias", [3], 3 floats: the bias;
+//   - FCWeight: "weight", [12 15], 180 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [12], 12 floats: the coefficient FC's bias;
 type Case017Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	Bias     []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// case017Scratch is the per-call working memory of Case017.Forward, reused
+// case017Scratch is the per-call working memory of Case017's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type case017Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [375] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +58,8 @@ type case017Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *case017Asm // the AVX2 path's working memory of a one-sample call
@@ -98,7 +105,8 @@ func (s *case017Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*case017Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 12), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case case017Pool:
 		lo, hi := dyrt.Split(15, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -108,7 +116,7 @@ func (s *case017Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case case017Conv:
 		lo, hi := dyrt.Split(3, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, lo, hi)
 	case case017PrepAsm, case017ConvAsm, case017OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -130,13 +138,12 @@ func NewCase017(w Case017Weights) (*Case017, error) {
 			return nil, fmt.Errorf("NewCase017: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Case017{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 3),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
+	l := &Case017{bias: make([]float32, 3)}
+	weight := append([]float32(nil), w.Weight...)
 	copy(l.bias, w.Bias)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &case017Scratch{
 			pooled: make([]float64, 15),
@@ -149,38 +156,98 @@ func NewCase017(w Case017Weights) (*Case017, error) {
 	return l, nil
 }
 
-// LoadCase017 reads a Case017 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias",
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Case017Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadCase017 reads a Case017 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [4 3 5 5 5] (Weight);
+//   - prefix+"bias" [3] (Bias);
+//   - prefix+"_coefficient_fn.fc.weight" [12 15] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [12] (FCBias);
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadCase017(path, prefix string) (*Case017, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadCase017: %w", err)
 	}
-	var w Case017Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 4, 3, 5, 5, 5); err != nil {
+	l, err := loadCase017(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadCase017: %w", err)
+	}
+	return l, nil
+}
+
+// loadCase017 reads a Case017 from an open safetensors file (see LoadCase017).
+func loadCase017(f *dyrt.File, prefix string) (*Case017, error) {
+	var w Case017Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 4, 3, 5, 5, 5); err != nil {
+		return nil, err
 	}
 	if w.Bias, err = f.Float32(prefix+"bias", 3); err != nil {
-		return nil, fmt.Errorf("LoadCase017: %w", err)
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 12, 15); err != nil {
-		return nil, fmt.Errorf("LoadCase017: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 12); err != nil {
-		return nil, fmt.Errorf("LoadCase017: %w", err)
+		return nil, err
 	}
 	return NewCase017(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Case017) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 0, 5, 1, 1), dyrt.OutSize(w, 0, 5, 1, 1)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=4, Cout=3], the softmax
+// coefficient of each expert for each output channel.
+func (l *Case017) RoutingLen() int { return 12 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 15, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Case017) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*12 {
+		return fmt.Errorf("Case017.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*12)
+	}
+	s := l.scratch.Get().(*case017Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 15)
+		s.rv = nil
+		l.routeChannels(s, 0, 3)
+		copy(routing[i*12:(i+1)*12], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w (h and w must be 17 and 5)
+// and returns the floats per sample; method names the caller in errors.
+func (l *Case017) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Case017.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if h != 17 || w != 5 {
+		return 0, fmt.Errorf("Case017.%s: input size %dx%d, want 17x5 (fixed by the spec's input_size)", method, h, w)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 15, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Case017.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 15, h, w], dst is
@@ -189,16 +256,34 @@ func (l *Case017) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Case017) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Case017.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Case017) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if h != 17 || w != 5 {
-		return fmt.Errorf("Case017.Forward: input size %dx%d, want 17x5 (fixed by the spec's input_size)", h, w)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Case017) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 15, h, w, 3, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 15, h, w, 3, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Case017.Forward: %w", err)
+		return fmt.Errorf("Case017.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*12 {
+		return fmt.Errorf("Case017.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*12)
 	}
 	s := l.scratch.Get().(*case017Scratch)
 	defer l.scratch.Put(s)
@@ -210,62 +295,70 @@ func (l *Case017) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 750*ho*wo >= case017SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 12), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = case017Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Case017) forwardOne(s *case017Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Case017) forwardOne(s *case017Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if case017UseAsm {
-		l.forwardAsmOne(s, y, x, procs)
+		l.forwardAsmOne(s, y, x, rv, r, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = case017Pool, min(15, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = case017Pool, min(15, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case017Fuse, min(3, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = case017Conv, min(3, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Case017) forwardSamples(s *case017Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Case017) forwardSamples(s *case017Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if case017UseAsm {
-		l.forwardAsm(s, dst, src, n, inSize, outSize)
+		l.forwardAsm(s, dst, src, ext, res, n, inSize, outSize)
 		return
 	}
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 12))
 		l.fuse(s.fused, s.pi, 0, 3)
-		l.conv(y, x, s.fused, 0, 3)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), 0, 3)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Case017) route(s *case017Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 15)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Case017) route(s *case017Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 15)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 3)
 }
 
@@ -278,19 +371,32 @@ func (l *Case017) routePool(s *case017Scratch, x []float32, hw, c0, c1 int) {
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Case017) routeChannels(s *case017Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Case017) routeHead(s *case017Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Case017) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:15]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Case017) routeChannels(s *case017Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Case017) routeInto(s *case017Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:12]
 	pi = pi[:12]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 4; k++ {
+			copy(pi[k*3+o0:k*3+o1], rv[k*3+o0:k*3+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:15]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row).
 	for k := 0; k < 4; k++ {
@@ -322,6 +428,7 @@ func (l *Case017) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {

@@ -12,12 +12,12 @@ const case017AsmOK = false
 var case017UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case017) forwardAsm(s *case017Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case017) forwardAsm(s *case017Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case017: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case017) forwardAsmOne(s *case017Scratch, y, x []float32, procs int) {
+func (l *Case017) forwardAsmOne(s *case017Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case017: no assembly in this build")
 }
 

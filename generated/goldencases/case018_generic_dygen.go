@@ -12,12 +12,12 @@ const case018AsmOK = false
 var case018UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case018) forwardAsm(s *case018Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case018) forwardAsm(s *case018Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case018: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case018) forwardAsmOne(s *case018Scratch, y, x []float32, procs int) {
+func (l *Case018) forwardAsmOne(s *case018Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case018: no assembly in this build")
 }
 

@@ -79,19 +79,21 @@ func case019Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case019) forwardAsm(s *case019Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case019AsmPool.Get().(*case019Asm)
 	defer case019AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 44)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 44, dyrt.Sample(ext, i, 112))
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case019Pack(a.in, x, 0, 10)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4, 0, 1)
-		l.copyOut(y, a.out, 0, 4)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 4, 0, 1)
+		l.copyOut(y, a.out, r, 0, 4)
 	}
 }
 
@@ -105,7 +107,9 @@ func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case019) forwardAsmOne(s *case019Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case019OwnProcs
@@ -114,9 +118,13 @@ func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
 		a = case019AsmPool.Get().(*case019Asm)
 		defer case019AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case019PrepAsm, min(10, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case019PrepAsm, min(10, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case019ConvAsm, min(4, 2*procs)
 	if own {
 		s.phase, s.parts = case019OwnAsm, min(4, procs)
@@ -125,7 +133,7 @@ func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -135,7 +143,9 @@ func (l *Case019) asmPart(s *case019Scratch, p int) {
 	a := s.asm
 	if s.phase == case019PrepAsm {
 		lo, hi := dyrt.Split(10, s.parts, p)
-		l.routePool(s, s.src, 44, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 44, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -153,13 +163,13 @@ func (l *Case019) asmPart(s *case019Scratch, p int) {
 	o0, o1 := case019BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 1)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 5 to y's rows of 3.
-func (l *Case019) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case019) copyOut(y, out, res []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/2, u%2
 		o0 := g*7 + b*4
@@ -212,8 +222,7 @@ func (l *Case019) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case019Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case019Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case019Fuse4(dst, w, pi []float32, n8 int)
@@ -298,9 +307,10 @@ func case019At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·2+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case019) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case019) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 1, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -310,10 +320,10 @@ func (l *Case019) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			inG := in[g*675+q:]
 			o := g*7 + b*m
 			if b == 1 {
-				case019Conv3x1Checked(out[o*8+q:], inG, fused[o*245:], l.bias[o:], nb)
+				case019Conv3x1Checked(out[o*8+q:], inG, fused[o*245:], bias[o:], nb)
 				continue
 			}
-			case019Conv4x1Checked(out[o*8+q:], inG, fused[o*245:], l.bias[o:], nb)
+			case019Conv4x1Checked(out[o*8+q:], inG, fused[o*245:], bias[o:], nb)
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case019AsmOK = false
 var case019UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case019) forwardAsm(s *case019Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case019) forwardAsm(s *case019Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case019: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case019) forwardAsmOne(s *case019Scratch, y, x []float32, procs int) {
+func (l *Case019) forwardAsmOne(s *case019Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case019: no assembly in this build")
 }
 

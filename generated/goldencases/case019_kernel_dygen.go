@@ -34,11 +34,11 @@ func (l *Case019) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=10, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 14 (group gb/7, block gb%7 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case019) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=10, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=14, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 14 (group gb/7, block gb%7 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case019) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 4, 11, 1, 3
 		oxLo, oxHi   = 1, 3
@@ -47,7 +47,7 @@ func (l *Case019) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/7, gb%7
 		xg := x[g*h*w*5:][:5*h*w]
 		o0 := g*7 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*245:][:245], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*245:][:245], bias[o0:][:1])
 	}
 }
 

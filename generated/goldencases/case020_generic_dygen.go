@@ -12,12 +12,12 @@ const case020AsmOK = false
 var case020UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case020) forwardAsm(s *case020Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case020) forwardAsm(s *case020Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case020: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case020) forwardAsmOne(s *case020Scratch, y, x []float32, procs int) {
+func (l *Case020) forwardAsmOne(s *case020Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case020: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case021AsmOK = false
 var case021UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case021) forwardAsm(s *case021Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case021) forwardAsm(s *case021Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case021: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case021) forwardAsmOne(s *case021Scratch, y, x []float32, procs int) {
+func (l *Case021) forwardAsmOne(s *case021Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case021: no assembly in this build")
 }
 

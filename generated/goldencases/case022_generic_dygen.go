@@ -12,12 +12,12 @@ const case022AsmOK = false
 var case022UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case022) forwardAsm(s *case022Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case022) forwardAsm(s *case022Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case022: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case022) forwardAsmOne(s *case022Scratch, y, x []float32, procs int) {
+func (l *Case022) forwardAsmOne(s *case022Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case022: no assembly in this build")
 }
 

@@ -79,19 +79,21 @@ func case023Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case023) forwardAsm(s *case023Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case023AsmPool.Get().(*case023Asm)
 	defer case023AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 31)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 31, dyrt.Sample(ext, i, 27))
 		l.fuseAsm(a.fused, s.pi, 0, 9)
 		case023Pack(a.in, x, 0, 9)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 9, 0, 1)
-		l.copyOut(y, a.out, 0, 9)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 9, 0, 1)
+		l.copyOut(y, a.out, r, 0, 9)
 	}
 }
 
@@ -105,7 +107,9 @@ func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case023) forwardAsmOne(s *case023Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case023OwnProcs
@@ -114,9 +118,13 @@ func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 		a = case023AsmPool.Get().(*case023Asm)
 		defer case023AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case023PrepAsm, min(9, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case023ConvAsm, min(9, 2*procs)
 	if own {
 		s.phase, s.parts = case023OwnAsm, min(9, procs)
@@ -125,7 +133,7 @@ func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -135,7 +143,9 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 	a := s.asm
 	if s.phase == case023PrepAsm {
 		lo, hi := dyrt.Split(9, s.parts, p)
-		l.routePool(s, s.src, 31, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 31, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -153,13 +163,13 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 	o0, o1 := case023BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 1)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 34 to y's rows of 31.
-func (l *Case023) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case023) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -273,9 +283,10 @@ func case023At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·3+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1, and the tail pixels when p1 = 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case023) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case023) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 3, 3, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -284,7 +295,7 @@ func (l *Case023) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/3, u%3
 			inG := in[g*714+q:]
 			o := g*9 + b*m
-			case023Conv3x3Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], nb)
+			case023Conv3x3Checked(out[o*40+q:], inG, fused[o*147:], bias[o:], nb)
 		}
 	}
 	if p1 < 1 {
@@ -295,6 +306,6 @@ func (l *Case023) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/3, u%3
 		inG := in[g*714+q:]
 		o := g*9 + b*m
-		case023Conv3x2Checked(out[o*40+q:], inG, fused[o*147:], l.bias[o:], 1)
+		case023Conv3x2Checked(out[o*40+q:], inG, fused[o*147:], bias[o:], 1)
 	}
 }

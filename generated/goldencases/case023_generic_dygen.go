@@ -12,12 +12,12 @@ const case023AsmOK = false
 var case023UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case023) forwardAsm(s *case023Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case023) forwardAsm(s *case023Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case023: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case023) forwardAsmOne(s *case023Scratch, y, x []float32, procs int) {
+func (l *Case023) forwardAsmOne(s *case023Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case023: no assembly in this build")
 }
 

@@ -20,11 +20,11 @@ func (l *Case023) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=9, h, w] with the fused kernel into
-// y [Cout=27, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 27 (group gb/9, block gb%9 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case023) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=9, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=27, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 27 (group gb/9, block gb%9 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case023) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 1, 31, 1, 31
 		oxLo, oxHi   = 3, 28
@@ -33,7 +33,7 @@ func (l *Case023) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/9, gb%9
 		xg := x[g*h*w*3:][:3*h*w]
 		o0 := g*9 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], bias[o0:][:1])
 	}
 }
 

@@ -12,12 +12,12 @@ const case024AsmOK = false
 var case024UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case024) forwardAsm(s *case024Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case024) forwardAsm(s *case024Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case024: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case024) forwardAsmOne(s *case024Scratch, y, x []float32, procs int) {
+func (l *Case024) forwardAsmOne(s *case024Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case024: no assembly in this build")
 }
 

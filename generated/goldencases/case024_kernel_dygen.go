@@ -30,11 +30,11 @@ func (l *Case024) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=4, h, w] with the fused kernel into
-// y [Cout=33, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case024) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=4, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=33, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case024) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 17, 13, 17
 		oxLo, oxHi   = 1, 16
@@ -43,7 +43,7 @@ func (l *Case024) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/11, gb%11
 		xg := x[g*h*w*4:][:4*h*w]
 		o0 := g*33 + b*3
-		l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], l.bias[o0:][:3])
+		l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*108:][:108], bias[o0:][:3])
 	}
 }
 

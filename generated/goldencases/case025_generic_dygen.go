@@ -12,12 +12,12 @@ const case025AsmOK = false
 var case025UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case025) forwardAsm(s *case025Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case025) forwardAsm(s *case025Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case025: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case025) forwardAsmOne(s *case025Scratch, y, x []float32, procs int) {
+func (l *Case025) forwardAsmOne(s *case025Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case025: no assembly in this build")
 }
 

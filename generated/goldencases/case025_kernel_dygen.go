@@ -22,11 +22,11 @@ func (l *Case025) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=2, h, w] with the fused kernel into
-// y [Cout=14, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
-// of the 8 (group gb/4, block gb%4 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case025) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=2, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=14, ho, wo], block by block of 2 output channels: blocks gb
+// in [gb0, gb1) of the 8 (group gb/4, block gb%4 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case025) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 9, 6, 4
 		oxLo, oxHi   = 1, 3
@@ -36,9 +36,9 @@ func (l *Case025) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w:][:1*h*w]
 		o0 := g*7 + b*2
 		if b < 3 {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:2])
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*50:][:50], bias[o0:][:2])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*50:][:50], bias[o0:][:1])
 		}
 	}
 }

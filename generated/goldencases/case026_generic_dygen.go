@@ -12,12 +12,12 @@ const case026AsmOK = false
 var case026UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case026) forwardAsm(s *case026Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case026) forwardAsm(s *case026Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case026: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case026) forwardAsmOne(s *case026Scratch, y, x []float32, procs int) {
+func (l *Case026) forwardAsmOne(s *case026Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case026: no assembly in this build")
 }
 

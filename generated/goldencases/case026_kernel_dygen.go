@@ -26,11 +26,11 @@ func (l *Case026) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=8, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
-// of the 4 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case026) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=8, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=8, ho, wo], block by block of 2 output channels: blocks gb
+// in [gb0, gb1) of the 4 (group gb/1, block gb%1 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case026) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 1, 9, 1, 5
 		oxLo, oxHi   = 1, 4
@@ -39,7 +39,7 @@ func (l *Case026) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/1, gb%1
 		xg := x[g*h*w*2:][:2*h*w]
 		o0 := g*2 + b*2
-		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*36:][:36], l.bias[o0:][:2])
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*36:][:36], bias[o0:][:2])
 	}
 }
 

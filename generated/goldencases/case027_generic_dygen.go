@@ -12,12 +12,12 @@ const case027AsmOK = false
 var case027UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case027) forwardAsm(s *case027Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case027) forwardAsm(s *case027Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case027: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case027) forwardAsmOne(s *case027Scratch, y, x []float32, procs int) {
+func (l *Case027) forwardAsmOne(s *case027Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case027: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case028AsmOK = false
 var case028UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case028) forwardAsm(s *case028Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case028) forwardAsm(s *case028Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case028: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case028) forwardAsmOne(s *case028Scratch, y, x []float32, procs int) {
+func (l *Case028) forwardAsmOne(s *case028Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case028: no assembly in this build")
 }
 

@@ -24,11 +24,11 @@ func (l *Case028) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=17, h, w] with the fused kernel into
-// y [Cout=34, ho, wo], block by block of 2 output channels: blocks gb in [gb0, gb1)
-// of the 17 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case028) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=17, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=34, ho, wo], block by block of 2 output channels: blocks gb
+// in [gb0, gb1) of the 17 (group gb/1, block gb%1 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case028) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 16, 17, 6, 6
 		oxLo, oxHi   = 1, 6
@@ -37,7 +37,7 @@ func (l *Case028) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
 		o0 := g*2 + b*2
-		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*18:][:18], l.bias[o0:][:2])
+		l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*18:][:18], bias[o0:][:2])
 	}
 }
 

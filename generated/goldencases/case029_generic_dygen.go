@@ -12,12 +12,12 @@ const case029AsmOK = false
 var case029UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case029) forwardAsm(s *case029Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case029) forwardAsm(s *case029Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case029: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case029) forwardAsmOne(s *case029Scratch, y, x []float32, procs int) {
+func (l *Case029) forwardAsmOne(s *case029Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case029: no assembly in this build")
 }
 

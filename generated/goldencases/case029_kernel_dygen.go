@@ -20,11 +20,11 @@ func (l *Case029) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=6, h, w] with the fused kernel into
-// y [Cout=21, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 9 (group gb/3, block gb%3 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case029) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=6, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=21, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 9 (group gb/3, block gb%3 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case029) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 23, 23, 27, 21
 		oxLo, oxHi   = 0, 21
@@ -34,9 +34,9 @@ func (l *Case029) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*2:][:2*h*w]
 		o0 := g*7 + b*3
 		if b < 2 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*54:][:54], bias[o0:][:3])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*54:][:54], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*54:][:54], bias[o0:][:1])
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case030AsmOK = false
 var case030UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case030) forwardAsm(s *case030Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case030) forwardAsm(s *case030Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case030: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case030) forwardAsmOne(s *case030Scratch, y, x []float32, procs int) {
+func (l *Case030) forwardAsmOne(s *case030Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case030: no assembly in this build")
 }
 

@@ -22,22 +22,42 @@ var case031Params = verify.Params{
 	InC: 4, OutC: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1,
 	PadT: 0, PadB: 0, PadL: 0, PadR: 0,
 	Groups: 4, K: 8, Bias: true, Mode: "replicate",
+	Routing: "dynet", Gate: "softmax", Temperature: 0, AttnC: 0,
+	BatchNorm: false, BNEps: 0, Activation: "none", Residual: false, ExternalRouting: false,
 }
 
 // case031Sizes are the input sizes the differential tests run.
 var case031Sizes = [][2]int{{2, 17}}
 
+// case031Weights takes the layer's tensors from the reference's Weights.
+func case031Weights(w verify.Weights) Case031Weights {
+	return Case031Weights{
+		Weight:   w.Weight,
+		Bias:     w.Bias,
+		FCWeight: w.FCWeight,
+		FCBias:   w.FCBias,
+	}
+}
+
 func newCase031ForTest(tb testing.TB, w verify.Weights) *Case031 {
 	tb.Helper()
-	l, err := NewCase031(Case031Weights(w))
+	l, err := NewCase031(case031Weights(w))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return l
 }
 
-// TestCase031 checks Forward against the float64 reference on random weights
-// and inputs, with NaN-filled outputs and guard bands.
+// case031Call runs l's forward method on x with the extra inputs e (the
+// residual, the routing), for the reference harness.
+func case031Call(l *Case031) verify.CallFunc {
+	return func(dst, src []float32, e verify.Extra, n, h, w int) error {
+		return l.Forward(dst, src, n, h, w)
+	}
+}
+
+// TestCase031 checks the forward method against the float64 reference on
+// random weights and inputs, with NaN-filled outputs and guard bands.
 func TestCase031(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 8))
 	p := case031Params
@@ -51,7 +71,8 @@ func TestCase031(t *testing.T) {
 				}
 				h, wd := size[0], size[1]
 				x := verify.RandomInput(n, p.InC*h*wd, rng)
-				rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+				e := verify.RandomExtra(p, n, h, wd, rng)
+				rep, err := verify.CheckCall(p, w, case031Call(l), x, e, n, h, wd)
 				t.Log(verify.Line("Case031", "random", rep, err))
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
@@ -80,13 +101,14 @@ func TestCase031Variants(t *testing.T) {
 	h, wd := case031Sizes[len(case031Sizes)-1][0], case031Sizes[len(case031Sizes)-1][1]
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		for _, v := range []struct {
 			name string
 			asm  bool
 			cut  bool // one pixel block per kernel call (run-time sizes)
 		}{{"go", false, false}, {"avx2", true, false}} {
 			case031UseAsm = v.asm
-			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			rep, err := verify.CheckCall(p, w, case031Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case031", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
@@ -95,7 +117,7 @@ func TestCase031Variants(t *testing.T) {
 	}
 }
 
-// TestCase031Golden checks Forward on the PyTorch golden files named by
+// TestCase031Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
 // LoadCase031.
 func TestCase031Golden(t *testing.T) {
@@ -117,7 +139,7 @@ func TestCase031Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenForward(g, l.Forward)
+		rep, err := verify.CheckGoldenCall(g, case031Call(l))
 		t.Log(verify.Line("Case031", "golden:"+filepath.Base(path), rep, err))
 		if err != nil {
 			t.Error(err)
@@ -136,32 +158,37 @@ func TestCase031Errors(t *testing.T) {
 	w := verify.RandomWeights(p, rng)
 	l := newCase031ForTest(t, w)
 	h, wd := case031Sizes[0][0], case031Sizes[0][1]
-	for _, err := range verify.CheckRejects(p, l.Forward, h, wd) {
+	for _, err := range verify.CheckRejectsCall(p, case031Call(l), h, wd) {
 		t.Error(err)
 	}
 	newLayer := func(w verify.Weights) error {
-		_, err := NewCase031(Case031Weights(w))
+		_, err := NewCase031(case031Weights(w))
 		return err
 	}
-	for _, err := range verify.CheckWeightRejects(w, newLayer) {
+	for _, err := range verify.CheckWeightRejects(p, w, newLayer) {
 		t.Error("NewCase031: ", err)
+	}
+	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	if err := l.Route(make([]float32, 2*l.RoutingLen()-1), x, 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(routing)") {
+		t.Errorf("Route with a short routing: error %v, want one naming len(routing)", err)
+	}
+	if err := l.Route(make([]float32, 2*l.RoutingLen()), x[1:], 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(src)") {
+		t.Errorf("Route with a short src: error %v, want one naming len(src)", err)
 	}
 	if _, err := LoadCase031(filepath.Join(t.TempDir(), "missing.safetensors"), ""); err == nil {
 		t.Error("LoadCase031 of a missing file: no error")
 	}
 }
 
-// case031Tensors lays weights out as a PyTorch state_dict would under prefix.
+// case031Tensors lays weights out as a PyTorch state_dict would under prefix,
+// at the module paths LoadCase031 reads.
 func case031Tensors(prefix string, w verify.Weights) []dyrt.Tensor {
-	ts := []dyrt.Tensor{
+	return []dyrt.Tensor{
 		dyrt.F32Tensor(prefix+"weight", []int{8, 8, 1, 1, 1}, w.Weight),
+		dyrt.F32Tensor(prefix+"bias", []int{8}, w.Bias),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.weight", []int{64, 4}, w.FCWeight),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.bias", []int{64}, w.FCBias),
 	}
-	if w.Bias != nil {
-		ts = append(ts, dyrt.F32Tensor(prefix+"bias", []int{8}, w.Bias))
-	}
-	return ts
 }
 
 // TestCase031Load checks that LoadCase031 reads a state_dict-style safetensors
@@ -170,7 +197,7 @@ func TestCase031Load(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	p := case031Params
 	w := verify.RandomWeights(p, rng)
-	const prefix = "layer1.0.conv1."
+	const prefix = "module."
 	path := filepath.Join(t.TempDir(), "w.safetensors")
 	if err := dyrt.Write(path, nil, case031Tensors(prefix, w)); err != nil {
 		t.Fatal(err)
@@ -183,11 +210,12 @@ func TestCase031Load(t *testing.T) {
 	h, wd := case031Sizes[0][0], case031Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	a, b := make([]float32, 2*p.OutC*ho*wo), make([]float32, 2*p.OutC*ho*wo)
-	if err := loaded.Forward(a, x, 2, h, wd); err != nil {
+	if err := case031Call(loaded)(a, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if err := direct.Forward(b, x, 2, h, wd); err != nil {
+	if err := case031Call(direct)(b, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
 	for i := range a {
@@ -195,23 +223,65 @@ func TestCase031Load(t *testing.T) {
 			t.Fatalf("element %d: loaded layer gives %v, NewCase031 gives %v", i, a[i], b[i])
 		}
 	}
-	if _, err := LoadCase031(path, "other."); err == nil || !strings.Contains(err.Error(), "other.weight") {
-		t.Errorf("LoadCase031 with a wrong prefix: error %v, want one naming other.weight", err)
+	ts := case031Tensors("", w)
+	if _, err := LoadCase031(path, "other."); err == nil || !strings.Contains(err.Error(), "other."+ts[0].Name) {
+		t.Errorf("LoadCase031 with a wrong prefix: error %v, want one naming other.%s", err, ts[0].Name)
 	}
-	bad := w
-	bad.FCBias = append(bad.FCBias[:len(bad.FCBias):len(bad.FCBias)], 0)
+	// The last tensor one element too long.
+	last := &ts[len(ts)-1]
+	last.Data = append(last.Data[:len(last.Data):len(last.Data)], 0, 0, 0, 0)
+	last.Shape = []int{len(last.Data) / 4}
 	badPath := filepath.Join(t.TempDir(), "bad.safetensors")
-	ts := case031Tensors("", bad)
-	ts[2].Shape = []int{len(bad.FCBias)}
 	if err := dyrt.Write(badPath, nil, ts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCase031(badPath, ""); err == nil || !strings.Contains(err.Error(), "_coefficient_fn.fc.bias") {
-		t.Errorf("LoadCase031 with an ill-shaped fc.bias: error %v, want one naming the tensor", err)
+	if _, err := LoadCase031(badPath, ""); err == nil || !strings.Contains(err.Error(), last.Name) {
+		t.Errorf("LoadCase031 with an ill-shaped %s: error %v, want one naming the tensor", last.Name, err)
 	}
 }
 
-// TestCase031Allocs checks that steady-state Forward calls do not allocate.
+// TestCase031Routed checks that Route and then ForwardRouted with its routing
+// give the bits of a call that routes itself, at GOMAXPROCS 1 and 2 and
+// with every kernel variant of this build.
+func TestCase031Routed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { case031SplitFLOPs = v }(case031SplitFLOPs)
+	case031SplitFLOPs = 0
+	defer func(v bool) { case031UseAsm = v }(case031UseAsm)
+	rng := rand.New(rand.NewPCG(15, 16))
+	p := case031Params
+	l := newCase031ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := case031Sizes[len(case031Sizes)-1][0], case031Sizes[len(case031Sizes)-1][1]
+	ho, wo := l.OutputSize(h, wd)
+	const n = 3
+	x := verify.RandomInput(n, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, n, h, wd, rng)
+	routing := make([]float32, n*l.RoutingLen())
+	for _, asm := range []bool{false, case031AsmOK} {
+		case031UseAsm = asm
+		if err := l.Route(routing, x, n, h, wd); err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			want := make([]float32, n*p.OutC*ho*wo)
+			got := make([]float32, len(want))
+			if err := case031Call(l)(want, x, e, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.ForwardRouted(got, x, routing, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestCase031Allocs checks that steady-state calls do not allocate.
 func TestCase031Allocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	p := case031Params
@@ -219,19 +289,25 @@ func TestCase031Allocs(t *testing.T) {
 	h, wd := case031Sizes[0][0], case031Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	y := make([]float32, 2*p.OutC*ho*wo)
-	if err := l.Forward(y, x, 2, h, wd); err != nil {
+	call := case031Call(l)
+	if err := call(y, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
-		t.Errorf("Forward allocates %v times per call, want 0", a)
+	if a := testing.AllocsPerRun(10, func() { _ = call(y, x, e, 2, h, wd) }); a != 0 {
+		t.Errorf("the forward method allocates %v times per call, want 0", a)
+	}
+	routing := make([]float32, 2*l.RoutingLen())
+	if a := testing.AllocsPerRun(10, func() { _ = l.Route(routing, x, 2, h, wd) }); a != 0 {
+		t.Errorf("Route allocates %v times per call, want 0", a)
 	}
 }
 
-// TestCase031Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for three
-// (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build, and for
+// TestCase031Threads checks that the forward method gives the same bits with
+// GOMAXPROCS 1, 2 and 4, for one sample (split across output channels) and
+// for three (split across samples, or sample by sample across output
+// channels with 4 goroutines), with every kernel variant of this build, and for
 // the assembly with both one-sample splits: by channel block with shared
 // buffers, and with each part's own packed input.
 func TestCase031Threads(t *testing.T) {
@@ -245,17 +321,19 @@ func TestCase031Threads(t *testing.T) {
 	l := newCase031ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := case031Sizes[len(case031Sizes)-1][0], case031Sizes[len(case031Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := case031Call(l)
 	for _, asm := range []bool{false, case031AsmOK} {
 		case031UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
 				for _, own := range []int{0, 4} {
 					case031OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
-					if err := l.Forward(got, x, n, h, wd); err != nil {
+					if err := call(got, x, e, n, h, wd); err != nil {
 						t.Fatal(err)
 					}
 					if want == nil {
@@ -281,12 +359,15 @@ func TestCase031Concurrent(t *testing.T) {
 	l := newCase031ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := case031Sizes[0][0], case031Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := case031Call(l)
 	const workers = 4
 	var xs, want [workers][]float32
+	var es [workers]verify.Extra
 	for i := range xs {
 		xs[i] = verify.RandomInput(1, p.InC*h*wd, rng)
+		es[i] = verify.RandomExtra(p, 1, h, wd, rng)
 		want[i] = make([]float32, p.OutC*ho*wo)
-		if err := l.Forward(want[i], xs[i], 1, h, wd); err != nil {
+		if err := call(want[i], xs[i], es[i], 1, h, wd); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -298,13 +379,13 @@ func TestCase031Concurrent(t *testing.T) {
 			defer wg.Done()
 			got := make([]float32, len(want[i]))
 			for rep := 0; rep < 3; rep++ {
-				if err := l.Forward(got, xs[i], 1, h, wd); err != nil {
+				if err := call(got, xs[i], es[i], 1, h, wd); err != nil {
 					errs <- err.Error()
 					return
 				}
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
-						errs <- "concurrent Forward differs from a lone call"
+						errs <- "a concurrent call differs from a lone call"
 						return
 					}
 				}
@@ -318,7 +399,7 @@ func TestCase031Concurrent(t *testing.T) {
 	}
 }
 
-// FuzzCase031 lets the fuzzer choose weights, inputs, the batch size, and checks Forward against the reference.
+// FuzzCase031 lets the fuzzer choose weights, inputs, the batch size, and checks the forward method against the reference.
 func FuzzCase031(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
 	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
@@ -329,33 +410,42 @@ func FuzzCase031(f *testing.F) {
 		_, _ = hb, wbyte
 		w := verify.WeightsFromBytes(p, wb)
 		x := verify.InputFromBytes(n*p.InC*h*wd, xb)
+		e := verify.ExtraFromBytes(p, n, h, wd, xb)
 		l := newCase031ForTest(t, w)
-		if _, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd); err != nil {
+		if _, err := verify.CheckCall(p, w, case031Call(l), x, e, n, h, wd); err != nil {
 			t.Fatalf("n=%d h=%d w=%d: %v", n, h, wd, err)
 		}
 	})
 }
 
-// BenchmarkCase031 measures Forward at batch sizes 1 and 8 on a 2×17
-// input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+// BenchmarkCase031 measures the forward method at batch sizes 1 and 8 on a
+// 2×17 input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
 func BenchmarkCase031(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := case031Params
 	l := newCase031ForTest(b, verify.RandomWeights(p, rng))
 	const h, wd = 2, 17
 	ho, wo := l.OutputSize(h, wd)
+	call := case031Call(l)
 	for _, n := range []int{1, 8} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		y := make([]float32, n*p.OutC*ho*wo)
 		flops := 2 * float64(n) * float64(p.OutC*p.Taps()*ho*wo)
 		b.Run("N="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := l.Forward(y, x, n, h, wd); err != nil {
+				if err := call(y, x, e, n, h, wd); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			variant := 0.0
+			if case031UseAsm {
+				variant = 1
+			}
+			b.ReportMetric(variant, "variant")
 		})
 	}
 }

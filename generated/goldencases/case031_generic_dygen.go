@@ -12,12 +12,12 @@ const case031AsmOK = false
 var case031UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case031) forwardAsm(s *case031Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case031) forwardAsm(s *case031Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case031: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case031) forwardAsmOne(s *case031Scratch, y, x []float32, procs int) {
+func (l *Case031) forwardAsmOne(s *case031Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case031: no assembly in this build")
 }
 

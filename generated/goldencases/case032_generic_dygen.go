@@ -12,12 +12,12 @@ const case032AsmOK = false
 var case032UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case032) forwardAsm(s *case032Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case032) forwardAsm(s *case032Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case032: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case032) forwardAsmOne(s *case032Scratch, y, x []float32, procs int) {
+func (l *Case032) forwardAsmOne(s *case032Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case032: no assembly in this build")
 }
 

@@ -62,17 +62,19 @@ func case033Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve.
-func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case033) forwardAsm(s *case033Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case033AsmPool.Get().(*case033Asm)
 	defer case033AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 144)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 144, dyrt.Sample(ext, i, 64))
 		l.fuseAsm(a.fused, s.pi, 0, 2)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 2, 0, 6)
+		l.convAsm(y, in, a.fused, l.bias, r, 0, 2, 0, 6)
 	}
 }
 
@@ -85,7 +87,9 @@ func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, o
 // and fuses every output channel into its own buffers and convolves a
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
-func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case033) forwardAsmOne(s *case033Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part routes and fuses into its own buffers:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case033OwnProcs
@@ -94,15 +98,19 @@ func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
 		a = case033AsmPool.Get().(*case033Asm)
 		defer case033AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case033PrepAsm, min(24, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case033ConvAsm, min(2, 2*procs)
 	if own {
 		s.phase, s.parts = case033OwnAsm, min(6, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
@@ -111,7 +119,9 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 	a := s.asm
 	if s.phase == case033PrepAsm {
 		lo, hi := dyrt.Split(24, s.parts, p)
-		l.routePool(s, s.src, 144, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 144, lo, hi)
+		}
 		return
 	}
 	if s.phase == case033OwnAsm {
@@ -119,10 +129,10 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 		// part's own routing and fusion.
 		a = case033AsmPool.Get().(*case033Asm)
 		defer case033AsmPool.Put(a)
-		l.routeInto(s.pooled, a.logits, a.pi, 0, 8)
+		l.routeInto(s, a.logits, a.pi, 0, 8)
 		l.fuseAsm(a.fused, a.pi, 0, 2)
 		p0, p1 := dyrt.Split(6, s.parts, p)
-		l.convAsm(s.dst, s.src, a.fused, 0, 2, p0, p1)
+		l.convAsm(s.dst, s.src, a.fused, l.bias, s.res, 0, 2, p0, p1)
 		return
 	}
 	src := s.src
@@ -130,7 +140,7 @@ func (l *Case033) asmPart(s *case033Scratch, p int) {
 	o0, o1 := case033BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 6)
+	l.convAsm(s.dst, src, a.fused, l.bias, s.res, lo, hi, 0, 6)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -167,8 +177,7 @@ func (l *Case033) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// case033Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// case033Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func case033Fuse4(dst, w, pi []float32, n8 int)
@@ -206,9 +215,10 @@ func case033ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·2+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 6: for each chunk of
-// 6 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case033) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 6 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case033) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 6
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -217,7 +227,7 @@ func (l *Case033) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/2, u%2
 			inG := in[g*3456+q:]
 			o := g*8 + b*m
-			case033Conv4x3Checked(out[o*144+q:], inG, fused[o*24:], l.bias[o:], nb)
+			case033Conv4x3Checked(out[o*144+q:], inG, fused[o*24:], bias[o:], nb)
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case033AsmOK = false
 var case033UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case033) forwardAsm(s *case033Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case033) forwardAsm(s *case033Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case033: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case033) forwardAsmOne(s *case033Scratch, y, x []float32, procs int) {
+func (l *Case033) forwardAsmOne(s *case033Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case033: no assembly in this build")
 }
 

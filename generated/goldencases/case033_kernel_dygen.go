@@ -34,11 +34,11 @@ func (l *Case033) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=24, h, w] with the fused kernel into
-// y [Cout=8, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 2 (group gb/2, block gb%2 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case033) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=24, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=8, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 2 (group gb/2, block gb%2 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case033) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 16, 9, 16, 9
 		oxLo, oxHi   = 0, 9
@@ -48,9 +48,9 @@ func (l *Case033) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*24:][:24*h*w]
 		o0 := g*8 + b*6
 		if b < 1 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*144:][:144], bias[o0:][:6])
 		} else {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*144:][:144], l.bias[o0:][:2])
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*144:][:144], bias[o0:][:2])
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case034AsmOK = false
 var case034UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case034) forwardAsm(s *case034Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case034) forwardAsm(s *case034Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case034: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case034) forwardAsmOne(s *case034Scratch, y, x []float32, procs int) {
+func (l *Case034) forwardAsmOne(s *case034Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case034: no assembly in this build")
 }
 

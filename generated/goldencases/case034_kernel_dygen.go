@@ -22,11 +22,11 @@ func (l *Case034) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=36, h, w] with the fused kernel into
-// y [Cout=24, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 24 (group gb/24, block gb%24 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case034) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=36, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=24, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 24 (group gb/24, block gb%24 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case034) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 13, 17, 7, 11
 		oxLo, oxHi   = 0, 11
@@ -35,7 +35,7 @@ func (l *Case034) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/24, gb%24
 		xg := x[g*h*w*36:][:36*h*w]
 		o0 := g*24 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1764:][:1764], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*1764:][:1764], bias[o0:][:1])
 	}
 }
 

@@ -64,30 +64,32 @@ func case035Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case035) forwardAsm(s *case035Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case035AsmPool.Get().(*case035Asm)
 	defer case035AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 77)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 77, dyrt.Sample(ext, i, 2))
 		l.fuseAsm(a.fused, s.pi, 0, 2)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 2)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 2)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: packed into
+// y with the fused kernel fused and the bias bias, one channel at a time: packed into
 // the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
 // one-channel scratch pout and copied out, so the channel's working set stays in L1.
-func (l *Case035) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
+func (l *Case035) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
 		case035Pack(pin, x[c*77:], 0, 1)
 		in := pin
 		out := pout
-		w, bias := fused[c*49:], l.bias[c:]
-		case035Conv1x1Checked(out, in, w, bias, 1)
+		w, b := fused[c*49:], bias[c:]
+		case035Conv1x1Checked(out, in, w, b, 1)
 		for oy := 0; oy < 2; oy++ {
 			*(*[1]float32)(y[(c*2+oy)*1:]) = *(*[1]float32)(out[oy*4:])
 		}
@@ -100,15 +102,21 @@ func (l *Case035) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case035) forwardAsmOne(s *case035Scratch, y, x, rv, r []float32, procs int) {
 	a := case035AsmPool.Get().(*case035Asm)
 	defer case035AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case035PrepAsm, min(2, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case035PrepAsm, min(2, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case035ConvAsm, min(2, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // case035Chan is one part's one-channel working memory in forwardAsmOne:
@@ -131,7 +139,9 @@ func (l *Case035) asmPart(s *case035Scratch, p int) {
 	a := s.asm
 	if s.phase == case035PrepAsm {
 		lo, hi := dyrt.Split(2, s.parts, p)
-		l.routePool(s, s.src, 77, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 77, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -141,12 +151,12 @@ func (l *Case035) asmPart(s *case035Scratch, p int) {
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case035ChanPool.Get().(*case035Chan)
 	defer case035ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 4 to y's rows of 1.
-func (l *Case035) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case035) copyOut(y, out, res []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
 		o0 := g*1 + b*1
@@ -259,9 +269,10 @@ func case035At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case035) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case035) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 1, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -270,7 +281,7 @@ func (l *Case035) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*96+q:]
 			o := g*1 + b*m
-			case035Conv1x1Checked(out[o*8+q:], inG, fused[o*49:], l.bias[o:], nb)
+			case035Conv1x1Checked(out[o*8+q:], inG, fused[o*49:], bias[o:], nb)
 		}
 	}
 }

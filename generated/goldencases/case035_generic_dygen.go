@@ -12,12 +12,12 @@ const case035AsmOK = false
 var case035UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case035) forwardAsm(s *case035Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case035) forwardAsm(s *case035Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case035: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case035) forwardAsmOne(s *case035Scratch, y, x []float32, procs int) {
+func (l *Case035) forwardAsmOne(s *case035Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case035: no assembly in this build")
 }
 

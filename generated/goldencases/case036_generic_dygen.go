@@ -12,12 +12,12 @@ const case036AsmOK = false
 var case036UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case036) forwardAsm(s *case036Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case036) forwardAsm(s *case036Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case036: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case036) forwardAsmOne(s *case036Scratch, y, x []float32, procs int) {
+func (l *Case036) forwardAsmOne(s *case036Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case036: no assembly in this build")
 }
 

@@ -64,19 +64,21 @@ func case037Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case037) forwardAsm(s *case037Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case037AsmPool.Get().(*case037Asm)
 	defer case037AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 119)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 119, dyrt.Sample(ext, i, 24))
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		case037Pack(a.in, x, 0, 20)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4, 0, 1)
-		l.copyOut(y, a.out, 0, 4)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 4, 0, 1)
+		l.copyOut(y, a.out, r, 0, 4)
 	}
 }
 
@@ -90,7 +92,9 @@ func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case037) forwardAsmOne(s *case037Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= case037OwnProcs
@@ -99,9 +103,13 @@ func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
 		a = case037AsmPool.Get().(*case037Asm)
 		defer case037AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case037PrepAsm, min(20, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = case037PrepAsm, min(20, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case037ConvAsm, min(4, 2*procs)
 	if own {
 		s.phase, s.parts = case037OwnAsm, min(4, procs)
@@ -110,7 +118,7 @@ func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -120,7 +128,9 @@ func (l *Case037) asmPart(s *case037Scratch, p int) {
 	a := s.asm
 	if s.phase == case037PrepAsm {
 		lo, hi := dyrt.Split(20, s.parts, p)
-		l.routePool(s, s.src, 119, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 119, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -138,13 +148,13 @@ func (l *Case037) asmPart(s *case037Scratch, p int) {
 	o0, o1 := case037BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 1)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 1)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 5 to y's rows of 5.
-func (l *Case037) copyOut(y, out []float32, u0, u1 int) {
+func (l *Case037) copyOut(y, out, res []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
 		o0 := g*2 + b*2
@@ -254,9 +264,10 @@ func case037At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 1: for each chunk of
-// 1 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case037) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 1 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case037) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 2, 2, 1
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -265,7 +276,7 @@ func (l *Case037) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*450+q:]
 			o := g*2 + b*m
-			case037Conv2x2Checked(out[o*16+q:], inG, fused[o*45:], l.bias[o:], nb)
+			case037Conv2x2Checked(out[o*16+q:], inG, fused[o*45:], bias[o:], nb)
 		}
 	}
 }

@@ -12,12 +12,12 @@ const case037AsmOK = false
 var case037UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case037) forwardAsm(s *case037Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case037) forwardAsm(s *case037Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case037: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case037) forwardAsmOne(s *case037Scratch, y, x []float32, procs int) {
+func (l *Case037) forwardAsmOne(s *case037Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case037: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const case038AsmOK = false
 var case038UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case038) forwardAsm(s *case038Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case038) forwardAsm(s *case038Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case038: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case038) forwardAsmOne(s *case038Scratch, y, x []float32, procs int) {
+func (l *Case038) forwardAsmOne(s *case038Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case038: no assembly in this build")
 }
 

@@ -24,11 +24,11 @@ func (l *Case038) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=6, h, w] with the fused kernel into
-// y [Cout=24, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 24 (group gb/24, block gb%24 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Case038) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=6, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=24, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 24 (group gb/24, block gb%24 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Case038) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 5, 9, 3, 5
 		oxLo, oxHi   = 2, 3
@@ -37,7 +37,7 @@ func (l *Case038) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/24, gb%24
 		xg := x[g*h*w*6:][:6*h*w]
 		o0 := g*24 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*294:][:294], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*294:][:294], bias[o0:][:1])
 	}
 }
 

@@ -73,28 +73,30 @@ func case039Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve.
-func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Case039) forwardAsm(s *case039Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := case039AsmPool.Get().(*case039Asm)
 	defer case039AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 272)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 272, dyrt.Sample(ext, i, 8))
 		l.fuseAsm(a.fused, s.pi, 0, 8)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 8)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 8)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: read in place, convolved in place, so the channel's working set stays in L1.
-func (l *Case039) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
+// y with the fused kernel fused and the bias bias, one channel at a time: read in place, convolved in place, so the channel's working set stays in L1.
+func (l *Case039) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
 		in := x[c*272:]
 		out := y[c*272:]
-		w, bias := fused[c*1:], l.bias[c:]
-		case039Conv1x12Checked(out, in, w, bias, 2)
-		case039Conv1x10Checked(out[192:], in[192:], w, bias, 1)
+		w, b := fused[c*1:], bias[c:]
+		case039Conv1x12Checked(out, in, w, b, 2)
+		case039Conv1x10Checked(out[192:], in[192:], w, b, 1)
 	}
 }
 
@@ -104,15 +106,21 @@ func (l *Case039) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Case039) forwardAsmOne(s *case039Scratch, y, x, rv, r []float32, procs int) {
 	a := case039AsmPool.Get().(*case039Asm)
 	defer case039AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = case039PrepAsm, min(8, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = case039PrepAsm, min(8, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = case039ConvAsm, min(8, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // case039Chan is one part's one-channel working memory in forwardAsmOne:
@@ -135,7 +143,9 @@ func (l *Case039) asmPart(s *case039Scratch, p int) {
 	a := s.asm
 	if s.phase == case039PrepAsm {
 		lo, hi := dyrt.Split(8, s.parts, p)
-		l.routePool(s, s.src, 272, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 272, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -145,7 +155,7 @@ func (l *Case039) asmPart(s *case039Scratch, p int) {
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := case039ChanPool.Get().(*case039Chan)
 	defer case039ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -209,9 +219,10 @@ func case039ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 2, and the tail pixels when p1 = 2: for each chunk of
-// 2 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Case039) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 2 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Case039) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 12, 2
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -220,7 +231,7 @@ func (l *Case039) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*272+q:]
 			o := g*1 + b*m
-			case039Conv1x12Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], nb)
+			case039Conv1x12Checked(out[o*272+q:], inG, fused[o*1:], bias[o:], nb)
 		}
 	}
 	if p1 < 2 {
@@ -231,6 +242,6 @@ func (l *Case039) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/1, u%1
 		inG := in[g*272+q:]
 		o := g*1 + b*m
-		case039Conv1x10Checked(out[o*272+q:], inG, fused[o*1:], l.bias[o:], 1)
+		case039Conv1x10Checked(out[o*272+q:], inG, fused[o*1:], bias[o:], 1)
 	}
 }

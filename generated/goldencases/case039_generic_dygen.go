@@ -12,12 +12,12 @@ const case039AsmOK = false
 var case039UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Case039) forwardAsm(s *case039Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Case039) forwardAsm(s *case039Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case039: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Case039) forwardAsmOne(s *case039Scratch, y, x []float32, procs int) {
+func (l *Case039) forwardAsmOne(s *case039Scratch, y, x, rv, r []float32, procs int) {
 	panic("Case039: no assembly in this build")
 }
 

@@ -95,17 +95,19 @@ func conv1x1ExpandConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve.
-func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, n, inSize, outSize int) {
+// convolve. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 	defer conv1x1ExpandAsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 3136)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 3136, dyrt.Sample(ext, i, 1024))
 		l.fuseAsm(a.fused, s.pi, 0, 64)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 64, 0, 130)
+		l.convAsm(y, in, a.fused, l.bias, r, 0, 64, 0, 130)
 	}
 }
 
@@ -118,7 +120,9 @@ func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, 
 // and fuses every output channel into its own buffers and convolves a
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
-func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part routes and fuses into its own buffers:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= conv1x1ExpandOwnProcs
@@ -127,15 +131,19 @@ func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, p
 		a = conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 		defer conv1x1ExpandAsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = conv1x1ExpandPrepAsm, min(64, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = conv1x1ExpandConvAsm, min(64, 2*procs)
 	if own {
 		s.phase, s.parts = conv1x1ExpandOwnAsm, min(130, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
@@ -144,7 +152,9 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 	a := s.asm
 	if s.phase == conv1x1ExpandPrepAsm {
 		lo, hi := dyrt.Split(64, s.parts, p)
-		l.routePool(s, s.src, 3136, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 3136, lo, hi)
+		}
 		return
 	}
 	if s.phase == conv1x1ExpandOwnAsm {
@@ -152,10 +162,10 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 		// part's own routing and fusion.
 		a = conv1x1ExpandAsmPool.Get().(*conv1x1ExpandAsm)
 		defer conv1x1ExpandAsmPool.Put(a)
-		l.routeInto(s.pooled, a.logits, a.pi, 0, 256)
+		l.routeInto(s, a.logits, a.pi, 0, 256)
 		l.fuseAsm(a.fused, a.pi, 0, 64)
 		p0, p1 := dyrt.Split(130, s.parts, p)
-		l.convAsm(s.dst, s.src, a.fused, 0, 64, p0, p1)
+		l.convAsm(s.dst, s.src, a.fused, l.bias, s.res, 0, 64, p0, p1)
 		return
 	}
 	src := s.src
@@ -163,7 +173,7 @@ func (l *Conv1x1Expand) asmPart(s *conv1x1ExpandScratch, p int) {
 	o0, o1 := conv1x1ExpandBlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 130)
+	l.convAsm(s.dst, src, a.fused, l.bias, s.res, lo, hi, 0, 130)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -200,8 +210,7 @@ func (l *Conv1x1Expand) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv1x1ExpandFuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// conv1x1ExpandFuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv1x1ExpandFuse4(dst, w, pi []float32, n8 int)
@@ -239,9 +248,10 @@ func conv1x1ExpandChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·64+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 130, and the tail pixels when p1 = 130: for each chunk of
-// 21 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 21 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv1x1Expand) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 21
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -253,10 +263,10 @@ func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
 			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
-				conv1x1ExpandConv4x3PIChecked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
+				conv1x1ExpandConv4x3PIChecked(out[o*3136+q:], inG, fused[o*64:], bias[o:], nb)
 				continue
 			}
-			conv1x1ExpandConv4x3Checked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], nb)
+			conv1x1ExpandConv4x3Checked(out[o*3136+q:], inG, fused[o*64:], bias[o:], nb)
 		}
 	}
 	if p1 < 130 {
@@ -267,6 +277,6 @@ func (l *Conv1x1Expand) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/64, u%64
 		inG := in[g*200704+q:]
 		o := g*256 + b*m
-		conv1x1ExpandConv4x2Checked(out[o*3136+q:], inG, fused[o*64:], l.bias[o:], 1)
+		conv1x1ExpandConv4x2Checked(out[o*3136+q:], inG, fused[o*64:], bias[o:], 1)
 	}
 }

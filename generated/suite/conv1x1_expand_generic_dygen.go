@@ -12,12 +12,12 @@ const conv1x1ExpandAsmOK = false
 var conv1x1ExpandUseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv1x1Expand: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x []float32, procs int) {
+func (l *Conv1x1Expand) forwardAsmOne(s *conv1x1ExpandScratch, y, x, rv, r []float32, procs int) {
 	panic("Conv1x1Expand: no assembly in this build")
 }
 

@@ -12,12 +12,12 @@ const conv1x1ReduceAsmOK = false
 var conv1x1ReduceUseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv1x1Reduce: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Conv1x1Reduce) forwardAsmOne(s *conv1x1ReduceScratch, y, x []float32, procs int) {
+func (l *Conv1x1Reduce) forwardAsmOne(s *conv1x1ReduceScratch, y, x, rv, r []float32, procs int) {
 	panic("Conv1x1Reduce: no assembly in this build")
 }
 

@@ -26,11 +26,11 @@ func (l *Conv1x1Reduce) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=256, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Conv1x1Reduce) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=256, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=64, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 11 (group gb/11, block gb%11 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Conv1x1Reduce) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 0, 56
@@ -40,9 +40,9 @@ func (l *Conv1x1Reduce) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*256:][:256*h*w]
 		o0 := g*64 + b*6
 		if b < 10 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:6])
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*1536:][:1536], bias[o0:][:6])
 		} else {
-			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], l.bias[o0:][:4])
+			l.convBlock4(y[o0*ho*wo:][:4*ho*wo], xg, fused[gb*1536:][:1536], bias[o0:][:4])
 		}
 	}
 }

@@ -12,12 +12,12 @@ const conv3x3C128AsmOK = false
 var conv3x3C128UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3C128: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x []float32, procs int) {
+func (l *Conv3x3C128) forwardAsmOne(s *conv3x3C128Scratch, y, x, rv, r []float32, procs int) {
 	panic("Conv3x3C128: no assembly in this build")
 }
 

@@ -68,13 +68,15 @@ func conv3x3C256Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 // the pack of a range of input channels.
 func (l *Conv3x3C256) asmPart(s *conv3x3C256Scratch, p int) {
 	lo, hi := dyrt.Split(256, s.parts, p)
-	l.routePool(s, s.src, 196, lo, hi)
+	if s.pool {
+		l.routePool(s, s.src, 196, lo, hi)
+	}
 	conv3x3C256Pack(s.asm.in, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 15 to y's rows of 14.
-func (l *Conv3x3C256) copyOut(y, out []float32, u0, u1 int) {
+func (l *Conv3x3C256) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -97,8 +99,7 @@ func conv3x3C256CopyOutChecked(y, out []float32, n int) {
 //go:noescape
 func conv3x3C256CopyOut(y, out []float32, n int)
 
-// conv3x3C256Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// conv3x3C256Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3C256Fuse4(dst, w, pi []float32, n8 int)

@@ -34,15 +34,16 @@ var conv3x3C256BatchPool = sync.Pool{New: func() any {
 // pack the tile's samples, then for each tile of 3 channel blocks fuse and
 // convolve every sample of the tile while the tile's expert weights stay in
 // cache. Every value is computed by the kernels, in the order, of a
-// one-sample call.
-func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32, n, inSize, outSize int) {
+// one-sample call. ext and res are the samples' routing and residual (nil
+// when absent).
+func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	bt := conv3x3C256BatchPool.Get().(*conv3x3C256Batch)
 	defer conv3x3C256BatchPool.Put(bt)
 	for s0 := 0; s0 < n; s0 += 8 {
 		ns := min(8, n-s0)
 		for i := 0; i < ns; i++ {
 			x := src[(s0+i)*inSize:][:inSize]
-			l.route(s, x, 196)
+			l.route(s, x, 196, dyrt.Sample(ext, s0+i, 1024))
 			copy(bt.pi[i*1024:][:1024], s.pi[:1024])
 			conv3x3C256Pack(bt.in[i*61448:][:61448], x, 0, 256)
 		}
@@ -59,14 +60,16 @@ func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src []float32,
 					o := u * 4
 					conv3x3C256Fuse4Checked(bt.fused[(u-u0)*9216:], l.weight[o*2304:], pi[o:], 2304/8)
 				}
+				bias := l.bias
+				r := dyrt.Sample(res, s0+i, outSize)
 				in := bt.in[i*61448:][:61448]
 				y := dst[(s0+i)*outSize:][:outSize]
 				p0, p1 := u0, u1
 				if i == ns-1 {
 					p0, p1 = v0, v1
 				}
-				l.convTile(bt.out, in, bt.fused, u0, u1, p0, p1)
-				l.copyOut(y, bt.out, u0, u1)
+				l.convTile(bt.out, in, bt.fused, bias, nil, u0, u1, p0, p1)
+				l.copyOut(y, bt.out, r, u0, u1)
 			}
 		}
 	}
@@ -83,16 +86,20 @@ var conv3x3C256TilePool = sync.Pool{New: func() any {
 // input channels, then the 64 channel blocks split across parts, each part
 // computing its blocks' routing FC and softmax, then fusing and convolving
 // them one weight tile at a time (the fused tile stays in L2).
-func (l *Conv3x3C256) forwardBatchOne(s *conv3x3C256Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Conv3x3C256) forwardBatchOne(s *conv3x3C256Scratch, y, x, rv, r []float32, procs int) {
 	a := conv3x3C256AsmPool.Get().(*conv3x3C256Asm)
 	defer conv3x3C256AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
 	s.phase, s.parts = conv3x3C256PrepAsm, min(256, 2*procs)
 	s.job.Run(s, s.parts)
+	l.routeHead(s, rv)
 	s.src = a.in
 	s.phase, s.parts = conv3x3C256TileAsm, min(64, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // tilePart runs part p of forwardBatchOne's second phase: route, fuse and
@@ -116,15 +123,16 @@ func (l *Conv3x3C256) tilePart(s *conv3x3C256Scratch, p int) {
 			v0 = lo
 		}
 		v1 := min(v0+3, hi)
-		l.convTile(s.asm.out, s.src, tile, u0, u1, v0, v1)
-		l.copyOut(s.dst, s.asm.out, u0, u1)
+		l.convTile(s.asm.out, s.src, tile, l.bias, nil, u0, u1, v0, v1)
+		l.copyOut(s.dst, s.asm.out, s.res, u0, u1)
 	}
 }
 
 // convTile is convAsm for the channel blocks [u0, u1) of one weight tile,
 // whose fused kernel (block u at (u−u0)·9216) is the tile fused; its
-// kernels prefetch the expert weights of the channel blocks [v0, v1).
-func (l *Conv3x3C256) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
+// kernels prefetch the expert weights of the channel blocks [v0, v1). bias
+// is the layer's or the sample's.
+func (l *Conv3x3C256) convTile(out, in, fused, bias, res []float32, u0, u1, v0, v1 int) {
 	const pv, chunk = 3, 4
 	r := 0 // floats of the prefetch sweep so far
 	for b0 := 0; b0 < 9; b0 += chunk {
@@ -133,7 +141,7 @@ func (l *Conv3x3C256) convTile(out, in, fused []float32, u0, u1, v0, v1 int) {
 		for u := u0; u < u1; u++ {
 			g := u / 64
 			o := u * 4
-			conv3x3C256Conv4x3PFChecked(out[o*216+q:], in[g*61440+q:], fused[(u-u0)*9216:], l.bias[o:], l.prefetchAt(v0, v1, r, nb*4096), nb)
+			conv3x3C256Conv4x3PFChecked(out[o*216+q:], in[g*61440+q:], fused[(u-u0)*9216:], bias[o:], l.prefetchAt(v0, v1, r, nb*4096), nb)
 			r += nb * 4096
 		}
 	}

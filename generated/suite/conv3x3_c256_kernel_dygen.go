@@ -26,11 +26,11 @@ func (l *Conv3x3C256) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=256, h, w] with the fused kernel into
-// y [Cout=256, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 86 (group gb/86, block gb%86 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Conv3x3C256) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=256, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=256, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 86 (group gb/86, block gb%86 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Conv3x3C256) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 1, 13
@@ -40,9 +40,9 @@ func (l *Conv3x3C256) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*256:][:256*h*w]
 		o0 := g*256 + b*3
 		if b < 85 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*6912:][:6912], bias[o0:][:3])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*6912:][:6912], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*6912:][:6912], bias[o0:][:1])
 		}
 	}
 }

@@ -85,13 +85,15 @@ func conv3x3C512Conv4x2PFChecked(out, in, w, bias, pf []float32, nblk int) {
 // the pack of a range of input channels.
 func (l *Conv3x3C512) asmPart(s *conv3x3C512Scratch, p int) {
 	lo, hi := dyrt.Split(512, s.parts, p)
-	l.routePool(s, s.src, 49, lo, hi)
+	if s.pool {
+		l.routePool(s, s.src, 49, lo, hi)
+	}
 	conv3x3C512Pack(s.asm.in, s.src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 8 to y's rows of 7.
-func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
+func (l *Conv3x3C512) copyOut(y, out, res []float32, u0, u1 int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/128, u%128
 		o0 := g*512 + b*4
@@ -103,8 +105,7 @@ func (l *Conv3x3C512) copyOut(y, out []float32, u0, u1 int) {
 	}
 }
 
-// conv3x3C512Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// conv3x3C512Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3C512Fuse4(dst, w, pi []float32, n8 int)

@@ -12,12 +12,12 @@ const conv3x3C512AsmOK = false
 var conv3x3C512UseAsm = false
 
 // forwardAsmBatch is never called in this build.
-func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3C512: no assembly in this build")
 }
 
 // forwardBatchOne is never called in this build.
-func (l *Conv3x3C512) forwardBatchOne(s *conv3x3C512Scratch, y, x []float32, procs int) {
+func (l *Conv3x3C512) forwardBatchOne(s *conv3x3C512Scratch, y, x, rv, r []float32, procs int) {
 	panic("Conv3x3C512: no assembly in this build")
 }
 

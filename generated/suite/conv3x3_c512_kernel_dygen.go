@@ -26,11 +26,11 @@ func (l *Conv3x3C512) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=512, h, w] with the fused kernel into
-// y [Cout=512, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 171 (group gb/171, block gb%171 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Conv3x3C512) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=512, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=512, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 171 (group gb/171, block gb%171 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Conv3x3C512) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 7, 7, 7, 7
 		oxLo, oxHi   = 1, 6
@@ -40,9 +40,9 @@ func (l *Conv3x3C512) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*512:][:512*h*w]
 		o0 := g*512 + b*3
 		if b < 170 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*13824:][:13824], bias[o0:][:3])
 		} else {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*13824:][:13824], l.bias[o0:][:2])
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*13824:][:13824], bias[o0:][:2])
 		}
 	}
 }

@@ -83,19 +83,21 @@ func conv3x3C64Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := conv3x3C64AsmPool.Get().(*conv3x3C64Asm)
 	defer conv3x3C64AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 3136)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 3136, dyrt.Sample(ext, i, 256))
 		l.fuseAsm(a.fused, s.pi, 0, 16)
 		conv3x3C64Pack(a.in, x, 0, 64)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 16, 0, 133)
-		l.copyOut(y, a.out, 0, 16)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 16, 0, 133)
+		l.copyOut(y, a.out, r, 0, 16)
 	}
 }
 
@@ -109,7 +111,9 @@ func (l *Conv3x3C64) forwardAsm(s *conv3x3C64Scratch, dst, src []float32, n, inS
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= conv3x3C64OwnProcs
@@ -118,9 +122,13 @@ func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs i
 		a = conv3x3C64AsmPool.Get().(*conv3x3C64Asm)
 		defer conv3x3C64AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = conv3x3C64PrepAsm, min(64, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = conv3x3C64PrepAsm, min(64, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = conv3x3C64ConvAsm, min(16, 2*procs)
 	if own {
 		s.phase, s.parts = conv3x3C64OwnAsm, min(16, procs)
@@ -129,7 +137,7 @@ func (l *Conv3x3C64) forwardAsmOne(s *conv3x3C64Scratch, y, x []float32, procs i
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -139,7 +147,9 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 	a := s.asm
 	if s.phase == conv3x3C64PrepAsm {
 		lo, hi := dyrt.Split(64, s.parts, p)
-		l.routePool(s, s.src, 3136, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 3136, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -157,13 +167,13 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 	o0, o1 := conv3x3C64BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 133)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 133)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 57 to y's rows of 56.
-func (l *Conv3x3C64) copyOut(y, out []float32, u0, u1 int) {
+func (l *Conv3x3C64) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -240,8 +250,7 @@ func (l *Conv3x3C64) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv3x3C64Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// conv3x3C64Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3C64Fuse4(dst, w, pi []float32, n8 int)
@@ -311,9 +320,10 @@ func conv3x3C64At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 133: for each chunk of
-// 16 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3C64) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 16 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3C64) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 16
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -325,10 +335,10 @@ func (l *Conv3x3C64) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
 			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
-				conv3x3C64Conv4x3PIChecked(out[o*3192+q:], inG, fused[o*576:], l.bias[o:], nb)
+				conv3x3C64Conv4x3PIChecked(out[o*3192+q:], inG, fused[o*576:], bias[o:], nb)
 				continue
 			}
-			conv3x3C64Conv4x3Checked(out[o*3192+q:], inG, fused[o*576:], l.bias[o:], nb)
+			conv3x3C64Conv4x3Checked(out[o*3192+q:], inG, fused[o*576:], bias[o:], nb)
 		}
 	}
 }

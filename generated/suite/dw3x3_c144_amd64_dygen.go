@@ -80,8 +80,9 @@ func dW3x3C144Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := dW3x3C144AsmPool.Get().(*dW3x3C144Asm)
 	defer dW3x3C144AsmPool.Put(a)
 	// An output larger than the L2 cannot stay cached: write it with
@@ -91,24 +92,25 @@ func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSiz
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 3136)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 3136, dyrt.Sample(ext, i, 576))
 		l.fuseAsm(a.fused, s.pi, 0, 144)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 144, nt)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 144, nt)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: packed into
+// y with the fused kernel fused and the bias bias, one channel at a time: packed into
 // the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
 // one-channel scratch pout and copied out, so the channel's working set stays in L1.
-func (l *DW3x3C144) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt bool) {
+func (l *DW3x3C144) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int, nt bool) {
 	for c := c0; c < c1; c++ {
 		dW3x3C144Pack(pin, x[c*3136:], 0, 1)
 		in := pin
 		out := pout
-		w, bias := fused[c*9:], l.bias[c:]
-		dW3x3C144Conv1x12Checked(out, in, w, bias, 33)
-		dW3x3C144Conv1x3Checked(out[3168:], in[3168:], w, bias, 1)
+		w, b := fused[c*9:], bias[c:]
+		dW3x3C144Conv1x12Checked(out, in, w, b, 33)
+		dW3x3C144Conv1x3Checked(out[3168:], in[3168:], w, b, 1)
 		if nt {
 			yc := y[c*3136:]
 			if len(yc) < 3136 || len(out) < 3192 {
@@ -127,15 +129,21 @@ func (l *DW3x3C144) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int, nt
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x, rv, r []float32, procs int) {
 	a := dW3x3C144AsmPool.Get().(*dW3x3C144Asm)
 	defer dW3x3C144AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = dW3x3C144PrepAsm, min(144, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = dW3x3C144PrepAsm, min(144, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = dW3x3C144ConvAsm, min(144, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // dW3x3C144Chan is one part's one-channel working memory in forwardAsmOne:
@@ -158,7 +166,9 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 	a := s.asm
 	if s.phase == dW3x3C144PrepAsm {
 		lo, hi := dyrt.Split(144, s.parts, p)
-		l.routePool(s, s.src, 3136, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 3136, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -169,12 +179,12 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 	ch := dW3x3C144ChanPool.Get().(*dW3x3C144Chan)
 	defer dW3x3C144ChanPool.Put(ch)
 	nt := 1806336 >= dW3x3C144NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(s.dst)))%32 == 0
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi, nt)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi, nt)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 57 to y's rows of 56.
-func (l *DW3x3C144) copyOut(y, out []float32, u0, u1 int) {
+func (l *DW3x3C144) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -313,9 +323,10 @@ func dW3x3C144At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 33, and the tail pixels when p1 = 33: for each chunk of
-// 33 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *DW3x3C144) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 33 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *DW3x3C144) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 12, 33
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -324,7 +335,7 @@ func (l *DW3x3C144) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*3306+q:]
 			o := g*1 + b*m
-			dW3x3C144Conv1x12Checked(out[o*3192+q:], inG, fused[o*9:], l.bias[o:], nb)
+			dW3x3C144Conv1x12Checked(out[o*3192+q:], inG, fused[o*9:], bias[o:], nb)
 		}
 	}
 	if p1 < 33 {
@@ -335,6 +346,6 @@ func (l *DW3x3C144) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/1, u%1
 		inG := in[g*3306+q:]
 		o := g*1 + b*m
-		dW3x3C144Conv1x3Checked(out[o*3192+q:], inG, fused[o*9:], l.bias[o:], 1)
+		dW3x3C144Conv1x3Checked(out[o*3192+q:], inG, fused[o*9:], bias[o:], 1)
 	}
 }

@@ -12,12 +12,12 @@ const dW3x3C144AsmOK = false
 var dW3x3C144UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("DW3x3C144: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x []float32, procs int) {
+func (l *DW3x3C144) forwardAsmOne(s *dW3x3C144Scratch, y, x, rv, r []float32, procs int) {
 	panic("DW3x3C144: no assembly in this build")
 }
 

@@ -26,11 +26,11 @@ func (l *DW3x3C144) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=144, h, w] with the fused kernel into
-// y [Cout=144, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 144 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *DW3x3C144) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=144, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=144, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 144 (group gb/1, block gb%1 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *DW3x3C144) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 1, 55
@@ -39,7 +39,7 @@ func (l *DW3x3C144) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
 		o0 := g + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], bias[o0:][:1])
 	}
 }
 

@@ -79,31 +79,33 @@ func dW5x5S2C96Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
 	defer dW5x5S2C96AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 784)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 784, dyrt.Sample(ext, i, 384))
 		l.fuseAsm(a.fused, s.pi, 0, 96)
-		l.channelsAsm(a.in, a.out, a.fused, y, x, 0, 96)
+		l.channelsAsm(a.in, a.out, a.fused, l.bias, y, r, x, 0, 96)
 	}
 }
 
 // channelsAsm convolves the depthwise channels [c0, c1) of one sample x into
-// y with the fused kernel fused, one channel at a time: packed into
+// y with the fused kernel fused and the bias bias, one channel at a time: packed into
 // the one-channel scratch pin (whose floats past the plane stay zero), convolved into the
 // one-channel scratch pout and copied out, so the channel's working set stays in L1.
-func (l *DW5x5S2C96) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
+func (l *DW5x5S2C96) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 int) {
 	for c := c0; c < c1; c++ {
 		dW5x5S2C96Pack(pin, x[c*784:], 0, 1)
 		in := pin
 		out := pout
-		w, bias := fused[c*25:], l.bias[c:]
-		dW5x5S2C96Conv1x12Checked(out, in, w, bias, 2)
-		dW5x5S2C96Conv1x3Checked(out[192:], in[192:], w, bias, 1)
+		w, b := fused[c*25:], bias[c:]
+		dW5x5S2C96Conv1x12Checked(out, in, w, b, 2)
+		dW5x5S2C96Conv1x3Checked(out[192:], in[192:], w, b, 1)
 		dW5x5S2C96CopyOutChecked(y[c*196:], out, 1)
 	}
 }
@@ -114,15 +116,21 @@ func (l *DW5x5S2C96) channelsAsm(pin, pout, fused, y, x []float32, c0, c1 int) {
 // block g·1+b) split across parts, each part computing its blocks'
 // routing FC, softmax and fusion and convolving them one channel at a
 // time through its own one-channel scratch.
-func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x, rv, r []float32, procs int) {
 	a := dW5x5S2C96AsmPool.Get().(*dW5x5S2C96Asm)
 	defer dW5x5S2C96AsmPool.Put(a)
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = dW5x5S2C96PrepAsm, min(96, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = dW5x5S2C96PrepAsm, min(96, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = dW5x5S2C96ConvAsm, min(96, 2*procs)
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // dW5x5S2C96Chan is one part's one-channel working memory in forwardAsmOne:
@@ -145,7 +153,9 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 	a := s.asm
 	if s.phase == dW5x5S2C96PrepAsm {
 		lo, hi := dyrt.Split(96, s.parts, p)
-		l.routePool(s, s.src, 784, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 784, lo, hi)
+		}
 		return
 	}
 	src := s.src
@@ -155,12 +165,12 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 	l.fuseAsm(a.fused, s.pi, lo, hi)
 	ch := dW5x5S2C96ChanPool.Get().(*dW5x5S2C96Chan)
 	defer dW5x5S2C96ChanPool.Put(ch)
-	l.channelsAsm(ch.in, ch.out, a.fused, s.dst, src, lo, hi)
+	l.channelsAsm(ch.in, ch.out, a.fused, l.bias, s.dst, s.res, src, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 15 to y's rows of 14.
-func (l *DW5x5S2C96) copyOut(y, out []float32, u0, u1 int) {
+func (l *DW5x5S2C96) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -279,9 +289,10 @@ func dW5x5S2C96At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·1+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 2, and the tail pixels when p1 = 2: for each chunk of
-// 2 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *DW5x5S2C96) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 2 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *DW5x5S2C96) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 1, 12, 2
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -290,7 +301,7 @@ func (l *DW5x5S2C96) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/1, u%1
 			inG := in[g*960+q:]
 			o := g*1 + b*m
-			dW5x5S2C96Conv1x12Checked(out[o*216+q:], inG, fused[o*25:], l.bias[o:], nb)
+			dW5x5S2C96Conv1x12Checked(out[o*216+q:], inG, fused[o*25:], bias[o:], nb)
 		}
 	}
 	if p1 < 2 {
@@ -301,6 +312,6 @@ func (l *DW5x5S2C96) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/1, u%1
 		inG := in[g*960+q:]
 		o := g*1 + b*m
-		dW5x5S2C96Conv1x3Checked(out[o*216+q:], inG, fused[o*25:], l.bias[o:], 1)
+		dW5x5S2C96Conv1x3Checked(out[o*216+q:], inG, fused[o*25:], bias[o:], 1)
 	}
 }

@@ -22,22 +22,42 @@ var dW5x5S2C96Params = verify.Params{
 	InC: 96, OutC: 96, KH: 5, KW: 5, SH: 2, SW: 2, DH: 1, DW: 1,
 	PadT: 2, PadB: 2, PadL: 2, PadR: 2,
 	Groups: 96, K: 4, Bias: true, Mode: "zeros",
+	Routing: "dynet", Gate: "softmax", Temperature: 0, AttnC: 0,
+	BatchNorm: false, BNEps: 0, Activation: "none", Residual: false, ExternalRouting: false,
 }
 
 // dW5x5S2C96Sizes are the input sizes the differential tests run.
 var dW5x5S2C96Sizes = [][2]int{{28, 28}}
 
+// dW5x5S2C96Weights takes the layer's tensors from the reference's Weights.
+func dW5x5S2C96Weights(w verify.Weights) DW5x5S2C96Weights {
+	return DW5x5S2C96Weights{
+		Weight:   w.Weight,
+		Bias:     w.Bias,
+		FCWeight: w.FCWeight,
+		FCBias:   w.FCBias,
+	}
+}
+
 func newDW5x5S2C96ForTest(tb testing.TB, w verify.Weights) *DW5x5S2C96 {
 	tb.Helper()
-	l, err := NewDW5x5S2C96(DW5x5S2C96Weights(w))
+	l, err := NewDW5x5S2C96(dW5x5S2C96Weights(w))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return l
 }
 
-// TestDW5x5S2C96 checks Forward against the float64 reference on random weights
-// and inputs, with NaN-filled outputs and guard bands.
+// dW5x5S2C96Call runs l's forward method on x with the extra inputs e (the
+// residual, the routing), for the reference harness.
+func dW5x5S2C96Call(l *DW5x5S2C96) verify.CallFunc {
+	return func(dst, src []float32, e verify.Extra, n, h, w int) error {
+		return l.Forward(dst, src, n, h, w)
+	}
+}
+
+// TestDW5x5S2C96 checks the forward method against the float64 reference on
+// random weights and inputs, with NaN-filled outputs and guard bands.
 func TestDW5x5S2C96(t *testing.T) {
 	rng := rand.New(rand.NewPCG(96, 96))
 	p := dW5x5S2C96Params
@@ -51,7 +71,8 @@ func TestDW5x5S2C96(t *testing.T) {
 				}
 				h, wd := size[0], size[1]
 				x := verify.RandomInput(n, p.InC*h*wd, rng)
-				rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+				e := verify.RandomExtra(p, n, h, wd, rng)
+				rep, err := verify.CheckCall(p, w, dW5x5S2C96Call(l), x, e, n, h, wd)
 				t.Log(verify.Line("DW5x5S2C96", "random", rep, err))
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
@@ -80,13 +101,14 @@ func TestDW5x5S2C96Variants(t *testing.T) {
 	h, wd := dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][0], dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][1]
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		for _, v := range []struct {
 			name string
 			asm  bool
 			cut  bool // one pixel block per kernel call (run-time sizes)
 		}{{"go", false, false}, {"avx2", true, false}} {
 			dW5x5S2C96UseAsm = v.asm
-			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			rep, err := verify.CheckCall(p, w, dW5x5S2C96Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("DW5x5S2C96", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
@@ -95,7 +117,7 @@ func TestDW5x5S2C96Variants(t *testing.T) {
 	}
 }
 
-// TestDW5x5S2C96Golden checks Forward on the PyTorch golden files named by
+// TestDW5x5S2C96Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
 // LoadDW5x5S2C96.
 func TestDW5x5S2C96Golden(t *testing.T) {
@@ -117,7 +139,7 @@ func TestDW5x5S2C96Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenForward(g, l.Forward)
+		rep, err := verify.CheckGoldenCall(g, dW5x5S2C96Call(l))
 		t.Log(verify.Line("DW5x5S2C96", "golden:"+filepath.Base(path), rep, err))
 		if err != nil {
 			t.Error(err)
@@ -136,32 +158,37 @@ func TestDW5x5S2C96Errors(t *testing.T) {
 	w := verify.RandomWeights(p, rng)
 	l := newDW5x5S2C96ForTest(t, w)
 	h, wd := dW5x5S2C96Sizes[0][0], dW5x5S2C96Sizes[0][1]
-	for _, err := range verify.CheckRejects(p, l.Forward, h, wd) {
+	for _, err := range verify.CheckRejectsCall(p, dW5x5S2C96Call(l), h, wd) {
 		t.Error(err)
 	}
 	newLayer := func(w verify.Weights) error {
-		_, err := NewDW5x5S2C96(DW5x5S2C96Weights(w))
+		_, err := NewDW5x5S2C96(dW5x5S2C96Weights(w))
 		return err
 	}
-	for _, err := range verify.CheckWeightRejects(w, newLayer) {
+	for _, err := range verify.CheckWeightRejects(p, w, newLayer) {
 		t.Error("NewDW5x5S2C96: ", err)
+	}
+	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	if err := l.Route(make([]float32, 2*l.RoutingLen()-1), x, 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(routing)") {
+		t.Errorf("Route with a short routing: error %v, want one naming len(routing)", err)
+	}
+	if err := l.Route(make([]float32, 2*l.RoutingLen()), x[1:], 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(src)") {
+		t.Errorf("Route with a short src: error %v, want one naming len(src)", err)
 	}
 	if _, err := LoadDW5x5S2C96(filepath.Join(t.TempDir(), "missing.safetensors"), ""); err == nil {
 		t.Error("LoadDW5x5S2C96 of a missing file: no error")
 	}
 }
 
-// dW5x5S2C96Tensors lays weights out as a PyTorch state_dict would under prefix.
+// dW5x5S2C96Tensors lays weights out as a PyTorch state_dict would under prefix,
+// at the module paths LoadDW5x5S2C96 reads.
 func dW5x5S2C96Tensors(prefix string, w verify.Weights) []dyrt.Tensor {
-	ts := []dyrt.Tensor{
+	return []dyrt.Tensor{
 		dyrt.F32Tensor(prefix+"weight", []int{4, 96, 1, 5, 5}, w.Weight),
+		dyrt.F32Tensor(prefix+"bias", []int{96}, w.Bias),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.weight", []int{384, 96}, w.FCWeight),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.bias", []int{384}, w.FCBias),
 	}
-	if w.Bias != nil {
-		ts = append(ts, dyrt.F32Tensor(prefix+"bias", []int{96}, w.Bias))
-	}
-	return ts
 }
 
 // TestDW5x5S2C96Load checks that LoadDW5x5S2C96 reads a state_dict-style safetensors
@@ -170,7 +197,7 @@ func TestDW5x5S2C96Load(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	p := dW5x5S2C96Params
 	w := verify.RandomWeights(p, rng)
-	const prefix = "layer1.0.conv1."
+	const prefix = "module."
 	path := filepath.Join(t.TempDir(), "w.safetensors")
 	if err := dyrt.Write(path, nil, dW5x5S2C96Tensors(prefix, w)); err != nil {
 		t.Fatal(err)
@@ -183,11 +210,12 @@ func TestDW5x5S2C96Load(t *testing.T) {
 	h, wd := dW5x5S2C96Sizes[0][0], dW5x5S2C96Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	a, b := make([]float32, 2*p.OutC*ho*wo), make([]float32, 2*p.OutC*ho*wo)
-	if err := loaded.Forward(a, x, 2, h, wd); err != nil {
+	if err := dW5x5S2C96Call(loaded)(a, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if err := direct.Forward(b, x, 2, h, wd); err != nil {
+	if err := dW5x5S2C96Call(direct)(b, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
 	for i := range a {
@@ -195,23 +223,65 @@ func TestDW5x5S2C96Load(t *testing.T) {
 			t.Fatalf("element %d: loaded layer gives %v, NewDW5x5S2C96 gives %v", i, a[i], b[i])
 		}
 	}
-	if _, err := LoadDW5x5S2C96(path, "other."); err == nil || !strings.Contains(err.Error(), "other.weight") {
-		t.Errorf("LoadDW5x5S2C96 with a wrong prefix: error %v, want one naming other.weight", err)
+	ts := dW5x5S2C96Tensors("", w)
+	if _, err := LoadDW5x5S2C96(path, "other."); err == nil || !strings.Contains(err.Error(), "other."+ts[0].Name) {
+		t.Errorf("LoadDW5x5S2C96 with a wrong prefix: error %v, want one naming other.%s", err, ts[0].Name)
 	}
-	bad := w
-	bad.FCBias = append(bad.FCBias[:len(bad.FCBias):len(bad.FCBias)], 0)
+	// The last tensor one element too long.
+	last := &ts[len(ts)-1]
+	last.Data = append(last.Data[:len(last.Data):len(last.Data)], 0, 0, 0, 0)
+	last.Shape = []int{len(last.Data) / 4}
 	badPath := filepath.Join(t.TempDir(), "bad.safetensors")
-	ts := dW5x5S2C96Tensors("", bad)
-	ts[2].Shape = []int{len(bad.FCBias)}
 	if err := dyrt.Write(badPath, nil, ts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadDW5x5S2C96(badPath, ""); err == nil || !strings.Contains(err.Error(), "_coefficient_fn.fc.bias") {
-		t.Errorf("LoadDW5x5S2C96 with an ill-shaped fc.bias: error %v, want one naming the tensor", err)
+	if _, err := LoadDW5x5S2C96(badPath, ""); err == nil || !strings.Contains(err.Error(), last.Name) {
+		t.Errorf("LoadDW5x5S2C96 with an ill-shaped %s: error %v, want one naming the tensor", last.Name, err)
 	}
 }
 
-// TestDW5x5S2C96Allocs checks that steady-state Forward calls do not allocate.
+// TestDW5x5S2C96Routed checks that Route and then ForwardRouted with its routing
+// give the bits of a call that routes itself, at GOMAXPROCS 1 and 2 and
+// with every kernel variant of this build.
+func TestDW5x5S2C96Routed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { dW5x5S2C96SplitFLOPs = v }(dW5x5S2C96SplitFLOPs)
+	dW5x5S2C96SplitFLOPs = 0
+	defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
+	rng := rand.New(rand.NewPCG(15, 16))
+	p := dW5x5S2C96Params
+	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][0], dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][1]
+	ho, wo := l.OutputSize(h, wd)
+	const n = 3
+	x := verify.RandomInput(n, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, n, h, wd, rng)
+	routing := make([]float32, n*l.RoutingLen())
+	for _, asm := range []bool{false, dW5x5S2C96AsmOK} {
+		dW5x5S2C96UseAsm = asm
+		if err := l.Route(routing, x, n, h, wd); err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			want := make([]float32, n*p.OutC*ho*wo)
+			got := make([]float32, len(want))
+			if err := dW5x5S2C96Call(l)(want, x, e, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.ForwardRouted(got, x, routing, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDW5x5S2C96Allocs checks that steady-state calls do not allocate.
 func TestDW5x5S2C96Allocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	p := dW5x5S2C96Params
@@ -219,19 +289,25 @@ func TestDW5x5S2C96Allocs(t *testing.T) {
 	h, wd := dW5x5S2C96Sizes[0][0], dW5x5S2C96Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	y := make([]float32, 2*p.OutC*ho*wo)
-	if err := l.Forward(y, x, 2, h, wd); err != nil {
+	call := dW5x5S2C96Call(l)
+	if err := call(y, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
-		t.Errorf("Forward allocates %v times per call, want 0", a)
+	if a := testing.AllocsPerRun(10, func() { _ = call(y, x, e, 2, h, wd) }); a != 0 {
+		t.Errorf("the forward method allocates %v times per call, want 0", a)
+	}
+	routing := make([]float32, 2*l.RoutingLen())
+	if a := testing.AllocsPerRun(10, func() { _ = l.Route(routing, x, 2, h, wd) }); a != 0 {
+		t.Errorf("Route allocates %v times per call, want 0", a)
 	}
 }
 
-// TestDW5x5S2C96Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for three
-// (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build.
+// TestDW5x5S2C96Threads checks that the forward method gives the same bits with
+// GOMAXPROCS 1, 2 and 4, for one sample (split across output channels) and
+// for three (split across samples, or sample by sample across output
+// channels with 4 goroutines), with every kernel variant of this build.
 func TestDW5x5S2C96Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { dW5x5S2C96SplitFLOPs = v }(dW5x5S2C96SplitFLOPs)
@@ -242,16 +318,18 @@ func TestDW5x5S2C96Threads(t *testing.T) {
 	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][0], dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := dW5x5S2C96Call(l)
 	for _, asm := range []bool{false, dW5x5S2C96AsmOK} {
 		dW5x5S2C96UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
 				{
 					got := make([]float32, n*p.OutC*ho*wo)
-					if err := l.Forward(got, x, n, h, wd); err != nil {
+					if err := call(got, x, e, n, h, wd); err != nil {
 						t.Fatal(err)
 					}
 					if want == nil {
@@ -277,12 +355,15 @@ func TestDW5x5S2C96Concurrent(t *testing.T) {
 	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := dW5x5S2C96Sizes[0][0], dW5x5S2C96Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := dW5x5S2C96Call(l)
 	const workers = 4
 	var xs, want [workers][]float32
+	var es [workers]verify.Extra
 	for i := range xs {
 		xs[i] = verify.RandomInput(1, p.InC*h*wd, rng)
+		es[i] = verify.RandomExtra(p, 1, h, wd, rng)
 		want[i] = make([]float32, p.OutC*ho*wo)
-		if err := l.Forward(want[i], xs[i], 1, h, wd); err != nil {
+		if err := call(want[i], xs[i], es[i], 1, h, wd); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -294,13 +375,13 @@ func TestDW5x5S2C96Concurrent(t *testing.T) {
 			defer wg.Done()
 			got := make([]float32, len(want[i]))
 			for rep := 0; rep < 3; rep++ {
-				if err := l.Forward(got, xs[i], 1, h, wd); err != nil {
+				if err := call(got, xs[i], es[i], 1, h, wd); err != nil {
 					errs <- err.Error()
 					return
 				}
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
-						errs <- "concurrent Forward differs from a lone call"
+						errs <- "a concurrent call differs from a lone call"
 						return
 					}
 				}
@@ -314,7 +395,7 @@ func TestDW5x5S2C96Concurrent(t *testing.T) {
 	}
 }
 
-// FuzzDW5x5S2C96 lets the fuzzer choose weights, inputs, the batch size, and checks Forward against the reference.
+// FuzzDW5x5S2C96 lets the fuzzer choose weights, inputs, the batch size, and checks the forward method against the reference.
 func FuzzDW5x5S2C96(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
 	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
@@ -325,33 +406,42 @@ func FuzzDW5x5S2C96(f *testing.F) {
 		_, _ = hb, wbyte
 		w := verify.WeightsFromBytes(p, wb)
 		x := verify.InputFromBytes(n*p.InC*h*wd, xb)
+		e := verify.ExtraFromBytes(p, n, h, wd, xb)
 		l := newDW5x5S2C96ForTest(t, w)
-		if _, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd); err != nil {
+		if _, err := verify.CheckCall(p, w, dW5x5S2C96Call(l), x, e, n, h, wd); err != nil {
 			t.Fatalf("n=%d h=%d w=%d: %v", n, h, wd, err)
 		}
 	})
 }
 
-// BenchmarkDW5x5S2C96 measures Forward at batch sizes 1 and 8 on a 28×28
-// input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+// BenchmarkDW5x5S2C96 measures the forward method at batch sizes 1 and 8 on a
+// 28×28 input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
 func BenchmarkDW5x5S2C96(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := dW5x5S2C96Params
 	l := newDW5x5S2C96ForTest(b, verify.RandomWeights(p, rng))
 	const h, wd = 28, 28
 	ho, wo := l.OutputSize(h, wd)
+	call := dW5x5S2C96Call(l)
 	for _, n := range []int{1, 8} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		y := make([]float32, n*p.OutC*ho*wo)
 		flops := 2 * float64(n) * float64(p.OutC*p.Taps()*ho*wo)
 		b.Run("N="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := l.Forward(y, x, n, h, wd); err != nil {
+				if err := call(y, x, e, n, h, wd); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			variant := 0.0
+			if dW5x5S2C96UseAsm {
+				variant = 1
+			}
+			b.ReportMetric(variant, "variant")
 		})
 	}
 }

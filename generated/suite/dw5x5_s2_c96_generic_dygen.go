@@ -12,12 +12,12 @@ const dW5x5S2C96AsmOK = false
 var dW5x5S2C96UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("DW5x5S2C96: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x []float32, procs int) {
+func (l *DW5x5S2C96) forwardAsmOne(s *dW5x5S2C96Scratch, y, x, rv, r []float32, procs int) {
 	panic("DW5x5S2C96: no assembly in this build")
 }
 

@@ -95,17 +95,19 @@ func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve.
-func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := group1x1G3AsmPool.Get().(*group1x1G3Asm)
 	defer group1x1G3AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 784)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 784, dyrt.Sample(ext, i, 240))
 		l.fuseAsm(a.fused, s.pi, 0, 15)
 		in := x
-		l.convAsm(y, in, a.fused, 0, 15, 0, 32)
+		l.convAsm(y, in, a.fused, l.bias, r, 0, 15, 0, 32)
 	}
 }
 
@@ -118,7 +120,9 @@ func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inS
 // and fuses every output channel into its own buffers and convolves a
 // range of pixel blocks of every channel block, so that each core streams
 // its share of the input, not all of it.
-func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part routes and fuses into its own buffers:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= group1x1G3OwnProcs
@@ -127,15 +131,19 @@ func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs i
 		a = group1x1G3AsmPool.Get().(*group1x1G3Asm)
 		defer group1x1G3AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool {
+		s.phase, s.parts = group1x1G3PrepAsm, min(240, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = group1x1G3ConvAsm, min(15, 2*procs)
 	if own {
 		s.phase, s.parts = group1x1G3OwnAsm, min(32, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool of a range of input channels, or the routing, fusion and
@@ -144,7 +152,9 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 	a := s.asm
 	if s.phase == group1x1G3PrepAsm {
 		lo, hi := dyrt.Split(240, s.parts, p)
-		l.routePool(s, s.src, 784, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 784, lo, hi)
+		}
 		return
 	}
 	if s.phase == group1x1G3OwnAsm {
@@ -152,10 +162,10 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 		// part's own routing and fusion.
 		a = group1x1G3AsmPool.Get().(*group1x1G3Asm)
 		defer group1x1G3AsmPool.Put(a)
-		l.routeInto(s.pooled, a.logits, a.pi, 0, 60)
+		l.routeInto(s, a.logits, a.pi, 0, 60)
 		l.fuseAsm(a.fused, a.pi, 0, 15)
 		p0, p1 := dyrt.Split(32, s.parts, p)
-		l.convAsm(s.dst, s.src, a.fused, 0, 15, p0, p1)
+		l.convAsm(s.dst, s.src, a.fused, l.bias, s.res, 0, 15, p0, p1)
 		return
 	}
 	src := s.src
@@ -163,7 +173,7 @@ func (l *Group1x1G3) asmPart(s *group1x1G3Scratch, p int) {
 	o0, o1 := group1x1G3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(s.dst, src, a.fused, lo, hi, 0, 32)
+	l.convAsm(s.dst, src, a.fused, l.bias, s.res, lo, hi, 0, 32)
 }
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
@@ -200,8 +210,7 @@ func (l *Group1x1G3) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// group1x1G3Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// group1x1G3Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func group1x1G3Fuse4(dst, w, pi []float32, n8 int)
@@ -239,9 +248,10 @@ func group1x1G3ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·5+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 32, and the tail pixels when p1 = 32: for each chunk of
-// 17 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 17 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Group1x1G3) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 17
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -253,10 +263,10 @@ func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			// The first block of the range (and of each group) prefetches
 			// the next chunk's input while it is a full chunk.
 			if (u == u0 || b == 0) && b0+2*chunk <= p1 {
-				group1x1G3Conv4x3PIChecked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
+				group1x1G3Conv4x3PIChecked(out[o*784+q:], inG, fused[o*80:], bias[o:], nb)
 				continue
 			}
-			group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], nb)
+			group1x1G3Conv4x3Checked(out[o*784+q:], inG, fused[o*80:], bias[o:], nb)
 		}
 	}
 	if p1 < 32 {
@@ -267,6 +277,6 @@ func (l *Group1x1G3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 		g, b := u/5, u%5
 		inG := in[g*62720+q:]
 		o := g*20 + b*m
-		group1x1G3Conv4x2Checked(out[o*784+q:], inG, fused[o*80:], l.bias[o:], 1)
+		group1x1G3Conv4x2Checked(out[o*784+q:], inG, fused[o*80:], bias[o:], 1)
 	}
 }

@@ -12,12 +12,12 @@ const group1x1G3AsmOK = false
 var group1x1G3UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Group1x1G3: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x []float32, procs int) {
+func (l *Group1x1G3) forwardAsmOne(s *group1x1G3Scratch, y, x, rv, r []float32, procs int) {
 	panic("Group1x1G3: no assembly in this build")
 }
 

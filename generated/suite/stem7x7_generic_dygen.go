@@ -12,12 +12,12 @@ const stem7x7AsmOK = false
 var stem7x7UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Stem7x7: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x []float32, procs int) {
+func (l *Stem7x7) forwardAsmOne(s *stem7x7Scratch, y, x, rv, r []float32, procs int) {
 	panic("Stem7x7: no assembly in this build")
 }
 

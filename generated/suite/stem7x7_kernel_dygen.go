@@ -26,11 +26,11 @@ func (l *Stem7x7) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=3, h, w] with the fused kernel into
-// y [Cout=64, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 64 (group gb/64, block gb%64 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Stem7x7) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=3, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=64, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 64 (group gb/64, block gb%64 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Stem7x7) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 224, 224, 112, 112
 		oxLo, oxHi   = 2, 111
@@ -39,7 +39,7 @@ func (l *Stem7x7) conv(y, x, fused []float32, gb0, gb1 int) {
 		g, b := gb/64, gb%64
 		xg := x[g*h*w*3:][:3*h*w]
 		o0 := g*64 + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], l.bias[o0:][:1])
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*147:][:147], bias[o0:][:1])
 	}
 }
 

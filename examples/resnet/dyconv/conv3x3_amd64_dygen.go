@@ -65,19 +65,21 @@ func conv3x3Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // forwardAsm is Forward's AVX2+FMA path on this goroutine: per sample route
 // (shared with the Go path), fuse into the micro-kernel's layout, pack,
-// convolve, copy out.
-func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, outSize int) {
+// convolve, copy out. ext and res are the samples' routing and
+// residual (nil when absent).
+func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	a := conv3x3AsmPool.Get().(*conv3x3Asm)
 	defer conv3x3AsmPool.Put(a)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, 1024)
+		r := dyrt.Sample(res, i, outSize)
+		l.route(s, x, 1024, dyrt.Sample(ext, i, 64))
 		l.fuseAsm(a.fused, s.pi, 0, 4)
 		conv3x3Pack(a.in, x, 0, 16)
 		in := a.in
-		l.convAsm(a.out, in, a.fused, 0, 4, 0, 44)
-		l.copyOut(y, a.out, 0, 4)
+		l.convAsm(a.out, in, a.fused, l.bias, nil, 0, 4, 0, 44)
+		l.copyOut(y, a.out, r, 0, 4)
 	}
 }
 
@@ -91,7 +93,9 @@ func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, o
 // input shared by the parts would be read by every core and then, at the
 // next call, packed again by one, each of its stores first invalidating
 // the other cores' copies.
-func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x, rv, r []float32, procs int) {
 	// With its own split, each part packs the whole input into its own buffer:
 	// s.asm stays nil, so the first phase only pools.
 	own := procs <= conv3x3OwnProcs
@@ -100,9 +104,13 @@ func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 		a = conv3x3AsmPool.Get().(*conv3x3Asm)
 		defer conv3x3AsmPool.Put(a)
 	}
-	s.asm, s.dst, s.src = a, y, x
-	s.phase, s.parts = conv3x3PrepAsm, min(16, 2*procs)
-	s.job.Run(s, s.parts)
+	s.asm, s.dst, s.src, s.res = a, y, x, r
+	s.pool = rv == nil
+	if s.pool || a != nil {
+		s.phase, s.parts = conv3x3PrepAsm, min(16, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = conv3x3ConvAsm, min(4, 2*procs)
 	if own {
 		s.phase, s.parts = conv3x3OwnAsm, min(4, procs)
@@ -111,7 +119,7 @@ func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
 		s.src = a.in
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardAsmOne's current phase: the mean pool and
@@ -121,7 +129,9 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 	a := s.asm
 	if s.phase == conv3x3PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
-		l.routePool(s, s.src, 1024, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, 1024, lo, hi)
+		}
 		if a == nil {
 			return // the parts of the next phase pack their own input
 		}
@@ -139,13 +149,13 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 	o0, o1 := conv3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convAsm(a.out, src, a.fused, lo, hi, 0, 44)
-	l.copyOut(s.dst, a.out, lo, hi)
+	l.convAsm(a.out, src, a.fused, l.bias, nil, lo, hi, 0, 44)
+	l.copyOut(s.dst, a.out, s.res, lo, hi)
 }
 
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 33 to y's rows of 32.
-func (l *Conv3x3) copyOut(y, out []float32, u0, u1 int) {
+func (l *Conv3x3) copyOut(y, out, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
@@ -222,8 +232,7 @@ func (l *Conv3x3) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// conv3x3Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// conv3x3Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func conv3x3Fuse4(dst, w, pi []float32, n8 int)
@@ -293,9 +302,10 @@ func conv3x3At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·4+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 44: for each chunk of
-// 44 pixel blocks, every one of those channel blocks. Disjoint block
-// or pixel ranges write disjoint outputs and may run concurrently.
-func (l *Conv3x3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
+// 44 pixel blocks, every one of those channel blocks. bias is the
+// layer's or the sample's. Disjoint block or pixel ranges write disjoint
+// outputs and may run concurrently.
+func (l *Conv3x3) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
 	const m, pv, chunk = 4, 3, 44
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
@@ -304,7 +314,7 @@ func (l *Conv3x3) convAsm(out, in, fused []float32, u0, u1, p0, p1 int) {
 			g, b := u/4, u%4
 			inG := in[g*17952+q:]
 			o := g*16 + b*m
-			conv3x3Conv4x3Checked(out[o*1056+q:], inG, fused[o*144:], l.bias[o:], nb)
+			conv3x3Conv4x3Checked(out[o*1056+q:], inG, fused[o*144:], bias[o:], nb)
 		}
 	}
 }

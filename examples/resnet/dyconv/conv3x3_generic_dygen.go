@@ -12,12 +12,12 @@ const conv3x3AsmOK = false
 var conv3x3UseAsm = false
 
 // forwardAsm is never called in this build.
-func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src []float32, n, inSize, outSize int) {
+func (l *Conv3x3) forwardAsm(s *conv3x3Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3: no assembly in this build")
 }
 
 // forwardAsmOne is never called in this build.
-func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x []float32, procs int) {
+func (l *Conv3x3) forwardAsmOne(s *conv3x3Scratch, y, x, rv, r []float32, procs int) {
 	panic("Conv3x3: no assembly in this build")
 }
 

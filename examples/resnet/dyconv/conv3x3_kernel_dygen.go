@@ -26,11 +26,11 @@ func (l *Conv3x3) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=16, h, w] with the fused kernel into
-// y [Cout=16, ho, wo], block by block of 3 output channels: blocks gb in [gb0, gb1)
-// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Conv3x3) conv(y, x, fused []float32, gb0, gb1 int) {
+// conv convolves one sample x [Cin=16, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=16, ho, wo], block by block of 3 output channels: blocks gb
+// in [gb0, gb1) of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Conv3x3) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 	const (
 		h, w, ho, wo = 32, 32, 32, 32
 		oxLo, oxHi   = 1, 31
@@ -40,9 +40,9 @@ func (l *Conv3x3) conv(y, x, fused []float32, gb0, gb1 int) {
 		xg := x[g*h*w*16:][:16*h*w]
 		o0 := g*16 + b*3
 		if b < 5 {
-			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:3])
+			l.convBlock3(y[o0*ho*wo:][:3*ho*wo], xg, fused[gb*432:][:432], bias[o0:][:3])
 		} else {
-			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*432:][:432], l.bias[o0:][:1])
+			l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*432:][:432], bias[o0:][:1])
 		}
 	}
 }

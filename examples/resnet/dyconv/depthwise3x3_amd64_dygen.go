@@ -160,8 +160,9 @@ func depthwise3x3RTConv1x12Checked(a *depthwise3x3Asm, out, in, w, bias []float3
 
 // forwardRT is Forward's AVX2+FMA path on this goroutine for n samples of
 // h×w: per sample route (shared with the Go path), fuse into the
-// micro-kernels' layout, pack, convolve, copy out.
-func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, h, w int) {
+// micro-kernels' layout, pack, convolve, copy out. ext and res are the
+// samples' routing and residual (nil when absent).
+func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src, ext, res []float32, n, h, w int) {
 	a := depthwise3x3AsmPool.Get().(*depthwise3x3Asm)
 	defer depthwise3x3AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
@@ -170,10 +171,10 @@ func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, 
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 128))
 		l.fuseAsm(a.fused, s.pi, 0, 32)
 		l.packRT(a, a.in, x, 0, 32)
-		l.convRT(a, a.in, a.fused, 0, y, 0, 32)
+		l.convRT(a, a.in, a.fused, l.bias, 0, y, dyrt.Sample(res, i, outSize), 0, 32)
 	}
 }
 
@@ -187,7 +188,9 @@ func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, 
 // packed input shared by the parts would be read by every core and then,
 // at the next call, packed again by one, each of its stores first
 // invalidating the other cores' copies.
-func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x []float32, h, w, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x, rv, r []float32, h, w, procs int) {
 	a := depthwise3x3AsmPool.Get().(*depthwise3x3Asm)
 	defer depthwise3x3AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
@@ -197,18 +200,22 @@ func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x []float32, h, w
 		limit = depthwise3x3OwnProcs
 	}
 	own := procs <= limit
-	s.asm, s.dst, s.src, s.h, s.w, s.ho, s.wo = a, y, x, h, w, ho, wo
+	s.asm, s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = a, y, x, r, h, w, ho, wo
 	if own {
 		s.asm = nil // the first phase only pools
 	}
-	s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
-	s.job.Run(s, s.parts)
+	s.pool = rv == nil
+	if s.pool || !own {
+		s.phase, s.parts = depthwise3x3PrepAsm, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = depthwise3x3ConvAsm, min(32, 2*procs)
 	if own {
 		s.phase, s.parts = depthwise3x3OwnAsm, min(32, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardRTOne's current phase: the mean pool and
@@ -218,7 +225,9 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	a := s.asm
 	if s.phase == depthwise3x3PrepAsm {
 		lo, hi := dyrt.Split(32, s.parts, p)
-		l.routePool(s, s.src, s.h*s.w, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, s.h*s.w, lo, hi)
+		}
 		if a != nil { // else the parts of the next phase pack their own input
 			l.packRT(a, a.in, s.src, lo, hi)
 		}
@@ -234,7 +243,7 @@ func (l *Depthwise3x3) asmPart(s *depthwise3x3Scratch, p int) {
 	o0, o1 := depthwise3x3BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
+	l.convRT(a, a.in, a.fused, l.bias, 0, s.dst, s.res, lo, hi)
 }
 
 // packRT writes the padded input x [32, h, w] into dst (a.inLen floats) as
@@ -279,16 +288,17 @@ func depthwise3x3At(row []float32, c int32) float32 {
 // convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those
 // channel blocks; then copies their output rows into y. fused holds the
-// fused kernel from channel block f0 on. Disjoint block ranges write
-// disjoint outputs and may run concurrently.
-func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y []float32, u0, u1 int) {
+// fused kernel from channel block f0 on, bias the layer's or the sample's
+// bias. Disjoint block ranges write disjoint outputs and may run
+// concurrently.
+func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused, bias []float32, f0 int, y, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
 	npb := a.npb
 	for b0 := 0; b0 < npb; b0 += a.chunk {
 		q := b0 * 96
-		l.blocksRT(a, in[q:], fused, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
+		l.blocksRT(a, in[q:], fused, bias, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := depthwise3x3BlockChannels(u0, u1)
 	if a.wq == a.wo {
@@ -308,13 +318,13 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused []float32, f0 int, y
 // blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
 // pixel blocks: their input from in, whose channels are ps floats apart,
 // their output from q on in a.out (see convRT for fused and f0).
-func (l *Depthwise3x3) blocksRT(a *depthwise3x3Asm, in, fused []float32, f0, u0, u1, q, nb, ps int) {
+func (l *Depthwise3x3) blocksRT(a *depthwise3x3Asm, in, fused, bias []float32, f0, u0, u1, q, nb, ps int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/1, u%1
 		inG := in[g*1*ps:]
 		o := g*1 + b*1
 		w := fused[(o-f0*1)*9:]
-		depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, ps)
+		depthwise3x3RTConv1x12Checked(a, a.out[o*a.ops+q:], inG, w, bias[o:], nb, ps)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
-// Depthwise3x3 is a DyConv layer (dynamic convolution, DyNet):
+// Depthwise3x3 is a dynamic convolution layer (dynet):
 // DyConv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(t1, b1, l1, r1), dilation=(1, 1), groups=32, bias=true, padding_mode=reflect, num_experts=4).
 //
 // Per sample x [32, H, W] it mean-pools x over H and W, maps the pooled
@@ -21,30 +21,35 @@ import (
 // A Depthwise3x3 is immutable after construction and safe for concurrent use by
 // many goroutines.
 type Depthwise3x3 struct {
-	weight   []float32 // [K=4, Cout=32, Cin/groups=1, KH=3, KW=3]
-	bias     []float32 // [Cout=32], zeros when the layer has no bias
+	weight []float32 // [K=4, Cout=32, Cin/groups=1, KH=3, KW=3]
+	// bias [Cout=32] is the bias.
+	bias     []float32
 	fcWeight []float32 // [K·Cout=128, Cin=32]
 	fcBias   []float32 // [K·Cout=128]
 	scratch  sync.Pool // *depthwise3x3Scratch
 }
 
 // Depthwise3x3Weights holds the parameters of a Depthwise3x3 in PyTorch's layouts, as the
-// reference DyConv module names them:
-//   - Weight: "weight", [K=4, Cout=32, Cin/groups=1, KH=3, KW=3], 1152 floats;
-//   - Bias: "bias", [Cout=32], 32 floats;
-//   - FCWeight: "_coefficient_fn.fc.weight", [K·Cout=128, Cin=32], 4096 floats; row k·Cout+o feeds expert k of output channel o;
-//   - FCBias: "_coefficient_fn.fc.bias", [K·Cout=128], 128 floats.
+// reference module names them (relative to the module paths LoadDepthwise3x3 reads):
+//   - Weight: "weight", [4 32 1 3 3], 1152 floats: the K expert kernels;
+//   - Bias: "bias", [32], 32 floats: the bias;
+//   - FCWeight: "weight", [128 32], 4096 floats: the coefficient FC: row k·Cout+o feeds expert k of output channel o;
+//   - FCBias: "bias", [128], 128 floats: the coefficient FC's bias;
 type Depthwise3x3Weights struct {
-	Weight, Bias, FCWeight, FCBias []float32
+	Weight   []float32
+	Bias     []float32
+	FCWeight []float32
+	FCBias   []float32
 }
 
-// depthwise3x3Scratch is the per-call working memory of Depthwise3x3.Forward, reused
+// depthwise3x3Scratch is the per-call working memory of Depthwise3x3's forward, reused
 // through a sync.Pool so that steady-state calls do not allocate.
 type depthwise3x3Scratch struct {
 	pooled []float64 // [Cin] mean of each input channel
 	logits []float64 // [K·Cout]
-	pi     []float32 // [K, Cout] routing coefficients
+	pi     []float32 // [K, Cout] the coefficient of each expert for each output channel
 	fused  []float32 // [288] fused kernel in the convolution's layout
+	rv     []float32 // the sample's routing π [K, Cout] from the caller (ForwardRouted), or nil
 
 	// The state of a call whose work is split over goroutines: s runs its
 	// parts (RunPart) through job.
@@ -53,6 +58,8 @@ type depthwise3x3Scratch struct {
 	phase           int
 	parts           int
 	dst, src        []float32
+	ext, res        []float32 // the call's routing and residual, for dst's samples (nil when absent)
+	pool            bool      // a one-sample call pools its input (it routes itself)
 	n, h, w, ho, wo int
 	inSize, outSize int
 	asm             *depthwise3x3Asm // the AVX2 path's working memory of a one-sample call
@@ -104,7 +111,8 @@ func (s *depthwise3x3Scratch) RunPart(p int) {
 			ws = l.scratch.Get().(*depthwise3x3Scratch)
 			defer l.scratch.Put(ws)
 		}
-		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize], hi-lo, s.h, s.w, s.inSize, s.outSize)
+		l.forwardSamples(ws, s.dst[lo*s.outSize:hi*s.outSize], s.src[lo*s.inSize:hi*s.inSize],
+			dyrt.Samples(s.ext, lo, hi, 128), dyrt.Samples(s.res, lo, hi, s.outSize), hi-lo, s.h, s.w, s.inSize, s.outSize)
 	case depthwise3x3Pool:
 		lo, hi := dyrt.Split(32, s.parts, p)
 		l.routePool(s, s.src, s.h*s.w, lo, hi)
@@ -114,7 +122,7 @@ func (s *depthwise3x3Scratch) RunPart(p int) {
 		l.fuse(s.fused, s.pi, lo, hi)
 	case depthwise3x3Conv:
 		lo, hi := dyrt.Split(32, s.parts, p)
-		l.conv(s.dst, s.src, s.fused, s.h, s.w, s.ho, s.wo, lo, hi)
+		l.conv(s.dst, s.src, s.fused, l.bias, s.res, s.h, s.w, s.ho, s.wo, lo, hi)
 	case depthwise3x3PrepAsm, depthwise3x3ConvAsm, depthwise3x3OwnAsm:
 		l.asmPart(s, p)
 	}
@@ -136,13 +144,12 @@ func NewDepthwise3x3(w Depthwise3x3Weights) (*Depthwise3x3, error) {
 			return nil, fmt.Errorf("NewDepthwise3x3: %s has %d elements, want %d", f.name, f.got, f.want)
 		}
 	}
-	l := &Depthwise3x3{
-		weight:   append([]float32(nil), w.Weight...),
-		bias:     make([]float32, 32),
-		fcWeight: append([]float32(nil), w.FCWeight...),
-		fcBias:   append([]float32(nil), w.FCBias...),
-	}
+	l := &Depthwise3x3{bias: make([]float32, 32)}
+	weight := append([]float32(nil), w.Weight...)
 	copy(l.bias, w.Bias)
+	l.fcWeight = append([]float32(nil), w.FCWeight...)
+	l.fcBias = append([]float32(nil), w.FCBias...)
+	l.weight = weight
 	l.scratch.New = func() any {
 		return &depthwise3x3Scratch{
 			pooled: make([]float64, 32),
@@ -155,38 +162,98 @@ func NewDepthwise3x3(w Depthwise3x3Weights) (*Depthwise3x3, error) {
 	return l, nil
 }
 
-// LoadDepthwise3x3 reads a Depthwise3x3 from a safetensors file holding the tensors
-// prefix+"weight", prefix+"bias",
-// prefix+"_coefficient_fn.fc.weight" and prefix+"_coefficient_fn.fc.bias" with
-// the shapes of Depthwise3x3Weights, as PyTorch's state_dict names them; prefix is ""
-// or a module path such as "layer1.0.conv1.". F32, F16, BF16 and F64 tensors
-// are accepted and converted to float32.
+// LoadDepthwise3x3 reads a Depthwise3x3 from a safetensors file holding, as a PyTorch
+// state_dict names them:
+//   - prefix+"weight" [4 32 1 3 3] (Weight);
+//   - prefix+"bias" [32] (Bias);
+//   - prefix+"_coefficient_fn.fc.weight" [128 32] (FCWeight);
+//   - prefix+"_coefficient_fn.fc.bias" [128] (FCBias);
+//
+// prefix is "" or a path such as "module."; F32, F16, BF16 and F64 tensors
+// are accepted and converted to float32. Every dtype and shape is checked.
 func LoadDepthwise3x3(path, prefix string) (*Depthwise3x3, error) {
 	f, err := dyrt.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("LoadDepthwise3x3: %w", err)
 	}
-	var w Depthwise3x3Weights
-	if w.Weight, err = f.Float32(prefix+"weight", 4, 32, 1, 3, 3); err != nil {
+	l, err := loadDepthwise3x3(f, prefix)
+	if err != nil {
 		return nil, fmt.Errorf("LoadDepthwise3x3: %w", err)
+	}
+	return l, nil
+}
+
+// loadDepthwise3x3 reads a Depthwise3x3 from an open safetensors file (see LoadDepthwise3x3).
+func loadDepthwise3x3(f *dyrt.File, prefix string) (*Depthwise3x3, error) {
+	var w Depthwise3x3Weights
+	var err error
+	if w.Weight, err = f.Float32(prefix+"weight", 4, 32, 1, 3, 3); err != nil {
+		return nil, err
 	}
 	if w.Bias, err = f.Float32(prefix+"bias", 32); err != nil {
-		return nil, fmt.Errorf("LoadDepthwise3x3: %w", err)
+		return nil, err
 	}
 	if w.FCWeight, err = f.Float32(prefix+"_coefficient_fn.fc.weight", 128, 32); err != nil {
-		return nil, fmt.Errorf("LoadDepthwise3x3: %w", err)
+		return nil, err
 	}
 	if w.FCBias, err = f.Float32(prefix+"_coefficient_fn.fc.bias", 128); err != nil {
-		return nil, fmt.Errorf("LoadDepthwise3x3: %w", err)
+		return nil, err
 	}
 	return NewDepthwise3x3(w)
 }
 
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
-// dilated kernel the result is not positive, and Forward rejects such sizes.
+// dilated kernel the result is not positive, and the forward methods reject
+// such sizes.
 func (l *Depthwise3x3) OutputSize(h, w int) (ho, wo int) {
 	return dyrt.OutSize(h, 2, 3, 1, 1), dyrt.OutSize(w, 2, 3, 1, 1)
+}
+
+// RoutingLen is the length of one sample's routing coefficients, as Route
+// writes them and ForwardRouted reads them: π [K=4, Cout=32], the softmax
+// coefficient of each expert for each output channel.
+func (l *Depthwise3x3) RoutingLen() int { return 128 }
+
+// Route computes the routing coefficients of n samples src (NCHW [n, 32, h, w])
+// into routing (n·RoutingLen() floats): what ForwardRouted reads, so that
+// one routing can feed several layers (the routing is computed once per
+// block). On a wrong length or size Route returns an error and writes
+// nothing.
+func (l *Depthwise3x3) Route(routing, src []float32, n, h, w int) error {
+	inSize, err := l.checkInput("Route", src, n, h, w)
+	if err != nil {
+		return err
+	}
+	if len(routing) != n*128 {
+		return fmt.Errorf("Depthwise3x3.Route: len(routing) = %d, want n·RoutingLen() = %d", len(routing), n*128)
+	}
+	s := l.scratch.Get().(*depthwise3x3Scratch)
+	defer l.scratch.Put(s)
+	for i := 0; i < n; i++ {
+		l.routePool(s, src[i*inSize:(i+1)*inSize], h*w, 0, 32)
+		s.rv = nil
+		l.routeChannels(s, 0, 32)
+		copy(routing[i*128:(i+1)*128], s.pi)
+	}
+	return nil
+}
+
+// checkInput checks src against n samples of h×w
+// and returns the floats per sample; method names the caller in errors.
+func (l *Depthwise3x3) checkInput(method string, src []float32, n, h, w int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("Depthwise3x3.%s: batch size n = %d, want n >= 0", method, n)
+	}
+	if err := dyrt.CheckSize(h, w, 3, 3, 1, 1, 1, 1, 1, 1, dyrt.ModeReflect); err != nil {
+		return 0, fmt.Errorf("Depthwise3x3.%s: %w", method, err)
+	}
+	ho, wo := l.OutputSize(h, w)
+	inSize, _, err := dyrt.CheckLens(0, len(src), n, 32, h, w, 0, ho, wo)
+	if err != nil {
+		return 0, fmt.Errorf("Depthwise3x3.%s: %w", method, err)
+	}
+	return inSize, nil
 }
 
 // Forward runs the layer on n samples: src is NCHW [n, 32, h, w], dst is
@@ -195,16 +262,34 @@ func (l *Depthwise3x3) OutputSize(h, w int) (ho, wo int) {
 // On a wrong length or size Forward returns an error and writes nothing.
 // src and dst must not overlap.
 func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
-	if n < 0 {
-		return fmt.Errorf("Depthwise3x3.Forward: batch size n = %d, want n >= 0", n)
+	return l.forward("Forward", dst, src, nil, nil, n, h, w)
+}
+
+// ForwardRouted is Forward with the routing given: routing holds n·RoutingLen()
+// coefficients (see RoutingLen), from Route or from another layer that
+// shares them. On a wrong length or size it returns
+// an error and writes nothing.
+func (l *Depthwise3x3) ForwardRouted(dst, src, routing []float32, n, h, w int) error {
+	if routing == nil {
+		routing = []float32{} // nil means "route yourself" inside
 	}
-	if err := dyrt.CheckSize(h, w, 3, 3, 1, 1, 1, 1, 1, 1, dyrt.ModeReflect); err != nil {
-		return fmt.Errorf("Depthwise3x3.Forward: %w", err)
+	return l.forward("ForwardRouted", dst, src, routing, nil, n, h, w)
+}
+
+// forward checks a call and runs it: ext is the routing (nil: the layer
+// routes each sample itself), res the residual (nil without one).
+func (l *Depthwise3x3) forward(method string, dst, src, ext, res []float32, n, h, w int) error {
+	inSize, err := l.checkInput(method, src, n, h, w)
+	if err != nil {
+		return err
 	}
 	ho, wo := l.OutputSize(h, w)
-	inSize, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 32, h, w, 32, ho, wo)
+	_, outSize, err := dyrt.CheckLens(len(dst), len(src), n, 32, h, w, 32, ho, wo)
 	if err != nil {
-		return fmt.Errorf("Depthwise3x3.Forward: %w", err)
+		return fmt.Errorf("Depthwise3x3.%s: %w", method, err)
+	}
+	if ext != nil && len(ext) != n*128 {
+		return fmt.Errorf("Depthwise3x3.%s: len(routing) = %d, want n·RoutingLen() = %d", method, len(ext), n*128)
 	}
 	s := l.scratch.Get().(*depthwise3x3Scratch)
 	defer l.scratch.Put(s)
@@ -216,63 +301,71 @@ func (l *Depthwise3x3) Forward(dst, src []float32, n, h, w int) error {
 	// its phases would cost more than they save.
 	if n < procs && 576*ho*wo >= depthwise3x3SplitFLOPs {
 		for i := 0; i < n; i++ {
-			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], h, w, ho, wo, procs)
+			l.forwardOne(s, dst[i*outSize:(i+1)*outSize], src[i*inSize:(i+1)*inSize], dyrt.Sample(ext, i, 128), dyrt.Sample(res, i, outSize), h, w, ho, wo, procs)
 		}
 		return nil
 	}
 	if parts := min(n, procs); parts > 1 {
 		// Several samples: split them across parts, each with its own
 		// working memory.
-		s.dst, s.src, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, n, h, w, inSize, outSize
+		s.dst, s.src, s.ext, s.res, s.n, s.h, s.w, s.inSize, s.outSize = dst, src, ext, res, n, h, w, inSize, outSize
 		s.phase, s.parts = depthwise3x3Samples, parts
 		s.job.Run(s, parts)
-		s.dst, s.src = nil, nil
+		s.dst, s.src, s.ext, s.res = nil, nil, nil, nil
 		return nil
 	}
-	l.forwardSamples(s, dst, src, n, h, w, inSize, outSize)
+	l.forwardSamples(s, dst, src, ext, res, n, h, w, inSize, outSize)
 	return nil
 }
 
 // forwardOne runs one sample y = f(x) split over up to procs goroutines:
-// its mean pool across input channels, then its routing FC, softmax and
-// fusion, then its convolution, across output channels.
-func (l *Depthwise3x3) forwardOne(s *depthwise3x3Scratch, y, x []float32, h, w, ho, wo, procs int) {
+// its mean pool across input channels, then its routing FC, gate and
+// fusion, then its convolution, across output channels. rv is the
+// sample's routing (nil: route it), r its residual.
+func (l *Depthwise3x3) forwardOne(s *depthwise3x3Scratch, y, x, rv, r []float32, h, w, ho, wo, procs int) {
 	if depthwise3x3UseAsm {
-		l.forwardRTOne(s, y, x, h, w, procs)
+		l.forwardRTOne(s, y, x, rv, r, h, w, procs)
 		return
 	}
-	s.dst, s.src, s.h, s.w, s.ho, s.wo = y, x, h, w, ho, wo
-	s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
-	s.job.Run(s, s.parts)
+	s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = y, x, r, h, w, ho, wo
+	if rv == nil {
+		s.phase, s.parts = depthwise3x3Pool, min(32, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = depthwise3x3Fuse, min(32, 2*procs)
 	s.job.Run(s, s.parts)
 	s.phase, s.parts = depthwise3x3Conv, min(32, 2*procs)
 	s.job.Run(s, s.parts)
-	s.dst, s.src = nil, nil
+	s.dst, s.src, s.res = nil, nil, nil
 }
 
 // forwardSamples runs n samples one after the other on this goroutine with
-// the working memory s.
-func (l *Depthwise3x3) forwardSamples(s *depthwise3x3Scratch, dst, src []float32, n, h, w, inSize, outSize int) {
+// the working memory s; ext and res are the samples' routing and residual
+// (nil when absent).
+func (l *Depthwise3x3) forwardSamples(s *depthwise3x3Scratch, dst, src, ext, res []float32, n, h, w, inSize, outSize int) {
 	if depthwise3x3UseAsm {
-		l.forwardRT(s, dst, src, n, h, w)
+		l.forwardRT(s, dst, src, ext, res, n, h, w)
 		return
 	}
 	ho, wo := l.OutputSize(h, w)
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 128))
 		l.fuse(s.fused, s.pi, 0, 32)
-		l.conv(y, x, s.fused, h, w, ho, wo, 0, 32)
+		l.conv(y, x, s.fused, l.bias, dyrt.Sample(res, i, outSize), h, w, ho, wo, 0, 32)
 	}
 }
 
-// route computes one sample's routing coefficients into s.pi [K, Cout]:
-// mean pool over the hw pixels of each channel, the coefficient FC, and the
-// softmax over the experts of each output channel.
-func (l *Depthwise3x3) route(s *depthwise3x3Scratch, x []float32, hw int) {
-	l.routePool(s, x, hw, 0, 32)
+// route computes one sample's routing coefficients into s.pi [K, Cout]: from the caller's
+// routing rv, or when rv is nil from the mean pool of x (hw pixels per
+// channel).
+func (l *Depthwise3x3) route(s *depthwise3x3Scratch, x []float32, hw int, rv []float32) {
+	if rv == nil {
+		l.routePool(s, x, hw, 0, 32)
+	}
+	l.routeHead(s, rv)
 	l.routeChannels(s, 0, 32)
 }
 
@@ -285,19 +378,32 @@ func (l *Depthwise3x3) routePool(s *depthwise3x3Scratch, x []float32, hw, c0, c1
 	}
 }
 
-// routeChannels computes, from the whole of s.pooled, the coefficient FC's
-// logits and their softmax over the experts for output channels [o0, o1),
-// into s.pi.
-func (l *Depthwise3x3) routeChannels(s *depthwise3x3Scratch, o0, o1 int) {
-	l.routeInto(s.pooled, s.logits, s.pi, o0, o1)
+// routeHead sets what the output channels' routing reads, once the pool is
+// done: s.rv, the sample's routing vector (RoutingLen floats): rv, the
+// caller's, or when rv is nil nil (routeChannels then runs the FC per channel).
+func (l *Depthwise3x3) routeHead(s *depthwise3x3Scratch, rv []float32) {
+	s.rv = rv
 }
 
-// routeInto is routeChannels with the pooled means, the logits [K·Cout] and
-// the coefficients pi [K, Cout] given.
-func (l *Depthwise3x3) routeInto(pooled, logits []float64, pi []float32, o0, o1 int) {
-	pooled = pooled[:32]
+// routeChannels computes the coefficients s.pi [K, Cout] of
+// output channels [o0, o1): from s.rv when the caller gave the routing,
+// else with the coefficient FC on the whole of s.pooled and the softmax.
+func (l *Depthwise3x3) routeChannels(s *depthwise3x3Scratch, o0, o1 int) {
+	l.routeInto(s, s.logits, s.pi, o0, o1)
+}
+
+// routeInto is routeChannels with the buffers given: logits [K·Cout], the
+// coefficients pi [K, Cout].
+func (l *Depthwise3x3) routeInto(s *depthwise3x3Scratch, logits []float64, pi []float32, o0, o1 int) {
 	logits = logits[:128]
 	pi = pi[:128]
+	if rv := s.rv; rv != nil {
+		for k := 0; k < 4; k++ {
+			copy(pi[k*32+o0:k*32+o1], rv[k*32+o0:k*32+o1])
+		}
+		return
+	}
+	pooled := s.pooled[:32]
 	// The logits, four rows at a time (four independent sums, each in the
 	// order of a lone row; with the AVX2 path, in assembly: float64 lanes,
 	// so the sums are in another order).
@@ -337,6 +443,7 @@ func (l *Depthwise3x3) routeInto(pooled, logits []float64, pi []float32, o0, o1 
 			logits[j] = acc
 		}
 	}
+	// The softmax over the experts of each output channel.
 	for o := o0; o < o1; o++ {
 		m := math.Inf(-1)
 		for k := 0; k < 4; k++ {

@@ -22,22 +22,42 @@ var depthwise3x3Params = verify.Params{
 	InC: 32, OutC: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1,
 	PadT: 1, PadB: 1, PadL: 1, PadR: 1,
 	Groups: 32, K: 4, Bias: true, Mode: "reflect",
+	Routing: "dynet", Gate: "softmax", Temperature: 0, AttnC: 0,
+	BatchNorm: false, BNEps: 0, Activation: "none", Residual: false, ExternalRouting: false,
 }
 
 // depthwise3x3Sizes are the input sizes the differential tests run.
 var depthwise3x3Sizes = [][2]int{{2, 2}, {3, 4}, {6, 5}, {7, 9}, {9, 10}}
 
+// depthwise3x3Weights takes the layer's tensors from the reference's Weights.
+func depthwise3x3Weights(w verify.Weights) Depthwise3x3Weights {
+	return Depthwise3x3Weights{
+		Weight:   w.Weight,
+		Bias:     w.Bias,
+		FCWeight: w.FCWeight,
+		FCBias:   w.FCBias,
+	}
+}
+
 func newDepthwise3x3ForTest(tb testing.TB, w verify.Weights) *Depthwise3x3 {
 	tb.Helper()
-	l, err := NewDepthwise3x3(Depthwise3x3Weights(w))
+	l, err := NewDepthwise3x3(depthwise3x3Weights(w))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return l
 }
 
-// TestDepthwise3x3 checks Forward against the float64 reference on random weights
-// and inputs, with NaN-filled outputs and guard bands.
+// depthwise3x3Call runs l's forward method on x with the extra inputs e (the
+// residual, the routing), for the reference harness.
+func depthwise3x3Call(l *Depthwise3x3) verify.CallFunc {
+	return func(dst, src []float32, e verify.Extra, n, h, w int) error {
+		return l.Forward(dst, src, n, h, w)
+	}
+}
+
+// TestDepthwise3x3 checks the forward method against the float64 reference on
+// random weights and inputs, with NaN-filled outputs and guard bands.
 func TestDepthwise3x3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(32, 32))
 	p := depthwise3x3Params
@@ -51,7 +71,8 @@ func TestDepthwise3x3(t *testing.T) {
 				}
 				h, wd := size[0], size[1]
 				x := verify.RandomInput(n, p.InC*h*wd, rng)
-				rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+				e := verify.RandomExtra(p, n, h, wd, rng)
+				rep, err := verify.CheckCall(p, w, depthwise3x3Call(l), x, e, n, h, wd)
 				t.Log(verify.Line("Depthwise3x3", "random", rep, err))
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
@@ -81,6 +102,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		for _, v := range []struct {
 			name string
 			asm  bool
@@ -91,7 +113,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 			if v.cut {
 				depthwise3x3ChunkBytes = 1
 			}
-			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			rep, err := verify.CheckCall(p, w, depthwise3x3Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Depthwise3x3", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
@@ -100,7 +122,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 	}
 }
 
-// TestDepthwise3x3Golden checks Forward on the PyTorch golden files named by
+// TestDepthwise3x3Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
 // LoadDepthwise3x3.
 func TestDepthwise3x3Golden(t *testing.T) {
@@ -122,7 +144,7 @@ func TestDepthwise3x3Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenForward(g, l.Forward)
+		rep, err := verify.CheckGoldenCall(g, depthwise3x3Call(l))
 		t.Log(verify.Line("Depthwise3x3", "golden:"+filepath.Base(path), rep, err))
 		if err != nil {
 			t.Error(err)
@@ -141,32 +163,37 @@ func TestDepthwise3x3Errors(t *testing.T) {
 	w := verify.RandomWeights(p, rng)
 	l := newDepthwise3x3ForTest(t, w)
 	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
-	for _, err := range verify.CheckRejects(p, l.Forward, h, wd) {
+	for _, err := range verify.CheckRejectsCall(p, depthwise3x3Call(l), h, wd) {
 		t.Error(err)
 	}
 	newLayer := func(w verify.Weights) error {
-		_, err := NewDepthwise3x3(Depthwise3x3Weights(w))
+		_, err := NewDepthwise3x3(depthwise3x3Weights(w))
 		return err
 	}
-	for _, err := range verify.CheckWeightRejects(w, newLayer) {
+	for _, err := range verify.CheckWeightRejects(p, w, newLayer) {
 		t.Error("NewDepthwise3x3: ", err)
+	}
+	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	if err := l.Route(make([]float32, 2*l.RoutingLen()-1), x, 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(routing)") {
+		t.Errorf("Route with a short routing: error %v, want one naming len(routing)", err)
+	}
+	if err := l.Route(make([]float32, 2*l.RoutingLen()), x[1:], 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(src)") {
+		t.Errorf("Route with a short src: error %v, want one naming len(src)", err)
 	}
 	if _, err := LoadDepthwise3x3(filepath.Join(t.TempDir(), "missing.safetensors"), ""); err == nil {
 		t.Error("LoadDepthwise3x3 of a missing file: no error")
 	}
 }
 
-// depthwise3x3Tensors lays weights out as a PyTorch state_dict would under prefix.
+// depthwise3x3Tensors lays weights out as a PyTorch state_dict would under prefix,
+// at the module paths LoadDepthwise3x3 reads.
 func depthwise3x3Tensors(prefix string, w verify.Weights) []dyrt.Tensor {
-	ts := []dyrt.Tensor{
+	return []dyrt.Tensor{
 		dyrt.F32Tensor(prefix+"weight", []int{4, 32, 1, 3, 3}, w.Weight),
+		dyrt.F32Tensor(prefix+"bias", []int{32}, w.Bias),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.weight", []int{128, 32}, w.FCWeight),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.bias", []int{128}, w.FCBias),
 	}
-	if w.Bias != nil {
-		ts = append(ts, dyrt.F32Tensor(prefix+"bias", []int{32}, w.Bias))
-	}
-	return ts
 }
 
 // TestDepthwise3x3Load checks that LoadDepthwise3x3 reads a state_dict-style safetensors
@@ -175,7 +202,7 @@ func TestDepthwise3x3Load(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	p := depthwise3x3Params
 	w := verify.RandomWeights(p, rng)
-	const prefix = "layer1.0.conv1."
+	const prefix = "module."
 	path := filepath.Join(t.TempDir(), "w.safetensors")
 	if err := dyrt.Write(path, nil, depthwise3x3Tensors(prefix, w)); err != nil {
 		t.Fatal(err)
@@ -188,11 +215,12 @@ func TestDepthwise3x3Load(t *testing.T) {
 	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	a, b := make([]float32, 2*p.OutC*ho*wo), make([]float32, 2*p.OutC*ho*wo)
-	if err := loaded.Forward(a, x, 2, h, wd); err != nil {
+	if err := depthwise3x3Call(loaded)(a, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if err := direct.Forward(b, x, 2, h, wd); err != nil {
+	if err := depthwise3x3Call(direct)(b, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
 	for i := range a {
@@ -200,23 +228,65 @@ func TestDepthwise3x3Load(t *testing.T) {
 			t.Fatalf("element %d: loaded layer gives %v, NewDepthwise3x3 gives %v", i, a[i], b[i])
 		}
 	}
-	if _, err := LoadDepthwise3x3(path, "other."); err == nil || !strings.Contains(err.Error(), "other.weight") {
-		t.Errorf("LoadDepthwise3x3 with a wrong prefix: error %v, want one naming other.weight", err)
+	ts := depthwise3x3Tensors("", w)
+	if _, err := LoadDepthwise3x3(path, "other."); err == nil || !strings.Contains(err.Error(), "other."+ts[0].Name) {
+		t.Errorf("LoadDepthwise3x3 with a wrong prefix: error %v, want one naming other.%s", err, ts[0].Name)
 	}
-	bad := w
-	bad.FCBias = append(bad.FCBias[:len(bad.FCBias):len(bad.FCBias)], 0)
+	// The last tensor one element too long.
+	last := &ts[len(ts)-1]
+	last.Data = append(last.Data[:len(last.Data):len(last.Data)], 0, 0, 0, 0)
+	last.Shape = []int{len(last.Data) / 4}
 	badPath := filepath.Join(t.TempDir(), "bad.safetensors")
-	ts := depthwise3x3Tensors("", bad)
-	ts[2].Shape = []int{len(bad.FCBias)}
 	if err := dyrt.Write(badPath, nil, ts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadDepthwise3x3(badPath, ""); err == nil || !strings.Contains(err.Error(), "_coefficient_fn.fc.bias") {
-		t.Errorf("LoadDepthwise3x3 with an ill-shaped fc.bias: error %v, want one naming the tensor", err)
+	if _, err := LoadDepthwise3x3(badPath, ""); err == nil || !strings.Contains(err.Error(), last.Name) {
+		t.Errorf("LoadDepthwise3x3 with an ill-shaped %s: error %v, want one naming the tensor", last.Name, err)
 	}
 }
 
-// TestDepthwise3x3Allocs checks that steady-state Forward calls do not allocate.
+// TestDepthwise3x3Routed checks that Route and then ForwardRouted with its routing
+// give the bits of a call that routes itself, at GOMAXPROCS 1 and 2 and
+// with every kernel variant of this build.
+func TestDepthwise3x3Routed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
+	depthwise3x3SplitFLOPs = 0
+	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	rng := rand.New(rand.NewPCG(15, 16))
+	p := depthwise3x3Params
+	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
+	ho, wo := l.OutputSize(h, wd)
+	const n = 3
+	x := verify.RandomInput(n, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, n, h, wd, rng)
+	routing := make([]float32, n*l.RoutingLen())
+	for _, asm := range []bool{false, depthwise3x3AsmOK} {
+		depthwise3x3UseAsm = asm
+		if err := l.Route(routing, x, n, h, wd); err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			want := make([]float32, n*p.OutC*ho*wo)
+			got := make([]float32, len(want))
+			if err := depthwise3x3Call(l)(want, x, e, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.ForwardRouted(got, x, routing, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDepthwise3x3Allocs checks that steady-state calls do not allocate.
 func TestDepthwise3x3Allocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	p := depthwise3x3Params
@@ -224,19 +294,25 @@ func TestDepthwise3x3Allocs(t *testing.T) {
 	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	y := make([]float32, 2*p.OutC*ho*wo)
-	if err := l.Forward(y, x, 2, h, wd); err != nil {
+	call := depthwise3x3Call(l)
+	if err := call(y, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
-		t.Errorf("Forward allocates %v times per call, want 0", a)
+	if a := testing.AllocsPerRun(10, func() { _ = call(y, x, e, 2, h, wd) }); a != 0 {
+		t.Errorf("the forward method allocates %v times per call, want 0", a)
+	}
+	routing := make([]float32, 2*l.RoutingLen())
+	if a := testing.AllocsPerRun(10, func() { _ = l.Route(routing, x, 2, h, wd) }); a != 0 {
+		t.Errorf("Route allocates %v times per call, want 0", a)
 	}
 }
 
-// TestDepthwise3x3Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for three
-// (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build, and for
+// TestDepthwise3x3Threads checks that the forward method gives the same bits with
+// GOMAXPROCS 1, 2 and 4, for one sample (split across output channels) and
+// for three (split across samples, or sample by sample across output
+// channels with 4 goroutines), with every kernel variant of this build, and for
 // the assembly with both one-sample splits: by channel block with shared
 // buffers, and with each part's own packed input.
 func TestDepthwise3x3Threads(t *testing.T) {
@@ -250,17 +326,19 @@ func TestDepthwise3x3Threads(t *testing.T) {
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := depthwise3x3Call(l)
 	for _, asm := range []bool{false, depthwise3x3AsmOK} {
 		depthwise3x3UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
 				for _, own := range []int{0, 4} {
 					depthwise3x3OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
-					if err := l.Forward(got, x, n, h, wd); err != nil {
+					if err := call(got, x, e, n, h, wd); err != nil {
 						t.Fatal(err)
 					}
 					if want == nil {
@@ -286,12 +364,15 @@ func TestDepthwise3x3Concurrent(t *testing.T) {
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := depthwise3x3Call(l)
 	const workers = 4
 	var xs, want [workers][]float32
+	var es [workers]verify.Extra
 	for i := range xs {
 		xs[i] = verify.RandomInput(1, p.InC*h*wd, rng)
+		es[i] = verify.RandomExtra(p, 1, h, wd, rng)
 		want[i] = make([]float32, p.OutC*ho*wo)
-		if err := l.Forward(want[i], xs[i], 1, h, wd); err != nil {
+		if err := call(want[i], xs[i], es[i], 1, h, wd); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,13 +384,13 @@ func TestDepthwise3x3Concurrent(t *testing.T) {
 			defer wg.Done()
 			got := make([]float32, len(want[i]))
 			for rep := 0; rep < 3; rep++ {
-				if err := l.Forward(got, xs[i], 1, h, wd); err != nil {
+				if err := call(got, xs[i], es[i], 1, h, wd); err != nil {
 					errs <- err.Error()
 					return
 				}
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
-						errs <- "concurrent Forward differs from a lone call"
+						errs <- "a concurrent call differs from a lone call"
 						return
 					}
 				}
@@ -324,7 +405,7 @@ func TestDepthwise3x3Concurrent(t *testing.T) {
 }
 
 // FuzzDepthwise3x3 lets the fuzzer choose weights, inputs, the batch size and the
-// input size, and checks Forward against the reference.
+// input size, and checks the forward method against the reference.
 func FuzzDepthwise3x3(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
 	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
@@ -334,40 +415,49 @@ func FuzzDepthwise3x3(f *testing.F) {
 		h := 2 + int(hb)%12
 		wd := 2 + int(wbyte)%12
 		if p.CheckInput(h, wd) != nil {
-			if err := newDepthwise3x3ForTest(t, verify.WeightsFromBytes(p, wb)).Forward(nil, nil, 0, h, wd); err == nil {
-				t.Fatalf("Forward accepted input size %dx%d that the reference rejects", h, wd)
+			if err := depthwise3x3Call(newDepthwise3x3ForTest(t, verify.WeightsFromBytes(p, wb)))(nil, nil, verify.Extra{}, 0, h, wd); err == nil {
+				t.Fatalf("the forward method accepted input size %dx%d that the reference rejects", h, wd)
 			}
 			return
 		}
 		w := verify.WeightsFromBytes(p, wb)
 		x := verify.InputFromBytes(n*p.InC*h*wd, xb)
+		e := verify.ExtraFromBytes(p, n, h, wd, xb)
 		l := newDepthwise3x3ForTest(t, w)
-		if _, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd); err != nil {
+		if _, err := verify.CheckCall(p, w, depthwise3x3Call(l), x, e, n, h, wd); err != nil {
 			t.Fatalf("n=%d h=%d w=%d: %v", n, h, wd, err)
 		}
 	})
 }
 
-// BenchmarkDepthwise3x3 measures Forward at batch sizes 1 and 8 on a 32×32
-// input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+// BenchmarkDepthwise3x3 measures the forward method at batch sizes 1 and 8 on a
+// 32×32 input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
 func BenchmarkDepthwise3x3(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(b, verify.RandomWeights(p, rng))
 	const h, wd = 32, 32
 	ho, wo := l.OutputSize(h, wd)
+	call := depthwise3x3Call(l)
 	for _, n := range []int{1, 8} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		y := make([]float32, n*p.OutC*ho*wo)
 		flops := 2 * float64(n) * float64(p.OutC*p.Taps()*ho*wo)
 		b.Run("N="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := l.Forward(y, x, n, h, wd); err != nil {
+				if err := call(y, x, e, n, h, wd); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			variant := 0.0
+			if depthwise3x3UseAsm {
+				variant = 1
+			}
+			b.ReportMetric(variant, "variant")
 		})
 	}
 }

@@ -12,12 +12,12 @@ const depthwise3x3AsmOK = false
 var depthwise3x3UseAsm = false
 
 // forwardRT is never called in this build.
-func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src []float32, n, h, w int) {
+func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src, ext, res []float32, n, h, w int) {
 	panic("Depthwise3x3: no assembly in this build")
 }
 
 // forwardRTOne is never called in this build.
-func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x []float32, h, w, procs int) {
+func (l *Depthwise3x3) forwardRTOne(s *depthwise3x3Scratch, y, x, rv, r []float32, h, w, procs int) {
 	panic("Depthwise3x3: no assembly in this build")
 }
 

@@ -28,17 +28,17 @@ func (l *Depthwise3x3) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=32, h, w] with the fused kernel into
-// y [Cout=32, ho, wo], block by block of 1 output channels: blocks gb in [gb0, gb1)
-// of the 32 (group gb/1, block gb%1 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Depthwise3x3) conv(y, x, fused []float32, h, w, ho, wo int, gb0, gb1 int) {
+// conv convolves one sample x [Cin=32, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=32, ho, wo], block by block of 1 output channels: blocks gb
+// in [gb0, gb1) of the 32 (group gb/1, block gb%1 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Depthwise3x3) conv(y, x, fused, bias, res []float32, h, w, ho, wo int, gb0, gb1 int) {
 	oxLo, oxHi := dyrt.InteriorRange(w, wo, 3, 1, 1, 1)
 	for gb := gb0; gb < gb1; gb++ {
 		g, b := gb/1, gb%1
 		xg := x[g*h*w:][:1*h*w]
 		o0 := g + b
-		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], l.bias[o0:][:1], h, w, ho, wo, oxLo, oxHi)
+		l.convBlock1(y[o0*ho*wo:][:1*ho*wo], xg, fused[gb*9:][:9], bias[o0:][:1], h, w, ho, wo, oxLo, oxHi)
 	}
 }
 

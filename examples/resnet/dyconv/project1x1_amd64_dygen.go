@@ -177,8 +177,9 @@ func project1x1RTConv4x3Checked(a *project1x1Asm, out, in, w, bias []float32, nb
 
 // forwardRT is Forward's AVX2+FMA path on this goroutine for n samples of
 // h×w: per sample route (shared with the Go path), fuse into the
-// micro-kernels' layout, pack, convolve, copy out.
-func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w int) {
+// micro-kernels' layout, pack, convolve, copy out. ext and res are the
+// samples' routing and residual (nil when absent).
+func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src, ext, res []float32, n, h, w int) {
 	a := project1x1AsmPool.Get().(*project1x1Asm)
 	defer project1x1AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
@@ -187,10 +188,10 @@ func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w
 	for i := 0; i < n; i++ {
 		x := src[i*inSize : (i+1)*inSize]
 		y := dst[i*outSize : (i+1)*outSize]
-		l.route(s, x, h*w)
+		l.route(s, x, h*w, dyrt.Sample(ext, i, 128))
 		l.fuseAsm(a.fused, s.pi, 0, 8)
 		l.packRT(a, a.in, x, 0, 16)
-		l.convRT(a, a.in, a.fused, 0, y, 0, 8)
+		l.convRT(a, a.in, a.fused, l.bias, 0, y, dyrt.Sample(res, i, outSize), 0, 8)
 	}
 }
 
@@ -204,7 +205,9 @@ func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w
 // packed input shared by the parts would be read by every core and then,
 // at the next call, packed again by one, each of its stores first
 // invalidating the other cores' copies.
-func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x []float32, h, w, procs int) {
+//
+// rv is the sample's routing (nil: route it), r its residual.
+func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x, rv, r []float32, h, w, procs int) {
 	a := project1x1AsmPool.Get().(*project1x1Asm)
 	defer project1x1AsmPool.Put(a)
 	ho, wo := l.OutputSize(h, w)
@@ -214,18 +217,22 @@ func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x []float32, h, w, pr
 		limit = project1x1OwnProcs
 	}
 	own := procs <= limit
-	s.asm, s.dst, s.src, s.h, s.w, s.ho, s.wo = a, y, x, h, w, ho, wo
+	s.asm, s.dst, s.src, s.res, s.h, s.w, s.ho, s.wo = a, y, x, r, h, w, ho, wo
 	if own {
 		s.asm = nil // the first phase only pools
 	}
-	s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
-	s.job.Run(s, s.parts)
+	s.pool = rv == nil
+	if s.pool || !own {
+		s.phase, s.parts = project1x1PrepAsm, min(16, 2*procs)
+		s.job.Run(s, s.parts)
+	}
+	l.routeHead(s, rv)
 	s.phase, s.parts = project1x1ConvAsm, min(8, 2*procs)
 	if own {
 		s.phase, s.parts = project1x1OwnAsm, min(8, procs)
 	}
 	s.job.Run(s, s.parts)
-	s.asm, s.dst, s.src = nil, nil, nil
+	s.asm, s.dst, s.src, s.res = nil, nil, nil, nil
 }
 
 // asmPart runs part p of forwardRTOne's current phase: the mean pool and
@@ -235,7 +242,9 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	a := s.asm
 	if s.phase == project1x1PrepAsm {
 		lo, hi := dyrt.Split(16, s.parts, p)
-		l.routePool(s, s.src, s.h*s.w, lo, hi)
+		if s.pool {
+			l.routePool(s, s.src, s.h*s.w, lo, hi)
+		}
 		if a != nil { // else the parts of the next phase pack their own input
 			l.packRT(a, a.in, s.src, lo, hi)
 		}
@@ -251,7 +260,7 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 	o0, o1 := project1x1BlockChannels(lo, hi)
 	l.routeChannels(s, o0, o1)
 	l.fuseAsm(a.fused, s.pi, lo, hi)
-	l.convRT(a, a.in, a.fused, 0, s.dst, lo, hi)
+	l.convRT(a, a.in, a.fused, l.bias, 0, s.dst, s.res, lo, hi)
 }
 
 // packRT writes the padded input x [16, h, w] into dst (a.inLen floats) as
@@ -311,16 +320,17 @@ func project1x1Gather2(dst, src []float32, n int)
 // convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those
 // channel blocks; then copies their output rows into y. fused holds the
-// fused kernel from channel block f0 on. Disjoint block ranges write
-// disjoint outputs and may run concurrently.
-func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []float32, u0, u1 int) {
+// fused kernel from channel block f0 on, bias the layer's or the sample's
+// bias. Disjoint block ranges write disjoint outputs and may run
+// concurrently.
+func (l *Project1x1) convRT(a *project1x1Asm, in, fused, bias []float32, f0 int, y, res []float32, u0, u1 int) {
 	if u0 >= u1 {
 		return
 	}
 	npb := a.npb
 	for b0 := 0; b0 < npb; b0 += a.chunk {
 		q := b0 * 24
-		l.blocksRT(a, in[q:], fused, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
+		l.blocksRT(a, in[q:], fused, bias, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := project1x1BlockChannels(u0, u1)
 	if a.wq == a.wo {
@@ -340,13 +350,13 @@ func (l *Project1x1) convRT(a *project1x1Asm, in, fused []float32, f0 int, y []f
 // blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
 // pixel blocks: their input from in, whose channels are ps floats apart,
 // their output from q on in a.out (see convRT for fused and f0).
-func (l *Project1x1) blocksRT(a *project1x1Asm, in, fused []float32, f0, u0, u1, q, nb, ps int) {
+func (l *Project1x1) blocksRT(a *project1x1Asm, in, fused, bias []float32, f0, u0, u1, q, nb, ps int) {
 	for u := u0; u < u1; u++ {
 		g, b := u/8, u%8
 		inG := in[g*16*ps:]
 		o := g*32 + b*4
 		w := fused[(o-f0*4)*16:]
-		project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, l.bias[o:], nb, ps)
+		project1x1RTConv4x3Checked(a, a.out[o*a.ops+q:], inG, w, bias[o:], nb, ps)
 	}
 }
 
@@ -384,8 +394,7 @@ func (l *Project1x1) fuseTaps(fused, pi []float32, o, t0 int) {
 	}
 }
 
-// project1x1Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8)
-// (assembly, AVX2+FMA).
+// project1x1Fuse4 fuses the experts of 4 output channels, 16 taps at a time (then 8) (assembly, AVX2+FMA).
 //
 //go:noescape
 func project1x1Fuse4(dst, w, pi []float32, n8 int)

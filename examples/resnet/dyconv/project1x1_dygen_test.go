@@ -22,22 +22,41 @@ var project1x1Params = verify.Params{
 	InC: 16, OutC: 32, KH: 1, KW: 1, SH: 2, SW: 2, DH: 1, DW: 1,
 	PadT: 0, PadB: 0, PadL: 0, PadR: 0,
 	Groups: 1, K: 4, Bias: false, Mode: "zeros",
+	Routing: "dynet", Gate: "softmax", Temperature: 0, AttnC: 0,
+	BatchNorm: false, BNEps: 0, Activation: "none", Residual: false, ExternalRouting: false,
 }
 
 // project1x1Sizes are the input sizes the differential tests run.
 var project1x1Sizes = [][2]int{{1, 1}, {2, 3}, {5, 4}, {6, 8}, {6, 7}}
 
+// project1x1Weights takes the layer's tensors from the reference's Weights.
+func project1x1Weights(w verify.Weights) Project1x1Weights {
+	return Project1x1Weights{
+		Weight:   w.Weight,
+		FCWeight: w.FCWeight,
+		FCBias:   w.FCBias,
+	}
+}
+
 func newProject1x1ForTest(tb testing.TB, w verify.Weights) *Project1x1 {
 	tb.Helper()
-	l, err := NewProject1x1(Project1x1Weights(w))
+	l, err := NewProject1x1(project1x1Weights(w))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return l
 }
 
-// TestProject1x1 checks Forward against the float64 reference on random weights
-// and inputs, with NaN-filled outputs and guard bands.
+// project1x1Call runs l's forward method on x with the extra inputs e (the
+// residual, the routing), for the reference harness.
+func project1x1Call(l *Project1x1) verify.CallFunc {
+	return func(dst, src []float32, e verify.Extra, n, h, w int) error {
+		return l.Forward(dst, src, n, h, w)
+	}
+}
+
+// TestProject1x1 checks the forward method against the float64 reference on
+// random weights and inputs, with NaN-filled outputs and guard bands.
 func TestProject1x1(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 32))
 	p := project1x1Params
@@ -51,7 +70,8 @@ func TestProject1x1(t *testing.T) {
 				}
 				h, wd := size[0], size[1]
 				x := verify.RandomInput(n, p.InC*h*wd, rng)
-				rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+				e := verify.RandomExtra(p, n, h, wd, rng)
+				rep, err := verify.CheckCall(p, w, project1x1Call(l), x, e, n, h, wd)
 				t.Log(verify.Line("Project1x1", "random", rep, err))
 				if err != nil {
 					t.Errorf("n=%d h=%d w=%d: %v", n, h, wd, err)
@@ -81,6 +101,7 @@ func TestProject1x1Variants(t *testing.T) {
 	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		for _, v := range []struct {
 			name string
 			asm  bool
@@ -91,7 +112,7 @@ func TestProject1x1Variants(t *testing.T) {
 			if v.cut {
 				project1x1ChunkBytes = 1
 			}
-			rep, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd)
+			rep, err := verify.CheckCall(p, w, project1x1Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Project1x1", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
@@ -100,7 +121,7 @@ func TestProject1x1Variants(t *testing.T) {
 	}
 }
 
-// TestProject1x1Golden checks Forward on the PyTorch golden files named by
+// TestProject1x1Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
 // LoadProject1x1.
 func TestProject1x1Golden(t *testing.T) {
@@ -122,7 +143,7 @@ func TestProject1x1Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenForward(g, l.Forward)
+		rep, err := verify.CheckGoldenCall(g, project1x1Call(l))
 		t.Log(verify.Line("Project1x1", "golden:"+filepath.Base(path), rep, err))
 		if err != nil {
 			t.Error(err)
@@ -141,32 +162,36 @@ func TestProject1x1Errors(t *testing.T) {
 	w := verify.RandomWeights(p, rng)
 	l := newProject1x1ForTest(t, w)
 	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
-	for _, err := range verify.CheckRejects(p, l.Forward, h, wd) {
+	for _, err := range verify.CheckRejectsCall(p, project1x1Call(l), h, wd) {
 		t.Error(err)
 	}
 	newLayer := func(w verify.Weights) error {
-		_, err := NewProject1x1(Project1x1Weights(w))
+		_, err := NewProject1x1(project1x1Weights(w))
 		return err
 	}
-	for _, err := range verify.CheckWeightRejects(w, newLayer) {
+	for _, err := range verify.CheckWeightRejects(p, w, newLayer) {
 		t.Error("NewProject1x1: ", err)
+	}
+	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	if err := l.Route(make([]float32, 2*l.RoutingLen()-1), x, 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(routing)") {
+		t.Errorf("Route with a short routing: error %v, want one naming len(routing)", err)
+	}
+	if err := l.Route(make([]float32, 2*l.RoutingLen()), x[1:], 2, h, wd); err == nil || !strings.Contains(err.Error(), "len(src)") {
+		t.Errorf("Route with a short src: error %v, want one naming len(src)", err)
 	}
 	if _, err := LoadProject1x1(filepath.Join(t.TempDir(), "missing.safetensors"), ""); err == nil {
 		t.Error("LoadProject1x1 of a missing file: no error")
 	}
 }
 
-// project1x1Tensors lays weights out as a PyTorch state_dict would under prefix.
+// project1x1Tensors lays weights out as a PyTorch state_dict would under prefix,
+// at the module paths LoadProject1x1 reads.
 func project1x1Tensors(prefix string, w verify.Weights) []dyrt.Tensor {
-	ts := []dyrt.Tensor{
+	return []dyrt.Tensor{
 		dyrt.F32Tensor(prefix+"weight", []int{4, 32, 16, 1, 1}, w.Weight),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.weight", []int{128, 16}, w.FCWeight),
 		dyrt.F32Tensor(prefix+"_coefficient_fn.fc.bias", []int{128}, w.FCBias),
 	}
-	if w.Bias != nil {
-		ts = append(ts, dyrt.F32Tensor(prefix+"bias", []int{32}, w.Bias))
-	}
-	return ts
 }
 
 // TestProject1x1Load checks that LoadProject1x1 reads a state_dict-style safetensors
@@ -175,7 +200,7 @@ func TestProject1x1Load(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	p := project1x1Params
 	w := verify.RandomWeights(p, rng)
-	const prefix = "layer1.0.conv1."
+	const prefix = "module."
 	path := filepath.Join(t.TempDir(), "w.safetensors")
 	if err := dyrt.Write(path, nil, project1x1Tensors(prefix, w)); err != nil {
 		t.Fatal(err)
@@ -188,11 +213,12 @@ func TestProject1x1Load(t *testing.T) {
 	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	a, b := make([]float32, 2*p.OutC*ho*wo), make([]float32, 2*p.OutC*ho*wo)
-	if err := loaded.Forward(a, x, 2, h, wd); err != nil {
+	if err := project1x1Call(loaded)(a, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if err := direct.Forward(b, x, 2, h, wd); err != nil {
+	if err := project1x1Call(direct)(b, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
 	for i := range a {
@@ -200,23 +226,65 @@ func TestProject1x1Load(t *testing.T) {
 			t.Fatalf("element %d: loaded layer gives %v, NewProject1x1 gives %v", i, a[i], b[i])
 		}
 	}
-	if _, err := LoadProject1x1(path, "other."); err == nil || !strings.Contains(err.Error(), "other.weight") {
-		t.Errorf("LoadProject1x1 with a wrong prefix: error %v, want one naming other.weight", err)
+	ts := project1x1Tensors("", w)
+	if _, err := LoadProject1x1(path, "other."); err == nil || !strings.Contains(err.Error(), "other."+ts[0].Name) {
+		t.Errorf("LoadProject1x1 with a wrong prefix: error %v, want one naming other.%s", err, ts[0].Name)
 	}
-	bad := w
-	bad.FCBias = append(bad.FCBias[:len(bad.FCBias):len(bad.FCBias)], 0)
+	// The last tensor one element too long.
+	last := &ts[len(ts)-1]
+	last.Data = append(last.Data[:len(last.Data):len(last.Data)], 0, 0, 0, 0)
+	last.Shape = []int{len(last.Data) / 4}
 	badPath := filepath.Join(t.TempDir(), "bad.safetensors")
-	ts := project1x1Tensors("", bad)
-	ts[2].Shape = []int{len(bad.FCBias)}
 	if err := dyrt.Write(badPath, nil, ts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadProject1x1(badPath, ""); err == nil || !strings.Contains(err.Error(), "_coefficient_fn.fc.bias") {
-		t.Errorf("LoadProject1x1 with an ill-shaped fc.bias: error %v, want one naming the tensor", err)
+	if _, err := LoadProject1x1(badPath, ""); err == nil || !strings.Contains(err.Error(), last.Name) {
+		t.Errorf("LoadProject1x1 with an ill-shaped %s: error %v, want one naming the tensor", last.Name, err)
 	}
 }
 
-// TestProject1x1Allocs checks that steady-state Forward calls do not allocate.
+// TestProject1x1Routed checks that Route and then ForwardRouted with its routing
+// give the bits of a call that routes itself, at GOMAXPROCS 1 and 2 and
+// with every kernel variant of this build.
+func TestProject1x1Routed(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
+	project1x1SplitFLOPs = 0
+	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	rng := rand.New(rand.NewPCG(15, 16))
+	p := project1x1Params
+	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
+	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
+	ho, wo := l.OutputSize(h, wd)
+	const n = 3
+	x := verify.RandomInput(n, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, n, h, wd, rng)
+	routing := make([]float32, n*l.RoutingLen())
+	for _, asm := range []bool{false, project1x1AsmOK} {
+		project1x1UseAsm = asm
+		if err := l.Route(routing, x, n, h, wd); err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			want := make([]float32, n*p.OutC*ho*wo)
+			got := make([]float32, len(want))
+			if err := project1x1Call(l)(want, x, e, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.ForwardRouted(got, x, routing, n, h, wd); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestProject1x1Allocs checks that steady-state calls do not allocate.
 func TestProject1x1Allocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	p := project1x1Params
@@ -224,19 +292,25 @@ func TestProject1x1Allocs(t *testing.T) {
 	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)
+	e := verify.RandomExtra(p, 2, h, wd, rng)
 	y := make([]float32, 2*p.OutC*ho*wo)
-	if err := l.Forward(y, x, 2, h, wd); err != nil {
+	call := project1x1Call(l)
+	if err := call(y, x, e, 2, h, wd); err != nil {
 		t.Fatal(err)
 	}
-	if a := testing.AllocsPerRun(10, func() { _ = l.Forward(y, x, 2, h, wd) }); a != 0 {
-		t.Errorf("Forward allocates %v times per call, want 0", a)
+	if a := testing.AllocsPerRun(10, func() { _ = call(y, x, e, 2, h, wd) }); a != 0 {
+		t.Errorf("the forward method allocates %v times per call, want 0", a)
+	}
+	routing := make([]float32, 2*l.RoutingLen())
+	if a := testing.AllocsPerRun(10, func() { _ = l.Route(routing, x, 2, h, wd) }); a != 0 {
+		t.Errorf("Route allocates %v times per call, want 0", a)
 	}
 }
 
-// TestProject1x1Threads checks that Forward gives the same bits with GOMAXPROCS
-// 1, 2 and 4, for one sample (split across output channels) and for three
-// (split across samples, or sample by sample across output channels with 4
-// goroutines), with every kernel variant of this build, and for
+// TestProject1x1Threads checks that the forward method gives the same bits with
+// GOMAXPROCS 1, 2 and 4, for one sample (split across output channels) and
+// for three (split across samples, or sample by sample across output
+// channels with 4 goroutines), with every kernel variant of this build, and for
 // the assembly with both one-sample splits: by channel block with shared
 // buffers, and with each part's own packed input.
 func TestProject1x1Threads(t *testing.T) {
@@ -250,17 +324,19 @@ func TestProject1x1Threads(t *testing.T) {
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := project1x1Call(l)
 	for _, asm := range []bool{false, project1x1AsmOK} {
 		project1x1UseAsm = asm
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
 			var want []float32
 			for _, procs := range []int{1, 2, 4} {
 				runtime.GOMAXPROCS(procs)
 				for _, own := range []int{0, 4} {
 					project1x1OwnProcs = own // 0: split by channel block, shared buffers
 					got := make([]float32, n*p.OutC*ho*wo)
-					if err := l.Forward(got, x, n, h, wd); err != nil {
+					if err := call(got, x, e, n, h, wd); err != nil {
 						t.Fatal(err)
 					}
 					if want == nil {
@@ -286,12 +362,15 @@ func TestProject1x1Concurrent(t *testing.T) {
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
 	ho, wo := l.OutputSize(h, wd)
+	call := project1x1Call(l)
 	const workers = 4
 	var xs, want [workers][]float32
+	var es [workers]verify.Extra
 	for i := range xs {
 		xs[i] = verify.RandomInput(1, p.InC*h*wd, rng)
+		es[i] = verify.RandomExtra(p, 1, h, wd, rng)
 		want[i] = make([]float32, p.OutC*ho*wo)
-		if err := l.Forward(want[i], xs[i], 1, h, wd); err != nil {
+		if err := call(want[i], xs[i], es[i], 1, h, wd); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,13 +382,13 @@ func TestProject1x1Concurrent(t *testing.T) {
 			defer wg.Done()
 			got := make([]float32, len(want[i]))
 			for rep := 0; rep < 3; rep++ {
-				if err := l.Forward(got, xs[i], 1, h, wd); err != nil {
+				if err := call(got, xs[i], es[i], 1, h, wd); err != nil {
 					errs <- err.Error()
 					return
 				}
 				for j := range got {
 					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
-						errs <- "concurrent Forward differs from a lone call"
+						errs <- "a concurrent call differs from a lone call"
 						return
 					}
 				}
@@ -324,7 +403,7 @@ func TestProject1x1Concurrent(t *testing.T) {
 }
 
 // FuzzProject1x1 lets the fuzzer choose weights, inputs, the batch size and the
-// input size, and checks Forward against the reference.
+// input size, and checks the forward method against the reference.
 func FuzzProject1x1(f *testing.F) {
 	f.Add([]byte{}, []byte{}, uint8(0), uint8(0), uint8(0))
 	f.Add([]byte("dygen weights"), []byte("dygen input \x00\xff\x7f\x80"), uint8(2), uint8(3), uint8(5))
@@ -334,40 +413,49 @@ func FuzzProject1x1(f *testing.F) {
 		h := 1 + int(hb)%12
 		wd := 1 + int(wbyte)%12
 		if p.CheckInput(h, wd) != nil {
-			if err := newProject1x1ForTest(t, verify.WeightsFromBytes(p, wb)).Forward(nil, nil, 0, h, wd); err == nil {
-				t.Fatalf("Forward accepted input size %dx%d that the reference rejects", h, wd)
+			if err := project1x1Call(newProject1x1ForTest(t, verify.WeightsFromBytes(p, wb)))(nil, nil, verify.Extra{}, 0, h, wd); err == nil {
+				t.Fatalf("the forward method accepted input size %dx%d that the reference rejects", h, wd)
 			}
 			return
 		}
 		w := verify.WeightsFromBytes(p, wb)
 		x := verify.InputFromBytes(n*p.InC*h*wd, xb)
+		e := verify.ExtraFromBytes(p, n, h, wd, xb)
 		l := newProject1x1ForTest(t, w)
-		if _, err := verify.CheckForward(p, w, l.Forward, x, n, h, wd); err != nil {
+		if _, err := verify.CheckCall(p, w, project1x1Call(l), x, e, n, h, wd); err != nil {
 			t.Fatalf("n=%d h=%d w=%d: %v", n, h, wd, err)
 		}
 	})
 }
 
-// BenchmarkProject1x1 measures Forward at batch sizes 1 and 8 on a 32×32
-// input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+// BenchmarkProject1x1 measures the forward method at batch sizes 1 and 8 on a
+// 32×32 input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
 func BenchmarkProject1x1(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := project1x1Params
 	l := newProject1x1ForTest(b, verify.RandomWeights(p, rng))
 	const h, wd = 32, 32
 	ho, wo := l.OutputSize(h, wd)
+	call := project1x1Call(l)
 	for _, n := range []int{1, 8} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
+		e := verify.RandomExtra(p, n, h, wd, rng)
 		y := make([]float32, n*p.OutC*ho*wo)
 		flops := 2 * float64(n) * float64(p.OutC*p.Taps()*ho*wo)
 		b.Run("N="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := l.Forward(y, x, n, h, wd); err != nil {
+				if err := call(y, x, e, n, h, wd); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			variant := 0.0
+			if project1x1UseAsm {
+				variant = 1
+			}
+			b.ReportMetric(variant, "variant")
 		})
 	}
 }

@@ -12,12 +12,12 @@ const project1x1AsmOK = false
 var project1x1UseAsm = false
 
 // forwardRT is never called in this build.
-func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src []float32, n, h, w int) {
+func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src, ext, res []float32, n, h, w int) {
 	panic("Project1x1: no assembly in this build")
 }
 
 // forwardRTOne is never called in this build.
-func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x []float32, h, w, procs int) {
+func (l *Project1x1) forwardRTOne(s *project1x1Scratch, y, x, rv, r []float32, h, w, procs int) {
 	panic("Project1x1: no assembly in this build")
 }
 

@@ -28,20 +28,20 @@ func (l *Project1x1) fuse(fused, pi []float32, c0, c1 int) {
 	}
 }
 
-// conv convolves one sample x [Cin=16, h, w] with the fused kernel into
-// y [Cout=32, ho, wo], block by block of 6 output channels: blocks gb in [gb0, gb1)
-// of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write disjoint
-// outputs and may run concurrently.
-func (l *Project1x1) conv(y, x, fused []float32, h, w, ho, wo int, gb0, gb1 int) {
+// conv convolves one sample x [Cin=16, h, w] with the fused kernel and the bias
+// bias [Cout] into y [Cout=32, ho, wo], block by block of 6 output channels: blocks gb
+// in [gb0, gb1) of the 6 (group gb/6, block gb%6 of the group). Disjoint ranges write
+// disjoint outputs and may run concurrently.
+func (l *Project1x1) conv(y, x, fused, bias, res []float32, h, w, ho, wo int, gb0, gb1 int) {
 	oxLo, oxHi := dyrt.InteriorRange(w, wo, 1, 2, 0, 1)
 	for gb := gb0; gb < gb1; gb++ {
 		g, b := gb/6, gb%6
 		xg := x[g*h*w*16:][:16*h*w]
 		o0 := g*32 + b*6
 		if b < 5 {
-			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:6], h, w, ho, wo, oxLo, oxHi)
+			l.convBlock6(y[o0*ho*wo:][:6*ho*wo], xg, fused[gb*96:][:96], bias[o0:][:6], h, w, ho, wo, oxLo, oxHi)
 		} else {
-			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*96:][:96], l.bias[o0:][:2], h, w, ho, wo, oxLo, oxHi)
+			l.convBlock2(y[o0*ho*wo:][:2*ho*wo], xg, fused[gb*96:][:96], bias[o0:][:2], h, w, ho, wo, oxLo, oxHi)
 		}
 	}
 }
