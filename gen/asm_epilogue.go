@@ -84,8 +84,20 @@ func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
 			ctx.AppendDatum(operand.U32(v))
 		}
 	}
+	// The tail masks: 8 lanes on, then 8 off. The 8 lanes that start at
+	// element 8−r have their first r lanes on.
+	for j := 0; j < 16; j++ {
+		m := uint32(0)
+		if j < 8 {
+			m = 0xffffffff
+		}
+		ctx.AppendDatum(operand.U32(m))
+	}
 	return e
 }
+
+// mask is the address of the tail-mask table (16 lanes, see newEpilogue).
+func (e *epilogue) mask() operand.Mem { return e.consts.Offset(32 * epiConsts) }
 
 // c is constant i as a vector operand.
 func (e *epilogue) c(i int) operand.Mem { return e.consts.Offset(32 * i) }
@@ -177,15 +189,18 @@ func emitEpiKernel(ctx *build.Context, pl *Plan, e *epilogue) {
 		sig = "func(dst, src, res []float32, n int)"
 	}
 	ctx.SignatureExpr(sig)
-	ctx.Doc(fmt.Sprintf("%s finishes n outputs (%s), 8 at a time.", name, e.what()))
-	dst, src, res, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
+	ctx.Doc(fmt.Sprintf("%s finishes n outputs (%s), 8 at a time and the last n mod 8 with masked loads and stores (VMASKMOVPS: masked-off lanes are neither read nor written).", name, e.what()))
+	dst, src, res, n, tail := reg.RDI, reg.RSI, reg.RDX, reg.RCX, reg.R8
 	ctx.Load(ctx.Param("dst").Base(), dst)
 	ctx.Load(ctx.Param("src").Base(), src)
 	if pl.Residual {
 		ctx.Load(ctx.Param("res").Base(), res)
 	}
 	ctx.Load(ctx.Param("n"), n)
+	ctx.MOVQ(n, tail)
+	ctx.ANDQ(operand.U8(7), tail)
 	ctx.SHRQ(operand.U8(3), n)
+	ctx.JZ(operand.LabelRef("tail"))
 	ctx.Label("loop")
 	ctx.VMOVUPS(mem(src, 0), reg.Y0)
 	if pl.Residual {
@@ -198,6 +213,22 @@ func emitEpiKernel(ctx *build.Context, pl *Plan, e *epilogue) {
 	ctx.ADDQ(operand.U32(32), dst)
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.Label("tail")
+	ctx.TESTQ(tail, tail)
+	ctx.JZ(operand.LabelRef("done"))
+	// The mask of the first `tail` lanes starts at element 8 − tail.
+	ctx.NEGQ(tail)
+	ctx.ADDQ(operand.U8(8), tail)
+	ctx.LEAQ(e.mask(), reg.R9)
+	ctx.VMOVDQU(operand.Mem{Base: reg.R9, Index: tail, Scale: 4}, reg.Y4)
+	ctx.VMASKMOVPS(mem(src, 0), reg.Y4, reg.Y0)
+	if pl.Residual {
+		ctx.VMASKMOVPS(mem(res, 0), reg.Y4, reg.Y1)
+		ctx.VADDPS(reg.Y1, reg.Y0, reg.Y0)
+	}
+	e.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
+	ctx.VMASKMOVPS(reg.Y0, reg.Y4, mem(dst, 0))
+	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
 }
