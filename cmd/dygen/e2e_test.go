@@ -245,7 +245,7 @@ func TestVerify(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("verify: code %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
-		if !regexp.MustCompile(`(?m)^Tiny\s+golden:case014\.safetensors\s.*\sok$`).MatchString(stdout) {
+		if !regexp.MustCompile(`(?m)^Tiny\s+golden:case014\.safetensors(_variant:\S+)?\s.*\sok$`).MatchString(stdout) {
 			t.Errorf("no passing golden check of case014:\n%s", stdout)
 		}
 		if !strings.Contains(stdout, "1 of 1 golden files matched") {
@@ -285,10 +285,10 @@ func TestVerify(t *testing.T) {
 		if code != exitFail {
 			t.Fatalf("verify with a wrong golden output: code %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
-		if !regexp.MustCompile(`(?m)^Tiny\s+golden:bad\.safetensors\s.*\sFAIL$`).MatchString(stdout) {
+		if !regexp.MustCompile(`(?m)^Tiny\s+golden:bad\.safetensors(_variant:\S+)?\s.*\sFAIL$`).MatchString(stdout) {
 			t.Errorf("no failing golden row:\n%s", stdout)
 		}
-		if !strings.Contains(stderr, "layer Tiny: check golden:bad.safetensors failed") || !strings.Contains(stderr, "test failed:") {
+		if !regexp.MustCompile(`layer Tiny: check golden:bad\.safetensors(_variant:\S+)? failed`).MatchString(stderr) || !strings.Contains(stderr, "test failed:") {
 			t.Errorf("stderr does not report the failure:\n%s", stderr)
 		}
 		keptDir(t, stderr)
