@@ -265,6 +265,12 @@ func loadCase002(f *dyrt.File, prefix string) (*Case002, error) {
 	return NewCase002(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case002) InChannels() int { return 32 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case002) OutChannels() int { return 32 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

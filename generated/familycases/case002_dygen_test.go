@@ -124,7 +124,7 @@ func TestCase002Variants(t *testing.T) {
 
 // TestCase002Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase002.
+// LoadCase002, with every kernel variant this build and CPU can run.
 func TestCase002Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -144,10 +144,25 @@ func TestCase002Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case002Call(l))
-		t.Log(verify.Line("Case002", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case002AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case002UseAsm = v }(case002UseAsm)
+				case002UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case002Call(l))
+				t.Log(verify.Line("Case002", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -217,6 +232,9 @@ func TestCase002Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase002ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case002Sizes[0][0], case002Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -118,7 +118,7 @@ func TestCase004Variants(t *testing.T) {
 
 // TestCase004Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase004.
+// LoadCase004, with every kernel variant this build and CPU can run.
 func TestCase004Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -138,10 +138,25 @@ func TestCase004Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case004Call(l))
-		t.Log(verify.Line("Case004", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case004AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case004UseAsm = v }(case004UseAsm)
+				case004UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case004Call(l))
+				t.Log(verify.Line("Case004", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -205,6 +220,9 @@ func TestCase004Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase004ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case004Sizes[0][0], case004Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

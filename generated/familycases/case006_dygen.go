@@ -271,6 +271,12 @@ func loadCase006(f *dyrt.File, prefix string) (*Case006, error) {
 	return NewCase006(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case006) InChannels() int { return 12 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case006) OutChannels() int { return 12 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -123,7 +123,7 @@ func TestCase012Variants(t *testing.T) {
 
 // TestCase012Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase012.
+// LoadCase012, with every kernel variant this build and CPU can run.
 func TestCase012Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -143,10 +143,25 @@ func TestCase012Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case012Call(l))
-		t.Log(verify.Line("Case012", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case012AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case012UseAsm = v }(case012UseAsm)
+				case012UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case012Call(l))
+				t.Log(verify.Line("Case012", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -215,6 +230,9 @@ func TestCase012Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase012ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case012Sizes[0][0], case012Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

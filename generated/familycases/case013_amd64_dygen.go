@@ -19,20 +19,21 @@ var case013AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case013UseAsm = case013AsmOK
 
-// case013Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in assembly 8 floats at a time, the tail in Go.
+// case013Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
+// the same way wherever a call's rows begin and end.
 func case013Epilogue(dst, src, res []float32) {
-	n8 := len(dst) &^ 7
-	if n8 > 0 {
-		if len(src) < n8 {
-			panic("Case013: AVX2 epilogue called with short slices (bug in dygen)")
-		}
-		case013Epi(dst[:n8], src[:n8], n8)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst[n8:], src[n8:], nil)
+	if len(src) < n {
+		panic("Case013: AVX2 epilogue called with short slices (bug in dygen)")
+	}
+	case013Epi(dst, src, n)
 }
 
-// case013Epi writes silu(src[i]) into dst[i] for i < n, n a positive
-// multiple of 8 (assembly, AVX2+FMA).
+// case013Epi writes silu(src[i]) into dst[i] for i < n, n > 0
+// (assembly, AVX2+FMA; the caller checks the lengths).
 //
 //go:noescape
 func case013Epi(dst, src []float32, n int)

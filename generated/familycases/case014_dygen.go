@@ -256,6 +256,12 @@ func loadCase014(f *dyrt.File, prefix string) (*Case014, error) {
 	return NewCase014(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case014) InChannels() int { return 20 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case014) OutChannels() int { return 12 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -20,20 +20,21 @@ var case016AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 var case016UseAsm = case016AsmOK
 
 // case016Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in assembly 8 floats at a time, the tail in Go.
+// may be dst itself: all in assembly, so every element is computed
+// the same way wherever a call's rows begin and end.
 func case016Epilogue(dst, src, res []float32) {
-	n8 := len(dst) &^ 7
-	if n8 > 0 {
-		if len(src) < n8 || len(res) < n8 {
-			panic("Case016: AVX2 epilogue called with short slices (bug in dygen)")
-		}
-		case016Epi(dst[:n8], src[:n8], res[:n8], n8)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	dyrt.EpilogueCopy(dyrt.ActNone, dst[n8:], src[n8:], res[n8:])
+	if len(src) < n || len(res) < n {
+		panic("Case016: AVX2 epilogue called with short slices (bug in dygen)")
+	}
+	case016Epi(dst, src, res, n)
 }
 
-// case016Epi writes none(src[i] + res[i]) into dst[i] for i < n, n a positive
-// multiple of 8 (assembly, AVX2+FMA).
+// case016Epi writes none(src[i] + res[i]) into dst[i] for i < n, n > 0
+// (assembly, AVX2+FMA; the caller checks the lengths).
 //
 //go:noescape
 func case016Epi(dst, src, res []float32, n int)

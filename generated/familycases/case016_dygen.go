@@ -235,6 +235,12 @@ func loadCase016(f *dyrt.File, prefix string) (*Case016, error) {
 	return NewCase016(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case016) InChannels() int { return 1 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case016) OutChannels() int { return 1 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

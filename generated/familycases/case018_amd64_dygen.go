@@ -19,20 +19,21 @@ var case018AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case018UseAsm = case018AsmOK
 
-// case018Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): in assembly 8 floats at a time, the tail in Go.
+// case018Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
+// the same way wherever a call's rows begin and end.
 func case018Epilogue(dst, src, res []float32) {
-	n8 := len(dst) &^ 7
-	if n8 > 0 {
-		if len(src) < n8 {
-			panic("Case018: AVX2 epilogue called with short slices (bug in dygen)")
-		}
-		case018Epi(dst[:n8], src[:n8], n8)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	dyrt.EpilogueCopy(dyrt.ActReLU6, dst[n8:], src[n8:], nil)
+	if len(src) < n {
+		panic("Case018: AVX2 epilogue called with short slices (bug in dygen)")
+	}
+	case018Epi(dst, src, n)
 }
 
-// case018Epi writes relu6(src[i]) into dst[i] for i < n, n a positive
-// multiple of 8 (assembly, AVX2+FMA).
+// case018Epi writes relu6(src[i]) into dst[i] for i < n, n > 0
+// (assembly, AVX2+FMA; the caller checks the lengths).
 //
 //go:noescape
 func case018Epi(dst, src []float32, n int)

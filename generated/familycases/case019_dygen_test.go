@@ -118,7 +118,7 @@ func TestCase019Variants(t *testing.T) {
 
 // TestCase019Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase019.
+// LoadCase019, with every kernel variant this build and CPU can run.
 func TestCase019Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -138,10 +138,25 @@ func TestCase019Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case019Call(l))
-		t.Log(verify.Line("Case019", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case019AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case019UseAsm = v }(case019UseAsm)
+				case019UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case019Call(l))
+				t.Log(verify.Line("Case019", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -205,6 +220,9 @@ func TestCase019Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase019ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case019Sizes[0][0], case019Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

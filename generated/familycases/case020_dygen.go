@@ -245,6 +245,12 @@ func loadCase020(f *dyrt.File, prefix string) (*Case020, error) {
 	return NewCase020(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case020) InChannels() int { return 17 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case020) OutChannels() int { return 34 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

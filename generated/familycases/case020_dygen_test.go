@@ -123,7 +123,7 @@ func TestCase020Variants(t *testing.T) {
 
 // TestCase020Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase020.
+// LoadCase020, with every kernel variant this build and CPU can run.
 func TestCase020Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -143,10 +143,25 @@ func TestCase020Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case020Call(l))
-		t.Log(verify.Line("Case020", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case020AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case020UseAsm = v }(case020UseAsm)
+				case020UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case020Call(l))
+				t.Log(verify.Line("Case020", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -215,6 +230,9 @@ func TestCase020Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase020ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case020Sizes[0][0], case020Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

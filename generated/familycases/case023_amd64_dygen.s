@@ -132,7 +132,23 @@ DATA epi<>+496(SB)/4, $0x42fe0000
 DATA epi<>+500(SB)/4, $0x42fe0000
 DATA epi<>+504(SB)/4, $0x42fe0000
 DATA epi<>+508(SB)/4, $0x42fe0000
-GLOBL epi<>(SB), RODATA|NOPTR, $512
+DATA epi<>+512(SB)/4, $0xffffffff
+DATA epi<>+516(SB)/4, $0xffffffff
+DATA epi<>+520(SB)/4, $0xffffffff
+DATA epi<>+524(SB)/4, $0xffffffff
+DATA epi<>+528(SB)/4, $0xffffffff
+DATA epi<>+532(SB)/4, $0xffffffff
+DATA epi<>+536(SB)/4, $0xffffffff
+DATA epi<>+540(SB)/4, $0xffffffff
+DATA epi<>+544(SB)/4, $0x00000000
+DATA epi<>+548(SB)/4, $0x00000000
+DATA epi<>+552(SB)/4, $0x00000000
+DATA epi<>+556(SB)/4, $0x00000000
+DATA epi<>+560(SB)/4, $0x00000000
+DATA epi<>+564(SB)/4, $0x00000000
+DATA epi<>+568(SB)/4, $0x00000000
+DATA epi<>+572(SB)/4, $0x00000000
+GLOBL epi<>(SB), RODATA|NOPTR, $576
 
 // func case023Conv1x1(out []float32, in []float32, w []float32, bias []float32, nblk int)
 // Requires: AVX, FMA3
@@ -233,7 +249,10 @@ TEXT ·case023Epi(SB), NOSPLIT, $0-80
 	MOVQ src_base+24(FP), SI
 	MOVQ res_base+48(FP), DX
 	MOVQ n+72(FP), CX
+	MOVQ CX, R8
+	ANDQ $0x07, R8
 	SHRQ $0x03, CX
+	JZ   tail
 
 loop:
 	VMOVUPS (SI), Y0
@@ -248,5 +267,23 @@ loop:
 	ADDQ    $0x00000020, DI
 	DECQ    CX
 	JNZ     loop
+
+tail:
+	TESTQ      R8, R8
+	JZ         done
+	NEGQ       R8
+	ADDQ       $0x08, R8
+	LEAQ       epi<>+512(SB), R9
+	VMOVDQU    (R9)(R8*4), Y4
+	VMASKMOVPS (SI), Y4, Y0
+	VMASKMOVPS (DX), Y4, Y1
+	VADDPS     Y1, Y0, Y0
+	VXORPS     Y1, Y1, Y1
+	VMAXPS     Y0, Y1, Y0
+	VMOVUPS    epi<>+0(SB), Y1
+	VMINPS     Y0, Y1, Y0
+	VMASKMOVPS Y0, Y4, (DI)
+
+done:
 	VZEROUPPER
 	RET

@@ -245,6 +245,12 @@ func loadCase023(f *dyrt.File, prefix string) (*Case023, error) {
 	return NewCase023(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case023) InChannels() int { return 6 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case023) OutChannels() int { return 2 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -123,7 +123,7 @@ func TestCase024Variants(t *testing.T) {
 
 // TestCase024Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase024.
+// LoadCase024, with every kernel variant this build and CPU can run.
 func TestCase024Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -143,10 +143,25 @@ func TestCase024Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case024Call(l))
-		t.Log(verify.Line("Case024", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case024AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case024UseAsm = v }(case024UseAsm)
+				case024UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case024Call(l))
+				t.Log(verify.Line("Case024", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -215,6 +230,9 @@ func TestCase024Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase024ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case024Sizes[0][0], case024Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

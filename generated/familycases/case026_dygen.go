@@ -195,6 +195,12 @@ func loadCase026(f *dyrt.File, prefix string) (*Case026, error) {
 	return NewCase026(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case026) InChannels() int { return 4 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case026) OutChannels() int { return 1 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -19,20 +19,21 @@ var case027AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case027UseAsm = case027AsmOK
 
-// case027Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in assembly 8 floats at a time, the tail in Go.
+// case027Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
+// the same way wherever a call's rows begin and end.
 func case027Epilogue(dst, src, res []float32) {
-	n8 := len(dst) &^ 7
-	if n8 > 0 {
-		if len(src) < n8 {
-			panic("Case027: AVX2 epilogue called with short slices (bug in dygen)")
-		}
-		case027Epi(dst[:n8], src[:n8], n8)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst[n8:], src[n8:], nil)
+	if len(src) < n {
+		panic("Case027: AVX2 epilogue called with short slices (bug in dygen)")
+	}
+	case027Epi(dst, src, n)
 }
 
-// case027Epi writes silu(src[i]) into dst[i] for i < n, n a positive
-// multiple of 8 (assembly, AVX2+FMA).
+// case027Epi writes silu(src[i]) into dst[i] for i < n, n > 0
+// (assembly, AVX2+FMA; the caller checks the lengths).
 //
 //go:noescape
 func case027Epi(dst, src []float32, n int)

@@ -118,7 +118,7 @@ func TestCase030Variants(t *testing.T) {
 
 // TestCase030Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase030.
+// LoadCase030, with every kernel variant this build and CPU can run.
 func TestCase030Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -138,10 +138,25 @@ func TestCase030Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case030Call(l))
-		t.Log(verify.Line("Case030", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case030AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case030UseAsm = v }(case030UseAsm)
+				case030UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case030Call(l))
+				t.Log(verify.Line("Case030", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -205,6 +220,9 @@ func TestCase030Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase030ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case030Sizes[0][0], case030Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -131,7 +131,7 @@ func TestCase033Variants(t *testing.T) {
 
 // TestCase033Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase033.
+// LoadCase033, with every kernel variant this build and CPU can run.
 func TestCase033Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -151,10 +151,25 @@ func TestCase033Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case033Call(l))
-		t.Log(verify.Line("Case033", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case033AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case033UseAsm = v }(case033UseAsm)
+				case033UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case033Call(l))
+				t.Log(verify.Line("Case033", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -231,6 +246,9 @@ func TestCase033Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase033ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case033Sizes[0][0], case033Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -344,6 +344,12 @@ func loadCase035(f *dyrt.File, prefix string) (*Case035, error) {
 	return NewCase035(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case035) InChannels() int { return 8 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case035) OutChannels() int { return 16 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

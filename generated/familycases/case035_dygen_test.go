@@ -133,7 +133,7 @@ func TestCase035Variants(t *testing.T) {
 
 // TestCase035Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase035.
+// LoadCase035, with every kernel variant this build and CPU can run.
 func TestCase035Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -153,10 +153,25 @@ func TestCase035Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case035Call(l))
-		t.Log(verify.Line("Case035", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case035AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case035UseAsm = v }(case035UseAsm)
+				case035UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case035Call(l))
+				t.Log(verify.Line("Case035", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -235,6 +250,9 @@ func TestCase035Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase035ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case035Sizes[0][0], case035Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -19,20 +19,21 @@ var case036AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
-// case036Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in assembly 8 floats at a time, the tail in Go.
+// case036Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
+// the same way wherever a call's rows begin and end.
 func case036Epilogue(dst, src, res []float32) {
-	n8 := len(dst) &^ 7
-	if n8 > 0 {
-		if len(src) < n8 {
-			panic("Case036: AVX2 epilogue called with short slices (bug in dygen)")
-		}
-		case036Epi(dst[:n8], src[:n8], n8)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst[n8:], src[n8:], nil)
+	if len(src) < n {
+		panic("Case036: AVX2 epilogue called with short slices (bug in dygen)")
+	}
+	case036Epi(dst, src, n)
 }
 
-// case036Epi writes silu(src[i]) into dst[i] for i < n, n a positive
-// multiple of 8 (assembly, AVX2+FMA).
+// case036Epi writes silu(src[i]) into dst[i] for i < n, n > 0
+// (assembly, AVX2+FMA; the caller checks the lengths).
 //
 //go:noescape
 func case036Epi(dst, src []float32, n int)

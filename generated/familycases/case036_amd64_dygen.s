@@ -132,7 +132,23 @@ DATA epi<>+496(SB)/4, $0x42fe0000
 DATA epi<>+500(SB)/4, $0x42fe0000
 DATA epi<>+504(SB)/4, $0x42fe0000
 DATA epi<>+508(SB)/4, $0x42fe0000
-GLOBL epi<>(SB), RODATA|NOPTR, $512
+DATA epi<>+512(SB)/4, $0xffffffff
+DATA epi<>+516(SB)/4, $0xffffffff
+DATA epi<>+520(SB)/4, $0xffffffff
+DATA epi<>+524(SB)/4, $0xffffffff
+DATA epi<>+528(SB)/4, $0xffffffff
+DATA epi<>+532(SB)/4, $0xffffffff
+DATA epi<>+536(SB)/4, $0xffffffff
+DATA epi<>+540(SB)/4, $0xffffffff
+DATA epi<>+544(SB)/4, $0x00000000
+DATA epi<>+548(SB)/4, $0x00000000
+DATA epi<>+552(SB)/4, $0x00000000
+DATA epi<>+556(SB)/4, $0x00000000
+DATA epi<>+560(SB)/4, $0x00000000
+DATA epi<>+564(SB)/4, $0x00000000
+DATA epi<>+568(SB)/4, $0x00000000
+DATA epi<>+572(SB)/4, $0x00000000
+GLOBL epi<>(SB), RODATA|NOPTR, $576
 
 // func case036Conv3x3(out []float32, in []float32, w []float32, bias []float32, nblk int)
 // Requires: AVX, FMA3
@@ -415,7 +431,10 @@ TEXT ·case036Epi(SB), NOSPLIT, $0-56
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ n+48(FP), CX
+	MOVQ CX, R8
+	ANDQ $0x07, R8
 	SHRQ $0x03, CX
+	JZ   tail
 
 loop:
 	VMOVUPS      (SI), Y0
@@ -447,5 +466,40 @@ loop:
 	ADDQ         $0x00000020, DI
 	DECQ         CX
 	JNZ          loop
+
+tail:
+	TESTQ        R8, R8
+	JZ           done
+	NEGQ         R8
+	ADDQ         $0x08, R8
+	LEAQ         epi<>+512(SB), R9
+	VMOVDQU      (R9)(R8*4), Y4
+	VMASKMOVPS   (SI), Y4, Y0
+	VXORPS       epi<>+96(SB), Y0, Y1
+	VMOVUPS      epi<>+128(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      epi<>+160(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       epi<>+192(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS epi<>+224(SB), Y2, Y1
+	VFNMADD231PS epi<>+256(SB), Y2, Y1
+	VMOVUPS      epi<>+288(SB), Y3
+	VFMADD213PS  epi<>+320(SB), Y1, Y3
+	VFMADD213PS  epi<>+352(SB), Y1, Y3
+	VFMADD213PS  epi<>+384(SB), Y1, Y3
+	VFMADD213PS  epi<>+416(SB), Y1, Y3
+	VFMADD213PS  epi<>+448(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VADDPS       epi<>+480(SB), Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       epi<>+64(SB), Y3, Y3
+	VDIVPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (DI)
+
+done:
 	VZEROUPPER
 	RET

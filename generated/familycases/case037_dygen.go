@@ -195,6 +195,12 @@ func loadCase037(f *dyrt.File, prefix string) (*Case037, error) {
 	return NewCase037(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case037) InChannels() int { return 16 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case037) OutChannels() int { return 24 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -127,7 +127,7 @@ func TestCase040Variants(t *testing.T) {
 
 // TestCase040Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase040.
+// LoadCase040, with every kernel variant this build and CPU can run.
 func TestCase040Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -147,10 +147,25 @@ func TestCase040Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case040Call(l))
-		t.Log(verify.Line("Case040", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case040AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case040UseAsm = v }(case040UseAsm)
+				case040UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case040Call(l))
+				t.Log(verify.Line("Case040", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -223,6 +238,9 @@ func TestCase040Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase040ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case040Sizes[0][0], case040Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -294,6 +294,12 @@ func loadCase041(f *dyrt.File, prefix string) (*Case041, error) {
 	return NewCase041(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case041) InChannels() int { return 6 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case041) OutChannels() int { return 3 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

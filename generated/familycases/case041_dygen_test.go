@@ -129,7 +129,7 @@ func TestCase041Variants(t *testing.T) {
 
 // TestCase041Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase041.
+// LoadCase041, with every kernel variant this build and CPU can run.
 func TestCase041Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -149,10 +149,25 @@ func TestCase041Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case041Call(l))
-		t.Log(verify.Line("Case041", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case041AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case041UseAsm = v }(case041UseAsm)
+				case041UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case041Call(l))
+				t.Log(verify.Line("Case041", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -227,6 +242,9 @@ func TestCase041Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase041ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case041Sizes[0][0], case041Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -118,7 +118,7 @@ func TestCase042Variants(t *testing.T) {
 
 // TestCase042Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase042.
+// LoadCase042, with every kernel variant this build and CPU can run.
 func TestCase042Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -138,10 +138,25 @@ func TestCase042Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case042Call(l))
-		t.Log(verify.Line("Case042", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case042AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case042UseAsm = v }(case042UseAsm)
+				case042UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case042Call(l))
+				t.Log(verify.Line("Case042", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -205,6 +220,9 @@ func TestCase042Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase042ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case042Sizes[0][0], case042Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

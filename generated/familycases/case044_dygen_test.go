@@ -120,7 +120,7 @@ func TestCase044Variants(t *testing.T) {
 
 // TestCase044Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase044.
+// LoadCase044, with every kernel variant this build and CPU can run.
 func TestCase044Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -140,10 +140,25 @@ func TestCase044Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case044Call(l))
-		t.Log(verify.Line("Case044", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case044AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case044UseAsm = v }(case044UseAsm)
+				case044UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case044Call(l))
+				t.Log(verify.Line("Case044", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -209,6 +224,9 @@ func TestCase044Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase044ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case044Sizes[0][0], case044Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -255,6 +255,12 @@ func loadCase046(f *dyrt.File, prefix string) (*Case046, error) {
 	return NewCase046(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case046) InChannels() int { return 3 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case046) OutChannels() int { return 13 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

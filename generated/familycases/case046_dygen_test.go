@@ -123,7 +123,7 @@ func TestCase046Variants(t *testing.T) {
 
 // TestCase046Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase046.
+// LoadCase046, with every kernel variant this build and CPU can run.
 func TestCase046Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -143,10 +143,25 @@ func TestCase046Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case046Call(l))
-		t.Log(verify.Line("Case046", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case046AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case046UseAsm = v }(case046UseAsm)
+				case046UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case046Call(l))
+				t.Log(verify.Line("Case046", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -215,6 +230,9 @@ func TestCase046Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase046ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case046Sizes[0][0], case046Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

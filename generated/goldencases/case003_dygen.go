@@ -196,6 +196,12 @@ func loadCase003(f *dyrt.File, prefix string) (*Case003, error) {
 	return NewCase003(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case003) InChannels() int { return 256 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case003) OutChannels() int { return 64 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -196,6 +196,12 @@ func loadCase017(f *dyrt.File, prefix string) (*Case017, error) {
 	return NewCase017(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case017) InChannels() int { return 15 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case017) OutChannels() int { return 3 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

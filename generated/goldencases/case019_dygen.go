@@ -196,6 +196,12 @@ func loadCase019(f *dyrt.File, prefix string) (*Case019, error) {
 	return NewCase019(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case019) InChannels() int { return 10 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case019) OutChannels() int { return 14 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -119,7 +119,7 @@ func TestCase021Variants(t *testing.T) {
 
 // TestCase021Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadCase021.
+// LoadCase021, with every kernel variant this build and CPU can run.
 func TestCase021Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestCase021Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, case021Call(l))
-		t.Log(verify.Line("Case021", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if case021AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { case021UseAsm = v }(case021UseAsm)
+				case021UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, case021Call(l))
+				t.Log(verify.Line("Case021", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestCase021Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newCase021ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := case021Sizes[0][0], case021Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -196,6 +196,12 @@ func loadCase031(f *dyrt.File, prefix string) (*Case031, error) {
 	return NewCase031(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Case031) InChannels() int { return 4 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Case031) OutChannels() int { return 8 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

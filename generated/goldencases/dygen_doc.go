@@ -5,7 +5,8 @@
 // layer spec: Case000, Case001, Case002, Case003, Case004, Case005, Case006, Case007, Case008, Case009, Case010, Case011, Case012, Case013, Case014, Case015, Case016, Case017, Case018, Case019, Case020, Case021, Case022, Case023, Case024, Case025, Case026, Case027, Case028, Case029, Case030, Case031, Case032, Case033, Case034, Case035, Case036, Case037, Case038, Case039.
 //
 // Each layer X has an XWeights type in PyTorch's layouts, NewX and LoadX
-// (safetensors, PyTorch's parameter names) constructors, OutputSize, and a
+// (safetensors, PyTorch's parameter names) constructors, InChannels,
+// OutChannels, OutputSize, and a
 // forward method on NCHW float32 batches (Forward, or ForwardResidual,
 // ForwardRouted, ForwardRoutedResidual, as the layer takes a residual or
 // its routing from outside) that is safe for concurrent use and does not

@@ -196,6 +196,12 @@ func loadConv1x1Expand(f *dyrt.File, prefix string) (*Conv1x1Expand, error) {
 	return NewConv1x1Expand(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Conv1x1Expand) InChannels() int { return 64 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Conv1x1Expand) OutChannels() int { return 256 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -196,6 +196,12 @@ func loadConv1x1Reduce(f *dyrt.File, prefix string) (*Conv1x1Reduce, error) {
 	return NewConv1x1Reduce(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Conv1x1Reduce) InChannels() int { return 256 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Conv1x1Reduce) OutChannels() int { return 64 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

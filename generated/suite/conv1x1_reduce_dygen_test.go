@@ -119,7 +119,7 @@ func TestConv1x1ReduceVariants(t *testing.T) {
 
 // TestConv1x1ReduceGolden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadConv1x1Reduce.
+// LoadConv1x1Reduce, with every kernel variant this build and CPU can run.
 func TestConv1x1ReduceGolden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestConv1x1ReduceGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, conv1x1ReduceCall(l))
-		t.Log(verify.Line("Conv1x1Reduce", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if conv1x1ReduceAsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { conv1x1ReduceUseAsm = v }(conv1x1ReduceUseAsm)
+				conv1x1ReduceUseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, conv1x1ReduceCall(l))
+				t.Log(verify.Line("Conv1x1Reduce", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestConv1x1ReduceLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newConv1x1ReduceForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := conv1x1ReduceSizes[0][0], conv1x1ReduceSizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

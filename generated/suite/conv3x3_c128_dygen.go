@@ -196,6 +196,12 @@ func loadConv3x3C128(f *dyrt.File, prefix string) (*Conv3x3C128, error) {
 	return NewConv3x3C128(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Conv3x3C128) InChannels() int { return 128 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Conv3x3C128) OutChannels() int { return 128 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

@@ -119,7 +119,7 @@ func TestConv3x3C128Variants(t *testing.T) {
 
 // TestConv3x3C128Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadConv3x3C128.
+// LoadConv3x3C128, with every kernel variant this build and CPU can run.
 func TestConv3x3C128Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestConv3x3C128Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, conv3x3C128Call(l))
-		t.Log(verify.Line("Conv3x3C128", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if conv3x3C128AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { conv3x3C128UseAsm = v }(conv3x3C128UseAsm)
+				conv3x3C128UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, conv3x3C128Call(l))
+				t.Log(verify.Line("Conv3x3C128", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestConv3x3C128Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newConv3x3C128ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := conv3x3C128Sizes[0][0], conv3x3C128Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

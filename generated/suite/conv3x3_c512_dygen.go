@@ -191,6 +191,12 @@ func loadConv3x3C512(f *dyrt.File, prefix string) (*Conv3x3C512, error) {
 	return NewConv3x3C512(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Conv3x3C512) InChannels() int { return 512 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Conv3x3C512) OutChannels() int { return 512 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

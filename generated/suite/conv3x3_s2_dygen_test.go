@@ -119,7 +119,7 @@ func TestConv3x3S2Variants(t *testing.T) {
 
 // TestConv3x3S2Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadConv3x3S2.
+// LoadConv3x3S2, with every kernel variant this build and CPU can run.
 func TestConv3x3S2Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestConv3x3S2Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, conv3x3S2Call(l))
-		t.Log(verify.Line("Conv3x3S2", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if conv3x3S2AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { conv3x3S2UseAsm = v }(conv3x3S2UseAsm)
+				conv3x3S2UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, conv3x3S2Call(l))
+				t.Log(verify.Line("Conv3x3S2", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestConv3x3S2Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newConv3x3S2ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := conv3x3S2Sizes[0][0], conv3x3S2Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

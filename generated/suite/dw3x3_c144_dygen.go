@@ -189,6 +189,12 @@ func loadDW3x3C144(f *dyrt.File, prefix string) (*DW3x3C144, error) {
 	return NewDW3x3C144(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *DW3x3C144) InChannels() int { return 144 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *DW3x3C144) OutChannels() int { return 144 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

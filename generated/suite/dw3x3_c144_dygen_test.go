@@ -119,7 +119,7 @@ func TestDW3x3C144Variants(t *testing.T) {
 
 // TestDW3x3C144Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadDW3x3C144.
+// LoadDW3x3C144, with every kernel variant this build and CPU can run.
 func TestDW3x3C144Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestDW3x3C144Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, dW3x3C144Call(l))
-		t.Log(verify.Line("DW3x3C144", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if dW3x3C144AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { dW3x3C144UseAsm = v }(dW3x3C144UseAsm)
+				dW3x3C144UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, dW3x3C144Call(l))
+				t.Log(verify.Line("DW3x3C144", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestDW3x3C144Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newDW3x3C144ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := dW3x3C144Sizes[0][0], dW3x3C144Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

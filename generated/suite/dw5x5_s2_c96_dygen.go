@@ -189,6 +189,12 @@ func loadDW5x5S2C96(f *dyrt.File, prefix string) (*DW5x5S2C96, error) {
 	return NewDW5x5S2C96(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *DW5x5S2C96) InChannels() int { return 96 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *DW5x5S2C96) OutChannels() int { return 96 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

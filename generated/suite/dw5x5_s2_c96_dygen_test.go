@@ -119,7 +119,7 @@ func TestDW5x5S2C96Variants(t *testing.T) {
 
 // TestDW5x5S2C96Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadDW5x5S2C96.
+// LoadDW5x5S2C96, with every kernel variant this build and CPU can run.
 func TestDW5x5S2C96Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestDW5x5S2C96Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, dW5x5S2C96Call(l))
-		t.Log(verify.Line("DW5x5S2C96", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if dW5x5S2C96AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
+				dW5x5S2C96UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, dW5x5S2C96Call(l))
+				t.Log(verify.Line("DW5x5S2C96", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestDW5x5S2C96Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newDW5x5S2C96ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := dW5x5S2C96Sizes[0][0], dW5x5S2C96Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -5,7 +5,8 @@
 // layer spec: Stem7x7, Conv3x3C64, Conv3x3C128, Conv3x3C256, Conv3x3C512, Conv3x3S2, Conv1x1Reduce, Conv1x1Expand, DW3x3C144, DW5x5S2C96, Group1x1G3.
 //
 // Each layer X has an XWeights type in PyTorch's layouts, NewX and LoadX
-// (safetensors, PyTorch's parameter names) constructors, OutputSize, and a
+// (safetensors, PyTorch's parameter names) constructors, InChannels,
+// OutChannels, OutputSize, and a
 // forward method on NCHW float32 batches (Forward, or ForwardResidual,
 // ForwardRouted, ForwardRoutedResidual, as the layer takes a residual or
 // its routing from outside) that is safe for concurrent use and does not

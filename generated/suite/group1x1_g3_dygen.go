@@ -196,6 +196,12 @@ func loadGroup1x1G3(f *dyrt.File, prefix string) (*Group1x1G3, error) {
 	return NewGroup1x1G3(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Group1x1G3) InChannels() int { return 240 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Group1x1G3) OutChannels() int { return 60 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

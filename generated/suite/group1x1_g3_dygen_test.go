@@ -119,7 +119,7 @@ func TestGroup1x1G3Variants(t *testing.T) {
 
 // TestGroup1x1G3Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadGroup1x1G3.
+// LoadGroup1x1G3, with every kernel variant this build and CPU can run.
 func TestGroup1x1G3Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestGroup1x1G3Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, group1x1G3Call(l))
-		t.Log(verify.Line("Group1x1G3", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if group1x1G3AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
+				group1x1G3UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, group1x1G3Call(l))
+				t.Log(verify.Line("Group1x1G3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestGroup1x1G3Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newGroup1x1G3ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := group1x1G3Sizes[0][0], group1x1G3Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -119,7 +119,7 @@ func TestStem7x7Variants(t *testing.T) {
 
 // TestStem7x7Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadStem7x7.
+// LoadStem7x7, with every kernel variant this build and CPU can run.
 func TestStem7x7Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -139,10 +139,25 @@ func TestStem7x7Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, stem7x7Call(l))
-		t.Log(verify.Line("Stem7x7", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if stem7x7AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
+				stem7x7UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, stem7x7Call(l))
+				t.Log(verify.Line("Stem7x7", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -207,6 +222,9 @@ func TestStem7x7Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newStem7x7ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := stem7x7Sizes[0][0], stem7x7Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

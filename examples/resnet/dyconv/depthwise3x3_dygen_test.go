@@ -124,7 +124,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 
 // TestDepthwise3x3Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadDepthwise3x3.
+// LoadDepthwise3x3, with every kernel variant this build and CPU can run.
 func TestDepthwise3x3Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -144,10 +144,25 @@ func TestDepthwise3x3Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, depthwise3x3Call(l))
-		t.Log(verify.Line("Depthwise3x3", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if depthwise3x3AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+				depthwise3x3UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, depthwise3x3Call(l))
+				t.Log(verify.Line("Depthwise3x3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -212,6 +227,9 @@ func TestDepthwise3x3Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newDepthwise3x3ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := depthwise3x3Sizes[0][0], depthwise3x3Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

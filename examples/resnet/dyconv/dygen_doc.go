@@ -5,7 +5,8 @@
 // layer spec: Conv3x3, Project1x1, Depthwise3x3.
 //
 // Each layer X has an XWeights type in PyTorch's layouts, NewX and LoadX
-// (safetensors, PyTorch's parameter names) constructors, OutputSize, and a
+// (safetensors, PyTorch's parameter names) constructors, InChannels,
+// OutChannels, OutputSize, and a
 // forward method on NCHW float32 batches (Forward, or ForwardResidual,
 // ForwardRouted, ForwardRoutedResidual, as the layer takes a residual or
 // its routing from outside) that is safe for concurrent use and does not

@@ -199,6 +199,12 @@ func loadProject1x1(f *dyrt.File, prefix string) (*Project1x1, error) {
 	return NewProject1x1(w)
 }
 
+// InChannels is the number of input channels (C of the NCHW input).
+func (l *Project1x1) InChannels() int { return 16 }
+
+// OutChannels is the number of output channels (C of the NCHW output).
+func (l *Project1x1) OutChannels() int { return 32 }
+
 // OutputSize returns the output size [Ho, Wo] for an h×w input, as PyTorch's
 // Conv2d computes it. It does not validate: for an input smaller than the
 // dilated kernel the result is not positive, and the forward methods reject

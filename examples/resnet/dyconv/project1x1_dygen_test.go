@@ -123,7 +123,7 @@ func TestProject1x1Variants(t *testing.T) {
 
 // TestProject1x1Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
-// LoadProject1x1.
+// LoadProject1x1, with every kernel variant this build and CPU can run.
 func TestProject1x1Golden(t *testing.T) {
 	files, err := verify.GoldenEnv()
 	if err != nil {
@@ -143,10 +143,25 @@ func TestProject1x1Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := verify.CheckGoldenCall(g, project1x1Call(l))
-		t.Log(verify.Line("Project1x1", "golden:"+filepath.Base(path), rep, err))
-		if err != nil {
-			t.Error(err)
+		// Every variant this build and CPU can run, on the same case.
+		variants := []bool{false}
+		if project1x1AsmOK {
+			variants = append(variants, true)
+		}
+		for _, asm := range variants {
+			name := "go"
+			if asm {
+				name = "avx2"
+			}
+			func() {
+				defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+				project1x1UseAsm = asm
+				rep, err := verify.CheckGoldenCall(g, project1x1Call(l))
+				t.Log(verify.Line("Project1x1", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
+				if err != nil {
+					t.Errorf("%s kernels: %v", name, err)
+				}
+			}()
 		}
 	}
 	if matched == 0 {
@@ -210,6 +225,9 @@ func TestProject1x1Load(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := newProject1x1ForTest(t, w)
+	if loaded.InChannels() != p.InC || loaded.OutChannels() != p.OutC {
+		t.Fatalf("InChannels, OutChannels = %d, %d, want %d, %d", loaded.InChannels(), loaded.OutChannels(), p.InC, p.OutC)
+	}
 	h, wd := project1x1Sizes[0][0], project1x1Sizes[0][1]
 	ho, wo := direct.OutputSize(h, wd)
 	x := verify.RandomInput(2, p.InC*h*wd, rng)

@@ -19,7 +19,7 @@ func TestLayersMatchSpec(t *testing.T) {
 	}
 	for i, sl := range s.Layers {
 		l := Layers[i]
-		if l.Name != sl.Name || l.Params != sl.Params || l.InputH != sl.InputH || l.InputW != sl.InputW {
+		if l.Name != sl.Name || l.Params.WithDefaults() != sl.Params.WithDefaults() || l.InputH != sl.InputH || l.InputW != sl.InputW {
 			t.Errorf("layer %d: Layers has %s %v %dx%d, the spec %s %v %dx%d",
 				i, l.Name, l.Params, l.InputH, l.InputW, sl.Name, sl.Params, sl.InputH, sl.InputW)
 		}
