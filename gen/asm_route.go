@@ -11,9 +11,10 @@ import (
 // the coefficient FC against the pooled vector at a time, float32 weights
 // widened to float64 and accumulated in float64 (4 lanes × 2 chains per
 // row), or "" when the FC stays in Go (no AVX2 backend, or Cin not a
-// multiple of 8).
+// multiple of 8) or there is none: only DyNet's K·Cout-row FC has it, and
+// a layer whose routing comes from outside computes none.
 func (pl *Plan) FCName() string {
-	if !pl.HasAsm() || pl.P.InC%8 != 0 {
+	if !pl.HasAsm() || pl.P.InC%8 != 0 || !pl.DyNetFC || pl.External {
 		return ""
 	}
 	return lowerFirst(pl.Name) + "FC4"

@@ -21,11 +21,6 @@ func (l *Case002) forwardAsmOne(s *case002Scratch, y, x, rv, r []float32, procs 
 	panic("Case002: no assembly in this build")
 }
 
-// case002FC4Checked is never called in this build.
-func case002FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case002: no assembly in this build")
-}
-
 // case002Asm is empty in this build.
 type case002Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case004) forwardAsmOne(s *case004Scratch, y, x, rv, r []float32, procs 
 	panic("Case004: no assembly in this build")
 }
 
-// case004FC4Checked is never called in this build.
-func case004FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case004: no assembly in this build")
-}
-
 // case004Asm is empty in this build.
 type case004Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case005) forwardAsmOne(s *case005Scratch, y, x, rv, r []float32, procs 
 	panic("Case005: no assembly in this build")
 }
 
-// case005FC4Checked is never called in this build.
-func case005FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case005: no assembly in this build")
-}
-
 // case005Asm is empty in this build.
 type case005Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case011) forwardAsmOne(s *case011Scratch, y, x, rv, r []float32, procs 
 	panic("Case011: no assembly in this build")
 }
 
-// case011FC4Checked is never called in this build.
-func case011FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case011: no assembly in this build")
-}
-
 // case011Asm is empty in this build.
 type case011Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case017) forwardAsmOne(s *case017Scratch, y, x, rv, r []float32, procs 
 	panic("Case017: no assembly in this build")
 }
 
-// case017FC4Checked is never called in this build.
-func case017FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case017: no assembly in this build")
-}
-
 // case017Asm is empty in this build.
 type case017Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case035) forwardAsmOne(s *case035Scratch, y, x, rv, r []float32, procs 
 	panic("Case035: no assembly in this build")
 }
 
-// case035FC4Checked is never called in this build.
-func case035FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case035: no assembly in this build")
-}
-
 // case035Asm is empty in this build.
 type case035Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case037) forwardAsmOne(s *case037Scratch, y, x, rv, r []float32, procs 
 	panic("Case037: no assembly in this build")
 }
 
-// case037FC4Checked is never called in this build.
-func case037FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case037: no assembly in this build")
-}
-
 // case037Asm is empty in this build.
 type case037Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *Case040) forwardAsmOne(s *case040Scratch, y, x, rv, r []float32, procs 
 	panic("Case040: no assembly in this build")
 }
 
-// case040FC4Checked is never called in this build.
-func case040FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case040: no assembly in this build")
-}
-
 // case040Asm is empty in this build.
 type case040Asm struct{}
 

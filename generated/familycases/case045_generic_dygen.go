@@ -21,11 +21,6 @@ func (l *Case045) forwardAsmOne(s *case045Scratch, y, x, rv, r []float32, procs 
 	panic("Case045: no assembly in this build")
 }
 
-// case045FC4Checked is never called in this build.
-func case045FC4Checked(out []float64, w []float32, x []float64) {
-	panic("Case045: no assembly in this build")
-}
-
 // case045Asm is empty in this build.
 type case045Asm struct{}
 

@@ -21,11 +21,6 @@ func (l *ConvDw) forwardAsmOne(s *convDwScratch, y, x, rv, r []float32, procs in
 	panic("ConvDw: no assembly in this build")
 }
 
-// convDwFC4Checked is never called in this build.
-func convDwFC4Checked(out []float64, w []float32, x []float64) {
-	panic("ConvDw: no assembly in this build")
-}
-
 // convDwAsm is empty in this build.
 type convDwAsm struct{}
 

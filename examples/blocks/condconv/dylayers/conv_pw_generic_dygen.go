@@ -21,11 +21,6 @@ func (l *ConvPw) forwardAsmOne(s *convPwScratch, y, x, rv, r []float32, procs in
 	panic("ConvPw: no assembly in this build")
 }
 
-// convPwFC4Checked is never called in this build.
-func convPwFC4Checked(out []float64, w []float32, x []float64) {
-	panic("ConvPw: no assembly in this build")
-}
-
 // convPwAsm is empty in this build.
 type convPwAsm struct{}
 

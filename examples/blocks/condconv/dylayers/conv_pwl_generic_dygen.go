@@ -21,11 +21,6 @@ func (l *ConvPwl) forwardAsmOne(s *convPwlScratch, y, x, rv, r []float32, procs 
 	panic("ConvPwl: no assembly in this build")
 }
 
-// convPwlFC4Checked is never called in this build.
-func convPwlFC4Checked(out []float64, w []float32, x []float64) {
-	panic("ConvPwl: no assembly in this build")
-}
-
 // convPwlAsm is empty in this build.
 type convPwlAsm struct{}
 
