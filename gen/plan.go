@@ -278,6 +278,74 @@ func (pl *Plan) FLOPs(n, h, w int) int {
 	return 2 * n * pl.P.OutC * pl.Taps * ho * wo
 }
 
+// describeRouting says how the layer's routing is computed, per variant.
+func (pl *Plan) describeRouting() string {
+	p := pl.P.WithDefaults()
+	pool := fmt.Sprintf("mean pool of the %d input channels", p.InC)
+	var head string
+	switch p.Routing {
+	case verify.Static:
+		return "  routing: none (static conv: the weights are fused once, at load)\n"
+	case verify.DyNet:
+		head = fmt.Sprintf("FC %d→%d, %s over %d experts per output channel", p.InC, p.K*p.OutC, p.Gate, p.K)
+		if p.Gate == verify.Sigmoid {
+			head = fmt.Sprintf("FC %d→%d, sigmoid per expert and output channel", p.InC, p.K*p.OutC)
+		}
+	case verify.CondConv:
+		head = fmt.Sprintf("routing_fn %d→%d, sigmoid (one weight per expert)", p.InC, p.K)
+	case verify.DyCNN:
+		head = fmt.Sprintf("fc1 %d→%d, ReLU, fc2 →%d, softmax(z/T) with T = %g", p.InC, p.AttnC, p.K, p.Temperature)
+	case verify.ODConv:
+		filter, spatial, kernel := p.ODHeads()
+		heads := []string{fmt.Sprintf("channel σ [%d]", p.InC)}
+		if filter {
+			heads = append(heads, fmt.Sprintf("filter σ [%d]", p.OutC))
+		}
+		if spatial {
+			heads = append(heads, fmt.Sprintf("spatial σ [%d]", p.KH*p.KW))
+		}
+		if kernel {
+			heads = append(heads, fmt.Sprintf("kernel softmax [%d]", p.K))
+		}
+		head = fmt.Sprintf("fc %d→%d, BN, ReLU, heads %s, all over T = %g", p.InC, p.AttnC, strings.Join(heads, ", "), p.Temperature)
+	}
+	if p.ExternalRouting {
+		return fmt.Sprintf("  routing: external (routing_input: external): ForwardRouted reads %d floats per sample, computed elsewhere as %s, %s\n", pl.RoutingLen, pool, head)
+	}
+	return fmt.Sprintf("  routing: %s, %s → %d floats per sample (Route writes them)\n", pool, head, pl.RoutingLen)
+}
+
+// describeEpilogue says what follows the conv and where it is computed.
+func (pl *Plan) describeEpilogue() string {
+	p := pl.P.WithDefaults()
+	var steps []string
+	if p.Routing == verify.ODConv {
+		steps = append(steps, "ODConv's attentions folded into each sample's fused kernel (α_w·α_f per expert and output channel, α_c·α_s per tap)")
+	}
+	if p.BatchNorm {
+		steps = append(steps, fmt.Sprintf("BatchNorm (eps %g) folded into the experts and the bias at load", p.BNEps))
+	}
+	if p.Residual {
+		steps = append(steps, "+ residual")
+	}
+	if p.Activation != verify.ActNone {
+		steps = append(steps, p.Activation)
+	}
+	if len(steps) == 0 {
+		return "  epilogue: none\n"
+	}
+	where := ""
+	switch {
+	case pl.Residual && p.Activation != verify.ActNone:
+		where = "; the residual and the activation are applied as the kernels store their outputs"
+	case pl.Residual:
+		where = "; the residual is added as the kernels store their outputs"
+	case p.Activation != verify.ActNone:
+		where = "; the activation is applied as the kernels store their outputs"
+	}
+	return "  epilogue: " + strings.Join(steps, ", then ") + where + "\n"
+}
+
 // Describe prints the plan for people (dygen plan).
 func (pl *Plan) Describe() string {
 	var b strings.Builder
@@ -295,7 +363,8 @@ func (pl *Plan) Describe() string {
 		fmt.Fprintf(&b, "  input  [N, %d, H, W] run-time size; interior computed per call\n", p.InC)
 	}
 	fmt.Fprintf(&b, "  groups %d: %d input and %d output channels each; %d taps per output\n", p.Groups, pl.CinG, pl.CoutG, pl.Taps)
-	fmt.Fprintf(&b, "  routing: mean pool %d channels, FC %d→%d, softmax over %d experts per output channel\n", p.InC, p.InC, p.K*p.OutC, p.K)
+	b.WriteString(pl.describeRouting())
+	b.WriteString(pl.describeEpilogue())
 	fmt.Fprintf(&b, "  fusion: sum of %d experts (unrolled: %v) into [groups %d][blocks %d][cin %d][kh %d][kw %d][lanes %d] = %d floats\n",
 		p.K, pl.UnrollK, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, pl.FusedLen)
 	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
