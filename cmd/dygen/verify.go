@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dygen/dygen/gen"
 	"github.com/dygen/dygen/internal/modtest"
@@ -22,7 +23,7 @@ import (
 var verifyCmd = &command{
 	name:     "verify",
 	synopsis: "generate a spec into a temporary module, test it, and compare with golden files",
-	usage:    "dygen verify -spec FILE [-golden FILE|DIR ...] [-keep] [-v] [-timeout D]",
+	usage:    "dygen verify [-spec FILE] [-golden FILE|DIR ...] [-keep] [-v] [-timeout D]",
 	help: `Verify checks that the kernels generated for a spec compute what the layers
 compute. It generates the spec's package into a temporary module that uses
 this dygen (the way a user's module would), runs go vet and the generated
@@ -40,8 +41,15 @@ and the temporary module is kept for a look (its path is printed). Without
 -golden, the files listed in $DYGEN_GOLDEN (joined by the OS path list
 separator) are used, if any.
 
+Without -spec, verify makes the spec from the golden files: one layer per
+file, with the file's hyperparameters (every variant and epilogue of the
+family) and its input size, named after the case. So any directory of
+golden cases, including ones no spec was written for, is checked through
+the generated API.
+
 Examples:
 
+	dygen verify -golden ../shared/golden -golden ../shared/golden-family
 	dygen verify -spec layers.yaml
 	dygen verify -spec layers.yaml -golden ../shared/golden
 	dygen verify -spec layers.yaml -golden case003.safetensors -golden case007.safetensors
@@ -52,7 +60,7 @@ Examples:
 func init() {
 	verifyCmd.setup = func(fs *flag.FlagSet) func(stdout, stderr io.Writer) int {
 		o := &verifyOptions{}
-		fs.StringVar(&o.spec, "spec", "", "the layer spec `FILE` (YAML or JSON); required")
+		fs.StringVar(&o.spec, "spec", "", "the layer spec `FILE` (YAML or JSON); without it, one layer per golden file")
 		fs.Var(&o.golden, "golden", "a golden safetensors `FILE`, or a directory: all its *.safetensors files; repeatable")
 		fs.BoolVar(&o.keep, "keep", false, "keep the temporary module even when everything passes")
 		fs.BoolVar(&o.verbose, "v", false, "print progress and the full output of go vet and go test")
@@ -78,26 +86,32 @@ type goldenFile struct {
 
 func runVerify(o *verifyOptions, stdout, stderr io.Writer) int {
 	c := verifyCmd
-	if o.spec == "" {
-		return usageError(c, stderr, "-spec is required")
-	}
 	if o.timeout <= 0 {
 		return usageError(c, stderr, "-timeout must be positive, got %v", o.timeout)
-	}
-	s, err := loadSpec(o.spec)
-	if err != nil {
-		return failf(c, stderr, "%v", err)
 	}
 	paths, err := goldenPaths(o.golden)
 	if err != nil {
 		return failf(c, stderr, "%v", err)
 	}
-	goldens := make([]*goldenFile, 0, len(paths))
-	for _, p := range paths {
-		g, err := verify.LoadGolden(p)
-		if err != nil {
+	if o.spec == "" && len(paths) == 0 {
+		return usageError(c, stderr, "-spec is required without golden files (-golden or $DYGEN_GOLDEN)")
+	}
+	loaded := make([]*verify.Golden, len(paths))
+	for i, p := range paths {
+		if loaded[i], err = verify.LoadGolden(p); err != nil {
 			return failf(c, stderr, "golden file %s: %v", p, err)
 		}
+	}
+	var s *gen.Spec
+	if o.spec == "" {
+		s = specFromGoldens(loaded)
+		o.spec = s.Path
+	} else if s, err = loadSpec(o.spec); err != nil {
+		return failf(c, stderr, "%v", err)
+	}
+	goldens := make([]*goldenFile, 0, len(paths))
+	for i, p := range paths {
+		g := loaded[i]
 		gf := &goldenFile{path: p, g: g}
 		for _, l := range s.Layers {
 			if goldenMatches(g, l) {
@@ -326,6 +340,44 @@ func goldenPaths(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// specFromGoldens makes the spec that verify checks when it is given golden
+// files and no spec: one layer per file, with the file's hyperparameters
+// and its input size fixed, named after the case (made a unique exported
+// Go identifier).
+func specFromGoldens(gs []*verify.Golden) *gen.Spec {
+	s := &gen.Spec{Path: "(a layer per golden file)", Package: "goldens"}
+	used := map[string]bool{}
+	for i, g := range gs {
+		name := goIdent(g.Name)
+		if name == "" {
+			name = fmt.Sprintf("Golden%03d", i)
+		}
+		for base, k := name, 2; used[name]; k++ {
+			name = fmt.Sprintf("%s_%d", base, k)
+		}
+		used[name] = true
+		s.Layers = append(s.Layers, gen.Layer{Name: name, Line: i + 1, Params: g.Params, InputH: g.H, InputW: g.W})
+	}
+	return s
+}
+
+// goIdent makes name an exported Go identifier: letters, digits and
+// underscores kept, the first letter upper-cased, "" when nothing is left.
+func goIdent(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r) && r < unicode.MaxASCII, r == '_' && b.Len() > 0, unicode.IsDigit(r) && r < unicode.MaxASCII && b.Len() > 0:
+			b.WriteRune(r)
+		}
+	}
+	out := b.String()
+	if out == "" {
+		return ""
+	}
+	return strings.ToUpper(out[:1]) + out[1:]
 }
 
 // goldenMatches reports whether golden file g is a case of layer l: the
