@@ -58,9 +58,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitPackKernel(ctx, pl)
 	}
 	if a.CopyName != "" {
-		emitCopyKernel(ctx, pl, false)
+		emitCopyKernel(ctx, pl, false, epi)
 		if a.CopyNT {
-			emitCopyKernel(ctx, pl, true)
+			emitCopyKernel(ctx, pl, true, epi)
 		}
 	}
 	emitSumKernel(ctx, a.SumName)

@@ -22,8 +22,8 @@ const asmPackSignature = "func(dst, x []float32, n int)"
 // for stride 1 it copies each row's run 8 floats at a time.
 func planAsmPack(a *AsmPlan, pl *Plan) {
 	p := pl.P
-	// With an epilogue the copy out finishes the outputs (Epilogue).
-	if pl.Wo >= 8 && !a.DirectOut && !pl.Epi {
+	// With an epilogue the copy out also finishes the outputs.
+	if pl.Wo >= 8 && !a.DirectOut {
 		a.CopyName = lowerFirst(pl.Name) + "CopyOut"
 		a.CopyNT = pl.Wo%8 == 0
 	}
@@ -50,15 +50,20 @@ func planAsmPack(a *AsmPlan, pl *Plan) {
 
 // emitCopyKernel emits the copy of n output channels from the kernel's
 // flat rows of Wq (channel stride OPS) to NCHW rows of Wo, 8 floats at a
-// time, the last vector of a row overlapping.
+// time. With an epilogue (epi) each vector is finished on the way: the
+// residual (res, laid out as y) added, then the activation. The last
+// vector of a row overlaps the one before, except with a residual: the
+// last Wo mod 8 floats of a row then go through masked loads and stores,
+// since res may be y itself and an overlapping vector would add it twice.
 //
-//	DI y channel, SI out channel, CX channels left, R8 y row, R9 out row,
-//	R10 rows left; Y0 the data.
+//	DI y channel, SI out channel, DX res channel, CX channels left, R8 y
+//	row, R9 out row, R11 res row, R10 rows left; Y0 the data, Y1–Y3 the
+//	epilogue's scratch, Y4 the tail mask.
 //
 // With nt (rows of Wo a multiple of 8, y 32-byte aligned: checked in Go) the
 // stores are non-temporal, for outputs larger than the caches: they skip
 // the read for ownership of y's lines.
-func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool) {
+func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool, epi *epilogue) {
 	a := pl.Asm
 	name := a.CopyName
 	if nt {
@@ -66,41 +71,89 @@ func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool) {
 	}
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(y, out []float32, n int)")
-	ctx.Doc(name + " copies n output channels from the kernel's rows of Wq to rows of Wo.")
-	y, out, n := reg.RDI, reg.RSI, reg.RCX
-	yrow, orow, rows := reg.R8, reg.R9, reg.R10
+	ctx.SignatureExpr(copySignature(pl))
+	if epi != nil {
+		ctx.Doc(fmt.Sprintf("%s copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (%s).", name, epi.what()))
+	} else {
+		ctx.Doc(name + " copies n output channels from the kernel's rows of Wq to rows of Wo.")
+	}
+	y, out, res, n := reg.RDI, reg.RSI, reg.RDX, reg.RCX
+	yrow, orow, rows, rrow := reg.R8, reg.R9, reg.R10, reg.R11
 	ctx.Load(ctx.Param("y").Base(), y)
 	ctx.Load(ctx.Param("out").Base(), out)
+	residual := epi != nil && pl.Residual
+	if residual {
+		ctx.Load(ctx.Param("res").Base(), res)
+	}
 	ctx.Load(ctx.Param("n"), n)
 	wo := pl.Wo
 	var chunks []int
 	for j := 0; j+8 <= wo; j += 8 {
 		chunks = append(chunks, j)
 	}
-	if wo%8 != 0 {
+	// The last vector of a row overlaps the one before, unless a residual
+	// (which may be y itself) is added: computing an output twice from out
+	// gives the same bits, adding res twice would not.
+	tail := wo % 8
+	masked := tail != 0 && residual
+	if tail != 0 && !masked {
 		chunks = append(chunks, wo-8)
 	}
+	mask := reg.Y4
+	if masked {
+		ctx.VMOVDQU(epi.mask().Offset(4*(8-tail)), mask)
+	}
 	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
+	store := func(v reg.VecPhysical, m operand.Mem) {
+		if nt {
+			ctx.VMOVNTPS(v, m)
+		} else {
+			ctx.VMOVUPS(v, m)
+		}
+	}
 	ctx.Label("channel")
 	ctx.MOVQ(y, yrow)
 	ctx.MOVQ(out, orow)
+	if residual {
+		ctx.MOVQ(res, rrow)
+	}
 	ctx.MOVQ(operand.U32(pl.Ho), rows)
 	ctx.Label("row")
 	for i, j := range chunks {
-		ctx.VMOVUPS(mem(orow, 4*j), ys[i%4])
-		if nt {
-			ctx.VMOVNTPS(ys[i%4], mem(yrow, 4*j))
-		} else {
-			ctx.VMOVUPS(ys[i%4], mem(yrow, 4*j))
+		if epi == nil {
+			ctx.VMOVUPS(mem(orow, 4*j), ys[i%4])
+			store(ys[i%4], mem(yrow, 4*j))
+			continue
 		}
+		ctx.VMOVUPS(mem(orow, 4*j), reg.Y0)
+		if residual {
+			ctx.VADDPS(mem(rrow, 4*j), reg.Y0, reg.Y0)
+		}
+		epi.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
+		store(reg.Y0, mem(yrow, 4*j))
+	}
+	if masked {
+		j := wo - tail
+		ctx.VMASKMOVPS(mem(orow, 4*j), mask, reg.Y0)
+		if residual {
+			ctx.VMASKMOVPS(mem(rrow, 4*j), mask, reg.Y1)
+			ctx.VADDPS(reg.Y1, reg.Y0, reg.Y0)
+		}
+		epi.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
+		ctx.VMASKMOVPS(reg.Y0, mask, mem(yrow, 4*j))
 	}
 	ctx.ADDQ(operand.U32(4*a.Wq), orow)
 	ctx.ADDQ(operand.U32(4*wo), yrow)
+	if residual {
+		ctx.ADDQ(operand.U32(4*wo), rrow)
+	}
 	ctx.DECQ(rows)
 	ctx.JNZ(operand.LabelRef("row"))
 	ctx.ADDQ(operand.U32(4*a.OPS), out)
 	ctx.ADDQ(operand.U32(4*pl.Ho*wo), y)
+	if residual {
+		ctx.ADDQ(operand.U32(4*pl.Ho*wo), res)
+	}
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("channel"))
 	if nt {
@@ -108,6 +161,15 @@ func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool) {
 	}
 	ctx.VZEROUPPER()
 	ctx.RET()
+}
+
+// copySignature is the copy out's Go signature: with a residual it reads
+// res, laid out as y.
+func copySignature(pl *Plan) string {
+	if pl.Epi && pl.Residual {
+		return "func(y, out, res []float32, n int)"
+	}
+	return "func(y, out []float32, n int)"
 }
 
 // emitPackKernel emits the pack of n input channels into phase planes for

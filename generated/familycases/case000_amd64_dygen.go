@@ -221,17 +221,27 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (the residual res added, none).
 func (l *Case000) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*13 + b*4
-		for o := o0; o < min(o0+4, (g+1)*13); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case000Epilogue(y[i:][:14], out[o*200+oy*14:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case000BlockChannels(u0, u1)
+	case000CopyOutChecked(y[o0*196:], out[o0*200:], res[o0*196:], o1-o0)
 }
+
+// case000CopyOutChecked checks the lengths case000CopyOut touches for n
+// channels, then calls it.
+func case000CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 || len(res) < n*196 {
+		panic("Case000: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case000CopyOut(y, out, res, n)
+}
+
+// case000CopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (+ res, laid out as y, none) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case000CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=1][blocks of 4 (last: 1)][cin=5][kh=1][kw=1][channels of the block],

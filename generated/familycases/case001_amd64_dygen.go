@@ -191,17 +191,27 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 // kernel's output rows of 13 to y's rows of 12, finishing each output on the
 // way (the residual res added, hardswish).
 func (l *Case001) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*16 + b*4
-		for o := o0; o < min(o0+4, (g+1)*16); o++ {
-			for oy := 0; oy < 12; oy++ {
-				i := (o*12 + oy) * 12
-				case001Epilogue(y[i:][:12], out[o*160+oy*13:][:12], res[i:][:12])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case001BlockChannels(u0, u1)
+	case001CopyOutChecked(y[o0*144:], out[o0*160:], res[o0*144:], o1-o0)
 }
+
+// case001CopyOutChecked checks the lengths case001CopyOut touches for n
+// channels, then calls it.
+func case001CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*144 || len(out) < n*160 || len(res) < n*144 {
+		panic("Case001: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case001CopyOut(y, out, res, n)
+}
+
+// case001CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 160) to y's rows of 12, finishing each output (+ res, laid out as y, hardswish) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case001CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=3][kw=3][channels of the block],

@@ -175,17 +175,27 @@ func (l *Case003) asmPart(s *case003Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (relu6).
 func (l *Case003) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/8, u%8
-		o0 := g*32 + b*4
-		for o := o0; o < min(o0+4, (g+1)*32); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case003Epilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case003BlockChannels(u0, u1)
+	case003CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// case003CopyOutChecked checks the lengths case003CopyOut touches for n
+// channels, then calls it.
+func case003CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("Case003: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case003CopyOut(y, out, n)
+}
+
+// case003CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (relu6) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case003CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=16][kh=3][kw=3][channels of the block],

@@ -125,10 +125,7 @@ func (l *Case006) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c
 		w, b := fused[c*9:], bias[c:]
 		case006Conv1x12Checked(out, in, w, b, 2)
 		case006Conv1x3Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 14; oy++ {
-			o := (c*14 + oy) * 14
-			case006Epilogue(y[o:][:14], out[oy*15:][:14], nil)
-		}
+		case006CopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -194,17 +191,27 @@ func (l *Case006) asmPart(s *case006Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (relu).
 func (l *Case006) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case006Epilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case006BlockChannels(u0, u1)
+	case006CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// case006CopyOutChecked checks the lengths case006CopyOut touches for n
+// channels, then calls it.
+func case006CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("Case006: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case006CopyOut(y, out, n)
+}
+
+// case006CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case006CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=12][blocks of 1][cin=1][kh=3][kw=3][channels of the block],

@@ -405,6 +405,38 @@ rows0:
 	VZEROUPPER
 	RET
 
+// func case006CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case006CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000e, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 24(R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, 24(R8)
+	ADDQ    $0x0000003c, R9
+	ADDQ    $0x00000038, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000360, SI
+	ADDQ    $0x00000310, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case006Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case006Sum(SB), NOSPLIT, $0-28

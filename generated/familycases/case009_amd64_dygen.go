@@ -190,17 +190,27 @@ func (l *Case009) asmPart(s *case009Scratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (hardswish).
 func (l *Case009) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/6, u%6
-		o0 := g*24 + b*4
-		for o := o0; o < min(o0+4, (g+1)*24); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case009Epilogue(y[i:][:14], out[o*200+oy*14:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case009BlockChannels(u0, u1)
+	case009CopyOutChecked(y[o0*196:], out[o0*200:], o1-o0)
 }
+
+// case009CopyOutChecked checks the lengths case009CopyOut touches for n
+// channels, then calls it.
+func case009CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 {
+		panic("Case009: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case009CopyOut(y, out, n)
+}
+
+// case009CopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (hardswish) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case009CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=7][kh=1][kw=1][channels of the block],

@@ -190,17 +190,27 @@ func (l *Case011) asmPart(s *case011Scratch, p int) {
 // kernel's output rows of 11 to y's rows of 10, finishing each output on the
 // way (sigmoid).
 func (l *Case011) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/8, u%8
-		o0 := g*32 + b*4
-		for o := o0; o < min(o0+4, (g+1)*32); o++ {
-			for oy := 0; oy < 10; oy++ {
-				i := (o*10 + oy) * 10
-				case011Epilogue(y[i:][:10], out[o*112+oy*11:][:10], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case011BlockChannels(u0, u1)
+	case011CopyOutChecked(y[o0*100:], out[o0*112:], o1-o0)
 }
+
+// case011CopyOutChecked checks the lengths case011CopyOut touches for n
+// channels, then calls it.
+func case011CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*100 || len(out) < n*112 {
+		panic("Case011: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case011CopyOut(y, out, n)
+}
+
+// case011CopyOut copies n output channels from the kernel's rows of 11
+// (channel stride 112) to y's rows of 10, finishing each output (sigmoid) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case011CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=1][blocks of 4][cin=32][kh=3][kw=3][channels of the block],

@@ -701,6 +701,82 @@ rows0:
 	VZEROUPPER
 	RET
 
+// func case011CopyOut(y []float32, out []float32, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·case011CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000a, R10
+
+row:
+	VMOVUPS      (R9), Y0
+	VXORPS       epi<>+96(SB), Y0, Y1
+	VMOVUPS      epi<>+128(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      epi<>+160(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       epi<>+192(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS epi<>+224(SB), Y2, Y1
+	VFNMADD231PS epi<>+256(SB), Y2, Y1
+	VMOVUPS      epi<>+288(SB), Y3
+	VFMADD213PS  epi<>+320(SB), Y1, Y3
+	VFMADD213PS  epi<>+352(SB), Y1, Y3
+	VFMADD213PS  epi<>+384(SB), Y1, Y3
+	VFMADD213PS  epi<>+416(SB), Y1, Y3
+	VFMADD213PS  epi<>+448(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VADDPS       epi<>+480(SB), Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       epi<>+64(SB), Y3, Y3
+	VMOVUPS      epi<>+64(SB), Y2
+	VDIVPS       Y3, Y2, Y0
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      8(R9), Y0
+	VXORPS       epi<>+96(SB), Y0, Y1
+	VMOVUPS      epi<>+128(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMOVUPS      epi<>+160(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMULPS       epi<>+192(SB), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS epi<>+224(SB), Y2, Y1
+	VFNMADD231PS epi<>+256(SB), Y2, Y1
+	VMOVUPS      epi<>+288(SB), Y3
+	VFMADD213PS  epi<>+320(SB), Y1, Y3
+	VFMADD213PS  epi<>+352(SB), Y1, Y3
+	VFMADD213PS  epi<>+384(SB), Y1, Y3
+	VFMADD213PS  epi<>+416(SB), Y1, Y3
+	VFMADD213PS  epi<>+448(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VFMADD213PS  epi<>+64(SB), Y1, Y3
+	VADDPS       epi<>+480(SB), Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y2, Y3, Y3
+	VADDPS       epi<>+64(SB), Y3, Y3
+	VMOVUPS      epi<>+64(SB), Y2
+	VDIVPS       Y3, Y2, Y0
+	VMOVUPS      Y0, 8(R8)
+	ADDQ         $0x0000002c, R9
+	ADDQ         $0x00000028, R8
+	DECQ         R10
+	JNZ          row
+	ADDQ         $0x000001c0, SI
+	ADDQ         $0x00000190, DI
+	DECQ         CX
+	JNZ          channel
+	VZEROUPPER
+	RET
+
 // func case011Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case011Sum(SB), NOSPLIT, $0-28

@@ -6,6 +6,7 @@ package familycases
 
 import (
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
@@ -191,17 +192,48 @@ func (l *Case020) asmPart(s *case020Scratch, p int) {
 // kernel's output rows of 12 to y's rows of 8, finishing each output on the
 // way (the residual res added, relu).
 func (l *Case020) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*2 + b*2
-		for o := o0; o < min(o0+2, (g+1)*2); o++ {
-			for oy := 0; oy < 4; oy++ {
-				i := (o*4 + oy) * 8
-				case020Epilogue(y[i:][:8], out[o*48+oy*12:][:8], res[i:][:8])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case020BlockChannels(u0, u1)
+	// Outputs past case020NTBytes go to memory with non-temporal stores
+	// (rows of 8 floats keep 32-byte alignment from an aligned y).
+	if y := y[o0*32:]; (o1-o0)*128 >= case020NTBytes && uintptr(unsafe.Pointer(unsafe.SliceData(y)))%32 == 0 {
+		o := out[o0*48:]
+		r := res[o0*32:]
+		if n := o1 - o0; n < 1 || len(y) < n*32 || len(o) < n*48 || len(r) < n*32 {
+			panic("Case020: AVX2 copy out called with short slices (bug in dygen)")
+		}
+		case020CopyOutNT(y, o, r, o1-o0)
+		return
+	}
+	case020CopyOutChecked(y[o0*32:], out[o0*48:], res[o0*32:], o1-o0)
 }
+
+// case020NTBytes is the output size from which the copy out bypasses the
+// caches (about an L2).
+const case020NTBytes = 2 << 20
+
+// case020CopyOutNT is case020CopyOut with non-temporal stores; y must be
+// 32-byte aligned (assembly, AVX).
+//
+//go:noescape
+func case020CopyOutNT(y, out, res []float32, n int)
+
+// case020CopyOutChecked checks the lengths case020CopyOut touches for n
+// channels, then calls it.
+func case020CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*32 || len(out) < n*48 || len(res) < n*32 {
+		panic("Case020: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case020CopyOut(y, out, res, n)
+}
+
+// case020CopyOut copies n output channels from the kernel's rows of 12
+// (channel stride 48) to y's rows of 8, finishing each output (+ res, laid out as y, relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case020CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=17][blocks of 2][cin=1][kh=1][kw=3][channels of the block],

@@ -278,6 +278,73 @@ block:
 	VZEROUPPER
 	RET
 
+// func case020CopyOut(y []float32, out []float32, res []float32, n int)
+// Requires: AVX
+TEXT ·case020CopyOut(SB), NOSPLIT, $0-80
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ res_base+48(FP), DX
+	MOVQ n+72(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ DX, R11
+	MOVQ $0x00000004, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VADDPS  (R11), Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS Y0, (R8)
+	ADDQ    $0x00000030, R9
+	ADDQ    $0x00000020, R8
+	ADDQ    $0x00000020, R11
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x000000c0, SI
+	ADDQ    $0x00000080, DI
+	ADDQ    $0x00000080, DX
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
+// func case020CopyOutNT(y []float32, out []float32, res []float32, n int)
+// Requires: AVX, MMX+
+TEXT ·case020CopyOutNT(SB), NOSPLIT, $0-80
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ res_base+48(FP), DX
+	MOVQ n+72(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ DX, R11
+	MOVQ $0x00000004, R10
+
+row:
+	VMOVUPS  (R9), Y0
+	VADDPS   (R11), Y0, Y0
+	VXORPS   Y1, Y1, Y1
+	VMAXPS   Y0, Y1, Y0
+	VMOVNTPS Y0, (R8)
+	ADDQ     $0x00000030, R9
+	ADDQ     $0x00000020, R8
+	ADDQ     $0x00000020, R11
+	DECQ     R10
+	JNZ      row
+	ADDQ     $0x000000c0, SI
+	ADDQ     $0x00000080, DI
+	ADDQ     $0x00000080, DX
+	DECQ     CX
+	JNZ      channel
+	SFENCE
+	VZEROUPPER
+	RET
+
 // func case020Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case020Sum(SB), NOSPLIT, $0-28

@@ -190,17 +190,27 @@ func (l *Case041) asmPart(s *case041Scratch, p int) {
 // kernel's output rows of 13 to y's rows of 11, finishing each output on the
 // way (relu6).
 func (l *Case041) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 10; oy++ {
-				i := (o*10 + oy) * 11
-				case041Epilogue(y[i:][:11], out[o*136+oy*13:][:11], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case041BlockChannels(u0, u1)
+	case041CopyOutChecked(y[o0*110:], out[o0*136:], o1-o0)
 }
+
+// case041CopyOutChecked checks the lengths case041CopyOut touches for n
+// channels, then calls it.
+func case041CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*110 || len(out) < n*136 {
+		panic("Case041: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	case041CopyOut(y, out, n)
+}
+
+// case041CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 136) to y's rows of 11, finishing each output (relu6) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case041CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=3][blocks of 1][cin=2][kh=3][kw=3][channels of the block],

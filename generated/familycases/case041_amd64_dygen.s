@@ -436,6 +436,42 @@ rows0:
 	VZEROUPPER
 	RET
 
+// func case041CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·case041CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000000a, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 12(R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, 12(R8)
+	ADDQ    $0x00000034, R9
+	ADDQ    $0x0000002c, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000220, SI
+	ADDQ    $0x000001b8, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func case041Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·case041Sum(SB), NOSPLIT, $0-28

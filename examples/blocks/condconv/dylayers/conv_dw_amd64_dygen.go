@@ -125,10 +125,7 @@ func (l *ConvDw) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1
 		w, b := fused[c*9:], bias[c:]
 		convDwConv1x12Checked(out, in, w, b, 2)
 		convDwConv1x3Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 14; oy++ {
-			o := (c*14 + oy) * 14
-			convDwEpilogue(y[o:][:14], out[oy*15:][:14], nil)
-		}
+		convDwCopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -194,17 +191,27 @@ func (l *ConvDw) asmPart(s *convDwScratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (silu).
 func (l *ConvDw) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convDwEpilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convDwBlockChannels(u0, u1)
+	convDwCopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// convDwCopyOutChecked checks the lengths convDwCopyOut touches for n
+// channels, then calls it.
+func convDwCopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("ConvDw: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	convDwCopyOut(y, out, n)
+}
+
+// convDwCopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convDwCopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=240][blocks of 1][cin=1][kh=3][kw=3][channels of the block],

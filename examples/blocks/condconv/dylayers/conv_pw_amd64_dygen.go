@@ -190,17 +190,27 @@ func (l *ConvPw) asmPart(s *convPwScratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (silu).
 func (l *ConvPw) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/60, u%60
-		o0 := g*240 + b*4
-		for o := o0; o < min(o0+4, (g+1)*240); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convPwEpilogue(y[i:][:14], out[o*200+oy*14:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convPwBlockChannels(u0, u1)
+	convPwCopyOutChecked(y[o0*196:], out[o0*200:], o1-o0)
 }
+
+// convPwCopyOutChecked checks the lengths convPwCopyOut touches for n
+// channels, then calls it.
+func convPwCopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 {
+		panic("ConvPw: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	convPwCopyOut(y, out, n)
+}
+
+// convPwCopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convPwCopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=40][kh=1][kw=1][channels of the block],

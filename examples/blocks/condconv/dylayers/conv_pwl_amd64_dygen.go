@@ -209,17 +209,27 @@ func (l *ConvPwl) asmPart(s *convPwlScratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (the residual res added, none).
 func (l *ConvPwl) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/10, u%10
-		o0 := g*40 + b*4
-		for o := o0; o < min(o0+4, (g+1)*40); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convPwlEpilogue(y[i:][:14], out[o*200+oy*14:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convPwlBlockChannels(u0, u1)
+	convPwlCopyOutChecked(y[o0*196:], out[o0*200:], res[o0*196:], o1-o0)
 }
+
+// convPwlCopyOutChecked checks the lengths convPwlCopyOut touches for n
+// channels, then calls it.
+func convPwlCopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 || len(res) < n*196 {
+		panic("ConvPwl: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	convPwlCopyOut(y, out, res, n)
+}
+
+// convPwlCopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (+ res, laid out as y, none) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convPwlCopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=240][kh=1][kw=1][channels of the block],

@@ -125,10 +125,7 @@ func (l *Conv3) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 
 		w, b := fused[c*9:], bias[c:]
 		conv3Conv1x12Checked(out, in, w, b, 8)
 		conv3Conv1x6Checked(out[768:], in[768:], w, b, 1)
-		for oy := 0; oy < 28; oy++ {
-			o := (c*28 + oy) * 28
-			conv3Epilogue(y[o:][:28], out[oy*29:][:28], nil)
-		}
+		conv3CopyOutChecked(y[c*784:], out, 1)
 	}
 }
 
@@ -194,17 +191,27 @@ func (l *Conv3) asmPart(s *conv3Scratch, p int) {
 // kernel's output rows of 29 to y's rows of 28, finishing each output on the
 // way (relu6).
 func (l *Conv3) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 28; oy++ {
-				i := (o*28 + oy) * 28
-				conv3Epilogue(y[i:][:28], out[o*816+oy*29:][:28], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3BlockChannels(u0, u1)
+	conv3CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
+
+// conv3CopyOutChecked checks the lengths conv3CopyOut touches for n
+// channels, then calls it.
+func conv3CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
+		panic("Conv3: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	conv3CopyOut(y, out, n)
+}
+
+// conv3CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28, finishing each output (relu6) (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],

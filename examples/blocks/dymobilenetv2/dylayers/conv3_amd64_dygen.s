@@ -446,6 +446,54 @@ rows0:
 	VZEROUPPER
 	RET
 
+// func conv3CopyOut(y []float32, out []float32, n int)
+// Requires: AVX
+TEXT ·conv3CopyOut(SB), NOSPLIT, $0-56
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ n+48(FP), CX
+
+channel:
+	MOVQ DI, R8
+	MOVQ SI, R9
+	MOVQ $0x0000001c, R10
+
+row:
+	VMOVUPS (R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS 32(R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, 32(R8)
+	VMOVUPS 64(R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, 64(R8)
+	VMOVUPS 80(R9), Y0
+	VXORPS  Y1, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	VMOVUPS epi<>+0(SB), Y1
+	VMINPS  Y0, Y1, Y0
+	VMOVUPS Y0, 80(R8)
+	ADDQ    $0x00000074, R9
+	ADDQ    $0x00000070, R8
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000cc0, SI
+	ADDQ    $0x00000c40, DI
+	DECQ    CX
+	JNZ     channel
+	VZEROUPPER
+	RET
+
 // func conv3Sum(x []float32) float32
 // Requires: AVX, SSE
 TEXT ·conv3Sum(SB), NOSPLIT, $0-28

@@ -175,17 +175,27 @@ func (l *Conv1) asmPart(s *conv1Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (relu).
 func (l *Conv1) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				conv1Epilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv1BlockChannels(u0, u1)
+	conv1CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// conv1CopyOutChecked checks the lengths conv1CopyOut touches for n
+// channels, then calls it.
+func conv1CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("Conv1: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	conv1CopyOut(y, out, n)
+}
+
+// conv1CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv1CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],

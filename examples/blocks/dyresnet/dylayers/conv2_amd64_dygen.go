@@ -176,17 +176,27 @@ func (l *Conv2) asmPart(s *conv2Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (the residual res added, relu).
 func (l *Conv2) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				conv2Epilogue(y[i:][:14], out[o*216+oy*15:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv2BlockChannels(u0, u1)
+	conv2CopyOutChecked(y[o0*196:], out[o0*216:], res[o0*196:], o1-o0)
 }
+
+// conv2CopyOutChecked checks the lengths conv2CopyOut touches for n
+// channels, then calls it.
+func conv2CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 || len(res) < n*196 {
+		panic("Conv2: AVX2 copy out called with short slices (bug in dygen)")
+	}
+	conv2CopyOut(y, out, res, n)
+}
+
+// conv2CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (+ res, laid out as y, relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv2CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
