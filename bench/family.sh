@@ -11,12 +11,15 @@ cd "$(dirname "$0")"
 rounds=${ROUNDS:-5}
 benchtime=${BENCHTIME:-0.2s}
 mkdir -p out/family
-go run github.com/dygen/dygen/cmd/dygen generate -spec family.yaml -out out/family
+(cd .. && go run ./cmd/dygen generate -spec bench/family.yaml -out bench/out/family)
 go test -c -o out/family.test ./out/family
+go test -c -o out/familystream.test ./familystream
 : >out/family.txt
 for r in $(seq "$rounds"); do
 	echo "round $r of $rounds" >&2
 	./out/family.test -test.run '^$' -test.bench "${BENCH:-.}" -test.benchtime "$benchtime" -test.cpu 1 >>out/family.txt
+	./out/familystream.test -test.run '^$' -test.bench "Residual/${BENCH:-.}" -test.benchtime "$benchtime" -test.cpu 1 |
+		sed 's/^BenchmarkResidual\//Benchmark/' >>out/family.txt
 done
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), one core (GOMAXPROCS=1), $rounds rounds" 
 python3 family_table.py out/family.txt
