@@ -32,6 +32,9 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	if r.GatherName != "" {
 		emitGather2Kernel(ctx, r.GatherName)
 	}
+	if r.PackName != "" && !r.DirectIn {
+		emitPackRTKernel(ctx, pl)
+	}
 	if epi != nil {
 		emitEpiKernel(ctx, pl, epi)
 	}
@@ -109,6 +112,178 @@ func emitGather2Kernel(ctx *build.Context, name string) {
 	ctx.ADDQ(operand.U32(32), dst)
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("loop"))
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
+
+// The pack's geometry table (RTPackGeom, int64s), computed per input size
+// by the generated setSize: the row loop's bounds and strides, then per
+// column phase pw the packed row's interior run.
+const (
+	pgHq           = iota // packed rows per phase plane
+	pgWq                  // packed columns
+	pgRowBytes            // 4·w: an input row
+	pgPlaneBytes          // 4·hq·wq: a phase plane
+	pgDstRowBytes         // 4·wq: a packed row
+	pgDstChanBytes        // 4·SH·SW·hq·wq: a packed channel
+	pgSrcChanBytes        // 4·h·w: an input channel
+	pgPhase               // per column phase, pgPhaseLen entries:
+)
+
+// Per column phase: the zero columns before the run, the run's floats
+// copied 8 at a time (a multiple of 8 whose reads stay in the row), the
+// rest of the run, the run's first input column in bytes, the zero
+// columns after the run.
+const (
+	pgJ0 = iota
+	pgN8
+	pgNRest
+	pgC0Bytes
+	pgNTail
+	pgPhaseLen
+)
+
+// RTPackGeomLen is the length of the pack's geometry table for column
+// stride sw.
+func RTPackGeomLen(sw int) int { return pgPhase + sw*pgPhaseLen }
+
+// emitPackRTKernel emits PackName(dst, x []float32, rowIdx []int32, g
+// []int, n int): the phase planes of n zero-padded input channels, each
+// packed row being zeros, or zeros then the run of input columns c0,
+// c0+SW, … then zeros (the geometry g, see pg*). The phase loops are
+// unrolled (SH and SW are the layer's); rows and channels are run-time
+// loops. The Go side checks every length first.
+//
+//	DI dst channel, SI x channel, CX channels left, R12 rowIdx, R13 g,
+//	R8 packed row i, R9 input row (−1: zeros), R10 dst pointer, BX src
+//	pointer, R11 counts, AX scratch; Y15/X15 zeros, Y0–Y2 data.
+func emitPackRTKernel(ctx *build.Context, pl *Plan) {
+	p, r := pl.P, pl.RT
+	name := r.PackName
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(dst, x []float32, rowIdx []int32, g []int, n int)")
+	ctx.Doc(name + " packs n zero-padded input channels into their phase planes, as the geometry g says.")
+	dst, x, n := reg.RDI, reg.RSI, reg.RCX
+	rowIdx, g, i, ry, d, src, cnt, tmp := reg.R12, reg.R13, reg.R8, reg.R9, reg.R10, reg.RBX, reg.R11, reg.RAX
+	ctx.Load(ctx.Param("dst").Base(), dst)
+	ctx.Load(ctx.Param("x").Base(), x)
+	ctx.Load(ctx.Param("rowIdx").Base(), rowIdx)
+	ctx.Load(ctx.Param("g").Base(), g)
+	ctx.Load(ctx.Param("n"), n)
+	gm := func(k int) operand.Mem { return mem(g, 8*k) }
+	labels := 0
+	label := func(what string) string {
+		labels++
+		return fmt.Sprintf("%s%d", what, labels)
+	}
+	// zero writes cnt zeros at d, advancing d; cnt ends at 0.
+	zero := func() {
+		vec, sc, scLoop, end := label("zvec"), label("zsc"), label("zscl"), label("zend")
+		ctx.CMPQ(cnt, operand.U8(8))
+		ctx.JL(operand.LabelRef(sc))
+		ctx.Label(vec)
+		ctx.VMOVUPS(reg.Y15, mem(d, 0))
+		ctx.ADDQ(operand.U8(32), d)
+		ctx.SUBQ(operand.U8(8), cnt)
+		ctx.CMPQ(cnt, operand.U8(8))
+		ctx.JGE(operand.LabelRef(vec))
+		ctx.Label(sc)
+		ctx.TESTQ(cnt, cnt)
+		ctx.JZ(operand.LabelRef(end))
+		ctx.Label(scLoop)
+		ctx.VMOVSS(reg.X15, mem(d, 0))
+		ctx.ADDQ(operand.U8(4), d)
+		ctx.DECQ(cnt)
+		ctx.JNZ(operand.LabelRef(scLoop))
+		ctx.Label(end)
+	}
+	ctx.VXORPS(reg.Y15, reg.Y15, reg.Y15)
+	ctx.TESTQ(n, n)
+	ctx.JZ(operand.LabelRef("done"))
+	ctx.Label("channel")
+	for ph := 0; ph < p.SH; ph++ {
+		rows := label("rows")
+		ctx.XORQ(i, i)
+		ctx.Label(rows)
+		// ry = rowIdx[ph·hq + i]
+		ctx.MOVQ(i, tmp)
+		if ph > 0 {
+			ctx.MOVQ(gm(pgHq), src)
+			ctx.IMUL3Q(operand.Imm(uint64(ph)), src, src)
+			ctx.ADDQ(src, tmp)
+		}
+		ctx.MOVLQSX(operand.Mem{Base: rowIdx, Index: tmp, Scale: 4}, ry)
+		for pw := 0; pw < p.SW; pw++ {
+			ph0 := pgPhase + pw*pgPhaseLen
+			zeros, next := label("zrow"), label("next")
+			// d = dst + (ph·SW + pw)·plane bytes + i·row bytes
+			ctx.MOVQ(i, d)
+			ctx.IMULQ(gm(pgDstRowBytes), d)
+			ctx.ADDQ(dst, d)
+			if k := ph*p.SW + pw; k > 0 {
+				ctx.MOVQ(gm(pgPlaneBytes), tmp)
+				ctx.IMUL3Q(operand.Imm(uint64(k)), tmp, tmp)
+				ctx.ADDQ(tmp, d)
+			}
+			ctx.TESTQ(ry, ry)
+			ctx.JS(operand.LabelRef(zeros))
+			// src = x + ry·row bytes + c0 bytes
+			ctx.MOVQ(ry, src)
+			ctx.IMULQ(gm(pgRowBytes), src)
+			ctx.ADDQ(x, src)
+			ctx.ADDQ(gm(ph0+pgC0Bytes), src)
+			ctx.MOVQ(gm(ph0+pgJ0), cnt)
+			zero()
+			vec, vecEnd, rest, restEnd := label("run"), label("runend"), label("rest"), label("restend")
+			ctx.MOVQ(gm(ph0+pgN8), cnt)
+			ctx.SHRQ(operand.U8(3), cnt)
+			ctx.JZ(operand.LabelRef(vecEnd))
+			ctx.Label(vec)
+			if p.SW == 1 {
+				ctx.VMOVUPS(mem(src, 0), reg.Y0)
+				ctx.VMOVUPS(reg.Y0, mem(d, 0))
+				ctx.ADDQ(operand.U8(32), src)
+			} else {
+				ctx.VMOVUPS(mem(src, 0), reg.Y0)
+				ctx.VMOVUPS(mem(src, 32), reg.Y1)
+				ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
+				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+				ctx.VMOVUPS(reg.Y2, mem(d, 0))
+				ctx.ADDQ(operand.U8(64), src)
+			}
+			ctx.ADDQ(operand.U8(32), d)
+			ctx.DECQ(cnt)
+			ctx.JNZ(operand.LabelRef(vec))
+			ctx.Label(vecEnd)
+			ctx.MOVQ(gm(ph0+pgNRest), cnt)
+			ctx.TESTQ(cnt, cnt)
+			ctx.JZ(operand.LabelRef(restEnd))
+			ctx.Label(rest)
+			ctx.VMOVSS(mem(src, 0), reg.X0)
+			ctx.VMOVSS(reg.X0, mem(d, 0))
+			ctx.ADDQ(operand.U8(uint8(4*p.SW)), src)
+			ctx.ADDQ(operand.U8(4), d)
+			ctx.DECQ(cnt)
+			ctx.JNZ(operand.LabelRef(rest))
+			ctx.Label(restEnd)
+			ctx.MOVQ(gm(ph0+pgNTail), cnt)
+			zero()
+			ctx.JMP(operand.LabelRef(next))
+			ctx.Label(zeros)
+			ctx.MOVQ(gm(pgWq), cnt)
+			zero()
+			ctx.Label(next)
+		}
+		ctx.INCQ(i)
+		ctx.CMPQ(i, gm(pgHq))
+		ctx.JL(operand.LabelRef(rows))
+	}
+	ctx.ADDQ(gm(pgDstChanBytes), dst)
+	ctx.ADDQ(gm(pgSrcChanBytes), x)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("channel"))
+	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
 }

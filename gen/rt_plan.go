@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"github.com/dygen/dygen/verify"
 	"slices"
 	"strings"
 )
@@ -67,6 +68,13 @@ type RTPlan struct {
 	// GatherName, for a column stride of 2, is the pack's assembly
 	// gather of every other float of an input row into a packed row.
 	GatherName string
+	// PackName is the whole pack in assembly (zero padding, column stride
+	// 1 or 2): every channel, phase plane and row in one call, the row's
+	// interior run 8 floats at a time and its padding zeroed, from a
+	// geometry table computed once per input size (RTPackGeom).
+	PackName string
+	// PackGeomLen is the length of PackName's geometry table.
+	PackGeomLen int
 
 	// Batch is the batch-aware fusion (as for fixed sizes, without the
 	// prefetch): for layers with more than 4 MiB of experts, each tile of
@@ -136,6 +144,10 @@ func newRTPlan(pl *Plan) *RTPlan {
 	if pl.P.SW == 2 {
 		r.GatherName = lowerFirst(pl.Name) + "Gather2"
 	}
+	if pl.P.Mode == verify.Zeros && pl.P.SW <= 2 {
+		r.PackName = lowerFirst(pl.Name) + "PackRT"
+		r.PackGeomLen = RTPackGeomLen(pl.P.SW)
+	}
 	r.Batch = batchTiles(pl, r.fuseInfo())
 	r.OwnDiv = ownDiv
 	r.DirectIn = p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 &&
@@ -176,7 +188,11 @@ func (r *RTPlan) describe(pl *Plan) string {
 	if r.DirectIn {
 		b.WriteString("    input read in place (1x1, no padding, unit stride), but for each channel's last partial pixel block, copied into scratch\n")
 	}
-	if r.GatherName != "" {
+	switch {
+	case r.DirectIn:
+	case r.PackName != "":
+		b.WriteString("    pack in assembly: every channel, phase plane and row in one call, the interior 8 packed floats at a time, the padding zeroed\n")
+	case r.GatherName != "":
 		b.WriteString("    pack: every other input column gathered in assembly, 8 packed floats at a time\n")
 	}
 	fmt.Fprintf(&b, "    one sample split over 2 … max(2, FLOPs/(%d·packed floats)) goroutines (per input size): each part packs the whole input into its own buffer (more goroutines share one packed input)\n", r.OwnDiv)

@@ -42,8 +42,10 @@ type project1x1Asm struct {
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
-	inLen        int // floats of one packed sample
-	ownProcs     int // forwardRTOne gives each part its own packed input up to this many goroutines
+	pg           [17]int // project1x1PackRT's geometry (gen.RTPackGeomLen)
+	packGo       bool    // a column outside the runs reads the input: pack in Go
+	inLen        int     // floats of one packed sample
+	ownProcs     int     // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
 	fused        []float32 // [512]
 }
@@ -125,6 +127,23 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 			j = k
 		}
 		a.runs[pw] = best
+	}
+	// project1x1PackRT's geometry: the row loop, then per column phase the
+	// zeros, the run (8 floats at a time as far as the reads stay inside
+	// the row, then one at a time) and the zeros after it.
+	a.pg[0], a.pg[1], a.pg[2], a.pg[3] = a.hq, a.wq, 4*w, 4*a.hq*a.wq
+	a.pg[4], a.pg[5], a.pg[6] = 4*a.wq, 16*a.hq*a.wq, 4*h*w
+	a.packGo = false
+	for pw := 0; pw < 2; pw++ {
+		r, ci := a.runs[pw], a.colIdx[pw*a.wq:][:a.wq]
+		for j, c := range ci {
+			if (j < r.j0 || j >= r.j0+r.n) && c >= 0 {
+				a.packGo = true
+			}
+		}
+		n8 := min(r.n, (w-r.c0)/2) &^ 7
+		g := a.pg[7+5*pw:][:5]
+		g[0], g[1], g[2], g[3], g[4] = r.j0, n8, r.n-n8, 4*r.c0, a.wq-r.j0-r.n
 	}
 	// The kernels read up to maxOff + npb·P·8 floats into the last input
 	// channel (the columns and blocks past the output are thrown away).
@@ -264,8 +283,33 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 }
 
 // packRT writes the padded input x [16, h, w] into dst (a.inLen floats) as
-// [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1).
+// [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1): in
+// assembly (project1x1PackRT), after checking every length it touches.
 func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
+	if c0 >= c1 {
+		return
+	}
+	if a.packGo {
+		l.packRTGo(a, dst, x, c0, c1)
+		return
+	}
+	plane, hw, n := a.hq*a.wq, a.h*a.w, c1-c0
+	d, xs := dst[c0*4*plane:], x[c0*hw:]
+	if len(d) < n*4*plane || len(xs) < n*hw || len(a.rowIdx) < 2*a.hq {
+		panic("Project1x1: AVX2 pack called with short slices (bug in dygen)")
+	}
+	project1x1PackRT(d, xs, a.rowIdx, a.pg[:], n)
+}
+
+// project1x1PackRT packs n zero-padded input channels of x into their phase
+// planes in dst, as the geometry g says (assembly, AVX2; packRT checks the
+// lengths, setSize computes g and rowIdx).
+//
+//go:noescape
+func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n int)
+
+// packRTGo is packRT in Go, for sizes whose padding columns read the input.
+func (l *Project1x1) packRTGo(a *project1x1Asm, dst, x []float32, c0, c1 int) {
 	hw, plane := a.h*a.w, a.hq*a.wq
 	for c := c0; c < c1; c++ {
 		xc := x[c*hw : (c+1)*hw]

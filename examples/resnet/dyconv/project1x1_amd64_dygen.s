@@ -291,3 +291,485 @@ loop:
 	JNZ     loop
 	VZEROUPPER
 	RET
+
+// func project1x1PackRT(dst []float32, x []float32, rowIdx []int32, g []int, n int)
+// Requires: AVX, AVX2
+TEXT ·project1x1PackRT(SB), NOSPLIT, $0-104
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   rowIdx_base+48(FP), R12
+	MOVQ   g_base+72(FP), R13
+	MOVQ   n+96(FP), CX
+	VXORPS Y15, Y15, Y15
+	TESTQ  CX, CX
+	JZ     done
+
+channel:
+	XORQ R8, R8
+
+rows1:
+	MOVQ    R8, AX
+	MOVLQSX (R12)(AX*4), R9
+	MOVQ    R8, R10
+	IMULQ   32(R13), R10
+	ADDQ    DI, R10
+	TESTQ   R9, R9
+	JS      zrow2
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    80(R13), BX
+	MOVQ    56(R13), R11
+	CMPQ    R11, $0x08
+	JL      zsc5
+
+zvec4:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec4
+
+zsc5:
+	TESTQ R11, R11
+	JZ    zend7
+
+zscl6:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl6
+
+zend7:
+	MOVQ 64(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend9
+
+run8:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run8
+
+runend9:
+	MOVQ  72(R13), R11
+	TESTQ R11, R11
+	JZ    restend11
+
+rest10:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest10
+
+restend11:
+	MOVQ 88(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc13
+
+zvec12:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec12
+
+zsc13:
+	TESTQ R11, R11
+	JZ    zend15
+
+zscl14:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl14
+
+zend15:
+	JMP next3
+
+zrow2:
+	MOVQ 8(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc17
+
+zvec16:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec16
+
+zsc17:
+	TESTQ R11, R11
+	JZ    zend19
+
+zscl18:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl18
+
+zend19:
+next3:
+	MOVQ   R8, R10
+	IMULQ  32(R13), R10
+	ADDQ   DI, R10
+	MOVQ   24(R13), AX
+	IMUL3Q $0x01, AX, AX
+	ADDQ   AX, R10
+	TESTQ  R9, R9
+	JS     zrow20
+	MOVQ   R9, BX
+	IMULQ  16(R13), BX
+	ADDQ   SI, BX
+	ADDQ   120(R13), BX
+	MOVQ   96(R13), R11
+	CMPQ   R11, $0x08
+	JL     zsc23
+
+zvec22:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec22
+
+zsc23:
+	TESTQ R11, R11
+	JZ    zend25
+
+zscl24:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl24
+
+zend25:
+	MOVQ 104(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend27
+
+run26:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run26
+
+runend27:
+	MOVQ  112(R13), R11
+	TESTQ R11, R11
+	JZ    restend29
+
+rest28:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest28
+
+restend29:
+	MOVQ 128(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc31
+
+zvec30:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec30
+
+zsc31:
+	TESTQ R11, R11
+	JZ    zend33
+
+zscl32:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl32
+
+zend33:
+	JMP next21
+
+zrow20:
+	MOVQ 8(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc35
+
+zvec34:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec34
+
+zsc35:
+	TESTQ R11, R11
+	JZ    zend37
+
+zscl36:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl36
+
+zend37:
+next21:
+	INCQ R8
+	CMPQ R8, (R13)
+	JL   rows1
+	XORQ R8, R8
+
+rows38:
+	MOVQ    R8, AX
+	MOVQ    (R13), BX
+	IMUL3Q  $0x01, BX, BX
+	ADDQ    BX, AX
+	MOVLQSX (R12)(AX*4), R9
+	MOVQ    R8, R10
+	IMULQ   32(R13), R10
+	ADDQ    DI, R10
+	MOVQ    24(R13), AX
+	IMUL3Q  $0x02, AX, AX
+	ADDQ    AX, R10
+	TESTQ   R9, R9
+	JS      zrow39
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    80(R13), BX
+	MOVQ    56(R13), R11
+	CMPQ    R11, $0x08
+	JL      zsc42
+
+zvec41:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec41
+
+zsc42:
+	TESTQ R11, R11
+	JZ    zend44
+
+zscl43:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl43
+
+zend44:
+	MOVQ 64(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend46
+
+run45:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run45
+
+runend46:
+	MOVQ  72(R13), R11
+	TESTQ R11, R11
+	JZ    restend48
+
+rest47:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest47
+
+restend48:
+	MOVQ 88(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc50
+
+zvec49:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec49
+
+zsc50:
+	TESTQ R11, R11
+	JZ    zend52
+
+zscl51:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl51
+
+zend52:
+	JMP next40
+
+zrow39:
+	MOVQ 8(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc54
+
+zvec53:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec53
+
+zsc54:
+	TESTQ R11, R11
+	JZ    zend56
+
+zscl55:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl55
+
+zend56:
+next40:
+	MOVQ   R8, R10
+	IMULQ  32(R13), R10
+	ADDQ   DI, R10
+	MOVQ   24(R13), AX
+	IMUL3Q $0x03, AX, AX
+	ADDQ   AX, R10
+	TESTQ  R9, R9
+	JS     zrow57
+	MOVQ   R9, BX
+	IMULQ  16(R13), BX
+	ADDQ   SI, BX
+	ADDQ   120(R13), BX
+	MOVQ   96(R13), R11
+	CMPQ   R11, $0x08
+	JL     zsc60
+
+zvec59:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec59
+
+zsc60:
+	TESTQ R11, R11
+	JZ    zend62
+
+zscl61:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl61
+
+zend62:
+	MOVQ 104(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend64
+
+run63:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run63
+
+runend64:
+	MOVQ  112(R13), R11
+	TESTQ R11, R11
+	JZ    restend66
+
+rest65:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest65
+
+restend66:
+	MOVQ 128(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc68
+
+zvec67:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec67
+
+zsc68:
+	TESTQ R11, R11
+	JZ    zend70
+
+zscl69:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl69
+
+zend70:
+	JMP next58
+
+zrow57:
+	MOVQ 8(R13), R11
+	CMPQ R11, $0x08
+	JL   zsc72
+
+zvec71:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec71
+
+zsc72:
+	TESTQ R11, R11
+	JZ    zend74
+
+zscl73:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl73
+
+zend74:
+next58:
+	INCQ R8
+	CMPQ R8, (R13)
+	JL   rows38
+	ADDQ 40(R13), DI
+	ADDQ 48(R13), SI
+	DECQ CX
+	JNZ  channel
+
+done:
+	VZEROUPPER
+	RET
