@@ -50,15 +50,13 @@ func planAsmPack(a *AsmPlan, pl *Plan) {
 
 // emitCopyKernel emits the copy of n output channels from the kernel's
 // flat rows of Wq (channel stride OPS) to NCHW rows of Wo, 8 floats at a
-// time. With an epilogue (epi) each vector is finished on the way: the
-// residual (res, laid out as y) added, then the activation. The last
-// vector of a row overlaps the one before, except with a residual: the
-// last Wo mod 8 floats of a row then go through masked loads and stores,
-// since res may be y itself and an overlapping vector would add it twice.
+// time, the last vector of a row overlapping the one before. With an
+// epilogue (epi) each vector is finished on the way: the residual (res,
+// laid out as y, possibly y itself) added, then the activation.
 //
 //	DI y channel, SI out channel, DX res channel, CX channels left, R8 y
 //	row, R9 out row, R11 res row, R10 rows left; Y0 the data, Y1–Y3 the
-//	epilogue's scratch, Y4 the tail mask.
+//	epilogue's scratch, Y5 a residual row's last vector.
 //
 // With nt (rows of Wo a multiple of 8, y 32-byte aligned: checked in Go) the
 // stores are non-temporal, for outputs larger than the caches: they skip
@@ -91,17 +89,15 @@ func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool, epi *epilogue) {
 	for j := 0; j+8 <= wo; j += 8 {
 		chunks = append(chunks, j)
 	}
-	// The last vector of a row overlaps the one before, unless a residual
-	// (which may be y itself) is added: computing an output twice from out
-	// gives the same bits, adding res twice would not.
+	// The last vector of a row overlaps the one before. With a residual,
+	// which may be y itself, that vector (out + res) is loaded before the
+	// row's first store and finished and stored after the others, so no
+	// residual float is read after it was overwritten. Computing an output
+	// twice from out gives the same bits.
 	tail := wo % 8
-	masked := tail != 0 && residual
-	if tail != 0 && !masked {
+	early := tail != 0 && residual
+	if tail != 0 && !early {
 		chunks = append(chunks, wo-8)
-	}
-	mask := reg.Y4
-	if masked {
-		ctx.VMOVDQU(epi.mask().Offset(4*(8-tail)), mask)
 	}
 	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3}
 	store := func(v reg.VecPhysical, m operand.Mem) {
@@ -119,6 +115,10 @@ func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool, epi *epilogue) {
 	}
 	ctx.MOVQ(operand.U32(pl.Ho), rows)
 	ctx.Label("row")
+	if early {
+		ctx.VMOVUPS(mem(orow, 4*(wo-8)), reg.Y5)
+		ctx.VADDPS(mem(rrow, 4*(wo-8)), reg.Y5, reg.Y5)
+	}
 	for i, j := range chunks {
 		if epi == nil {
 			ctx.VMOVUPS(mem(orow, 4*j), ys[i%4])
@@ -132,15 +132,9 @@ func emitCopyKernel(ctx *build.Context, pl *Plan, nt bool, epi *epilogue) {
 		epi.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
 		store(reg.Y0, mem(yrow, 4*j))
 	}
-	if masked {
-		j := wo - tail
-		ctx.VMASKMOVPS(mem(orow, 4*j), mask, reg.Y0)
-		if residual {
-			ctx.VMASKMOVPS(mem(rrow, 4*j), mask, reg.Y1)
-			ctx.VADDPS(reg.Y1, reg.Y0, reg.Y0)
-		}
-		epi.apply(ctx, reg.Y0, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
-		ctx.VMASKMOVPS(reg.Y0, mask, mem(yrow, 4*j))
+	if early {
+		epi.apply(ctx, reg.Y5, []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3})
+		store(reg.Y5, mem(yrow, 4*(wo-8)))
 	}
 	ctx.ADDQ(operand.U32(4*a.Wq), orow)
 	ctx.ADDQ(operand.U32(4*wo), yrow)

@@ -690,11 +690,10 @@ rows0:
 // func case001CopyOut(y []float32, out []float32, res []float32, n int)
 // Requires: AVX
 TEXT ·case001CopyOut(SB), NOSPLIT, $0-80
-	MOVQ    y_base+0(FP), DI
-	MOVQ    out_base+24(FP), SI
-	MOVQ    res_base+48(FP), DX
-	MOVQ    n+72(FP), CX
-	VMOVDQU epi<>+528(SB), Y4
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ res_base+48(FP), DX
+	MOVQ n+72(FP), CX
 
 channel:
 	MOVQ DI, R8
@@ -703,37 +702,36 @@ channel:
 	MOVQ $0x0000000c, R10
 
 row:
-	VMOVUPS    (R9), Y0
-	VADDPS     (R11), Y0, Y0
-	VADDPS     epi<>+32(SB), Y0, Y1
-	VXORPS     Y2, Y2, Y2
-	VMAXPS     Y1, Y2, Y1
-	VMOVUPS    epi<>+0(SB), Y2
-	VMINPS     Y1, Y2, Y1
-	VMULPS     Y1, Y0, Y1
-	VDIVPS     epi<>+0(SB), Y1, Y0
-	VMOVUPS    Y0, (R8)
-	VMASKMOVPS 32(R9), Y4, Y0
-	VMASKMOVPS 32(R11), Y4, Y1
-	VADDPS     Y1, Y0, Y0
-	VADDPS     epi<>+32(SB), Y0, Y1
-	VXORPS     Y2, Y2, Y2
-	VMAXPS     Y1, Y2, Y1
-	VMOVUPS    epi<>+0(SB), Y2
-	VMINPS     Y1, Y2, Y1
-	VMULPS     Y1, Y0, Y1
-	VDIVPS     epi<>+0(SB), Y1, Y0
-	VMASKMOVPS Y0, Y4, 32(R8)
-	ADDQ       $0x00000034, R9
-	ADDQ       $0x00000030, R8
-	ADDQ       $0x00000030, R11
-	DECQ       R10
-	JNZ        row
-	ADDQ       $0x00000280, SI
-	ADDQ       $0x00000240, DI
-	ADDQ       $0x00000240, DX
-	DECQ       CX
-	JNZ        channel
+	VMOVUPS 16(R9), Y5
+	VADDPS  16(R11), Y5, Y5
+	VMOVUPS (R9), Y0
+	VADDPS  (R11), Y0, Y0
+	VADDPS  epi<>+32(SB), Y0, Y1
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y1, Y2, Y1
+	VMOVUPS epi<>+0(SB), Y2
+	VMINPS  Y1, Y2, Y1
+	VMULPS  Y1, Y0, Y1
+	VDIVPS  epi<>+0(SB), Y1, Y0
+	VMOVUPS Y0, (R8)
+	VADDPS  epi<>+32(SB), Y5, Y1
+	VXORPS  Y2, Y2, Y2
+	VMAXPS  Y1, Y2, Y1
+	VMOVUPS epi<>+0(SB), Y2
+	VMINPS  Y1, Y2, Y1
+	VMULPS  Y1, Y5, Y1
+	VDIVPS  epi<>+0(SB), Y1, Y5
+	VMOVUPS Y5, 16(R8)
+	ADDQ    $0x00000034, R9
+	ADDQ    $0x00000030, R8
+	ADDQ    $0x00000030, R11
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000280, SI
+	ADDQ    $0x00000240, DI
+	ADDQ    $0x00000240, DX
+	DECQ    CX
+	JNZ     channel
 	VZEROUPPER
 	RET
 

@@ -533,11 +533,10 @@ rows0:
 // func convPwlCopyOut(y []float32, out []float32, res []float32, n int)
 // Requires: AVX
 TEXT ·convPwlCopyOut(SB), NOSPLIT, $0-80
-	MOVQ    y_base+0(FP), DI
-	MOVQ    out_base+24(FP), SI
-	MOVQ    res_base+48(FP), DX
-	MOVQ    n+72(FP), CX
-	VMOVDQU epi<>+520(SB), Y4
+	MOVQ y_base+0(FP), DI
+	MOVQ out_base+24(FP), SI
+	MOVQ res_base+48(FP), DX
+	MOVQ n+72(FP), CX
 
 channel:
 	MOVQ DI, R8
@@ -546,23 +545,22 @@ channel:
 	MOVQ $0x0000000e, R10
 
 row:
-	VMOVUPS    (R9), Y0
-	VADDPS     (R11), Y0, Y0
-	VMOVUPS    Y0, (R8)
-	VMASKMOVPS 32(R9), Y4, Y0
-	VMASKMOVPS 32(R11), Y4, Y1
-	VADDPS     Y1, Y0, Y0
-	VMASKMOVPS Y0, Y4, 32(R8)
-	ADDQ       $0x00000038, R9
-	ADDQ       $0x00000038, R8
-	ADDQ       $0x00000038, R11
-	DECQ       R10
-	JNZ        row
-	ADDQ       $0x00000320, SI
-	ADDQ       $0x00000310, DI
-	ADDQ       $0x00000310, DX
-	DECQ       CX
-	JNZ        channel
+	VMOVUPS 24(R9), Y5
+	VADDPS  24(R11), Y5, Y5
+	VMOVUPS (R9), Y0
+	VADDPS  (R11), Y0, Y0
+	VMOVUPS Y0, (R8)
+	VMOVUPS Y5, 24(R8)
+	ADDQ    $0x00000038, R9
+	ADDQ    $0x00000038, R8
+	ADDQ    $0x00000038, R11
+	DECQ    R10
+	JNZ     row
+	ADDQ    $0x00000320, SI
+	ADDQ    $0x00000310, DI
+	ADDQ    $0x00000310, DX
+	DECQ    CX
+	JNZ     channel
 	VZEROUPPER
 	RET
 
