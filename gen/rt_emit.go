@@ -35,6 +35,9 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	if r.PackName != "" && !r.DirectIn {
 		emitPackRTKernel(ctx, pl)
 	}
+	if r.CopyName != "" {
+		emitCopyRTKernel(ctx, r.CopyName)
+	}
 	if epi != nil {
 		emitEpiKernel(ctx, pl, epi)
 	}
@@ -127,19 +130,37 @@ const (
 	pgDstRowBytes         // 4·wq: a packed row
 	pgDstChanBytes        // 4·SH·SW·hq·wq: a packed channel
 	pgSrcChanBytes        // 4·h·w: an input channel
-	pgPhase               // per column phase, pgPhaseLen entries:
+	// Column stride 2, when the two phases' runs read adjacent columns
+	// over the same length (the interior): one pass reads 16 input floats
+	// and writes 8 to each phase plane, as the fixed-size pack does. Used
+	// when the padding is already in dst (fill 0).
+	pgMerge    // 1 when the merged pass applies
+	pgMC0      // 4·the first input column the pass reads
+	pgMEven    // byte offset of the even columns' packed run in its phase plane row, from the phase-0 plane
+	pgMOdd     // the same for the odd columns
+	pgMN8      // groups of 8 packed floats per phase
+	pgMLastSrc // the last, overlapping window's byte offset from the first column read, −1: none
+	pgMLastRel // its stores' offset from where the groups ended, in bytes
+	pgPhase    // per column phase, pgPhaseLen entries:
 )
 
 // Per column phase: the zero columns before the run, the run's floats
 // copied 8 at a time (a multiple of 8 whose reads stay in the row), the
-// rest of the run, the run's first input column in bytes, the zero
-// columns after the run.
+// rest of the run copied one at a time, the run's first input column in
+// bytes, the zero columns after the run; then the run's last 8 floats as
+// one vector that overlaps the ones before (instead of the rest, for runs
+// of 9 or more): its input window's byte offset in the row (−1: none),
+// its store's byte offset from the end of the 8-at-a-time part, and the
+// bytes from there to the run's end.
 const (
 	pgJ0 = iota
 	pgN8
 	pgNRest
 	pgC0Bytes
 	pgNTail
+	pgLastSrc
+	pgLastDst
+	pgLastAdv
 	pgPhaseLen
 )
 
@@ -148,21 +169,22 @@ const (
 func RTPackGeomLen(sw int) int { return pgPhase + sw*pgPhaseLen }
 
 // emitPackRTKernel emits PackName(dst, x []float32, rowIdx []int32, g
-// []int, n int): the phase planes of n zero-padded input channels, each
-// packed row being zeros, or zeros then the run of input columns c0,
-// c0+SW, … then zeros (the geometry g, see pg*). The phase loops are
+// []int, n, fill int): the phase planes of n zero-padded input channels,
+// each packed row being zeros, or zeros then the run of input columns c0,
+// c0+SW, … then zeros (the geometry g, see pg*). With fill 0 the zeros are
+// not written: dst holds them from an earlier call at this size. The phase loops are
 // unrolled (SH and SW are the layer's); rows and channels are run-time
 // loops. The Go side checks every length first.
 //
 //	DI dst channel, SI x channel, CX channels left, R12 rowIdx, R13 g,
 //	R8 packed row i, R9 input row (−1: zeros), R10 dst pointer, BX src
-//	pointer, R11 counts, AX scratch; Y15/X15 zeros, Y0–Y2 data.
+//	pointer, R11 counts, AX scratch, DX fill; Y15/X15 zeros, Y0–Y2 data.
 func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 	p, r := pl.P, pl.RT
 	name := r.PackName
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(dst, x []float32, rowIdx []int32, g []int, n int)")
+	ctx.SignatureExpr("func(dst, x []float32, rowIdx []int32, g []int, n, fill int)")
 	ctx.Doc(name + " packs n zero-padded input channels into their phase planes, as the geometry g says.")
 	dst, x, n := reg.RDI, reg.RSI, reg.RCX
 	rowIdx, g, i, ry, d, src, cnt, tmp := reg.R12, reg.R13, reg.R8, reg.R9, reg.R10, reg.RBX, reg.R11, reg.RAX
@@ -171,15 +193,23 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 	ctx.Load(ctx.Param("rowIdx").Base(), rowIdx)
 	ctx.Load(ctx.Param("g").Base(), g)
 	ctx.Load(ctx.Param("n"), n)
+	fill := reg.RDX
+	ctx.Load(ctx.Param("fill"), fill)
 	gm := func(k int) operand.Mem { return mem(g, 8*k) }
 	labels := 0
 	label := func(what string) string {
 		labels++
 		return fmt.Sprintf("%s%d", what, labels)
 	}
-	// zero writes cnt zeros at d, advancing d; cnt ends at 0.
+	// zero writes cnt zeros at d (unless fill is 0: they are there from
+	// an earlier call), advancing d; cnt ends at 0.
 	zero := func() {
-		vec, sc, scLoop, end := label("zvec"), label("zsc"), label("zscl"), label("zend")
+		vec, sc, scLoop, end, write := label("zvec"), label("zsc"), label("zscl"), label("zend"), label("zw")
+		ctx.TESTQ(fill, fill)
+		ctx.JNZ(operand.LabelRef(write))
+		ctx.LEAQ(operand.Mem{Base: d, Index: cnt, Scale: 4}, d)
+		ctx.JMP(operand.LabelRef(end))
+		ctx.Label(write)
 		ctx.CMPQ(cnt, operand.U8(8))
 		ctx.JL(operand.LabelRef(sc))
 		ctx.Label(vec)
@@ -214,6 +244,68 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			ctx.ADDQ(src, tmp)
 		}
 		ctx.MOVLQSX(operand.Mem{Base: rowIdx, Index: tmp, Scale: 4}, ry)
+		nextRow := label("nextrow")
+		if p.SW == 2 {
+			perPhase, mEnd, mLoop := label("perphase"), label("mend"), label("mloop")
+			ctx.TESTQ(fill, fill)
+			ctx.JNZ(operand.LabelRef(perPhase))
+			ctx.CMPQ(gm(pgMerge), operand.U8(0))
+			ctx.JE(operand.LabelRef(perPhase))
+			ctx.TESTQ(ry, ry)
+			ctx.JS(operand.LabelRef(nextRow)) // a padding row: its zeros are there
+			// d, tmp = the even and odd columns' runs in this row
+			ctx.MOVQ(i, d)
+			ctx.IMULQ(gm(pgDstRowBytes), d)
+			ctx.ADDQ(dst, d)
+			if ph > 0 {
+				ctx.MOVQ(gm(pgPlaneBytes), tmp)
+				ctx.IMUL3Q(operand.Imm(uint64(2*ph)), tmp, tmp)
+				ctx.ADDQ(tmp, d)
+			}
+			ctx.MOVQ(d, tmp)
+			ctx.ADDQ(gm(pgMEven), d)
+			ctx.ADDQ(gm(pgMOdd), tmp)
+			// src = x + ry·row bytes + the first column read
+			ctx.MOVQ(ry, src)
+			ctx.IMULQ(gm(pgRowBytes), src)
+			ctx.ADDQ(x, src)
+			ctx.ADDQ(gm(pgMC0), src)
+			split := func() {
+				ctx.VMOVUPS(mem(src, 0), reg.Y0)
+				ctx.VMOVUPS(mem(src, 32), reg.Y1)
+				ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
+				ctx.VSHUFPS(operand.U8(0xdd), reg.Y1, reg.Y0, reg.Y3)
+				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+				ctx.VPERMPD(operand.U8(0xd8), reg.Y3, reg.Y3)
+				ctx.VMOVUPS(reg.Y2, mem(d, 0))
+				ctx.VMOVUPS(reg.Y3, mem(tmp, 0))
+			}
+			ctx.MOVQ(gm(pgMN8), cnt)
+			ctx.TESTQ(cnt, cnt)
+			ctx.JZ(operand.LabelRef(mEnd))
+			ctx.Label(mLoop)
+			split()
+			ctx.ADDQ(operand.U8(64), src)
+			ctx.ADDQ(operand.U8(32), d)
+			ctx.ADDQ(operand.U8(32), tmp)
+			ctx.DECQ(cnt)
+			ctx.JNZ(operand.LabelRef(mLoop))
+			ctx.Label(mEnd)
+			ctx.MOVQ(gm(pgMLastSrc), cnt)
+			ctx.TESTQ(cnt, cnt)
+			ctx.JS(operand.LabelRef(nextRow))
+			ctx.MOVQ(ry, src)
+			ctx.IMULQ(gm(pgRowBytes), src)
+			ctx.ADDQ(x, src)
+			ctx.ADDQ(gm(pgMC0), src)
+			ctx.ADDQ(cnt, src)
+			ctx.MOVQ(gm(pgMLastRel), cnt)
+			ctx.ADDQ(cnt, d)
+			ctx.ADDQ(cnt, tmp)
+			split()
+			ctx.JMP(operand.LabelRef(nextRow))
+			ctx.Label(perPhase)
+		}
 		for pw := 0; pw < p.SW; pw++ {
 			ph0 := pgPhase + pw*pgPhaseLen
 			zeros, next := label("zrow"), label("next")
@@ -256,6 +348,30 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			ctx.DECQ(cnt)
 			ctx.JNZ(operand.LabelRef(vec))
 			ctx.Label(vecEnd)
+			// The run's last vector, overlapping: from the window at
+			// pgLastSrc of the input row (stride 2: its odd floats).
+			noLast := label("nolast")
+			ctx.MOVQ(gm(ph0+pgLastSrc), tmp)
+			ctx.TESTQ(tmp, tmp)
+			ctx.JS(operand.LabelRef(noLast))
+			ctx.MOVQ(ry, src)
+			ctx.IMULQ(gm(pgRowBytes), src)
+			ctx.ADDQ(x, src)
+			ctx.ADDQ(tmp, src)
+			ctx.MOVQ(gm(ph0+pgLastDst), tmp)
+			ctx.ADDQ(d, tmp)
+			if p.SW == 1 {
+				ctx.VMOVUPS(mem(src, 0), reg.Y0)
+				ctx.VMOVUPS(reg.Y0, mem(tmp, 0))
+			} else {
+				ctx.VMOVUPS(mem(src, 0), reg.Y0)
+				ctx.VMOVUPS(mem(src, 32), reg.Y1)
+				ctx.VSHUFPS(operand.U8(0xdd), reg.Y1, reg.Y0, reg.Y2)
+				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+				ctx.VMOVUPS(reg.Y2, mem(tmp, 0))
+			}
+			ctx.ADDQ(gm(ph0+pgLastAdv), d)
+			ctx.Label(noLast)
 			ctx.MOVQ(gm(ph0+pgNRest), cnt)
 			ctx.TESTQ(cnt, cnt)
 			ctx.JZ(operand.LabelRef(restEnd))
@@ -271,16 +387,87 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			zero()
 			ctx.JMP(operand.LabelRef(next))
 			ctx.Label(zeros)
+			ctx.TESTQ(fill, fill)
+			ctx.JZ(operand.LabelRef(next))
 			ctx.MOVQ(gm(pgWq), cnt)
 			zero()
 			ctx.Label(next)
 		}
+		ctx.Label(nextRow)
 		ctx.INCQ(i)
 		ctx.CMPQ(i, gm(pgHq))
 		ctx.JL(operand.LabelRef(rows))
 	}
 	ctx.ADDQ(gm(pgDstChanBytes), dst)
 	ctx.ADDQ(gm(pgSrcChanBytes), x)
+	ctx.DECQ(n)
+	ctx.JNZ(operand.LabelRef("channel"))
+	ctx.Label("done")
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
+
+// emitCopyRTKernel emits name(y, out []float32, n, ho, wo, wq, ops int):
+// n channels of ho rows of wo floats from the kernels' rows of wq floats
+// (channel stride ops) into y's rows of wo (channel stride ho·wo): 8
+// floats at a time, the last vector of a row overlapping the one before
+// when wo ≥ 8, one float at a time when wo < 8. The Go side checks the
+// lengths.
+//
+//	DI y, SI out channel, CX channels left, R8 out row, R9 rows left,
+//	R10 vectors left, R11 wo, R12 wq bytes, R13 ops bytes, AX the offset.
+func emitCopyRTKernel(ctx *build.Context, name string) {
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(y, out []float32, n, ho, wo, wq, ops int)")
+	ctx.Doc(name + " copies n output channels from the kernels' rows of wq floats to rows of wo.")
+	y, out, n, orow, rows, vecs, wo, wqb, opsb, t := reg.RDI, reg.RSI, reg.RCX, reg.R8, reg.R9, reg.R10, reg.R11, reg.R12, reg.R13, reg.RAX
+	ctx.Load(ctx.Param("y").Base(), y)
+	ctx.Load(ctx.Param("out").Base(), out)
+	ctx.Load(ctx.Param("n"), n)
+	ctx.Load(ctx.Param("wo"), wo)
+	ctx.Load(ctx.Param("wq"), wqb)
+	ctx.SHLQ(operand.U8(2), wqb)
+	ctx.Load(ctx.Param("ops"), opsb)
+	ctx.SHLQ(operand.U8(2), opsb)
+	ctx.TESTQ(n, n)
+	ctx.JZ(operand.LabelRef("done"))
+	ctx.Label("channel")
+	ctx.MOVQ(out, orow)
+	ctx.Load(ctx.Param("ho"), rows)
+	ctx.Label("row")
+	ctx.CMPQ(wo, operand.U8(8))
+	ctx.JL(operand.LabelRef("short"))
+	// 8 at a time: t walks the row's offset in bytes.
+	ctx.MOVQ(wo, vecs)
+	ctx.SHRQ(operand.U8(3), vecs)
+	ctx.XORQ(t, t)
+	ctx.Label("vec")
+	ctx.VMOVUPS(operand.Mem{Base: orow, Index: t, Scale: 1}, reg.Y0)
+	ctx.VMOVUPS(reg.Y0, operand.Mem{Base: y, Index: t, Scale: 1})
+	ctx.ADDQ(operand.U8(32), t)
+	ctx.DECQ(vecs)
+	ctx.JNZ(operand.LabelRef("vec"))
+	// The last 8 floats of the row (overlapping, or the same again).
+	ctx.LEAQ(operand.Mem{Base: wo, Index: wo, Scale: 1, Disp: 0}, t)
+	ctx.SHLQ(operand.U8(1), t) // 4·wo
+	ctx.VMOVUPS(operand.Mem{Base: orow, Index: t, Scale: 1, Disp: -32}, reg.Y0)
+	ctx.VMOVUPS(reg.Y0, operand.Mem{Base: y, Index: t, Scale: 1, Disp: -32})
+	ctx.JMP(operand.LabelRef("rowdone"))
+	ctx.Label("short")
+	ctx.XORQ(t, t)
+	ctx.Label("scalar")
+	ctx.VMOVSS(operand.Mem{Base: orow, Index: t, Scale: 4}, reg.X0)
+	ctx.VMOVSS(reg.X0, operand.Mem{Base: y, Index: t, Scale: 4})
+	ctx.INCQ(t)
+	ctx.CMPQ(t, wo)
+	ctx.JL(operand.LabelRef("scalar"))
+	ctx.Label("rowdone")
+	ctx.LEAQ(operand.Mem{Base: y, Index: wo, Scale: 4}, y)
+	ctx.ADDQ(wqb, orow)
+	ctx.DECQ(rows)
+	ctx.JNZ(operand.LabelRef("row"))
+	ctx.ADDQ(opsb, out)
 	ctx.DECQ(n)
 	ctx.JNZ(operand.LabelRef("channel"))
 	ctx.Label("done")

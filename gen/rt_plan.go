@@ -75,6 +75,9 @@ type RTPlan struct {
 	PackName string
 	// PackGeomLen is the length of PackName's geometry table.
 	PackGeomLen int
+	// CopyName is the copy out in assembly (layers without an epilogue):
+	// n channels of ho rows of wo floats from the kernels' rows of wq.
+	CopyName string
 
 	// Batch is the batch-aware fusion (as for fixed sizes, without the
 	// prefetch): for layers with more than 4 MiB of experts, each tile of
@@ -147,6 +150,9 @@ func newRTPlan(pl *Plan) *RTPlan {
 	if pl.P.Mode == verify.Zeros && pl.P.SW <= 2 {
 		r.PackName = lowerFirst(pl.Name) + "PackRT"
 		r.PackGeomLen = RTPackGeomLen(pl.P.SW)
+	}
+	if !pl.Epi {
+		r.CopyName = lowerFirst(pl.Name) + "CopyRT"
 	}
 	r.Batch = batchTiles(pl, r.fuseInfo())
 	r.OwnDiv = ownDiv

@@ -45,6 +45,7 @@ type depthwise3x3Asm struct {
 	inLen        int // floats of one packed sample
 	ownProcs     int // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
+	in1          []float32 // one packed channel and the zeros its kernels read past it (depthwise)
 	fused        []float32 // [288]
 }
 
@@ -135,6 +136,12 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	}
 	a.in = a.in[:inLen]
 	clear(a.in[32*a.ps:])
+	if n := max(a.ps, a.maxOff+a.ops); cap(a.in1) < n {
+		a.in1 = make([]float32, n)
+	} else {
+		a.in1 = a.in1[:n]
+	}
+	clear(a.in1)
 	if n := 32 * a.ops; cap(a.out) < n {
 		a.out = make([]float32, n)
 	}
@@ -173,8 +180,13 @@ func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src, ext, res []fl
 		y := dst[i*outSize : (i+1)*outSize]
 		l.route(s, x, h*w, dyrt.Sample(ext, i, 128))
 		l.fuseAsm(a.fused, s.pi, 0, 32)
-		l.packRT(a, a.in, x, 0, 32)
-		l.convRT(a, a.in, a.fused, l.bias, 0, y, dyrt.Sample(res, i, outSize), 0, 32)
+		// Depthwise: pack, convolve and copy out one channel at a time, so
+		// that the channel's planes stay in L1 (as the fixed-size path).
+		hw, howo, r := h*w, ho*wo, dyrt.Sample(res, i, outSize)
+		for c := 0; c < 32; c++ {
+			l.packRT(a, a.in1, x[c*hw:], 0, 1)
+			l.convRT(a, a.in1, a.fused[c*9:], l.bias[c:], 0, y[c*howo:], r, 0, 1)
+		}
 	}
 }
 
@@ -301,19 +313,18 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused, bias []float32, f0 
 		l.blocksRT(a, in[q:], fused, bias, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := depthwise3x3BlockChannels(u0, u1)
-	if a.wq == a.wo {
-		// The kernel's rows are y's rows: one copy per channel.
-		for o := o0; o < o1; o++ {
-			copy(y[o*a.ho*a.wo:][:a.ho*a.wo], a.out[o*a.ops:])
-		}
-		return
+	if len(y) < o1*a.ho*a.wo || len(a.out) < (o1-1)*a.ops+(a.ho-1)*a.wq+a.wo || a.wo > a.wq {
+		panic("Depthwise3x3: AVX2 copy out called with short slices (bug in dygen)")
 	}
-	for o := o0; o < o1; o++ {
-		for oy := 0; oy < a.ho; oy++ {
-			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])
-		}
-	}
+	depthwise3x3CopyRT(y[o0*a.ho*a.wo:], a.out[o0*a.ops:], o1-o0, a.ho, a.wo, a.wq, a.ops)
 }
+
+// depthwise3x3CopyRT copies n channels of ho rows of wo floats from out's rows of wq
+// floats (channel stride ops) to y's rows of wo (assembly, AVX; convRT
+// checks the lengths).
+//
+//go:noescape
+func depthwise3x3CopyRT(y, out []float32, n, ho, wo, wq, ops int)
 
 // blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
 // pixel blocks: their input from in, whose channels are ps floats apart,

@@ -206,3 +206,63 @@ done:
 	VZEROUPPER
 	MOVSS        X0, ret+24(FP)
 	RET
+
+// func depthwise3x3CopyRT(y []float32, out []float32, n int, ho int, wo int, wq int, ops int)
+// Requires: AVX
+TEXT ·depthwise3x3CopyRT(SB), NOSPLIT, $0-88
+	MOVQ  y_base+0(FP), DI
+	MOVQ  out_base+24(FP), SI
+	MOVQ  n+48(FP), CX
+	MOVQ  wo+64(FP), R11
+	MOVQ  wq+72(FP), R12
+	SHLQ  $0x02, R12
+	MOVQ  ops+80(FP), R13
+	SHLQ  $0x02, R13
+	TESTQ CX, CX
+	JZ    done
+
+channel:
+	MOVQ SI, R8
+	MOVQ ho+56(FP), R9
+
+row:
+	CMPQ R11, $0x08
+	JL   short
+	MOVQ R11, R10
+	SHRQ $0x03, R10
+	XORQ AX, AX
+
+vec:
+	VMOVUPS (R8)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     vec
+	LEAQ    (R11)(R11*1), AX
+	SHLQ    $0x01, AX
+	VMOVUPS -32(R8)(AX*1), Y0
+	VMOVUPS Y0, -32(DI)(AX*1)
+	JMP     rowdone
+
+short:
+	XORQ AX, AX
+
+scalar:
+	VMOVSS (R8)(AX*4), X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ   AX
+	CMPQ   AX, R11
+	JL     scalar
+
+rowdone:
+	LEAQ (DI)(R11*4), DI
+	ADDQ R12, R8
+	DECQ R9
+	JNZ  row
+	ADDQ R13, SI
+	DECQ CX
+	JNZ  channel
+
+done:
+	VZEROUPPER
+	RET

@@ -42,7 +42,7 @@ type project1x1Asm struct {
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
-	pg           [17]int // project1x1PackRT's geometry (gen.RTPackGeomLen)
+	pg           [30]int // project1x1PackRT's geometry (gen.RTPackGeomLen)
 	packGo       bool    // a column outside the runs reads the input: pack in Go
 	inLen        int     // floats of one packed sample
 	ownProcs     int     // forwardRTOne gives each part its own packed input up to this many goroutines
@@ -134,6 +134,23 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	a.pg[0], a.pg[1], a.pg[2], a.pg[3] = a.hq, a.wq, 4*w, 4*a.hq*a.wq
 	a.pg[4], a.pg[5], a.pg[6] = 4*a.wq, 16*a.hq*a.wq, 4*h*w
 	a.packGo = false
+	clear(a.pg[7:14])
+	// The merged pass (gen.pgMerge): the phases' runs read adjacent input
+	// columns over the same length, inside the row.
+	if r0, r1 := a.runs[0], a.runs[1]; r0.n == r1.n && r0.n >= 8 && (r0.c0 == r1.c0+1 || r1.c0 == r0.c0+1) && min(r0.c0, r1.c0)+2*r0.n <= w {
+		even, odd := r0, r1
+		evenPlane, oddPlane := 0, 1
+		if r1.c0 < r0.c0 {
+			even, odd, evenPlane, oddPlane = r1, r0, 1, 0
+		}
+		n8 := even.n &^ 7
+		a.pg[7], a.pg[8] = 1, 4*even.c0
+		a.pg[9], a.pg[10] = 4*(evenPlane*a.hq*a.wq+even.j0), 4*(oddPlane*a.hq*a.wq+odd.j0)
+		a.pg[11], a.pg[12], a.pg[13] = n8/8, -1, 0
+		if even.n > n8 {
+			a.pg[12], a.pg[13] = 8*(even.n-8), 4*(even.n-8-n8)
+		}
+	}
 	for pw := 0; pw < 2; pw++ {
 		r, ci := a.runs[pw], a.colIdx[pw*a.wq:][:a.wq]
 		for j, c := range ci {
@@ -142,8 +159,16 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 			}
 		}
 		n8 := min(r.n, (w-r.c0)/2) &^ 7
-		g := a.pg[7+5*pw:][:5]
+		g := a.pg[14+8*pw:][:8]
 		g[0], g[1], g[2], g[3], g[4] = r.j0, n8, r.n-n8, 4*r.c0, a.wq-r.j0-r.n
+		g[5], g[6], g[7] = -1, 0, 0
+		// The rest of a run of 9 or more as one overlapping vector: its
+		// input window ends at the run's last column, inside the row.
+		if rest := r.n - n8; rest > 0 && r.n >= 9 {
+			g[5] = 4 * (r.c0 + 2*r.n - 17)
+			g[6], g[7] = 4*(rest-8), 4*rest
+			g[2] = 0
+		}
 	}
 	// The kernels read up to maxOff + npb·P·8 floats into the last input
 	// channel (the columns and blocks past the output are thrown away).
@@ -286,6 +311,12 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 // [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1): in
 // assembly (project1x1PackRT), after checking every length it touches.
 func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
+	l.packRTFill(a, dst, x, c0, c1, 1)
+}
+
+// packRTFill is packRT; with fill 0 it leaves the padding zeros, which dst
+// holds from an earlier pack at this size.
+func (l *Project1x1) packRTFill(a *project1x1Asm, dst, x []float32, c0, c1, fill int) {
 	if c0 >= c1 {
 		return
 	}
@@ -298,7 +329,7 @@ func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
 	if len(d) < n*4*plane || len(xs) < n*hw || len(a.rowIdx) < 2*a.hq {
 		panic("Project1x1: AVX2 pack called with short slices (bug in dygen)")
 	}
-	project1x1PackRT(d, xs, a.rowIdx, a.pg[:], n)
+	project1x1PackRT(d, xs, a.rowIdx, a.pg[:], n, fill)
 }
 
 // project1x1PackRT packs n zero-padded input channels of x into their phase
@@ -306,7 +337,7 @@ func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
 // lengths, setSize computes g and rowIdx).
 //
 //go:noescape
-func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n int)
+func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n, fill int)
 
 // packRTGo is packRT in Go, for sizes whose padding columns read the input.
 func (l *Project1x1) packRTGo(a *project1x1Asm, dst, x []float32, c0, c1 int) {
@@ -377,19 +408,18 @@ func (l *Project1x1) convRT(a *project1x1Asm, in, fused, bias []float32, f0 int,
 		l.blocksRT(a, in[q:], fused, bias, f0, u0, u1, q, min(a.chunk, npb-b0), a.ps)
 	}
 	o0, o1 := project1x1BlockChannels(u0, u1)
-	if a.wq == a.wo {
-		// The kernel's rows are y's rows: one copy per channel.
-		for o := o0; o < o1; o++ {
-			copy(y[o*a.ho*a.wo:][:a.ho*a.wo], a.out[o*a.ops:])
-		}
-		return
+	if len(y) < o1*a.ho*a.wo || len(a.out) < (o1-1)*a.ops+(a.ho-1)*a.wq+a.wo || a.wo > a.wq {
+		panic("Project1x1: AVX2 copy out called with short slices (bug in dygen)")
 	}
-	for o := o0; o < o1; o++ {
-		for oy := 0; oy < a.ho; oy++ {
-			copy(y[(o*a.ho+oy)*a.wo:][:a.wo], a.out[o*a.ops+oy*a.wq:])
-		}
-	}
+	project1x1CopyRT(y[o0*a.ho*a.wo:], a.out[o0*a.ops:], o1-o0, a.ho, a.wo, a.wq, a.ops)
 }
+
+// project1x1CopyRT copies n channels of ho rows of wo floats from out's rows of wq
+// floats (channel stride ops) to y's rows of wo (assembly, AVX; convRT
+// checks the lengths).
+//
+//go:noescape
+func project1x1CopyRT(y, out []float32, n, ho, wo, wq, ops int)
 
 // blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
 // pixel blocks: their input from in, whose channels are ps floats apart,

@@ -292,14 +292,15 @@ loop:
 	VZEROUPPER
 	RET
 
-// func project1x1PackRT(dst []float32, x []float32, rowIdx []int32, g []int, n int)
+// func project1x1PackRT(dst []float32, x []float32, rowIdx []int32, g []int, n int, fill int)
 // Requires: AVX, AVX2
-TEXT ·project1x1PackRT(SB), NOSPLIT, $0-104
+TEXT ·project1x1PackRT(SB), NOSPLIT, $0-112
 	MOVQ   dst_base+0(FP), DI
 	MOVQ   x_base+24(FP), SI
 	MOVQ   rowIdx_base+48(FP), R12
 	MOVQ   g_base+72(FP), R13
 	MOVQ   n+96(FP), CX
+	MOVQ   fill+104(FP), DX
 	VXORPS Y15, Y15, Y15
 	TESTQ  CX, CX
 	JZ     done
@@ -310,42 +311,106 @@ channel:
 rows1:
 	MOVQ    R8, AX
 	MOVLQSX (R12)(AX*4), R9
+	TESTQ   DX, DX
+	JNZ     perphase3
+	CMPQ    56(R13), $0x00
+	JE      perphase3
+	TESTQ   R9, R9
+	JS      nextrow2
 	MOVQ    R8, R10
 	IMULQ   32(R13), R10
 	ADDQ    DI, R10
-	TESTQ   R9, R9
-	JS      zrow2
+	MOVQ    R10, AX
+	ADDQ    72(R13), R10
+	ADDQ    80(R13), AX
 	MOVQ    R9, BX
 	IMULQ   16(R13), BX
 	ADDQ    SI, BX
-	ADDQ    80(R13), BX
-	MOVQ    56(R13), R11
-	CMPQ    R11, $0x08
-	JL      zsc5
+	ADDQ    64(R13), BX
+	MOVQ    88(R13), R11
+	TESTQ   R11, R11
+	JZ      mend4
 
-zvec4:
+mloop5:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS Y2, (R10)
+	VMOVUPS Y3, (AX)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	ADDQ    $0x20, AX
+	DECQ    R11
+	JNZ     mloop5
+
+mend4:
+	MOVQ    96(R13), R11
+	TESTQ   R11, R11
+	JS      nextrow2
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    64(R13), BX
+	ADDQ    R11, BX
+	MOVQ    104(R13), R11
+	ADDQ    R11, R10
+	ADDQ    R11, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS Y2, (R10)
+	VMOVUPS Y3, (AX)
+	JMP     nextrow2
+
+perphase3:
+	MOVQ  R8, R10
+	IMULQ 32(R13), R10
+	ADDQ  DI, R10
+	TESTQ R9, R9
+	JS    zrow6
+	MOVQ  R9, BX
+	IMULQ 16(R13), BX
+	ADDQ  SI, BX
+	ADDQ  136(R13), BX
+	MOVQ  112(R13), R11
+	TESTQ DX, DX
+	JNZ   zw12
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend11
+
+zw12:
+	CMPQ R11, $0x08
+	JL   zsc9
+
+zvec8:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec4
+	JGE     zvec8
 
-zsc5:
+zsc9:
 	TESTQ R11, R11
-	JZ    zend7
+	JZ    zend11
 
-zscl6:
+zscl10:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl6
+	JNZ    zscl10
 
-zend7:
-	MOVQ 64(R13), R11
+zend11:
+	MOVQ 120(R13), R11
 	SHRQ $0x03, R11
-	JZ   runend9
+	JZ   runend14
 
-run8:
+run13:
 	VMOVUPS (BX), Y0
 	VMOVUPS 32(BX), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
@@ -354,70 +419,101 @@ run8:
 	ADDQ    $0x40, BX
 	ADDQ    $0x20, R10
 	DECQ    R11
-	JNZ     run8
+	JNZ     run13
 
-runend9:
-	MOVQ  72(R13), R11
+runend14:
+	MOVQ    152(R13), AX
+	TESTQ   AX, AX
+	JS      nolast17
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    AX, BX
+	MOVQ    160(R13), AX
+	ADDQ    R10, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0xdd, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    168(R13), R10
+
+nolast17:
+	MOVQ  128(R13), R11
 	TESTQ R11, R11
-	JZ    restend11
+	JZ    restend16
 
-rest10:
+rest15:
 	VMOVSS (BX), X0
 	VMOVSS X0, (R10)
 	ADDQ   $0x08, BX
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    rest10
+	JNZ    rest15
 
-restend11:
-	MOVQ 88(R13), R11
+restend16:
+	MOVQ  144(R13), R11
+	TESTQ DX, DX
+	JNZ   zw22
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend21
+
+zw22:
 	CMPQ R11, $0x08
-	JL   zsc13
+	JL   zsc19
 
-zvec12:
+zvec18:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec12
+	JGE     zvec18
 
-zsc13:
+zsc19:
 	TESTQ R11, R11
-	JZ    zend15
+	JZ    zend21
 
-zscl14:
+zscl20:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl14
+	JNZ    zscl20
 
-zend15:
-	JMP next3
+zend21:
+	JMP next7
 
-zrow2:
-	MOVQ 8(R13), R11
+zrow6:
+	TESTQ DX, DX
+	JZ    next7
+	MOVQ  8(R13), R11
+	TESTQ DX, DX
+	JNZ   zw27
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend26
+
+zw27:
 	CMPQ R11, $0x08
-	JL   zsc17
+	JL   zsc24
 
-zvec16:
+zvec23:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec16
+	JGE     zvec23
 
-zsc17:
+zsc24:
 	TESTQ R11, R11
-	JZ    zend19
+	JZ    zend26
 
-zscl18:
+zscl25:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl18
+	JNZ    zscl25
 
-zend19:
-next3:
+zend26:
+next7:
 	MOVQ   R8, R10
 	IMULQ  32(R13), R10
 	ADDQ   DI, R10
@@ -425,63 +521,18 @@ next3:
 	IMUL3Q $0x01, AX, AX
 	ADDQ   AX, R10
 	TESTQ  R9, R9
-	JS     zrow20
+	JS     zrow28
 	MOVQ   R9, BX
 	IMULQ  16(R13), BX
 	ADDQ   SI, BX
-	ADDQ   120(R13), BX
-	MOVQ   96(R13), R11
-	CMPQ   R11, $0x08
-	JL     zsc23
+	ADDQ   200(R13), BX
+	MOVQ   176(R13), R11
+	TESTQ  DX, DX
+	JNZ    zw34
+	LEAQ   (R10)(R11*4), R10
+	JMP    zend33
 
-zvec22:
-	VMOVUPS Y15, (R10)
-	ADDQ    $0x20, R10
-	SUBQ    $0x08, R11
-	CMPQ    R11, $0x08
-	JGE     zvec22
-
-zsc23:
-	TESTQ R11, R11
-	JZ    zend25
-
-zscl24:
-	VMOVSS X15, (R10)
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    zscl24
-
-zend25:
-	MOVQ 104(R13), R11
-	SHRQ $0x03, R11
-	JZ   runend27
-
-run26:
-	VMOVUPS (BX), Y0
-	VMOVUPS 32(BX), Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VMOVUPS Y2, (R10)
-	ADDQ    $0x40, BX
-	ADDQ    $0x20, R10
-	DECQ    R11
-	JNZ     run26
-
-runend27:
-	MOVQ  112(R13), R11
-	TESTQ R11, R11
-	JZ    restend29
-
-rest28:
-	VMOVSS (BX), X0
-	VMOVSS X0, (R10)
-	ADDQ   $0x08, BX
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    rest28
-
-restend29:
-	MOVQ 128(R13), R11
+zw34:
 	CMPQ R11, $0x08
 	JL   zsc31
 
@@ -503,193 +554,232 @@ zscl32:
 	JNZ    zscl32
 
 zend33:
-	JMP next21
+	MOVQ 184(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend36
 
-zrow20:
-	MOVQ 8(R13), R11
+run35:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run35
+
+runend36:
+	MOVQ    216(R13), AX
+	TESTQ   AX, AX
+	JS      nolast39
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    AX, BX
+	MOVQ    224(R13), AX
+	ADDQ    R10, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0xdd, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    232(R13), R10
+
+nolast39:
+	MOVQ  192(R13), R11
+	TESTQ R11, R11
+	JZ    restend38
+
+rest37:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest37
+
+restend38:
+	MOVQ  208(R13), R11
+	TESTQ DX, DX
+	JNZ   zw44
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend43
+
+zw44:
 	CMPQ R11, $0x08
-	JL   zsc35
+	JL   zsc41
 
-zvec34:
+zvec40:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec34
+	JGE     zvec40
 
-zsc35:
+zsc41:
 	TESTQ R11, R11
-	JZ    zend37
+	JZ    zend43
 
-zscl36:
+zscl42:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl36
+	JNZ    zscl42
 
-zend37:
-next21:
+zend43:
+	JMP next29
+
+zrow28:
+	TESTQ DX, DX
+	JZ    next29
+	MOVQ  8(R13), R11
+	TESTQ DX, DX
+	JNZ   zw49
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend48
+
+zw49:
+	CMPQ R11, $0x08
+	JL   zsc46
+
+zvec45:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec45
+
+zsc46:
+	TESTQ R11, R11
+	JZ    zend48
+
+zscl47:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl47
+
+zend48:
+next29:
+nextrow2:
 	INCQ R8
 	CMPQ R8, (R13)
 	JL   rows1
 	XORQ R8, R8
 
-rows38:
+rows50:
 	MOVQ    R8, AX
 	MOVQ    (R13), BX
 	IMUL3Q  $0x01, BX, BX
 	ADDQ    BX, AX
 	MOVLQSX (R12)(AX*4), R9
+	TESTQ   DX, DX
+	JNZ     perphase52
+	CMPQ    56(R13), $0x00
+	JE      perphase52
+	TESTQ   R9, R9
+	JS      nextrow51
 	MOVQ    R8, R10
 	IMULQ   32(R13), R10
 	ADDQ    DI, R10
 	MOVQ    24(R13), AX
 	IMUL3Q  $0x02, AX, AX
 	ADDQ    AX, R10
-	TESTQ   R9, R9
-	JS      zrow39
+	MOVQ    R10, AX
+	ADDQ    72(R13), R10
+	ADDQ    80(R13), AX
 	MOVQ    R9, BX
 	IMULQ   16(R13), BX
 	ADDQ    SI, BX
-	ADDQ    80(R13), BX
-	MOVQ    56(R13), R11
-	CMPQ    R11, $0x08
-	JL      zsc42
+	ADDQ    64(R13), BX
+	MOVQ    88(R13), R11
+	TESTQ   R11, R11
+	JZ      mend53
 
-zvec41:
-	VMOVUPS Y15, (R10)
-	ADDQ    $0x20, R10
-	SUBQ    $0x08, R11
-	CMPQ    R11, $0x08
-	JGE     zvec41
-
-zsc42:
-	TESTQ R11, R11
-	JZ    zend44
-
-zscl43:
-	VMOVSS X15, (R10)
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    zscl43
-
-zend44:
-	MOVQ 64(R13), R11
-	SHRQ $0x03, R11
-	JZ   runend46
-
-run45:
+mloop54:
 	VMOVUPS (BX), Y0
 	VMOVUPS 32(BX), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
 	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
 	VMOVUPS Y2, (R10)
+	VMOVUPS Y3, (AX)
 	ADDQ    $0x40, BX
 	ADDQ    $0x20, R10
+	ADDQ    $0x20, AX
 	DECQ    R11
-	JNZ     run45
+	JNZ     mloop54
 
-runend46:
-	MOVQ  72(R13), R11
-	TESTQ R11, R11
-	JZ    restend48
+mend53:
+	MOVQ    96(R13), R11
+	TESTQ   R11, R11
+	JS      nextrow51
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    64(R13), BX
+	ADDQ    R11, BX
+	MOVQ    104(R13), R11
+	ADDQ    R11, R10
+	ADDQ    R11, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS Y2, (R10)
+	VMOVUPS Y3, (AX)
+	JMP     nextrow51
 
-rest47:
-	VMOVSS (BX), X0
-	VMOVSS X0, (R10)
-	ADDQ   $0x08, BX
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    rest47
-
-restend48:
-	MOVQ 88(R13), R11
-	CMPQ R11, $0x08
-	JL   zsc50
-
-zvec49:
-	VMOVUPS Y15, (R10)
-	ADDQ    $0x20, R10
-	SUBQ    $0x08, R11
-	CMPQ    R11, $0x08
-	JGE     zvec49
-
-zsc50:
-	TESTQ R11, R11
-	JZ    zend52
-
-zscl51:
-	VMOVSS X15, (R10)
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    zscl51
-
-zend52:
-	JMP next40
-
-zrow39:
-	MOVQ 8(R13), R11
-	CMPQ R11, $0x08
-	JL   zsc54
-
-zvec53:
-	VMOVUPS Y15, (R10)
-	ADDQ    $0x20, R10
-	SUBQ    $0x08, R11
-	CMPQ    R11, $0x08
-	JGE     zvec53
-
-zsc54:
-	TESTQ R11, R11
-	JZ    zend56
-
-zscl55:
-	VMOVSS X15, (R10)
-	ADDQ   $0x04, R10
-	DECQ   R11
-	JNZ    zscl55
-
-zend56:
-next40:
+perphase52:
 	MOVQ   R8, R10
 	IMULQ  32(R13), R10
 	ADDQ   DI, R10
 	MOVQ   24(R13), AX
-	IMUL3Q $0x03, AX, AX
+	IMUL3Q $0x02, AX, AX
 	ADDQ   AX, R10
 	TESTQ  R9, R9
-	JS     zrow57
+	JS     zrow55
 	MOVQ   R9, BX
 	IMULQ  16(R13), BX
 	ADDQ   SI, BX
-	ADDQ   120(R13), BX
-	MOVQ   96(R13), R11
-	CMPQ   R11, $0x08
-	JL     zsc60
+	ADDQ   136(R13), BX
+	MOVQ   112(R13), R11
+	TESTQ  DX, DX
+	JNZ    zw61
+	LEAQ   (R10)(R11*4), R10
+	JMP    zend60
 
-zvec59:
+zw61:
+	CMPQ R11, $0x08
+	JL   zsc58
+
+zvec57:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec59
+	JGE     zvec57
 
-zsc60:
+zsc58:
 	TESTQ R11, R11
-	JZ    zend62
+	JZ    zend60
 
-zscl61:
+zscl59:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl61
+	JNZ    zscl59
 
-zend62:
-	MOVQ 104(R13), R11
+zend60:
+	MOVQ 120(R13), R11
 	SHRQ $0x03, R11
-	JZ   runend64
+	JZ   runend63
 
-run63:
+run62:
 	VMOVUPS (BX), Y0
 	VMOVUPS 32(BX), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
@@ -698,23 +788,46 @@ run63:
 	ADDQ    $0x40, BX
 	ADDQ    $0x20, R10
 	DECQ    R11
-	JNZ     run63
+	JNZ     run62
 
-runend64:
-	MOVQ  112(R13), R11
+runend63:
+	MOVQ    152(R13), AX
+	TESTQ   AX, AX
+	JS      nolast66
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    AX, BX
+	MOVQ    160(R13), AX
+	ADDQ    R10, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0xdd, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    168(R13), R10
+
+nolast66:
+	MOVQ  128(R13), R11
 	TESTQ R11, R11
-	JZ    restend66
+	JZ    restend65
 
-rest65:
+rest64:
 	VMOVSS (BX), X0
 	VMOVSS X0, (R10)
 	ADDQ   $0x08, BX
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    rest65
+	JNZ    rest64
 
-restend66:
-	MOVQ 128(R13), R11
+restend65:
+	MOVQ  144(R13), R11
+	TESTQ DX, DX
+	JNZ   zw71
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend70
+
+zw71:
 	CMPQ R11, $0x08
 	JL   zsc68
 
@@ -736,37 +849,254 @@ zscl69:
 	JNZ    zscl69
 
 zend70:
-	JMP next58
+	JMP next56
 
-zrow57:
-	MOVQ 8(R13), R11
+zrow55:
+	TESTQ DX, DX
+	JZ    next56
+	MOVQ  8(R13), R11
+	TESTQ DX, DX
+	JNZ   zw76
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend75
+
+zw76:
 	CMPQ R11, $0x08
-	JL   zsc72
+	JL   zsc73
 
-zvec71:
+zvec72:
 	VMOVUPS Y15, (R10)
 	ADDQ    $0x20, R10
 	SUBQ    $0x08, R11
 	CMPQ    R11, $0x08
-	JGE     zvec71
+	JGE     zvec72
 
-zsc72:
+zsc73:
 	TESTQ R11, R11
-	JZ    zend74
+	JZ    zend75
 
-zscl73:
+zscl74:
 	VMOVSS X15, (R10)
 	ADDQ   $0x04, R10
 	DECQ   R11
-	JNZ    zscl73
+	JNZ    zscl74
 
-zend74:
-next58:
+zend75:
+next56:
+	MOVQ   R8, R10
+	IMULQ  32(R13), R10
+	ADDQ   DI, R10
+	MOVQ   24(R13), AX
+	IMUL3Q $0x03, AX, AX
+	ADDQ   AX, R10
+	TESTQ  R9, R9
+	JS     zrow77
+	MOVQ   R9, BX
+	IMULQ  16(R13), BX
+	ADDQ   SI, BX
+	ADDQ   200(R13), BX
+	MOVQ   176(R13), R11
+	TESTQ  DX, DX
+	JNZ    zw83
+	LEAQ   (R10)(R11*4), R10
+	JMP    zend82
+
+zw83:
+	CMPQ R11, $0x08
+	JL   zsc80
+
+zvec79:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec79
+
+zsc80:
+	TESTQ R11, R11
+	JZ    zend82
+
+zscl81:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl81
+
+zend82:
+	MOVQ 184(R13), R11
+	SHRQ $0x03, R11
+	JZ   runend85
+
+run84:
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x40, BX
+	ADDQ    $0x20, R10
+	DECQ    R11
+	JNZ     run84
+
+runend85:
+	MOVQ    216(R13), AX
+	TESTQ   AX, AX
+	JS      nolast88
+	MOVQ    R9, BX
+	IMULQ   16(R13), BX
+	ADDQ    SI, BX
+	ADDQ    AX, BX
+	MOVQ    224(R13), AX
+	ADDQ    R10, AX
+	VMOVUPS (BX), Y0
+	VMOVUPS 32(BX), Y1
+	VSHUFPS $0xdd, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    232(R13), R10
+
+nolast88:
+	MOVQ  192(R13), R11
+	TESTQ R11, R11
+	JZ    restend87
+
+rest86:
+	VMOVSS (BX), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x08, BX
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    rest86
+
+restend87:
+	MOVQ  208(R13), R11
+	TESTQ DX, DX
+	JNZ   zw93
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend92
+
+zw93:
+	CMPQ R11, $0x08
+	JL   zsc90
+
+zvec89:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec89
+
+zsc90:
+	TESTQ R11, R11
+	JZ    zend92
+
+zscl91:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl91
+
+zend92:
+	JMP next78
+
+zrow77:
+	TESTQ DX, DX
+	JZ    next78
+	MOVQ  8(R13), R11
+	TESTQ DX, DX
+	JNZ   zw98
+	LEAQ  (R10)(R11*4), R10
+	JMP   zend97
+
+zw98:
+	CMPQ R11, $0x08
+	JL   zsc95
+
+zvec94:
+	VMOVUPS Y15, (R10)
+	ADDQ    $0x20, R10
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x08
+	JGE     zvec94
+
+zsc95:
+	TESTQ R11, R11
+	JZ    zend97
+
+zscl96:
+	VMOVSS X15, (R10)
+	ADDQ   $0x04, R10
+	DECQ   R11
+	JNZ    zscl96
+
+zend97:
+next78:
+nextrow51:
 	INCQ R8
 	CMPQ R8, (R13)
-	JL   rows38
+	JL   rows50
 	ADDQ 40(R13), DI
 	ADDQ 48(R13), SI
+	DECQ CX
+	JNZ  channel
+
+done:
+	VZEROUPPER
+	RET
+
+// func project1x1CopyRT(y []float32, out []float32, n int, ho int, wo int, wq int, ops int)
+// Requires: AVX
+TEXT ·project1x1CopyRT(SB), NOSPLIT, $0-88
+	MOVQ  y_base+0(FP), DI
+	MOVQ  out_base+24(FP), SI
+	MOVQ  n+48(FP), CX
+	MOVQ  wo+64(FP), R11
+	MOVQ  wq+72(FP), R12
+	SHLQ  $0x02, R12
+	MOVQ  ops+80(FP), R13
+	SHLQ  $0x02, R13
+	TESTQ CX, CX
+	JZ    done
+
+channel:
+	MOVQ SI, R8
+	MOVQ ho+56(FP), R9
+
+row:
+	CMPQ R11, $0x08
+	JL   short
+	MOVQ R11, R10
+	SHRQ $0x03, R10
+	XORQ AX, AX
+
+vec:
+	VMOVUPS (R8)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $0x20, AX
+	DECQ    R10
+	JNZ     vec
+	LEAQ    (R11)(R11*1), AX
+	SHLQ    $0x01, AX
+	VMOVUPS -32(R8)(AX*1), Y0
+	VMOVUPS Y0, -32(DI)(AX*1)
+	JMP     rowdone
+
+short:
+	XORQ AX, AX
+
+scalar:
+	VMOVSS (R8)(AX*4), X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ   AX
+	CMPQ   AX, R11
+	JL     scalar
+
+rowdone:
+	LEAQ (DI)(R11*4), DI
+	ADDQ R12, R8
+	DECQ R9
+	JNZ  row
+	ADDQ R13, SI
 	DECQ CX
 	JNZ  channel
 
