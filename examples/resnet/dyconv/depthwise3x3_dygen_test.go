@@ -449,12 +449,22 @@ func FuzzDepthwise3x3(f *testing.F) {
 }
 
 // BenchmarkDepthwise3x3 measures the forward method at batch sizes 1 and 8 on a
-// 32×32 input and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
+// 32×32 input (or the size in $DYGEN_BENCH_SIZE, "HxW": the layer's
+// input size is a run-time argument) and reports GFLOP/s with FLOPs = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo.
 func BenchmarkDepthwise3x3(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(b, verify.RandomWeights(p, rng))
-	const h, wd = 32, 32
+	h, wd := 32, 32
+	if env := os.Getenv("DYGEN_BENCH_SIZE"); env != "" {
+		hs, ws, ok := strings.Cut(env, "x")
+		var err1, err2 error
+		h, err1 = strconv.Atoi(hs)
+		wd, err2 = strconv.Atoi(ws)
+		if !ok || err1 != nil || err2 != nil || p.CheckInput(h, wd) != nil {
+			b.Fatalf("DYGEN_BENCH_SIZE=%q: want HxW, an input size the layer accepts", env)
+		}
+	}
 	ho, wo := l.OutputSize(h, wd)
 	call := depthwise3x3Call(l)
 	for _, n := range []int{1, 8} {
