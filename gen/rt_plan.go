@@ -75,6 +75,10 @@ type RTPlan struct {
 	PackName string
 	// PackGeomLen is the length of PackName's geometry table.
 	PackGeomLen int
+	// PerChannel: depthwise (one input and one output channel per group):
+	// fused per channel in one pass over the experts, and packed,
+	// convolved and copied out one channel at a time.
+	PerChannel bool
 	// CopyName is the copy out in assembly (layers without an epilogue):
 	// n channels of ho rows of wo floats from the kernels' rows of wq.
 	CopyName string
@@ -154,6 +158,7 @@ func newRTPlan(pl *Plan) *RTPlan {
 	if !pl.Epi {
 		r.CopyName = lowerFirst(pl.Name) + "CopyRT"
 	}
+	r.PerChannel = pl.CinG == 1 && pl.CoutG == 1
 	r.Batch = batchTiles(pl, r.fuseInfo())
 	r.OwnDiv = ownDiv
 	r.DirectIn = p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 &&
@@ -163,7 +168,7 @@ func newRTPlan(pl *Plan) *RTPlan {
 
 // fuseInfo is what the fusion and mean pool templates need of this plan.
 func (r *RTPlan) fuseInfo() FuseInfo {
-	return FuseInfo{r.M, r.Mt, r.NBFull, false, r.FuseName, r.Fuse8, r.SumName}
+	return FuseInfo{r.M, r.Mt, r.NBFull, r.PerChannel, r.FuseName, r.Fuse8, r.SumName}
 }
 
 // Block returns the kernel for m channels.

@@ -344,11 +344,16 @@ func (l *Depthwise3x3) blocksRT(a *depthwise3x3Asm, in, fused, bias []float32, f
 // for the channel blocks [u0, u1) (block g·1+b is block b of group g).
 func (l *Depthwise3x3) fuseAsm(fused, pi []float32, u0, u1 int) {
 	fused = fused[:288]
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			l.fuseTaps(fused, pi, o, 0)
+	// Depthwise: block u is channel u, whose fused taps are contiguous.
+	// The experts' sum in one pass, added in expert order.
+	for o := u0; o < u1; o++ {
+		dst := (*[9]float32)(fused[o*9:])
+		w0, p0 := (*[9]float32)(l.weight[(0*32+o)*9:]), pi[0*32+o]
+		w1, p1 := (*[9]float32)(l.weight[(1*32+o)*9:]), pi[1*32+o]
+		w2, p2 := (*[9]float32)(l.weight[(2*32+o)*9:]), pi[2*32+o]
+		w3, p3 := (*[9]float32)(l.weight[(3*32+o)*9:]), pi[3*32+o]
+		for t := range dst {
+			dst[t] = p0*w0[t] + p1*w1[t] + p2*w2[t] + p3*w3[t]
 		}
 	}
 }
