@@ -36,7 +36,7 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitPackRTKernel(ctx, pl)
 	}
 	if r.CopyName != "" {
-		emitCopyRTKernel(ctx, r.CopyName)
+		emitCopyRTKernel(ctx, pl, r.CopyName, epi)
 	}
 	if epi != nil {
 		emitEpiKernel(ctx, pl, epi)
@@ -407,29 +407,54 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 	ctx.RET()
 }
 
-// emitCopyRTKernel emits name(y, out []float32, n, ho, wo, wq, ops int):
-// n channels of ho rows of wo floats from the kernels' rows of wq floats
-// (channel stride ops) into y's rows of wo (channel stride ho·wo): 8
-// floats at a time, the last vector of a row overlapping the one before
-// when wo ≥ 8, one float at a time when wo < 8. The Go side checks the
-// lengths.
+// emitCopyRTKernel emits name(y, out []float32, [res []float32,] n, ho,
+// wo, wq, ops int): n channels of ho rows of wo floats from the kernels'
+// rows of wq floats (channel stride ops) into y's rows of wo (channel
+// stride ho·wo): 8 floats at a time, the last vector of a row overlapping
+// the one before when wo ≥ 8, one float at a time when wo < 8. With an
+// epilogue (epi) each output is finished on the way: the residual (res,
+// laid out as y, possibly y itself) added, then the activation; a row's
+// last, overlapping vector is then loaded before the row's stores and
+// stored after them, so no residual float is read after it was
+// overwritten. The Go side checks the lengths.
 //
-//	DI y, SI out channel, CX channels left, R8 out row, R9 rows left,
-//	R10 vectors left, R11 wo, R12 wq bytes, R13 ops bytes, AX the offset.
-func emitCopyRTKernel(ctx *build.Context, name string) {
+//	DI y, SI out channel, DX res, CX channels left, R8 out row, R9 rows
+//	left, R10 vectors left, R11 wo, R12 wq bytes, R13 ops bytes, AX the
+//	offset; Y0 data, Y1–Y3 the epilogue's scratch, Y5 the last vector.
+func emitCopyRTKernel(ctx *build.Context, pl *Plan, name string, epi *epilogue) {
+	residual := epi != nil && pl.Residual
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(y, out []float32, n, ho, wo, wq, ops int)")
-	ctx.Doc(name + " copies n output channels from the kernels' rows of wq floats to rows of wo.")
-	y, out, n, orow, rows, vecs, wo, wqb, opsb, t := reg.RDI, reg.RSI, reg.RCX, reg.R8, reg.R9, reg.R10, reg.R11, reg.R12, reg.R13, reg.RAX
+	if residual {
+		ctx.SignatureExpr("func(y, out, res []float32, n, ho, wo, wq, ops int)")
+	} else {
+		ctx.SignatureExpr("func(y, out []float32, n, ho, wo, wq, ops int)")
+	}
+	if epi != nil {
+		ctx.Doc(fmt.Sprintf("%s copies n output channels from the kernels' rows of wq floats to rows of wo, finishing each output (%s).", name, epi.what()))
+	} else {
+		ctx.Doc(name + " copies n output channels from the kernels' rows of wq floats to rows of wo.")
+	}
+	y, out, res, n, orow, rows, vecs, wo, wqb, opsb, t := reg.RDI, reg.RSI, reg.RDX, reg.RCX, reg.R8, reg.R9, reg.R10, reg.R11, reg.R12, reg.R13, reg.RAX
 	ctx.Load(ctx.Param("y").Base(), y)
 	ctx.Load(ctx.Param("out").Base(), out)
+	if residual {
+		ctx.Load(ctx.Param("res").Base(), res)
+	}
 	ctx.Load(ctx.Param("n"), n)
 	ctx.Load(ctx.Param("wo"), wo)
 	ctx.Load(ctx.Param("wq"), wqb)
 	ctx.SHLQ(operand.U8(2), wqb)
 	ctx.Load(ctx.Param("ops"), opsb)
 	ctx.SHLQ(operand.U8(2), opsb)
+	free := []reg.VecPhysical{reg.Y1, reg.Y2, reg.Y3}
+	// load puts out (+ res) at the row offset that at gives into v.
+	load := func(v reg.VecPhysical, at func(base reg.GPPhysical) operand.Mem) {
+		ctx.VMOVUPS(at(orow), v)
+		if residual {
+			ctx.VADDPS(at(res), v, v)
+		}
+	}
 	ctx.TESTQ(n, n)
 	ctx.JZ(operand.LabelRef("done"))
 	ctx.Label("channel")
@@ -438,32 +463,59 @@ func emitCopyRTKernel(ctx *build.Context, name string) {
 	ctx.Label("row")
 	ctx.CMPQ(wo, operand.U8(8))
 	ctx.JL(operand.LabelRef("short"))
+	// t = 4·wo: the last vector is at t − 32.
+	ctx.LEAQ(operand.Mem{Base: wo, Index: wo, Scale: 1}, t)
+	ctx.SHLQ(operand.U8(1), t)
+	last := func(base reg.GPPhysical) operand.Mem { return operand.Mem{Base: base, Index: t, Scale: 1, Disp: -32} }
+	if residual {
+		load(reg.Y5, last)
+	}
 	// 8 at a time: t walks the row's offset in bytes.
 	ctx.MOVQ(wo, vecs)
 	ctx.SHRQ(operand.U8(3), vecs)
 	ctx.XORQ(t, t)
 	ctx.Label("vec")
-	ctx.VMOVUPS(operand.Mem{Base: orow, Index: t, Scale: 1}, reg.Y0)
-	ctx.VMOVUPS(reg.Y0, operand.Mem{Base: y, Index: t, Scale: 1})
+	at := func(base reg.GPPhysical) operand.Mem { return operand.Mem{Base: base, Index: t, Scale: 1} }
+	load(reg.Y0, at)
+	if epi != nil {
+		epi.apply(ctx, reg.Y0, free)
+	}
+	ctx.VMOVUPS(reg.Y0, at(y))
 	ctx.ADDQ(operand.U8(32), t)
 	ctx.DECQ(vecs)
 	ctx.JNZ(operand.LabelRef("vec"))
 	// The last 8 floats of the row (overlapping, or the same again).
-	ctx.LEAQ(operand.Mem{Base: wo, Index: wo, Scale: 1, Disp: 0}, t)
-	ctx.SHLQ(operand.U8(1), t) // 4·wo
-	ctx.VMOVUPS(operand.Mem{Base: orow, Index: t, Scale: 1, Disp: -32}, reg.Y0)
-	ctx.VMOVUPS(reg.Y0, operand.Mem{Base: y, Index: t, Scale: 1, Disp: -32})
+	ctx.LEAQ(operand.Mem{Base: wo, Index: wo, Scale: 1}, t)
+	ctx.SHLQ(operand.U8(1), t)
+	if !residual {
+		load(reg.Y5, last)
+	}
+	if epi != nil {
+		epi.apply(ctx, reg.Y5, free)
+	}
+	ctx.VMOVUPS(reg.Y5, last(y))
 	ctx.JMP(operand.LabelRef("rowdone"))
 	ctx.Label("short")
 	ctx.XORQ(t, t)
 	ctx.Label("scalar")
-	ctx.VMOVSS(operand.Mem{Base: orow, Index: t, Scale: 4}, reg.X0)
-	ctx.VMOVSS(reg.X0, operand.Mem{Base: y, Index: t, Scale: 4})
+	one := func(base reg.GPPhysical) operand.Mem { return operand.Mem{Base: base, Index: t, Scale: 4} }
+	ctx.VMOVSS(one(orow), reg.X0)
+	if residual {
+		ctx.VMOVSS(one(res), reg.X1)
+		ctx.VADDPS(reg.Y1, reg.Y0, reg.Y0)
+	}
+	if epi != nil {
+		epi.apply(ctx, reg.Y0, free)
+	}
+	ctx.VMOVSS(reg.X0, one(y))
 	ctx.INCQ(t)
 	ctx.CMPQ(t, wo)
 	ctx.JL(operand.LabelRef("scalar"))
 	ctx.Label("rowdone")
 	ctx.LEAQ(operand.Mem{Base: y, Index: wo, Scale: 4}, y)
+	if residual {
+		ctx.LEAQ(operand.Mem{Base: res, Index: wo, Scale: 4}, res)
+	}
 	ctx.ADDQ(wqb, orow)
 	ctx.DECQ(rows)
 	ctx.JNZ(operand.LabelRef("row"))

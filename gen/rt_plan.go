@@ -79,8 +79,9 @@ type RTPlan struct {
 	// fused per channel in one pass over the experts, and packed,
 	// convolved and copied out one channel at a time.
 	PerChannel bool
-	// CopyName is the copy out in assembly (layers without an epilogue):
-	// n channels of ho rows of wo floats from the kernels' rows of wq.
+	// CopyName is the copy out in assembly: n channels of ho rows of wo
+	// floats from the kernels' rows of wq, finishing the outputs with the
+	// layer's epilogue (residual, activation) on the way.
 	CopyName string
 
 	// Batch is the batch-aware fusion (as for fixed sizes, without the
@@ -155,9 +156,8 @@ func newRTPlan(pl *Plan) *RTPlan {
 		r.PackName = lowerFirst(pl.Name) + "PackRT"
 		r.PackGeomLen = RTPackGeomLen(pl.P.SW)
 	}
-	if !pl.Epi {
-		r.CopyName = lowerFirst(pl.Name) + "CopyRT"
-	}
+	r.CopyName = lowerFirst(pl.Name) + "CopyRT"
+
 	r.PerChannel = pl.CinG == 1 && pl.CoutG == 1
 	r.Batch = batchTiles(pl, r.fuseInfo())
 	r.OwnDiv = ownDiv

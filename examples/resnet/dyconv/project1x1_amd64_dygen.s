@@ -1065,6 +1065,8 @@ channel:
 row:
 	CMPQ R11, $0x08
 	JL   short
+	LEAQ (R11)(R11*1), AX
+	SHLQ $0x01, AX
 	MOVQ R11, R10
 	SHRQ $0x03, R10
 	XORQ AX, AX
@@ -1077,8 +1079,8 @@ vec:
 	JNZ     vec
 	LEAQ    (R11)(R11*1), AX
 	SHLQ    $0x01, AX
-	VMOVUPS -32(R8)(AX*1), Y0
-	VMOVUPS Y0, -32(DI)(AX*1)
+	VMOVUPS -32(R8)(AX*1), Y5
+	VMOVUPS Y5, -32(DI)(AX*1)
 	JMP     rowdone
 
 short:
