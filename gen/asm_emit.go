@@ -64,7 +64,7 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		}
 	}
 	emitSumKernel(ctx, a.SumName)
-	if epi != nil {
+	if epi != nil && pl.EpiRows() {
 		emitEpiKernel(ctx, pl, epi)
 	}
 	return renderAsm(ctx, pkg, pl.Name, "assembly")

@@ -174,6 +174,15 @@ func (e *epilogue) exp(ctx *build.Context, x, n, y reg.VecPhysical) {
 	ctx.VMULPS(n, y, y)
 }
 
+// EpiRows reports whether the layer finishes its outputs row by row with
+// the streaming epilogue kernel EpiName: fixed sizes whose kernels write a
+// scratch copied out by Go one row at a time (rows under 8 floats wide).
+// The other layers finish them in their micro-kernels' stores or in the
+// assembly copy out.
+func (pl *Plan) EpiRows() bool {
+	return pl.Epi && pl.Asm != nil && !pl.Asm.DirectOut && pl.Asm.CopyName == ""
+}
+
 // emitEpiKernel emits pl.EpiName: dst[i] = act(src[i] (+ res[i])) for i <
 // n, n a positive multiple of 8, one vector at a time (the iterations are
 // independent, so the core overlaps them).

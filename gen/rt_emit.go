@@ -38,9 +38,6 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	if r.CopyName != "" {
 		emitCopyRTKernel(ctx, pl, r.CopyName, epi)
 	}
-	if epi != nil {
-		emitEpiKernel(ctx, pl, epi)
-	}
 	return renderAsm(ctx, pkg, pl.Name, "run-time-size assembly")
 }
 

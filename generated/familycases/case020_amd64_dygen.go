@@ -20,26 +20,6 @@ var case020AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case020UseAsm = case020AsmOK
 
-// case020Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func case020Epilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n || len(res) < n {
-		panic("Case020: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	case020Epi(dst, src, res, n)
-}
-
-// case020Epi writes relu(src[i] + res[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func case020Epi(dst, src, res []float32, n int)
-
 // case020BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case020BlockChannels(u0, u1 int) (o0, o1 int) {

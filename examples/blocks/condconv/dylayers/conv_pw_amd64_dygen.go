@@ -19,25 +19,6 @@ var convPwAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var convPwUseAsm = convPwAsmOK
 
-// convPwEpilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func convPwEpilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n {
-		panic("ConvPw: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	convPwEpi(dst, src, n)
-}
-
-// convPwEpi writes silu(src[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func convPwEpi(dst, src []float32, n int)
-
 // convPwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·60+b is block b of group g), which are contiguous.
 func convPwBlockChannels(u0, u1 int) (o0, o1 int) {

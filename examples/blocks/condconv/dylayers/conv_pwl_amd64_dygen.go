@@ -19,26 +19,6 @@ var convPwlAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var convPwlUseAsm = convPwlAsmOK
 
-// convPwlEpilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func convPwlEpilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n || len(res) < n {
-		panic("ConvPwl: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	convPwlEpi(dst, src, res, n)
-}
-
-// convPwlEpi writes none(src[i] + res[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func convPwlEpi(dst, src, res []float32, n int)
-
 // convPwlBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func convPwlBlockChannels(u0, u1 int) (o0, o1 int) {

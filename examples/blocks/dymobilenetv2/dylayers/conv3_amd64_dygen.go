@@ -19,25 +19,6 @@ var conv3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3UseAsm = conv3AsmOK
 
-// conv3Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func conv3Epilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n {
-		panic("Conv3: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	conv3Epi(dst, src, n)
-}
-
-// conv3Epi writes relu6(src[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func conv3Epi(dst, src []float32, n int)
-
 // conv3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func conv3BlockChannels(u0, u1 int) (o0, o1 int) {

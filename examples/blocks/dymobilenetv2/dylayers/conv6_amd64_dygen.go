@@ -19,26 +19,6 @@ var conv6AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv6UseAsm = conv6AsmOK
 
-// conv6Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func conv6Epilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n || len(res) < n {
-		panic("Conv6: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	conv6Epi(dst, src, res, n)
-}
-
-// conv6Epi writes none(src[i] + res[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func conv6Epi(dst, src, res []float32, n int)
-
 // conv6BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func conv6BlockChannels(u0, u1 int) (o0, o1 int) {

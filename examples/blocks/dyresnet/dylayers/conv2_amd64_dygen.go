@@ -19,26 +19,6 @@ var conv2AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv2UseAsm = conv2AsmOK
 
-// conv2Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: all in assembly, so every element is computed
-// the same way wherever a call's rows begin and end.
-func conv2Epilogue(dst, src, res []float32) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	if len(src) < n || len(res) < n {
-		panic("Conv2: AVX2 epilogue called with short slices (bug in dygen)")
-	}
-	conv2Epi(dst, src, res, n)
-}
-
-// conv2Epi writes relu(src[i] + res[i]) into dst[i] for i < n, n > 0
-// (assembly, AVX2+FMA; the caller checks the lengths).
-//
-//go:noescape
-func conv2Epi(dst, src, res []float32, n int)
-
 // conv2BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv2BlockChannels(u0, u1 int) (o0, o1 int) {
