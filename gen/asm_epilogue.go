@@ -21,8 +21,10 @@ import (
 // return their first Go operand when either is NaN, and that operand is
 // always the value, never the constant.
 type epilogue struct {
-	act    string // verify.ActReLU, …
-	consts operand.Mem
+	act      string // verify.ActReLU, …
+	consts   operand.Mem
+	slot     map[int]int // constant (epiSix, …) → its vector's index in the table
+	maskSlot int         // the tail masks' index, −1 when the table has none
 }
 
 // The epilogue's constants, in the order of the table.
@@ -69,42 +71,72 @@ var epiValues = [epiConsts]uint32{
 	epi127:   math.Float32bits(127),
 }
 
+// epiUses lists the constants each activation's code reads (apply, exp).
+var epiUses = map[string][]int{
+	verify.ActNone:      nil,
+	verify.ActReLU:      nil,
+	verify.ActReLU6:     {epiSix},
+	verify.ActHardswish: {epiThree, epiSix},
+	verify.ActSigmoid:   {epiSign, epiOne, epiExpHi, epiExpLo, epiLog2e, epiLn2Hi, epiLn2Lo, epiP0, epiP1, epiP2, epiP3, epiP4, epiP5, epi127},
+	verify.ActSiLU:      {epiSign, epiOne, epiExpHi, epiExpLo, epiLog2e, epiLn2Hi, epiLn2Lo, epiP0, epiP1, epiP2, epiP3, epiP4, epiP5, epi127},
+}
+
 // newEpilogue returns pl's epilogue, adding its constant table to the file
 // ctx builds (call it once per file, before the functions), or nil when
-// the layer has no epilogue.
+// the layer has no epilogue. The table holds only what the layer's code
+// reads: the activation's constants, and the tail masks where the
+// streaming kernel (EpiRows) is emitted; none at all for ReLU or a
+// residual alone.
 func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
 	if !pl.Epi {
 		return nil
 	}
-	e := &epilogue{act: pl.P.Activation}
+	uses, ok := epiUses[pl.P.Activation]
+	if !ok {
+		panic(fmt.Sprintf("dygen: no AVX2 epilogue for activation %q (bug)", pl.P.Activation))
+	}
+	e := &epilogue{act: pl.P.Activation, slot: map[int]int{}, maskSlot: -1}
+	if len(uses) == 0 && !pl.EpiRows() {
+		return e
+	}
 	e.consts = ctx.StaticGlobal("epi")
 	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
-	for _, v := range epiValues {
+	for i, c := range uses {
+		e.slot[c] = i
 		for j := 0; j < 8; j++ {
-			ctx.AppendDatum(operand.U32(v))
+			ctx.AppendDatum(operand.U32(epiValues[c]))
 		}
 	}
-	// The tail masks: 8 lanes on, then 8 off. The 8 lanes that start at
-	// element 8−r have their first r lanes on.
-	for j := 0; j < 16; j++ {
-		m := uint32(0)
-		if j < 8 {
-			m = 0xffffffff
+	if pl.EpiRows() {
+		// The tail masks: 8 lanes on, then 8 off. The 8 lanes that start
+		// at element 8−r have their first r lanes on.
+		e.maskSlot = len(uses)
+		for j := 0; j < 16; j++ {
+			m := uint32(0)
+			if j < 8 {
+				m = 0xffffffff
+			}
+			ctx.AppendDatum(operand.U32(m))
 		}
-		ctx.AppendDatum(operand.U32(m))
 	}
 	return e
 }
 
 // mask is the address of the tail-mask table (16 lanes, see newEpilogue).
-func (e *epilogue) mask() operand.Mem { return e.consts.Offset(32 * epiConsts) }
+func (e *epilogue) mask() operand.Mem {
+	if e.maskSlot < 0 {
+		panic("dygen: the epilogue's tail masks are not in this file (bug)")
+	}
+	return e.consts.Offset(32 * e.maskSlot)
+}
 
 // c is constant i as a vector operand.
-func (e *epilogue) c(i int) operand.Mem { return e.consts.Offset(32 * i) }
-
-// what says what the epilogue applies, for comments.
-func (e *epilogue) what() string {
-	return e.act
+func (e *epilogue) c(i int) operand.Mem {
+	k, ok := e.slot[i]
+	if !ok {
+		panic(fmt.Sprintf("dygen: epilogue constant %d is not in the table of %s (bug)", i, e.act))
+	}
+	return e.consts.Offset(32 * k)
 }
 
 // apply emits act(v) into v, using the registers in free (at least 3; they
@@ -240,4 +272,9 @@ func emitEpiKernel(ctx *build.Context, pl *Plan, e *epilogue) {
 	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
+}
+
+// what says what the epilogue applies, for comments.
+func (e *epilogue) what() string {
+	return e.act
 }

@@ -4,151 +4,39 @@
 
 #include "textflag.h"
 
-DATA epi<>+0(SB)/4, $0x40c00000
-DATA epi<>+4(SB)/4, $0x40c00000
-DATA epi<>+8(SB)/4, $0x40c00000
-DATA epi<>+12(SB)/4, $0x40c00000
-DATA epi<>+16(SB)/4, $0x40c00000
-DATA epi<>+20(SB)/4, $0x40c00000
-DATA epi<>+24(SB)/4, $0x40c00000
-DATA epi<>+28(SB)/4, $0x40c00000
-DATA epi<>+32(SB)/4, $0x40400000
-DATA epi<>+36(SB)/4, $0x40400000
-DATA epi<>+40(SB)/4, $0x40400000
-DATA epi<>+44(SB)/4, $0x40400000
-DATA epi<>+48(SB)/4, $0x40400000
-DATA epi<>+52(SB)/4, $0x40400000
-DATA epi<>+56(SB)/4, $0x40400000
-DATA epi<>+60(SB)/4, $0x40400000
-DATA epi<>+64(SB)/4, $0x3f800000
-DATA epi<>+68(SB)/4, $0x3f800000
-DATA epi<>+72(SB)/4, $0x3f800000
-DATA epi<>+76(SB)/4, $0x3f800000
-DATA epi<>+80(SB)/4, $0x3f800000
-DATA epi<>+84(SB)/4, $0x3f800000
-DATA epi<>+88(SB)/4, $0x3f800000
-DATA epi<>+92(SB)/4, $0x3f800000
-DATA epi<>+96(SB)/4, $0x80000000
-DATA epi<>+100(SB)/4, $0x80000000
-DATA epi<>+104(SB)/4, $0x80000000
-DATA epi<>+108(SB)/4, $0x80000000
-DATA epi<>+112(SB)/4, $0x80000000
-DATA epi<>+116(SB)/4, $0x80000000
-DATA epi<>+120(SB)/4, $0x80000000
-DATA epi<>+124(SB)/4, $0x80000000
-DATA epi<>+128(SB)/4, $0x42b00000
-DATA epi<>+132(SB)/4, $0x42b00000
-DATA epi<>+136(SB)/4, $0x42b00000
-DATA epi<>+140(SB)/4, $0x42b00000
-DATA epi<>+144(SB)/4, $0x42b00000
-DATA epi<>+148(SB)/4, $0x42b00000
-DATA epi<>+152(SB)/4, $0x42b00000
-DATA epi<>+156(SB)/4, $0x42b00000
-DATA epi<>+160(SB)/4, $0xc2b00000
-DATA epi<>+164(SB)/4, $0xc2b00000
-DATA epi<>+168(SB)/4, $0xc2b00000
-DATA epi<>+172(SB)/4, $0xc2b00000
-DATA epi<>+176(SB)/4, $0xc2b00000
-DATA epi<>+180(SB)/4, $0xc2b00000
-DATA epi<>+184(SB)/4, $0xc2b00000
-DATA epi<>+188(SB)/4, $0xc2b00000
-DATA epi<>+192(SB)/4, $0x3fb8aa3b
-DATA epi<>+196(SB)/4, $0x3fb8aa3b
-DATA epi<>+200(SB)/4, $0x3fb8aa3b
-DATA epi<>+204(SB)/4, $0x3fb8aa3b
-DATA epi<>+208(SB)/4, $0x3fb8aa3b
-DATA epi<>+212(SB)/4, $0x3fb8aa3b
-DATA epi<>+216(SB)/4, $0x3fb8aa3b
-DATA epi<>+220(SB)/4, $0x3fb8aa3b
-DATA epi<>+224(SB)/4, $0x3f318000
-DATA epi<>+228(SB)/4, $0x3f318000
-DATA epi<>+232(SB)/4, $0x3f318000
-DATA epi<>+236(SB)/4, $0x3f318000
-DATA epi<>+240(SB)/4, $0x3f318000
-DATA epi<>+244(SB)/4, $0x3f318000
-DATA epi<>+248(SB)/4, $0x3f318000
-DATA epi<>+252(SB)/4, $0x3f318000
-DATA epi<>+256(SB)/4, $0xb95e8083
-DATA epi<>+260(SB)/4, $0xb95e8083
-DATA epi<>+264(SB)/4, $0xb95e8083
-DATA epi<>+268(SB)/4, $0xb95e8083
-DATA epi<>+272(SB)/4, $0xb95e8083
-DATA epi<>+276(SB)/4, $0xb95e8083
-DATA epi<>+280(SB)/4, $0xb95e8083
-DATA epi<>+284(SB)/4, $0xb95e8083
-DATA epi<>+288(SB)/4, $0x39506967
-DATA epi<>+292(SB)/4, $0x39506967
-DATA epi<>+296(SB)/4, $0x39506967
-DATA epi<>+300(SB)/4, $0x39506967
-DATA epi<>+304(SB)/4, $0x39506967
-DATA epi<>+308(SB)/4, $0x39506967
-DATA epi<>+312(SB)/4, $0x39506967
-DATA epi<>+316(SB)/4, $0x39506967
-DATA epi<>+320(SB)/4, $0x3ab743ce
-DATA epi<>+324(SB)/4, $0x3ab743ce
-DATA epi<>+328(SB)/4, $0x3ab743ce
-DATA epi<>+332(SB)/4, $0x3ab743ce
-DATA epi<>+336(SB)/4, $0x3ab743ce
-DATA epi<>+340(SB)/4, $0x3ab743ce
-DATA epi<>+344(SB)/4, $0x3ab743ce
-DATA epi<>+348(SB)/4, $0x3ab743ce
-DATA epi<>+352(SB)/4, $0x3c088908
-DATA epi<>+356(SB)/4, $0x3c088908
-DATA epi<>+360(SB)/4, $0x3c088908
-DATA epi<>+364(SB)/4, $0x3c088908
-DATA epi<>+368(SB)/4, $0x3c088908
-DATA epi<>+372(SB)/4, $0x3c088908
-DATA epi<>+376(SB)/4, $0x3c088908
-DATA epi<>+380(SB)/4, $0x3c088908
-DATA epi<>+384(SB)/4, $0x3d2aa9c1
-DATA epi<>+388(SB)/4, $0x3d2aa9c1
-DATA epi<>+392(SB)/4, $0x3d2aa9c1
-DATA epi<>+396(SB)/4, $0x3d2aa9c1
-DATA epi<>+400(SB)/4, $0x3d2aa9c1
-DATA epi<>+404(SB)/4, $0x3d2aa9c1
-DATA epi<>+408(SB)/4, $0x3d2aa9c1
-DATA epi<>+412(SB)/4, $0x3d2aa9c1
-DATA epi<>+416(SB)/4, $0x3e2aaaaa
-DATA epi<>+420(SB)/4, $0x3e2aaaaa
-DATA epi<>+424(SB)/4, $0x3e2aaaaa
-DATA epi<>+428(SB)/4, $0x3e2aaaaa
-DATA epi<>+432(SB)/4, $0x3e2aaaaa
-DATA epi<>+436(SB)/4, $0x3e2aaaaa
-DATA epi<>+440(SB)/4, $0x3e2aaaaa
-DATA epi<>+444(SB)/4, $0x3e2aaaaa
-DATA epi<>+448(SB)/4, $0x3f000000
-DATA epi<>+452(SB)/4, $0x3f000000
-DATA epi<>+456(SB)/4, $0x3f000000
-DATA epi<>+460(SB)/4, $0x3f000000
-DATA epi<>+464(SB)/4, $0x3f000000
-DATA epi<>+468(SB)/4, $0x3f000000
-DATA epi<>+472(SB)/4, $0x3f000000
-DATA epi<>+476(SB)/4, $0x3f000000
-DATA epi<>+480(SB)/4, $0x42fe0000
-DATA epi<>+484(SB)/4, $0x42fe0000
-DATA epi<>+488(SB)/4, $0x42fe0000
-DATA epi<>+492(SB)/4, $0x42fe0000
-DATA epi<>+496(SB)/4, $0x42fe0000
-DATA epi<>+500(SB)/4, $0x42fe0000
-DATA epi<>+504(SB)/4, $0x42fe0000
-DATA epi<>+508(SB)/4, $0x42fe0000
-DATA epi<>+512(SB)/4, $0xffffffff
-DATA epi<>+516(SB)/4, $0xffffffff
-DATA epi<>+520(SB)/4, $0xffffffff
-DATA epi<>+524(SB)/4, $0xffffffff
-DATA epi<>+528(SB)/4, $0xffffffff
-DATA epi<>+532(SB)/4, $0xffffffff
-DATA epi<>+536(SB)/4, $0xffffffff
-DATA epi<>+540(SB)/4, $0xffffffff
-DATA epi<>+544(SB)/4, $0x00000000
-DATA epi<>+548(SB)/4, $0x00000000
-DATA epi<>+552(SB)/4, $0x00000000
-DATA epi<>+556(SB)/4, $0x00000000
-DATA epi<>+560(SB)/4, $0x00000000
-DATA epi<>+564(SB)/4, $0x00000000
-DATA epi<>+568(SB)/4, $0x00000000
-DATA epi<>+572(SB)/4, $0x00000000
-GLOBL epi<>(SB), RODATA|NOPTR, $576
+DATA epi<>+0(SB)/4, $0x40400000
+DATA epi<>+4(SB)/4, $0x40400000
+DATA epi<>+8(SB)/4, $0x40400000
+DATA epi<>+12(SB)/4, $0x40400000
+DATA epi<>+16(SB)/4, $0x40400000
+DATA epi<>+20(SB)/4, $0x40400000
+DATA epi<>+24(SB)/4, $0x40400000
+DATA epi<>+28(SB)/4, $0x40400000
+DATA epi<>+32(SB)/4, $0x40c00000
+DATA epi<>+36(SB)/4, $0x40c00000
+DATA epi<>+40(SB)/4, $0x40c00000
+DATA epi<>+44(SB)/4, $0x40c00000
+DATA epi<>+48(SB)/4, $0x40c00000
+DATA epi<>+52(SB)/4, $0x40c00000
+DATA epi<>+56(SB)/4, $0x40c00000
+DATA epi<>+60(SB)/4, $0x40c00000
+DATA epi<>+64(SB)/4, $0xffffffff
+DATA epi<>+68(SB)/4, $0xffffffff
+DATA epi<>+72(SB)/4, $0xffffffff
+DATA epi<>+76(SB)/4, $0xffffffff
+DATA epi<>+80(SB)/4, $0xffffffff
+DATA epi<>+84(SB)/4, $0xffffffff
+DATA epi<>+88(SB)/4, $0xffffffff
+DATA epi<>+92(SB)/4, $0xffffffff
+DATA epi<>+96(SB)/4, $0x00000000
+DATA epi<>+100(SB)/4, $0x00000000
+DATA epi<>+104(SB)/4, $0x00000000
+DATA epi<>+108(SB)/4, $0x00000000
+DATA epi<>+112(SB)/4, $0x00000000
+DATA epi<>+116(SB)/4, $0x00000000
+DATA epi<>+120(SB)/4, $0x00000000
+DATA epi<>+124(SB)/4, $0x00000000
+GLOBL epi<>(SB), RODATA|NOPTR, $128
 
 // func case040Conv2x1(out []float32, in []float32, w []float32, bias []float32, nblk int)
 // Requires: AVX, FMA3
@@ -352,13 +240,13 @@ TEXT ·case040Epi(SB), NOSPLIT, $0-56
 
 loop:
 	VMOVUPS (SI), Y0
-	VADDPS  epi<>+32(SB), Y0, Y1
+	VADDPS  epi<>+0(SB), Y0, Y1
 	VXORPS  Y2, Y2, Y2
 	VMAXPS  Y1, Y2, Y1
-	VMOVUPS epi<>+0(SB), Y2
+	VMOVUPS epi<>+32(SB), Y2
 	VMINPS  Y1, Y2, Y1
 	VMULPS  Y1, Y0, Y1
-	VDIVPS  epi<>+0(SB), Y1, Y0
+	VDIVPS  epi<>+32(SB), Y1, Y0
 	VMOVUPS Y0, (DI)
 	ADDQ    $0x00000020, SI
 	ADDQ    $0x00000020, DI
@@ -370,16 +258,16 @@ tail:
 	JZ         done
 	NEGQ       R8
 	ADDQ       $0x08, R8
-	LEAQ       epi<>+512(SB), R9
+	LEAQ       epi<>+64(SB), R9
 	VMOVDQU    (R9)(R8*4), Y4
 	VMASKMOVPS (SI), Y4, Y0
-	VADDPS     epi<>+32(SB), Y0, Y1
+	VADDPS     epi<>+0(SB), Y0, Y1
 	VXORPS     Y2, Y2, Y2
 	VMAXPS     Y1, Y2, Y1
-	VMOVUPS    epi<>+0(SB), Y2
+	VMOVUPS    epi<>+32(SB), Y2
 	VMINPS     Y1, Y2, Y1
 	VMULPS     Y1, Y0, Y1
-	VDIVPS     epi<>+0(SB), Y1, Y0
+	VDIVPS     epi<>+32(SB), Y1, Y0
 	VMASKMOVPS Y0, Y4, (DI)
 
 done:
