@@ -166,6 +166,27 @@ func copySignature(pl *Plan) string {
 	return "func(y, out []float32, n int)"
 }
 
+// evenOdd emits the split of the 16 floats in lo and hi (in that order)
+// into their even-indexed floats (into even) and their odd-indexed floats
+// (into odd), each in order: VSHUFPS keeps the even (0x88) or odd (0xDD)
+// floats of each 128-bit lane pair, VPERMPD (0xD8) puts the 64-bit halves
+// in order. A nil even or odd skips that half. Every stride-2 pack uses it.
+func evenOdd(ctx *build.Context, lo, hi, even, odd reg.VecPhysical) {
+	// Both shuffles first, then both permutes: independent work side by side.
+	if even != nil {
+		ctx.VSHUFPS(operand.U8(0x88), hi, lo, even)
+	}
+	if odd != nil {
+		ctx.VSHUFPS(operand.U8(0xDD), hi, lo, odd)
+	}
+	if even != nil {
+		ctx.VPERMPD(operand.U8(0xD8), even, even)
+	}
+	if odd != nil {
+		ctx.VPERMPD(operand.U8(0xD8), odd, odd)
+	}
+}
+
 // emitPackKernel emits the pack of n input channels into phase planes for
 // a layer planAsmPack accepted, every offset a constant of the layer.
 //
@@ -237,10 +258,7 @@ func emitPackKernel(ctx *build.Context, pl *Plan) {
 			}
 			ctx.VMOVUPS(mem(xrow, 4*(base+2*j)), reg.Y0)
 			ctx.VMOVUPS(mem(xrow, 4*(base+2*j+8)), reg.Y1)
-			ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
-			ctx.VSHUFPS(operand.U8(0xDD), reg.Y1, reg.Y0, reg.Y3)
-			ctx.VPERMPD(operand.U8(0xD8), reg.Y2, reg.Y2)
-			ctx.VPERMPD(operand.U8(0xD8), reg.Y3, reg.Y3)
+			evenOdd(ctx, reg.Y0, reg.Y1, reg.Y2, reg.Y3)
 			ctx.VMOVUPS(reg.Y2, mem(drow, 4*(evenPw*plane+a.ColRuns[evenPw].J0+j)))
 			ctx.VMOVUPS(reg.Y3, mem(drow, 4*(oddPw*plane+a.ColRuns[oddPw].J0+j)))
 		}

@@ -105,8 +105,7 @@ func emitGather2Kernel(ctx *build.Context, name string) {
 	ctx.Label("loop")
 	ctx.VMOVUPS(mem(src, 0), reg.Y0)
 	ctx.VMOVUPS(mem(src, 32), reg.Y1)
-	ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
-	ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+	evenOdd(ctx, reg.Y0, reg.Y1, reg.Y2, nil)
 	ctx.VMOVUPS(reg.Y2, mem(dst, 0))
 	ctx.ADDQ(operand.U32(64), src)
 	ctx.ADDQ(operand.U32(32), dst)
@@ -270,10 +269,7 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			split := func() {
 				ctx.VMOVUPS(mem(src, 0), reg.Y0)
 				ctx.VMOVUPS(mem(src, 32), reg.Y1)
-				ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
-				ctx.VSHUFPS(operand.U8(0xdd), reg.Y1, reg.Y0, reg.Y3)
-				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
-				ctx.VPERMPD(operand.U8(0xd8), reg.Y3, reg.Y3)
+				evenOdd(ctx, reg.Y0, reg.Y1, reg.Y2, reg.Y3)
 				ctx.VMOVUPS(reg.Y2, mem(d, 0))
 				ctx.VMOVUPS(reg.Y3, mem(tmp, 0))
 			}
@@ -336,8 +332,7 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			} else {
 				ctx.VMOVUPS(mem(src, 0), reg.Y0)
 				ctx.VMOVUPS(mem(src, 32), reg.Y1)
-				ctx.VSHUFPS(operand.U8(0x88), reg.Y1, reg.Y0, reg.Y2)
-				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+				evenOdd(ctx, reg.Y0, reg.Y1, reg.Y2, nil)
 				ctx.VMOVUPS(reg.Y2, mem(d, 0))
 				ctx.ADDQ(operand.U8(64), src)
 			}
@@ -363,8 +358,7 @@ func emitPackRTKernel(ctx *build.Context, pl *Plan) {
 			} else {
 				ctx.VMOVUPS(mem(src, 0), reg.Y0)
 				ctx.VMOVUPS(mem(src, 32), reg.Y1)
-				ctx.VSHUFPS(operand.U8(0xdd), reg.Y1, reg.Y0, reg.Y2)
-				ctx.VPERMPD(operand.U8(0xd8), reg.Y2, reg.Y2)
+				evenOdd(ctx, reg.Y0, reg.Y1, nil, reg.Y2)
 				ctx.VMOVUPS(reg.Y2, mem(tmp, 0))
 			}
 			ctx.ADDQ(gm(ph0+pgLastAdv), d)
