@@ -65,8 +65,9 @@ type RTPlan struct {
 	// no kernel reads past the input.
 	DirectIn bool
 
-	// GatherName, for a column stride of 2, is the pack's assembly
-	// gather of every other float of an input row into a packed row.
+	// GatherName, for a column stride of 2 without PackName (padding
+	// modes other than zeros), is the Go pack's assembly gather of every
+	// other float of an input row into a packed row.
 	GatherName string
 	// PackName is the whole pack in assembly (zero padding, column stride
 	// 1 or 2): every channel, phase plane and row in one call, the row's
@@ -149,12 +150,11 @@ func newRTPlan(pl *Plan) *RTPlan {
 		r.Fuse8 = pl.Taps / 8 * 8
 	}
 	r.SumName = lowerFirst(pl.Name) + "Sum"
-	if pl.P.SW == 2 {
-		r.GatherName = lowerFirst(pl.Name) + "Gather2"
-	}
 	if pl.P.Mode == verify.Zeros && pl.P.SW <= 2 {
 		r.PackName = lowerFirst(pl.Name) + "PackRT"
 		r.PackGeomLen = RTPackGeomLen(pl.P.SW)
+	} else if pl.P.SW == 2 {
+		r.GatherName = lowerFirst(pl.Name) + "Gather2"
 	}
 	r.CopyName = lowerFirst(pl.Name) + "CopyRT"
 

@@ -43,7 +43,6 @@ type project1x1Asm struct {
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
 	pg           [30]int // project1x1PackRT's geometry (gen.RTPackGeomLen)
-	packGo       bool    // a column outside the runs reads the input: pack in Go
 	inLen        int     // floats of one packed sample
 	ownProcs     int     // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
@@ -133,7 +132,6 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	// the row, then one at a time) and the zeros after it.
 	a.pg[0], a.pg[1], a.pg[2], a.pg[3] = a.hq, a.wq, 4*w, 4*a.hq*a.wq
 	a.pg[4], a.pg[5], a.pg[6] = 4*a.wq, 16*a.hq*a.wq, 4*h*w
-	a.packGo = false
 	clear(a.pg[7:14])
 	// The merged pass (gen.pgMerge): the phases' runs read adjacent input
 	// columns over the same length, inside the row.
@@ -155,7 +153,8 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 		r, ci := a.runs[pw], a.colIdx[pw*a.wq:][:a.wq]
 		for j, c := range ci {
 			if (j < r.j0 || j >= r.j0+r.n) && c >= 0 {
-				a.packGo = true
+				// Zero padding: the input columns a phase reads are one run.
+				panic("Project1x1: a packed column outside its phase's run reads the input (bug in dygen)")
 			}
 		}
 		n8 := min(r.n, (w-r.c0)/2) &^ 7
@@ -320,10 +319,6 @@ func (l *Project1x1) packRTFill(a *project1x1Asm, dst, x []float32, c0, c1, fill
 	if c0 >= c1 {
 		return
 	}
-	if a.packGo {
-		l.packRTGo(a, dst, x, c0, c1)
-		return
-	}
 	plane, hw, n := a.hq*a.wq, a.h*a.w, c1-c0
 	d, xs := dst[c0*4*plane:], x[c0*hw:]
 	if len(d) < n*4*plane || len(xs) < n*hw || len(a.rowIdx) < 2*a.hq {
@@ -338,59 +333,6 @@ func (l *Project1x1) packRTFill(a *project1x1Asm, dst, x []float32, c0, c1, fill
 //
 //go:noescape
 func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n, fill int)
-
-// packRTGo is packRT in Go, for sizes whose padding columns read the input.
-func (l *Project1x1) packRTGo(a *project1x1Asm, dst, x []float32, c0, c1 int) {
-	hw, plane := a.h*a.w, a.hq*a.wq
-	for c := c0; c < c1; c++ {
-		xc := x[c*hw : (c+1)*hw]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < a.hq; i++ {
-				ry := a.rowIdx[ph*a.hq+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(c*4+ph*2+pw)*plane+i*a.wq:][:a.wq]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := xc[int(ry)*a.w:][:a.w]
-					ci := a.colIdx[pw*a.wq:][:a.wq]
-					r := a.runs[pw]
-					for j := 0; j < r.j0; j++ {
-						d[j] = project1x1At(row, ci[j])
-					}
-					dd, src := d[r.j0:r.j0+r.n], row[r.c0:]
-					// The run's first floats 8 at a time in assembly, as
-					// far as their 16-float reads stay inside the row.
-					if n8 := min(len(dd), len(src)/2) &^ 7; n8 > 0 {
-						project1x1Gather2(dd[:n8], src[:2*n8], n8)
-						dd, src = dd[n8:], src[2*n8:]
-					}
-					for j, k := 0, 0; j < len(dd) && k < len(src); j, k = j+1, k+2 {
-						dd[j] = src[k]
-					}
-					for j := r.j0 + r.n; j < a.wq; j++ {
-						d[j] = project1x1At(row, ci[j])
-					}
-				}
-			}
-		}
-	}
-}
-
-// project1x1At is row[c], or 0 for c < 0.
-func project1x1At(row []float32, c int32) float32 {
-	if c < 0 {
-		return 0
-	}
-	return row[c]
-}
-
-// project1x1Gather2 writes src[2j] into dst[j] for j < n, n a positive multiple
-// of 8 (assembly, AVX2; packRT slices dst to n and src to 2n floats).
-//
-//go:noescape
-func project1x1Gather2(dst, src []float32, n int)
 
 // convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those

@@ -271,27 +271,6 @@ done:
 	MOVSS        X0, ret+24(FP)
 	RET
 
-// func project1x1Gather2(dst []float32, src []float32, n int)
-// Requires: AVX, AVX2
-TEXT ·project1x1Gather2(SB), NOSPLIT, $0-56
-	MOVQ dst_base+0(FP), DI
-	MOVQ src_base+24(FP), SI
-	MOVQ n+48(FP), CX
-	SHRQ $0x03, CX
-
-loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VMOVUPS Y2, (DI)
-	ADDQ    $0x00000040, SI
-	ADDQ    $0x00000020, DI
-	DECQ    CX
-	JNZ     loop
-	VZEROUPPER
-	RET
-
 // func project1x1PackRT(dst []float32, x []float32, rowIdx []int32, g []int, n int, fill int)
 // Requires: AVX, AVX2
 TEXT ·project1x1PackRT(SB), NOSPLIT, $0-112
