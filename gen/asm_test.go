@@ -42,7 +42,7 @@ func TestAsmAVX2Only(t *testing.T) {
 	n := 0
 	for _, spec := range asmSpecFiles {
 		for _, f := range generateAll(t, spec) {
-			if !strings.HasSuffix(f.Name, ".s") {
+			if !strings.HasSuffix(f.Name, "_amd64_dygen.s") {
 				continue
 			}
 			n++
@@ -121,5 +121,43 @@ func TestAsmPlanRegisters(t *testing.T) {
 		if !a.DirectIn && a.InLen < (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8 {
 			t.Errorf("%s: packed input %d floats, kernels read %d", l.Name, a.InLen, (pl.P.InC-1)*a.PS+a.MaxOff+a.NV*8)
 		}
+	}
+}
+
+// neonForbidden matches what the arm64 files must not touch: R18 (the
+// platform register), R27 (the assembler's temporary), g, the frame pointer
+// and the link register, and any x86 register name.
+var neonForbidden = regexp.MustCompile(`\b(R18|R2[7-9]|R30|g|LR|[XYZ][0-9]+)\b`)
+
+// TestAsmNEON reads every generated arm64 .s file: header, build
+// constraint, no reserved register, and every WORD carries the instruction
+// it encodes.
+func TestAsmNEON(t *testing.T) {
+	n := 0
+	for _, spec := range asmSpecFiles {
+		for _, f := range generateAll(t, spec) {
+			if !strings.HasSuffix(f.Name, "_arm64_dygen.s") {
+				continue
+			}
+			n++
+			for i, line := range strings.Split(string(f.Data), "\n") {
+				code, note, _ := strings.Cut(line, "//")
+				if m := neonForbidden.FindString(code); m != "" {
+					t.Errorf("%s: %s:%d uses %q: %s", filepath.Base(spec), f.Name, i+1, m, strings.TrimSpace(line))
+				}
+				if strings.Contains(code, "WORD") && !regexp.MustCompile(`^ (fmla|fmul|fadd|fsub|fdiv|fmax|fmin|faddp|frintn|fcvtzs|fcvtl2?) `).MatchString(note) {
+					t.Errorf("%s: %s:%d: a WORD without its instruction: %s", filepath.Base(spec), f.Name, i+1, strings.TrimSpace(line))
+				}
+			}
+			if !bytes.HasPrefix(f.Data, []byte(Header+"\n")) {
+				t.Errorf("%s: %s does not start with %q", spec, f.Name, Header)
+			}
+			if !bytes.Contains(f.Data, []byte("\n//go:build arm64 && !purego\n")) {
+				t.Errorf("%s: %s lacks the arm64 && !purego build constraint", spec, f.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no arm64 assembly generated for any spec")
 	}
 }

@@ -78,6 +78,11 @@ type layerData struct {
 	Desc     string // one-line description
 	ModeName string // dyrt constant of the padding mode
 	Plan     *Plan
+	// ISA is the vector target the backend templates are executed for
+	// (Plan is then that ISA's view, Plan.ForISA); GenericBuild is the
+	// build constraint of the files for builds with no backend.
+	ISA          *VecISA
+	GenericBuild string
 }
 
 // Generate turns a parsed spec into the files of one Go package: per layer
@@ -117,7 +122,9 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			Desc:     pl.P.String(),
 			ModeName: modeName(pl.P.Mode),
 			Plan:     pl,
+			ISA:      ISAAVX2,
 		}
+		d.GenericBuild = genericBuild(pl)
 		api, err := execute("layer.go.tmpl", d)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
@@ -167,6 +174,19 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			}
 			out = append(out, OutputFile{pl.File + "_batch_amd64_dygen.go", src})
 		}
+		for _, isa := range ISAs[1:] {
+			v := pl.ForISA(isa)
+			if v == nil {
+				continue
+			}
+			dv := d
+			dv.Plan, dv.ISA = v, isa
+			files, err := neonFiles(pkg, dv)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, files...)
+		}
 	}
 	doc, err := execute("support.go.tmpl", struct {
 		Package string
@@ -178,6 +198,21 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 	out = append(out, OutputFile{"dygen_doc.go", doc})
 	slices.SortFunc(out, func(a, b OutputFile) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// genericBuild is the build constraint of pl's fallback declarations:
+// every build that has none of the layer's assembly backends.
+func genericBuild(pl *Plan) string {
+	var archs []string
+	for _, isa := range ISAs {
+		if isa == ISAAVX2 && pl.HasAsm() || isa != ISAAVX2 && pl.ForISA(isa) != nil {
+			archs = append(archs, "!"+isa.GOARCH)
+		}
+	}
+	if len(archs) == 0 {
+		return "purego || !purego"
+	}
+	return strings.Join(archs, " && ") + " || purego"
 }
 
 // checkNames rejects layers whose generated identifiers or file names

@@ -377,6 +377,7 @@ func (pl *Plan) Describe() string {
 	if pl.Asm != nil {
 		b.WriteString(pl.Batch.describe())
 	}
+	b.WriteString(describeNEON(pl))
 	return b.String()
 }
 

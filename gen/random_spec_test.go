@@ -328,19 +328,32 @@ func testSpecModule(t *testing.T, dir string, spec *Spec) {
 }
 
 // testGeneratedModule vets the generated module in dir and runs its tests.
+// With DYGEN_GENERATED_GOARCH set (arm64 in CI) it builds them for that
+// architecture and runs them under DYGEN_GENERATED_EXEC (default
+// qemu-<arch>-static, from Debian's qemu-user-static).
 func testGeneratedModule(t *testing.T, dir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	tags := "-tags=" + generatedTestTags
-	if out, errOut, err := modtest.RunGo(ctx, dir, nil, "vet", tags, "./..."); err != nil {
+	var env []string
+	args := []string{"test", "-count=1", tags}
+	if arch := os.Getenv("DYGEN_GENERATED_GOARCH"); arch != "" {
+		exec := os.Getenv("DYGEN_GENERATED_EXEC")
+		if exec == "" {
+			exec = "qemu-" + map[string]string{"arm64": "aarch64"}[arch] + "-static"
+		}
+		env = append(env, "GOARCH="+arch)
+		args = append(args, "-exec", exec)
+		t.Logf("generated tests built for %s and run under %s", arch, exec)
+	}
+	if out, errOut, err := modtest.RunGo(ctx, dir, env, "vet", tags, "./..."); err != nil {
 		t.Fatalf("go vet of the generated module: %v\n%s%s", err, out, errOut)
 	}
-	args := []string{"-count=1", tags}
 	if testing.Short() {
 		args = append(args, "-short")
 	}
-	out, errOut, err := modtest.GoTest(ctx, dir, append(args, "./...")...)
+	out, errOut, err := modtest.RunGo(ctx, dir, env, append(args, "./...")...)
 	if err != nil {
 		t.Fatalf("generated tests failed: %v\n%s%s", err, tail(out, 8000), tail(errOut, 4000))
 	}

@@ -412,6 +412,22 @@ func (fn *Func) STRS(v V, off int, r Reg) {
 	fn.add("FMOVS", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
 }
 
+// LDRD loads the float64 at off(r) into lane 0 of v.
+func (fn *Func) LDRD(off int, r Reg, v V) {
+	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+		fn.fail("LDR D offset %d needs more than one instruction", off)
+	}
+	fn.add("FMOVD", fmt.Sprintf("%d(%s), %s", off, r, v.F()), "")
+}
+
+// STRD stores lane 0 of v (a float64) at off(r).
+func (fn *Func) STRD(v V, off int, r Reg) {
+	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+		fn.fail("STR D offset %d needs more than one instruction", off)
+	}
+	fn.add("FMOVD", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
+}
+
 // LDPQ loads the 32 bytes at off(r) into a and b.
 func (fn *Func) LDPQ(off int, r Reg, a, b V) {
 	if off%16 != 0 || off < -1024 || off > 1008 {
@@ -511,6 +527,11 @@ func (fn *Func) VUZP2S4(a, b, d V) { fn.shuffle("VUZP2", "S4", a, b, d) }
 
 // FADDS sets lane 0 of d to a + b (scalar single precision).
 func (fn *Func) FADDS(a, b, d V) { fn.add("FADDS", fmt.Sprintf("%s, %s, %s", b.F(), a.F(), d.F()), "") }
+
+// FADDDS sets lane 0 of d to a + b (scalar double precision).
+func (fn *Func) FADDDS(a, b, d V) {
+	fn.add("FADDD", fmt.Sprintf("%s, %s, %s", b.F(), a.F(), d.F()), "")
+}
 
 // word emits an encoded instruction with its GNU spelling.
 func (fn *Func) word(w uint32, gnu string) {
@@ -620,11 +641,14 @@ func (fn *Func) print(b *bytes.Buffer) {
 			fmt.Fprintf(b, "\t// %s\n", in.Note)
 		default:
 			line := "\t" + in.Op
-			if in.Args != "" {
+			switch {
+			case in.Op == "WORD":
+				line = fmt.Sprintf("\tWORD %s", in.Args)
+			case in.Args != "":
 				line = fmt.Sprintf("\t%-8s %s", in.Op, in.Args)
 			}
 			if in.Note != "" {
-				line = fmt.Sprintf("%-40s // %s", line, in.Note)
+				line += " // " + in.Note
 			}
 			b.WriteString(strings.TrimRight(line, " ") + "\n")
 		}

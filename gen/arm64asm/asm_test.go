@@ -44,6 +44,9 @@ func everyForm() *File {
 	fn.STRQ(v(3), 48, r0)
 	fn.LDRS(8, r0, v(4))
 	fn.STRS(v(4), 12, r0)
+	fn.LDRD(16, r2, v(4))
+	fn.STRD(v(4), 24, r2)
+	fn.FADDDS(v(1), v(2), v(3))
 	fn.LDPQ(32, r0, v(5), v(6))
 	fn.STPQ(v(5), v(6), -64, r0)
 	fn.VFMLA(v(1), v(2), v(3))
@@ -177,7 +180,7 @@ TEXT ·k(SB), NOSPLIT|NOFRAME, $0-32
 	MOVD     n+24(FP), R1
 
 loop:
-	WORD     $0x4fa21020                    // fmla v0.4s, v1.4s, v2.s[1]
+	WORD $0x4fa21020 // fmla v0.4s, v1.4s, v2.s[1]
 	SUBS     $1, R1, R1
 	BNE      loop
 	RET

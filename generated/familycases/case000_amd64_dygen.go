@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case000AsmName is the name of this build's assembly variant.
+const case000AsmName = "avx2"
+
 // case000AsmOK reports whether this CPU runs Case000's AVX2+FMA kernels.
 var case000AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

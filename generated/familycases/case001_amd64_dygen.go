@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case001AsmName is the name of this build's assembly variant.
+const case001AsmName = "avx2"
+
 // case001AsmOK reports whether this CPU runs Case001's AVX2+FMA kernels.
 var case001AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

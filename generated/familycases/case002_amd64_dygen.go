@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case002AsmName is the name of this build's assembly variant.
+const case002AsmName = "avx2"
+
 // case002AsmOK reports whether this CPU runs Case002's AVX2+FMA kernels.
 var case002AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

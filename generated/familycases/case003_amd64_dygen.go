@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case003AsmName is the name of this build's assembly variant.
+const case003AsmName = "avx2"
+
 // case003AsmOK reports whether this CPU runs Case003's AVX2+FMA kernels.
 var case003AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

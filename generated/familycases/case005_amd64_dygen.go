@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case005AsmName is the name of this build's assembly variant.
+const case005AsmName = "avx2"
+
 // case005AsmOK reports whether this CPU runs Case005's AVX2+FMA kernels.
 var case005AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

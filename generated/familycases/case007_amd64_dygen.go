@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case007AsmName is the name of this build's assembly variant.
+const case007AsmName = "avx2"
+
 // case007AsmOK reports whether this CPU runs Case007's AVX2+FMA kernels.
 var case007AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case008AsmName is the name of this build's assembly variant.
+const case008AsmName = "avx2"
+
 // case008AsmOK reports whether this CPU runs Case008's AVX2+FMA kernels.
 var case008AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

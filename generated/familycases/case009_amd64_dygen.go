@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case009AsmName is the name of this build's assembly variant.
+const case009AsmName = "avx2"
+
 // case009AsmOK reports whether this CPU runs Case009's AVX2+FMA kernels.
 var case009AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

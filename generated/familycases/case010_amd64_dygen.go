@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case010AsmName is the name of this build's assembly variant.
+const case010AsmName = "avx2"
+
 // case010AsmOK reports whether this CPU runs Case010's AVX2+FMA kernels.
 var case010AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

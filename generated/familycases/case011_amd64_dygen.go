@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case011AsmName is the name of this build's assembly variant.
+const case011AsmName = "avx2"
+
 // case011AsmOK reports whether this CPU runs Case011's AVX2+FMA kernels.
 var case011AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case017AsmName is the name of this build's assembly variant.
+const case017AsmName = "avx2"
+
 // case017AsmOK reports whether this CPU runs Case017's AVX2+FMA kernels.
 var case017AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

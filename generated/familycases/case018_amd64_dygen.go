@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case018AsmName is the name of this build's assembly variant.
+const case018AsmName = "avx2"
+
 // case018AsmOK reports whether this CPU runs Case018's AVX2+FMA kernels.
 var case018AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

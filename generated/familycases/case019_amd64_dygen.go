@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case019AsmName is the name of this build's assembly variant.
+const case019AsmName = "avx2"
+
 // case019AsmOK reports whether this CPU runs Case019's AVX2+FMA kernels.
 var case019AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case020AsmName is the name of this build's assembly variant.
+const case020AsmName = "avx2"
+
 // case020AsmOK reports whether this CPU runs Case020's AVX2+FMA kernels.
 var case020AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case021AsmName is the name of this build's assembly variant.
+const case021AsmName = "avx2"
+
 // case021AsmOK reports whether this CPU runs Case021's AVX2+FMA kernels.
 var case021AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

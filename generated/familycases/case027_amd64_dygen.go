@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case027AsmName is the name of this build's assembly variant.
+const case027AsmName = "avx2"
+
 // case027AsmOK reports whether this CPU runs Case027's AVX2+FMA kernels.
 var case027AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

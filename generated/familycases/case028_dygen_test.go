@@ -83,15 +83,16 @@ func TestCase028(t *testing.T) {
 }
 
 // TestCase028Variants runs every kernel variant of this build (pure Go, and
-// AVX2+FMA where the CPU has it) on the same vectors against the reference.
-// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
-// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+// the assembly where the build and the CPU have it: AVX2+FMA on amd64, NEON
+// on arm64) on the same vectors against the reference. With
+// DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly cannot
+// run (purego build, another GOARCH, or an amd64 CPU without AVX2 and FMA).
 func TestCase028Variants(t *testing.T) {
 	if !case028AsmOK {
 		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
-			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the assembly kernels cannot run in this build or on this CPU")
 		}
-		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
 	defer func(v bool) { case028UseAsm = v }(case028UseAsm)
 	rng := rand.New(rand.NewPCG(5, 16))
@@ -106,7 +107,7 @@ func TestCase028Variants(t *testing.T) {
 			name string
 			asm  bool
 			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {"avx2", true, false}} {
+		}{{"go", false, false}, {case028AsmName, true, false}} {
 			case028UseAsm = v.asm
 			rep, err := verify.CheckCall(p, w, case028Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case028", "variant:"+v.name, rep, err))
@@ -458,10 +459,14 @@ func BenchmarkCase028(b *testing.B) {
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
+			// 2 NEON.
 			variant := 0.0
 			if case028UseAsm {
 				variant = 1
+				if case028AsmName == "neon" {
+					variant = 2
+				}
 			}
 			b.ReportMetric(variant, "variant")
 		})

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case029AsmName is the name of this build's assembly variant.
+const case029AsmName = "avx2"
+
 // case029AsmOK reports whether this CPU runs Case029's AVX2+FMA kernels.
 var case029AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

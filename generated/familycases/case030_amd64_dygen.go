@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case030AsmName is the name of this build's assembly variant.
+const case030AsmName = "avx2"
+
 // case030AsmOK reports whether this CPU runs Case030's AVX2+FMA kernels.
 var case030AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

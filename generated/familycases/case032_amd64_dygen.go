@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case032AsmName is the name of this build's assembly variant.
+const case032AsmName = "avx2"
+
 // case032AsmOK reports whether this CPU runs Case032's AVX2+FMA kernels.
 var case032AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

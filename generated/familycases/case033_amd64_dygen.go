@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case033AsmName is the name of this build's assembly variant.
+const case033AsmName = "avx2"
+
 // case033AsmOK reports whether this CPU runs Case033's AVX2+FMA kernels.
 var case033AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case034AsmName is the name of this build's assembly variant.
+const case034AsmName = "avx2"
+
 // case034AsmOK reports whether this CPU runs Case034's AVX2+FMA kernels.
 var case034AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case036AsmName is the name of this build's assembly variant.
+const case036AsmName = "avx2"
+
 // case036AsmOK reports whether this CPU runs Case036's AVX2+FMA kernels.
 var case036AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

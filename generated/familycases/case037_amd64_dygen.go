@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case037AsmName is the name of this build's assembly variant.
+const case037AsmName = "avx2"
+
 // case037AsmOK reports whether this CPU runs Case037's AVX2+FMA kernels.
 var case037AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case038AsmName is the name of this build's assembly variant.
+const case038AsmName = "avx2"
+
 // case038AsmOK reports whether this CPU runs Case038's AVX2+FMA kernels.
 var case038AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

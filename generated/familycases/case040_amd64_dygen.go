@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case040AsmName is the name of this build's assembly variant.
+const case040AsmName = "avx2"
+
 // case040AsmOK reports whether this CPU runs Case040's AVX2+FMA kernels.
 var case040AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

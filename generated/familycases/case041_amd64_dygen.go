@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case041AsmName is the name of this build's assembly variant.
+const case041AsmName = "avx2"
+
 // case041AsmOK reports whether this CPU runs Case041's AVX2+FMA kernels.
 var case041AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

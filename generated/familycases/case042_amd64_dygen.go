@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case042AsmName is the name of this build's assembly variant.
+const case042AsmName = "avx2"
+
 // case042AsmOK reports whether this CPU runs Case042's AVX2+FMA kernels.
 var case042AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case043AsmName is the name of this build's assembly variant.
+const case043AsmName = "avx2"
+
 // case043AsmOK reports whether this CPU runs Case043's AVX2+FMA kernels.
 var case043AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case044AsmName is the name of this build's assembly variant.
+const case044AsmName = "avx2"
+
 // case044AsmOK reports whether this CPU runs Case044's AVX2+FMA kernels.
 var case044AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case045AsmName is the name of this build's assembly variant.
+const case045AsmName = "avx2"
+
 // case045AsmOK reports whether this CPU runs Case045's AVX2+FMA kernels.
 var case045AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case046AsmName is the name of this build's assembly variant.
+const case046AsmName = "avx2"
+
 // case046AsmOK reports whether this CPU runs Case046's AVX2+FMA kernels.
 var case046AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case047AsmName is the name of this build's assembly variant.
+const case047AsmName = "avx2"
+
 // case047AsmOK reports whether this CPU runs Case047's AVX2+FMA kernels.
 var case047AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

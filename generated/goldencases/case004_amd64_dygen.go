@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case004AsmName is the name of this build's assembly variant.
+const case004AsmName = "avx2"
+
 // case004AsmOK reports whether this CPU runs Case004's AVX2+FMA kernels.
 var case004AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

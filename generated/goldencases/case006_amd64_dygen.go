@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case006AsmName is the name of this build's assembly variant.
+const case006AsmName = "avx2"
+
 // case006AsmOK reports whether this CPU runs Case006's AVX2+FMA kernels.
 var case006AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case012AsmName is the name of this build's assembly variant.
+const case012AsmName = "avx2"
+
 // case012AsmOK reports whether this CPU runs Case012's AVX2+FMA kernels.
 var case012AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case013AsmName is the name of this build's assembly variant.
+const case013AsmName = "avx2"
+
 // case013AsmOK reports whether this CPU runs Case013's AVX2+FMA kernels.
 var case013AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case014AsmName is the name of this build's assembly variant.
+const case014AsmName = "avx2"
+
 // case014AsmOK reports whether this CPU runs Case014's AVX2+FMA kernels.
 var case014AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

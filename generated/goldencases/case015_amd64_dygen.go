@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case015AsmName is the name of this build's assembly variant.
+const case015AsmName = "avx2"
+
 // case015AsmOK reports whether this CPU runs Case015's AVX2+FMA kernels.
 var case015AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case016AsmName is the name of this build's assembly variant.
+const case016AsmName = "avx2"
+
 // case016AsmOK reports whether this CPU runs Case016's AVX2+FMA kernels.
 var case016AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case022AsmName is the name of this build's assembly variant.
+const case022AsmName = "avx2"
+
 // case022AsmOK reports whether this CPU runs Case022's AVX2+FMA kernels.
 var case022AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

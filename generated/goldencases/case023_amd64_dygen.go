@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case023AsmName is the name of this build's assembly variant.
+const case023AsmName = "avx2"
+
 // case023AsmOK reports whether this CPU runs Case023's AVX2+FMA kernels.
 var case023AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case024AsmName is the name of this build's assembly variant.
+const case024AsmName = "avx2"
+
 // case024AsmOK reports whether this CPU runs Case024's AVX2+FMA kernels.
 var case024AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case025AsmName is the name of this build's assembly variant.
+const case025AsmName = "avx2"
+
 // case025AsmOK reports whether this CPU runs Case025's AVX2+FMA kernels.
 var case025AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case026AsmName is the name of this build's assembly variant.
+const case026AsmName = "avx2"
+
 // case026AsmOK reports whether this CPU runs Case026's AVX2+FMA kernels.
 var case026AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

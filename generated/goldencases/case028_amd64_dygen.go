@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case028AsmName is the name of this build's assembly variant.
+const case028AsmName = "avx2"
+
 // case028AsmOK reports whether this CPU runs Case028's AVX2+FMA kernels.
 var case028AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

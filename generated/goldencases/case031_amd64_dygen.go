@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case031AsmName is the name of this build's assembly variant.
+const case031AsmName = "avx2"
+
 // case031AsmOK reports whether this CPU runs Case031's AVX2+FMA kernels.
 var case031AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case035AsmName is the name of this build's assembly variant.
+const case035AsmName = "avx2"
+
 // case035AsmOK reports whether this CPU runs Case035's AVX2+FMA kernels.
 var case035AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// case039AsmName is the name of this build's assembly variant.
+const case039AsmName = "avx2"
+
 // case039AsmOK reports whether this CPU runs Case039's AVX2+FMA kernels.
 var case039AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv1x1ExpandAsmName is the name of this build's assembly variant.
+const conv1x1ExpandAsmName = "avx2"
+
 // conv1x1ExpandAsmOK reports whether this CPU runs Conv1x1Expand's AVX2+FMA kernels.
 var conv1x1ExpandAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv3x3C512AsmName is the name of this build's assembly variant.
+const conv3x3C512AsmName = "avx2"
+
 // conv3x3C512AsmOK reports whether this CPU runs Conv3x3C512's AVX2+FMA kernels.
 var conv3x3C512AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// dW3x3C144AsmName is the name of this build's assembly variant.
+const dW3x3C144AsmName = "avx2"
+
 // dW3x3C144AsmOK reports whether this CPU runs DW3x3C144's AVX2+FMA kernels.
 var dW3x3C144AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// dW5x5S2C96AsmName is the name of this build's assembly variant.
+const dW5x5S2C96AsmName = "avx2"
+
 // dW5x5S2C96AsmOK reports whether this CPU runs DW5x5S2C96's AVX2+FMA kernels.
 var dW5x5S2C96AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

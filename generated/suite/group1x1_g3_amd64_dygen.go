@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// group1x1G3AsmName is the name of this build's assembly variant.
+const group1x1G3AsmName = "avx2"
+
 // group1x1G3AsmOK reports whether this CPU runs Group1x1G3's AVX2+FMA kernels.
 var group1x1G3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// stem7x7AsmName is the name of this build's assembly variant.
+const stem7x7AsmName = "avx2"
+
 // stem7x7AsmOK reports whether this CPU runs Stem7x7's AVX2+FMA kernels.
 var stem7x7AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

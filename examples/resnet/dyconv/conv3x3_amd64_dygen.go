@@ -13,6 +13,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv3x3AsmName is the name of this build's assembly variant.
+const conv3x3AsmName = "avx2"
+
 // conv3x3AsmOK reports whether this CPU runs Conv3x3's AVX2+FMA kernels.
 var conv3x3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

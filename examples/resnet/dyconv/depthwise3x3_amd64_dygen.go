@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// depthwise3x3AsmName is the name of this build's assembly variant.
+const depthwise3x3AsmName = "avx2"
+
 // depthwise3x3AsmOK reports whether this CPU runs Depthwise3x3's AVX2+FMA kernels.
 var depthwise3x3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -83,15 +83,16 @@ func TestDepthwise3x3(t *testing.T) {
 }
 
 // TestDepthwise3x3Variants runs every kernel variant of this build (pure Go, and
-// AVX2+FMA where the CPU has it) on the same vectors against the reference.
-// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
-// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+// the assembly where the build and the CPU have it: AVX2+FMA on amd64, NEON
+// on arm64) on the same vectors against the reference. With
+// DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly cannot
+// run (purego build, another GOARCH, or an amd64 CPU without AVX2 and FMA).
 func TestDepthwise3x3Variants(t *testing.T) {
 	if !depthwise3x3AsmOK {
 		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
-			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the assembly kernels cannot run in this build or on this CPU")
 		}
-		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
 	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
 	defer func(v int) { depthwise3x3ChunkBytes = v }(depthwise3x3ChunkBytes)
@@ -107,7 +108,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 			name string
 			asm  bool
 			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {"avx2", true, false}, {"avx2-small-chunks", true, true}} {
+		}{{"go", false, false}, {depthwise3x3AsmName, true, false}, {depthwise3x3AsmName + "-small-chunks", true, true}} {
 			depthwise3x3UseAsm = v.asm
 			depthwise3x3ChunkBytes = 128 << 10
 			if v.cut {
@@ -480,10 +481,14 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
+			// 2 NEON.
 			variant := 0.0
 			if depthwise3x3UseAsm {
 				variant = 1
+				if depthwise3x3AsmName == "neon" {
+					variant = 2
+				}
 			}
 			b.ReportMetric(variant, "variant")
 		})

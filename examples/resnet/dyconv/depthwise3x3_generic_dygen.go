@@ -4,6 +4,9 @@
 
 package dyconv
 
+// depthwise3x3AsmName is empty: this build has no assembly variant.
+const depthwise3x3AsmName = ""
+
 // depthwise3x3AsmOK is false: this build has no assembly (Depthwise3x3 runs pure Go).
 const depthwise3x3AsmOK = false
 

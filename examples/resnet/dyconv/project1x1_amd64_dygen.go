@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// project1x1AsmName is the name of this build's assembly variant.
+const project1x1AsmName = "avx2"
+
 // project1x1AsmOK reports whether this CPU runs Project1x1's AVX2+FMA kernels.
 var project1x1AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

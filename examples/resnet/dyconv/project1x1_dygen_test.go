@@ -82,15 +82,16 @@ func TestProject1x1(t *testing.T) {
 }
 
 // TestProject1x1Variants runs every kernel variant of this build (pure Go, and
-// AVX2+FMA where the CPU has it) on the same vectors against the reference.
-// With DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly
-// cannot run (purego build, another GOARCH, or a CPU without AVX2 and FMA).
+// the assembly where the build and the CPU have it: AVX2+FMA on amd64, NEON
+// on arm64) on the same vectors against the reference. With
+// DYGEN_REQUIRE_ASM=1 it fails instead of skipping when the assembly cannot
+// run (purego build, another GOARCH, or an amd64 CPU without AVX2 and FMA).
 func TestProject1x1Variants(t *testing.T) {
 	if !project1x1AsmOK {
 		if os.Getenv("DYGEN_REQUIRE_ASM") == "1" {
-			t.Fatal("DYGEN_REQUIRE_ASM=1, but the AVX2+FMA kernels cannot run in this build or on this CPU")
+			t.Fatal("DYGEN_REQUIRE_ASM=1, but the assembly kernels cannot run in this build or on this CPU")
 		}
-		t.Skip("AVX2+FMA kernels unavailable in this build or on this CPU: pure Go only")
+		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
 	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
 	defer func(v int) { project1x1ChunkBytes = v }(project1x1ChunkBytes)
@@ -106,7 +107,7 @@ func TestProject1x1Variants(t *testing.T) {
 			name string
 			asm  bool
 			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {"avx2", true, false}, {"avx2-small-chunks", true, true}} {
+		}{{"go", false, false}, {project1x1AsmName, true, false}, {project1x1AsmName + "-small-chunks", true, true}} {
 			project1x1UseAsm = v.asm
 			project1x1ChunkBytes = 128 << 10
 			if v.cut {
@@ -478,10 +479,14 @@ func BenchmarkProject1x1(b *testing.B) {
 				}
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA.
+			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
+			// 2 NEON.
 			variant := 0.0
 			if project1x1UseAsm {
 				variant = 1
+				if project1x1AsmName == "neon" {
+					variant = 2
+				}
 			}
 			b.ReportMetric(variant, "variant")
 		})

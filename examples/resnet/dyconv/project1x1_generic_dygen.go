@@ -4,6 +4,9 @@
 
 package dyconv
 
+// project1x1AsmName is empty: this build has no assembly variant.
+const project1x1AsmName = ""
+
 // project1x1AsmOK is false: this build has no assembly (Project1x1 runs pure Go).
 const project1x1AsmOK = false
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// convDwAsmName is the name of this build's assembly variant.
+const convDwAsmName = "avx2"
+
 // convDwAsmOK reports whether this CPU runs ConvDw's AVX2+FMA kernels.
 var convDwAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

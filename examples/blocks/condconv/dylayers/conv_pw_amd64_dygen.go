@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// convPwAsmName is the name of this build's assembly variant.
+const convPwAsmName = "avx2"
+
 // convPwAsmOK reports whether this CPU runs ConvPw's AVX2+FMA kernels.
 var convPwAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

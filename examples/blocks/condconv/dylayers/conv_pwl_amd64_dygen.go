@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// convPwlAsmName is the name of this build's assembly variant.
+const convPwlAsmName = "avx2"
+
 // convPwlAsmOK reports whether this CPU runs ConvPwl's AVX2+FMA kernels.
 var convPwlAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

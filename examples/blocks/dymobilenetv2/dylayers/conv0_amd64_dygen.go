@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv0AsmName is the name of this build's assembly variant.
+const conv0AsmName = "avx2"
+
 // conv0AsmOK reports whether this CPU runs Conv0's AVX2+FMA kernels.
 var conv0AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv3AsmName is the name of this build's assembly variant.
+const conv3AsmName = "avx2"
+
 // conv3AsmOK reports whether this CPU runs Conv3's AVX2+FMA kernels.
 var conv3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

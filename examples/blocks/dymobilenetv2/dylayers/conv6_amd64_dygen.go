@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv6AsmName is the name of this build's assembly variant.
+const conv6AsmName = "avx2"
+
 // conv6AsmOK reports whether this CPU runs Conv6's AVX2+FMA kernels.
 var conv6AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv1AsmName is the name of this build's assembly variant.
+const conv1AsmName = "avx2"
+
 // conv1AsmOK reports whether this CPU runs Conv1's AVX2+FMA kernels.
 var conv1AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -12,6 +12,9 @@ import (
 	"github.com/dygen/dygen/dyrt"
 )
 
+// conv2AsmName is the name of this build's assembly variant.
+const conv2AsmName = "avx2"
+
 // conv2AsmOK reports whether this CPU runs Conv2's AVX2+FMA kernels.
 var conv2AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 

@@ -1,0 +1,125 @@
+package gen
+
+import "fmt"
+
+// VecISA describes one vector target of the fixed-size assembly backend:
+// what the planner, the Go-side templates and the emitters read about it.
+// The plan's unit is a vector of 8 flat output pixels whatever the ISA; an
+// ISA holds it in RegsPerVector registers of Lanes floats (one YMM on AVX2,
+// a pair of 128-bit Q registers on NEON), so the plan's blocking, chunking,
+// tap offsets, packed and fused layouts and the Go drivers are one for all
+// rows. What differs is data here: registers, how a weight reaches the
+// FMAs, which side kernels exist, the build constraint and the CPU check.
+type VecISA struct {
+	Name    string // variant name in tests and benchmarks: "avx2", "neon"
+	Label   string // in messages: "AVX2", "NEON"
+	What    string // in comments: "AVX2+FMA", "NEON"
+	GOARCH  string
+	Build   string // the backend files' //go:build expression
+	FileTag string // in the backend files' names: <layer>_<FileTag>_dygen.s
+
+	// CPUCheck is the Go expression that tells whether this CPU runs the
+	// kernels; CPUImport: it needs golang.org/x/sys/cpu.
+	CPUCheck  string
+	CPUImport bool
+
+	Lanes         int // floats per vector register
+	VecRegs       int // vector registers the kernels may use
+	RegsPerVector int // registers per vector of 8 pixels: 8 / Lanes
+
+	// How an FMA gets its operands:
+	//   MemFMA: the input vector may come from memory (x86);
+	//   ElemFMA: FMA by element, one register holds Lanes weights (NEON),
+	//   else one broadcast register holds one weight at a time (AVX2).
+	MemFMA, ElemFMA bool
+
+	// The side kernels this row has in assembly; the plan leaves the others
+	// in Go (the Go drivers have both paths): the pack of stride-2
+	// zero-padded layers, the copy out of the kernel's flat rows, the
+	// streaming epilogue of those copies, the run-time-size backend.
+	Pack, Copy, EpiStream, RT bool
+}
+
+// ISAs are the vector targets of the fixed-size backend, in the order the
+// generator emits them.
+var ISAs = []*VecISA{ISAAVX2, ISANEON}
+
+// ISAAVX2 is amd64's AVX2+FMA row.
+var ISAAVX2 = &VecISA{
+	Name: "avx2", Label: "AVX2", What: "AVX2+FMA", GOARCH: "amd64",
+	Build: "amd64 && !purego", FileTag: "amd64",
+	CPUCheck: "cpu.X86.HasAVX2 && cpu.X86.HasFMA", CPUImport: true,
+	Lanes: 8, VecRegs: 16, RegsPerVector: 1,
+	MemFMA: true,
+	Pack:   true, Copy: true, EpiStream: true, RT: true,
+}
+
+// ISANEON is arm64's ASIMD row: 32 registers of 4 floats, FMA by element
+// (a WORD: Go's assembler spells only the vector form), no memory operands.
+// ASIMD is architectural on arm64, so there is no run-time check.
+var ISANEON = &VecISA{
+	Name: "neon", Label: "NEON", What: "NEON", GOARCH: "arm64",
+	Build: "arm64 && !purego", FileTag: "arm64",
+	CPUCheck: "true",
+	Lanes:    4, VecRegs: 32, RegsPerVector: 2,
+	ElemFMA: true,
+}
+
+// KernelRegs returns the vector registers an M×P micro-kernel of this ISA
+// needs: M·P accumulator vectors and, unless the FMAs read the input from
+// memory, P input vectors (RegsPerVector registers each), plus the
+// weights: one broadcast register, or with FMA by element two registers of
+// Lanes weights (a tap's M ≤ Lanes+1 weights straddle at most two). With
+// memFMA on an ISA without memory operands the input vectors are loaded
+// into a rotation of three vectors instead.
+func (isa *VecISA) KernelRegs(m, pv int, memFMA bool) int {
+	in := pv
+	switch {
+	case memFMA && isa.MemFMA:
+		in = 0
+	case memFMA:
+		in = min(pv, 3)
+	}
+	w := 1
+	if isa.ElemFMA {
+		w = 2
+	}
+	return (m*pv+in)*isa.RegsPerVector + w
+}
+
+// checkBlocking panics when the plan's blocking does not fit isa's
+// registers (a bug in the planner).
+func (isa *VecISA) checkBlocking(m, pv int, memFMA bool) {
+	if n := isa.KernelRegs(m, pv, memFMA); n > isa.VecRegs {
+		panic(fmt.Sprintf("dygen: %d×%d kernel needs %d %s registers of %d (bug)", m, pv, n, isa.Label, isa.VecRegs))
+	}
+}
+
+// ForISA returns the view of pl that isa's backend files are generated
+// from: the same plan with the side kernels isa lacks left to Go. Nil when
+// isa has no backend for the layer.
+func (pl *Plan) ForISA(isa *VecISA) *Plan {
+	if isa == ISAAVX2 {
+		return pl
+	}
+	if pl.Asm == nil {
+		return nil // run-time sizes: no backend on this ISA yet
+	}
+	v := *pl
+	a := *pl.Asm
+	a.Kernels = append([]AsmKernel(nil), pl.Asm.Kernels...)
+	if !isa.Pack {
+		a.PackName, a.RowRuns = "", nil
+	}
+	if !isa.Copy {
+		a.CopyName, a.CopyNT = "", false
+	}
+	for _, k := range a.Kernels {
+		isa.checkBlocking(k.M, k.P, a.MemFMA)
+	}
+	v.Asm = &a
+	if !isa.EpiStream {
+		v.EpiName = ""
+	}
+	return &v
+}

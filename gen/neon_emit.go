@@ -1,0 +1,569 @@
+package gen
+
+import (
+	"fmt"
+
+	a64 "github.com/dygen/dygen/gen/arm64asm"
+	"github.com/dygen/dygen/verify"
+)
+
+// The NEON backend (arm64): the micro-kernels, fusion, mean-pool sum and
+// routing FC of a fixed-size layer, printed by gen/arm64asm from the same
+// AsmPlan as the AVX2 backend. A vector of 8 pixels is a pair of Q
+// registers, so the plan's blocking, offsets and layouts carry over; the
+// weights reach the FMAs by element (FMLA v.4s, v.4s, w.s[lane]), four
+// weights per register.
+
+// neonFiles returns the NEON backend's files of the layer view d.Plan
+// (Plan.ForISA(ISANEON)): the assembly, its Go side (the same driver
+// templates as AVX2, executed for this ISA), the batch driver and the
+// routing FC.
+func neonFiles(pkg string, d layerData) ([]OutputFile, error) {
+	pl, isa := d.Plan, d.ISA
+	f := a64.NewFile(isa.Build)
+	for _, k := range pl.Asm.Kernels {
+		emitNEONConv(f, pl, k)
+	}
+	if pl.Asm.FuseName != "" {
+		emitNEONFuse(f, pl, pl.Asm.FuseName)
+	}
+	emitNEONSum(f, pl.Asm.SumName)
+	s := f.Bytes(Header)
+	goSide, err := execute("asm_amd64.go.tmpl", d)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", d.Name, err)
+	}
+	tag := "_" + isa.FileTag
+	out := []OutputFile{{pl.File + tag + "_dygen.s", s}, {pl.File + tag + "_dygen.go", goSide}}
+	if pl.Batch != nil {
+		src, err := execute("batch_amd64.go.tmpl", d)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", d.Name, err)
+		}
+		out = append(out, OutputFile{pl.File + "_batch" + tag + "_dygen.go", src})
+	}
+	if pl.FCName() != "" {
+		src, err := execute("route_amd64.go.tmpl", d)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", d.Name, err)
+		}
+		rf := a64.NewFile(isa.Build)
+		emitNEONFC(rf, pl)
+		out = append(out, OutputFile{pl.File + "_route" + tag + "_dygen.go", src},
+			OutputFile{pl.File + "_route" + tag + "_dygen.s", rf.Bytes(Header)})
+	}
+	return out, nil
+}
+
+// General-purpose registers of the NEON micro-kernels.
+var (
+	nOut, nIn, nW, nBias  = a64.R(0), a64.R(1), a64.R(2), a64.R(3)
+	nNblk, nInp, nWp, nCi = a64.R(4), a64.R(5), a64.R(6), a64.R(7)
+	nRes, nPF, nTap, nAt  = a64.R(8), a64.R(9), a64.R(10), a64.R(11)
+	nConst, nPFAt, nWAt   = a64.R(12), a64.R(13), a64.R(14)
+)
+
+// neonVec returns vector register n.
+func neonVec(n int) a64.V { return a64.Vec(n) }
+
+// emitNEONConv emits one M×P micro-kernel: per pixel block the 2·M·P
+// accumulators start at the bias, every input channel's taps are unrolled
+// (the P input pairs of a tap loaded with LDP from a tap pointer, then per
+// output channel its weight's lane and 2·P FMAs by element), and the block
+// is finished (residual, activation) and stored.
+//
+//	R0 out, R1 in, R2 w, R3 bias, R4 pixel blocks left, R5 input channel
+//	pointer, R6 weight pointer, R7 input channels left, R8 res, R9 pf,
+//	R10 tap pointer, R11 store pointer, R12 constants, R13 prefetch
+//	address, R14 weight address.
+//	V[2(m·P+p)+h] accumulators (h: the pair's half), then the inputs: P
+//	pairs, or a rotation of 3 pairs when M = 1; V30, V31 weights.
+//
+// It returns the function and the bounds [lo, hi) of its per-input-channel
+// instructions in fn.Insts, for the static model (neonModel).
+func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int) {
+	a := pl.Asm
+	m, pv := k.M, k.P
+	ISANEON.checkBlocking(m, pv, a.MemFMA)
+	doc := fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels (pairs of Q registers) per pixel block.", k.Name, m, pv)
+	if k.PF > 0 {
+		doc += fmt.Sprintf(" It prefetches %d cache line(s) of each of %d experts into L2 per input channel.", k.PF, pl.P.K)
+	}
+	if k.PI != nil {
+		doc += fmt.Sprintf(" It prefetches the next chunk's input, %d bytes ahead.", k.PIDist)
+	}
+	if k.Act != "" {
+		doc += fmt.Sprintf(" It finishes each output as it stores it (%s).", pl.P.Activation)
+	}
+	fn = f.Func(k.Name, kernelSignature(k), doc)
+	fn.LoadBase("out", nOut)
+	fn.LoadBase("in", nIn)
+	fn.LoadBase("w", nW)
+	fn.LoadBase("bias", nBias)
+	fn.LoadInt("nblk", nNblk)
+	if k.PF > 0 {
+		fn.LoadBase("pf", nPF)
+	}
+	if k.Res {
+		fn.LoadBase("res", nRes)
+	}
+	acc := func(i, j, h int) a64.V { return neonVec(2*(i*pv+j) + h) }
+	inBase := 2 * m * pv
+	inPair := func(j int) (a64.V, a64.V) {
+		if a.MemFMA {
+			r := j % 3
+			return neonVec(inBase + 2*r), neonVec(inBase + 2*r + 1)
+		}
+		return neonVec(inBase + 2*j), neonVec(inBase + 2*j + 1)
+	}
+	wRegs := [2]a64.V{neonVec(30), neonVec(31)}
+	taps := pl.P.KH * pl.P.KW
+	total := taps * m // weights per input channel iteration
+
+	fn.Label("block")
+	for i := 0; i < m; i++ {
+		fn.LDRS(4*i, nBias, wRegs[0])
+		fn.VDUPLane(wRegs[0], 0, acc(i, 0, 0))
+		for j := 0; j < pv; j++ {
+			for h := 0; h < 2; h++ {
+				if j > 0 || h > 0 {
+					fn.VMOV(acc(i, 0, 0), acc(i, j, h))
+				}
+			}
+		}
+	}
+	fn.MOVD(nIn, nInp)
+	fn.MOVD(nW, nWp)
+	if pl.CinG > 1 {
+		fn.MOVDImm(int64(pl.CinG), nCi)
+		fn.Label("channel")
+	}
+	lo = len(fn.Insts)
+
+	// The prefetches of a channel iteration, spread over its taps as in
+	// the AVX2 kernel.
+	nextPF, nextPI := 0, 0
+	experts, stride := pl.P.K, pl.P.OutC*pl.Taps
+	pf := func() {
+		off := 4*(nextPF/k.PF)*stride + 64*(nextPF%k.PF)
+		neonPrefetch(fn, nPF, off, 2)
+	}
+	pi := func() { neonPrefetch(fn, nInp, k.PI[nextPI], 1) }
+
+	// The weight windows: each register holds 4 consecutive weights of
+	// the channel's [taps][M] stream, loaded where the stream needs them
+	// and never past its end (a window starts at min(s, total−4)).
+	type window struct{ base, n int }
+	var win [2]window
+	next := 0
+	var weight func(s int) (a64.V, int)
+	weight = func(s int) (a64.V, int) {
+		for r := range win {
+			if win[r].n > 0 && s >= win[r].base && s < win[r].base+win[r].n {
+				return wRegs[r], s - win[r].base
+			}
+		}
+		r := next
+		next = (next + 1) % 2
+		if total < 4 {
+			win[r] = window{s, 1}
+			neonLoadS(fn, nWp, 4*s, wRegs[r])
+		} else {
+			b := min(s, total-4)
+			win[r] = window{b, 4}
+			neonLoadQ(fn, nWp, 4*b, wRegs[r])
+		}
+		return weight(s)
+	}
+
+	for t := 0; t < taps; t++ {
+		for ; nextPF < k.PF*experts && nextPF*taps <= t*k.PF*experts; nextPF++ {
+			pf()
+		}
+		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
+			pi()
+		}
+		tp := nInp
+		if off := 4 * a.TapOff[t]; off != 0 {
+			neonAdd(fn, off, nInp, nTap)
+			tp = nTap
+		}
+		if !a.MemFMA {
+			for j := 0; j < pv; j++ {
+				lo, hi := inPair(j)
+				fn.LDPQ(32*j, tp, lo, hi)
+			}
+		}
+		for i := 0; i < m; i++ {
+			w, lane := weight(t*m + i)
+			for j := 0; j < pv; j++ {
+				lo, hi := inPair(j)
+				if a.MemFMA {
+					fn.LDPQ(32*j, tp, lo, hi)
+				}
+				fn.FMLAElem(lo, w, lane, acc(i, j, 0))
+				fn.FMLAElem(hi, w, lane, acc(i, j, 1))
+			}
+		}
+	}
+	for ; nextPF < k.PF*experts; nextPF++ {
+		pf()
+	}
+	for ; nextPI < len(k.PI); nextPI++ {
+		pi()
+	}
+	if k.PF > 0 {
+		fn.ADDImm(64*k.PF, nPF, nPF)
+	}
+	if pl.CinG > 1 {
+		neonAdd(fn, 4*a.PS, nInp, nInp)
+		neonAdd(fn, 4*total, nWp, nWp)
+		fn.SUBSImm(1, nCi, nCi)
+		fn.BNE("channel")
+	}
+	hi = len(fn.Insts)
+
+	free := make([]a64.V, 0, 32)
+	for r := inBase; r < 32; r++ {
+		free = append(free, neonVec(r))
+	}
+	if k.Res {
+		for i := 0; i < m; i++ {
+			rp := neonPointer(fn, nRes, 4*i*a.OPS, nAt)
+			for j := 0; j < pv; j++ {
+				fn.LDPQ(32*j, rp, free[0], free[1])
+				fn.FADD(acc(i, j, 0), free[0], acc(i, j, 0))
+				fn.FADD(acc(i, j, 1), free[1], acc(i, j, 1))
+			}
+		}
+	}
+	if k.Act != "" {
+		for i := 0; i < m; i++ {
+			for j := 0; j < pv; j++ {
+				for h := 0; h < 2; h++ {
+					neonActivate(fn, pl.P.Activation, acc(i, j, h), free)
+				}
+			}
+		}
+	}
+	for i := 0; i < m; i++ {
+		op := neonPointer(fn, nOut, 4*i*a.OPS, nAt)
+		for j := 0; j < pv; j++ {
+			fn.STPQ(acc(i, j, 0), acc(i, j, 1), 32*j, op)
+		}
+	}
+	fn.ADDImm(32*pv, nIn, nIn)
+	fn.ADDImm(32*pv, nOut, nOut)
+	if k.Res {
+		fn.ADDImm(32*pv, nRes, nRes)
+	}
+	fn.SUBSImm(1, nNblk, nNblk)
+	fn.BNE("block")
+	fn.RET()
+	return fn, lo, hi
+}
+
+// neonPointer returns base when off is 0, else tmp = base + off.
+func neonPointer(fn *a64.Func, base a64.Reg, off int, tmp a64.Reg) a64.Reg {
+	if off == 0 {
+		return base
+	}
+	neonAdd(fn, off, base, tmp)
+	return tmp
+}
+
+// neonAdd sets d = base + off (off ≥ 0): one or two ADDs of 12-bit
+// immediates, or through R12 beyond 2^24.
+func neonAdd(fn *a64.Func, off int, base, d a64.Reg) {
+	if off < 1<<24 {
+		fn.ADDImm(off, base, d)
+		return
+	}
+	fn.MOVDImm(int64(off), nConst)
+	fn.ADDReg(nConst, base, d)
+}
+
+// neonLoadQ loads the 16 bytes at base+off into v, through R14 when one
+// LDR cannot reach off.
+func neonLoadQ(fn *a64.Func, base a64.Reg, off int, v a64.V) {
+	if off >= -256 && off <= 255 || off >= 0 && off%16 == 0 && off <= 65520 {
+		fn.LDRQ(off, base, v)
+		return
+	}
+	neonAdd(fn, off, base, nWAt)
+	fn.LDRQ(0, nWAt, v)
+}
+
+// neonLoadS loads the float32 at base+off into lane 0 of v.
+func neonLoadS(fn *a64.Func, base a64.Reg, off int, v a64.V) {
+	if off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380 {
+		fn.LDRS(off, base, v)
+		return
+	}
+	neonAdd(fn, off, base, nWAt)
+	fn.LDRS(0, nWAt, v)
+}
+
+// neonPrefetch prefetches the line at base+off into L1 (level 1) or L2.
+func neonPrefetch(fn *a64.Func, base a64.Reg, off, level int) {
+	if off >= 0 && off%8 == 0 && off <= 32760 {
+		fn.PRFM(off, base, level)
+		return
+	}
+	neonAdd(fn, off, base, nPFAt)
+	fn.PRFM(0, nPFAt, level)
+}
+
+// neonConst sets every lane of v to the float32 with bits c.
+func neonConst(fn *a64.Func, c uint32, v a64.V) {
+	if c == 0 {
+		fn.VZero(v)
+		return
+	}
+	fn.MOVWImm(c, nConst)
+	fn.VDUPReg(nConst, v)
+}
+
+// neonActivate applies the activation to v in place, using free[0:4] as
+// temporaries. It computes what the AVX2 epilogue computes, in the same
+// order of operations, so that both match PyTorch's formulas: NaN stays
+// NaN (FMAX/FMIN return NaN when either operand is NaN).
+func neonActivate(fn *a64.Func, act string, v a64.V, free []a64.V) {
+	if len(free) < 4 {
+		panic(fmt.Sprintf("dygen: the NEON epilogue needs 4 free vector registers, has %d (bug)", len(free)))
+	}
+	t0, t1, t2, t3 := free[0], free[1], free[2], free[3]
+	switch act {
+	case verify.ActNone:
+	case verify.ActReLU:
+		fn.VZero(t0)
+		fn.FMAX(v, t0, v)
+	case verify.ActReLU6:
+		fn.VZero(t0)
+		fn.FMAX(v, t0, v)
+		neonConst(fn, epiValues[epiSix], t0)
+		fn.FMIN(v, t0, v)
+	case verify.ActHardswish:
+		// v·min(max(v+3, 0), 6)/6, rounded as PyTorch's x·relu6(x+3)/6.
+		neonConst(fn, epiValues[epiThree], t1)
+		fn.FADD(v, t1, t0)
+		fn.VZero(t1)
+		fn.FMAX(t0, t1, t0)
+		neonConst(fn, epiValues[epiSix], t1)
+		fn.FMIN(t0, t1, t0)
+		fn.FMUL(v, t0, t0)
+		fn.FDIV(t0, t1, v)
+	case verify.ActSigmoid, verify.ActSiLU:
+		// sigmoid: 1/(1 + e^−v); SiLU: v/(1 + e^−v).
+		neonConst(fn, epiValues[epiSign], t1)
+		fn.VEOR(v, t1, t0)
+		y := neonExp(fn, t0, t1, t2, t3)
+		neonConst(fn, epiValues[epiOne], t1)
+		fn.FADD(y, t1, y)
+		if act == verify.ActSigmoid {
+			fn.FDIV(t1, y, v)
+		} else {
+			fn.FDIV(v, y, v)
+		}
+	default:
+		panic(fmt.Sprintf("dygen: no NEON epilogue for activation %q (bug)", act))
+	}
+}
+
+// neonExp computes e^x as the AVX2 epilogue does (Cephes' expf: x clamped
+// to ±88, x = n·ln2 + r, e^r by a degree-7 polynomial, 2^n through the
+// exponent bits), clobbering x, n, a and b; it returns the register that
+// holds the result (a or b).
+func neonExp(fn *a64.Func, x, n, a, b a64.V) a64.V {
+	neonConst(fn, epiValues[epiExpHi], n)
+	fn.FMIN(x, n, x)
+	neonConst(fn, epiValues[epiExpLo], n)
+	fn.FMAX(x, n, x)
+	neonConst(fn, epiValues[epiLog2e], a)
+	fn.FMUL(x, a, n)
+	fn.FRINTN(n, n) // to nearest, ties to even, as VROUNDPS $0
+	neonConst(fn, epiValues[epiLn2Hi], a)
+	fn.VFMLS(n, a, x)
+	neonConst(fn, epiValues[epiLn2Lo], a)
+	fn.VFMLS(n, a, x)
+	// ((((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5)·r + 1)·r + 1, the
+	// running value alternating between a and b.
+	y, c := a, b
+	neonConst(fn, epiValues[epiP0], y)
+	for _, k := range []int{epiP1, epiP2, epiP3, epiP4, epiP5, epiOne, epiOne} {
+		neonConst(fn, epiValues[k], c)
+		fn.VFMLA(y, x, c)
+		y, c = c, y
+	}
+	// 2^n: n + 127 in the exponent field.
+	fn.FCVTZS(n, n)
+	fn.MOVWImm(127, nConst)
+	fn.VDUPReg(nConst, c)
+	fn.VADDI(n, c, n)
+	fn.VSHL(23, n, n)
+	fn.FMUL(y, n, y)
+	return y
+}
+
+// emitNEONSum emits the channel sum of the mean pool: 32 floats per
+// iteration into 4 accumulators, then their lanes.
+//
+//	R0 x, R1 groups of 32 left; V0–V3 sums, V4–V11 loads.
+func emitNEONSum(f *a64.File, name string) {
+	fn := f.Func(name, "func(x []float32) float32", name+" returns the sum of x[:len(x)&^31] (float32 partial sums).")
+	x, n := a64.R(0), a64.R(1)
+	fn.LoadBase("x", x)
+	fn.LoadLen("x", n)
+	fn.LSRImm(5, n, n)
+	for i := 0; i < 4; i++ {
+		fn.VZero(neonVec(i))
+	}
+	fn.CBZ(n, "done")
+	fn.Label("loop")
+	fn.VLD1P(x, neonVec(4), 4)
+	fn.VLD1P(x, neonVec(8), 4)
+	for i := 0; i < 4; i++ {
+		fn.FADD(neonVec(i), neonVec(4+i), neonVec(i))
+	}
+	for i := 0; i < 4; i++ {
+		fn.FADD(neonVec(i), neonVec(8+i), neonVec(i))
+	}
+	fn.SUBSImm(1, n, n)
+	fn.BNE("loop")
+	fn.Label("done")
+	fn.FADD(neonVec(0), neonVec(1), neonVec(0))
+	fn.FADD(neonVec(2), neonVec(3), neonVec(2))
+	fn.FADD(neonVec(0), neonVec(2), neonVec(0))
+	fn.FADDP(neonVec(0), neonVec(0), neonVec(0))
+	fn.FADDP(neonVec(0), neonVec(0), neonVec(0))
+	fn.StoreRetS(neonVec(0))
+	fn.RET()
+}
+
+// emitNEONFuse emits the fusion of one block of 4 output channels: per 8
+// taps, Σ_k π[k,o+i]·W[k,o+i,t..t+8] for the 4 channels i (FMA by element:
+// one register holds the 4 channels' π of expert k), transposed into the
+// [tap][channel] layout the micro-kernel reads.
+//
+//	R0 dst, R1 w, R2 pi, R3 groups of 8 taps left, R4 scale, R5 row pointer.
+//	V0–V7 the channels' sums (channel i: V2i taps 0–3, V2i+1 taps 4–7),
+//	V8–V11 transposition, V12–V15 the transposed taps, V16… π (up to 12
+//	experts kept in registers), V28–V29 a weight row, V30–V31 scales, π.
+func emitNEONFuse(f *a64.File, pl *Plan, name string) {
+	p := pl.P
+	sig, doc := asmFuseSignature, name+" fuses the expert kernels of 4 output channels, 8 taps at a time."
+	if pl.TapScale {
+		sig, doc = asmFuseScaleSignature, name+" fuses the expert kernels of 4 output channels, 8 taps at a time, each tap scaled by scale."
+	}
+	fn := f.Func(name, sig, doc)
+	dst, w, pi, n, scale, row := a64.R(0), a64.R(1), a64.R(2), a64.R(3), a64.R(4), a64.R(5)
+	fn.LoadBase("dst", dst)
+	fn.LoadBase("w", w)
+	fn.LoadBase("pi", pi)
+	if pl.TapScale {
+		fn.LoadBase("scale", scale)
+	}
+	fn.LoadInt("n8", n)
+	keep := p.K <= 12
+	piReg := func(k int) a64.V {
+		if keep {
+			return neonVec(16 + k)
+		}
+		neonLoadQ(fn, pi, 4*k*p.OutC, neonVec(31))
+		return neonVec(31)
+	}
+	if keep {
+		for k := 0; k < p.K; k++ {
+			neonLoadQ(fn, pi, 4*k*p.OutC, neonVec(16+k))
+		}
+	}
+	fn.Label("taps")
+	for i := 0; i < 4; i++ {
+		lo, hi := neonVec(2*i), neonVec(2*i+1)
+		for k := 0; k < p.K; k++ {
+			pk := piReg(k)
+			rp := neonPointer(fn, w, 4*(k*p.OutC+i)*pl.Taps, row)
+			fn.LDPQ(0, rp, neonVec(28), neonVec(29))
+			if k == 0 {
+				fn.FMULElem(neonVec(28), pk, i, lo)
+				fn.FMULElem(neonVec(29), pk, i, hi)
+			} else {
+				fn.FMLAElem(neonVec(28), pk, i, lo)
+				fn.FMLAElem(neonVec(29), pk, i, hi)
+			}
+		}
+		if pl.TapScale {
+			fn.LDPQ(0, scale, neonVec(30), neonVec(31))
+			fn.FMUL(lo, neonVec(30), lo)
+			fn.FMUL(hi, neonVec(31), hi)
+		}
+	}
+	// 4×4 transposes: taps 0–3 from the low halves, 4–7 from the high.
+	for h := 0; h < 2; h++ {
+		a0, a1, a2, a3 := neonVec(h), neonVec(2+h), neonVec(4+h), neonVec(6+h)
+		t0, t1, t2, t3 := neonVec(8), neonVec(9), neonVec(10), neonVec(11)
+		fn.VTRN1S4(a0, a1, t0) // a0 b0 a2 b2
+		fn.VTRN2S4(a0, a1, t1) // a1 b1 a3 b3
+		fn.VTRN1S4(a2, a3, t2) // c0 d0 c2 d2
+		fn.VTRN2S4(a2, a3, t3) // c1 d1 c3 d3
+		fn.VZIP1D2(t0, t2, neonVec(12))
+		fn.VZIP1D2(t1, t3, neonVec(13))
+		fn.VZIP2D2(t0, t2, neonVec(14))
+		fn.VZIP2D2(t1, t3, neonVec(15))
+		fn.VST1P(neonVec(12), 4, dst)
+	}
+	if pl.TapScale {
+		fn.ADDImm(32, scale, scale)
+	}
+	fn.ADDImm(32, w, w)
+	fn.SUBSImm(1, n, n)
+	fn.BNE("taps")
+	fn.RET()
+}
+
+// emitNEONFC emits FCName: out[r] += Σ_c float64(w[r·Cin+c])·x[c] for the
+// rows r = 0..3, n8 = Cin/8 groups of 8 inputs, in float64 lanes.
+//
+//	R0 out, R1–R4 the rows, R5 x, R6 groups left; V0–V7 sums (row r:
+//	V2r, V2r+1), V8–V11 inputs, V12–V13 a row's floats, V14–V17 widened.
+func emitNEONFC(f *a64.File, pl *Plan) {
+	name := pl.FCName()
+	fn := f.Func(name, "func(out []float64, w []float32, x []float64, n8 int)",
+		name+" adds to out[0:4] the dot products of 4 FC rows with x (float64 sums).")
+	out, x, n := a64.R(0), a64.R(5), a64.R(6)
+	rows := []a64.Reg{a64.R(1), a64.R(2), a64.R(3), a64.R(4)}
+	fn.LoadBase("out", out)
+	fn.LoadBase("w", rows[0])
+	fn.LoadBase("x", x)
+	fn.LoadInt("n8", n)
+	for r := 1; r < 4; r++ {
+		neonAdd(fn, 4*pl.P.InC, rows[r-1], rows[r])
+	}
+	for i := 0; i < 8; i++ {
+		fn.VZero(neonVec(i))
+	}
+	fn.Label("loop")
+	fn.VLD1P(x, neonVec(8), 4) // x[c..c+8] as 4 pairs of doubles
+	for r := 0; r < 4; r++ {
+		fn.VLD1P(rows[r], neonVec(12), 2)
+		fn.FCVTL(neonVec(12), neonVec(14))
+		fn.FCVTL2(neonVec(12), neonVec(15))
+		fn.FCVTL(neonVec(13), neonVec(16))
+		fn.FCVTL2(neonVec(13), neonVec(17))
+		fn.VFMLAD(neonVec(14), neonVec(8), neonVec(2*r))
+		fn.VFMLAD(neonVec(15), neonVec(9), neonVec(2*r+1))
+		fn.VFMLAD(neonVec(16), neonVec(10), neonVec(2*r))
+		fn.VFMLAD(neonVec(17), neonVec(11), neonVec(2*r+1))
+	}
+	fn.SUBSImm(1, n, n)
+	fn.BNE("loop")
+	for r := 0; r < 4; r++ {
+		a := neonVec(2 * r)
+		fn.FADDD(a, neonVec(2*r+1), a)
+		fn.FADDPD(a, a)
+		fn.LDRD(8*r, out, neonVec(20))
+		fn.FADDDS(a, neonVec(20), a)
+		fn.STRD(a, 8*r, out)
+	}
+	fn.RET()
+}
