@@ -120,7 +120,7 @@ func (f *File) Func(name, sig string, doc ...string) *Func {
 }
 
 // sizes of the Go types a kernel signature may use (arm64, gc ABI0).
-var typeSize = map[string]int{"[]float32": 24, "[]float64": 24, "[]int32": 24, "[]int": 24, "int": 8, "float32": 4, "float64": 8}
+var typeSize = map[string]int{"[]float32": 24, "[]float64": 24, "[]int32": 24, "[]int": 24, "int": 8, "float32": 4, "float64": 8, "*[8]float32": 8}
 
 // parseSig lays out a signature's arguments and results in the ABI0 frame:
 // each at its natural alignment, results starting at a pointer-aligned
@@ -220,6 +220,15 @@ func (fn *Func) LoadInt(name string, r Reg) {
 	p := fn.param(name)
 	if p.Type != "int" {
 		fn.fail("argument %s is %s, not int", name, p.Type)
+	}
+	fn.add("MOVD", fmt.Sprintf("%s+%d(FP), %s", name, p.Off, r), "")
+}
+
+// LoadPtr loads pointer argument name into r.
+func (fn *Func) LoadPtr(name string, r Reg) {
+	p := fn.param(name)
+	if !strings.HasPrefix(p.Type, "*") {
+		fn.fail("argument %s is %s, not a pointer", name, p.Type)
 	}
 	fn.add("MOVD", fmt.Sprintf("%s+%d(FP), %s", name, p.Off, r), "")
 }

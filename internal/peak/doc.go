@@ -8,6 +8,8 @@
 // accumulators, each updated by VFMADD231PS (8 lanes × 2 FLOPs) per
 // iteration, which keeps both FMA pipes of current x86 cores busy. It uses
 // only AVX2 (Y0–Y15, VEX encodings), so it runs on cores without AVX-512.
+// On arm64 (without purego) the loop is NEON, generated with dygen's arm64
+// builder by ./neonasm: 24 independent FMLA chains on 128-bit registers.
 // Elsewhere, and with the purego build tag, the loop is pure Go with 12
 // independent scalar float32 accumulators: the scalar peak that Go code
 // without assembly can reach, reported as such.
@@ -21,3 +23,4 @@
 package peak
 
 //go:generate go run ./asm -out peak_amd64.s -stubs peak_amd64.go -pkg peak
+//go:generate go run ./neonasm -out peak_arm64.s

@@ -43,6 +43,19 @@ func TestKernels(t *testing.T) {
 	if runtime.GOARCH == "amd64" && !hasAVX2FMA && os.Getenv("DYGEN_REQUIRE_ASM") != "" {
 		t.Fatalf("DYGEN_REQUIRE_ASM is set but the AVX2+FMA peak loop cannot run (no AVX2+FMA, or built with purego)")
 	}
+	if k, ok := NEON.loop(); ok {
+		out = [8]float32{}
+		k.run(100, &out)
+		// 24 accumulators × 100 iterations of += 0.999999 per lane, in
+		// lanes 0–3.
+		for i, v := range out[:4] {
+			if v < 2399 || v > 2401 {
+				t.Fatalf("neonLoop: lane %d = %v, want about 2400", i, v)
+			}
+		}
+	} else if runtime.GOARCH == "arm64" && os.Getenv("DYGEN_REQUIRE_ASM") != "" {
+		t.Fatalf("DYGEN_REQUIRE_ASM is set but the NEON peak loop is not in this build (purego)")
+	}
 	if k, ok := AVX2FMA.loop(); ok {
 		out = [8]float32{}
 		k.run(100, &out)
@@ -78,7 +91,8 @@ func TestVariants(t *testing.T) {
 	}{
 		{"amd64", nil, host},
 		{"amd64", []string{"netgo", "purego"}, PureGo},
-		{"arm64", nil, PureGo},
+		{"arm64", nil, NEON},
+		{"arm64", []string{"purego"}, PureGo},
 		{"386", nil, PureGo},
 	} {
 		if got := Generated(tc.goarch, tc.tags); got != tc.want {

@@ -18,12 +18,17 @@ const (
 	PureGo Variant = 0
 	// AVX2FMA is the amd64 assembly, which needs AVX2 and FMA.
 	AVX2FMA Variant = 1
+	// NEON is the arm64 assembly (fixed-size layers).
+	NEON Variant = 2
 )
 
 // Variants lists the variants in the order of their codes.
-var Variants = []Variant{PureGo, AVX2FMA}
+var Variants = []Variant{PureGo, AVX2FMA, NEON}
 
-const avx2KernelName = "AVX2+FMA, 12 YMM accumulators"
+const (
+	avx2KernelName = "AVX2+FMA, 12 YMM accumulators"
+	neonKernelName = "NEON, 24 Q-register accumulators"
+)
 
 func (v Variant) String() string {
 	switch v {
@@ -31,6 +36,8 @@ func (v Variant) String() string {
 		return "pure Go"
 	case AVX2FMA:
 		return "AVX2+FMA"
+	case NEON:
+		return "NEON"
 	}
 	return fmt.Sprintf("variant %d", int(v))
 }
@@ -45,6 +52,8 @@ func (v Variant) loop() (loop, bool) {
 		return goKernel, true
 	case AVX2FMA:
 		return asmLoop()
+	case NEON:
+		return neonLoopKernel()
 	}
 	return loop{}, false
 }
@@ -57,6 +66,8 @@ func (v Variant) Kernel() string {
 		return goKernel.name
 	case AVX2FMA:
 		return avx2KernelName
+	case NEON:
+		return neonKernelName
 	}
 	return v.String()
 }
@@ -64,7 +75,8 @@ func (v Variant) Kernel() string {
 // Available reports whether v's peak loop runs in this process: PureGo
 // always; AVX2FMA when this program was built for amd64 without the purego
 // tag and golang.org/x/sys/cpu reports AVX2 and FMA, which it does not
-// under GODEBUG=cpu.avx2=off or cpu.fma=off.
+// under GODEBUG=cpu.avx2=off or cpu.fma=off; NEON when it was built for
+// arm64 without purego.
 func (v Variant) Available() bool {
 	_, ok := v.loop()
 	return ok
@@ -75,7 +87,7 @@ func (v Variant) Available() bool {
 func (v Variant) Measure() (float64, error) {
 	k, ok := v.loop()
 	if !ok {
-		return 0, fmt.Errorf("the %s peak loop cannot run in this process (it needs amd64, a build without purego and a CPU with AVX2 and FMA)", v)
+		return 0, fmt.Errorf("the %s peak loop cannot run in this process (AVX2+FMA needs amd64, a build without purego and a CPU with AVX2 and FMA; NEON arm64 without purego)", v)
 	}
 	return measure(k, 40*time.Millisecond, 10), nil
 }
@@ -84,11 +96,18 @@ func (v Variant) Measure() (float64, error) {
 // CPU when it is built for goarch with the build tags tags: AVX2FMA when
 // goarch is amd64, tags lack purego and golang.org/x/sys/cpu reports AVX2
 // and FMA, which is the generated code's own run-time check
-// (<layer>AsmOK); PureGo otherwise. GODEBUG=cpu.avx2=off (or cpu.fma=off)
+// (<layer>AsmOK); NEON for arm64 without purego (fixed-size layers);
+// PureGo otherwise. GODEBUG=cpu.avx2=off (or cpu.fma=off)
 // turns the assembly off in both. A layer without an assembly backend runs
 // PureGo whatever this says.
 func Generated(goarch string, tags []string) Variant {
-	if goarch != "amd64" || slices.Contains(tags, "purego") {
+	if slices.Contains(tags, "purego") {
+		return PureGo
+	}
+	if goarch == "arm64" {
+		return NEON
+	}
+	if goarch != "amd64" {
 		return PureGo
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
@@ -99,8 +118,10 @@ func Generated(goarch string, tags []string) Variant {
 
 // best is the fastest variant whose loop runs here.
 func best() Variant {
-	if AVX2FMA.Available() {
-		return AVX2FMA
+	for _, v := range []Variant{AVX2FMA, NEON} {
+		if v.Available() {
+			return v
+		}
 	}
 	return PureGo
 }
