@@ -34,10 +34,15 @@ type VecISA struct {
 	MemFMA, ElemFMA bool
 
 	// The side kernels this row has in assembly; the plan leaves the others
-	// in Go (the Go drivers have both paths): the pack of stride-2
-	// zero-padded layers, the copy out of the kernel's flat rows, the
-	// streaming epilogue of those copies, the run-time-size backend.
-	Pack, Copy, EpiStream, RT bool
+	// in Go (the Go drivers have both paths): the pack (and the run-time
+	// sizes' column gather), the copy out of the kernel's flat rows, the
+	// streaming epilogue of those copies.
+	Pack, Copy, EpiStream bool
+	// CopyNT: a copy out with non-temporal stores (fixed sizes).
+	CopyNT bool
+	// RTPack, RTCopy: the run-time sizes' pack (and column gather) and
+	// copy out.
+	RTPack, RTCopy bool
 }
 
 // ISAs are the vector targets of the fixed-size backend, in the order the
@@ -51,7 +56,7 @@ var ISAAVX2 = &VecISA{
 	CPUCheck: "cpu.X86.HasAVX2 && cpu.X86.HasFMA", CPUImport: true,
 	Lanes: 8, VecRegs: 16, RegsPerVector: 1,
 	MemFMA: true,
-	Pack:   true, Copy: true, EpiStream: true, RT: true,
+	Pack:   true, Copy: true, EpiStream: true, CopyNT: true, RTPack: true, RTCopy: true,
 }
 
 // ISANEON is arm64's ASIMD row: 32 registers of 4 floats, FMA by element
@@ -63,6 +68,7 @@ var ISANEON = &VecISA{
 	CPUCheck: "true",
 	Lanes:    4, VecRegs: 32, RegsPerVector: 2,
 	ElemFMA: true,
+	Pack:    true, Copy: true,
 }
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
@@ -96,30 +102,49 @@ func (isa *VecISA) checkBlocking(m, pv int, memFMA bool) {
 }
 
 // ForISA returns the view of pl that isa's backend files are generated
-// from: the same plan with the side kernels isa lacks left to Go. Nil when
-// isa has no backend for the layer.
+// from: the same plan with the side kernels isa lacks left to Go (the pack,
+// the copy out and its epilogue: the driver templates have both paths).
+// Nil when the layer has no assembly backend at all.
 func (pl *Plan) ForISA(isa *VecISA) *Plan {
 	if isa == ISAAVX2 {
 		return pl
 	}
-	if pl.Asm == nil {
-		return nil // run-time sizes: no backend on this ISA yet
-	}
 	v := *pl
+	if !isa.EpiStream {
+		v.EpiName = ""
+	}
+	if pl.RT != nil {
+		r := *pl.RT
+		r.Kernels = append([]AsmKernel(nil), pl.RT.Kernels...)
+		if !isa.RTPack {
+			r.PackName, r.PackGeomLen, r.GatherName = "", 0, ""
+		}
+		if !isa.RTCopy {
+			r.CopyName = ""
+		}
+		for _, k := range r.Kernels {
+			isa.checkBlocking(k.M, k.P, r.MemFMA)
+		}
+		v.RT = &r
+		return &v
+	}
+	if pl.Asm == nil {
+		return nil
+	}
 	a := *pl.Asm
 	a.Kernels = append([]AsmKernel(nil), pl.Asm.Kernels...)
 	if !isa.Pack {
 		a.PackName, a.RowRuns = "", nil
 	}
 	if !isa.Copy {
-		a.CopyName, a.CopyNT = "", false
+		a.CopyName = ""
+	}
+	if !isa.CopyNT {
+		a.CopyNT = false
 	}
 	for _, k := range a.Kernels {
 		isa.checkBlocking(k.M, k.P, a.MemFMA)
 	}
 	v.Asm = &a
-	if !isa.EpiStream {
-		v.EpiName = ""
-	}
 	return &v
 }

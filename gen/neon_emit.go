@@ -21,21 +21,36 @@ import (
 func neonFiles(pkg string, d layerData) ([]OutputFile, error) {
 	pl, isa := d.Plan, d.ISA
 	f := a64.NewFile(isa.Build)
-	for _, k := range pl.Asm.Kernels {
-		emitNEONConv(f, pl, k)
+	fi := pl.FuseInfo()
+	tmplName := "asm_amd64.go.tmpl"
+	if pl.RT != nil {
+		tmplName = "rt_amd64.go.tmpl"
+		for _, k := range pl.RT.Kernels {
+			emitNEONRT(f, pl, k)
+		}
+	} else {
+		for _, k := range pl.Asm.Kernels {
+			emitNEONConv(f, pl, k)
+		}
+		if pl.Asm.PackName != "" {
+			emitNEONPack(f, pl)
+		}
+		if pl.Asm.CopyName != "" {
+			emitNEONCopy(f, pl)
+		}
 	}
-	if pl.Asm.FuseName != "" {
-		emitNEONFuse(f, pl, pl.Asm.FuseName)
+	if fi.FuseName != "" {
+		emitNEONFuse(f, pl, fi.FuseName)
 	}
-	emitNEONSum(f, pl.Asm.SumName)
+	emitNEONSum(f, fi.SumName)
 	s := f.Bytes(Header)
-	goSide, err := execute("asm_amd64.go.tmpl", d)
+	goSide, err := execute(tmplName, d)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", d.Name, err)
 	}
 	tag := "_" + isa.FileTag
 	out := []OutputFile{{pl.File + tag + "_dygen.s", s}, {pl.File + tag + "_dygen.go", goSide}}
-	if pl.Batch != nil {
+	if pl.Asm != nil && pl.Batch != nil {
 		src, err := execute("batch_amd64.go.tmpl", d)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", d.Name, err)
@@ -66,7 +81,28 @@ var (
 // neonVec returns vector register n.
 func neonVec(n int) a64.V { return a64.Vec(n) }
 
-// emitNEONConv emits one M×P micro-kernel: per pixel block the 2·M·P
+// neonConv is what differs between the NEON micro-kernels of the
+// fixed-size and of the run-time-size backends; neonConvKernel writes the
+// rest (as convKernel does for AVX2).
+type neonConv struct {
+	sig, doc string
+	memFMA   bool
+	// setup loads the kernel's own arguments.
+	setup func(fn *a64.Func)
+	// tap emits what tap t needs first and returns the register that
+	// points at its input vector 0 (vector j is 32·j bytes on).
+	tap func(fn *a64.Func, t int) a64.Reg
+	// channelEnd emits what ends an input channel iteration; then the
+	// input pointer moves on by channelStride.
+	channelEnd    func(fn *a64.Func)
+	channelStride func(fn *a64.Func)
+	// outChannel (resChannel) returns the register that points at output
+	// (residual) channel i's vector 0, emitting what computes it.
+	outChannel, resChannel func(fn *a64.Func, i int) a64.Reg
+	act                    string // activation applied before the stores ("" none)
+}
+
+// neonConvKernel emits one M×P micro-kernel: per pixel block the 2·M·P
 // accumulators start at the bias, every input channel's taps are unrolled
 // (the P input pairs of a tap loaded with LDP from a tap pointer, then per
 // output channel its weight's lane and 2·P FMAs by element), and the block
@@ -75,42 +111,26 @@ func neonVec(n int) a64.V { return a64.Vec(n) }
 //	R0 out, R1 in, R2 w, R3 bias, R4 pixel blocks left, R5 input channel
 //	pointer, R6 weight pointer, R7 input channels left, R8 res, R9 pf,
 //	R10 tap pointer, R11 store pointer, R12 constants, R13 prefetch
-//	address, R14 weight address.
+//	address, R14 weight address; R15–R17, R19 the run-time-size kernels'.
 //	V[2(m·P+p)+h] accumulators (h: the pair's half), then the inputs: P
 //	pairs, or a rotation of 3 pairs when M = 1; V30, V31 weights.
 //
 // It returns the function and the bounds [lo, hi) of its per-input-channel
 // instructions in fn.Insts, for the static model (neonModel).
-func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int) {
-	a := pl.Asm
+func neonConvKernel(f *a64.File, pl *Plan, k AsmKernel, c neonConv) (fn *a64.Func, lo, hi int) {
 	m, pv := k.M, k.P
-	ISANEON.checkBlocking(m, pv, a.MemFMA)
-	doc := fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels (pairs of Q registers) per pixel block.", k.Name, m, pv)
-	if k.PF > 0 {
-		doc += fmt.Sprintf(" It prefetches %d cache line(s) of each of %d experts into L2 per input channel.", k.PF, pl.P.K)
-	}
-	if k.PI != nil {
-		doc += fmt.Sprintf(" It prefetches the next chunk's input, %d bytes ahead.", k.PIDist)
-	}
-	if k.Act != "" {
-		doc += fmt.Sprintf(" It finishes each output as it stores it (%s).", pl.P.Activation)
-	}
-	fn = f.Func(k.Name, kernelSignature(k), doc)
+	ISANEON.checkBlocking(m, pv, c.memFMA)
+	fn = f.Func(k.Name, c.sig, c.doc)
 	fn.LoadBase("out", nOut)
 	fn.LoadBase("in", nIn)
 	fn.LoadBase("w", nW)
 	fn.LoadBase("bias", nBias)
 	fn.LoadInt("nblk", nNblk)
-	if k.PF > 0 {
-		fn.LoadBase("pf", nPF)
-	}
-	if k.Res {
-		fn.LoadBase("res", nRes)
-	}
+	c.setup(fn)
 	acc := func(i, j, h int) a64.V { return neonVec(2*(i*pv+j) + h) }
 	inBase := 2 * m * pv
 	inPair := func(j int) (a64.V, a64.V) {
-		if a.MemFMA {
+		if c.memFMA {
 			r := j % 3
 			return neonVec(inBase + 2*r), neonVec(inBase + 2*r + 1)
 		}
@@ -140,16 +160,6 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 	}
 	lo = len(fn.Insts)
 
-	// The prefetches of a channel iteration, spread over its taps as in
-	// the AVX2 kernel.
-	nextPF, nextPI := 0, 0
-	experts, stride := pl.P.K, pl.P.OutC*pl.Taps
-	pf := func() {
-		off := 4*(nextPF/k.PF)*stride + 64*(nextPF%k.PF)
-		neonPrefetch(fn, nPF, off, 2)
-	}
-	pi := func() { neonPrefetch(fn, nInp, k.PI[nextPI], 1) }
-
 	// The weight windows: each register holds 4 consecutive weights of
 	// the channel's [taps][M] stream, loaded where the stream needs them
 	// and never past its end (a window starts at min(s, total−4)).
@@ -177,18 +187,8 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 	}
 
 	for t := 0; t < taps; t++ {
-		for ; nextPF < k.PF*experts && nextPF*taps <= t*k.PF*experts; nextPF++ {
-			pf()
-		}
-		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
-			pi()
-		}
-		tp := nInp
-		if off := 4 * a.TapOff[t]; off != 0 {
-			neonAdd(fn, off, nInp, nTap)
-			tp = nTap
-		}
-		if !a.MemFMA {
+		tp := c.tap(fn, t)
+		if !c.memFMA {
 			for j := 0; j < pv; j++ {
 				lo, hi := inPair(j)
 				fn.LDPQ(32*j, tp, lo, hi)
@@ -198,7 +198,7 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 			w, lane := weight(t*m + i)
 			for j := 0; j < pv; j++ {
 				lo, hi := inPair(j)
-				if a.MemFMA {
+				if c.memFMA {
 					fn.LDPQ(32*j, tp, lo, hi)
 				}
 				fn.FMLAElem(lo, w, lane, acc(i, j, 0))
@@ -206,17 +206,9 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 			}
 		}
 	}
-	for ; nextPF < k.PF*experts; nextPF++ {
-		pf()
-	}
-	for ; nextPI < len(k.PI); nextPI++ {
-		pi()
-	}
-	if k.PF > 0 {
-		fn.ADDImm(64*k.PF, nPF, nPF)
-	}
+	c.channelEnd(fn)
 	if pl.CinG > 1 {
-		neonAdd(fn, 4*a.PS, nInp, nInp)
+		c.channelStride(fn)
 		neonAdd(fn, 4*total, nWp, nWp)
 		fn.SUBSImm(1, nCi, nCi)
 		fn.BNE("channel")
@@ -227,9 +219,9 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 	for r := inBase; r < 32; r++ {
 		free = append(free, neonVec(r))
 	}
-	if k.Res {
+	if c.resChannel != nil {
 		for i := 0; i < m; i++ {
-			rp := neonPointer(fn, nRes, 4*i*a.OPS, nAt)
+			rp := c.resChannel(fn, i)
 			for j := 0; j < pv; j++ {
 				fn.LDPQ(32*j, rp, free[0], free[1])
 				fn.FADD(acc(i, j, 0), free[0], acc(i, j, 0))
@@ -237,30 +229,140 @@ func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int)
 			}
 		}
 	}
-	if k.Act != "" {
+	if c.act != "" {
 		for i := 0; i < m; i++ {
 			for j := 0; j < pv; j++ {
 				for h := 0; h < 2; h++ {
-					neonActivate(fn, pl.P.Activation, acc(i, j, h), free)
+					neonActivate(fn, c.act, acc(i, j, h), free)
 				}
 			}
 		}
 	}
 	for i := 0; i < m; i++ {
-		op := neonPointer(fn, nOut, 4*i*a.OPS, nAt)
+		op := c.outChannel(fn, i)
 		for j := 0; j < pv; j++ {
 			fn.STPQ(acc(i, j, 0), acc(i, j, 1), 32*j, op)
 		}
 	}
 	fn.ADDImm(32*pv, nIn, nIn)
 	fn.ADDImm(32*pv, nOut, nOut)
-	if k.Res {
+	if c.resChannel != nil {
 		fn.ADDImm(32*pv, nRes, nRes)
 	}
 	fn.SUBSImm(1, nNblk, nNblk)
 	fn.BNE("block")
 	fn.RET()
 	return fn, lo, hi
+}
+
+// emitNEONConv emits one M×P micro-kernel of a fixed-size layer: every
+// offset a constant, the prefetches of the PI and PF variants spread over
+// the taps as in the AVX2 kernel.
+func emitNEONConv(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int) {
+	a := pl.Asm
+	c := neonConv{
+		sig:    kernelSignature(k),
+		doc:    fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels (pairs of Q registers) per pixel block.", k.Name, k.M, k.P),
+		memFMA: a.MemFMA,
+		setup: func(fn *a64.Func) {
+			if k.PF > 0 {
+				fn.LoadBase("pf", nPF)
+			}
+			if k.Res {
+				fn.LoadBase("res", nRes)
+			}
+		},
+		channelStride: func(fn *a64.Func) { neonAdd(fn, 4*a.PS, nInp, nInp) },
+		outChannel:    func(fn *a64.Func, i int) a64.Reg { return neonPointer(fn, nOut, 4*i*a.OPS, nAt) },
+	}
+	if k.PF > 0 {
+		c.doc += fmt.Sprintf(" It prefetches %d cache line(s) of each of %d experts into L2 per input channel.", k.PF, pl.P.K)
+	}
+	if k.PI != nil {
+		c.doc += fmt.Sprintf(" It prefetches the next chunk's input, %d bytes ahead.", k.PIDist)
+	}
+	if k.Act != "" {
+		c.act = pl.P.Activation
+		c.doc += fmt.Sprintf(" It finishes each output as it stores it (%s).", pl.P.Activation)
+	}
+	if k.Res {
+		c.resChannel = func(fn *a64.Func, i int) a64.Reg { return neonPointer(fn, nRes, 4*i*a.OPS, nAt) }
+	}
+	// The prefetches of a channel iteration, spread over its taps.
+	taps := pl.P.KH * pl.P.KW
+	nextPF, nextPI := 0, 0
+	experts, stride := pl.P.K, pl.P.OutC*pl.Taps
+	pf := func(fn *a64.Func) {
+		neonPrefetch(fn, nPF, 4*(nextPF/k.PF)*stride+64*(nextPF%k.PF), 2)
+	}
+	pi := func(fn *a64.Func) { neonPrefetch(fn, nInp, k.PI[nextPI], 1) }
+	c.tap = func(fn *a64.Func, t int) a64.Reg {
+		for ; nextPF < k.PF*experts && nextPF*taps <= t*k.PF*experts; nextPF++ {
+			pf(fn)
+		}
+		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
+			pi(fn)
+		}
+		return neonPointer(fn, nInp, 4*a.TapOff[t], nTap)
+	}
+	c.channelEnd = func(fn *a64.Func) {
+		for ; nextPF < k.PF*experts; nextPF++ {
+			pf(fn)
+		}
+		for ; nextPI < len(k.PI); nextPI++ {
+			pi(fn)
+		}
+		if k.PF > 0 {
+			fn.ADDImm(64*k.PF, nPF, nPF)
+		}
+	}
+	return neonConvKernel(f, pl, k, c)
+}
+
+// Registers of the run-time-size kernels: the tap rows' offsets, the
+// output and input channel strides in bytes, and the current tap row.
+var nRows, nOStride, nCStride, nRow = a64.R(15), a64.R(16), a64.R(17), a64.R(19)
+
+// emitNEONRT emits one M×P run-time-size micro-kernel: each tap read at its
+// row's offset, loaded from rows when the row changes and added to the
+// channel pointer, plus its constant column offset; the channel strides
+// from arguments.
+func emitNEONRT(f *a64.File, pl *Plan, k AsmKernel) (fn *a64.Func, lo, hi int) {
+	r := pl.RT
+	row := -1
+	return neonConvKernel(f, pl, k, neonConv{
+		sig:    rtSignature,
+		doc:    fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels (pairs of Q registers) per pixel block, for any input size.", k.Name, k.M, k.P),
+		memFMA: r.MemFMA,
+		setup: func(fn *a64.Func) {
+			fn.LoadBase("rows", nRows)
+			fn.LoadInt("ops", nOStride)
+			fn.LSLImm(2, nOStride, nOStride)
+			fn.LoadInt("ps", nCStride)
+			fn.LSLImm(2, nCStride, nCStride)
+		},
+		tap: func(fn *a64.Func, t int) a64.Reg {
+			if t == 0 || r.TapRow[t] != row {
+				row = r.TapRow[t]
+				fn.LDRX(8*row, nRows, nRow)
+				fn.ADDReg(nInp, nRow, nRow)
+			}
+			return neonPointer(fn, nRow, 4*r.TapCol[t], nTap)
+		},
+		channelEnd:    func(*a64.Func) {},
+		channelStride: func(fn *a64.Func) { fn.ADDReg(nInp, nCStride, nInp) },
+		outChannel: func(fn *a64.Func, i int) a64.Reg {
+			if i == 0 {
+				return nOut
+			}
+			if i == 1 {
+				fn.ADDReg(nOut, nOStride, nAt)
+			} else {
+				fn.ADDReg(nAt, nOStride, nAt)
+			}
+			return nAt
+		},
+	})
 }
 
 // neonPointer returns base when off is 0, else tmp = base + off.
@@ -565,5 +667,218 @@ func emitNEONFC(f *a64.File, pl *Plan) {
 		fn.FADDDS(a, neonVec(20), a)
 		fn.STRD(a, 8*r, out)
 	}
+	fn.RET()
+}
+
+// neonPair loads (store: stores) the 8 floats at base+off into (from) a
+// and b: one LDP (STP) when it reaches off, else through R14.
+func neonPair(fn *a64.Func, store bool, base a64.Reg, off int, a, b a64.V) {
+	r := base
+	if off%16 != 0 || off < -1024 || off > 1008 {
+		neonAdd(fn, off, base, nWAt)
+		r, off = nWAt, 0
+	}
+	if store {
+		fn.STPQ(a, b, off, r)
+	} else {
+		fn.LDPQ(off, r, a, b)
+	}
+}
+
+// neonStoreZeroS stores a float32 zero at base+off.
+func neonStoreZeroS(fn *a64.Func, base a64.Reg, off int, zero a64.V) {
+	if off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380 {
+		fn.STRS(zero, off, base)
+		return
+	}
+	neonAdd(fn, off, base, nWAt)
+	fn.STRS(zero, 0, nWAt)
+}
+
+// emitNEONCopy emits the copy of n output channels from the kernel's flat
+// rows of Wq (channel stride OPS) to NCHW rows of Wo ≥ 8, 8 floats at a
+// time, the last 8 of a row overlapping the ones before; with an epilogue
+// each vector is finished on the way (the residual, laid out as y and
+// possibly y itself, added, then the activation). As in the AVX2 copy, a
+// row's overlapping last vector is loaded and summed with its residual
+// before the row's first store, so no residual float is read after it was
+// overwritten.
+//
+//	R0 y channel, R1 out channel, R2 res channel, R3 channels left, R4 y
+//	row, R5 out row, R6 res row, R7 rows left, R14 a far address; V0–V1
+//	the data, V2–V5 the epilogue's scratch, V6–V7 the early last vector,
+//	V8–V9 residuals.
+func emitNEONCopy(f *a64.File, pl *Plan) {
+	a := pl.Asm
+	residual := pl.Epi && pl.Residual
+	doc := a.CopyName + " copies n output channels from the kernel's rows of Wq to rows of Wo."
+	if pl.Epi {
+		doc = fmt.Sprintf("%s copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (%s).", a.CopyName, pl.P.Activation)
+	}
+	fn := f.Func(a.CopyName, copySignature(pl), doc)
+	y, out, res, n := a64.R(0), a64.R(1), a64.R(2), a64.R(3)
+	yrow, orow, rrow, rows := a64.R(4), a64.R(5), a64.R(6), a64.R(7)
+	fn.LoadBase("y", y)
+	fn.LoadBase("out", out)
+	if residual {
+		fn.LoadBase("res", res)
+	}
+	fn.LoadInt("n", n)
+	wo := pl.Wo
+	var chunks []int
+	for j := 0; j+8 <= wo; j += 8 {
+		chunks = append(chunks, j)
+	}
+	tail := wo % 8
+	early := tail != 0 && residual
+	if tail != 0 && !early {
+		chunks = append(chunks, wo-8)
+	}
+	v := neonVec
+	scratch := []a64.V{v(2), v(3), v(4), v(5)}
+	finish := func(lo, hi a64.V) {
+		if pl.Epi {
+			neonActivate(fn, pl.P.Activation, lo, scratch)
+			neonActivate(fn, pl.P.Activation, hi, scratch)
+		}
+	}
+	fn.Label("channel")
+	fn.MOVD(y, yrow)
+	fn.MOVD(out, orow)
+	if residual {
+		fn.MOVD(res, rrow)
+	}
+	fn.MOVDImm(int64(pl.Ho), rows)
+	fn.Label("row")
+	if early {
+		neonPair(fn, false, orow, 4*(wo-8), v(6), v(7))
+		neonPair(fn, false, rrow, 4*(wo-8), v(8), v(9))
+		fn.FADD(v(6), v(8), v(6))
+		fn.FADD(v(7), v(9), v(7))
+	}
+	for _, j := range chunks {
+		neonPair(fn, false, orow, 4*j, v(0), v(1))
+		if residual {
+			neonPair(fn, false, rrow, 4*j, v(8), v(9))
+			fn.FADD(v(0), v(8), v(0))
+			fn.FADD(v(1), v(9), v(1))
+		}
+		finish(v(0), v(1))
+		neonPair(fn, true, yrow, 4*j, v(0), v(1))
+	}
+	if early {
+		finish(v(6), v(7))
+		neonPair(fn, true, yrow, 4*(wo-8), v(6), v(7))
+	}
+	neonAdd(fn, 4*a.Wq, orow, orow)
+	neonAdd(fn, 4*wo, yrow, yrow)
+	if residual {
+		neonAdd(fn, 4*wo, rrow, rrow)
+	}
+	fn.SUBSImm(1, rows, rows)
+	fn.BNE("row")
+	neonAdd(fn, 4*a.OPS, out, out)
+	neonAdd(fn, 4*pl.Ho*wo, y, y)
+	if residual {
+		neonAdd(fn, 4*pl.Ho*wo, res, res)
+	}
+	fn.SUBSImm(1, n, n)
+	fn.BNE("channel")
+	fn.RET()
+}
+
+// emitNEONPack emits the pack of n input channels into phase planes for a
+// layer planAsmPack accepted (zero padding, column stride 1 or 2), every
+// offset a constant of the layer; for stride 2, 16 input floats are split
+// into the even and the odd columns with UZP1/UZP2.
+//
+//	R0 dst channel, R1 x channel, R2 channels left, R3 packed row (phase
+//	pw = 0), R4 input row, R5 rows left, R14 a far address; V0–V3 loads,
+//	V4–V7 even and odd columns, V31 zeros.
+func emitNEONPack(f *a64.File, pl *Plan) {
+	a, p := pl.Asm, pl.P
+	fn := f.Func(a.PackName, asmPackSignature, a.PackName+" packs n input channels into their stride-phase planes (zero padding).")
+	dst, x, n := a64.R(0), a64.R(1), a64.R(2)
+	drow, xrow, rows := a64.R(3), a64.R(4), a64.R(5)
+	fn.LoadBase("dst", dst)
+	fn.LoadBase("x", x)
+	fn.LoadInt("n", n)
+	v := neonVec
+	zero := v(31)
+	fn.VZero(zero)
+	plane := a.Hq * a.Wq
+	base := a.ColRuns[0].C0
+	evenPw, oddPw := 0, 1
+	if p.SW == 2 {
+		base = min(base, a.ColRuns[1].C0)
+		if a.ColRuns[1].C0 == base {
+			evenPw, oddPw = 1, 0
+		}
+	}
+	var chunks []int
+	for j := 0; j+8 <= a.RunN; j += 8 {
+		chunks = append(chunks, j)
+	}
+	if a.RunN%8 != 0 {
+		chunks = append(chunks, a.RunN-8)
+	}
+	zeroRow := func(r a64.Reg, off int) { // Wq zeros at r + 4·off
+		for j := 0; j+8 <= a.Wq; j += 8 {
+			neonPair(fn, true, r, 4*(off+j), zero, zero)
+		}
+		if a.Wq%8 != 0 {
+			neonPair(fn, true, r, 4*(off+a.Wq-8), zero, zero)
+		}
+	}
+	fn.Label("channel")
+	for ph := 0; ph < p.SH; ph++ {
+		rr := a.RowRuns[ph]
+		for i := 0; i < a.Hq; i++ {
+			if i >= rr.J0 && i < rr.J0+rr.N {
+				continue
+			}
+			for pw := 0; pw < p.SW; pw++ {
+				zeroRow(dst, ((ph*p.SW+pw)*a.Hq+i)*a.Wq)
+			}
+		}
+		if rr.N == 0 {
+			continue
+		}
+		neonAdd(fn, 4*((ph*p.SW)*a.Hq+rr.J0)*a.Wq, dst, drow)
+		neonAdd(fn, 4*rr.C0*pl.W, x, xrow)
+		fn.MOVDImm(int64(rr.N), rows)
+		label := fmt.Sprintf("rows%d", ph)
+		fn.Label(label)
+		for _, j := range chunks {
+			if p.SW == 1 {
+				neonPair(fn, false, xrow, 4*(base+j), v(0), v(1))
+				neonPair(fn, true, drow, 4*(a.ColRuns[0].J0+j), v(0), v(1))
+				continue
+			}
+			neonPair(fn, false, xrow, 4*(base+2*j), v(0), v(1))
+			neonPair(fn, false, xrow, 4*(base+2*j+8), v(2), v(3))
+			fn.VUZP1S4(v(0), v(1), v(4))
+			fn.VUZP1S4(v(2), v(3), v(5))
+			fn.VUZP2S4(v(0), v(1), v(6))
+			fn.VUZP2S4(v(2), v(3), v(7))
+			neonPair(fn, true, drow, 4*(evenPw*plane+a.ColRuns[evenPw].J0+j), v(4), v(5))
+			neonPair(fn, true, drow, 4*(oddPw*plane+a.ColRuns[oddPw].J0+j), v(6), v(7))
+		}
+		for pw, r := range a.ColRuns {
+			for t := 0; t < a.Wq; t++ {
+				if t < r.J0 || t >= r.J0+r.N {
+					neonStoreZeroS(fn, drow, 4*(pw*plane+t), zero)
+				}
+			}
+		}
+		neonAdd(fn, 4*a.Wq, drow, drow)
+		neonAdd(fn, 4*p.SH*pl.W, xrow, xrow)
+		fn.SUBSImm(1, rows, rows)
+		fn.BNE(label)
+	}
+	neonAdd(fn, 4*a.PS, dst, dst)
+	neonAdd(fn, 4*pl.H*pl.W, x, x)
+	fn.SUBSImm(1, n, n)
+	fn.BNE("channel")
 	fn.RET()
 }

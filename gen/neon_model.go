@@ -71,8 +71,17 @@ func (m NEONModel) Efficiency(c NEONCore) float64 {
 // neonModel builds the kernel k of pl's NEON view and counts its
 // instructions.
 func neonModel(pl *Plan, k AsmKernel) NEONModel {
-	fn, lo, hi := emitNEONConv(a64.NewFile(ISANEON.Build), pl, k)
-	m := NEONModel{Kernel: k.Name, Regs: ISANEON.KernelRegs(k.M, k.P, pl.Asm.MemFMA), CinG: pl.CinG, Chains: 2 * k.M * k.P}
+	var fn *a64.Func
+	var lo, hi int
+	memFMA := false
+	if pl.RT != nil {
+		fn, lo, hi = emitNEONRT(a64.NewFile(ISANEON.Build), pl, k)
+		memFMA = pl.RT.MemFMA
+	} else {
+		fn, lo, hi = emitNEONConv(a64.NewFile(ISANEON.Build), pl, k)
+		memFMA = pl.Asm.MemFMA
+	}
+	m := NEONModel{Kernel: k.Name, Regs: ISANEON.KernelRegs(k.M, k.P, memFMA), CinG: pl.CinG, Chains: 2 * k.M * k.P}
 	for i, in := range fn.Insts {
 		if in.Op == "" {
 			continue // a label or a comment
@@ -101,21 +110,30 @@ func neonModel(pl *Plan, k AsmKernel) NEONModel {
 func describeNEON(pl *Plan) string {
 	v := pl.ForISA(ISANEON)
 	if v == nil {
-		return "  neon (arm64): no backend for run-time sizes yet; pure Go\n"
+		return ""
 	}
-	a := v.Asm
+	m, pv, memFMA, kernels, what := 0, 0, false, []AsmKernel(nil), ""
+	if v.RT != nil {
+		m, pv, memFMA, kernels, what = v.RT.M, v.RT.P, v.RT.MemFMA, v.RT.Kernels, " (run-time size)"
+	} else {
+		m, pv, memFMA, kernels = v.Asm.M, v.Asm.P, v.Asm.MemFMA, v.Asm.Kernels
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "  neon kernel (arm64): %d channels × %d vectors of 8 pixels per block, each vector a pair of Q registers: %d of 32 V registers (%d accumulators, ",
-		a.M, a.P, ISANEON.KernelRegs(a.M, a.P, a.MemFMA), 2*a.M*a.P)
-	if a.MemFMA {
+	fmt.Fprintf(&b, "  neon kernel (arm64)%s: %d channels × %d vectors of 8 pixels per block, each vector a pair of Q registers: %d of 32 V registers (%d accumulators, ",
+		what, m, pv, ISANEON.KernelRegs(m, pv, memFMA), 2*m*pv)
+	if memFMA {
 		b.WriteString("inputs loaded per FMA into a rotation of 3 pairs")
 	} else {
-		fmt.Fprintf(&b, "%d input registers", 2*a.P)
+		fmt.Fprintf(&b, "%d input registers", 2*pv)
 	}
 	b.WriteString(", 2 weight registers read by element); the rest of the plan as above\n")
-	b.WriteString("    in Go on arm64: the pack, the copy out and its epilogue; in NEON: micro-kernels (with the residual and activation in their stores), fusion, mean-pool sum, routing FC\n")
+	if v.RT != nil {
+		b.WriteString("    in NEON: micro-kernels, fusion, mean-pool sum, routing FC; in Go on arm64: the pack and the copy out with its epilogue (no run-time-size NEON pack or copy yet)\n")
+	} else {
+		b.WriteString("    in NEON: micro-kernels (with the residual and activation in their stores), the pack of zero-padded stride-1/2 layers (UZP1/UZP2 split the column phases), the copy out with its epilogue (rows of 8 or more), fusion, mean-pool sum, routing FC; the rest in Go\n")
+	}
 	b.WriteString("    static estimate (instruction mix against published core widths; measure with dygen bench on the machine):\n")
-	for _, k := range a.Kernels {
+	for _, k := range kernels {
 		m := neonModel(v, k)
 		fmt.Fprintf(&b, "      %s: per input channel %d FMLA, %d Q loads, %d prefetches, %d instructions: %.1f FMAs per load, FMA fraction %.2f",
 			k.Name, m.FMA, m.LoadsQ, m.Prefetch, m.Insts, m.FMAPerLoad(), m.FMAFraction())

@@ -468,3 +468,29 @@ layers:
 	}
 	testSpecModule(t, dir, parsed)
 }
+
+// TestEpilogueInKernels runs, through their generated tests, layers whose
+// micro-kernels write the output in place and so finish it in their
+// stores (AsmKernel.Act): every activation, with and without a residual,
+// and blockings with tails (M = 4, 6, 5 and 3 channels; 5 and 7 outputs).
+// Under DYGEN_GENERATED_GOARCH=arm64 these are the NEON epilogues.
+func TestEpilogueInKernels(t *testing.T) {
+	const spec = `package: epikern
+layers:
+  - {name: ReLU, in_channels: 8, out_channels: 8, kernel_size: 1, num_experts: 2, input_size: [8, 8], activation: relu}
+  - {name: ReLU6Res, in_channels: 6, out_channels: 12, kernel_size: 1, num_experts: 2, input_size: [4, 6], activation: relu6, residual: true}
+  - {name: Hardswish, in_channels: 4, out_channels: 6, kernel_size: 1, num_experts: 3, input_size: [8, 4], activation: hardswish}
+  - {name: SiLURes, in_channels: 5, out_channels: 5, kernel_size: 1, num_experts: 2, input_size: [6, 4], activation: silu, residual: true}
+  - {name: Sigmoid, in_channels: 3, out_channels: 7, kernel_size: 1, num_experts: 2, input_size: [2, 12], activation: sigmoid}
+  - {name: ResOnly, in_channels: 9, out_channels: 9, kernel_size: 1, num_experts: 2, input_size: [8, 5], residual: true}
+`
+	dir, parsed, plans := planSpec(t, "epikern", spec)
+	for _, pl := range plans {
+		a := pl.Asm
+		if a == nil || !a.DirectOut || a.Kernels[0].Act == "" {
+			t.Fatalf("layer %s: the kernels do not finish the outputs (plan %+v)", pl.Name, a)
+		}
+		t.Logf("layer %s: %d×%d blocks (tail %d channels), activation %s, residual %v", pl.Name, a.M, a.P, a.Mt, pl.P.Activation, pl.Residual)
+	}
+	testSpecModule(t, dir, parsed)
+}

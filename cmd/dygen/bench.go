@@ -526,7 +526,7 @@ func expectedVariants(layers []gen.Layer, goarch string, tags []string) map[stri
 	for _, l := range layers {
 		m[l.Name] = v
 		if pl, err := gen.NewPlan(l); err == nil && (!pl.HasAsm() || v == peak.NEON && pl.ForISA(gen.ISANEON) == nil) {
-			m[l.Name] = peak.PureGo // no backend on this ISA (NEON: run-time sizes)
+			m[l.Name] = peak.PureGo // no assembly backend on this ISA
 		}
 	}
 	return m

@@ -184,31 +184,16 @@ func TestExpectedVariants(t *testing.T) {
 		want   peak.Variant
 	}{
 		{"amd64", []string{"purego"}, peak.PureGo},
-		{"arm64", nil, peak.NEON}, // fixed sizes: the NEON backend
+		{"arm64", nil, peak.NEON},
 		{"arm64", []string{"purego"}, peak.PureGo},
 		{"amd64", nil, peak.Generated("amd64", nil)},
 	} {
 		got := expectedVariants(s.Layers, tc.goarch, tc.tags)
 		for _, l := range s.Layers {
-			want := tc.want
-			if want == peak.NEON && l.InputH == 0 {
-				want = peak.PureGo // run-time size: no NEON backend yet
-			}
-			if got[l.Name] != want {
-				t.Errorf("%s %q: %s runs %s, want %s", tc.goarch, tc.tags, l.Name, got[l.Name], want)
+			if got[l.Name] != tc.want {
+				t.Errorf("%s %q: %s runs %s, want %s", tc.goarch, tc.tags, l.Name, got[l.Name], tc.want)
 			}
 		}
-	}
-	// A run-time-size layer has no NEON backend yet.
-	rt, err := loadSpec(writeFile(t, filepath.Join(t.TempDir(), "rt.yaml"), "package: rt\nlayers:\n  - {name: RT, in_channels: 4, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := expectedVariants(rt.Layers, "arm64", nil)["RT"]; got != peak.PureGo {
-		t.Errorf("arm64: a run-time-size layer runs %s, want pure Go", got)
-	}
-	if got := expectedVariants(rt.Layers, "amd64", nil)["RT"]; got != peak.Generated("amd64", nil) {
-		t.Errorf("amd64: a run-time-size layer runs %s", got)
 	}
 	if got := splitTags("purego, netgo foo"); !slices.Equal(got, []string{"purego", "netgo", "foo"}) {
 		t.Errorf("splitTags: %q", got)

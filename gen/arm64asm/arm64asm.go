@@ -421,6 +421,14 @@ func (fn *Func) STRS(v V, off int, r Reg) {
 	fn.add("FMOVS", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
 }
 
+// LDRX loads the 64-bit integer at off(r) into d.
+func (fn *Func) LDRX(off int, r, d Reg) {
+	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+		fn.fail("LDR X offset %d needs more than one instruction", off)
+	}
+	fn.add("MOVD", fmt.Sprintf("%d(%s), %s", off, r, d), "")
+}
+
 // LDRD loads the float64 at off(r) into lane 0 of v.
 func (fn *Func) LDRD(off int, r Reg, v V) {
 	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {

@@ -45,6 +45,7 @@ func everyForm() *File {
 	fn.STRQ(v(3), 48, r0)
 	fn.LDRS(8, r0, v(4))
 	fn.STRS(v(4), 12, r0)
+	fn.LDRX(8, r2, R(13))
 	fn.LDRD(16, r2, v(4))
 	fn.STRD(v(4), 24, r2)
 	fn.FADDDS(v(1), v(2), v(3))

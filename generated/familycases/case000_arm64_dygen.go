@@ -20,12 +20,6 @@ var case000AsmOK = true
 // run every variant on the same vectors.
 var case000UseAsm = case000AsmOK
 
-// case000Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in Go (NEON has no streaming epilogue kernel).
-func case000Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActNone, dst, src, res)
-}
-
 // case000BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case000BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -208,17 +202,27 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (the residual res added, none).
 func (l *Case000) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*13 + b*4
-		for o := o0; o < min(o0+4, (g+1)*13); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case000Epilogue(y[i:][:14], out[o*200+oy*14:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case000BlockChannels(u0, u1)
+	case000CopyOutChecked(y[o0*196:], out[o0*200:], res[o0*196:], o1-o0)
 }
+
+// case000CopyOutChecked checks the lengths case000CopyOut touches for n
+// channels, then calls it.
+func case000CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 || len(res) < n*196 {
+		panic("Case000: NEON copy out called with short slices (bug in dygen)")
+	}
+	case000CopyOut(y, out, res, n)
+}
+
+// case000CopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (+ res, laid out as y, none) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case000CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=1][blocks of 4 (last: 1)][cin=5][kh=1][kw=1][channels of the block],
@@ -285,30 +289,24 @@ func case000ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case000Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*196]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := case000RowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*14:][:14]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[0:14], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case000At(row, case000ColIdx[j])
-					}
-					for j := 14; j < 14; j++ {
-						d[j] = case000At(row, case000ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*196 : c1*196]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*196 {
+		panic("Case000: NEON pack called with short slices (bug in dygen)")
+	}
+	case000PackRows(d, s, c1-c0)
 }
+
+// case000PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case000PackRows(dst, x []float32, n int)
 
 // case000At is row[c], or 0 for c < 0.
 func case000At(row []float32, c int32) float32 {

@@ -20,12 +20,6 @@ var case001AsmOK = true
 // run every variant on the same vectors.
 var case001UseAsm = case001AsmOK
 
-// case001Epilogue writes hardswish(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in Go (NEON has no streaming epilogue kernel).
-func case001Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActHardswish, dst, src, res)
-}
-
 // case001BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case001BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -178,17 +172,27 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 // kernel's output rows of 13 to y's rows of 12, finishing each output on the
 // way (the residual res added, hardswish).
 func (l *Case001) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*16 + b*4
-		for o := o0; o < min(o0+4, (g+1)*16); o++ {
-			for oy := 0; oy < 12; oy++ {
-				i := (o*12 + oy) * 12
-				case001Epilogue(y[i:][:12], out[o*160+oy*13:][:12], res[i:][:12])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case001BlockChannels(u0, u1)
+	case001CopyOutChecked(y[o0*144:], out[o0*160:], res[o0*144:], o1-o0)
 }
+
+// case001CopyOutChecked checks the lengths case001CopyOut touches for n
+// channels, then calls it.
+func case001CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*144 || len(out) < n*160 || len(res) < n*144 {
+		panic("Case001: NEON copy out called with short slices (bug in dygen)")
+	}
+	case001CopyOut(y, out, res, n)
+}
+
+// case001CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 160) to y's rows of 12, finishing each output (+ res, laid out as y, hardswish) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case001CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=3][kw=3][channels of the block],
@@ -267,30 +271,24 @@ func case001ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case001Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*182]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*144:][:144]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := case001RowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*13:][:13]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*12:][:12]
-					copy(d[1:13], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case001At(row, case001ColIdx[j])
-					}
-					for j := 13; j < 13; j++ {
-						d[j] = case001At(row, case001ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*182 : c1*182]
+	s := x[c0*144 : c1*144]
+	if len(d) != (c1-c0)*182 || len(s) != (c1-c0)*144 {
+		panic("Case001: NEON pack called with short slices (bug in dygen)")
+	}
+	case001PackRows(d, s, c1-c0)
 }
+
+// case001PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case001PackRows(dst, x []float32, n int)
 
 // case001At is row[c], or 0 for c < 0.
 func case001At(row []float32, c int32) float32 {

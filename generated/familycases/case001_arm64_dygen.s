@@ -567,6 +567,121 @@ channel:
 	BNE      block
 	RET
 
+// case001PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case001PackRows(dst, x []float32, n int)
+TEXT ·case001PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $20, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $676, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $696, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $52, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $12, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    16(R4), (F0, F1)
+	ADD      $20, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $52, R3
+	ADD      $48, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $728, R0
+	ADD      $576, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case001CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (hardswish).
+// func case001CopyOut(y, out, res []float32, n int)
+TEXT ·case001CopyOut(SB), NOSPLIT|NOFRAME, $0-80
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     res_base+48(FP), R2
+	MOVD     n+72(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     R2, R6
+	MOVD     $12, R7
+
+row:
+	FLDPQ    16(R5), (F6, F7)
+	FLDPQ    16(R6), (F8, F9)
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e29d4e7 // fadd v7.4s, v7.4s, v9.4s
+	FLDPQ    0(R5), (F0, F1)
+	FLDPQ    0(R6), (F8, F9)
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d402 // fadd v2.4s, v0.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc02 // fmul v2.4s, v0.4s, v2.4s
+	WORD $0x6e23fc40 // fdiv v0.4s, v2.4s, v3.4s
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d422 // fadd v2.4s, v1.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc22 // fmul v2.4s, v1.4s, v2.4s
+	WORD $0x6e23fc41 // fdiv v1.4s, v2.4s, v3.4s
+	FSTPQ    (F0, F1), 0(R4)
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4c2 // fadd v2.4s, v6.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dcc2 // fmul v2.4s, v6.4s, v2.4s
+	WORD $0x6e23fc46 // fdiv v6.4s, v2.4s, v3.4s
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4e2 // fadd v2.4s, v7.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dce2 // fmul v2.4s, v7.4s, v2.4s
+	WORD $0x6e23fc47 // fdiv v7.4s, v2.4s, v3.4s
+	FSTPQ    (F6, F7), 16(R4)
+	ADD      $52, R5
+	ADD      $48, R4
+	ADD      $48, R6
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $640, R1
+	ADD      $576, R0
+	ADD      $576, R2
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case001Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case001Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case001Fuse4(SB), NOSPLIT|NOFRAME, $0-80

@@ -567,6 +567,71 @@ channel:
 	BNE      block
 	RET
 
+// case002PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case002PackRows(dst, x []float32, n int)
+TEXT ·case002PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $20, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $676, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $696, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $52, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $12, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    16(R4), (F0, F1)
+	ADD      $20, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $52, R3
+	ADD      $48, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $728, R0
+	ADD      $576, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case002CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case002CopyOut(y, out []float32, n int)
+TEXT ·case002CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $12, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    16(R5), (F0, F1)
+	FSTPQ    (F0, F1), 16(R4)
+	ADD      $52, R5
+	ADD      $48, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $640, R1
+	ADD      $576, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case002Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case002Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case002Fuse4(SB), NOSPLIT|NOFRAME, $0-80

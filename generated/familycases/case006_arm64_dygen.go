@@ -20,11 +20,6 @@ var case006AsmOK = true
 // run every variant on the same vectors.
 var case006UseAsm = case006AsmOK
 
-// case006Epilogue writes relu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case006Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActReLU, dst, src, res)
-}
-
 // case006BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case006BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -112,10 +107,7 @@ func (l *Case006) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c
 		w, b := fused[c*9:], bias[c:]
 		case006Conv1x12Checked(out, in, w, b, 2)
 		case006Conv1x3Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 14; oy++ {
-			o := (c*14 + oy) * 14
-			case006Epilogue(y[o:][:14], out[oy*15:][:14], nil)
-		}
+		case006CopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -181,17 +173,27 @@ func (l *Case006) asmPart(s *case006Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (relu).
 func (l *Case006) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case006Epilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case006BlockChannels(u0, u1)
+	case006CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// case006CopyOutChecked checks the lengths case006CopyOut touches for n
+// channels, then calls it.
+func case006CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("Case006: NEON copy out called with short slices (bug in dygen)")
+	}
+	case006CopyOut(y, out, n)
+}
+
+// case006CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case006CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=12][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -264,30 +266,24 @@ func case006ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case006Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*240]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := case006RowIdx[ph*16+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*16+i)*15:][:15]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[1:15], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case006At(row, case006ColIdx[j])
-					}
-					for j := 15; j < 15; j++ {
-						d[j] = case006At(row, case006ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*240 : c1*240]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
+		panic("Case006: NEON pack called with short slices (bug in dygen)")
+	}
+	case006PackRows(d, s, c1-c0)
 }
+
+// case006PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case006PackRows(dst, x []float32, n int)
 
 // case006At is row[c], or 0 for c < 0.
 func case006At(row []float32, c int32) float32 {

@@ -171,16 +171,27 @@ func (l *Case007) asmPart(s *case007Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 16 to y's rows of 14.
 func (l *Case007) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/8, u%8
-		o0 := g*32 + b*4
-		for o := o0; o < min(o0+4, (g+1)*32); o++ {
-			for oy := 0; oy < 14; oy++ {
-				*(*[14]float32)(y[(o*14+oy)*14:]) = *(*[14]float32)(out[o*224+oy*16:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case007BlockChannels(u0, u1)
+	case007CopyOutChecked(y[o0*196:], out[o0*224:], o1-o0)
 }
+
+// case007CopyOutChecked checks the lengths case007CopyOut touches for n
+// channels, then calls it.
+func case007CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*224 {
+		panic("Case007: NEON copy out called with short slices (bug in dygen)")
+	}
+	case007CopyOut(y, out, n)
+}
+
+// case007CopyOut copies n output channels from the kernel's rows of 16
+// (channel stride 224) to y's rows of 14 (assembly, AVX).
+//
+//go:noescape
+func case007CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=16][kh=3][kw=3][channels of the block],

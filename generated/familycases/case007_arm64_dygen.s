@@ -567,6 +567,35 @@ channel:
 	BNE      block
 	RET
 
+// case007CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case007CopyOut(y, out []float32, n int)
+TEXT ·case007CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $14, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $24, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $24, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $64, R5
+	ADD      $56, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $896, R1
+	ADD      $784, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case007Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case007Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case007Fuse4(SB), NOSPLIT|NOFRAME, $0-80

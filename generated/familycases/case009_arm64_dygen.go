@@ -20,11 +20,6 @@ var case009AsmOK = true
 // run every variant on the same vectors.
 var case009UseAsm = case009AsmOK
 
-// case009Epilogue writes hardswish(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case009Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActHardswish, dst, src, res)
-}
-
 // case009BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case009BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *Case009) asmPart(s *case009Scratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (hardswish).
 func (l *Case009) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/6, u%6
-		o0 := g*24 + b*4
-		for o := o0; o < min(o0+4, (g+1)*24); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				case009Epilogue(y[i:][:14], out[o*200+oy*14:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case009BlockChannels(u0, u1)
+	case009CopyOutChecked(y[o0*196:], out[o0*200:], o1-o0)
 }
+
+// case009CopyOutChecked checks the lengths case009CopyOut touches for n
+// channels, then calls it.
+func case009CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 {
+		panic("Case009: NEON copy out called with short slices (bug in dygen)")
+	}
+	case009CopyOut(y, out, n)
+}
+
+// case009CopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (hardswish) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case009CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=7][kh=1][kw=1][channels of the block],
@@ -250,30 +255,24 @@ func case009ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case009Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*196]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := case009RowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*14:][:14]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[0:14], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case009At(row, case009ColIdx[j])
-					}
-					for j := 14; j < 14; j++ {
-						d[j] = case009At(row, case009ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*196 : c1*196]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*196 {
+		panic("Case009: NEON pack called with short slices (bug in dygen)")
+	}
+	case009PackRows(d, s, c1-c0)
 }
+
+// case009PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case009PackRows(dst, x []float32, n int)
 
 // case009At is row[c], or 0 for c < 0.
 func case009At(row []float32, c int32) float32 {

@@ -175,6 +175,105 @@ channel:
 	BNE      block
 	RET
 
+// case009PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case009PackRows(dst, x []float32, n int)
+TEXT ·case009PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $14, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	ADD      $24, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $24, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $56, R3
+	ADD      $56, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $784, R0
+	ADD      $784, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case009CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (hardswish).
+// func case009CopyOut(y, out []float32, n int)
+TEXT ·case009CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $14, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d402 // fadd v2.4s, v0.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc02 // fmul v2.4s, v0.4s, v2.4s
+	WORD $0x6e23fc40 // fdiv v0.4s, v2.4s, v3.4s
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d422 // fadd v2.4s, v1.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc22 // fmul v2.4s, v1.4s, v2.4s
+	WORD $0x6e23fc41 // fdiv v1.4s, v2.4s, v3.4s
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $24, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d402 // fadd v2.4s, v0.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc02 // fmul v2.4s, v0.4s, v2.4s
+	WORD $0x6e23fc40 // fdiv v0.4s, v2.4s, v3.4s
+	MOVW     $0x40400000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d422 // fadd v2.4s, v1.4s, v3.4s
+	VEOR     V3.B16, V3.B16, V3.B16
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	WORD $0x6e22dc22 // fmul v2.4s, v1.4s, v2.4s
+	WORD $0x6e23fc41 // fdiv v1.4s, v2.4s, v3.4s
+	ADD      $24, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $56, R5
+	ADD      $56, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $800, R1
+	ADD      $784, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case009Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case009Sum(x []float32) float32
 TEXT ·case009Sum(SB), NOSPLIT|NOFRAME, $0-28

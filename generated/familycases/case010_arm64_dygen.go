@@ -171,16 +171,27 @@ func (l *Case010) asmPart(s *case010Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 9 to y's rows of 8.
 func (l *Case010) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*2 + b*2
-		for o := o0; o < min(o0+2, (g+1)*2); o++ {
-			for oy := 0; oy < 4; oy++ {
-				*(*[8]float32)(y[(o*4+oy)*8:]) = *(*[8]float32)(out[o*40+oy*9:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case010BlockChannels(u0, u1)
+	case010CopyOutChecked(y[o0*32:], out[o0*40:], o1-o0)
 }
+
+// case010CopyOutChecked checks the lengths case010CopyOut touches for n
+// channels, then calls it.
+func case010CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*32 || len(out) < n*40 {
+		panic("Case010: NEON copy out called with short slices (bug in dygen)")
+	}
+	case010CopyOut(y, out, n)
+}
+
+// case010CopyOut copies n output channels from the kernel's rows of 9
+// (channel stride 40) to y's rows of 8 (assembly, AVX).
+//
+//go:noescape
+func case010CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=24][blocks of 2][cin=1][kh=1][kw=3][channels of the block],
@@ -243,30 +254,24 @@ func case010ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case010Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*72]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*64:][:64]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 4; i++ {
-				ry := case010RowIdx[ph*4+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*2+ph)*1+pw)*4+i)*9:][:9]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*8:][:8]
-					copy(d[1:9], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case010At(row, case010ColIdx[j])
-					}
-					for j := 9; j < 9; j++ {
-						d[j] = case010At(row, case010ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*72 : c1*72]
+	s := x[c0*64 : c1*64]
+	if len(d) != (c1-c0)*72 || len(s) != (c1-c0)*64 {
+		panic("Case010: NEON pack called with short slices (bug in dygen)")
+	}
+	case010PackRows(d, s, c1-c0)
 }
+
+// case010PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case010PackRows(dst, x []float32, n int)
 
 // case010At is row[c], or 0 for c < 0.
 func case010At(row []float32, c int32) float32 {

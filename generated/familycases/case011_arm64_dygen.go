@@ -20,11 +20,6 @@ var case011AsmOK = true
 // run every variant on the same vectors.
 var case011UseAsm = case011AsmOK
 
-// case011Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case011Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActSigmoid, dst, src, res)
-}
-
 // case011BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func case011BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *Case011) asmPart(s *case011Scratch, p int) {
 // kernel's output rows of 11 to y's rows of 10, finishing each output on the
 // way (sigmoid).
 func (l *Case011) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/8, u%8
-		o0 := g*32 + b*4
-		for o := o0; o < min(o0+4, (g+1)*32); o++ {
-			for oy := 0; oy < 10; oy++ {
-				i := (o*10 + oy) * 10
-				case011Epilogue(y[i:][:10], out[o*112+oy*11:][:10], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case011BlockChannels(u0, u1)
+	case011CopyOutChecked(y[o0*100:], out[o0*112:], o1-o0)
 }
+
+// case011CopyOutChecked checks the lengths case011CopyOut touches for n
+// channels, then calls it.
+func case011CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*100 || len(out) < n*112 {
+		panic("Case011: NEON copy out called with short slices (bug in dygen)")
+	}
+	case011CopyOut(y, out, n)
+}
+
+// case011CopyOut copies n output channels from the kernel's rows of 11
+// (channel stride 112) to y's rows of 10, finishing each output (sigmoid) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case011CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=1][blocks of 4][cin=32][kh=3][kw=3][channels of the block],
@@ -268,30 +273,24 @@ func case011ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case011Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*132]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*100:][:100]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 12; i++ {
-				ry := case011RowIdx[ph*12+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*12+i)*11:][:11]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*10:][:10]
-					copy(d[1:11], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case011At(row, case011ColIdx[j])
-					}
-					for j := 11; j < 11; j++ {
-						d[j] = case011At(row, case011ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*132 : c1*132]
+	s := x[c0*100 : c1*100]
+	if len(d) != (c1-c0)*132 || len(s) != (c1-c0)*100 {
+		panic("Case011: NEON pack called with short slices (bug in dygen)")
+	}
+	case011PackRows(d, s, c1-c0)
 }
+
+// case011PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case011PackRows(dst, x []float32, n int)
 
 // case011At is row[c], or 0 for c < 0.
 func case011At(row []float32, c int32) float32 {

@@ -567,6 +567,281 @@ channel:
 	BNE      block
 	RET
 
+// case011PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case011PackRows(dst, x []float32, n int)
+TEXT ·case011PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $12, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $484, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 496(R0)
+	ADD      $44, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $10, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $8, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $12, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $44, R3
+	ADD      $40, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $528, R0
+	ADD      $400, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case011CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (sigmoid).
+// func case011CopyOut(y, out []float32, n int)
+TEXT ·case011CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $10, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V0.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc60 // fdiv v0.4s, v3.4s, v5.4s
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V1.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc61 // fdiv v1.4s, v3.4s, v5.4s
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $8, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V0.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc60 // fdiv v0.4s, v3.4s, v5.4s
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V1.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc61 // fdiv v1.4s, v3.4s, v5.4s
+	ADD      $8, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $44, R5
+	ADD      $40, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $448, R1
+	ADD      $400, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case011Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time, each tap scaled by scale.
 // func case011Fuse4(dst, w, pi, scale []float32, n8 int)
 TEXT ·case011Fuse4(SB), NOSPLIT|NOFRAME, $0-104

@@ -20,11 +20,6 @@ var case013AsmOK = true
 // run every variant on the same vectors.
 var case013UseAsm = case013AsmOK
 
-// case013Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case013Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)
-}
-
 // case013BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case013BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *Case013) asmPart(s *case013Scratch, p int) {
 // kernel's output rows of 11 to y's rows of 9, finishing each output on the
 // way (silu).
 func (l *Case013) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/2, u%2
-		o0 := g*8 + b*4
-		for o := o0; o < min(o0+4, (g+1)*8); o++ {
-			for oy := 0; oy < 9; oy++ {
-				i := (o*9 + oy) * 9
-				case013Epilogue(y[i:][:9], out[o*104+oy*11:][:9], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case013BlockChannels(u0, u1)
+	case013CopyOutChecked(y[o0*81:], out[o0*104:], o1-o0)
 }
+
+// case013CopyOutChecked checks the lengths case013CopyOut touches for n
+// channels, then calls it.
+func case013CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*81 || len(out) < n*104 {
+		panic("Case013: NEON copy out called with short slices (bug in dygen)")
+	}
+	case013CopyOut(y, out, n)
+}
+
+// case013CopyOut copies n output channels from the kernel's rows of 11
+// (channel stride 104) to y's rows of 9, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case013CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=7][kh=5][kw=3][channels of the block],

@@ -861,6 +861,243 @@ channel:
 	BNE      block
 	RET
 
+// case013CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (silu).
+// func case013CopyOut(y, out []float32, n int)
+TEXT ·case013CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $9, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V0.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc00 // fdiv v0.4s, v0.4s, v5.4s
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V1.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc21 // fdiv v1.4s, v1.4s, v5.4s
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $4, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V0.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc00 // fdiv v0.4s, v0.4s, v5.4s
+	MOVW     $0x80000000, R12
+	VDUP     R12, V3.S4
+	VEOR     V3.B16, V1.B16, V2.B16
+	MOVW     $0x42b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4ea3f442 // fmin v2.4s, v2.4s, v3.4s
+	MOVW     $0xc2b00000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23f442 // fmax v2.4s, v2.4s, v3.4s
+	MOVW     $0x3fb8aa3b, R12
+	VDUP     R12, V4.S4
+	WORD $0x6e24dc43 // fmul v3.4s, v2.4s, v4.4s
+	WORD $0x4e218863 // frintn v3.4s, v3.4s
+	MOVW     $0x3f318000, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0xb95e8083, R12
+	VDUP     R12, V4.S4
+	VFMLS    V4.S4, V3.S4, V2.S4
+	MOVW     $0x39506967, R12
+	VDUP     R12, V4.S4
+	MOVW     $0x3ab743ce, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3c088908, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3d2aa9c1, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3e2aaaaa, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f000000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V4.S4
+	VFMLA    V2.S4, V5.S4, V4.S4
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V5.S4
+	VFMLA    V2.S4, V4.S4, V5.S4
+	WORD $0x4ea1b863 // fcvtzs v3.4s, v3.4s
+	MOVW     $0x0000007f, R12
+	VDUP     R12, V4.S4
+	VADD     V4.S4, V3.S4, V3.S4
+	VSHL     $23, V3.S4, V3.S4
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	MOVW     $0x3f800000, R12
+	VDUP     R12, V3.S4
+	WORD $0x4e23d4a5 // fadd v5.4s, v5.4s, v3.4s
+	WORD $0x6e25fc21 // fdiv v1.4s, v1.4s, v5.4s
+	ADD      $4, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $44, R5
+	ADD      $36, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $416, R1
+	ADD      $324, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case013Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case013Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case013Fuse4(SB), NOSPLIT|NOFRAME, $0-80

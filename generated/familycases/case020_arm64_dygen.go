@@ -20,12 +20,6 @@ var case020AsmOK = true
 // run every variant on the same vectors.
 var case020UseAsm = case020AsmOK
 
-// case020Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in Go (NEON has no streaming epilogue kernel).
-func case020Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActReLU, dst, src, res)
-}
-
 // case020BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case020BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -178,17 +172,27 @@ func (l *Case020) asmPart(s *case020Scratch, p int) {
 // kernel's output rows of 12 to y's rows of 8, finishing each output on the
 // way (the residual res added, relu).
 func (l *Case020) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*2 + b*2
-		for o := o0; o < min(o0+2, (g+1)*2); o++ {
-			for oy := 0; oy < 4; oy++ {
-				i := (o*4 + oy) * 8
-				case020Epilogue(y[i:][:8], out[o*48+oy*12:][:8], res[i:][:8])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case020BlockChannels(u0, u1)
+	case020CopyOutChecked(y[o0*32:], out[o0*48:], res[o0*32:], o1-o0)
 }
+
+// case020CopyOutChecked checks the lengths case020CopyOut touches for n
+// channels, then calls it.
+func case020CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*32 || len(out) < n*48 || len(res) < n*32 {
+		panic("Case020: NEON copy out called with short slices (bug in dygen)")
+	}
+	case020CopyOut(y, out, res, n)
+}
+
+// case020CopyOut copies n output channels from the kernel's rows of 12
+// (channel stride 48) to y's rows of 8, finishing each output (+ res, laid out as y, relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case020CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=17][blocks of 2][cin=1][kh=1][kw=3][channels of the block],

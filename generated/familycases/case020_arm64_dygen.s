@@ -180,6 +180,42 @@ block:
 	BNE      block
 	RET
 
+// case020CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (relu).
+// func case020CopyOut(y, out, res []float32, n int)
+TEXT ·case020CopyOut(SB), NOSPLIT|NOFRAME, $0-80
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     res_base+48(FP), R2
+	MOVD     n+72(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     R2, R6
+	MOVD     $4, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FLDPQ    0(R6), (F8, F9)
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $48, R5
+	ADD      $32, R4
+	ADD      $32, R6
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $192, R1
+	ADD      $128, R0
+	ADD      $128, R2
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case020Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case020Sum(x []float32) float32
 TEXT ·case020Sum(SB), NOSPLIT|NOFRAME, $0-28

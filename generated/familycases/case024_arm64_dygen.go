@@ -171,16 +171,27 @@ func (l *Case024) asmPart(s *case024Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 11 to y's rows of 9.
 func (l *Case024) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*4 + b*4
-		for o := o0; o < min(o0+4, (g+1)*4); o++ {
-			for oy := 0; oy < 9; oy++ {
-				*(*[9]float32)(y[(o*9+oy)*9:]) = *(*[9]float32)(out[o*104+oy*11:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case024BlockChannels(u0, u1)
+	case024CopyOutChecked(y[o0*81:], out[o0*104:], o1-o0)
 }
+
+// case024CopyOutChecked checks the lengths case024CopyOut touches for n
+// channels, then calls it.
+func case024CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*81 || len(out) < n*104 {
+		panic("Case024: NEON copy out called with short slices (bug in dygen)")
+	}
+	case024CopyOut(y, out, n)
+}
+
+// case024CopyOut copies n output channels from the kernel's rows of 11
+// (channel stride 104) to y's rows of 9 (assembly, AVX).
+//
+//go:noescape
+func case024CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=3][blocks of 4][cin=5][kh=3][kw=3][channels of the block],

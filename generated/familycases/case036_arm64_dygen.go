@@ -250,30 +250,24 @@ func case036ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case036Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*36]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*36:][:36]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 4; i++ {
-				ry := case036RowIdx[ph*4+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*4+i)*9:][:9]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*9:][:9]
-					copy(d[0:9], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case036At(row, case036ColIdx[j])
-					}
-					for j := 9; j < 9; j++ {
-						d[j] = case036At(row, case036ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*36 : c1*36]
+	s := x[c0*36 : c1*36]
+	if len(d) != (c1-c0)*36 || len(s) != (c1-c0)*36 {
+		panic("Case036: NEON pack called with short slices (bug in dygen)")
+	}
+	case036PackRows(d, s, c1-c0)
 }
+
+// case036PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case036PackRows(dst, x []float32, n int)
 
 // case036At is row[c], or 0 for c < 0.
 func case036At(row []float32, c int32) float32 {

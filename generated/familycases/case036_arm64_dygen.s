@@ -300,6 +300,36 @@ channel:
 	BNE      block
 	RET
 
+// case036PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case036PackRows(dst, x []float32, n int)
+TEXT ·case036PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $4, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	ADD      $4, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $36, R3
+	ADD      $36, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $144, R0
+	ADD      $144, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
 // case036Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case036Sum(x []float32) float32
 TEXT ·case036Sum(SB), NOSPLIT|NOFRAME, $0-28

@@ -20,11 +20,6 @@ var case041AsmOK = true
 // run every variant on the same vectors.
 var case041UseAsm = case041AsmOK
 
-// case041Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case041Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActReLU6, dst, src, res)
-}
-
 // case041BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case041BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *Case041) asmPart(s *case041Scratch, p int) {
 // kernel's output rows of 13 to y's rows of 11, finishing each output on the
 // way (relu6).
 func (l *Case041) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 10; oy++ {
-				i := (o*10 + oy) * 11
-				case041Epilogue(y[i:][:11], out[o*136+oy*13:][:11], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case041BlockChannels(u0, u1)
+	case041CopyOutChecked(y[o0*110:], out[o0*136:], o1-o0)
 }
+
+// case041CopyOutChecked checks the lengths case041CopyOut touches for n
+// channels, then calls it.
+func case041CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*110 || len(out) < n*136 {
+		panic("Case041: NEON copy out called with short slices (bug in dygen)")
+	}
+	case041CopyOut(y, out, n)
+}
+
+// case041CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 136) to y's rows of 11, finishing each output (relu6) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case041CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o], scaled per tap by tscale [Cin][KH·KW], into fused, laid out
 // [groups=3][blocks of 1][cin=2][kh=3][kw=3][channels of the block],
@@ -254,30 +259,24 @@ func case041ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case041Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*156]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*156:][:156]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 12; i++ {
-				ry := case041RowIdx[ph*12+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*12+i)*13:][:13]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*13:][:13]
-					copy(d[0:13], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case041At(row, case041ColIdx[j])
-					}
-					for j := 13; j < 13; j++ {
-						d[j] = case041At(row, case041ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*156 : c1*156]
+	s := x[c0*156 : c1*156]
+	if len(d) != (c1-c0)*156 || len(s) != (c1-c0)*156 {
+		panic("Case041: NEON pack called with short slices (bug in dygen)")
+	}
+	case041PackRows(d, s, c1-c0)
 }
+
+// case041PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case041PackRows(dst, x []float32, n int)
 
 // case041At is row[c], or 0 for c < 0.
 func case041At(row []float32, c int32) float32 {

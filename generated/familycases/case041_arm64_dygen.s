@@ -588,6 +588,85 @@ channel:
 	BNE      block
 	RET
 
+// case041PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case041PackRows(dst, x []float32, n int)
+TEXT ·case041PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $12, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	ADD      $20, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $20, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $52, R3
+	ADD      $52, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $624, R0
+	ADD      $624, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case041CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (relu6).
+// func case041CopyOut(y, out []float32, n int)
+TEXT ·case041CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $10, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $12, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	ADD      $12, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $52, R5
+	ADD      $44, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $544, R1
+	ADD      $440, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case041Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case041Sum(x []float32) float32
 TEXT ·case041Sum(SB), NOSPLIT|NOFRAME, $0-28

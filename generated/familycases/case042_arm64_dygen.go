@@ -20,11 +20,6 @@ var case042AsmOK = true
 // run every variant on the same vectors.
 var case042UseAsm = case042AsmOK
 
-// case042Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func case042Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)
-}
-
 // case042BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case042BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *Case042) asmPart(s *case042Scratch, p int) {
 // kernel's output rows of 13 to y's rows of 9, finishing each output on the
 // way (silu).
 func (l *Case042) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 9; oy++ {
-				i := (o*9 + oy) * 9
-				case042Epilogue(y[i:][:9], out[o*120+oy*13:][:9], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case042BlockChannels(u0, u1)
+	case042CopyOutChecked(y[o0*81:], out[o0*120:], o1-o0)
 }
+
+// case042CopyOutChecked checks the lengths case042CopyOut touches for n
+// channels, then calls it.
+func case042CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*81 || len(out) < n*120 {
+		panic("Case042: NEON copy out called with short slices (bug in dygen)")
+	}
+	case042CopyOut(y, out, n)
+}
+
+// case042CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 120) to y's rows of 9, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func case042CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=2][blocks of 1][cin=3][kh=1][kw=3][channels of the block],

@@ -171,16 +171,27 @@ func (l *Case043) asmPart(s *case043Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 11 to y's rows of 9.
 func (l *Case043) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*16 + b*4
-		for o := o0; o < min(o0+4, (g+1)*16); o++ {
-			for oy := 0; oy < 9; oy++ {
-				*(*[9]float32)(y[(o*9+oy)*9:]) = *(*[9]float32)(out[o*104+oy*11:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case043BlockChannels(u0, u1)
+	case043CopyOutChecked(y[o0*81:], out[o0*104:], o1-o0)
 }
+
+// case043CopyOutChecked checks the lengths case043CopyOut touches for n
+// channels, then calls it.
+func case043CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*81 || len(out) < n*104 {
+		panic("Case043: NEON copy out called with short slices (bug in dygen)")
+	}
+	case043CopyOut(y, out, n)
+}
+
+// case043CopyOut copies n output channels from the kernel's rows of 11
+// (channel stride 104) to y's rows of 9 (assembly, AVX).
+//
+//go:noescape
+func case043CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=12][kh=3][kw=3][channels of the block],

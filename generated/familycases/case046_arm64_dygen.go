@@ -201,16 +201,27 @@ func (l *Case046) asmPart(s *case046Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 10 to y's rows of 8.
 func (l *Case046) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*13 + b*4
-		for o := o0; o < min(o0+4, (g+1)*13); o++ {
-			for oy := 0; oy < 8; oy++ {
-				*(*[8]float32)(y[(o*8+oy)*8:]) = *(*[8]float32)(out[o*80+oy*10:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case046BlockChannels(u0, u1)
+	case046CopyOutChecked(y[o0*64:], out[o0*80:], o1-o0)
 }
+
+// case046CopyOutChecked checks the lengths case046CopyOut touches for n
+// channels, then calls it.
+func case046CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*64 || len(out) < n*80 {
+		panic("Case046: NEON copy out called with short slices (bug in dygen)")
+	}
+	case046CopyOut(y, out, n)
+}
+
+// case046CopyOut copies n output channels from the kernel's rows of 10
+// (channel stride 80) to y's rows of 8 (assembly, AVX).
+//
+//go:noescape
+func case046CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4 (last: 1)][cin=3][kh=3][kw=3][channels of the block],
@@ -293,30 +304,24 @@ func case046ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case046Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*120]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*64:][:64]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 12; i++ {
-				ry := case046RowIdx[ph*12+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*12+i)*10:][:10]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*8:][:8]
-					copy(d[2:10], row)
-					for j := 0; j < 2; j++ {
-						d[j] = case046At(row, case046ColIdx[j])
-					}
-					for j := 10; j < 10; j++ {
-						d[j] = case046At(row, case046ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*120 : c1*120]
+	s := x[c0*64 : c1*64]
+	if len(d) != (c1-c0)*120 || len(s) != (c1-c0)*64 {
+		panic("Case046: NEON pack called with short slices (bug in dygen)")
+	}
+	case046PackRows(d, s, c1-c0)
 }
+
+// case046PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case046PackRows(dst, x []float32, n int)
 
 // case046At is row[c], or 0 for c < 0.
 func case046At(row []float32, c int32) float32 {

@@ -156,16 +156,27 @@ func (l *Case000) asmPart(s *case000Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 18 to y's rows of 16.
 func (l *Case000) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 16; oy++ {
-				*(*[16]float32)(y[(o*16+oy)*16:]) = *(*[16]float32)(out[o*288+oy*18:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case000BlockChannels(u0, u1)
+	case000CopyOutChecked(y[o0*256:], out[o0*288:], o1-o0)
 }
+
+// case000CopyOutChecked checks the lengths case000CopyOut touches for n
+// channels, then calls it.
+func case000CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*256 || len(out) < n*288 {
+		panic("Case000: NEON copy out called with short slices (bug in dygen)")
+	}
+	case000CopyOut(y, out, n)
+}
+
+// case000CopyOut copies n output channels from the kernel's rows of 18
+// (channel stride 288) to y's rows of 16 (assembly, AVX).
+//
+//go:noescape
+func case000CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
@@ -244,32 +255,24 @@ func case000ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case000Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*1368]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*1024:][:1024]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 19; i++ {
-				ry := case000RowIdx[ph*19+i]
-				o := ((ci*2+ph)*38 + i) * 18
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*342:][:18])
-					}
-					continue
-				}
-				row := (*[32]float32)(plane[int(ry)*32:])
-				d0 := (*[18]float32)(dst[o+0:])
-				clear(d0[:2])
-				d1 := (*[18]float32)(dst[o+342:])
-				clear(d1[:1])
-				clear(d1[17:])
-				for j := 0; j < 16; j++ {
-					d0[2+j] = row[1+2*j]
-					d1[1+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*1368 : c1*1368]
+	s := x[c0*1024 : c1*1024]
+	if len(d) != (c1-c0)*1368 || len(s) != (c1-c0)*1024 {
+		panic("Case000: NEON pack called with short slices (bug in dygen)")
+	}
+	case000PackRows(d, s, c1-c0)
 }
+
+// case000PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case000PackRows(dst, x []float32, n int)
 
 // case000At is row[c], or 0 for c < 0.
 func case000At(row []float32, c int32) float32 {

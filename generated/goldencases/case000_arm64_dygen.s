@@ -1492,6 +1492,183 @@ channel:
 	BNE      block
 	RET
 
+// case000PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case000PackRows(dst, x []float32, n int)
+TEXT ·case000PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	ADD      $40, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1368, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1400, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1408, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $72, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $104, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 112(R0)
+	ADD      $1440, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1472, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1480, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1296, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1328, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1336, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2664, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2696, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2704, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $144, R0, R3
+	ADD      $128, R1, R4
+	MOVD     $16, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $1372, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $8, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	FLDPQ    96(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $1404, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $40, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 4(R3)
+	FMOVS    F31, 1368(R3)
+	FMOVS    F31, 1436(R3)
+	ADD      $72, R3
+	ADD      $256, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $2736, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2768, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2776, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4104, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4136, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4144, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3960, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3992, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4000, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5328, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5360, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5368, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4032, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4064, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $4072, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5400, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5432, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $5440, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2808, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $16, R5
+
+rows1:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $1372, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $8, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	FLDPQ    96(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $1404, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $40, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 4(R3)
+	FMOVS    F31, 1368(R3)
+	FMOVS    F31, 1436(R3)
+	ADD      $72, R3
+	ADD      $256, R4
+	SUBS     $1, R5, R5
+	BNE      rows1
+	ADD      $5472, R0
+	ADD      $4096, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case000CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case000CopyOut(y, out []float32, n int)
+TEXT ·case000CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $16, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	ADD      $72, R5
+	ADD      $64, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $1152, R1
+	ADD      $1024, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case000Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case000Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case000Fuse4(SB), NOSPLIT|NOFRAME, $0-80

@@ -156,16 +156,27 @@ func (l *Case001) asmPart(s *case001Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 15 to y's rows of 14.
 func (l *Case001) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 14; oy++ {
-				*(*[14]float32)(y[(o*14+oy)*14:]) = *(*[14]float32)(out[o*216+oy*15:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case001BlockChannels(u0, u1)
+	case001CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// case001CopyOutChecked checks the lengths case001CopyOut touches for n
+// channels, then calls it.
+func case001CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("Case001: NEON copy out called with short slices (bug in dygen)")
+	}
+	case001CopyOut(y, out, n)
+}
+
+// case001CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14 (assembly, AVX).
+//
+//go:noescape
+func case001CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
@@ -241,30 +252,24 @@ func case001ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case001Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*240]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := case001RowIdx[ph*16+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*16+i)*15:][:15]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[1:15], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case001At(row, case001ColIdx[j])
-					}
-					for j := 15; j < 15; j++ {
-						d[j] = case001At(row, case001ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*240 : c1*240]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
+		panic("Case001: NEON pack called with short slices (bug in dygen)")
+	}
+	case001PackRows(d, s, c1-c0)
 }
+
+// case001PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case001PackRows(dst, x []float32, n int)
 
 // case001At is row[c], or 0 for c < 0.
 func case001At(row []float32, c int32) float32 {

@@ -332,6 +332,73 @@ channel:
 	BNE      block
 	RET
 
+// case001PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case001PackRows(dst, x []float32, n int)
+TEXT ·case001PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $28, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $900, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 928(R0)
+	ADD      $60, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $14, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $24, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $28, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $60, R3
+	ADD      $56, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $960, R0
+	ADD      $784, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case001CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case001CopyOut(y, out []float32, n int)
+TEXT ·case001CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $14, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $24, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $24, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $60, R5
+	ADD      $56, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $864, R1
+	ADD      $784, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case001Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case001Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case001Fuse4(SB), NOSPLIT|NOFRAME, $0-80

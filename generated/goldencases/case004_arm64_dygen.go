@@ -107,9 +107,7 @@ func (l *Case004) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c
 		w, b := fused[c*9:], bias[c:]
 		case004Conv1x12Checked(out, in, w, b, 1)
 		case004Conv1x8Checked(out[96:], in[96:], w, b, 1)
-		for oy := 0; oy < 12; oy++ {
-			*(*[12]float32)(y[(c*12+oy)*12:]) = *(*[12]float32)(out[oy*13:])
-		}
+		case004CopyOutChecked(y[c*144:], out, 1)
 	}
 }
 
@@ -174,16 +172,27 @@ func (l *Case004) asmPart(s *case004Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 13 to y's rows of 12.
 func (l *Case004) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 12; oy++ {
-				*(*[12]float32)(y[(o*12+oy)*12:]) = *(*[12]float32)(out[o*160+oy*13:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case004BlockChannels(u0, u1)
+	case004CopyOutChecked(y[o0*144:], out[o0*160:], o1-o0)
 }
+
+// case004CopyOutChecked checks the lengths case004CopyOut touches for n
+// channels, then calls it.
+func case004CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*144 || len(out) < n*160 {
+		panic("Case004: NEON copy out called with short slices (bug in dygen)")
+	}
+	case004CopyOut(y, out, n)
+}
+
+// case004CopyOut copies n output channels from the kernel's rows of 13
+// (channel stride 160) to y's rows of 12 (assembly, AVX).
+//
+//go:noescape
+func case004CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -250,30 +259,24 @@ func case004ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case004Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*182]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*144:][:144]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := case004RowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*13:][:13]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*12:][:12]
-					copy(d[1:13], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case004At(row, case004ColIdx[j])
-					}
-					for j := 13; j < 13; j++ {
-						d[j] = case004At(row, case004ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*182 : c1*182]
+	s := x[c0*144 : c1*144]
+	if len(d) != (c1-c0)*182 || len(s) != (c1-c0)*144 {
+		panic("Case004: NEON pack called with short slices (bug in dygen)")
+	}
+	case004PackRows(d, s, c1-c0)
 }
+
+// case004PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case004PackRows(dst, x []float32, n int)
 
 // case004At is row[c], or 0 for c < 0.
 func case004At(row []float32, c int32) float32 {

@@ -91,9 +91,7 @@ func (l *Case005) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c
 		out := pout
 		w, b := fused[c*25:], bias[c:]
 		case005Conv1x9Checked(out, in, w, b, 1)
-		for oy := 0; oy < 8; oy++ {
-			*(*[8]float32)(y[(c*8+oy)*8:]) = *(*[8]float32)(out[oy*9:])
-		}
+		case005CopyOutChecked(y[c*64:], out, 1)
 	}
 }
 
@@ -158,16 +156,27 @@ func (l *Case005) asmPart(s *case005Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 9 to y's rows of 8.
 func (l *Case005) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 8; oy++ {
-				*(*[8]float32)(y[(o*8+oy)*8:]) = *(*[8]float32)(out[o*72+oy*9:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case005BlockChannels(u0, u1)
+	case005CopyOutChecked(y[o0*64:], out[o0*72:], o1-o0)
 }
+
+// case005CopyOutChecked checks the lengths case005CopyOut touches for n
+// channels, then calls it.
+func case005CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*64 || len(out) < n*72 {
+		panic("Case005: NEON copy out called with short slices (bug in dygen)")
+	}
+	case005CopyOut(y, out, n)
+}
+
+// case005CopyOut copies n output channels from the kernel's rows of 9
+// (channel stride 72) to y's rows of 8 (assembly, AVX).
+//
+//go:noescape
+func case005CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block],

@@ -756,6 +756,31 @@ block:
 	BNE      block
 	RET
 
+// case005CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case005CopyOut(y, out []float32, n int)
+TEXT ·case005CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $8, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $36, R5
+	ADD      $32, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $288, R1
+	ADD      $256, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case005Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case005Sum(x []float32) float32
 TEXT ·case005Sum(SB), NOSPLIT|NOFRAME, $0-28

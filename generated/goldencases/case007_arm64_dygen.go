@@ -171,16 +171,27 @@ func (l *Case007) asmPart(s *case007Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 29 to y's rows of 17.
 func (l *Case007) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 7; oy++ {
-				*(*[17]float32)(y[(o*7+oy)*17:]) = *(*[17]float32)(out[o*208+oy*29:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case007BlockChannels(u0, u1)
+	case007CopyOutChecked(y[o0*119:], out[o0*208:], o1-o0)
 }
+
+// case007CopyOutChecked checks the lengths case007CopyOut touches for n
+// channels, then calls it.
+func case007CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*119 || len(out) < n*208 {
+		panic("Case007: NEON copy out called with short slices (bug in dygen)")
+	}
+	case007CopyOut(y, out, n)
+}
+
+// case007CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 208) to y's rows of 17 (assembly, AVX).
+//
+//go:noescape
+func case007CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=4][blocks of 1][cin=8][kh=7][kw=7][channels of the block],

@@ -2278,6 +2278,37 @@ channel:
 	BNE      block
 	RET
 
+// case007CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case007CopyOut(y, out []float32, n int)
+TEXT ·case007CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $7, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	ADD      $36, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $36, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $116, R5
+	ADD      $68, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $832, R1
+	ADD      $476, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case007Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case007Sum(x []float32) float32
 TEXT ·case007Sum(SB), NOSPLIT|NOFRAME, $0-28

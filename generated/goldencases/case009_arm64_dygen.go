@@ -171,16 +171,27 @@ func (l *Case009) asmPart(s *case009Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 31 to y's rows of 31.
 func (l *Case009) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 7; oy++ {
-				*(*[31]float32)(y[(o*7+oy)*31:]) = *(*[31]float32)(out[o*224+oy*31:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case009BlockChannels(u0, u1)
+	case009CopyOutChecked(y[o0*217:], out[o0*224:], o1-o0)
 }
+
+// case009CopyOutChecked checks the lengths case009CopyOut touches for n
+// channels, then calls it.
+func case009CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*217 || len(out) < n*224 {
+		panic("Case009: NEON copy out called with short slices (bug in dygen)")
+	}
+	case009CopyOut(y, out, n)
+}
+
+// case009CopyOut copies n output channels from the kernel's rows of 31
+// (channel stride 224) to y's rows of 31 (assembly, AVX).
+//
+//go:noescape
+func case009CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 1][cin=10][kh=1][kw=1][channels of the block],
@@ -243,30 +254,24 @@ func case009ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case009Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*217]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*217:][:217]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 7; i++ {
-				ry := case009RowIdx[ph*7+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*7+i)*31:][:31]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*31:][:31]
-					copy(d[0:31], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case009At(row, case009ColIdx[j])
-					}
-					for j := 31; j < 31; j++ {
-						d[j] = case009At(row, case009ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*217 : c1*217]
+	s := x[c0*217 : c1*217]
+	if len(d) != (c1-c0)*217 || len(s) != (c1-c0)*217 {
+		panic("Case009: NEON pack called with short slices (bug in dygen)")
+	}
+	case009PackRows(d, s, c1-c0)
 }
+
+// case009PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case009PackRows(dst, x []float32, n int)
 
 // case009At is row[c], or 0 for c < 0.
 func case009At(row []float32, c int32) float32 {

@@ -171,16 +171,27 @@ func (l *Case010) asmPart(s *case010Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 9 to y's rows of 9.
 func (l *Case010) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/11, u%11
-		o0 := g*33 + b*3
-		for o := o0; o < min(o0+3, (g+1)*33); o++ {
-			for oy := 0; oy < 7; oy++ {
-				*(*[9]float32)(y[(o*7+oy)*9:]) = *(*[9]float32)(out[o*64+oy*9:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case010BlockChannels(u0, u1)
+	case010CopyOutChecked(y[o0*63:], out[o0*64:], o1-o0)
 }
+
+// case010CopyOutChecked checks the lengths case010CopyOut touches for n
+// channels, then calls it.
+func case010CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*63 || len(out) < n*64 {
+		panic("Case010: NEON copy out called with short slices (bug in dygen)")
+	}
+	case010CopyOut(y, out, n)
+}
+
+// case010CopyOut copies n output channels from the kernel's rows of 9
+// (channel stride 64) to y's rows of 9 (assembly, AVX).
+//
+//go:noescape
+func case010CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 3][cin=2][kh=1][kw=1][channels of the block],
@@ -243,30 +254,24 @@ func case010ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case010Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*63]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*63:][:63]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 7; i++ {
-				ry := case010RowIdx[ph*7+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*7+i)*9:][:9]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*9:][:9]
-					copy(d[0:9], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case010At(row, case010ColIdx[j])
-					}
-					for j := 9; j < 9; j++ {
-						d[j] = case010At(row, case010ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*63 : c1*63]
+	s := x[c0*63 : c1*63]
+	if len(d) != (c1-c0)*63 || len(s) != (c1-c0)*63 {
+		panic("Case010: NEON pack called with short slices (bug in dygen)")
+	}
+	case010PackRows(d, s, c1-c0)
 }
+
+// case010PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case010PackRows(dst, x []float32, n int)
 
 // case010At is row[c], or 0 for c < 0.
 func case010At(row []float32, c int32) float32 {

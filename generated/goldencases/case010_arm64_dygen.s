@@ -150,6 +150,65 @@ channel:
 	BNE      block
 	RET
 
+// case010PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case010PackRows(dst, x []float32, n int)
+TEXT ·case010PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $7, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	ADD      $4, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $36, R3
+	ADD      $36, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $252, R0
+	ADD      $252, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case010CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case010CopyOut(y, out []float32, n int)
+TEXT ·case010CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $7, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $4, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $4, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $36, R5
+	ADD      $36, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $256, R1
+	ADD      $252, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case010Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case010Sum(x []float32) float32
 TEXT ·case010Sum(SB), NOSPLIT|NOFRAME, $0-28

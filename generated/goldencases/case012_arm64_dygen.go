@@ -156,16 +156,27 @@ func (l *Case012) asmPart(s *case012Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 17 to y's rows of 11.
 func (l *Case012) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/2, u%2
-		o0 := g*8 + b*4
-		for o := o0; o < min(o0+4, (g+1)*8); o++ {
-			for oy := 0; oy < 7; oy++ {
-				*(*[11]float32)(y[(o*7+oy)*11:]) = *(*[11]float32)(out[o*120+oy*17:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case012BlockChannels(u0, u1)
+	case012CopyOutChecked(y[o0*77:], out[o0*120:], o1-o0)
 }
+
+// case012CopyOutChecked checks the lengths case012CopyOut touches for n
+// channels, then calls it.
+func case012CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*77 || len(out) < n*120 {
+		panic("Case012: NEON copy out called with short slices (bug in dygen)")
+	}
+	case012CopyOut(y, out, n)
+}
+
+// case012CopyOut copies n output channels from the kernel's rows of 17
+// (channel stride 120) to y's rows of 11 (assembly, AVX).
+//
+//go:noescape
+func case012CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
@@ -244,30 +255,24 @@ func case012ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case012Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*221]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*221:][:221]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 13; i++ {
-				ry := case012RowIdx[ph*13+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*13+i)*17:][:17]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*17:][:17]
-					copy(d[0:17], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case012At(row, case012ColIdx[j])
-					}
-					for j := 17; j < 17; j++ {
-						d[j] = case012At(row, case012ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*221 : c1*221]
+	s := x[c0*221 : c1*221]
+	if len(d) != (c1-c0)*221 || len(s) != (c1-c0)*221 {
+		panic("Case012: NEON pack called with short slices (bug in dygen)")
+	}
+	case012PackRows(d, s, c1-c0)
 }
+
+// case012PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case012PackRows(dst, x []float32, n int)
 
 // case012At is row[c], or 0 for c < 0.
 func case012At(row []float32, c int32) float32 {

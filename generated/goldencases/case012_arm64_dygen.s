@@ -1492,6 +1492,67 @@ channel:
 	BNE      block
 	RET
 
+// case012PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case012PackRows(dst, x []float32, n int)
+TEXT ·case012PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $13, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	FLDPQ    32(R4), (F0, F1)
+	FSTPQ    (F0, F1), 32(R3)
+	ADD      $36, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $36, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $68, R3
+	ADD      $68, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $884, R0
+	ADD      $884, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case012CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case012CopyOut(y, out []float32, n int)
+TEXT ·case012CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $7, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $12, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $12, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $68, R5
+	ADD      $44, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $480, R1
+	ADD      $308, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case012Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case012Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case012Fuse4(SB), NOSPLIT|NOFRAME, $0-80

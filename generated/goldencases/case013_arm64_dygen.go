@@ -107,9 +107,7 @@ func (l *Case013) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c
 		w, b := fused[c*25:], bias[c:]
 		case013Conv1x12Checked(out, in, w, b, 2)
 		case013Conv1x5Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 7; oy++ {
-			*(*[31]float32)(y[(c*7+oy)*31:]) = *(*[31]float32)(out[oy*33:])
-		}
+		case013CopyOutChecked(y[c*217:], out, 1)
 	}
 }
 
@@ -174,16 +172,27 @@ func (l *Case013) asmPart(s *case013Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 33 to y's rows of 31.
 func (l *Case013) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 7; oy++ {
-				*(*[31]float32)(y[(o*7+oy)*31:]) = *(*[31]float32)(out[o*232+oy*33:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case013BlockChannels(u0, u1)
+	case013CopyOutChecked(y[o0*217:], out[o0*232:], o1-o0)
 }
+
+// case013CopyOutChecked checks the lengths case013CopyOut touches for n
+// channels, then calls it.
+func case013CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*217 || len(out) < n*232 {
+		panic("Case013: NEON copy out called with short slices (bug in dygen)")
+	}
+	case013CopyOut(y, out, n)
+}
+
+// case013CopyOut copies n output channels from the kernel's rows of 33
+// (channel stride 232) to y's rows of 31 (assembly, AVX).
+//
+//go:noescape
+func case013CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=17][blocks of 1][cin=1][kh=5][kw=5][channels of the block],
@@ -251,30 +260,24 @@ func case013ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case013Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*363]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*217:][:217]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 11; i++ {
-				ry := case013RowIdx[ph*11+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*11+i)*33:][:33]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*31:][:31]
-					copy(d[2:33], row)
-					for j := 0; j < 2; j++ {
-						d[j] = case013At(row, case013ColIdx[j])
-					}
-					for j := 33; j < 33; j++ {
-						d[j] = case013At(row, case013ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*363 : c1*363]
+	s := x[c0*217 : c1*217]
+	if len(d) != (c1-c0)*363 || len(s) != (c1-c0)*217 {
+		panic("Case013: NEON pack called with short slices (bug in dygen)")
+	}
+	case013PackRows(d, s, c1-c0)
 }
+
+// case013PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case013PackRows(dst, x []float32, n int)
 
 // case013At is row[c], or 0 for c < 0.
 func case013At(row []float32, c int32) float32 {

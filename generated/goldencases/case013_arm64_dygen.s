@@ -1430,6 +1430,114 @@ block:
 	BNE      block
 	RET
 
+// case013PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case013PackRows(dst, x []float32, n int)
+TEXT ·case013PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	FSTPQ    (F31, F31), 64(R0)
+	FSTPQ    (F31, F31), 96(R0)
+	ADD      $100, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $132, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $164, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $196, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $228, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $232, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1188, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1220, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1252, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1284, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1288, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1320, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1352, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1384, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1416, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1420, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $264, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $7, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $8, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    32(R4), (F0, F1)
+	ADD      $40, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	ADD      $72, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $100, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 4(R3)
+	ADD      $132, R3
+	ADD      $124, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $1452, R0
+	ADD      $868, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case013CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case013CopyOut(y, out []float32, n int)
+TEXT ·case013CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $7, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	FLDPQ    64(R5), (F0, F1)
+	FSTPQ    (F0, F1), 64(R4)
+	ADD      $92, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $92, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $132, R5
+	ADD      $124, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $928, R1
+	ADD      $868, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case013Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case013Sum(x []float32) float32
 TEXT ·case013Sum(SB), NOSPLIT|NOFRAME, $0-28

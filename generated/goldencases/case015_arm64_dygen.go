@@ -171,16 +171,27 @@ func (l *Case015) asmPart(s *case015Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 23 to y's rows of 15.
 func (l *Case015) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*16 + b*4
-		for o := o0; o < min(o0+4, (g+1)*16); o++ {
-			for oy := 0; oy < 15; oy++ {
-				*(*[15]float32)(y[(o*15+oy)*15:]) = *(*[15]float32)(out[o*352+oy*23:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case015BlockChannels(u0, u1)
+	case015CopyOutChecked(y[o0*225:], out[o0*352:], o1-o0)
 }
+
+// case015CopyOutChecked checks the lengths case015CopyOut touches for n
+// channels, then calls it.
+func case015CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*225 || len(out) < n*352 {
+		panic("Case015: NEON copy out called with short slices (bug in dygen)")
+	}
+	case015CopyOut(y, out, n)
+}
+
+// case015CopyOut copies n output channels from the kernel's rows of 23
+// (channel stride 352) to y's rows of 15 (assembly, AVX).
+//
+//go:noescape
+func case015CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=8][kh=5][kw=5][channels of the block],
@@ -256,30 +267,24 @@ func case015ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case015Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*529]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*529:][:529]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 23; i++ {
-				ry := case015RowIdx[ph*23+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*23+i)*23:][:23]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*23:][:23]
-					copy(d[0:23], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case015At(row, case015ColIdx[j])
-					}
-					for j := 23; j < 23; j++ {
-						d[j] = case015At(row, case015ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*529 : c1*529]
+	s := x[c0*529 : c1*529]
+	if len(d) != (c1-c0)*529 || len(s) != (c1-c0)*529 {
+		panic("Case015: NEON pack called with short slices (bug in dygen)")
+	}
+	case015PackRows(d, s, c1-c0)
 }
+
+// case015PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case015PackRows(dst, x []float32, n int)
 
 // case015At is row[c], or 0 for c < 0.
 func case015At(row []float32, c int32) float32 {

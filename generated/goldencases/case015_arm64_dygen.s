@@ -1351,6 +1351,67 @@ channel:
 	BNE      block
 	RET
 
+// case015PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case015PackRows(dst, x []float32, n int)
+TEXT ·case015PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $23, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	FLDPQ    32(R4), (F0, F1)
+	FSTPQ    (F0, F1), 32(R3)
+	ADD      $60, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $60, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R3
+	ADD      $92, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $2116, R0
+	ADD      $2116, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case015CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case015CopyOut(y, out []float32, n int)
+TEXT ·case015CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $15, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $28, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $28, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R5
+	ADD      $60, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $1408, R1
+	ADD      $900, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case015Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case015Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case015Fuse4(SB), NOSPLIT|NOFRAME, $0-80

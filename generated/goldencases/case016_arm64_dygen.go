@@ -171,16 +171,27 @@ func (l *Case016) asmPart(s *case016Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 10 to y's rows of 10.
 func (l *Case016) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/2, u%2
-		o0 := g*8 + b*4
-		for o := o0; o < min(o0+4, (g+1)*8); o++ {
-			for oy := 0; oy < 5; oy++ {
-				*(*[10]float32)(y[(o*5+oy)*10:]) = *(*[10]float32)(out[o*56+oy*10:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case016BlockChannels(u0, u1)
+	case016CopyOutChecked(y[o0*50:], out[o0*56:], o1-o0)
 }
+
+// case016CopyOutChecked checks the lengths case016CopyOut touches for n
+// channels, then calls it.
+func case016CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*50 || len(out) < n*56 {
+		panic("Case016: NEON copy out called with short slices (bug in dygen)")
+	}
+	case016CopyOut(y, out, n)
+}
+
+// case016CopyOut copies n output channels from the kernel's rows of 10
+// (channel stride 56) to y's rows of 10 (assembly, AVX).
+//
+//go:noescape
+func case016CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=1][kw=3][channels of the block],

@@ -243,30 +243,24 @@ func case021ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case021Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*64]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*64:][:64]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 8; i++ {
-				ry := case021RowIdx[ph*8+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*8+i)*8:][:8]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*8:][:8]
-					copy(d[0:8], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case021At(row, case021ColIdx[j])
-					}
-					for j := 8; j < 8; j++ {
-						d[j] = case021At(row, case021ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*64 : c1*64]
+	s := x[c0*64 : c1*64]
+	if len(d) != (c1-c0)*64 || len(s) != (c1-c0)*64 {
+		panic("Case021: NEON pack called with short slices (bug in dygen)")
+	}
+	case021PackRows(d, s, c1-c0)
 }
+
+// case021PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case021PackRows(dst, x []float32, n int)
 
 // case021At is row[c], or 0 for c < 0.
 func case021At(row []float32, c int32) float32 {

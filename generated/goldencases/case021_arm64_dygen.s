@@ -392,6 +392,32 @@ channel:
 	BNE      block
 	RET
 
+// case021PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case021PackRows(dst, x []float32, n int)
+TEXT ·case021PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	ADD      $0, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $8, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	ADD      $32, R3
+	ADD      $32, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $256, R0
+	ADD      $256, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
 // case021Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case021Sum(x []float32) float32
 TEXT ·case021Sum(SB), NOSPLIT|NOFRAME, $0-28

@@ -171,16 +171,27 @@ func (l *Case022) asmPart(s *case022Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 17 to y's rows of 11.
 func (l *Case022) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/6, u%6
-		o0 := g*24 + b*4
-		for o := o0; o < min(o0+4, (g+1)*24); o++ {
-			for oy := 0; oy < 2; oy++ {
-				*(*[11]float32)(y[(o*2+oy)*11:]) = *(*[11]float32)(out[o*40+oy*17:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case022BlockChannels(u0, u1)
+	case022CopyOutChecked(y[o0*22:], out[o0*40:], o1-o0)
 }
+
+// case022CopyOutChecked checks the lengths case022CopyOut touches for n
+// channels, then calls it.
+func case022CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*22 || len(out) < n*40 {
+		panic("Case022: NEON copy out called with short slices (bug in dygen)")
+	}
+	case022CopyOut(y, out, n)
+}
+
+// case022CopyOut copies n output channels from the kernel's rows of 17
+// (channel stride 40) to y's rows of 11 (assembly, AVX).
+//
+//go:noescape
+func case022CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=24][kh=3][kw=3][channels of the block],
@@ -256,30 +267,24 @@ func case022ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case022Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*136]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*136:][:136]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 8; i++ {
-				ry := case022RowIdx[ph*8+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*8+i)*17:][:17]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*17:][:17]
-					copy(d[0:17], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case022At(row, case022ColIdx[j])
-					}
-					for j := 17; j < 17; j++ {
-						d[j] = case022At(row, case022ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*136 : c1*136]
+	s := x[c0*136 : c1*136]
+	if len(d) != (c1-c0)*136 || len(s) != (c1-c0)*136 {
+		panic("Case022: NEON pack called with short slices (bug in dygen)")
+	}
+	case022PackRows(d, s, c1-c0)
 }
+
+// case022PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case022PackRows(dst, x []float32, n int)
 
 // case022At is row[c], or 0 for c < 0.
 func case022At(row []float32, c int32) float32 {

@@ -171,16 +171,27 @@ func (l *Case023) asmPart(s *case023Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 34 to y's rows of 31.
 func (l *Case023) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/3, u%3
-		o0 := g*9 + b*3
-		for o := o0; o < min(o0+3, (g+1)*9); o++ {
-			for oy := 0; oy < 1; oy++ {
-				*(*[31]float32)(y[(o*1+oy)*31:]) = *(*[31]float32)(out[o*40+oy*34:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case023BlockChannels(u0, u1)
+	case023CopyOutChecked(y[o0*31:], out[o0*40:], o1-o0)
 }
+
+// case023CopyOutChecked checks the lengths case023CopyOut touches for n
+// channels, then calls it.
+func case023CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*31 || len(out) < n*40 {
+		panic("Case023: NEON copy out called with short slices (bug in dygen)")
+	}
+	case023CopyOut(y, out, n)
+}
+
+// case023CopyOut copies n output channels from the kernel's rows of 34
+// (channel stride 40) to y's rows of 31 (assembly, AVX).
+//
+//go:noescape
+func case023CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=3][blocks of 3][cin=3][kh=7][kw=7][channels of the block],
@@ -243,30 +254,24 @@ func case023ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case023Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*238]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*31:][:31]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 7; i++ {
-				ry := case023RowIdx[ph*7+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*7+i)*34:][:34]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*31:][:31]
-					copy(d[3:34], row)
-					for j := 0; j < 3; j++ {
-						d[j] = case023At(row, case023ColIdx[j])
-					}
-					for j := 34; j < 34; j++ {
-						d[j] = case023At(row, case023ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*238 : c1*238]
+	s := x[c0*31 : c1*31]
+	if len(d) != (c1-c0)*238 || len(s) != (c1-c0)*31 {
+		panic("Case023: NEON pack called with short slices (bug in dygen)")
+	}
+	case023PackRows(d, s, c1-c0)
 }
+
+// case023PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case023PackRows(dst, x []float32, n int)
 
 // case023At is row[c], or 0 for c < 0.
 func case023At(row []float32, c int32) float32 {

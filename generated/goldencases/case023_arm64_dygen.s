@@ -1996,6 +1996,121 @@ channel:
 	BNE      block
 	RET
 
+// case023PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case023PackRows(dst, x []float32, n int)
+TEXT ·case023PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	FSTPQ    (F31, F31), 64(R0)
+	FSTPQ    (F31, F31), 96(R0)
+	ADD      $104, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $136, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $168, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $200, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $232, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 240(R0)
+	FSTPQ    (F31, F31), 272(R0)
+	FSTPQ    (F31, F31), 304(R0)
+	FSTPQ    (F31, F31), 336(R0)
+	FSTPQ    (F31, F31), 368(R0)
+	ADD      $376, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 544(R0)
+	FSTPQ    (F31, F31), 576(R0)
+	FSTPQ    (F31, F31), 608(R0)
+	FSTPQ    (F31, F31), 640(R0)
+	ADD      $648, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $680, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $712, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $744, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $776, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 784(R0)
+	FSTPQ    (F31, F31), 816(R0)
+	FSTPQ    (F31, F31), 848(R0)
+	FSTPQ    (F31, F31), 880(R0)
+	FSTPQ    (F31, F31), 912(R0)
+	ADD      $920, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $408, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $1, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $12, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    32(R4), (F0, F1)
+	ADD      $44, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	ADD      $76, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $104, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 4(R3)
+	FMOVS    F31, 8(R3)
+	ADD      $136, R3
+	ADD      $124, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $952, R0
+	ADD      $124, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case023CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case023CopyOut(y, out []float32, n int)
+TEXT ·case023CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $1, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	FLDPQ    64(R5), (F0, F1)
+	FSTPQ    (F0, F1), 64(R4)
+	ADD      $92, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $92, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $136, R5
+	ADD      $124, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $160, R1
+	ADD      $124, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case023Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case023Sum(x []float32) float32
 TEXT ·case023Sum(SB), NOSPLIT|NOFRAME, $0-28

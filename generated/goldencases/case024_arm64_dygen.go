@@ -156,16 +156,27 @@ func (l *Case024) asmPart(s *case024Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 18 to y's rows of 17.
 func (l *Case024) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/11, u%11
-		o0 := g*33 + b*3
-		for o := o0; o < min(o0+3, (g+1)*33); o++ {
-			for oy := 0; oy < 13; oy++ {
-				*(*[17]float32)(y[(o*13+oy)*17:]) = *(*[17]float32)(out[o*240+oy*18:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case024BlockChannels(u0, u1)
+	case024CopyOutChecked(y[o0*221:], out[o0*240:], o1-o0)
 }
+
+// case024CopyOutChecked checks the lengths case024CopyOut touches for n
+// channels, then calls it.
+func case024CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*221 || len(out) < n*240 {
+		panic("Case024: NEON copy out called with short slices (bug in dygen)")
+	}
+	case024CopyOut(y, out, n)
+}
+
+// case024CopyOut copies n output channels from the kernel's rows of 18
+// (channel stride 240) to y's rows of 17 (assembly, AVX).
+//
+//go:noescape
+func case024CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 3][cin=4][kh=3][kw=3][channels of the block],
@@ -228,30 +239,24 @@ func case024ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case024Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*270]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*221:][:221]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 15; i++ {
-				ry := case024RowIdx[ph*15+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*15+i)*18:][:18]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*17:][:17]
-					copy(d[1:18], row)
-					for j := 0; j < 1; j++ {
-						d[j] = case024At(row, case024ColIdx[j])
-					}
-					for j := 18; j < 18; j++ {
-						d[j] = case024At(row, case024ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*270 : c1*270]
+	s := x[c0*221 : c1*221]
+	if len(d) != (c1-c0)*270 || len(s) != (c1-c0)*221 {
+		panic("Case024: NEON pack called with short slices (bug in dygen)")
+	}
+	case024PackRows(d, s, c1-c0)
 }
+
+// case024PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case024PackRows(dst, x []float32, n int)
 
 // case024At is row[c], or 0 for c < 0.
 func case024At(row []float32, c int32) float32 {

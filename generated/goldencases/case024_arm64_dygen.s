@@ -265,6 +265,81 @@ channel:
 	BNE      block
 	RET
 
+// case024PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case024PackRows(dst, x []float32, n int)
+TEXT ·case024PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	ADD      $40, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 1008(R0)
+	ADD      $1040, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1048, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $72, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $13, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    32(R4), (F0, F1)
+	ADD      $36, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $36, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $40, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $72, R3
+	ADD      $68, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $1080, R0
+	ADD      $884, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case024CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case024CopyOut(y, out []float32, n int)
+TEXT ·case024CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $13, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	ADD      $36, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $36, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $72, R5
+	ADD      $68, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $960, R1
+	ADD      $884, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case024Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case024Sum(x []float32) float32
 TEXT ·case024Sum(SB), NOSPLIT|NOFRAME, $0-28

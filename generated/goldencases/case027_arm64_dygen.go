@@ -228,30 +228,24 @@ func case027ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case027Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*207]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*207:][:207]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 23; i++ {
-				ry := case027RowIdx[ph*23+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*23+i)*9:][:9]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*9:][:9]
-					copy(d[0:9], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case027At(row, case027ColIdx[j])
-					}
-					for j := 9; j < 9; j++ {
-						d[j] = case027At(row, case027ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*207 : c1*207]
+	s := x[c0*207 : c1*207]
+	if len(d) != (c1-c0)*207 || len(s) != (c1-c0)*207 {
+		panic("Case027: NEON pack called with short slices (bug in dygen)")
+	}
+	case027PackRows(d, s, c1-c0)
 }
+
+// case027PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case027PackRows(dst, x []float32, n int)
 
 // case027At is row[c], or 0 for c < 0.
 func case027At(row []float32, c int32) float32 {

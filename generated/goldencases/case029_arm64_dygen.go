@@ -171,16 +171,27 @@ func (l *Case029) asmPart(s *case029Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 23 to y's rows of 21.
 func (l *Case029) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/2, u%2
-		o0 := g*7 + b*4
-		for o := o0; o < min(o0+4, (g+1)*7); o++ {
-			for oy := 0; oy < 27; oy++ {
-				*(*[21]float32)(y[(o*27+oy)*21:]) = *(*[21]float32)(out[o*624+oy*23:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case029BlockChannels(u0, u1)
+	case029CopyOutChecked(y[o0*567:], out[o0*624:], o1-o0)
 }
+
+// case029CopyOutChecked checks the lengths case029CopyOut touches for n
+// channels, then calls it.
+func case029CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*567 || len(out) < n*624 {
+		panic("Case029: NEON copy out called with short slices (bug in dygen)")
+	}
+	case029CopyOut(y, out, n)
+}
+
+// case029CopyOut copies n output channels from the kernel's rows of 23
+// (channel stride 624) to y's rows of 21 (assembly, AVX).
+//
+//go:noescape
+func case029CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=3][blocks of 4 (last: 3)][cin=2][kh=3][kw=3][channels of the block],
@@ -263,30 +274,24 @@ func case029ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case029Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*667]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*529:][:529]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 29; i++ {
-				ry := case029RowIdx[ph*29+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*29+i)*23:][:23]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*23:][:23]
-					copy(d[0:23], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case029At(row, case029ColIdx[j])
-					}
-					for j := 23; j < 23; j++ {
-						d[j] = case029At(row, case029ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*667 : c1*667]
+	s := x[c0*529 : c1*529]
+	if len(d) != (c1-c0)*667 || len(s) != (c1-c0)*529 {
+		panic("Case029: NEON pack called with short slices (bug in dygen)")
+	}
+	case029PackRows(d, s, c1-c0)
 }
+
+// case029PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case029PackRows(dst, x []float32, n int)
 
 // case029At is row[c], or 0 for c < 0.
 func case029At(row []float32, c int32) float32 {

@@ -593,6 +593,103 @@ channel:
 	BNE      block
 	RET
 
+// case029PackRows packs n input channels into their stride-phase planes (zero padding).
+// func case029PackRows(dst, x []float32, n int)
+TEXT ·case029PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	ADD      $60, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $92, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $124, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $152, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $184, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $216, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $244, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2392, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2424, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2452, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2484, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2516, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2544, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2576, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2608, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2636, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $276, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $23, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FSTPQ    (F0, F1), 0(R3)
+	FLDPQ    32(R4), (F0, F1)
+	FSTPQ    (F0, F1), 32(R3)
+	ADD      $60, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $60, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R3
+	ADD      $92, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $2668, R0
+	ADD      $2116, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// case029CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case029CopyOut(y, out []float32, n int)
+TEXT ·case029CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $27, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	ADD      $52, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $52, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R5
+	ADD      $84, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $2496, R1
+	ADD      $2268, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case029Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func case029Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·case029Fuse4(SB), NOSPLIT|NOFRAME, $0-80

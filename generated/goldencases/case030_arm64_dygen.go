@@ -171,16 +171,27 @@ func (l *Case030) asmPart(s *case030Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 23 to y's rows of 17.
 func (l *Case030) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*2 + b*2
-		for o := o0; o < min(o0+2, (g+1)*2); o++ {
-			for oy := 0; oy < 16; oy++ {
-				*(*[17]float32)(y[(o*16+oy)*17:]) = *(*[17]float32)(out[o*368+oy*23:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case030BlockChannels(u0, u1)
+	case030CopyOutChecked(y[o0*272:], out[o0*368:], o1-o0)
 }
+
+// case030CopyOutChecked checks the lengths case030CopyOut touches for n
+// channels, then calls it.
+func case030CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*272 || len(out) < n*368 {
+		panic("Case030: NEON copy out called with short slices (bug in dygen)")
+	}
+	case030CopyOut(y, out, n)
+}
+
+// case030CopyOut copies n output channels from the kernel's rows of 23
+// (channel stride 368) to y's rows of 17 (assembly, AVX).
+//
+//go:noescape
+func case030CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=2][blocks of 2][cin=3][kh=3][kw=3][channels of the block],

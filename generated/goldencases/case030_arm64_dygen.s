@@ -392,6 +392,37 @@ channel:
 	BNE      block
 	RET
 
+// case030CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func case030CopyOut(y, out []float32, n int)
+TEXT ·case030CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $16, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	ADD      $36, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $36, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $92, R5
+	ADD      $68, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $1472, R1
+	ADD      $1088, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // case030Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func case030Sum(x []float32) float32
 TEXT ·case030Sum(SB), NOSPLIT|NOFRAME, $0-28

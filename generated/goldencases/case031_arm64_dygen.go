@@ -171,16 +171,27 @@ func (l *Case031) asmPart(s *case031Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 17 to y's rows of 17.
 func (l *Case031) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*2 + b*2
-		for o := o0; o < min(o0+2, (g+1)*2); o++ {
-			for oy := 0; oy < 2; oy++ {
-				*(*[17]float32)(y[(o*2+oy)*17:]) = *(*[17]float32)(out[o*40+oy*17:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := case031BlockChannels(u0, u1)
+	case031CopyOutChecked(y[o0*34:], out[o0*40:], o1-o0)
 }
+
+// case031CopyOutChecked checks the lengths case031CopyOut touches for n
+// channels, then calls it.
+func case031CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*34 || len(out) < n*40 {
+		panic("Case031: NEON copy out called with short slices (bug in dygen)")
+	}
+	case031CopyOut(y, out, n)
+}
+
+// case031CopyOut copies n output channels from the kernel's rows of 17
+// (channel stride 40) to y's rows of 17 (assembly, AVX).
+//
+//go:noescape
+func case031CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=4][blocks of 2][cin=1][kh=1][kw=1][channels of the block],
@@ -243,30 +254,24 @@ func case031ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func case031Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*34]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*34:][:34]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 2; i++ {
-				ry := case031RowIdx[ph*2+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*2+i)*17:][:17]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*17:][:17]
-					copy(d[0:17], row)
-					for j := 0; j < 0; j++ {
-						d[j] = case031At(row, case031ColIdx[j])
-					}
-					for j := 17; j < 17; j++ {
-						d[j] = case031At(row, case031ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*34 : c1*34]
+	s := x[c0*34 : c1*34]
+	if len(d) != (c1-c0)*34 || len(s) != (c1-c0)*34 {
+		panic("Case031: NEON pack called with short slices (bug in dygen)")
+	}
+	case031PackRows(d, s, c1-c0)
 }
+
+// case031PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func case031PackRows(dst, x []float32, n int)
 
 // case031At is row[c], or 0 for c < 0.
 func case031At(row []float32, c int32) float32 {

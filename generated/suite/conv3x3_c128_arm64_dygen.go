@@ -174,16 +174,27 @@ func (l *Conv3x3C128) asmPart(s *conv3x3C128Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 29 to y's rows of 28.
 func (l *Conv3x3C128) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/32, u%32
-		o0 := g*128 + b*4
-		for o := o0; o < min(o0+4, (g+1)*128); o++ {
-			for oy := 0; oy < 28; oy++ {
-				*(*[28]float32)(y[(o*28+oy)*28:]) = *(*[28]float32)(out[o*816+oy*29:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3x3C128BlockChannels(u0, u1)
+	conv3x3C128CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
+
+// conv3x3C128CopyOutChecked checks the lengths conv3x3C128CopyOut touches for n
+// channels, then calls it.
+func conv3x3C128CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
+		panic("Conv3x3C128: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv3x3C128CopyOut(y, out, n)
+}
+
+// conv3x3C128CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28 (assembly, AVX).
+//
+//go:noescape
+func conv3x3C128CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=128][kh=3][kw=3][channels of the block],
@@ -259,30 +270,24 @@ func conv3x3C128ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3C128Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*870]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*784:][:784]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 30; i++ {
-				ry := conv3x3C128RowIdx[ph*30+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*30+i)*29:][:29]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*28:][:28]
-					copy(d[1:29], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv3x3C128At(row, conv3x3C128ColIdx[j])
-					}
-					for j := 29; j < 29; j++ {
-						d[j] = conv3x3C128At(row, conv3x3C128ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*870 : c1*870]
+	s := x[c0*784 : c1*784]
+	if len(d) != (c1-c0)*870 || len(s) != (c1-c0)*784 {
+		panic("Conv3x3C128: NEON pack called with short slices (bug in dygen)")
+	}
+	conv3x3C128PackRows(d, s, c1-c0)
 }
+
+// conv3x3C128PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv3x3C128PackRows(dst, x []float32, n int)
 
 // conv3x3C128At is row[c], or 0 for c < 0.
 func conv3x3C128At(row []float32, c int32) float32 {

@@ -174,16 +174,27 @@ func (l *Conv3x3C64) asmPart(s *conv3x3C64Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 57 to y's rows of 56.
 func (l *Conv3x3C64) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 56; oy++ {
-				*(*[56]float32)(y[(o*56+oy)*56:]) = *(*[56]float32)(out[o*3192+oy*57:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3x3C64BlockChannels(u0, u1)
+	conv3x3C64CopyOutChecked(y[o0*3136:], out[o0*3192:], o1-o0)
 }
+
+// conv3x3C64CopyOutChecked checks the lengths conv3x3C64CopyOut touches for n
+// channels, then calls it.
+func conv3x3C64CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*3136 || len(out) < n*3192 {
+		panic("Conv3x3C64: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv3x3C64CopyOut(y, out, n)
+}
+
+// conv3x3C64CopyOut copies n output channels from the kernel's rows of 57
+// (channel stride 3192) to y's rows of 56 (assembly, AVX).
+//
+//go:noescape
+func conv3x3C64CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
@@ -259,30 +270,24 @@ func conv3x3C64ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3C64Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*3306]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*3136:][:3136]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 58; i++ {
-				ry := conv3x3C64RowIdx[ph*58+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*58+i)*57:][:57]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*56:][:56]
-					copy(d[1:57], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv3x3C64At(row, conv3x3C64ColIdx[j])
-					}
-					for j := 57; j < 57; j++ {
-						d[j] = conv3x3C64At(row, conv3x3C64ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*3306 : c1*3306]
+	s := x[c0*3136 : c1*3136]
+	if len(d) != (c1-c0)*3306 || len(s) != (c1-c0)*3136 {
+		panic("Conv3x3C64: NEON pack called with short slices (bug in dygen)")
+	}
+	conv3x3C64PackRows(d, s, c1-c0)
 }
+
+// conv3x3C64PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv3x3C64PackRows(dst, x []float32, n int)
 
 // conv3x3C64At is row[c], or 0 for c < 0.
 func conv3x3C64At(row []float32, c int32) float32 {

@@ -673,6 +673,114 @@ channel:
 	BNE      block
 	RET
 
+// conv3x3C64PackRows packs n input channels into their stride-phase planes (zero padding).
+// func conv3x3C64PackRows(dst, x []float32, n int)
+TEXT ·conv3x3C64PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	FSTPQ    (F31, F31), 64(R0)
+	FSTPQ    (F31, F31), 96(R0)
+	FSTPQ    (F31, F31), 128(R0)
+	FSTPQ    (F31, F31), 160(R0)
+	FSTPQ    (F31, F31), 192(R0)
+	ADD      $196, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $12996, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13028, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13060, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13092, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13124, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13156, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13188, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13192, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $228, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $56, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    32(R4), (F0, F1)
+	ADD      $36, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	ADD      $68, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    96(R4), (F0, F1)
+	ADD      $100, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    128(R4), (F0, F1)
+	ADD      $132, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    160(R4), (F0, F1)
+	ADD      $164, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    192(R4), (F0, F1)
+	ADD      $196, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $228, R3
+	ADD      $224, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $13224, R0
+	ADD      $12544, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// conv3x3C64CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func conv3x3C64CopyOut(y, out []float32, n int)
+TEXT ·conv3x3C64CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $56, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	FLDPQ    64(R5), (F0, F1)
+	FSTPQ    (F0, F1), 64(R4)
+	FLDPQ    96(R5), (F0, F1)
+	FSTPQ    (F0, F1), 96(R4)
+	FLDPQ    128(R5), (F0, F1)
+	FSTPQ    (F0, F1), 128(R4)
+	FLDPQ    160(R5), (F0, F1)
+	FSTPQ    (F0, F1), 160(R4)
+	FLDPQ    192(R5), (F0, F1)
+	FSTPQ    (F0, F1), 192(R4)
+	ADD      $228, R5
+	ADD      $224, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $12768, R1
+	ADD      $12544, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // conv3x3C64Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func conv3x3C64Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·conv3x3C64Fuse4(SB), NOSPLIT|NOFRAME, $0-80

@@ -174,16 +174,27 @@ func (l *Conv3x3S2) asmPart(s *conv3x3S2Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 29 to y's rows of 28.
 func (l *Conv3x3S2) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/32, u%32
-		o0 := g*128 + b*4
-		for o := o0; o < min(o0+4, (g+1)*128); o++ {
-			for oy := 0; oy < 28; oy++ {
-				*(*[28]float32)(y[(o*28+oy)*28:]) = *(*[28]float32)(out[o*816+oy*29:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3x3S2BlockChannels(u0, u1)
+	conv3x3S2CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
+
+// conv3x3S2CopyOutChecked checks the lengths conv3x3S2CopyOut touches for n
+// channels, then calls it.
+func conv3x3S2CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
+		panic("Conv3x3S2: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv3x3S2CopyOut(y, out, n)
+}
+
+// conv3x3S2CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28 (assembly, AVX).
+//
+//go:noescape
+func conv3x3S2CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
@@ -259,31 +270,24 @@ func conv3x3S2ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3S2Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*3364]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*3136:][:3136]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 29; i++ {
-				ry := conv3x3S2RowIdx[ph*29+i]
-				o := ((ci*2+ph)*58 + i) * 29
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*841:][:29])
-					}
-					continue
-				}
-				row := (*[56]float32)(plane[int(ry)*56:])
-				d0 := (*[29]float32)(dst[o+0:])
-				clear(d0[:1])
-				d1 := (*[29]float32)(dst[o+841:])
-				clear(d1[28:])
-				for j := 0; j < 28; j++ {
-					d0[1+j] = row[1+2*j]
-					d1[0+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*3364 : c1*3364]
+	s := x[c0*3136 : c1*3136]
+	if len(d) != (c1-c0)*3364 || len(s) != (c1-c0)*3136 {
+		panic("Conv3x3S2: NEON pack called with short slices (bug in dygen)")
+	}
+	conv3x3S2PackRows(d, s, c1-c0)
 }
+
+// conv3x3S2PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv3x3S2PackRows(dst, x []float32, n int)
 
 // conv3x3S2At is row[c], or 0 for c < 0.
 func conv3x3S2At(row []float32, c int32) float32 {

@@ -687,6 +687,183 @@ channel:
 	BNE      block
 	RET
 
+// conv3x3S2PackRows packs n input channels into their stride-phase planes (zero padding).
+// func conv3x3S2PackRows(dst, x []float32, n int)
+TEXT ·conv3x3S2PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	FSTPQ    (F31, F31), 64(R0)
+	ADD      $84, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3364, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3396, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3428, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3448, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $116, R0, R3
+	ADD      $224, R1, R4
+	MOVD     $28, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3364, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $4, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	FLDPQ    96(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3396, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $36, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    128(R4), (F0, F1)
+	FLDPQ    160(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3428, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $68, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    160(R4), (F0, F1)
+	FLDPQ    192(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3444, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $84, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 3476(R3)
+	ADD      $116, R3
+	ADD      $448, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $9976, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $10008, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $10040, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $10060, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13340, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13372, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13404, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $13424, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $6728, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $28, R5
+
+rows1:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3364, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $4, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	FLDPQ    96(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3396, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $36, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    128(R4), (F0, F1)
+	FLDPQ    160(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3428, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $68, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    160(R4), (F0, F1)
+	FLDPQ    192(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $3444, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $84, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 3476(R3)
+	ADD      $116, R3
+	ADD      $448, R4
+	SUBS     $1, R5, R5
+	BNE      rows1
+	ADD      $13456, R0
+	ADD      $12544, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// conv3x3S2CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func conv3x3S2CopyOut(y, out []float32, n int)
+TEXT ·conv3x3S2CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $28, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	FSTPQ    (F0, F1), 32(R4)
+	FLDPQ    64(R5), (F0, F1)
+	FSTPQ    (F0, F1), 64(R4)
+	FLDPQ    80(R5), (F0, F1)
+	FSTPQ    (F0, F1), 80(R4)
+	ADD      $116, R5
+	ADD      $112, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $3264, R1
+	ADD      $3136, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // conv3x3S2Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func conv3x3S2Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·conv3x3S2Fuse4(SB), NOSPLIT|NOFRAME, $0-80

@@ -107,9 +107,7 @@ func (l *DW3x3C144) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0,
 		w, b := fused[c*9:], bias[c:]
 		dW3x3C144Conv1x12Checked(out, in, w, b, 33)
 		dW3x3C144Conv1x3Checked(out[3168:], in[3168:], w, b, 1)
-		for oy := 0; oy < 56; oy++ {
-			*(*[56]float32)(y[(c*56+oy)*56:]) = *(*[56]float32)(out[oy*57:])
-		}
+		dW3x3C144CopyOutChecked(y[c*3136:], out, 1)
 	}
 }
 
@@ -174,16 +172,27 @@ func (l *DW3x3C144) asmPart(s *dW3x3C144Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 57 to y's rows of 56.
 func (l *DW3x3C144) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 56; oy++ {
-				*(*[56]float32)(y[(o*56+oy)*56:]) = *(*[56]float32)(out[o*3192+oy*57:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := dW3x3C144BlockChannels(u0, u1)
+	dW3x3C144CopyOutChecked(y[o0*3136:], out[o0*3192:], o1-o0)
 }
+
+// dW3x3C144CopyOutChecked checks the lengths dW3x3C144CopyOut touches for n
+// channels, then calls it.
+func dW3x3C144CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*3136 || len(out) < n*3192 {
+		panic("DW3x3C144: NEON copy out called with short slices (bug in dygen)")
+	}
+	dW3x3C144CopyOut(y, out, n)
+}
+
+// dW3x3C144CopyOut copies n output channels from the kernel's rows of 57
+// (channel stride 3192) to y's rows of 56 (assembly, AVX).
+//
+//go:noescape
+func dW3x3C144CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -251,30 +260,24 @@ func dW3x3C144ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func dW3x3C144Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*3306]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*3136:][:3136]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 58; i++ {
-				ry := dW3x3C144RowIdx[ph*58+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*58+i)*57:][:57]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*56:][:56]
-					copy(d[1:57], row)
-					for j := 0; j < 1; j++ {
-						d[j] = dW3x3C144At(row, dW3x3C144ColIdx[j])
-					}
-					for j := 57; j < 57; j++ {
-						d[j] = dW3x3C144At(row, dW3x3C144ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*3306 : c1*3306]
+	s := x[c0*3136 : c1*3136]
+	if len(d) != (c1-c0)*3306 || len(s) != (c1-c0)*3136 {
+		panic("DW3x3C144: NEON pack called with short slices (bug in dygen)")
+	}
+	dW3x3C144PackRows(d, s, c1-c0)
 }
+
+// dW3x3C144PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func dW3x3C144PackRows(dst, x []float32, n int)
 
 // dW3x3C144At is row[c], or 0 for c < 0.
 func dW3x3C144At(row []float32, c int32) float32 {

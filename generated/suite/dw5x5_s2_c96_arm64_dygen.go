@@ -107,9 +107,7 @@ func (l *DW5x5S2C96) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0
 		w, b := fused[c*25:], bias[c:]
 		dW5x5S2C96Conv1x12Checked(out, in, w, b, 2)
 		dW5x5S2C96Conv1x3Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 14; oy++ {
-			*(*[14]float32)(y[(c*14+oy)*14:]) = *(*[14]float32)(out[oy*15:])
-		}
+		dW5x5S2C96CopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -174,16 +172,27 @@ func (l *DW5x5S2C96) asmPart(s *dW5x5S2C96Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 15 to y's rows of 14.
 func (l *DW5x5S2C96) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				*(*[14]float32)(y[(o*14+oy)*14:]) = *(*[14]float32)(out[o*216+oy*15:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := dW5x5S2C96BlockChannels(u0, u1)
+	dW5x5S2C96CopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// dW5x5S2C96CopyOutChecked checks the lengths dW5x5S2C96CopyOut touches for n
+// channels, then calls it.
+func dW5x5S2C96CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("DW5x5S2C96: NEON copy out called with short slices (bug in dygen)")
+	}
+	dW5x5S2C96CopyOut(y, out, n)
+}
+
+// dW5x5S2C96CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14 (assembly, AVX).
+//
+//go:noescape
+func dW5x5S2C96CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=96][blocks of 1][cin=1][kh=5][kw=5][channels of the block],
@@ -251,31 +260,24 @@ func dW5x5S2C96ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func dW5x5S2C96Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*960]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*784:][:784]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := dW5x5S2C96RowIdx[ph*16+i]
-				o := ((ci*2+ph)*32 + i) * 15
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*240:][:15])
-					}
-					continue
-				}
-				row := (*[28]float32)(plane[int(ry)*28:])
-				d0 := (*[15]float32)(dst[o+0:])
-				clear(d0[:1])
-				d1 := (*[15]float32)(dst[o+240:])
-				clear(d1[:1])
-				for j := 0; j < 14; j++ {
-					d0[1+j] = row[0+2*j]
-					d1[1+j] = row[1+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*960 : c1*960]
+	s := x[c0*784 : c1*784]
+	if len(d) != (c1-c0)*960 || len(s) != (c1-c0)*784 {
+		panic("DW5x5S2C96: NEON pack called with short slices (bug in dygen)")
+	}
+	dW5x5S2C96PackRows(d, s, c1-c0)
 }
+
+// dW5x5S2C96PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func dW5x5S2C96PackRows(dst, x []float32, n int)
 
 // dW5x5S2C96At is row[c], or 0 for c < 0.
 func dW5x5S2C96At(row []float32, c int32) float32 {

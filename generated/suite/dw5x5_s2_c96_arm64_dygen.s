@@ -1274,6 +1274,141 @@ block:
 	BNE      block
 	RET
 
+// dW5x5S2C96PackRows packs n input channels into their stride-phase planes (zero padding).
+// func dW5x5S2C96PackRows(dst, x []float32, n int)
+TEXT ·dW5x5S2C96PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $28, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 960(R0)
+	ADD      $988, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $900, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 928(R0)
+	ADD      $1860, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1888, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $60, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $14, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $4, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $964, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    48(R4), (F0, F1)
+	FLDPQ    80(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $28, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $988, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 960(R3)
+	ADD      $60, R3
+	ADD      $224, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $1920, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1948, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2880, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2908, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2820, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $2848, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3780, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3808, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $1980, R0, R3
+	ADD      $112, R1, R4
+	MOVD     $14, R5
+
+rows1:
+	FLDPQ    0(R4), (F0, F1)
+	FLDPQ    32(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $4, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $964, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FLDPQ    48(R4), (F0, F1)
+	FLDPQ    80(R4), (F2, F3)
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	ADD      $28, R3, R14
+	FSTPQ    (F4, F5), 0(R14)
+	ADD      $988, R3, R14
+	FSTPQ    (F6, F7), 0(R14)
+	FMOVS    F31, 0(R3)
+	FMOVS    F31, 960(R3)
+	ADD      $60, R3
+	ADD      $224, R4
+	SUBS     $1, R5, R5
+	BNE      rows1
+	ADD      $3840, R0
+	ADD      $3136, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// dW5x5S2C96CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo.
+// func dW5x5S2C96CopyOut(y, out []float32, n int)
+TEXT ·dW5x5S2C96CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $14, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	FSTPQ    (F0, F1), 0(R4)
+	ADD      $24, R5, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $24, R4, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $60, R5
+	ADD      $56, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $864, R1
+	ADD      $784, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // dW5x5S2C96Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func dW5x5S2C96Sum(x []float32) float32
 TEXT ·dW5x5S2C96Sum(SB), NOSPLIT|NOFRAME, $0-28

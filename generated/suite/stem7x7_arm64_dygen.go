@@ -174,16 +174,27 @@ func (l *Stem7x7) asmPart(s *stem7x7Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 114 to y's rows of 112.
 func (l *Stem7x7) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 112; oy++ {
-				*(*[112]float32)(y[(o*112+oy)*112:]) = *(*[112]float32)(out[o*12768+oy*114:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := stem7x7BlockChannels(u0, u1)
+	stem7x7CopyOutChecked(y[o0*12544:], out[o0*12768:], o1-o0)
 }
+
+// stem7x7CopyOutChecked checks the lengths stem7x7CopyOut touches for n
+// channels, then calls it.
+func stem7x7CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*12544 || len(out) < n*12768 {
+		panic("Stem7x7: NEON copy out called with short slices (bug in dygen)")
+	}
+	stem7x7CopyOut(y, out, n)
+}
+
+// stem7x7CopyOut copies n output channels from the kernel's rows of 114
+// (channel stride 12768) to y's rows of 112 (assembly, AVX).
+//
+//go:noescape
+func stem7x7CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=3][kh=7][kw=7][channels of the block],
@@ -262,32 +273,24 @@ func stem7x7ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func stem7x7Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*52440]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*50176:][:50176]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < 115; i++ {
-				ry := stem7x7RowIdx[ph*115+i]
-				o := ((ci*2+ph)*230 + i) * 114
-				if ry < 0 {
-					for pw := 0; pw < 2; pw++ {
-						clear(dst[o+pw*13110:][:114])
-					}
-					continue
-				}
-				row := (*[224]float32)(plane[int(ry)*224:])
-				d0 := (*[114]float32)(dst[o+0:])
-				clear(d0[:2])
-				d1 := (*[114]float32)(dst[o+13110:])
-				clear(d1[:1])
-				clear(d1[113:])
-				for j := 0; j < 112; j++ {
-					d0[2+j] = row[1+2*j]
-					d1[1+j] = row[0+2*j]
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*52440 : c1*52440]
+	s := x[c0*50176 : c1*50176]
+	if len(d) != (c1-c0)*52440 || len(s) != (c1-c0)*50176 {
+		panic("Stem7x7: NEON pack called with short slices (bug in dygen)")
+	}
+	stem7x7PackRows(d, s, c1-c0)
 }
+
+// stem7x7PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func stem7x7PackRows(dst, x []float32, n int)
 
 // stem7x7At is row[c], or 0 for c < 0.
 func stem7x7At(row []float32, c int32) float32 {

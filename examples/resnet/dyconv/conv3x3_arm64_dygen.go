@@ -156,16 +156,27 @@ func (l *Conv3x3) asmPart(s *conv3x3Scratch, p int) {
 // copyOut copies the output channels of channel blocks [u0, u1) from the
 // kernel's output rows of 33 to y's rows of 32.
 func (l *Conv3x3) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/4, u%4
-		o0 := g*16 + b*4
-		for o := o0; o < min(o0+4, (g+1)*16); o++ {
-			for oy := 0; oy < 32; oy++ {
-				*(*[32]float32)(y[(o*32+oy)*32:]) = *(*[32]float32)(out[o*1056+oy*33:])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3x3BlockChannels(u0, u1)
+	conv3x3CopyOutChecked(y[o0*1024:], out[o0*1056:], o1-o0)
 }
+
+// conv3x3CopyOutChecked checks the lengths conv3x3CopyOut touches for n
+// channels, then calls it.
+func conv3x3CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*1024 || len(out) < n*1056 {
+		panic("Conv3x3: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv3x3CopyOut(y, out, n)
+}
+
+// conv3x3CopyOut copies n output channels from the kernel's rows of 33
+// (channel stride 1056) to y's rows of 32 (assembly, AVX).
+//
+//go:noescape
+func conv3x3CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=16][kh=3][kw=3][channels of the block],
@@ -241,30 +252,24 @@ func conv3x3ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3x3Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*1122]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*1024:][:1024]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 34; i++ {
-				ry := conv3x3RowIdx[ph*34+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*34+i)*33:][:33]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*32:][:32]
-					copy(d[1:33], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv3x3At(row, conv3x3ColIdx[j])
-					}
-					for j := 33; j < 33; j++ {
-						d[j] = conv3x3At(row, conv3x3ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*1122 : c1*1122]
+	s := x[c0*1024 : c1*1024]
+	if len(d) != (c1-c0)*1122 || len(s) != (c1-c0)*1024 {
+		panic("Conv3x3: NEON pack called with short slices (bug in dygen)")
+	}
+	conv3x3PackRows(d, s, c1-c0)
 }
+
+// conv3x3PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv3x3PackRows(dst, x []float32, n int)
 
 // conv3x3At is row[c], or 0 for c < 0.
 func conv3x3At(row []float32, c int32) float32 {

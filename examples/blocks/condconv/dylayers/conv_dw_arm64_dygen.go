@@ -20,11 +20,6 @@ var convDwAsmOK = true
 // run every variant on the same vectors.
 var convDwUseAsm = convDwAsmOK
 
-// convDwEpilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func convDwEpilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)
-}
-
 // convDwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func convDwBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -112,10 +107,7 @@ func (l *ConvDw) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1
 		w, b := fused[c*9:], bias[c:]
 		convDwConv1x12Checked(out, in, w, b, 2)
 		convDwConv1x3Checked(out[192:], in[192:], w, b, 1)
-		for oy := 0; oy < 14; oy++ {
-			o := (c*14 + oy) * 14
-			convDwEpilogue(y[o:][:14], out[oy*15:][:14], nil)
-		}
+		convDwCopyOutChecked(y[c*196:], out, 1)
 	}
 }
 
@@ -181,17 +173,27 @@ func (l *ConvDw) asmPart(s *convDwScratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (silu).
 func (l *ConvDw) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convDwEpilogue(y[i:][:14], out[o*216+oy*15:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convDwBlockChannels(u0, u1)
+	convDwCopyOutChecked(y[o0*196:], out[o0*216:], o1-o0)
 }
+
+// convDwCopyOutChecked checks the lengths convDwCopyOut touches for n
+// channels, then calls it.
+func convDwCopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 {
+		panic("ConvDw: NEON copy out called with short slices (bug in dygen)")
+	}
+	convDwCopyOut(y, out, n)
+}
+
+// convDwCopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convDwCopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=240][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -259,30 +261,24 @@ func convDwChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func convDwPack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*240]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := convDwRowIdx[ph*16+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*16+i)*15:][:15]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[1:15], row)
-					for j := 0; j < 1; j++ {
-						d[j] = convDwAt(row, convDwColIdx[j])
-					}
-					for j := 15; j < 15; j++ {
-						d[j] = convDwAt(row, convDwColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*240 : c1*240]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
+		panic("ConvDw: NEON pack called with short slices (bug in dygen)")
+	}
+	convDwPackRows(d, s, c1-c0)
 }
+
+// convDwPackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func convDwPackRows(dst, x []float32, n int)
 
 // convDwAt is row[c], or 0 for c < 0.
 func convDwAt(row []float32, c int32) float32 {

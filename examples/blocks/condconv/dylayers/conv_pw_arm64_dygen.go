@@ -20,11 +20,6 @@ var convPwAsmOK = true
 // run every variant on the same vectors.
 var convPwUseAsm = convPwAsmOK
 
-// convPwEpilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func convPwEpilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)
-}
-
 // convPwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·60+b is block b of group g), which are contiguous.
 func convPwBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -177,17 +172,27 @@ func (l *ConvPw) asmPart(s *convPwScratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (silu).
 func (l *ConvPw) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/60, u%60
-		o0 := g*240 + b*4
-		for o := o0; o < min(o0+4, (g+1)*240); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convPwEpilogue(y[i:][:14], out[o*200+oy*14:][:14], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convPwBlockChannels(u0, u1)
+	convPwCopyOutChecked(y[o0*196:], out[o0*200:], o1-o0)
 }
+
+// convPwCopyOutChecked checks the lengths convPwCopyOut touches for n
+// channels, then calls it.
+func convPwCopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 {
+		panic("ConvPw: NEON copy out called with short slices (bug in dygen)")
+	}
+	convPwCopyOut(y, out, n)
+}
+
+// convPwCopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (silu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convPwCopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=40][kh=1][kw=1][channels of the block],
@@ -263,30 +268,24 @@ func convPwChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func convPwPack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*196]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := convPwRowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*14:][:14]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[0:14], row)
-					for j := 0; j < 0; j++ {
-						d[j] = convPwAt(row, convPwColIdx[j])
-					}
-					for j := 14; j < 14; j++ {
-						d[j] = convPwAt(row, convPwColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*196 : c1*196]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*196 {
+		panic("ConvPw: NEON pack called with short slices (bug in dygen)")
+	}
+	convPwPackRows(d, s, c1-c0)
 }
+
+// convPwPackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func convPwPackRows(dst, x []float32, n int)
 
 // convPwAt is row[c], or 0 for c < 0.
 func convPwAt(row []float32, c int32) float32 {

@@ -20,12 +20,6 @@ var convPwlAsmOK = true
 // run every variant on the same vectors.
 var convPwlUseAsm = convPwlAsmOK
 
-// convPwlEpilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in Go (NEON has no streaming epilogue kernel).
-func convPwlEpilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActNone, dst, src, res)
-}
-
 // convPwlBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func convPwlBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -196,17 +190,27 @@ func (l *ConvPwl) asmPart(s *convPwlScratch, p int) {
 // kernel's output rows of 14 to y's rows of 14, finishing each output on the
 // way (the residual res added, none).
 func (l *ConvPwl) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/10, u%10
-		o0 := g*40 + b*4
-		for o := o0; o < min(o0+4, (g+1)*40); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				convPwlEpilogue(y[i:][:14], out[o*200+oy*14:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := convPwlBlockChannels(u0, u1)
+	convPwlCopyOutChecked(y[o0*196:], out[o0*200:], res[o0*196:], o1-o0)
 }
+
+// convPwlCopyOutChecked checks the lengths convPwlCopyOut touches for n
+// channels, then calls it.
+func convPwlCopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*200 || len(res) < n*196 {
+		panic("ConvPwl: NEON copy out called with short slices (bug in dygen)")
+	}
+	convPwlCopyOut(y, out, res, n)
+}
+
+// convPwlCopyOut copies n output channels from the kernel's rows of 14
+// (channel stride 200) to y's rows of 14, finishing each output (+ res, laid out as y, none) (assembly, AVX2+FMA).
+//
+//go:noescape
+func convPwlCopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=240][kh=1][kw=1][channels of the block],
@@ -282,30 +286,24 @@ func convPwlChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func convPwlPack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*196]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 14; i++ {
-				ry := convPwlRowIdx[ph*14+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*14+i)*14:][:14]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[0:14], row)
-					for j := 0; j < 0; j++ {
-						d[j] = convPwlAt(row, convPwlColIdx[j])
-					}
-					for j := 14; j < 14; j++ {
-						d[j] = convPwlAt(row, convPwlColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*196 : c1*196]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*196 || len(s) != (c1-c0)*196 {
+		panic("ConvPwl: NEON pack called with short slices (bug in dygen)")
+	}
+	convPwlPackRows(d, s, c1-c0)
 }
+
+// convPwlPackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func convPwlPackRows(dst, x []float32, n int)
 
 // convPwlAt is row[c], or 0 for c < 0.
 func convPwlAt(row []float32, c int32) float32 {

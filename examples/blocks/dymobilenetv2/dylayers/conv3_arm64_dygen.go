@@ -20,11 +20,6 @@ var conv3AsmOK = true
 // run every variant on the same vectors.
 var conv3UseAsm = conv3AsmOK
 
-// conv3Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
-func conv3Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActReLU6, dst, src, res)
-}
-
 // conv3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func conv3BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -112,10 +107,7 @@ func (l *Conv3) channelsAsm(pin, pout, fused, bias, y, res, x []float32, c0, c1 
 		w, b := fused[c*9:], bias[c:]
 		conv3Conv1x12Checked(out, in, w, b, 8)
 		conv3Conv1x6Checked(out[768:], in[768:], w, b, 1)
-		for oy := 0; oy < 28; oy++ {
-			o := (c*28 + oy) * 28
-			conv3Epilogue(y[o:][:28], out[oy*29:][:28], nil)
-		}
+		conv3CopyOutChecked(y[c*784:], out, 1)
 	}
 }
 
@@ -181,17 +173,27 @@ func (l *Conv3) asmPart(s *conv3Scratch, p int) {
 // kernel's output rows of 29 to y's rows of 28, finishing each output on the
 // way (relu6).
 func (l *Conv3) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/1, u%1
-		o0 := g*1 + b*1
-		for o := o0; o < min(o0+1, (g+1)*1); o++ {
-			for oy := 0; oy < 28; oy++ {
-				i := (o*28 + oy) * 28
-				conv3Epilogue(y[i:][:28], out[o*816+oy*29:][:28], nil)
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv3BlockChannels(u0, u1)
+	conv3CopyOutChecked(y[o0*784:], out[o0*816:], o1-o0)
 }
+
+// conv3CopyOutChecked checks the lengths conv3CopyOut touches for n
+// channels, then calls it.
+func conv3CopyOutChecked(y, out []float32, n int) {
+	if n < 1 || len(y) < n*784 || len(out) < n*816 {
+		panic("Conv3: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv3CopyOut(y, out, n)
+}
+
+// conv3CopyOut copies n output channels from the kernel's rows of 29
+// (channel stride 816) to y's rows of 28, finishing each output (relu6) (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv3CopyOut(y, out []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=144][blocks of 1][cin=1][kh=3][kw=3][channels of the block],
@@ -259,30 +261,24 @@ func conv3ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv3Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*870]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*784:][:784]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 30; i++ {
-				ry := conv3RowIdx[ph*30+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*30+i)*29:][:29]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*28:][:28]
-					copy(d[1:29], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv3At(row, conv3ColIdx[j])
-					}
-					for j := 29; j < 29; j++ {
-						d[j] = conv3At(row, conv3ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*870 : c1*870]
+	s := x[c0*784 : c1*784]
+	if len(d) != (c1-c0)*870 || len(s) != (c1-c0)*784 {
+		panic("Conv3: NEON pack called with short slices (bug in dygen)")
+	}
+	conv3PackRows(d, s, c1-c0)
 }
+
+// conv3PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv3PackRows(dst, x []float32, n int)
 
 // conv3At is row[c], or 0 for c < 0.
 func conv3At(row []float32, c int32) float32 {

@@ -604,6 +604,127 @@ block:
 	BNE      block
 	RET
 
+// conv3PackRows packs n input channels into their stride-phase planes (zero padding).
+// func conv3PackRows(dst, x []float32, n int)
+TEXT ·conv3PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	FSTPQ    (F31, F31), 32(R0)
+	FSTPQ    (F31, F31), 64(R0)
+	ADD      $84, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3364, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3396, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3428, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $3448, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $116, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $28, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    32(R4), (F0, F1)
+	ADD      $36, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    64(R4), (F0, F1)
+	ADD      $68, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FLDPQ    80(R4), (F0, F1)
+	ADD      $84, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $116, R3
+	ADD      $112, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $3480, R0
+	ADD      $3136, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// conv3CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (relu6).
+// func conv3CopyOut(y, out []float32, n int)
+TEXT ·conv3CopyOut(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     $28, R7
+
+row:
+	FLDPQ    0(R5), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 0(R4)
+	FLDPQ    32(R5), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 32(R4)
+	FLDPQ    64(R5), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 64(R4)
+	FLDPQ    80(R5), (F0, F1)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f400 // fmin v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	MOVW     $0x40c00000, R12
+	VDUP     R12, V2.S4
+	WORD $0x4ea2f421 // fmin v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 80(R4)
+	ADD      $116, R5
+	ADD      $112, R4
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $3264, R1
+	ADD      $3136, R0
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // conv3Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func conv3Sum(x []float32) float32
 TEXT ·conv3Sum(SB), NOSPLIT|NOFRAME, $0-28

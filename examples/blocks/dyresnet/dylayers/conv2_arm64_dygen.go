@@ -20,12 +20,6 @@ var conv2AsmOK = true
 // run every variant on the same vectors.
 var conv2UseAsm = conv2AsmOK
 
-// conv2Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
-// may be dst itself: in Go (NEON has no streaming epilogue kernel).
-func conv2Epilogue(dst, src, res []float32) {
-	dyrt.EpilogueCopy(dyrt.ActReLU, dst, src, res)
-}
-
 // conv2BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv2BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -163,17 +157,27 @@ func (l *Conv2) asmPart(s *conv2Scratch, p int) {
 // kernel's output rows of 15 to y's rows of 14, finishing each output on the
 // way (the residual res added, relu).
 func (l *Conv2) copyOut(y, out, res []float32, u0, u1 int) {
-	for u := u0; u < u1; u++ {
-		g, b := u/16, u%16
-		o0 := g*64 + b*4
-		for o := o0; o < min(o0+4, (g+1)*64); o++ {
-			for oy := 0; oy < 14; oy++ {
-				i := (o*14 + oy) * 14
-				conv2Epilogue(y[i:][:14], out[o*216+oy*15:][:14], res[i:][:14])
-			}
-		}
+	if u0 >= u1 {
+		return
 	}
+	o0, o1 := conv2BlockChannels(u0, u1)
+	conv2CopyOutChecked(y[o0*196:], out[o0*216:], res[o0*196:], o1-o0)
 }
+
+// conv2CopyOutChecked checks the lengths conv2CopyOut touches for n
+// channels, then calls it.
+func conv2CopyOutChecked(y, out, res []float32, n int) {
+	if n < 1 || len(y) < n*196 || len(out) < n*216 || len(res) < n*196 {
+		panic("Conv2: NEON copy out called with short slices (bug in dygen)")
+	}
+	conv2CopyOut(y, out, res, n)
+}
+
+// conv2CopyOut copies n output channels from the kernel's rows of 15
+// (channel stride 216) to y's rows of 14, finishing each output (+ res, laid out as y, relu) (assembly, AVX2+FMA).
+//
+//go:noescape
+func conv2CopyOut(y, out, res []float32, n int)
 
 // fuseAsm writes Σ_k π[k,o]·weight[k,o] into fused, laid out
 // [groups=1][blocks of 4][cin=64][kh=3][kw=3][channels of the block],
@@ -249,30 +253,24 @@ func conv2ChannelSum(x []float32) float64 {
 // input channels [c0, c1).
 func conv2Pack(dst, x []float32, c0, c1 int) {
 	dst = dst[:c1*240]
-	for ci := c0; ci < c1; ci++ {
-		plane := x[ci*196:][:196]
-		for ph := 0; ph < 1; ph++ {
-			for i := 0; i < 16; i++ {
-				ry := conv2RowIdx[ph*16+i]
-				for pw := 0; pw < 1; pw++ {
-					d := dst[(((ci*1+ph)*1+pw)*16+i)*15:][:15]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := plane[int(ry)*14:][:14]
-					copy(d[1:15], row)
-					for j := 0; j < 1; j++ {
-						d[j] = conv2At(row, conv2ColIdx[j])
-					}
-					for j := 15; j < 15; j++ {
-						d[j] = conv2At(row, conv2ColIdx[j])
-					}
-				}
-			}
-		}
+	if c0 >= c1 {
+		return
 	}
+	// The assembly writes (c1−c0) packed channels and reads as many input
+	// channels: both lengths are checked here by slicing.
+	d := dst[c0*240 : c1*240]
+	s := x[c0*196 : c1*196]
+	if len(d) != (c1-c0)*240 || len(s) != (c1-c0)*196 {
+		panic("Conv2: NEON pack called with short slices (bug in dygen)")
+	}
+	conv2PackRows(d, s, c1-c0)
 }
+
+// conv2PackRows packs n input channels of x into their phase planes in dst
+// (assembly, NEON).
+//
+//go:noescape
+func conv2PackRows(dst, x []float32, n int)
 
 // conv2At is row[c], or 0 for c < 0.
 func conv2At(row []float32, c int32) float32 {

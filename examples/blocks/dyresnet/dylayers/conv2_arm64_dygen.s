@@ -332,6 +332,92 @@ channel:
 	BNE      block
 	RET
 
+// conv2PackRows packs n input channels into their stride-phase planes (zero padding).
+// func conv2PackRows(dst, x []float32, n int)
+TEXT ·conv2PackRows(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     x_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	VEOR     V31.B16, V31.B16, V31.B16
+
+channel:
+	FSTPQ    (F31, F31), 0(R0)
+	ADD      $28, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	ADD      $900, R0, R14
+	FSTPQ    (F31, F31), 0(R14)
+	FSTPQ    (F31, F31), 928(R0)
+	ADD      $60, R0, R3
+	ADD      $0, R1, R4
+	MOVD     $14, R5
+
+rows0:
+	FLDPQ    0(R4), (F0, F1)
+	ADD      $4, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	ADD      $24, R4, R14
+	FLDPQ    0(R14), (F0, F1)
+	ADD      $28, R3, R14
+	FSTPQ    (F0, F1), 0(R14)
+	FMOVS    F31, 0(R3)
+	ADD      $60, R3
+	ADD      $56, R4
+	SUBS     $1, R5, R5
+	BNE      rows0
+	ADD      $960, R0
+	ADD      $784, R1
+	SUBS     $1, R2, R2
+	BNE      channel
+	RET
+
+// conv2CopyOut copies n output channels from the kernel's rows of Wq to rows of Wo, finishing each output (relu).
+// func conv2CopyOut(y, out, res []float32, n int)
+TEXT ·conv2CopyOut(SB), NOSPLIT|NOFRAME, $0-80
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     res_base+48(FP), R2
+	MOVD     n+72(FP), R3
+
+channel:
+	MOVD     R0, R4
+	MOVD     R1, R5
+	MOVD     R2, R6
+	MOVD     $14, R7
+
+row:
+	ADD      $24, R5, R14
+	FLDPQ    0(R14), (F6, F7)
+	ADD      $24, R6, R14
+	FLDPQ    0(R14), (F8, F9)
+	WORD $0x4e28d4c6 // fadd v6.4s, v6.4s, v8.4s
+	WORD $0x4e29d4e7 // fadd v7.4s, v7.4s, v9.4s
+	FLDPQ    0(R5), (F0, F1)
+	FLDPQ    0(R6), (F8, F9)
+	WORD $0x4e28d400 // fadd v0.4s, v0.4s, v8.4s
+	WORD $0x4e29d421 // fadd v1.4s, v1.4s, v9.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f421 // fmax v1.4s, v1.4s, v2.4s
+	FSTPQ    (F0, F1), 0(R4)
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f4c6 // fmax v6.4s, v6.4s, v2.4s
+	VEOR     V2.B16, V2.B16, V2.B16
+	WORD $0x4e22f4e7 // fmax v7.4s, v7.4s, v2.4s
+	ADD      $24, R4, R14
+	FSTPQ    (F6, F7), 0(R14)
+	ADD      $60, R5
+	ADD      $56, R4
+	ADD      $56, R6
+	SUBS     $1, R7, R7
+	BNE      row
+	ADD      $864, R1
+	ADD      $784, R0
+	ADD      $784, R2
+	SUBS     $1, R3, R3
+	BNE      channel
+	RET
+
 // conv2Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func conv2Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·conv2Fuse4(SB), NOSPLIT|NOFRAME, $0-80
