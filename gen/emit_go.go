@@ -357,26 +357,49 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 			inner = append(inner, id(wname(j, t)).Op(":=").Id("wt").Index(t.wIndex.plus(num(j)).code()))
 		}
 	}
-	// Interior: every tap in range, no checks.
+	// Interior: every tap in range, no checks. With a kernel row of several
+	// taps unrolled, one slice holds the taps' inputs and one the m output
+	// rows (each read at a constant offset): with a slice per tap and per
+	// row, Go's register allocator ran out of general registers and kept
+	// the loop counter on the stack, a store and a load on every
+	// iteration's critical path (3x3 64 @56 in pure Go: 3.8–4.4 → 5.1–6.4
+	// GFLOP/s on one core). A single tap (1x1) keeps a slice per row, which
+	// measured slightly faster there.
 	interior := []jen.Code{}
-	for ti, t := range taps {
-		start := sym(p.SW, "oxLo").plus(t.off, num(-p.PadL))
-		n := id("n") // the span of n outputs: (n-1)·SW+1 inputs
-		if p.SW != 1 {
-			n = jen.Parens(id("n").Op("-").Lit(1)).Op("*").Lit(p.SW).Op("+").Lit(1)
+	xi := sym(p.SW, "i")
+	var load func(ti int) jen.Code // tap ti's input at output i
+	var dst func(j int) jen.Code   // output row j at i
+	if pl.UnrollKW && len(taps) > 1 {
+		first, last := taps[0].off, taps[len(taps)-1].off
+		span := sym(p.SW, "n").plus(num(1-p.SW), last.plus(first.times(-1)))
+		interior = append(interior, id("r").Op(":=").Add(window("row", sym(p.SW, "oxLo").plus(first, num(-p.PadL)), span.code())))
+		ybase, yoff, ystride := "y", sym(1, "oy", "wo"), sym(1, "ho", "wo")
+		if pl.Residual {
+			ybase, yoff, ystride = "acc", num(0), sym(1, "wo")
 		}
-		interior = append(interior, id(indexed("r", ti)).Op(":=").Add(window("row", start, n)))
-	}
-	for j := 0; j < m; j++ {
-		interior = append(interior, id(indexed("yy", j)).Op(":=").Add(window(indexed("y", j), sym(1, "oxLo"), id("n"))))
+		interior = append(interior, id("yy").Op(":=").Add(window(ybase, yoff.plus(sym(1, "oxLo")), ystride.times(m-1).plus(sym(1, "n")).code())))
+		load = func(ti int) jen.Code {
+			return id("r").Index(xi.plus(taps[ti].off, first.times(-1)).code())
+		}
+		dst = func(j int) jen.Code { return id("yy").Index(ystride.times(j).plus(sym(1, "i")).code()) }
+	} else {
+		for ti, t := range taps {
+			start := sym(p.SW, "oxLo").plus(t.off, num(-p.PadL))
+			n := id("n") // the span of n outputs: (n-1)·SW+1 inputs
+			if p.SW != 1 {
+				n = jen.Parens(id("n").Op("-").Lit(1)).Op("*").Lit(p.SW).Op("+").Lit(1)
+			}
+			interior = append(interior, id(indexed("r", ti)).Op(":=").Add(window("row", start, n)))
+		}
+		for j := 0; j < m; j++ {
+			interior = append(interior, id(indexed("yy", j)).Op(":=").Add(window(indexed("y", j), sym(1, "oxLo"), id("n"))))
+		}
+		load = func(ti int) jen.Code { return id(indexed("r", ti)).Index(xi.code()) }
+		dst = func(j int) jen.Code { return id(indexed("yy", j)).Index(id("i")) }
 	}
 	loop := []jen.Code{}
-	xi := id("i")
-	if p.SW != 1 {
-		xi = id("i").Op("*").Lit(p.SW)
-	}
 	for ti := range taps {
-		loop = append(loop, id(indexed("a", ti)).Op(":=").Id(indexed("r", ti)).Index(xi.Clone()))
+		loop = append(loop, id(indexed("a", ti)).Op(":=").Add(load(ti)))
 	}
 	for j := 0; j < m; j++ {
 		sum := jen.Null()
@@ -386,7 +409,7 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 			}
 			sum.Id(wname(j, t)).Op("*").Id(indexed("a", ti))
 		}
-		loop = append(loop, id(indexed("yy", j)).Index(id("i")).Op("+=").Add(sum))
+		loop = append(loop, jen.Add(dst(j)).Op("+=").Add(sum))
 	}
 	interior = append(interior, forUp("i", jen.Lit(0), id("n"), loop...))
 	// A fixed layer's interior and borders are known: emit only the parts

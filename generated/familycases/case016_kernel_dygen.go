@@ -79,15 +79,13 @@ func (l *Case016) convBlock1(y, x, wb, bias, res, acc []float32) {
 				w0_2 := wt[2]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2:][:(n-1)*2+1]
-					r1 := row[oxLo*2+1:][:(n-1)*2+1]
-					r2 := row[oxLo*2+2:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo*2:][:n*2+1]
+					yy := acc[oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						a1 := r1[i*2]
-						a2 := r2[i*2]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						a0 := r[i*2]
+						a1 := r[i*2+1]
+						a2 := r[i*2+2]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 					}
 				}
 			}

@@ -82,21 +82,16 @@ func (l *Case025) convBlock2(y, x, wb, bias []float32) {
 				w1_4 := wt[9]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2-4:][:(n-1)*2+1]
-					r1 := row[oxLo*2-2:][:(n-1)*2+1]
-					r2 := row[oxLo*2:][:(n-1)*2+1]
-					r3 := row[oxLo*2+2:][:(n-1)*2+1]
-					r4 := row[oxLo*2+4:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
+					r := row[oxLo*2-4:][:n*2+7]
+					yy := y[oy*wo+oxLo:][:ho*wo+n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						a1 := r1[i*2]
-						a2 := r2[i*2]
-						a3 := r3[i*2]
-						a4 := r4[i*2]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+						a0 := r[i*2]
+						a1 := r[i*2+2]
+						a2 := r[i*2+4]
+						a3 := r[i*2+6]
+						a4 := r[i*2+8]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
 					}
 				}
 				for ox := 0; ox < wo; ox++ {

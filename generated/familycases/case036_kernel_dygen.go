@@ -84,21 +84,16 @@ func (l *Case036) convBlock2(y, x, wb, bias []float32) {
 				w1_4 := wt[9]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					r1 := row[oxLo+2:][:n]
-					r2 := row[oxLo+4:][:n]
-					r3 := row[oxLo+6:][:n]
-					r4 := row[oxLo+8:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
+					r := row[oxLo:][:n+8]
+					yy := y[oy*wo+oxLo:][:ho*wo+n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						a3 := r3[i]
-						a4 := r4[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+						a0 := r[i]
+						a1 := r[i+2]
+						a2 := r[i+4]
+						a3 := r[i+6]
+						a4 := r[i+8]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
 					}
 				}
 			}
@@ -135,19 +130,15 @@ func (l *Case036) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					r1 := row[oxLo+2:][:n]
-					r2 := row[oxLo+4:][:n]
-					r3 := row[oxLo+6:][:n]
-					r4 := row[oxLo+8:][:n]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo:][:n+8]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						a3 := r3[i]
-						a4 := r4[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						a0 := r[i]
+						a1 := r[i+2]
+						a2 := r[i+4]
+						a3 := r[i+6]
+						a4 := r[i+8]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
 					}
 				}
 			}

@@ -69,15 +69,13 @@ func (l *Case004) convBlock1(y, x, wb, bias []float32) {
 				w0_2 := wt[2]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo-1:][:n]
-					r1 := row[oxLo:][:n]
-					r2 := row[oxLo+1:][:n]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo-1:][:n+2]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						a0 := r[i]
+						a1 := r[i+1]
+						a2 := r[i+2]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 					}
 				}
 				for ox := 0; ox < wo; ox++ {

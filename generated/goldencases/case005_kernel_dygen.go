@@ -77,19 +77,15 @@ func (l *Case005) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[4]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2-2:][:(n-1)*2+1]
-					r1 := row[oxLo*2-1:][:(n-1)*2+1]
-					r2 := row[oxLo*2:][:(n-1)*2+1]
-					r3 := row[oxLo*2+1:][:(n-1)*2+1]
-					r4 := row[oxLo*2+2:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo*2-2:][:n*2+3]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						a1 := r1[i*2]
-						a2 := r2[i*2]
-						a3 := r3[i*2]
-						a4 := r4[i*2]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						a0 := r[i*2]
+						a1 := r[i*2+1]
+						a2 := r[i*2+2]
+						a3 := r[i*2+3]
+						a4 := r[i*2+4]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
 					}
 				}
 				for ox := 0; ox < wo; ox++ {

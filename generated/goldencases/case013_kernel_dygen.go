@@ -73,19 +73,15 @@ func (l *Case013) convBlock1(y, x, wb, bias []float32) {
 				w0_4 := wt[4]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo-2:][:n]
-					r1 := row[oxLo-1:][:n]
-					r2 := row[oxLo:][:n]
-					r3 := row[oxLo+1:][:n]
-					r4 := row[oxLo+2:][:n]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo-2:][:n+4]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						a3 := r3[i]
-						a4 := r4[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						a0 := r[i]
+						a1 := r[i+1]
+						a2 := r[i+2]
+						a3 := r[i+3]
+						a4 := r[i+4]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
 					}
 				}
 				for ox := 0; ox < wo; ox++ {

@@ -71,23 +71,17 @@ func (l *Case034) convBlock1(y, x, wb, bias []float32) {
 				w0_6 := wt[6]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					r1 := row[oxLo+1:][:n]
-					r2 := row[oxLo+2:][:n]
-					r3 := row[oxLo+3:][:n]
-					r4 := row[oxLo+4:][:n]
-					r5 := row[oxLo+5:][:n]
-					r6 := row[oxLo+6:][:n]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo:][:n+6]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						a3 := r3[i]
-						a4 := r4[i]
-						a5 := r5[i]
-						a6 := r6[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
+						a0 := r[i]
+						a1 := r[i+1]
+						a2 := r[i+2]
+						a3 := r[i+3]
+						a4 := r[i+4]
+						a5 := r[i+5]
+						a6 := r[i+6]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
 					}
 				}
 			}

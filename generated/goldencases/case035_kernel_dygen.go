@@ -69,23 +69,17 @@ func (l *Case035) convBlock1(y, x, wb, bias []float32) {
 				w0_6 := wt[6]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2:][:(n-1)*2+1]
-					r1 := row[oxLo*2+1:][:(n-1)*2+1]
-					r2 := row[oxLo*2+2:][:(n-1)*2+1]
-					r3 := row[oxLo*2+3:][:(n-1)*2+1]
-					r4 := row[oxLo*2+4:][:(n-1)*2+1]
-					r5 := row[oxLo*2+5:][:(n-1)*2+1]
-					r6 := row[oxLo*2+6:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
+					r := row[oxLo*2:][:n*2+5]
+					yy := y[oy*wo+oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						a1 := r1[i*2]
-						a2 := r2[i*2]
-						a3 := r3[i*2]
-						a4 := r4[i*2]
-						a5 := r5[i*2]
-						a6 := r6[i*2]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
+						a0 := r[i*2]
+						a1 := r[i*2+1]
+						a2 := r[i*2+2]
+						a3 := r[i*2+3]
+						a4 := r[i*2+4]
+						a5 := r[i*2+5]
+						a6 := r[i*2+6]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
 					}
 				}
 			}

@@ -91,19 +91,15 @@ func (l *Conv3x3C128) convBlock3(y, x, wb, bias []float32) {
 				w2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo-1:][:n]
-					r1 := row[oxLo:][:n]
-					r2 := row[oxLo+1:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
+					r := row[oxLo-1:][:n+2]
+					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy2[i] += w2_0*a0 + w2_1*a1 + w2_2*a2
+						a0 := r[i]
+						a1 := r[i+1]
+						a2 := r[i+2]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
 					}
 				}
 				for ox := 0; ox < wo; ox++ {
@@ -173,17 +169,14 @@ func (l *Conv3x3C128) convBlock2(y, x, wb, bias []float32) {
 				w1_2 := wt[7]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo-1:][:n]
-					r1 := row[oxLo:][:n]
-					r2 := row[oxLo+1:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
+					r := row[oxLo-1:][:n+2]
+					yy := y[oy*wo+oxLo:][:ho*wo+n]
 					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						a1 := r1[i]
-						a2 := r2[i]
-						yy0[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy1[i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+						a0 := r[i]
+						a1 := r[i+1]
+						a2 := r[i+2]
+						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 					}
 				}
 				for ox := 0; ox < wo; ox++ {
