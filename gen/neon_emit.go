@@ -28,6 +28,9 @@ func neonFiles(pkg string, d layerData) ([]OutputFile, error) {
 		for _, k := range pl.RT.Kernels {
 			emitNEONRT(f, pl, k)
 		}
+		if pl.RT.CopyName != "" {
+			emitNEONCopyRT(f, pl, pl.RT.CopyName)
+		}
 	} else {
 		for _, k := range pl.Asm.Kernels {
 			emitNEONConv(f, pl, k)
@@ -880,5 +883,138 @@ func emitNEONPack(f *a64.File, pl *Plan) {
 	neonAdd(fn, 4*pl.H*pl.W, x, x)
 	fn.SUBSImm(1, n, n)
 	fn.BNE("channel")
+	fn.RET()
+}
+
+// emitNEONCopyRT emits a run-time-size layer's copy out: n channels of ho
+// rows of wo floats from the kernels' rows of wq (channel stride ops) to
+// y's rows of wo, finishing each output (residual, activation) as the AVX2
+// copy does: rows of 8 or more 8 floats at a time, the last 8 overlapping
+// (with a residual, loaded and summed before the row's first store), and
+// shorter rows one float at a time.
+//
+//	R0 y, R1 out, R2 res, R3 channels left, R4 out row, R5 rows left, R6
+//	groups of 8 left, R7 wo, R8 4·wq, R9 4·ops, R10 the byte (or float)
+//	offset in the row, R11 an address, R13 4·wo; V0–V1 the data, V2–V5 the
+//	epilogue's scratch, V6–V7 the last 8, V8–V9 residuals.
+func emitNEONCopyRT(f *a64.File, pl *Plan, name string) {
+	residual := pl.Epi && pl.Residual
+	sig := "func(y, out []float32, n, ho, wo, wq, ops int)"
+	if residual {
+		sig = "func(y, out, res []float32, n, ho, wo, wq, ops int)"
+	}
+	doc := name + " copies n output channels from the kernels' rows of wq floats to rows of wo."
+	if pl.Epi {
+		doc = fmt.Sprintf("%s copies n output channels from the kernels' rows of wq floats to rows of wo, finishing each output (%s).", name, pl.P.Activation)
+	}
+	fn := f.Func(name, sig, doc)
+	R := a64.R
+	// R12 is the epilogue's constant register (neonConst).
+	y, out, res, n, orow, rows, vecs, wo, wqb, opsb, t, at, wob := R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7), R(8), R(9), R(10), R(11), R(13)
+	v := neonVec
+	fn.LoadBase("y", y)
+	fn.LoadBase("out", out)
+	if residual {
+		fn.LoadBase("res", res)
+	}
+	fn.LoadInt("n", n)
+	fn.LoadInt("wo", wo)
+	fn.LSLImm(2, wo, wob)
+	fn.LoadInt("wq", wqb)
+	fn.LSLImm(2, wqb, wqb)
+	fn.LoadInt("ops", opsb)
+	fn.LSLImm(2, opsb, opsb)
+	scratch := []a64.V{v(2), v(3), v(4), v(5)}
+	finish := func(regs ...a64.V) {
+		if pl.Epi {
+			for _, r := range regs {
+				neonActivate(fn, pl.P.Activation, r, scratch)
+			}
+		}
+	}
+	// load8 puts out (+ res) at byte offset off of the row, off in t minus
+	// back, into a, b.
+	load8 := func(a, b a64.V, back int) {
+		fn.ADDReg(orow, t, at)
+		if back > 0 {
+			fn.SUBImm(back, at, at)
+		}
+		fn.VLD1(at, a, 2)
+		if residual {
+			fn.ADDReg(res, t, at)
+			if back > 0 {
+				fn.SUBImm(back, at, at)
+			}
+			fn.VLD1(at, v(8), 2)
+			fn.FADD(a, v(8), a)
+			fn.FADD(b, v(9), b)
+		}
+	}
+	store8 := func(a a64.V, back int) {
+		fn.ADDReg(y, t, at)
+		if back > 0 {
+			fn.SUBImm(back, at, at)
+		}
+		fn.VST1(a, 2, at)
+	}
+	fn.CBZ(n, "done")
+	fn.Label("channel")
+	fn.MOVD(out, orow)
+	fn.LoadInt("ho", rows)
+	fn.Label("row")
+	fn.CMPImm(8, wo)
+	fn.BLT("short")
+	fn.MOVD(wob, t) // the last 8 floats end at 4·wo
+	if residual {
+		load8(v(6), v(7), 32)
+	}
+	fn.LSRImm(3, wo, vecs)
+	fn.MOVDImm(0, t)
+	fn.Label("vec")
+	load8(v(0), v(1), 0)
+	finish(v(0), v(1))
+	store8(v(0), 0)
+	fn.ADDImm(32, t, t)
+	fn.SUBSImm(1, vecs, vecs)
+	fn.BNE("vec")
+	// The last 8 floats of the row (overlapping, or the same again).
+	fn.MOVD(wob, t)
+	if !residual {
+		load8(v(6), v(7), 32)
+	}
+	finish(v(6), v(7))
+	store8(v(6), 32)
+	fn.B("rowdone")
+	fn.Label("short")
+	fn.MOVDImm(0, t)
+	fn.Label("scalar")
+	fn.LSLImm(2, t, at)
+	fn.ADDReg(orow, at, at)
+	fn.LDRS(0, at, v(0))
+	if residual {
+		fn.LSLImm(2, t, at)
+		fn.ADDReg(res, at, at)
+		fn.LDRS(0, at, v(8))
+		fn.FADD(v(0), v(8), v(0))
+	}
+	finish(v(0))
+	fn.LSLImm(2, t, at)
+	fn.ADDReg(y, at, at)
+	fn.STRS(v(0), 0, at)
+	fn.ADDImm(1, t, t)
+	fn.CMPReg(t, wo)
+	fn.BLT("scalar")
+	fn.Label("rowdone")
+	fn.ADDReg(y, wob, y)
+	if residual {
+		fn.ADDReg(res, wob, res)
+	}
+	fn.ADDReg(orow, wqb, orow)
+	fn.SUBSImm(1, rows, rows)
+	fn.BNE("row")
+	fn.ADDReg(out, opsb, out)
+	fn.SUBSImm(1, n, n)
+	fn.BNE("channel")
+	fn.Label("done")
 	fn.RET()
 }

@@ -494,3 +494,26 @@ layers:
 	}
 	testSpecModule(t, dir, parsed)
 }
+
+// TestRuntimeEpilogue runs run-time-size layers with an epilogue through
+// their generated tests: their copy out finishes the outputs (every
+// activation, with and without a residual) over rows shorter than 8, of 8
+// and longer ones whose last 8 floats overlap (the sizes testShapes picks).
+func TestRuntimeEpilogue(t *testing.T) {
+	const spec = `package: rtepi
+layers:
+  - {name: SiLURes, in_channels: 4, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2, activation: silu, residual: true}
+  - {name: ReLU6, in_channels: 3, out_channels: 5, kernel_size: 5, num_experts: 2, activation: relu6}
+  - {name: SigmoidRes, in_channels: 6, out_channels: 8, kernel_size: 1, num_experts: 3, activation: sigmoid, residual: true}
+  - {name: Hardswish, in_channels: 4, out_channels: 6, kernel_size: 3, stride: 2, padding: 1, num_experts: 2, activation: hardswish}
+  - {name: ReLURes, in_channels: 5, out_channels: 5, kernel_size: 3, padding: 1, groups: 5, num_experts: 2, activation: relu, residual: true}
+`
+	dir, parsed, plans := planSpec(t, "rtepi", spec)
+	for _, pl := range plans {
+		if pl.RT == nil || !pl.Epi {
+			t.Fatalf("layer %s: not a run-time-size layer with an epilogue", pl.Name)
+		}
+		t.Logf("layer %s: test sizes %v", pl.Name, pl.TestSizes)
+	}
+	testSpecModule(t, dir, parsed)
+}

@@ -283,7 +283,18 @@ func (fn *Func) SUBSImm(c int, s, d Reg) {
 	fn.add("SUBS", fmt.Sprintf("$%d, %s, %s", c, s, d), "")
 }
 
-// CMPImm compares r with c.
+// SUBImm sets d = s − c (0 ≤ c < 4096).
+func (fn *Func) SUBImm(c int, s, d Reg) {
+	if c < 0 || c >= 1<<12 {
+		fn.fail("SUB immediate %d out of [0, 4096)", c)
+	}
+	fn.add("SUB", fmt.Sprintf("$%d, %s, %s", c, s, d), "")
+}
+
+// CMPReg compares a with b: a following BLT branches when a < b (signed).
+func (fn *Func) CMPReg(a, b Reg) { fn.add("CMP", fmt.Sprintf("%s, %s", b, a), "") }
+
+// CMPImm compares r with c: a following BLT branches when r < c.
 func (fn *Func) CMPImm(c int, r Reg) {
 	if c < 0 || c >= 1<<12 {
 		fn.fail("CMP immediate %d out of [0, 4096)", c)
@@ -321,6 +332,12 @@ func (fn *Func) BNE(l string) { fn.refs[l] = true; fn.add("BNE", l, "") }
 
 // BEQ branches to l when it was zero.
 func (fn *Func) BEQ(l string) { fn.refs[l] = true; fn.add("BEQ", l, "") }
+
+// BLT branches to l when the last comparison found less than (signed).
+func (fn *Func) BLT(l string) { fn.refs[l] = true; fn.add("BLT", l, "") }
+
+// B branches to l.
+func (fn *Func) B(l string) { fn.refs[l] = true; fn.add("B", l, "") }
 
 // CBZ branches to l when r is zero.
 func (fn *Func) CBZ(r Reg, l string) {

@@ -317,14 +317,15 @@ func (l *Depthwise3x3) convRT(a *depthwise3x3Asm, in, fused, bias []float32, f0 
 	if len(y) < o1*a.ho*a.wo || len(a.out) < (o1-1)*a.ops+(a.ho-1)*a.wq+a.wo || a.wo > a.wq {
 		panic("Depthwise3x3: NEON copy out called with short slices (bug in dygen)")
 	}
-	// The copy out in Go (NEON has no copy-out kernel).
-	for o := o0; o < o1; o++ {
-		for oy := 0; oy < a.ho; oy++ {
-			i := (o*a.ho + oy) * a.wo
-			copy(y[i:][:a.wo], a.out[o*a.ops+oy*a.wq:][:a.wo])
-		}
-	}
+	depthwise3x3CopyRT(y[o0*a.ho*a.wo:], a.out[o0*a.ops:], o1-o0, a.ho, a.wo, a.wq, a.ops)
 }
+
+// depthwise3x3CopyRT copies n channels of ho rows of wo floats from out's rows of wq
+// floats (channel stride ops) to y's rows of wo (assembly, NEON; convRT
+// checks the lengths).
+//
+//go:noescape
+func depthwise3x3CopyRT(y, out []float32, n, ho, wo, wq, ops int)
 
 // blocksRT runs the micro-kernels of the channel blocks [u0, u1) over nb
 // pixel blocks: their input from in, whose channels are ps floats apart,

@@ -403,6 +403,74 @@ block:
 	BNE      block
 	RET
 
+// depthwise3x3CopyRT copies n output channels from the kernels' rows of wq floats to rows of wo.
+// func depthwise3x3CopyRT(y, out []float32, n, ho, wo, wq, ops int)
+TEXT ·depthwise3x3CopyRT(SB), NOSPLIT|NOFRAME, $0-88
+	MOVD     y_base+0(FP), R0
+	MOVD     out_base+24(FP), R1
+	MOVD     n+48(FP), R3
+	MOVD     wo+64(FP), R7
+	LSL      $2, R7, R13
+	MOVD     wq+72(FP), R8
+	LSL      $2, R8, R8
+	MOVD     ops+80(FP), R9
+	LSL      $2, R9, R9
+	CBZ      R3, done
+
+channel:
+	MOVD     R1, R4
+	MOVD     ho+56(FP), R5
+
+row:
+	CMP      $8, R7
+	BLT      short
+	MOVD     R13, R10
+	LSR      $3, R7, R6
+	MOVD     $0, R10
+
+vec:
+	ADD      R4, R10, R11
+	VLD1     (R11), [V0.S4, V1.S4]
+	ADD      R0, R10, R11
+	VST1     [V0.S4, V1.S4], (R11)
+	ADD      $32, R10
+	SUBS     $1, R6, R6
+	BNE      vec
+	MOVD     R13, R10
+	ADD      R4, R10, R11
+	SUB      $32, R11, R11
+	VLD1     (R11), [V6.S4, V7.S4]
+	ADD      R0, R10, R11
+	SUB      $32, R11, R11
+	VST1     [V6.S4, V7.S4], (R11)
+	B        rowdone
+
+short:
+	MOVD     $0, R10
+
+scalar:
+	LSL      $2, R10, R11
+	ADD      R4, R11, R11
+	FMOVS    0(R11), F0
+	LSL      $2, R10, R11
+	ADD      R0, R11, R11
+	FMOVS    F0, 0(R11)
+	ADD      $1, R10
+	CMP      R7, R10
+	BLT      scalar
+
+rowdone:
+	ADD      R0, R13, R0
+	ADD      R4, R8, R4
+	SUBS     $1, R5, R5
+	BNE      row
+	ADD      R1, R9, R1
+	SUBS     $1, R3, R3
+	BNE      channel
+
+done:
+	RET
+
 // depthwise3x3Sum returns the sum of x[:len(x)&^31] (float32 partial sums).
 // func depthwise3x3Sum(x []float32) float32
 TEXT ·depthwise3x3Sum(SB), NOSPLIT|NOFRAME, $0-28
