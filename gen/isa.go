@@ -40,9 +40,10 @@ type VecISA struct {
 	Pack, Copy, EpiStream bool
 	// CopyNT: a copy out with non-temporal stores (fixed sizes).
 	CopyNT bool
-	// RTPack, RTCopy: the run-time sizes' pack (and column gather) and
-	// copy out.
-	RTPack, RTCopy bool
+	// RTPack, RTCopy: the run-time sizes' pack (one call over every
+	// channel, zero padding) and copy out; RTGather: the column gather of
+	// the Go pack of stride-2 layers (where there is no RTPack).
+	RTPack, RTCopy, RTGather bool
 }
 
 // ISAs are the vector targets of the fixed-size backend, in the order the
@@ -56,7 +57,7 @@ var ISAAVX2 = &VecISA{
 	CPUCheck: "cpu.X86.HasAVX2 && cpu.X86.HasFMA", CPUImport: true,
 	Lanes: 8, VecRegs: 16, RegsPerVector: 1,
 	MemFMA: true,
-	Pack:   true, Copy: true, EpiStream: true, CopyNT: true, RTPack: true, RTCopy: true,
+	Pack:   true, Copy: true, EpiStream: true, CopyNT: true, RTPack: true, RTCopy: true, RTGather: true,
 }
 
 // ISANEON is arm64's ASIMD row: 32 registers of 4 floats, FMA by element
@@ -68,7 +69,7 @@ var ISANEON = &VecISA{
 	CPUCheck: "true",
 	Lanes:    4, VecRegs: 32, RegsPerVector: 2,
 	ElemFMA: true,
-	Pack:    true, Copy: true, RTCopy: true,
+	Pack:    true, Copy: true, RTCopy: true, RTGather: true,
 }
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
@@ -116,8 +117,14 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 	if pl.RT != nil {
 		r := *pl.RT
 		r.Kernels = append([]AsmKernel(nil), pl.RT.Kernels...)
-		if !isa.RTPack {
-			r.PackName, r.PackGeomLen, r.GatherName = "", 0, ""
+		if !isa.RTPack && r.PackName != "" {
+			r.PackName, r.PackGeomLen = "", 0
+			if pl.P.SW == 2 && !r.DirectIn {
+				r.GatherName = lowerFirst(pl.Name) + "Gather2"
+			}
+		}
+		if !isa.RTGather {
+			r.GatherName = ""
 		}
 		if !isa.RTCopy {
 			r.CopyName = ""

@@ -31,6 +31,9 @@ func neonFiles(pkg string, d layerData) ([]OutputFile, error) {
 		if pl.RT.CopyName != "" {
 			emitNEONCopyRT(f, pl, pl.RT.CopyName)
 		}
+		if pl.RT.GatherName != "" {
+			emitNEONGather2(f, pl.RT.GatherName)
+		}
 	} else {
 		for _, k := range pl.Asm.Kernels {
 			emitNEONConv(f, pl, k)
@@ -1016,5 +1019,27 @@ func emitNEONCopyRT(f *a64.File, pl *Plan, name string) {
 	fn.SUBSImm(1, n, n)
 	fn.BNE("channel")
 	fn.Label("done")
+	fn.RET()
+}
+
+// emitNEONGather2 emits the Go pack's gather for a column stride of 2:
+// dst[j] = src[2j] for j < n, n a positive multiple of 8, reading src[:2n]
+// 16 floats at a time (UZP1 keeps the even lanes of each register pair).
+//
+//	R0 dst, R1 src, R2 groups of 8 left; V0–V3 the input, V4–V5 the result.
+func emitNEONGather2(f *a64.File, name string) {
+	fn := f.Func(name, "func(dst, src []float32, n int)", name+" writes src[2j] into dst[j] for j < n (n a positive multiple of 8).")
+	dst, src, n := a64.R(0), a64.R(1), a64.R(2)
+	fn.LoadBase("dst", dst)
+	fn.LoadBase("src", src)
+	fn.LoadInt("n", n)
+	fn.LSRImm(3, n, n)
+	fn.Label("loop")
+	fn.VLD1P(src, neonVec(0), 4)
+	fn.VUZP1S4(neonVec(0), neonVec(1), neonVec(4))
+	fn.VUZP1S4(neonVec(2), neonVec(3), neonVec(5))
+	fn.VST1P(neonVec(4), 2, dst)
+	fn.SUBSImm(1, n, n)
+	fn.BNE("loop")
 	fn.RET()
 }

@@ -286,6 +286,12 @@ func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
 						d[j] = project1x1At(row, ci[j])
 					}
 					dd, src := d[r.j0:r.j0+r.n], row[r.c0:]
+					// The run's first floats 8 at a time in assembly, as
+					// far as their 16-float reads stay inside the row.
+					if n8 := min(len(dd), len(src)/2) &^ 7; n8 > 0 {
+						project1x1Gather2(dd[:n8], src[:2*n8], n8)
+						dd, src = dd[n8:], src[2*n8:]
+					}
 					for j, k := 0, 0; j < len(dd) && k < len(src); j, k = j+1, k+2 {
 						dd[j] = src[k]
 					}
@@ -305,6 +311,12 @@ func project1x1At(row []float32, c int32) float32 {
 	}
 	return row[c]
 }
+
+// project1x1Gather2 writes src[2j] into dst[j] for j < n, n a positive multiple
+// of 8 (assembly, NEON; packRT slices dst to n and src to 2n floats).
+//
+//go:noescape
+func project1x1Gather2(dst, src []float32, n int)
 
 // convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those

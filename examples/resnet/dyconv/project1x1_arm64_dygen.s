@@ -175,6 +175,23 @@ rowdone:
 done:
 	RET
 
+// project1x1Gather2 writes src[2j] into dst[j] for j < n (n a positive multiple of 8).
+// func project1x1Gather2(dst, src []float32, n int)
+TEXT ·project1x1Gather2(SB), NOSPLIT|NOFRAME, $0-56
+	MOVD     dst_base+0(FP), R0
+	MOVD     src_base+24(FP), R1
+	MOVD     n+48(FP), R2
+	LSR      $3, R2, R2
+
+loop:
+	VLD1.P   64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VST1.P   [V4.S4, V5.S4], 32(R0)
+	SUBS     $1, R2, R2
+	BNE      loop
+	RET
+
 // project1x1Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
 // func project1x1Fuse4(dst, w, pi []float32, n8 int)
 TEXT ·project1x1Fuse4(SB), NOSPLIT|NOFRAME, $0-80
