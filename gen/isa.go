@@ -69,7 +69,7 @@ var ISANEON = &VecISA{
 	CPUCheck: "true",
 	Lanes:    4, VecRegs: 32, RegsPerVector: 2,
 	ElemFMA: true,
-	Pack:    true, Copy: true, RTCopy: true, RTGather: true,
+	Pack:    true, Copy: true, RTPack: true, RTCopy: true, RTGather: true,
 }
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA

@@ -34,6 +34,9 @@ func neonFiles(pkg string, d layerData) ([]OutputFile, error) {
 		if pl.RT.GatherName != "" {
 			emitNEONGather2(f, pl.RT.GatherName)
 		}
+		if pl.RT.PackName != "" && !pl.RT.DirectIn {
+			emitNEONPackRT(f, pl)
+		}
 	} else {
 		for _, k := range pl.Asm.Kernels {
 			emitNEONConv(f, pl, k)
@@ -1041,5 +1044,229 @@ func emitNEONGather2(f *a64.File, name string) {
 	fn.VST1P(neonVec(4), 2, dst)
 	fn.SUBSImm(1, n, n)
 	fn.BNE("loop")
+	fn.RET()
+}
+
+// emitNEONPackRT emits the run-time-size pack (RTPlan.PackName): the phase
+// planes of n zero-padded input channels from the geometry table g that the
+// generated setSize computes per input size (the pg* entries), as the AVX2
+// kernel does: per packed row, zeros, the run of input columns c0, c0+SW, …
+// 8 floats at a time (stride 2: 16 read, UZP1 keeps the even ones), the
+// run's overlapping last 8 (stride 2: UZP2, the odd floats of its window)
+// or its rest one at a time, then zeros; with fill 0 the zeros are not
+// written (they are there from an earlier call at this size), and for
+// stride 2 one pass writes both column phases' runs of a row when g says
+// they read adjacent columns (pgMerge). The phase loops are unrolled;
+// rows and channels are run-time loops. The Go side checks every length.
+//
+//	R0 dst channel, R1 x channel, R2 channels left, R3 rowIdx, R4 g, R5
+//	packed row i, R6 input row (−1: zeros), R7 dst pointer, R8 src
+//	pointer, R9 counts, R10 a second dst pointer, R11 fill, R13, R14
+//	scratch; V31 zeros, V0–V3 loads, V4–V7 results.
+func emitNEONPackRT(f *a64.File, pl *Plan) {
+	p, r := pl.P, pl.RT
+	R := a64.R
+	v := neonVec
+	fn := f.Func(r.PackName, "func(dst, x []float32, rowIdx []int32, g []int, n, fill int)",
+		r.PackName+" packs n zero-padded input channels into their phase planes, as the geometry g says.")
+	dst, x, n, rowIdx, g, i, ry, d, src, cnt, tmp, fill, s1, s2 := R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7), R(8), R(9), R(10), R(11), R(13), R(14)
+	fn.LoadBase("dst", dst)
+	fn.LoadBase("x", x)
+	fn.LoadBase("rowIdx", rowIdx)
+	fn.LoadBase("g", g)
+	fn.LoadInt("n", n)
+	fn.LoadInt("fill", fill)
+	gm := func(k int, d a64.Reg) { fn.LDRX(8*k, g, d) }
+	// addG sets d += g[k] (through s2).
+	addG := func(k int, d a64.Reg) { gm(k, s2); fn.ADDReg(d, s2, d) }
+	labels := 0
+	label := func(what string) string {
+		labels++
+		return fmt.Sprintf("%s%d", what, labels)
+	}
+	zero := v(31)
+	fn.VZero(zero)
+	// zeros writes cnt zeros at d (unless fill is 0), advancing d.
+	zeros := func() {
+		write, vec, sc, scl, end := label("zw"), label("zvec"), label("zsc"), label("zscl"), label("zend")
+		fn.CBNZ(fill, write)
+		fn.LSLImm(2, cnt, s2)
+		fn.ADDReg(d, s2, d)
+		fn.B(end)
+		fn.Label(write)
+		fn.CMPImm(8, cnt)
+		fn.BLT(sc)
+		fn.Label(vec)
+		fn.STPQ(zero, zero, 0, d)
+		fn.ADDImm(32, d, d)
+		fn.SUBImm(8, cnt, cnt)
+		fn.CMPImm(8, cnt)
+		fn.BGE(vec)
+		fn.Label(sc)
+		fn.CBZ(cnt, end)
+		fn.Label(scl)
+		fn.STRS(zero, 0, d)
+		fn.ADDImm(4, d, d)
+		fn.SUBSImm(1, cnt, cnt)
+		fn.BNE(scl)
+		fn.Label(end)
+	}
+	// rowPtr sets d = dst + i·g[pgDstRowBytes] + k·g[pgPlaneBytes].
+	rowPtr := func(k int, d a64.Reg) {
+		gm(pgDstRowBytes, s1)
+		fn.MUL(i, s1, d)
+		fn.ADDReg(dst, d, d)
+		if k > 0 {
+			gm(pgPlaneBytes, s1)
+			fn.MOVDImm(int64(k), s2)
+			fn.MUL(s1, s2, s1)
+			fn.ADDReg(d, s1, d)
+		}
+	}
+	// srcRow sets src = x + ry·g[pgRowBytes].
+	srcRow := func() {
+		gm(pgRowBytes, s1)
+		fn.MUL(ry, s1, src)
+		fn.ADDReg(x, src, src)
+	}
+	fn.CBZ(n, "done")
+	fn.Label("channel")
+	for ph := 0; ph < p.SH; ph++ {
+		rows, nextRow := label("rows"), label("nextrow")
+		fn.MOVDImm(0, i)
+		fn.Label(rows)
+		// ry = rowIdx[ph·hq + i]
+		fn.MOVD(i, s1)
+		if ph > 0 {
+			gm(pgHq, s2)
+			fn.MOVDImm(int64(ph), tmp)
+			fn.MUL(s2, tmp, s2)
+			fn.ADDReg(s1, s2, s1)
+		}
+		fn.LSLImm(2, s1, s1)
+		fn.ADDReg(rowIdx, s1, s1)
+		fn.LDRSW(0, s1, ry)
+		if p.SW == 2 {
+			perPhase, mEnd, mLoop := label("perphase"), label("mend"), label("mloop")
+			fn.CBNZ(fill, perPhase)
+			gm(pgMerge, s1)
+			fn.CBZ(s1, perPhase)
+			fn.CMPImm(0, ry)
+			fn.BLT(nextRow) // a padding row: its zeros are there
+			rowPtr(2*ph, d)
+			fn.MOVD(d, tmp)
+			addG(pgMEven, d)
+			addG(pgMOdd, tmp)
+			srcRow()
+			addG(pgMC0, src)
+			gm(pgMN8, cnt)
+			fn.CBZ(cnt, mEnd)
+			fn.Label(mLoop)
+			fn.VLD1P(src, v(0), 4)
+			fn.VUZP1S4(v(0), v(1), v(4))
+			fn.VUZP1S4(v(2), v(3), v(5))
+			fn.VUZP2S4(v(0), v(1), v(6))
+			fn.VUZP2S4(v(2), v(3), v(7))
+			fn.VST1P(v(4), 2, d)
+			fn.VST1P(v(6), 2, tmp)
+			fn.SUBSImm(1, cnt, cnt)
+			fn.BNE(mLoop)
+			fn.Label(mEnd)
+			gm(pgMLastSrc, cnt)
+			fn.CMPImm(0, cnt)
+			fn.BLT(nextRow)
+			srcRow()
+			addG(pgMC0, src)
+			fn.ADDReg(src, cnt, src)
+			gm(pgMLastRel, cnt)
+			fn.ADDReg(d, cnt, d)
+			fn.ADDReg(tmp, cnt, tmp)
+			fn.VLD1(src, v(0), 4)
+			fn.VUZP1S4(v(0), v(1), v(4))
+			fn.VUZP1S4(v(2), v(3), v(5))
+			fn.VUZP2S4(v(0), v(1), v(6))
+			fn.VUZP2S4(v(2), v(3), v(7))
+			fn.VST1(v(4), 2, d)
+			fn.VST1(v(6), 2, tmp)
+			fn.B(nextRow)
+			fn.Label(perPhase)
+		}
+		for pw := 0; pw < p.SW; pw++ {
+			ph0 := pgPhase + pw*pgPhaseLen
+			zrow, next := label("zrow"), label("next")
+			rowPtr(ph*p.SW+pw, d)
+			fn.CMPImm(0, ry)
+			fn.BLT(zrow)
+			srcRow()
+			addG(ph0+pgC0Bytes, src)
+			gm(ph0+pgJ0, cnt)
+			zeros()
+			vec, vecEnd, noLast, rest, restEnd := label("run"), label("runend"), label("nolast"), label("rest"), label("restend")
+			gm(ph0+pgN8, cnt)
+			fn.LSRImm(3, cnt, cnt)
+			fn.CBZ(cnt, vecEnd)
+			fn.Label(vec)
+			if p.SW == 1 {
+				fn.VLD1P(src, v(0), 2)
+				fn.VST1P(v(0), 2, d)
+			} else {
+				fn.VLD1P(src, v(0), 4)
+				fn.VUZP1S4(v(0), v(1), v(4))
+				fn.VUZP1S4(v(2), v(3), v(5))
+				fn.VST1P(v(4), 2, d)
+			}
+			fn.SUBSImm(1, cnt, cnt)
+			fn.BNE(vec)
+			fn.Label(vecEnd)
+			// The run's last 8, overlapping: from the window at pgLastSrc of
+			// the input row (stride 2: its odd floats).
+			gm(ph0+pgLastSrc, tmp)
+			fn.CMPImm(0, tmp)
+			fn.BLT(noLast)
+			srcRow()
+			fn.ADDReg(src, tmp, src)
+			gm(ph0+pgLastDst, tmp)
+			fn.ADDReg(d, tmp, tmp)
+			if p.SW == 1 {
+				fn.VLD1(src, v(0), 2)
+				fn.VST1(v(0), 2, tmp)
+			} else {
+				fn.VLD1(src, v(0), 4)
+				fn.VUZP2S4(v(0), v(1), v(4))
+				fn.VUZP2S4(v(2), v(3), v(5))
+				fn.VST1(v(4), 2, tmp)
+			}
+			addG(ph0+pgLastAdv, d)
+			fn.Label(noLast)
+			gm(ph0+pgNRest, cnt)
+			fn.CBZ(cnt, restEnd)
+			fn.Label(rest)
+			fn.LDRS(0, src, v(0))
+			fn.STRS(v(0), 0, d)
+			fn.ADDImm(4*p.SW, src, src)
+			fn.ADDImm(4, d, d)
+			fn.SUBSImm(1, cnt, cnt)
+			fn.BNE(rest)
+			fn.Label(restEnd)
+			gm(ph0+pgNTail, cnt)
+			zeros()
+			fn.B(next)
+			fn.Label(zrow)
+			fn.CBZ(fill, next)
+			gm(pgWq, cnt)
+			zeros()
+			fn.Label(next)
+		}
+		fn.Label(nextRow)
+		fn.ADDImm(1, i, i)
+		gm(pgHq, s1)
+		fn.CMPReg(i, s1)
+		fn.BLT(rows)
+	}
+	addG(pgDstChanBytes, dst)
+	addG(pgSrcChanBytes, x)
+	fn.SUBSImm(1, n, n)
+	fn.BNE("channel")
+	fn.Label("done")
 	fn.RET()
 }

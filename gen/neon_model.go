@@ -128,7 +128,7 @@ func describeNEON(pl *Plan) string {
 	}
 	b.WriteString(", 2 weight registers read by element); the rest of the plan as above\n")
 	if v.RT != nil {
-		b.WriteString("    in NEON: micro-kernels, the copy out with its epilogue, fusion, mean-pool sum, routing FC; in Go on arm64: the pack (no run-time-size NEON pack yet)\n")
+		b.WriteString("    in NEON: micro-kernels, the pack of zero-padded stride-1/2 layers from the per-size geometry table (or the column gather of the Go pack for other stride-2 layers), the copy out with its epilogue, fusion, mean-pool sum, routing FC\n")
 	} else {
 		b.WriteString("    in NEON: micro-kernels (with the residual and activation in their stores), the pack of zero-padded stride-1/2 layers (UZP1/UZP2 split the column phases), the copy out with its epilogue (rows of 8 or more), fusion, mean-pool sum, routing FC; the rest in Go\n")
 	}

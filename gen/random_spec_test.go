@@ -498,7 +498,9 @@ layers:
 // TestRuntimeEpilogue runs run-time-size layers with an epilogue through
 // their generated tests: their copy out finishes the outputs (every
 // activation, with and without a residual) over rows shorter than 8, of 8
-// and longer ones whose last 8 floats overlap (the sizes testShapes picks).
+// and longer ones whose last 8 floats overlap (the sizes testShapes picks);
+// their packs cover stride 1 and 2, and the depthwise ones the pack that
+// leaves the padding in place (fill 0; stride 2: both phases in one pass).
 func TestRuntimeEpilogue(t *testing.T) {
 	const spec = `package: rtepi
 layers:
@@ -507,6 +509,7 @@ layers:
   - {name: SigmoidRes, in_channels: 6, out_channels: 8, kernel_size: 1, num_experts: 3, activation: sigmoid, residual: true}
   - {name: Hardswish, in_channels: 4, out_channels: 6, kernel_size: 3, stride: 2, padding: 1, num_experts: 2, activation: hardswish}
   - {name: ReLURes, in_channels: 5, out_channels: 5, kernel_size: 3, padding: 1, groups: 5, num_experts: 2, activation: relu, residual: true}
+  - {name: DWS2, in_channels: 6, out_channels: 6, kernel_size: 5, stride: 2, padding: 2, groups: 6, num_experts: 2, activation: relu}
 `
 	dir, parsed, plans := planSpec(t, "rtepi", spec)
 	for _, pl := range plans {
@@ -514,6 +517,43 @@ layers:
 			t.Fatalf("layer %s: not a run-time-size layer with an epilogue", pl.Name)
 		}
 		t.Logf("layer %s: test sizes %v", pl.Name, pl.TestSizes)
+	}
+	// The generated tests' sizes give runs of fewer than 8 packed columns
+	// per phase; the stride-2 pass that writes both phases at once needs 8
+	// or more, so a test of DWS2 at larger sizes goes in beside them.
+	const large = `package rtepi
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dygen/dygen/verify"
+)
+
+func TestDWS2Large(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	p := dWS2Params
+	w := verify.RandomWeights(p, rng)
+	l := newDWS2ForTest(t, w)
+	defer func(v bool) { dWS2UseAsm = v }(dWS2UseAsm)
+	for _, sz := range [][2]int{{34, 40}, {21, 37}} {
+		for _, asm := range []bool{false, dWS2AsmOK} {
+			dWS2UseAsm = asm
+			x := verify.RandomInput(2, p.InC*sz[0]*sz[1], rng)
+			e := verify.RandomExtra(p, 2, sz[0], sz[1], rng)
+			if _, err := verify.CheckCall(p, w, dWS2Call(l), x, e, 2, sz[0], sz[1]); err != nil {
+				t.Errorf("%v, assembly %v: %v", sz, asm, err)
+			}
+		}
+	}
+}
+`
+	pkgDir := filepath.Join(dir, parsed.Package)
+	if err := os.MkdirAll(pkgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkgDir, "large_test.go"), []byte(large), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	testSpecModule(t, dir, parsed)
 }

@@ -333,6 +333,10 @@ func (fn *Func) BNE(l string) { fn.refs[l] = true; fn.add("BNE", l, "") }
 // BEQ branches to l when it was zero.
 func (fn *Func) BEQ(l string) { fn.refs[l] = true; fn.add("BEQ", l, "") }
 
+// BGE branches to l when the last comparison found greater or equal
+// (signed).
+func (fn *Func) BGE(l string) { fn.refs[l] = true; fn.add("BGE", l, "") }
+
 // BLT branches to l when the last comparison found less than (signed).
 func (fn *Func) BLT(l string) { fn.refs[l] = true; fn.add("BLT", l, "") }
 
@@ -445,6 +449,17 @@ func (fn *Func) LDRX(off int, r, d Reg) {
 	}
 	fn.add("MOVD", fmt.Sprintf("%d(%s), %s", off, r, d), "")
 }
+
+// LDRSW loads the int32 at off(r), sign-extended, into d.
+func (fn *Func) LDRSW(off int, r, d Reg) {
+	if !(off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380) {
+		fn.fail("LDRSW offset %d needs more than one instruction", off)
+	}
+	fn.add("MOVW", fmt.Sprintf("%d(%s), %s", off, r, d), "")
+}
+
+// MUL sets d = a·b.
+func (fn *Func) MUL(a, b, d Reg) { fn.add("MUL", fmt.Sprintf("%s, %s, %s", b, a, d), "") }
 
 // LDRD loads the float64 at off(r) into lane 0 of v.
 func (fn *Func) LDRD(off int, r Reg, v V) {

@@ -43,8 +43,9 @@ type project1x1Asm struct {
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
 	colIdx       []int32 // [SW=2][wq]: input column of each packed column, -1 for zeros
 	runs         [2]project1x1Run
-	inLen        int // floats of one packed sample
-	ownProcs     int // forwardRTOne gives each part its own packed input up to this many goroutines
+	pg           [30]int // project1x1PackRT's geometry (gen.RTPackGeomLen)
+	inLen        int     // floats of one packed sample
+	ownProcs     int     // forwardRTOne gives each part its own packed input up to this many goroutines
 	in, out      []float32
 	fused        []float32 // [512]
 }
@@ -126,6 +127,48 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 			j = k
 		}
 		a.runs[pw] = best
+	}
+	// project1x1PackRT's geometry: the row loop, then per column phase the
+	// zeros, the run (8 floats at a time as far as the reads stay inside
+	// the row, then one at a time) and the zeros after it.
+	a.pg[0], a.pg[1], a.pg[2], a.pg[3] = a.hq, a.wq, 4*w, 4*a.hq*a.wq
+	a.pg[4], a.pg[5], a.pg[6] = 4*a.wq, 16*a.hq*a.wq, 4*h*w
+	clear(a.pg[7:14])
+	// The merged pass (gen.pgMerge): the phases' runs read adjacent input
+	// columns over the same length, inside the row.
+	if r0, r1 := a.runs[0], a.runs[1]; r0.n == r1.n && r0.n >= 8 && (r0.c0 == r1.c0+1 || r1.c0 == r0.c0+1) && min(r0.c0, r1.c0)+2*r0.n <= w {
+		even, odd := r0, r1
+		evenPlane, oddPlane := 0, 1
+		if r1.c0 < r0.c0 {
+			even, odd, evenPlane, oddPlane = r1, r0, 1, 0
+		}
+		n8 := even.n &^ 7
+		a.pg[7], a.pg[8] = 1, 4*even.c0
+		a.pg[9], a.pg[10] = 4*(evenPlane*a.hq*a.wq+even.j0), 4*(oddPlane*a.hq*a.wq+odd.j0)
+		a.pg[11], a.pg[12], a.pg[13] = n8/8, -1, 0
+		if even.n > n8 {
+			a.pg[12], a.pg[13] = 8*(even.n-8), 4*(even.n-8-n8)
+		}
+	}
+	for pw := 0; pw < 2; pw++ {
+		r, ci := a.runs[pw], a.colIdx[pw*a.wq:][:a.wq]
+		for j, c := range ci {
+			if (j < r.j0 || j >= r.j0+r.n) && c >= 0 {
+				// Zero padding: the input columns a phase reads are one run.
+				panic("Project1x1: a packed column outside its phase's run reads the input (bug in dygen)")
+			}
+		}
+		n8 := min(r.n, (w-r.c0)/2) &^ 7
+		g := a.pg[14+8*pw:][:8]
+		g[0], g[1], g[2], g[3], g[4] = r.j0, n8, r.n-n8, 4*r.c0, a.wq-r.j0-r.n
+		g[5], g[6], g[7] = -1, 0, 0
+		// The rest of a run of 9 or more as one overlapping vector: its
+		// input window ends at the run's last column, inside the row.
+		if rest := r.n - n8; rest > 0 && r.n >= 9 {
+			g[5] = 4 * (r.c0 + 2*r.n - 17)
+			g[6], g[7] = 4*(rest-8), 4*rest
+			g[2] = 0
+		}
 	}
 	// The kernels read up to maxOff + npb·P·8 floats into the last input
 	// channel (the columns and blocks past the output are thrown away).
@@ -265,58 +308,32 @@ func (l *Project1x1) asmPart(s *project1x1Scratch, p int) {
 }
 
 // packRT writes the padded input x [16, h, w] into dst (a.inLen floats) as
-// [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1).
+// [16][SH=2][SW=2][hq][wq] phase planes, for the input channels [c0, c1): in
+// assembly (project1x1PackRT), after checking every length it touches.
 func (l *Project1x1) packRT(a *project1x1Asm, dst, x []float32, c0, c1 int) {
-	hw, plane := a.h*a.w, a.hq*a.wq
-	for c := c0; c < c1; c++ {
-		xc := x[c*hw : (c+1)*hw]
-		for ph := 0; ph < 2; ph++ {
-			for i := 0; i < a.hq; i++ {
-				ry := a.rowIdx[ph*a.hq+i]
-				for pw := 0; pw < 2; pw++ {
-					d := dst[(c*4+ph*2+pw)*plane+i*a.wq:][:a.wq]
-					if ry < 0 {
-						clear(d)
-						continue
-					}
-					row := xc[int(ry)*a.w:][:a.w]
-					ci := a.colIdx[pw*a.wq:][:a.wq]
-					r := a.runs[pw]
-					for j := 0; j < r.j0; j++ {
-						d[j] = project1x1At(row, ci[j])
-					}
-					dd, src := d[r.j0:r.j0+r.n], row[r.c0:]
-					// The run's first floats 8 at a time in assembly, as
-					// far as their 16-float reads stay inside the row.
-					if n8 := min(len(dd), len(src)/2) &^ 7; n8 > 0 {
-						project1x1Gather2(dd[:n8], src[:2*n8], n8)
-						dd, src = dd[n8:], src[2*n8:]
-					}
-					for j, k := 0, 0; j < len(dd) && k < len(src); j, k = j+1, k+2 {
-						dd[j] = src[k]
-					}
-					for j := r.j0 + r.n; j < a.wq; j++ {
-						d[j] = project1x1At(row, ci[j])
-					}
-				}
-			}
-		}
-	}
+	l.packRTFill(a, dst, x, c0, c1, 1)
 }
 
-// project1x1At is row[c], or 0 for c < 0.
-func project1x1At(row []float32, c int32) float32 {
-	if c < 0 {
-		return 0
+// packRTFill is packRT; with fill 0 it leaves the padding zeros, which dst
+// holds from an earlier pack at this size.
+func (l *Project1x1) packRTFill(a *project1x1Asm, dst, x []float32, c0, c1, fill int) {
+	if c0 >= c1 {
+		return
 	}
-	return row[c]
+	plane, hw, n := a.hq*a.wq, a.h*a.w, c1-c0
+	d, xs := dst[c0*4*plane:], x[c0*hw:]
+	if len(d) < n*4*plane || len(xs) < n*hw || len(a.rowIdx) < 2*a.hq {
+		panic("Project1x1: NEON pack called with short slices (bug in dygen)")
+	}
+	project1x1PackRT(d, xs, a.rowIdx, a.pg[:], n, fill)
 }
 
-// project1x1Gather2 writes src[2j] into dst[j] for j < n, n a positive multiple
-// of 8 (assembly, NEON; packRT slices dst to n and src to 2n floats).
+// project1x1PackRT packs n zero-padded input channels of x into their phase
+// planes in dst, as the geometry g says (assembly, NEON; packRT checks the
+// lengths, setSize computes g and rowIdx).
 //
 //go:noescape
-func project1x1Gather2(dst, src []float32, n int)
+func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n, fill int)
 
 // convRT runs the micro-kernels over one packed sample in for the channel
 // blocks [u0, u1): for each chunk of a.chunk pixel blocks, every one of those

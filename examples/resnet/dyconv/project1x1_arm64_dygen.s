@@ -175,21 +175,739 @@ rowdone:
 done:
 	RET
 
-// project1x1Gather2 writes src[2j] into dst[j] for j < n (n a positive multiple of 8).
-// func project1x1Gather2(dst, src []float32, n int)
-TEXT ·project1x1Gather2(SB), NOSPLIT|NOFRAME, $0-56
+// project1x1PackRT packs n zero-padded input channels into their phase planes, as the geometry g says.
+// func project1x1PackRT(dst, x []float32, rowIdx []int32, g []int, n, fill int)
+TEXT ·project1x1PackRT(SB), NOSPLIT|NOFRAME, $0-112
 	MOVD     dst_base+0(FP), R0
-	MOVD     src_base+24(FP), R1
-	MOVD     n+48(FP), R2
-	LSR      $3, R2, R2
+	MOVD     x_base+24(FP), R1
+	MOVD     rowIdx_base+48(FP), R3
+	MOVD     g_base+72(FP), R4
+	MOVD     n+96(FP), R2
+	MOVD     fill+104(FP), R11
+	VEOR     V31.B16, V31.B16, V31.B16
+	CBZ      R2, done
 
-loop:
-	VLD1.P   64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+channel:
+	MOVD     $0, R5
+
+rows1:
+	MOVD     R5, R13
+	LSL      $2, R13, R13
+	ADD      R3, R13, R13
+	MOVW     0(R13), R6
+	CBNZ     R11, perphase3
+	MOVD     56(R4), R13
+	CBZ      R13, perphase3
+	CMP      $0, R6
+	BLT      nextrow2
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	MOVD     R7, R10
+	MOVD     72(R4), R14
+	ADD      R7, R14, R7
+	MOVD     80(R4), R14
+	ADD      R10, R14, R10
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     64(R4), R14
+	ADD      R8, R14, R8
+	MOVD     88(R4), R9
+	CBZ      R9, mend4
+
+mloop5:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
 	VUZP1    V1.S4, V0.S4, V4.S4
 	VUZP1    V3.S4, V2.S4, V5.S4
-	VST1.P   [V4.S4, V5.S4], 32(R0)
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	VST1.P   [V6.S4, V7.S4], 32(R10)
+	SUBS     $1, R9, R9
+	BNE      mloop5
+
+mend4:
+	MOVD     96(R4), R9
+	CMP      $0, R9
+	BLT      nextrow2
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     64(R4), R14
+	ADD      R8, R14, R8
+	ADD      R8, R9, R8
+	MOVD     104(R4), R9
+	ADD      R7, R9, R7
+	ADD      R10, R9, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	VST1     [V4.S4, V5.S4], (R7)
+	VST1     [V6.S4, V7.S4], (R10)
+	B        nextrow2
+
+perphase3:
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	CMP      $0, R6
+	BLT      zrow6
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     136(R4), R14
+	ADD      R8, R14, R8
+	MOVD     112(R4), R9
+	CBNZ     R11, zw8
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend12
+
+zw8:
+	CMP      $8, R9
+	BLT      zsc10
+
+zvec9:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec9
+
+zsc10:
+	CBZ      R9, zend12
+
+zscl11:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl11
+
+zend12:
+	MOVD     120(R4), R9
+	LSR      $3, R9, R9
+	CBZ      R9, runend14
+
+run13:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	SUBS     $1, R9, R9
+	BNE      run13
+
+runend14:
+	MOVD     152(R4), R10
+	CMP      $0, R10
+	BLT      nolast15
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	ADD      R8, R10, R8
+	MOVD     160(R4), R10
+	ADD      R7, R10, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP2    V1.S4, V0.S4, V4.S4
+	VUZP2    V3.S4, V2.S4, V5.S4
+	VST1     [V4.S4, V5.S4], (R10)
+	MOVD     168(R4), R14
+	ADD      R7, R14, R7
+
+nolast15:
+	MOVD     128(R4), R9
+	CBZ      R9, restend17
+
+rest16:
+	FMOVS    0(R8), F0
+	FMOVS    F0, 0(R7)
+	ADD      $8, R8
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      rest16
+
+restend17:
+	MOVD     144(R4), R9
+	CBNZ     R11, zw18
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend22
+
+zw18:
+	CMP      $8, R9
+	BLT      zsc20
+
+zvec19:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec19
+
+zsc20:
+	CBZ      R9, zend22
+
+zscl21:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl21
+
+zend22:
+	B        next7
+
+zrow6:
+	CBZ      R11, next7
+	MOVD     8(R4), R9
+	CBNZ     R11, zw23
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend27
+
+zw23:
+	CMP      $8, R9
+	BLT      zsc25
+
+zvec24:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec24
+
+zsc25:
+	CBZ      R9, zend27
+
+zscl26:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl26
+
+zend27:
+
+next7:
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	MOVD     24(R4), R13
+	MOVD     $1, R14
+	MUL      R14, R13, R13
+	ADD      R7, R13, R7
+	CMP      $0, R6
+	BLT      zrow28
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     200(R4), R14
+	ADD      R8, R14, R8
+	MOVD     176(R4), R9
+	CBNZ     R11, zw30
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend34
+
+zw30:
+	CMP      $8, R9
+	BLT      zsc32
+
+zvec31:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec31
+
+zsc32:
+	CBZ      R9, zend34
+
+zscl33:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl33
+
+zend34:
+	MOVD     184(R4), R9
+	LSR      $3, R9, R9
+	CBZ      R9, runend36
+
+run35:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	SUBS     $1, R9, R9
+	BNE      run35
+
+runend36:
+	MOVD     216(R4), R10
+	CMP      $0, R10
+	BLT      nolast37
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	ADD      R8, R10, R8
+	MOVD     224(R4), R10
+	ADD      R7, R10, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP2    V1.S4, V0.S4, V4.S4
+	VUZP2    V3.S4, V2.S4, V5.S4
+	VST1     [V4.S4, V5.S4], (R10)
+	MOVD     232(R4), R14
+	ADD      R7, R14, R7
+
+nolast37:
+	MOVD     192(R4), R9
+	CBZ      R9, restend39
+
+rest38:
+	FMOVS    0(R8), F0
+	FMOVS    F0, 0(R7)
+	ADD      $8, R8
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      rest38
+
+restend39:
+	MOVD     208(R4), R9
+	CBNZ     R11, zw40
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend44
+
+zw40:
+	CMP      $8, R9
+	BLT      zsc42
+
+zvec41:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec41
+
+zsc42:
+	CBZ      R9, zend44
+
+zscl43:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl43
+
+zend44:
+	B        next29
+
+zrow28:
+	CBZ      R11, next29
+	MOVD     8(R4), R9
+	CBNZ     R11, zw45
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend49
+
+zw45:
+	CMP      $8, R9
+	BLT      zsc47
+
+zvec46:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec46
+
+zsc47:
+	CBZ      R9, zend49
+
+zscl48:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl48
+
+zend49:
+
+next29:
+
+nextrow2:
+	ADD      $1, R5
+	MOVD     0(R4), R13
+	CMP      R13, R5
+	BLT      rows1
+	MOVD     $0, R5
+
+rows50:
+	MOVD     R5, R13
+	MOVD     0(R4), R14
+	MOVD     $1, R10
+	MUL      R10, R14, R14
+	ADD      R13, R14, R13
+	LSL      $2, R13, R13
+	ADD      R3, R13, R13
+	MOVW     0(R13), R6
+	CBNZ     R11, perphase52
+	MOVD     56(R4), R13
+	CBZ      R13, perphase52
+	CMP      $0, R6
+	BLT      nextrow51
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	MOVD     24(R4), R13
+	MOVD     $2, R14
+	MUL      R14, R13, R13
+	ADD      R7, R13, R7
+	MOVD     R7, R10
+	MOVD     72(R4), R14
+	ADD      R7, R14, R7
+	MOVD     80(R4), R14
+	ADD      R10, R14, R10
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     64(R4), R14
+	ADD      R8, R14, R8
+	MOVD     88(R4), R9
+	CBZ      R9, mend53
+
+mloop54:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	VST1.P   [V6.S4, V7.S4], 32(R10)
+	SUBS     $1, R9, R9
+	BNE      mloop54
+
+mend53:
+	MOVD     96(R4), R9
+	CMP      $0, R9
+	BLT      nextrow51
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     64(R4), R14
+	ADD      R8, R14, R8
+	ADD      R8, R9, R8
+	MOVD     104(R4), R9
+	ADD      R7, R9, R7
+	ADD      R10, R9, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VUZP2    V1.S4, V0.S4, V6.S4
+	VUZP2    V3.S4, V2.S4, V7.S4
+	VST1     [V4.S4, V5.S4], (R7)
+	VST1     [V6.S4, V7.S4], (R10)
+	B        nextrow51
+
+perphase52:
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	MOVD     24(R4), R13
+	MOVD     $2, R14
+	MUL      R14, R13, R13
+	ADD      R7, R13, R7
+	CMP      $0, R6
+	BLT      zrow55
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     136(R4), R14
+	ADD      R8, R14, R8
+	MOVD     112(R4), R9
+	CBNZ     R11, zw57
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend61
+
+zw57:
+	CMP      $8, R9
+	BLT      zsc59
+
+zvec58:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec58
+
+zsc59:
+	CBZ      R9, zend61
+
+zscl60:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl60
+
+zend61:
+	MOVD     120(R4), R9
+	LSR      $3, R9, R9
+	CBZ      R9, runend63
+
+run62:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	SUBS     $1, R9, R9
+	BNE      run62
+
+runend63:
+	MOVD     152(R4), R10
+	CMP      $0, R10
+	BLT      nolast64
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	ADD      R8, R10, R8
+	MOVD     160(R4), R10
+	ADD      R7, R10, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP2    V1.S4, V0.S4, V4.S4
+	VUZP2    V3.S4, V2.S4, V5.S4
+	VST1     [V4.S4, V5.S4], (R10)
+	MOVD     168(R4), R14
+	ADD      R7, R14, R7
+
+nolast64:
+	MOVD     128(R4), R9
+	CBZ      R9, restend66
+
+rest65:
+	FMOVS    0(R8), F0
+	FMOVS    F0, 0(R7)
+	ADD      $8, R8
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      rest65
+
+restend66:
+	MOVD     144(R4), R9
+	CBNZ     R11, zw67
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend71
+
+zw67:
+	CMP      $8, R9
+	BLT      zsc69
+
+zvec68:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec68
+
+zsc69:
+	CBZ      R9, zend71
+
+zscl70:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl70
+
+zend71:
+	B        next56
+
+zrow55:
+	CBZ      R11, next56
+	MOVD     8(R4), R9
+	CBNZ     R11, zw72
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend76
+
+zw72:
+	CMP      $8, R9
+	BLT      zsc74
+
+zvec73:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec73
+
+zsc74:
+	CBZ      R9, zend76
+
+zscl75:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl75
+
+zend76:
+
+next56:
+	MOVD     32(R4), R13
+	MUL      R13, R5, R7
+	ADD      R0, R7, R7
+	MOVD     24(R4), R13
+	MOVD     $3, R14
+	MUL      R14, R13, R13
+	ADD      R7, R13, R7
+	CMP      $0, R6
+	BLT      zrow77
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	MOVD     200(R4), R14
+	ADD      R8, R14, R8
+	MOVD     176(R4), R9
+	CBNZ     R11, zw79
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend83
+
+zw79:
+	CMP      $8, R9
+	BLT      zsc81
+
+zvec80:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec80
+
+zsc81:
+	CBZ      R9, zend83
+
+zscl82:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl82
+
+zend83:
+	MOVD     184(R4), R9
+	LSR      $3, R9, R9
+	CBZ      R9, runend85
+
+run84:
+	VLD1.P   64(R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP1    V1.S4, V0.S4, V4.S4
+	VUZP1    V3.S4, V2.S4, V5.S4
+	VST1.P   [V4.S4, V5.S4], 32(R7)
+	SUBS     $1, R9, R9
+	BNE      run84
+
+runend85:
+	MOVD     216(R4), R10
+	CMP      $0, R10
+	BLT      nolast86
+	MOVD     16(R4), R13
+	MUL      R13, R6, R8
+	ADD      R1, R8, R8
+	ADD      R8, R10, R8
+	MOVD     224(R4), R10
+	ADD      R7, R10, R10
+	VLD1     (R8), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VUZP2    V1.S4, V0.S4, V4.S4
+	VUZP2    V3.S4, V2.S4, V5.S4
+	VST1     [V4.S4, V5.S4], (R10)
+	MOVD     232(R4), R14
+	ADD      R7, R14, R7
+
+nolast86:
+	MOVD     192(R4), R9
+	CBZ      R9, restend88
+
+rest87:
+	FMOVS    0(R8), F0
+	FMOVS    F0, 0(R7)
+	ADD      $8, R8
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      rest87
+
+restend88:
+	MOVD     208(R4), R9
+	CBNZ     R11, zw89
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend93
+
+zw89:
+	CMP      $8, R9
+	BLT      zsc91
+
+zvec90:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec90
+
+zsc91:
+	CBZ      R9, zend93
+
+zscl92:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl92
+
+zend93:
+	B        next78
+
+zrow77:
+	CBZ      R11, next78
+	MOVD     8(R4), R9
+	CBNZ     R11, zw94
+	LSL      $2, R9, R14
+	ADD      R7, R14, R7
+	B        zend98
+
+zw94:
+	CMP      $8, R9
+	BLT      zsc96
+
+zvec95:
+	FSTPQ    (F31, F31), 0(R7)
+	ADD      $32, R7
+	SUB      $8, R9, R9
+	CMP      $8, R9
+	BGE      zvec95
+
+zsc96:
+	CBZ      R9, zend98
+
+zscl97:
+	FMOVS    F31, 0(R7)
+	ADD      $4, R7
+	SUBS     $1, R9, R9
+	BNE      zscl97
+
+zend98:
+
+next78:
+
+nextrow51:
+	ADD      $1, R5
+	MOVD     0(R4), R13
+	CMP      R13, R5
+	BLT      rows50
+	MOVD     40(R4), R14
+	ADD      R0, R14, R0
+	MOVD     48(R4), R14
+	ADD      R1, R14, R1
 	SUBS     $1, R2, R2
-	BNE      loop
+	BNE      channel
+
+done:
 	RET
 
 // project1x1Fuse4 fuses the expert kernels of 4 output channels, 8 taps at a time.
