@@ -2,8 +2,9 @@ package gen
 
 import "fmt"
 
-// VecISA describes one vector target of the fixed-size assembly backend:
-// what the planner, the Go-side templates and the emitters read about it.
+// VecISA describes one vector target of the assembly backends (fixed and
+// run-time sizes): what the planner, the Go-side templates and the
+// emitters read about it.
 // The plan's unit is a vector of 8 flat output pixels whatever the ISA; an
 // ISA holds it in RegsPerVector registers of Lanes floats (one YMM on AVX2,
 // a pair of 128-bit Q registers on NEON), so the plan's blocking, chunking,
@@ -34,9 +35,9 @@ type VecISA struct {
 	MemFMA, ElemFMA bool
 
 	// The side kernels this row has in assembly; the plan leaves the others
-	// in Go (the Go drivers have both paths): the pack (and the run-time
-	// sizes' column gather), the copy out of the kernel's flat rows, the
-	// streaming epilogue of those copies.
+	// in Go (the Go drivers have both paths): the fixed sizes' pack, the
+	// copy out of the kernel's flat rows, the streaming epilogue of those
+	// copies.
 	Pack, Copy, EpiStream bool
 	// CopyNT: a copy out with non-temporal stores (fixed sizes).
 	CopyNT bool
@@ -46,8 +47,7 @@ type VecISA struct {
 	RTPack, RTCopy, RTGather bool
 }
 
-// ISAs are the vector targets of the fixed-size backend, in the order the
-// generator emits them.
+// ISAs are the vector targets, in the order the generator emits them.
 var ISAs = []*VecISA{ISAAVX2, ISANEON}
 
 // ISAAVX2 is amd64's AVX2+FMA row.
@@ -76,7 +76,8 @@ var ISANEON = &VecISA{
 // needs: M·P accumulator vectors and, unless the FMAs read the input from
 // memory, P input vectors (RegsPerVector registers each), plus the
 // weights: one broadcast register, or with FMA by element two registers of
-// Lanes weights (a tap's M ≤ Lanes+1 weights straddle at most two). With
+// Lanes weights (each loaded at the first weight it must hold, so two
+// cover a tap's M ≤ 2·Lanes weights). With
 // memFMA on an ISA without memory operands the input vectors are loaded
 // into a rotation of three vectors instead.
 func (isa *VecISA) KernelRegs(m, pv int, memFMA bool) int {
