@@ -129,6 +129,9 @@ type neonConv struct {
 func neonConvKernel(f *a64.File, pl *Plan, k AsmKernel, c neonConv) (fn *a64.Func, lo, hi int) {
 	m, pv := k.M, k.P
 	ISANEON.checkBlocking(m, pv, c.memFMA)
+	if m > 2*ISANEON.Lanes {
+		panic(fmt.Sprintf("dygen: a %d-channel NEON kernel needs more than two weight registers (bug)", m))
+	}
 	fn = f.Func(k.Name, c.sig, c.doc)
 	fn.LoadBase("out", nOut)
 	fn.LoadBase("in", nIn)
