@@ -201,16 +201,14 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 }
 
 // genericBuild is the build constraint of pl's fallback declarations:
-// every build that has none of the layer's assembly backends.
+// every build that has none of the layer's assembly backends (only layers
+// with a backend have the file).
 func genericBuild(pl *Plan) string {
 	var archs []string
 	for _, isa := range ISAs {
-		if isa == ISAAVX2 && pl.HasAsm() || isa != ISAAVX2 && pl.ForISA(isa) != nil {
+		if pl.ForISA(isa) != nil {
 			archs = append(archs, "!"+isa.GOARCH)
 		}
-	}
-	if len(archs) == 0 {
-		return "purego || !purego"
 	}
 	return strings.Join(archs, " && ") + " || purego"
 }

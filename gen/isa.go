@@ -6,7 +6,7 @@ import "fmt"
 // run-time sizes): what the planner, the Go-side templates and the
 // emitters read about it.
 // The plan's unit is a vector of 8 flat output pixels whatever the ISA; an
-// ISA holds it in RegsPerVector registers of Lanes floats (one YMM on AVX2,
+// ISA holds it in RegsPerVector() registers of Lanes floats (one YMM on AVX2,
 // a pair of 128-bit Q registers on NEON), so the plan's blocking, chunking,
 // tap offsets, packed and fused layouts and the Go drivers are one for all
 // rows. What differs is data here: registers, how a weight reaches the
@@ -24,9 +24,8 @@ type VecISA struct {
 	CPUCheck  string
 	CPUImport bool
 
-	Lanes         int // floats per vector register
-	VecRegs       int // vector registers the kernels may use
-	RegsPerVector int // registers per vector of 8 pixels: 8 / Lanes
+	Lanes   int // floats per vector register
+	VecRegs int // vector registers the kernels may use
 
 	// How an FMA gets its operands:
 	//   MemFMA: the input vector may come from memory (x86);
@@ -55,7 +54,7 @@ var ISAAVX2 = &VecISA{
 	Name: "avx2", Label: "AVX2", What: "AVX2+FMA", GOARCH: "amd64",
 	Build: "amd64 && !purego", FileTag: "amd64",
 	CPUCheck: "cpu.X86.HasAVX2 && cpu.X86.HasFMA", CPUImport: true,
-	Lanes: 8, VecRegs: 16, RegsPerVector: 1,
+	Lanes: 8, VecRegs: 16,
 	MemFMA: true,
 	Pack:   true, Copy: true, EpiStream: true, CopyNT: true, RTPack: true, RTCopy: true, RTGather: true,
 }
@@ -67,14 +66,17 @@ var ISANEON = &VecISA{
 	Name: "neon", Label: "NEON", What: "NEON", GOARCH: "arm64",
 	Build: "arm64 && !purego", FileTag: "arm64",
 	CPUCheck: "true",
-	Lanes:    4, VecRegs: 32, RegsPerVector: 2,
+	Lanes:    4, VecRegs: 32,
 	ElemFMA: true,
 	Pack:    true, Copy: true, RTPack: true, RTCopy: true, RTGather: true,
 }
 
+// RegsPerVector is the registers that hold one vector of 8 pixels.
+func (isa *VecISA) RegsPerVector() int { return 8 / isa.Lanes }
+
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
 // needs: M·P accumulator vectors and, unless the FMAs read the input from
-// memory, P input vectors (RegsPerVector registers each), plus the
+// memory, P input vectors (RegsPerVector() registers each), plus the
 // weights: one broadcast register, or with FMA by element two registers of
 // Lanes weights (each loaded at the first weight it must hold, so two
 // cover a tap's M ≤ 2·Lanes weights). With
@@ -92,7 +94,7 @@ func (isa *VecISA) KernelRegs(m, pv int, memFMA bool) int {
 	if isa.ElemFMA {
 		w = 2
 	}
-	return (m*pv+in)*isa.RegsPerVector + w
+	return (m*pv+in)*isa.RegsPerVector() + w
 }
 
 // checkBlocking panics when the plan's blocking does not fit isa's
@@ -108,6 +110,9 @@ func (isa *VecISA) checkBlocking(m, pv int, memFMA bool) {
 // the copy out and its epilogue: the driver templates have both paths).
 // Nil when the layer has no assembly backend at all.
 func (pl *Plan) ForISA(isa *VecISA) *Plan {
+	if !pl.HasAsm() {
+		return nil
+	}
 	if isa == ISAAVX2 {
 		return pl
 	}
@@ -135,9 +140,6 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 		}
 		v.RT = &r
 		return &v
-	}
-	if pl.Asm == nil {
-		return nil
 	}
 	a := *pl.Asm
 	a.Kernels = append([]AsmKernel(nil), pl.Asm.Kernels...)

@@ -400,7 +400,7 @@ func neonAdd(fn *a64.Func, off int, base, d a64.Reg) {
 // neonLoadQ loads the 16 bytes at base+off into v, through R14 when one
 // LDR cannot reach off.
 func neonLoadQ(fn *a64.Func, base a64.Reg, off int, v a64.V) {
-	if off >= -256 && off <= 255 || off >= 0 && off%16 == 0 && off <= 65520 {
+	if a64.OffsetOK(off, 16) {
 		fn.LDRQ(off, base, v)
 		return
 	}
@@ -410,7 +410,7 @@ func neonLoadQ(fn *a64.Func, base a64.Reg, off int, v a64.V) {
 
 // neonLoadS loads the float32 at base+off into lane 0 of v.
 func neonLoadS(fn *a64.Func, base a64.Reg, off int, v a64.V) {
-	if off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380 {
+	if a64.OffsetOK(off, 4) {
 		fn.LDRS(off, base, v)
 		return
 	}
@@ -420,7 +420,7 @@ func neonLoadS(fn *a64.Func, base a64.Reg, off int, v a64.V) {
 
 // neonPrefetch prefetches the line at base+off into L1 (level 1) or L2.
 func neonPrefetch(fn *a64.Func, base a64.Reg, off, level int) {
-	if off >= 0 && off%8 == 0 && off <= 32760 {
+	if a64.PRFMOffsetOK(off) {
 		fn.PRFM(off, base, level)
 		return
 	}
@@ -686,7 +686,7 @@ func emitNEONFC(f *a64.File, pl *Plan) {
 // and b: one LDP (STP) when it reaches off, else through R14.
 func neonPair(fn *a64.Func, store bool, base a64.Reg, off int, a, b a64.V) {
 	r := base
-	if off%16 != 0 || off < -1024 || off > 1008 {
+	if !a64.PairOffsetOK(off) {
 		neonAdd(fn, off, base, nWAt)
 		r, off = nWAt, 0
 	}
@@ -699,7 +699,7 @@ func neonPair(fn *a64.Func, store bool, base a64.Reg, off int, a, b a64.V) {
 
 // neonStoreZeroS stores a float32 zero at base+off.
 func neonStoreZeroS(fn *a64.Func, base a64.Reg, off int, zero a64.V) {
-	if off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380 {
+	if a64.OffsetOK(off, 4) {
 		fn.STRS(zero, off, base)
 		return
 	}

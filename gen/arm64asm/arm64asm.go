@@ -362,7 +362,7 @@ func (fn *Func) RET() { fn.add("RET", "", "") }
 // (level 2): off a multiple of 8 in [0, 32760] (Go's assembler has no
 // unscaled PRFUM).
 func (fn *Func) PRFM(off int, r Reg, level int) {
-	if !(off >= 0 && off%8 == 0 && off <= 32760) {
+	if !PRFMOffsetOK(off) {
 		fn.fail("PRFM offset %d is not encodable", off)
 	}
 	if level != 1 && level != 2 {
@@ -406,13 +406,24 @@ func (fn *Func) VST1P(v V, n int, r Reg) {
 // VLD1R loads the float32 at (r) into every lane of v.
 func (fn *Func) VLD1R(r Reg, v V) { fn.add("VLD1R", fmt.Sprintf("(%s), [%s]", r, v.S4()), "") }
 
-// qOK reports whether LDR/STR Q reaches off in one instruction: unscaled
-// [−256, 255], or a multiple of 16 up to 65520.
-func qOK(off int) bool { return off >= -256 && off <= 255 || off >= 0 && off%16 == 0 && off <= 65520 }
+// OffsetOK reports whether a load or store of size bytes (4, 8 or 16)
+// reaches off(r) in one instruction: unscaled in [−256, 255], or a
+// non-negative multiple of size up to 4095·size.
+func OffsetOK(off, size int) bool {
+	return off >= -256 && off <= 255 || off >= 0 && off%size == 0 && off <= 4095*size
+}
+
+// PairOffsetOK reports whether LDP/STP of two Q registers reaches off in
+// one instruction: a multiple of 16 in [−1024, 1008].
+func PairOffsetOK(off int) bool { return off%16 == 0 && off >= -1024 && off <= 1008 }
+
+// PRFMOffsetOK reports whether PRFM reaches off: a multiple of 8 in
+// [0, 32760] (Go's assembler has no unscaled PRFUM).
+func PRFMOffsetOK(off int) bool { return off >= 0 && off%8 == 0 && off <= 32760 }
 
 // LDRQ loads the 16 bytes at off(r) into v.
 func (fn *Func) LDRQ(off int, r Reg, v V) {
-	if !qOK(off) {
+	if !OffsetOK(off, 16) {
 		fn.fail("LDR Q offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVQ", fmt.Sprintf("%d(%s), %s", off, r, v.F()), "")
@@ -420,7 +431,7 @@ func (fn *Func) LDRQ(off int, r Reg, v V) {
 
 // STRQ stores v at off(r).
 func (fn *Func) STRQ(v V, off int, r Reg) {
-	if !qOK(off) {
+	if !OffsetOK(off, 16) {
 		fn.fail("STR Q offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVQ", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
@@ -428,7 +439,7 @@ func (fn *Func) STRQ(v V, off int, r Reg) {
 
 // LDRS loads the float32 at off(r) into lane 0 of v (the others zeroed).
 func (fn *Func) LDRS(off int, r Reg, v V) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380) {
+	if !OffsetOK(off, 4) {
 		fn.fail("LDR S offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVS", fmt.Sprintf("%d(%s), %s", off, r, v.F()), "")
@@ -436,7 +447,7 @@ func (fn *Func) LDRS(off int, r Reg, v V) {
 
 // STRS stores lane 0 of v at off(r).
 func (fn *Func) STRS(v V, off int, r Reg) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380) {
+	if !OffsetOK(off, 4) {
 		fn.fail("STR S offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVS", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
@@ -444,7 +455,7 @@ func (fn *Func) STRS(v V, off int, r Reg) {
 
 // LDRX loads the 64-bit integer at off(r) into d.
 func (fn *Func) LDRX(off int, r, d Reg) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+	if !OffsetOK(off, 8) {
 		fn.fail("LDR X offset %d needs more than one instruction", off)
 	}
 	fn.add("MOVD", fmt.Sprintf("%d(%s), %s", off, r, d), "")
@@ -452,7 +463,7 @@ func (fn *Func) LDRX(off int, r, d Reg) {
 
 // LDRSW loads the int32 at off(r), sign-extended, into d.
 func (fn *Func) LDRSW(off int, r, d Reg) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%4 == 0 && off <= 16380) {
+	if !OffsetOK(off, 4) {
 		fn.fail("LDRSW offset %d needs more than one instruction", off)
 	}
 	fn.add("MOVW", fmt.Sprintf("%d(%s), %s", off, r, d), "")
@@ -463,7 +474,7 @@ func (fn *Func) MUL(a, b, d Reg) { fn.add("MUL", fmt.Sprintf("%s, %s, %s", b, a,
 
 // LDRD loads the float64 at off(r) into lane 0 of v.
 func (fn *Func) LDRD(off int, r Reg, v V) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+	if !OffsetOK(off, 8) {
 		fn.fail("LDR D offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVD", fmt.Sprintf("%d(%s), %s", off, r, v.F()), "")
@@ -471,7 +482,7 @@ func (fn *Func) LDRD(off int, r Reg, v V) {
 
 // STRD stores lane 0 of v (a float64) at off(r).
 func (fn *Func) STRD(v V, off int, r Reg) {
-	if !(off >= -256 && off <= 255 || off >= 0 && off%8 == 0 && off <= 32760) {
+	if !OffsetOK(off, 8) {
 		fn.fail("STR D offset %d needs more than one instruction", off)
 	}
 	fn.add("FMOVD", fmt.Sprintf("%s, %d(%s)", v.F(), off, r), "")
@@ -479,7 +490,7 @@ func (fn *Func) STRD(v V, off int, r Reg) {
 
 // LDPQ loads the 32 bytes at off(r) into a and b.
 func (fn *Func) LDPQ(off int, r Reg, a, b V) {
-	if off%16 != 0 || off < -1024 || off > 1008 {
+	if !PairOffsetOK(off) {
 		fn.fail("LDP Q offset %d is not a multiple of 16 in [−1024, 1008]", off)
 	}
 	fn.add("FLDPQ", fmt.Sprintf("%d(%s), (%s, %s)", off, r, a.F(), b.F()), "")
@@ -487,7 +498,7 @@ func (fn *Func) LDPQ(off int, r Reg, a, b V) {
 
 // STPQ stores a and b at off(r).
 func (fn *Func) STPQ(a, b V, off int, r Reg) {
-	if off%16 != 0 || off < -1024 || off > 1008 {
+	if !PairOffsetOK(off) {
 		fn.fail("STP Q offset %d is not a multiple of 16 in [−1024, 1008]", off)
 	}
 	fn.add("FSTPQ", fmt.Sprintf("(%s, %s), %d(%s)", a.F(), b.F(), off, r), "")
