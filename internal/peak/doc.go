@@ -23,4 +23,5 @@
 package peak
 
 //go:generate go run ./asm -out peak_amd64.s -stubs peak_amd64.go -pkg peak
+//go:generate go run ./asm512 -out peak_avx512_amd64.s -stubs peak_avx512_amd64.go -pkg peak
 //go:generate go run ./neonasm -out peak_arm64.s

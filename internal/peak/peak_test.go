@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 func TestMeasure(t *testing.T) {
@@ -56,6 +58,17 @@ func TestKernels(t *testing.T) {
 	} else if runtime.GOARCH == "arm64" && os.Getenv("DYGEN_REQUIRE_ASM") != "" {
 		t.Fatalf("DYGEN_REQUIRE_ASM is set but the NEON peak loop is not in this build (purego)")
 	}
+	if k, ok := AVX512.loop(); ok {
+		out = [8]float32{}
+		k.run(100, &out)
+		// 24 accumulators × 100 iterations of += 0.999999 per lane, in
+		// lanes 0–7 (the low half of the sum).
+		for i, v := range out {
+			if v < 2399 || v > 2401 {
+				t.Fatalf("fmaLoop512: lane %d = %v, want about 2400", i, v)
+			}
+		}
+	}
 	if k, ok := AVX2FMA.loop(); ok {
 		out = [8]float32{}
 		k.run(100, &out)
@@ -83,6 +96,9 @@ func TestVariants(t *testing.T) {
 	host := PureGo
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		host = AVX2FMA
+		if cpu.X86.HasAVX512F && dyrt.AVX512 {
+			host = AVX512
+		}
 	}
 	for _, tc := range []struct {
 		goarch string
@@ -101,13 +117,20 @@ func TestVariants(t *testing.T) {
 	}
 }
 
-// TestGODEBUG checks, in a child process, that GODEBUG=cpu.avx2=off turns
-// the AVX2+FMA variant off: the way to pin the pure-Go kernels that
-// README's "Pinning a variant" describes.
+// TestGODEBUG checks, in child processes, that GODEBUG=cpu.avx2=off turns
+// the AVX2+FMA and AVX-512 variants off, and cpu.avx512f=off the AVX-512
+// one: the ways to pin a variant that README's "Pinning a variant"
+// describes.
 func TestGODEBUG(t *testing.T) {
-	if os.Getenv("PEAK_TEST_CHILD") == "1" {
-		if Generated("amd64", nil) != PureGo || AVX2FMA.Available() || best() != PureGo {
+	switch os.Getenv("PEAK_TEST_CHILD") {
+	case "avx2":
+		if Generated("amd64", nil) != PureGo || AVX2FMA.Available() || AVX512.Available() || best() != PureGo {
 			t.Fatalf("GODEBUG=%s: Generated = %s, AVX2+FMA available %v", os.Getenv("GODEBUG"), Generated("amd64", nil), AVX2FMA.Available())
+		}
+		return
+	case "avx512f":
+		if Generated("amd64", nil) != AVX2FMA || AVX512.Available() || best() != AVX2FMA {
+			t.Fatalf("GODEBUG=%s: Generated = %s, AVX-512 available %v", os.Getenv("GODEBUG"), Generated("amd64", nil), AVX512.Available())
 		}
 		return
 	}
@@ -117,11 +140,16 @@ func TestGODEBUG(t *testing.T) {
 	if runtime.GOARCH != "amd64" || !cpu.X86.HasAVX2 {
 		t.Skip("no AVX2 to turn off")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestGODEBUG$", "-test.v")
-	cmd.Env = append(os.Environ(), "PEAK_TEST_CHILD=1", "GODEBUG=cpu.avx2=off")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "PASS") {
-		t.Fatalf("child with GODEBUG=cpu.avx2=off: %v\n%s", err, out)
+	for _, off := range []string{"avx2", "avx512f"} {
+		if off == "avx512f" && !cpu.X86.HasAVX512F {
+			continue
+		}
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestGODEBUG$", "-test.v")
+		cmd.Env = append(os.Environ(), "PEAK_TEST_CHILD="+off, "GODEBUG=cpu."+off+"=off")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("child with GODEBUG=cpu.%s=off: %v\n%s", off, err, out)
+		}
 	}
 }
 

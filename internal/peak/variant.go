@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/dygen/dygen/dyrt"
 )
 
 // Variant is a kernel variant of the code dygen generates, each with its
@@ -20,14 +22,18 @@ const (
 	AVX2FMA Variant = 1
 	// NEON is the arm64 assembly (fixed-size layers).
 	NEON Variant = 2
+	// AVX512 is the amd64 AVX-512F micro-kernels (with the AVX2 side
+	// kernels), run where the CPU has AVX-512F and dyrt.AVX512 holds.
+	AVX512 Variant = 3
 )
 
 // Variants lists the variants in the order of their codes.
-var Variants = []Variant{PureGo, AVX2FMA, NEON}
+var Variants = []Variant{PureGo, AVX2FMA, NEON, AVX512}
 
 const (
-	avx2KernelName = "AVX2+FMA, 12 YMM accumulators"
-	neonKernelName = "NEON, 24 Q-register accumulators"
+	avx2KernelName   = "AVX2+FMA, 12 YMM accumulators"
+	neonKernelName   = "NEON, 24 Q-register accumulators"
+	avx512KernelName = "AVX-512F, 24 ZMM accumulators"
 )
 
 func (v Variant) String() string {
@@ -38,6 +44,8 @@ func (v Variant) String() string {
 		return "AVX2+FMA"
 	case NEON:
 		return "NEON"
+	case AVX512:
+		return "AVX-512"
 	}
 	return fmt.Sprintf("variant %d", int(v))
 }
@@ -54,6 +62,8 @@ func (v Variant) loop() (loop, bool) {
 		return asmLoop()
 	case NEON:
 		return neonLoopKernel()
+	case AVX512:
+		return asm512Loop()
 	}
 	return loop{}, false
 }
@@ -68,6 +78,8 @@ func (v Variant) Kernel() string {
 		return avx2KernelName
 	case NEON:
 		return neonKernelName
+	case AVX512:
+		return avx512KernelName
 	}
 	return v.String()
 }
@@ -111,6 +123,9 @@ func Generated(goarch string, tags []string) Variant {
 		return PureGo
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		if cpu.X86.HasAVX512F && dyrt.AVX512 {
+			return AVX512
+		}
 		return AVX2FMA
 	}
 	return PureGo
@@ -118,7 +133,7 @@ func Generated(goarch string, tags []string) Variant {
 
 // best is the fastest variant whose loop runs here.
 func best() Variant {
-	for _, v := range []Variant{AVX2FMA, NEON} {
+	for _, v := range []Variant{AVX512, AVX2FMA, NEON} {
 		if v.Available() {
 			return v
 		}

@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package dyrt
+
+func cpuIdentity() CPUIdentity { return CPUIdentity{} }
