@@ -47,9 +47,9 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 	a := pl.Asm
 	ctx := build.NewContext()
 	ctx.ConstraintExpr(asmBuildConstraint)
-	epi := newEpilogue(ctx, pl)
+	epi := newEpilogue(ctx, pl, true)
 	for _, k := range a.Kernels {
-		emitAsmKernel(ctx, pl, k, epi)
+		emitAsmKernel(ctx, pl, k, epi, ISAAVX2)
 	}
 	if a.FuseName != "" {
 		emitFuseKernel(ctx, pl, a.FuseName)
@@ -68,6 +68,30 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 		emitEpiKernel(ctx, pl, epi)
 	}
 	return renderAsm(ctx, pkg, pl.Name, "assembly")
+}
+
+// emitWideAsm writes the micro-kernels of a kernel tier (isa.Over set:
+// AVX-512 over AVX2) for a fixed- or run-time-size layer: one function per
+// kernel of the base plan, same signature, isa's name.
+func emitWideAsm(pkg string, pl *Plan, isa *VecISA) ([]byte, error) {
+	ctx := build.NewContext()
+	ctx.ConstraintExpr(asmBuildConstraint)
+	if pl.RT != nil {
+		for _, k := range pl.RT.Kernels {
+			emitRTKernel(ctx, pl, k, isa)
+		}
+		return renderAsm(ctx, pkg, pl.Name, isa.Label+" assembly")
+	}
+	var epi *epilogue
+	for _, k := range pl.Asm.Kernels {
+		if k.Act != "" && epi == nil {
+			epi = newEpilogue(ctx, pl, false)
+		}
+	}
+	for _, k := range pl.Asm.Kernels {
+		emitAsmKernel(ctx, pl, k, epi, isa)
+	}
+	return renderAsm(ctx, pkg, pl.Name, isa.Label+" assembly")
 }
 
 // renderAsm runs avo's passes over the functions built in ctx and prints
@@ -98,9 +122,14 @@ type convKernel struct {
 	memFMA   bool // FMAs take the input from memory
 	// setup loads the kernel's own arguments, after the common ones.
 	setup func()
+	// body is called before each pixel-block body is emitted (the AVX-512
+	// kernels have three: the main block and two tails); prefetch says
+	// whether that body may prefetch (only the main one: the tails' count
+	// is not bounded by nblk).
+	body func(prefetch bool)
 	// tap emits what tap t needs first (prefetches, a row offset) and
-	// returns where its input vector j is.
-	tap func(t int) func(j int) operand.Mem
+	// returns where its input vector 0 is (vector j is j vectors on).
+	tap func(t int) operand.Mem
 	// channelEnd emits what ends an input channel iteration, before the
 	// pointers move on by channelStride (input) and the taps' weights.
 	channelEnd    func()
@@ -116,22 +145,42 @@ type convKernel struct {
 
 // Registers of every micro-kernel:
 //
-//	DI out, SI in (pixel block), DX w, R8 bias, CX pixel blocks left,
-//	AX input channel pointer, BX weight pointer, R9 input channels left.
-//	Y[m·P+p] accumulators, Y[M·P+p] inputs, Y15 the broadcast weight.
+//	DI out, SI in (pixel block), DX w, R8 bias, CX pixel blocks left
+//	(AVX-512: vectors of 8 pixels left), AX input channel pointer, BX
+//	weight pointer, R9 input channels left.
+//	AVX2: Y[m·P+p] accumulators, Y[M·P+p] inputs, Y15 the broadcast
+//	weight. AVX-512: Z[m·PZ+p] accumulators, Z[M·PZ+p] inputs, Z31 the
+//	broadcast weight, K1 the mask of a half vector's 8 lanes.
 var (
 	kOut, kIn, kW, kBias  = reg.RDI, reg.RSI, reg.RDX, reg.R8
 	kNblk, kInp, kWp, kCi = reg.RCX, reg.RAX, reg.RBX, reg.R9
 	kRes                  = reg.R11 // the residual (pixel block), in kernels that add it
 )
 
-// emitConvKernel emits one M×P micro-kernel: per pixel block, the
-// accumulators start at the bias, every input channel's taps are
-// unrolled (P input vectors, then per output channel one broadcast weight
-// and P FMAs), and the block is stored.
-func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
-	m, pv := k.M, k.P
-	ctx.Function(k.Name)
+var (
+	ymms = []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
+	zmms = []reg.VecPhysical{reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+		reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}
+)
+
+// emitConvKernel emits one M×P micro-kernel for isa (AVX2 or AVX-512):
+// per pixel block, the accumulators start at the bias, every input
+// channel's taps are unrolled (the input vectors, then per output channel
+// the weight and the FMAs), and the block is stored.
+//
+// The AVX2 kernel computes nblk blocks of P vectors of 8 pixels, as the
+// plan blocks them. The AVX-512 kernel has the same signature and computes
+// the same nblk·P·8 consecutive pixels, blocked its own way (the plan's
+// AVX512P): blocks of PZ vectors of 16 pixels while they last, then single
+// vectors of 16, then the last 8 pixels in the low half of a vector under
+// the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
+// the pixels is read or written).
+func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa *VecISA) {
+	m := k.M
+	ctx.Function(isa.kernelName(k.Name))
 	ctx.Attributes(attr.NOSPLIT)
 	ctx.SignatureExpr(c.sig)
 	ctx.Doc(c.doc)
@@ -141,21 +190,76 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 	ctx.Load(ctx.Param("bias").Base(), kBias)
 	ctx.Load(ctx.Param("nblk"), kNblk)
 	c.setup()
+	if isa.Lanes == 8 {
+		if n := m*k.P + 1; c.memFMA && n > 16 || !c.memFMA && n+k.P > 16 {
+			panic(fmt.Sprintf("dygen: %dx%d kernel needs more than 16 YMM registers (bug)", m, k.P))
+		}
+		ctx.Label("block")
+		emitConvBody(ctx, pl, k, c, ymms, k.P, false, "")
+		ctx.DECQ(kNblk)
+		ctx.JNZ(operand.LabelRef("block"))
+		ctx.VZEROUPPER()
+		ctx.RET()
+		return
+	}
+	pz := isa.wideBlock(m, c.memFMA)
+	// CX = vectors of 8 pixels left.
+	if k.P > 1 {
+		ctx.IMUL3Q(operand.U32(k.P), kNblk, kNblk)
+	}
+	ctx.MOVL(operand.U32(0xff), kInp.As32())
+	ctx.KMOVW(kInp.As32(), reg.K1)
+	ctx.CMPQ(kNblk, operand.U32(2*pz))
+	ctx.JB(operand.LabelRef("single"))
+	ctx.Label("block")
+	emitConvBody(ctx, pl, k, c, zmms, pz, false, "")
+	ctx.SUBQ(operand.U32(2*pz), kNblk)
+	ctx.CMPQ(kNblk, operand.U32(2*pz))
+	ctx.JAE(operand.LabelRef("block"))
+	if pz > 1 {
+		ctx.Label("single")
+		ctx.CMPQ(kNblk, operand.U32(2))
+		ctx.JB(operand.LabelRef("half"))
+		ctx.Label("single1")
+		emitConvBody(ctx, pl, k, c, zmms, 1, false, "1")
+		ctx.SUBQ(operand.U32(2), kNblk)
+		ctx.CMPQ(kNblk, operand.U32(2))
+		ctx.JAE(operand.LabelRef("single1"))
+	} else {
+		ctx.Label("single")
+	}
+	ctx.Label("half")
+	ctx.TESTQ(kNblk, kNblk)
+	ctx.JZ(operand.LabelRef("done"))
+	emitConvBody(ctx, pl, k, c, zmms, 1, true, "h")
+	ctx.Label("done")
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
 
-	ys := []reg.VecPhysical{reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
-		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}
-	acc := func(i, j int) reg.VecPhysical { return ys[i*pv+j] }
-	inReg := func(j int) reg.VecPhysical { return ys[m*pv+j] }
-	wReg := reg.Y15
-	if n := m*pv + 1; c.memFMA && n > 16 || !c.memFMA && n+pv > 16 {
-		panic(fmt.Sprintf("dygen: %dx%d kernel needs more than 16 YMM registers (bug)", m, pv))
+// emitConvBody emits one pixel block of nv vectors (registers from vs,
+// YMM or ZMM) and moves the pixel pointers past it; half: the block is the
+// low 8 lanes of one ZMM, under K1. sfx makes its labels unique.
+func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []reg.VecPhysical, nv int, half bool, sfx string) {
+	m := k.M
+	vb := int(vs[0].Size()) // bytes per vector
+	acc := func(i, j int) reg.VecPhysical { return vs[i*nv+j] }
+	inReg := func(j int) reg.VecPhysical { return vs[m*nv+j] }
+	wReg := vs[len(vs)-1]
+	// memFMA: the FMAs read the input from memory, but a half block loads
+	// it (zero-masked) into a register first.
+	memFMA := c.memFMA && !half
+	if c.body != nil {
+		c.body(!half && sfx == "")
 	}
 	taps := pl.P.KH * pl.P.KW
-
-	ctx.Label("block")
+	at := func(b operand.Mem, j int) operand.Mem {
+		b.Disp += vb * j
+		return b
+	}
 	for i := 0; i < m; i++ {
 		ctx.VBROADCASTSS(mem(kBias, 4*i), acc(i, 0))
-		for j := 1; j < pv; j++ {
+		for j := 1; j < nv; j++ {
 			ctx.VMOVAPS(acc(i, 0), acc(i, j))
 		}
 	}
@@ -163,20 +267,29 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 	ctx.MOVQ(kW, kWp)
 	if pl.CinG > 1 {
 		ctx.MOVQ(operand.U32(pl.CinG), kCi)
-		ctx.Label("channel")
+		ctx.Label("channel" + sfx)
 	}
 	for t := 0; t < taps; t++ {
-		at := c.tap(t)
-		if !c.memFMA {
-			for j := 0; j < pv; j++ {
-				ctx.VMOVUPS(at(j), inReg(j))
+		base := c.tap(t)
+		if !memFMA {
+			for j := 0; j < nv; j++ {
+				if half {
+					ctx.VMOVUPS_Z(at(base, j), reg.K1, inReg(j))
+				} else {
+					ctx.VMOVUPS(at(base, j), inReg(j))
+				}
 			}
 		}
 		for i := 0; i < m; i++ {
+			// One broadcast register per weight, on both ISAs: FMAs with
+			// an embedded-broadcast weight ({1to16}) load it once per FMA
+			// instead of once per PZ FMAs, and on Zen 5 that made the
+			// AVX-512 kernels 1.5–1.6× slower (3x3 64@56: 1.9 against
+			// 1.2 ms); the epilogue keeps its embedded broadcasts.
 			ctx.VBROADCASTSS(mem(kWp, 4*(t*m+i)), wReg)
-			for j := 0; j < pv; j++ {
-				if c.memFMA {
-					ctx.VFMADD231PS(at(j), wReg, acc(i, j))
+			for j := 0; j < nv; j++ {
+				if memFMA {
+					ctx.VFMADD231PS(at(base, j), wReg, acc(i, j))
 				} else {
 					ctx.VFMADD231PS(inReg(j), wReg, acc(i, j))
 				}
@@ -188,19 +301,22 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 		ctx.ADDQ(c.channelStride, kInp)
 		ctx.ADDQ(operand.U32(4*taps*m), kWp)
 		ctx.DECQ(kCi)
-		ctx.JNZ(operand.LabelRef("channel"))
+		ctx.JNZ(operand.LabelRef("channel" + sfx))
 	}
 	if c.epi != nil {
 		// The registers free once the accumulators are complete.
-		free := ys[m*pv:]
+		free := vs[m*nv:]
 		for i := 0; i < m; i++ {
 			var res operand.Mem
 			if c.resChannel != nil {
 				res = c.resChannel(i)
 			}
-			for j := 0; j < pv; j++ {
-				if c.resChannel != nil {
-					ctx.VADDPS(mem(res.Base, res.Disp+32*j), acc(i, j), acc(i, j))
+			for j := 0; j < nv; j++ {
+				switch {
+				case c.resChannel != nil && half:
+					ctx.VADDPS_Z(at(res, j), acc(i, j), reg.K1, acc(i, j))
+				case c.resChannel != nil:
+					ctx.VADDPS(at(res, j), acc(i, j), acc(i, j))
 				}
 				c.epi.apply(ctx, acc(i, j), free)
 			}
@@ -208,38 +324,39 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel) {
 	}
 	for i := 0; i < m; i++ {
 		base := c.outChannel(i)
-		for j := 0; j < pv; j++ {
-			base.Disp += 32 * j
-			ctx.VMOVUPS(acc(i, j), base)
-			base.Disp -= 32 * j
+		for j := 0; j < nv; j++ {
+			if half {
+				ctx.VMOVUPS(acc(i, j), reg.K1, at(base, j)) // merge-masked
+			} else {
+				ctx.VMOVUPS(acc(i, j), at(base, j))
+			}
 		}
 	}
-	ctx.ADDQ(operand.U32(32*pv), kIn)
-	ctx.ADDQ(operand.U32(32*pv), kOut)
-	if c.resChannel != nil {
-		ctx.ADDQ(operand.U32(32*pv), kRes)
+	if half {
+		return // the last block
 	}
-	ctx.DECQ(kNblk)
-	ctx.JNZ(operand.LabelRef("block"))
-	ctx.VZEROUPPER()
-	ctx.RET()
+	ctx.ADDQ(operand.U32(vb*nv), kIn)
+	ctx.ADDQ(operand.U32(vb*nv), kOut)
+	if c.resChannel != nil {
+		ctx.ADDQ(operand.U32(vb*nv), kRes)
+	}
 }
 
-// emitAsmKernel emits one M×P micro-kernel of a fixed-size layer: every
-// offset a constant; R10 is the prefetch pointer of the PF variants.
-func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel, epi *epilogue) {
+// emitAsmKernel emits one M×P micro-kernel of a fixed-size layer for isa:
+// every offset a constant; R10 is the prefetch pointer of the PF variants.
+func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel, epi *epilogue, isa *VecISA) {
 	a := pl.Asm
 	taps := pl.P.KH * pl.P.KW
 	pfp := reg.R10
 	c := convKernel{
 		sig:           kernelSignature(k),
-		doc:           fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block.", k.Name, k.M, k.P),
+		doc:           fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block%s.", isa.kernelName(k.Name), k.M, k.P, isa.blockedAs(k.M, a.MemFMA)),
 		memFMA:        a.MemFMA,
 		channelStride: operand.U32(4 * a.PS),
 		outChannel:    func(i int) operand.Mem { return mem(kOut, 4*i*a.OPS) },
 	}
 	if k.PF > 0 {
-		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, prefetching %d cache line(s) of each of %d experts per input channel.", k.Name, k.M, k.P, k.PF, pl.P.K)
+		c.doc = fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block%s, prefetching %d cache line(s) of each of %d experts per input channel.", isa.kernelName(k.Name), k.M, k.P, isa.blockedAs(k.M, a.MemFMA), k.PF, pl.P.K)
 	}
 	if k.Act != "" {
 		c.epi = epi
@@ -256,33 +373,40 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel, epi *epilogue) {
 	if k.Res {
 		c.resChannel = func(i int) operand.Mem { return mem(kRes, 4*i*a.OPS) }
 	}
-	// The channel iteration's prefetches, spread over its taps.
+	// The channel iteration's prefetches, spread over its taps; only in
+	// the bodies that may prefetch (see convKernel.body).
 	nextPF, nextPI := 0, 0
-	experts, stride := pl.P.K, pl.P.OutC*pl.Taps // expert k's rows start k·stride floats on
+	npf, npi := 0, 0
+	c.body = func(prefetch bool) {
+		nextPF, nextPI, npf, npi = 0, 0, 0, 0
+		if prefetch {
+			npf, npi = k.PF*pl.P.K, len(k.PI)
+		}
+	}
+	stride := pl.P.OutC * pl.Taps // expert k's rows start k·stride floats on
 	pf := func() { ctx.PREFETCHT1(mem(pfp, 4*(nextPF/k.PF)*stride+64*(nextPF%k.PF))) }
 	pi := func() { ctx.PREFETCHT0(mem(kInp, k.PI[nextPI])) }
-	c.tap = func(t int) func(j int) operand.Mem {
-		for ; nextPF < k.PF*experts && nextPF*taps <= t*k.PF*experts; nextPF++ {
+	c.tap = func(t int) operand.Mem {
+		for ; nextPF < npf && nextPF*taps <= t*npf; nextPF++ {
 			pf()
 		}
-		for ; nextPI < len(k.PI) && nextPI*taps <= t*len(k.PI); nextPI++ {
+		for ; nextPI < npi && nextPI*taps <= t*npi; nextPI++ {
 			pi()
 		}
-		off := 4 * a.TapOff[t]
-		return func(j int) operand.Mem { return mem(kInp, off+32*j) }
+		return mem(kInp, 4*a.TapOff[t])
 	}
 	c.channelEnd = func() {
-		for ; nextPF < k.PF*experts; nextPF++ {
+		for ; nextPF < npf; nextPF++ {
 			pf()
 		}
-		for ; nextPI < len(k.PI); nextPI++ {
+		for ; nextPI < npi; nextPI++ {
 			pi()
 		}
-		if k.PF > 0 {
+		if npf > 0 {
 			ctx.ADDQ(operand.U32(64*k.PF), pfp)
 		}
 	}
-	emitConvKernel(ctx, pl, k, c)
+	emitConvKernel(ctx, pl, k, c, isa)
 }
 
 // asmFiles returns a fixed-size layer's AVX2 backend files: the assembly,

@@ -85,9 +85,9 @@ var epiUses = map[string][]int{
 // ctx builds (call it once per file, before the functions), or nil when
 // the layer has no epilogue. The table holds only what the layer's code
 // reads: the activation's constants, and the tail masks where the
-// streaming kernel (EpiRows) is emitted; none at all for ReLU or a
-// residual alone.
-func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
+// streaming kernel (EpiRows) is emitted and masks is set; none at all for
+// ReLU or a residual alone.
+func newEpilogue(ctx *build.Context, pl *Plan, masks bool) *epilogue {
 	if !pl.Epi {
 		return nil
 	}
@@ -96,7 +96,8 @@ func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
 		panic(fmt.Sprintf("dygen: no AVX2 epilogue for activation %q (bug)", pl.P.Activation))
 	}
 	e := &epilogue{act: pl.P.Activation, slot: map[int]int{}, maskSlot: -1}
-	if len(uses) == 0 && !pl.EpiRows() {
+	masks = masks && pl.EpiRows()
+	if len(uses) == 0 && !masks {
 		return e
 	}
 	e.consts = ctx.StaticGlobal("epi")
@@ -107,7 +108,7 @@ func newEpilogue(ctx *build.Context, pl *Plan) *epilogue {
 			ctx.AppendDatum(operand.U32(epiValues[c]))
 		}
 	}
-	if pl.EpiRows() {
+	if masks {
 		// The tail masks: 8 lanes on, then 8 off. The 8 lanes that start
 		// at element 8−r have their first r lanes on.
 		e.maskSlot = len(uses)
@@ -139,68 +140,121 @@ func (e *epilogue) c(i int) operand.Mem {
 	return e.consts.Offset(32 * k)
 }
 
+// vecOps emits the epilogue's operations at the width of its registers:
+// YMM (AVX2, constants read as whole vectors of the table) or ZMM
+// (AVX-512F, each constant broadcast from the first float of its vector,
+// VPXORD for VXORPS, which is AVX512DQ, and VRNDSCALEPS for VROUNDPS, which
+// has no ZMM form). One activation code serves both.
+type vecOps struct {
+	ctx  *build.Context
+	e    *epilogue
+	wide bool
+}
+
+func (o vecOps) zero(t reg.VecPhysical) {
+	if o.wide {
+		o.ctx.VPXORD(t, t, t)
+	} else {
+		o.ctx.VXORPS(t, t, t)
+	}
+}
+
+// load sets t to constant c.
+func (o vecOps) load(c int, t reg.VecPhysical) {
+	if o.wide {
+		o.ctx.VBROADCASTSS(o.e.c(c), t)
+	} else {
+		o.ctx.VMOVUPS(o.e.c(c), t)
+	}
+}
+
+// op emits dst = f(c, src) for an instruction whose first operand is the
+// constant c (VADDPS, VMULPS, …): narrow is its VEX form, wide its
+// embedded-broadcast form.
+func (o vecOps) op(narrow, wide func(...operand.Op), c int, src, dst reg.VecPhysical) {
+	if o.wide {
+		wide(o.e.c(c), src, dst)
+	} else {
+		narrow(o.e.c(c), src, dst)
+	}
+}
+
+func (o vecOps) round(v reg.VecPhysical) {
+	if o.wide {
+		o.ctx.VRNDSCALEPS(operand.U8(0), v, v) // to nearest, no scaling
+	} else {
+		o.ctx.VROUNDPS(operand.U8(0), v, v) // to nearest
+	}
+}
+
 // apply emits act(v) into v, using the registers in free (at least 3; they
-// are clobbered).
+// are clobbered). v and free are all YMM (AVX2) or all ZMM (AVX-512F).
 func (e *epilogue) apply(ctx *build.Context, v reg.VecPhysical, free []reg.VecPhysical) {
 	if len(free) < 3 {
 		panic(fmt.Sprintf("dygen: the epilogue needs 3 free vector registers, has %d (bug)", len(free)))
 	}
+	o := vecOps{ctx: ctx, e: e, wide: v.Size() == 64}
 	t0, t1, t2 := free[0], free[1], free[2]
+	xor := func(ops ...operand.Op) { ctx.VXORPS(ops...) }
+	if o.wide {
+		xor = ctx.VPXORD
+	}
 	switch e.act {
 	case verify.ActNone:
 	case verify.ActReLU:
-		ctx.VXORPS(t0, t0, t0)
+		o.zero(t0)
 		ctx.VMAXPS(v, t0, v)
 	case verify.ActReLU6:
-		ctx.VXORPS(t0, t0, t0)
+		o.zero(t0)
 		ctx.VMAXPS(v, t0, v)
-		ctx.VMOVUPS(e.c(epiSix), t0)
+		o.load(epiSix, t0)
 		ctx.VMINPS(v, t0, v)
 	case verify.ActHardswish:
 		// v·min(max(v+3, 0), 6)/6, rounded as PyTorch's x·relu6(x+3)/6.
-		ctx.VADDPS(e.c(epiThree), v, t0)
-		ctx.VXORPS(t1, t1, t1)
+		o.op(ctx.VADDPS, ctx.VADDPS_BCST, epiThree, v, t0)
+		o.zero(t1)
 		ctx.VMAXPS(t0, t1, t0)
-		ctx.VMOVUPS(e.c(epiSix), t1)
+		o.load(epiSix, t1)
 		ctx.VMINPS(t0, t1, t0)
 		ctx.VMULPS(t0, v, t0)
-		ctx.VDIVPS(e.c(epiSix), t0, v)
+		o.op(ctx.VDIVPS, ctx.VDIVPS_BCST, epiSix, t0, v)
 	case verify.ActSigmoid:
 		// 1/(1 + e^−v).
-		ctx.VXORPS(e.c(epiSign), v, t0)
-		e.exp(ctx, t0, t1, t2)
-		ctx.VADDPS(e.c(epiOne), t2, t2)
-		ctx.VMOVUPS(e.c(epiOne), t1)
+		o.op(xor, ctx.VPXORD_BCST, epiSign, v, t0)
+		e.exp(o, t0, t1, t2)
+		o.op(ctx.VADDPS, ctx.VADDPS_BCST, epiOne, t2, t2)
+		o.load(epiOne, t1)
 		ctx.VDIVPS(t2, t1, v)
 	case verify.ActSiLU:
 		// v/(1 + e^−v).
-		ctx.VXORPS(e.c(epiSign), v, t0)
-		e.exp(ctx, t0, t1, t2)
-		ctx.VADDPS(e.c(epiOne), t2, t2)
+		o.op(xor, ctx.VPXORD_BCST, epiSign, v, t0)
+		e.exp(o, t0, t1, t2)
+		o.op(ctx.VADDPS, ctx.VADDPS_BCST, epiOne, t2, t2)
 		ctx.VDIVPS(t2, v, v)
 	default:
-		panic(fmt.Sprintf("dygen: no AVX2 epilogue for activation %q (bug)", e.act))
+		panic(fmt.Sprintf("dygen: no vector epilogue for activation %q (bug)", e.act))
 	}
 }
 
 // exp emits y = e^x (Cephes' expf: x = n·ln2 + r, e^r by a degree-7
 // polynomial, 2^n through the exponent bits; about 1 ulp), clobbering x
 // and n.
-func (e *epilogue) exp(ctx *build.Context, x, n, y reg.VecPhysical) {
-	ctx.VMOVUPS(e.c(epiExpHi), n)
+func (e *epilogue) exp(o vecOps, x, n, y reg.VecPhysical) {
+	ctx := o.ctx
+	o.load(epiExpHi, n)
 	ctx.VMINPS(x, n, x)
-	ctx.VMOVUPS(e.c(epiExpLo), n)
+	o.load(epiExpLo, n)
 	ctx.VMAXPS(x, n, x)
-	ctx.VMULPS(e.c(epiLog2e), x, n)
-	ctx.VROUNDPS(operand.U8(0), n, n) // to nearest
-	ctx.VFNMADD231PS(e.c(epiLn2Hi), n, x)
-	ctx.VFNMADD231PS(e.c(epiLn2Lo), n, x)
+	o.op(ctx.VMULPS, ctx.VMULPS_BCST, epiLog2e, x, n)
+	o.round(n)
+	o.op(ctx.VFNMADD231PS, ctx.VFNMADD231PS_BCST, epiLn2Hi, n, x)
+	o.op(ctx.VFNMADD231PS, ctx.VFNMADD231PS_BCST, epiLn2Lo, n, x)
 	// ((((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5)·r + 1)·r + 1.
-	ctx.VMOVUPS(e.c(epiP0), y)
+	o.load(epiP0, y)
 	for _, c := range []int{epiP1, epiP2, epiP3, epiP4, epiP5, epiOne, epiOne} {
-		ctx.VFMADD213PS(e.c(c), x, y)
+		o.op(ctx.VFMADD213PS, ctx.VFMADD213PS_BCST, c, x, y)
 	}
-	ctx.VADDPS(e.c(epi127), n, n)
+	o.op(ctx.VADDPS, ctx.VADDPS_BCST, epi127, n, n)
 	ctx.VCVTPS2DQ(n, n)
 	ctx.VPSLLD(operand.U8(23), n, n)
 	ctx.VMULPS(n, y, y)

@@ -36,13 +36,38 @@ func generateAll(t *testing.T, path string) []OutputFile {
 	return files
 }
 
-// TestAsmAVX2Only reads every generated .s file and fails on registers or
-// encodings beyond AVX2 (Y16–Y31, Z and K registers, EVEX suffixes).
+// zeroMaskedStore matches a zero-masked store (VMOVUPS.Z Z0, K1, (AX)):
+// it assembles, but faults with SIGILL.
+var zeroMaskedStore = regexp.MustCompile(`^\s*V\w+\.Z\s+[XYZ]\d+,\s*K\d,\s*[-\w]*\(`)
+
+// TestAsmAVX2Only reads every generated amd64 .s file and fails on
+// registers or encodings beyond AVX2 (Y16–Y31, Z and K registers, EVEX
+// suffixes) in any file whose name does not say avx512. Those, the AVX-512
+// micro-kernels, must have EVEX code, no zero-masked store and the same
+// header and build constraint.
 func TestAsmAVX2Only(t *testing.T) {
-	n := 0
+	n, n512 := 0, 0
 	for _, spec := range asmSpecFiles {
 		for _, f := range generateAll(t, spec) {
-			if !strings.HasSuffix(f.Name, "_amd64_dygen.s") {
+			if !strings.HasSuffix(f.Name, ".s") || strings.Contains(f.Name, "_arm64_") {
+				continue
+			}
+			if strings.Contains(f.Name, "avx512") {
+				n512++
+				evex := false
+				for i, line := range strings.Split(string(f.Data), "\n") {
+					code, _, _ := strings.Cut(line, "//")
+					evex = evex || avx2Forbidden.MatchString(code)
+					if zeroMaskedStore.MatchString(code) {
+						t.Errorf("%s: %s:%d: a zero-masked store faults: %s", filepath.Base(spec), f.Name, i+1, strings.TrimSpace(line))
+					}
+				}
+				if !evex {
+					t.Errorf("%s: %s is named avx512 but has no AVX-512 code", filepath.Base(spec), f.Name)
+				}
+				if !bytes.HasPrefix(f.Data, []byte(Header+"\n")) || !bytes.Contains(f.Data, []byte("\n//go:build amd64 && !purego\n")) {
+					t.Errorf("%s: %s lacks the header or the amd64 && !purego build constraint", spec, f.Name)
+				}
 				continue
 			}
 			n++
@@ -60,8 +85,8 @@ func TestAsmAVX2Only(t *testing.T) {
 			}
 		}
 	}
-	if n == 0 {
-		t.Fatal("no assembly generated for any spec")
+	if n == 0 || n512 == 0 {
+		t.Fatalf("no assembly generated for any spec (AVX2 files %d, AVX-512 files %d)", n, n512)
 	}
 }
 
@@ -75,6 +100,16 @@ func TestAsmForbiddenPattern(t *testing.T) {
 	for _, ok := range []string{"VMOVUPS Y15, 32(AX)", "VFMADD231PS Y12, Y15, Y0", "VBROADCASTSS 4(R8), Y3", "ADDQ $0x00000040, R9"} {
 		if avx2Forbidden.MatchString(ok) {
 			t.Errorf("scan flags %q", ok)
+		}
+	}
+	for _, bad := range []string{"\tVMOVUPS.Z Z3, K1, 64(DI)", "VMOVUPS.Z Z0, K1, (AX)"} {
+		if !zeroMaskedStore.MatchString(bad) {
+			t.Errorf("zero-masked store scan misses %q", bad)
+		}
+	}
+	for _, ok := range []string{"\tVMOVUPS.Z 64(SI), K1, Z7", "\tVMOVUPS Z3, K1, 64(DI)", "\tVADDPS.Z (R11), Z0, K1, Z0"} {
+		if zeroMaskedStore.MatchString(ok) {
+			t.Errorf("zero-masked store scan flags %q", ok)
 		}
 	}
 }

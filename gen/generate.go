@@ -83,6 +83,9 @@ type layerData struct {
 	// build constraint of the files for builds with no backend.
 	ISA          *VecISA
 	GenericBuild string
+	// Wide is the kernel tier over ISA whose micro-kernels this layer
+	// also has (AVX-512 over AVX2), nil when none.
+	Wide *VecISA
 }
 
 // Generate turns a parsed spec into the files of one Go package: per layer
@@ -125,6 +128,9 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			ISA:      ISAAVX2,
 		}
 		d.GenericBuild = genericBuild(pl)
+		if pl.Asm != nil || pl.RT != nil {
+			d.Wide = ISAAVX512
+		}
 		api, err := execute("layer.go.tmpl", d)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
@@ -174,13 +180,20 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			}
 			out = append(out, OutputFile{pl.File + "_batch_amd64_dygen.go", src})
 		}
+		if d.Wide != nil {
+			s, err := emitWideAsm(pkg, pl, d.Wide)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, OutputFile{pl.File + "_" + d.Wide.FileTag + "_dygen.s", s})
+		}
 		for _, isa := range ISAs[1:] {
 			v := pl.ForISA(isa)
-			if v == nil {
+			if v == nil || isa.Over != nil {
 				continue
 			}
 			dv := d
-			dv.Plan, dv.ISA = v, isa
+			dv.Plan, dv.ISA, dv.Wide = v, isa, nil
 			files, err := neonFiles(pkg, dv)
 			if err != nil {
 				return nil, err
@@ -206,7 +219,7 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 func genericBuild(pl *Plan) string {
 	var archs []string
 	for _, isa := range ISAs {
-		if pl.ForISA(isa) != nil {
+		if pl.ForISA(isa) != nil && isa.Over == nil {
 			archs = append(archs, "!"+isa.GOARCH)
 		}
 	}

@@ -44,10 +44,23 @@ type VecISA struct {
 	// channel, zero padding) and copy out; RTGather: the column gather of
 	// the Go pack of stride-2 layers (where there is no RTPack).
 	RTPack, RTCopy, RTGather bool
+
+	// Over, when set, makes this row a kernel tier of another row (AVX-512
+	// over AVX2): it has its own micro-kernels, with the same signatures
+	// and contracts (the same nblk·P·8 pixels) but blocked its own way
+	// (wideBlock), and runs them with that row's Go drivers, plan and side
+	// kernels; the layer's checked kernel wrappers choose between the two
+	// at run time. KernelSuffix is appended to its kernels' names.
+	Over         *VecISA
+	KernelSuffix string
+	// Bcast: instructions take a constant from memory as an embedded
+	// broadcast ({1to16}: the epilogue's constants). Masks: opmask
+	// registers, for the half vector that ends a block.
+	Bcast, Masks bool
 }
 
 // ISAs are the vector targets, in the order the generator emits them.
-var ISAs = []*VecISA{ISAAVX2, ISANEON}
+var ISAs = []*VecISA{ISAAVX2, ISANEON, ISAAVX512}
 
 // ISAAVX2 is amd64's AVX2+FMA row.
 var ISAAVX2 = &VecISA{
@@ -71,8 +84,48 @@ var ISANEON = &VecISA{
 	Pack:    true, Copy: true, RTPack: true, RTCopy: true, RTGather: true,
 }
 
-// RegsPerVector is the registers that hold one vector of 8 pixels.
-func (isa *VecISA) RegsPerVector() int { return 8 / isa.Lanes }
+// ISAAVX512 is amd64's AVX-512F row, a kernel tier over AVX2: 32 ZMM
+// registers of 16 floats, embedded broadcasts for the epilogue's
+// constants, an opmask for the last half vector. Its micro-kernels run where the CPU has
+// AVX-512F and dyrt.AVX512 holds (a full-width 512-bit FMA); pack, fusion,
+// pool sums, routing FC and copy out stay AVX2's.
+var ISAAVX512 = &VecISA{
+	Name: "avx512", Label: "AVX-512", What: "AVX-512F", GOARCH: "amd64",
+	Build: "amd64 && !purego", FileTag: "amd64_avx512",
+	CPUCheck: "cpu.X86.HasAVX512F", CPUImport: true,
+	Lanes: 16, VecRegs: 32,
+	MemFMA: true, Bcast: true, Masks: true,
+	Over: ISAAVX2, KernelSuffix: "AVX512",
+}
+
+// RegsPerVector is the registers that hold one vector of 8 pixels (one,
+// or half of one, on AVX-512).
+func (isa *VecISA) RegsPerVector() int { return max(1, 8/isa.Lanes) }
+
+// kernelName is this row's name of the micro-kernel the plan calls name.
+func (isa *VecISA) kernelName(name string) string { return name + isa.KernelSuffix }
+
+// wideBlock returns the vectors of Lanes pixels in a main block of a tier
+// row's micro-kernel of m channels: as many as fit M accumulators and,
+// unless the FMAs read the input from memory, an input register per vector
+// beside the broadcast weight, at most 12 (with memFMA: 12 accumulators).
+// At least 3 registers stay free for the epilogue once the accumulators
+// are complete.
+func (isa *VecISA) wideBlock(m int, memFMA bool) int {
+	if memFMA {
+		return 12
+	}
+	return min(12, (isa.VecRegs-1)/(m+1))
+}
+
+// blockedAs says, for comments, how a tier row blocks a kernel's pixels
+// ("" for a row that blocks them as the plan does).
+func (isa *VecISA) blockedAs(m int, memFMA bool) string {
+	if isa.Over == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (%s: blocks of %d vectors of %d pixels, then single vectors, then a masked half vector)", isa.Label, isa.wideBlock(m, memFMA), isa.Lanes)
+}
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
 // needs: M·P accumulator vectors and, unless the FMAs read the input from
@@ -113,8 +166,8 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 	if !pl.HasAsm() {
 		return nil
 	}
-	if isa == ISAAVX2 {
-		return pl
+	if isa == ISAAVX2 || isa.Over != nil {
+		return pl // a tier runs its base row's view
 	}
 	v := *pl
 	if !isa.EpiStream {

@@ -21,9 +21,9 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 	r := pl.RT
 	ctx := build.NewContext()
 	ctx.ConstraintExpr(asmBuildConstraint)
-	epi := newEpilogue(ctx, pl)
+	epi := newEpilogue(ctx, pl, true)
 	for _, k := range r.Kernels {
-		emitRTKernel(ctx, pl, k)
+		emitRTKernel(ctx, pl, k, ISAAVX2)
 	}
 	if r.FuseName != "" {
 		emitFuseKernel(ctx, pl, r.FuseName)
@@ -48,13 +48,13 @@ func emitRTAsm(pkg string, pl *Plan) ([]byte, error) {
 //
 //	R10 output channel stride (bytes), R11 the row offset, then the output
 //	channel pointer, R12 rows, R13 input channel stride (bytes).
-func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
+func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel, isa *VecISA) {
 	r := pl.RT
 	ostride, tmp, rows, cstride := reg.R10, reg.R11, reg.R12, reg.R13
 	row := -1 // the row whose offset tmp holds, as the taps are emitted
 	emitConvKernel(ctx, pl, k, convKernel{
 		sig:    rtSignature,
-		doc:    fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block, for any input size.", k.Name, k.M, k.P),
+		doc:    fmt.Sprintf("%s computes %d output channels × %d vectors of 8 pixels per pixel block%s, for any input size.", isa.kernelName(k.Name), k.M, k.P, isa.blockedAs(k.M, r.MemFMA)),
 		memFMA: r.MemFMA,
 		setup: func() {
 			ctx.Load(ctx.Param("rows").Base(), rows)
@@ -63,15 +63,12 @@ func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 			ctx.Load(ctx.Param("ps"), cstride)
 			ctx.SHLQ(operand.U8(2), cstride)
 		},
-		tap: func(t int) func(j int) operand.Mem {
+		tap: func(t int) operand.Mem {
 			if t == 0 || r.TapRow[t] != row {
 				row = r.TapRow[t]
 				ctx.MOVQ(mem(rows, 8*row), tmp)
 			}
-			col := r.TapCol[t]
-			return func(j int) operand.Mem {
-				return operand.Mem{Base: kInp, Index: tmp, Scale: 1, Disp: 4*col + 32*j}
-			}
+			return operand.Mem{Base: kInp, Index: tmp, Scale: 1, Disp: 4 * r.TapCol[t]}
 		},
 		channelEnd:    func() {},
 		channelStride: cstride,
@@ -83,7 +80,7 @@ func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel) {
 			}
 			return mem(tmp, 0)
 		},
-	})
+	}, isa)
 }
 
 // emitGather2Kernel emits the pack's gather for a column stride of 2:

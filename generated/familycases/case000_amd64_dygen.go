@@ -22,6 +22,15 @@ var case000AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case000UseAsm = case000AsmOK
 
+// case000AVX512OK reports whether this CPU runs Case000's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case000AVX512OK = case000AsmOK && cpu.X86.HasAVX512F
+
+// case000UseAVX512 selects the AVX-512F micro-kernels where case000UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case000UseAVX512 = case000AVX512OK && dyrt.AVX512
+
 // case000BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case000BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case000ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func case000Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case000Conv4x3Checked checks every length case000Conv4x3 touches, then calls it.
+// case000Conv4x3AVX512 computes what case000Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case000UseAVX512).
+//
+//go:noescape
+func case000Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case000Conv4x3Checked checks every length case000Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case000Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 784+nblk*24 ||
 		len(w) < 20 || len(bias) < 4 {
 		panic("Case000: AVX2 kernel case000Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case000UseAVX512 {
+		case000Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case000Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case000Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case000Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case000Conv4x2Checked checks every length case000Conv4x2 touches, then calls it.
+// case000Conv4x2AVX512 computes what case000Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case000UseAVX512).
+//
+//go:noescape
+func case000Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case000Conv4x2Checked checks every length case000Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case000Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*16 || len(in) < 784+nblk*16 ||
 		len(w) < 20 || len(bias) < 4 {
 		panic("Case000: AVX2 kernel case000Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case000UseAVX512 {
+		case000Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case000Conv4x2(out, in, w, bias, nblk)
 }
@@ -86,11 +115,21 @@ func case000Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case000Conv1x3(out, in, w, bias []float32, nblk int)
 
-// case000Conv1x3Checked checks every length case000Conv1x3 touches, then calls it.
+// case000Conv1x3AVX512 computes what case000Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case000UseAVX512).
+//
+//go:noescape
+func case000Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case000Conv1x3Checked checks every length case000Conv1x3 touches, then calls it, or its AVX-512 twin.
 func case000Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 784+nblk*24 ||
 		len(w) < 5 || len(bias) < 1 {
 		panic("Case000: AVX2 kernel case000Conv1x3 called with short slices (bug in dygen)")
+	}
+	if case000UseAVX512 {
+		case000Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case000Conv1x3(out, in, w, bias, nblk)
 }
@@ -101,11 +140,21 @@ func case000Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case000Conv1x2(out, in, w, bias []float32, nblk int)
 
-// case000Conv1x2Checked checks every length case000Conv1x2 touches, then calls it.
+// case000Conv1x2AVX512 computes what case000Conv1x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case000UseAVX512).
+//
+//go:noescape
+func case000Conv1x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case000Conv1x2Checked checks every length case000Conv1x2 touches, then calls it, or its AVX-512 twin.
 func case000Conv1x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*16 || len(in) < 784+nblk*16 ||
 		len(w) < 5 || len(bias) < 1 {
 		panic("Case000: AVX2 kernel case000Conv1x2 called with short slices (bug in dygen)")
+	}
+	if case000UseAVX512 {
+		case000Conv1x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case000Conv1x2(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var case000AsmOK = true
 // run every variant on the same vectors.
 var case000UseAsm = case000AsmOK
 
+// case000AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case000AVX512OK = false
+
+// case000UseAVX512 is always false in this build.
+var case000UseAVX512 = false
+
 // case000BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case000BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -22,6 +22,15 @@ var case001AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case001UseAsm = case001AsmOK
 
+// case001AVX512OK reports whether this CPU runs Case001's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case001AVX512OK = case001AsmOK && cpu.X86.HasAVX512F
+
+// case001UseAVX512 selects the AVX-512F micro-kernels where case001UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case001UseAVX512 = case001AVX512OK && dyrt.AVX512
+
 // case001BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case001BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case001ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 //go:noescape
 func case001Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case001Conv4x3Checked checks every length case001Conv4x3 touches, then calls it.
+// case001Conv4x3AVX512 computes what case001Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case001UseAVX512).
+//
+//go:noescape
+func case001Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case001Conv4x3Checked checks every length case001Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case001Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 480+nblk*24 || len(in) < 392+nblk*24 ||
 		len(w) < 108 || len(bias) < 4 {
 		panic("Case001: AVX2 kernel case001Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case001UseAVX512 {
+		case001Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case001Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case001Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case001Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case001Conv4x2Checked checks every length case001Conv4x2 touches, then calls it.
+// case001Conv4x2AVX512 computes what case001Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case001UseAVX512).
+//
+//go:noescape
+func case001Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case001Conv4x2Checked checks every length case001Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case001Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 480+nblk*16 || len(in) < 392+nblk*16 ||
 		len(w) < 108 || len(bias) < 4 {
 		panic("Case001: AVX2 kernel case001Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case001UseAVX512 {
+		case001Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case001Conv4x2(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var case001AsmOK = true
 // run every variant on the same vectors.
 var case001UseAsm = case001AsmOK
 
+// case001AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case001AVX512OK = false
+
+// case001UseAVX512 is always false in this build.
+var case001UseAVX512 = false
+
 // case001BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case001BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -44,6 +44,39 @@ func case001Weights(w verify.Weights) Case001Weights {
 	}
 }
 
+// case001Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case001UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case001UseAVX512).
+type case001Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case001Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case001Variants() []case001Variant {
+	v := []case001Variant{{"go", false, false}}
+	if case001AsmOK {
+		v = append(v, case001Variant{case001AsmName, true, false})
+	}
+	if case001AVX512OK {
+		v = append(v, case001Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case001Variant) use() {
+	case001UseAsm, case001UseAVX512 = v.asm, v.wide
+}
+
+// case001KeepVariant returns a function that restores the variant selected
+// now.
+func case001KeepVariant() func() {
+	asm, wide := case001UseAsm, case001UseAVX512
+	return func() { case001UseAsm, case001UseAVX512 = asm, wide }
+}
+
 func newCase001ForTest(tb testing.TB, w verify.Weights) *Case001 {
 	tb.Helper()
 	l, err := NewCase001(case001Weights(w))
@@ -99,7 +132,7 @@ func TestCase001Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case001UseAsm = v }(case001UseAsm)
+	defer case001KeepVariant()()
 	rng := rand.New(rand.NewPCG(16, 3))
 	p := case001Params
 	w := verify.RandomWeights(p, rng)
@@ -108,16 +141,55 @@ func TestCase001Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case001AsmName, true, false}} {
-			case001UseAsm = v.asm
+		type variant struct {
+			case001Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case001Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case001Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case001", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase001AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase001AVX512Bits(t *testing.T) {
+	if !case001AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case001KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case001Params
+	l := newCase001ForTest(t, verify.RandomWeights(p, rng))
+	call := case001Call(l)
+	for _, sz := range case001Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case001UseAsm, case001UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -146,18 +218,11 @@ func TestCase001Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case001AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case001Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case001UseAsm = v }(case001UseAsm)
-				case001UseAsm = asm
+				defer case001KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case001Call(l))
 				t.Log(verify.Line("Case001", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -276,7 +341,7 @@ func TestCase001Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case001SplitFLOPs = v }(case001SplitFLOPs)
 	case001SplitFLOPs = 0
-	defer func(v bool) { case001UseAsm = v }(case001UseAsm)
+	defer case001KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case001Params
 	l := newCase001ForTest(t, verify.RandomWeights(p, rng))
@@ -286,8 +351,8 @@ func TestCase001Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case001AsmOK} {
-		case001UseAsm = asm
+	for _, v := range case001Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +368,7 @@ func TestCase001Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -343,7 +408,7 @@ func TestCase001Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case001SplitFLOPs = v }(case001SplitFLOPs)
 	case001SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case001UseAsm = v }(case001UseAsm)
+	defer case001KeepVariant()()
 	defer func(v int) { case001OwnProcs = v }(case001OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case001Params
@@ -351,8 +416,8 @@ func TestCase001Threads(t *testing.T) {
 	h, wd := case001Sizes[len(case001Sizes)-1][0], case001Sizes[len(case001Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case001Call(l)
-	for _, asm := range []bool{false, case001AsmOK} {
-		case001UseAsm = asm
+	for _, v := range case001Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -371,7 +436,7 @@ func TestCase001Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -470,12 +535,15 @@ func BenchmarkCase001(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case001UseAsm {
 				variant = 1
 				if case001AsmName == "neon" {
 					variant = 2
+				}
+				if case001UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

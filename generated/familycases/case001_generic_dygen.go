@@ -14,6 +14,12 @@ const case001AsmOK = false
 // the value of case001AsmOK.
 var case001UseAsm = false
 
+// case001AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case001AVX512OK = false
+
+// case001UseAVX512 is always false in this build.
+var case001UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case001) forwardAsm(s *case001Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case001: no assembly in this build")

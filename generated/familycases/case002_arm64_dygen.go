@@ -20,6 +20,12 @@ var case002AsmOK = true
 // run every variant on the same vectors.
 var case002UseAsm = case002AsmOK
 
+// case002AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case002AVX512OK = false
+
+// case002UseAVX512 is always false in this build.
+var case002UseAVX512 = false
+
 // case002BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func case002BlockChannels(u0, u1 int) (o0, o1 int) {

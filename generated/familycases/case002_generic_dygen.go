@@ -14,6 +14,12 @@ const case002AsmOK = false
 // the value of case002AsmOK.
 var case002UseAsm = false
 
+// case002AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case002AVX512OK = false
+
+// case002UseAVX512 is always false in this build.
+var case002UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case002) forwardAsm(s *case002Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case002: no assembly in this build")

@@ -22,6 +22,15 @@ var case003AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case003UseAsm = case003AsmOK
 
+// case003AVX512OK reports whether this CPU runs Case003's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case003AVX512OK = case003AsmOK && cpu.X86.HasAVX512F
+
+// case003UseAVX512 selects the AVX-512F micro-kernels where case003UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case003UseAVX512 = case003AVX512OK && dyrt.AVX512
+
 // case003BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func case003BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case003ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func case003Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case003Conv4x3Checked checks every length case003Conv4x3 touches, then calls it.
+// case003Conv4x3AVX512 computes what case003Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case003UseAVX512).
+//
+//go:noescape
+func case003Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case003Conv4x3Checked checks every length case003Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case003Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 3632+nblk*24 ||
 		len(w) < 576 || len(bias) < 4 {
 		panic("Case003: AVX2 kernel case003Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case003UseAVX512 {
+		case003Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case003Conv4x3(out, in, w, bias, nblk)
 }

@@ -22,6 +22,15 @@ var case004AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case004UseAsm = case004AsmOK
 
+// case004AVX512OK reports whether this CPU runs Case004's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case004AVX512OK = case004AsmOK && cpu.X86.HasAVX512F
+
+// case004UseAVX512 selects the AVX-512F micro-kernels where case004UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case004UseAVX512 = case004AVX512OK && dyrt.AVX512
+
 // case004BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func case004BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -55,11 +64,21 @@ var case004AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func case004Conv4x3(out, in, w, bias, res []float32, nblk int)
 
-// case004Conv4x3Checked checks every length case004Conv4x3 touches, then calls it.
+// case004Conv4x3AVX512 computes what case004Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case004UseAVX512).
+//
+//go:noescape
+func case004Conv4x3AVX512(out, in, w, bias, res []float32, nblk int)
+
+// case004Conv4x3Checked checks every length case004Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case004Conv4x3Checked(out, in, w, bias, res []float32, nblk int) {
 	if nblk < 1 || len(out) < 432+nblk*24 || len(in) < 3312+nblk*24 ||
 		len(w) < 96 || len(bias) < 4 || len(res) < 432+nblk*24 {
 		panic("Case004: AVX2 kernel case004Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case004UseAVX512 {
+		case004Conv4x3AVX512(out, in, w, bias, res, nblk)
+		return
 	}
 	case004Conv4x3(out, in, w, bias, res, nblk)
 }

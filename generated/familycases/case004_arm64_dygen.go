@@ -20,6 +20,12 @@ var case004AsmOK = true
 // run every variant on the same vectors.
 var case004UseAsm = case004AsmOK
 
+// case004AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case004AVX512OK = false
+
+// case004UseAVX512 is always false in this build.
+var case004UseAVX512 = false
+
 // case004BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func case004BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case005AsmOK = true
 // run every variant on the same vectors.
 var case005UseAsm = case005AsmOK
 
+// case005AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case005AVX512OK = false
+
+// case005UseAVX512 is always false in this build.
+var case005UseAVX512 = false
+
 // case005Epilogue writes hardswish(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case005Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActHardswish, dst, src, res)

@@ -22,6 +22,15 @@ var case006AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case006UseAsm = case006AsmOK
 
+// case006AVX512OK reports whether this CPU runs Case006's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case006AVX512OK = case006AsmOK && cpu.X86.HasAVX512F
+
+// case006UseAVX512 selects the AVX-512F micro-kernels where case006UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case006UseAVX512 = case006AVX512OK && dyrt.AVX512
+
 // case006BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case006BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case006ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func case006Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case006Conv1x12Checked checks every length case006Conv1x12 touches, then calls it.
+// case006Conv1x12AVX512 computes what case006Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case006UseAVX512).
+//
+//go:noescape
+func case006Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case006Conv1x12Checked checks every length case006Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case006Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 32+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case006: AVX2 kernel case006Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case006UseAVX512 {
+		case006Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case006Conv1x12(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case006Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case006Conv1x3(out, in, w, bias []float32, nblk int)
 
-// case006Conv1x3Checked checks every length case006Conv1x3 touches, then calls it.
+// case006Conv1x3AVX512 computes what case006Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case006UseAVX512).
+//
+//go:noescape
+func case006Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case006Conv1x3Checked checks every length case006Conv1x3 touches, then calls it, or its AVX-512 twin.
 func case006Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 32+nblk*24 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case006: AVX2 kernel case006Conv1x3 called with short slices (bug in dygen)")
+	}
+	if case006UseAVX512 {
+		case006Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case006Conv1x3(out, in, w, bias, nblk)
 }

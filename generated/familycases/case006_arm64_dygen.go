@@ -20,6 +20,12 @@ var case006AsmOK = true
 // run every variant on the same vectors.
 var case006UseAsm = case006AsmOK
 
+// case006AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case006AVX512OK = false
+
+// case006UseAVX512 is always false in this build.
+var case006UseAVX512 = false
+
 // case006BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case006BlockChannels(u0, u1 int) (o0, o1 int) {

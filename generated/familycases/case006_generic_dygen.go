@@ -14,6 +14,12 @@ const case006AsmOK = false
 // the value of case006AsmOK.
 var case006UseAsm = false
 
+// case006AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case006AVX512OK = false
+
+// case006UseAVX512 is always false in this build.
+var case006UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case006) forwardAsm(s *case006Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case006: no assembly in this build")

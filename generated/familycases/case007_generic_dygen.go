@@ -14,6 +14,12 @@ const case007AsmOK = false
 // the value of case007AsmOK.
 var case007UseAsm = false
 
+// case007AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case007AVX512OK = false
+
+// case007UseAVX512 is always false in this build.
+var case007UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case007) forwardAsm(s *case007Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case007: no assembly in this build")

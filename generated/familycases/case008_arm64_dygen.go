@@ -20,6 +20,12 @@ var case008AsmOK = true
 // run every variant on the same vectors.
 var case008UseAsm = case008AsmOK
 
+// case008AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case008AVX512OK = false
+
+// case008UseAVX512 is always false in this build.
+var case008UseAVX512 = false
+
 // case008Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case008Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSigmoid, dst, src, res)

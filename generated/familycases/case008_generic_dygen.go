@@ -14,6 +14,12 @@ const case008AsmOK = false
 // the value of case008AsmOK.
 var case008UseAsm = false
 
+// case008AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case008AVX512OK = false
+
+// case008UseAVX512 is always false in this build.
+var case008UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case008) forwardAsm(s *case008Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case008: no assembly in this build")

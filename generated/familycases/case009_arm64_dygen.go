@@ -20,6 +20,12 @@ var case009AsmOK = true
 // run every variant on the same vectors.
 var case009UseAsm = case009AsmOK
 
+// case009AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case009AVX512OK = false
+
+// case009UseAVX512 is always false in this build.
+var case009UseAVX512 = false
+
 // case009BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case009BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -22,6 +22,15 @@ var case011AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case011UseAsm = case011AsmOK
 
+// case011AVX512OK reports whether this CPU runs Case011's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case011AVX512OK = case011AsmOK && cpu.X86.HasAVX512F
+
+// case011UseAVX512 selects the AVX-512F micro-kernels where case011UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case011UseAVX512 = case011AVX512OK && dyrt.AVX512
+
 // case011BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func case011BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case011ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 //go:noescape
 func case011Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case011Conv4x3Checked checks every length case011Conv4x3 touches, then calls it.
+// case011Conv4x3AVX512 computes what case011Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case011UseAVX512).
+//
+//go:noescape
+func case011Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case011Conv4x3Checked checks every length case011Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case011Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 336+nblk*24 || len(in) < 4116+nblk*24 ||
 		len(w) < 1152 || len(bias) < 4 {
 		panic("Case011: AVX2 kernel case011Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case011UseAVX512 {
+		case011Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case011Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case011Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case011Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case011Conv4x2Checked checks every length case011Conv4x2 touches, then calls it.
+// case011Conv4x2AVX512 computes what case011Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case011UseAVX512).
+//
+//go:noescape
+func case011Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case011Conv4x2Checked checks every length case011Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case011Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 336+nblk*16 || len(in) < 4116+nblk*16 ||
 		len(w) < 1152 || len(bias) < 4 {
 		panic("Case011: AVX2 kernel case011Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case011UseAVX512 {
+		case011Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case011Conv4x2(out, in, w, bias, nblk)
 }

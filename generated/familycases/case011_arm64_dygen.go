@@ -20,6 +20,12 @@ var case011AsmOK = true
 // run every variant on the same vectors.
 var case011UseAsm = case011AsmOK
 
+// case011AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case011AVX512OK = false
+
+// case011UseAVX512 is always false in this build.
+var case011UseAVX512 = false
+
 // case011BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func case011BlockChannels(u0, u1 int) (o0, o1 int) {

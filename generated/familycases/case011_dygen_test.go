@@ -53,6 +53,39 @@ func case011Weights(w verify.Weights) Case011Weights {
 	}
 }
 
+// case011Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case011UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case011UseAVX512).
+type case011Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case011Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case011Variants() []case011Variant {
+	v := []case011Variant{{"go", false, false}}
+	if case011AsmOK {
+		v = append(v, case011Variant{case011AsmName, true, false})
+	}
+	if case011AVX512OK {
+		v = append(v, case011Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case011Variant) use() {
+	case011UseAsm, case011UseAVX512 = v.asm, v.wide
+}
+
+// case011KeepVariant returns a function that restores the variant selected
+// now.
+func case011KeepVariant() func() {
+	asm, wide := case011UseAsm, case011UseAVX512
+	return func() { case011UseAsm, case011UseAVX512 = asm, wide }
+}
+
 func newCase011ForTest(tb testing.TB, w verify.Weights) *Case011 {
 	tb.Helper()
 	l, err := NewCase011(case011Weights(w))
@@ -108,7 +141,7 @@ func TestCase011Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case011UseAsm = v }(case011UseAsm)
+	defer case011KeepVariant()()
 	rng := rand.New(rand.NewPCG(32, 32))
 	p := case011Params
 	w := verify.RandomWeights(p, rng)
@@ -117,16 +150,55 @@ func TestCase011Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case011AsmName, true, false}} {
-			case011UseAsm = v.asm
+		type variant struct {
+			case011Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case011Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case011Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case011", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase011AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase011AVX512Bits(t *testing.T) {
+	if !case011AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case011KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case011Params
+	l := newCase011ForTest(t, verify.RandomWeights(p, rng))
+	call := case011Call(l)
+	for _, sz := range case011Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case011UseAsm, case011UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -155,18 +227,11 @@ func TestCase011Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case011AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case011Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case011UseAsm = v }(case011UseAsm)
-				case011UseAsm = asm
+				defer case011KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case011Call(l))
 				t.Log(verify.Line("Case011", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -294,7 +359,7 @@ func TestCase011Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case011SplitFLOPs = v }(case011SplitFLOPs)
 	case011SplitFLOPs = 0
-	defer func(v bool) { case011UseAsm = v }(case011UseAsm)
+	defer case011KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case011Params
 	l := newCase011ForTest(t, verify.RandomWeights(p, rng))
@@ -304,8 +369,8 @@ func TestCase011Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case011AsmOK} {
-		case011UseAsm = asm
+	for _, v := range case011Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +386,7 @@ func TestCase011Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -361,7 +426,7 @@ func TestCase011Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case011SplitFLOPs = v }(case011SplitFLOPs)
 	case011SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case011UseAsm = v }(case011UseAsm)
+	defer case011KeepVariant()()
 	defer func(v int) { case011OwnProcs = v }(case011OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case011Params
@@ -369,8 +434,8 @@ func TestCase011Threads(t *testing.T) {
 	h, wd := case011Sizes[len(case011Sizes)-1][0], case011Sizes[len(case011Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case011Call(l)
-	for _, asm := range []bool{false, case011AsmOK} {
-		case011UseAsm = asm
+	for _, v := range case011Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -389,7 +454,7 @@ func TestCase011Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -488,12 +553,15 @@ func BenchmarkCase011(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case011UseAsm {
 				variant = 1
 				if case011AsmName == "neon" {
 					variant = 2
+				}
+				if case011UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

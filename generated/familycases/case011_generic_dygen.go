@@ -14,6 +14,12 @@ const case011AsmOK = false
 // the value of case011AsmOK.
 var case011UseAsm = false
 
+// case011AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case011AVX512OK = false
+
+// case011UseAVX512 is always false in this build.
+var case011UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case011) forwardAsm(s *case011Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case011: no assembly in this build")

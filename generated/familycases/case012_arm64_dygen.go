@@ -20,6 +20,12 @@ var case012AsmOK = true
 // run every variant on the same vectors.
 var case012UseAsm = case012AsmOK
 
+// case012AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case012AVX512OK = false
+
+// case012UseAVX512 is always false in this build.
+var case012UseAVX512 = false
+
 // case012Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case012Epilogue(dst, src, res []float32) {

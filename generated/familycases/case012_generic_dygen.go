@@ -14,6 +14,12 @@ const case012AsmOK = false
 // the value of case012AsmOK.
 var case012UseAsm = false
 
+// case012AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case012AVX512OK = false
+
+// case012UseAVX512 is always false in this build.
+var case012UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case012) forwardAsm(s *case012Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case012: no assembly in this build")

@@ -14,6 +14,12 @@ const case013AsmOK = false
 // the value of case013AsmOK.
 var case013UseAsm = false
 
+// case013AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case013AVX512OK = false
+
+// case013UseAVX512 is always false in this build.
+var case013UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case013) forwardAsm(s *case013Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case013: no assembly in this build")

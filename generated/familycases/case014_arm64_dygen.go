@@ -20,6 +20,12 @@ var case014AsmOK = true
 // run every variant on the same vectors.
 var case014UseAsm = case014AsmOK
 
+// case014AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case014AVX512OK = false
+
+// case014UseAVX512 is always false in this build.
+var case014UseAVX512 = false
+
 // case014Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case014Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSigmoid, dst, src, res)

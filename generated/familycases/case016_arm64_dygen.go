@@ -20,6 +20,12 @@ var case016AsmOK = true
 // run every variant on the same vectors.
 var case016UseAsm = case016AsmOK
 
+// case016AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case016AVX512OK = false
+
+// case016UseAVX512 is always false in this build.
+var case016UseAVX512 = false
+
 // case016Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case016Epilogue(dst, src, res []float32) {

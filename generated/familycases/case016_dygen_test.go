@@ -42,6 +42,39 @@ func case016Weights(w verify.Weights) Case016Weights {
 	}
 }
 
+// case016Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case016UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case016UseAVX512).
+type case016Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case016Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case016Variants() []case016Variant {
+	v := []case016Variant{{"go", false, false}}
+	if case016AsmOK {
+		v = append(v, case016Variant{case016AsmName, true, false})
+	}
+	if case016AVX512OK {
+		v = append(v, case016Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case016Variant) use() {
+	case016UseAsm, case016UseAVX512 = v.asm, v.wide
+}
+
+// case016KeepVariant returns a function that restores the variant selected
+// now.
+func case016KeepVariant() func() {
+	asm, wide := case016UseAsm, case016UseAVX512
+	return func() { case016UseAsm, case016UseAVX512 = asm, wide }
+}
+
 func newCase016ForTest(tb testing.TB, w verify.Weights) *Case016 {
 	tb.Helper()
 	l, err := NewCase016(case016Weights(w))
@@ -97,7 +130,7 @@ func TestCase016Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case016UseAsm = v }(case016UseAsm)
+	defer case016KeepVariant()()
 	rng := rand.New(rand.NewPCG(1, 1))
 	p := case016Params
 	w := verify.RandomWeights(p, rng)
@@ -106,16 +139,55 @@ func TestCase016Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case016AsmName, true, false}} {
-			case016UseAsm = v.asm
+		type variant struct {
+			case016Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case016Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case016Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case016", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase016AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase016AVX512Bits(t *testing.T) {
+	if !case016AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case016KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case016Params
+	l := newCase016ForTest(t, verify.RandomWeights(p, rng))
+	call := case016Call(l)
+	for _, sz := range case016Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case016UseAsm, case016UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -144,18 +216,11 @@ func TestCase016Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case016AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case016Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case016UseAsm = v }(case016UseAsm)
-				case016UseAsm = asm
+				defer case016KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case016Call(l))
 				t.Log(verify.Line("Case016", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -272,7 +337,7 @@ func TestCase016Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case016SplitFLOPs = v }(case016SplitFLOPs)
 	case016SplitFLOPs = 0
-	defer func(v bool) { case016UseAsm = v }(case016UseAsm)
+	defer case016KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case016Params
 	l := newCase016ForTest(t, verify.RandomWeights(p, rng))
@@ -282,8 +347,8 @@ func TestCase016Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case016AsmOK} {
-		case016UseAsm = asm
+	for _, v := range case016Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +364,7 @@ func TestCase016Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -337,15 +402,15 @@ func TestCase016Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case016SplitFLOPs = v }(case016SplitFLOPs)
 	case016SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case016UseAsm = v }(case016UseAsm)
+	defer case016KeepVariant()()
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case016Params
 	l := newCase016ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := case016Sizes[len(case016Sizes)-1][0], case016Sizes[len(case016Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case016Call(l)
-	for _, asm := range []bool{false, case016AsmOK} {
-		case016UseAsm = asm
+	for _, v := range case016Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -363,7 +428,7 @@ func TestCase016Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, j, got[j], want[j])
 						}
 					}
 				}
@@ -462,12 +527,15 @@ func BenchmarkCase016(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case016UseAsm {
 				variant = 1
 				if case016AsmName == "neon" {
 					variant = 2
+				}
+				if case016UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case016AsmOK = false
 // the value of case016AsmOK.
 var case016UseAsm = false
 
+// case016AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case016AVX512OK = false
+
+// case016UseAVX512 is always false in this build.
+var case016UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case016) forwardAsm(s *case016Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case016: no assembly in this build")

@@ -47,6 +47,39 @@ func case017Weights(w verify.Weights) Case017Weights {
 	}
 }
 
+// case017Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case017UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case017UseAVX512).
+type case017Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case017Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case017Variants() []case017Variant {
+	v := []case017Variant{{"go", false, false}}
+	if case017AsmOK {
+		v = append(v, case017Variant{case017AsmName, true, false})
+	}
+	if case017AVX512OK {
+		v = append(v, case017Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case017Variant) use() {
+	case017UseAsm, case017UseAVX512 = v.asm, v.wide
+}
+
+// case017KeepVariant returns a function that restores the variant selected
+// now.
+func case017KeepVariant() func() {
+	asm, wide := case017UseAsm, case017UseAVX512
+	return func() { case017UseAsm, case017UseAVX512 = asm, wide }
+}
+
 func newCase017ForTest(tb testing.TB, w verify.Weights) *Case017 {
 	tb.Helper()
 	l, err := NewCase017(case017Weights(w))
@@ -102,7 +135,7 @@ func TestCase017Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case017UseAsm = v }(case017UseAsm)
+	defer case017KeepVariant()()
 	rng := rand.New(rand.NewPCG(1, 8))
 	p := case017Params
 	w := verify.RandomWeights(p, rng)
@@ -111,16 +144,55 @@ func TestCase017Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case017AsmName, true, false}} {
-			case017UseAsm = v.asm
+		type variant struct {
+			case017Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case017Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case017Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case017", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase017AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase017AVX512Bits(t *testing.T) {
+	if !case017AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case017KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case017Params
+	l := newCase017ForTest(t, verify.RandomWeights(p, rng))
+	call := case017Call(l)
+	for _, sz := range case017Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case017UseAsm, case017UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -149,18 +221,11 @@ func TestCase017Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case017AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case017Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case017UseAsm = v }(case017UseAsm)
-				case017UseAsm = asm
+				defer case017KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case017Call(l))
 				t.Log(verify.Line("Case017", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -282,7 +347,7 @@ func TestCase017Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case017SplitFLOPs = v }(case017SplitFLOPs)
 	case017SplitFLOPs = 0
-	defer func(v bool) { case017UseAsm = v }(case017UseAsm)
+	defer case017KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case017Params
 	l := newCase017ForTest(t, verify.RandomWeights(p, rng))
@@ -292,8 +357,8 @@ func TestCase017Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case017AsmOK} {
-		case017UseAsm = asm
+	for _, v := range case017Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +374,7 @@ func TestCase017Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -349,7 +414,7 @@ func TestCase017Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case017SplitFLOPs = v }(case017SplitFLOPs)
 	case017SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case017UseAsm = v }(case017UseAsm)
+	defer case017KeepVariant()()
 	defer func(v int) { case017OwnProcs = v }(case017OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case017Params
@@ -357,8 +422,8 @@ func TestCase017Threads(t *testing.T) {
 	h, wd := case017Sizes[len(case017Sizes)-1][0], case017Sizes[len(case017Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case017Call(l)
-	for _, asm := range []bool{false, case017AsmOK} {
-		case017UseAsm = asm
+	for _, v := range case017Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -377,7 +442,7 @@ func TestCase017Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -476,12 +541,15 @@ func BenchmarkCase017(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case017UseAsm {
 				variant = 1
 				if case017AsmName == "neon" {
 					variant = 2
+				}
+				if case017UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case017AsmOK = false
 // the value of case017AsmOK.
 var case017UseAsm = false
 
+// case017AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case017AVX512OK = false
+
+// case017UseAVX512 is always false in this build.
+var case017UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case017) forwardAsm(s *case017Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case017: no assembly in this build")

@@ -20,6 +20,12 @@ var case018AsmOK = true
 // run every variant on the same vectors.
 var case018UseAsm = case018AsmOK
 
+// case018AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case018AVX512OK = false
+
+// case018UseAVX512 is always false in this build.
+var case018UseAVX512 = false
+
 // case018Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case018Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActReLU6, dst, src, res)

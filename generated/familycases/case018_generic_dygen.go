@@ -14,6 +14,12 @@ const case018AsmOK = false
 // the value of case018AsmOK.
 var case018UseAsm = false
 
+// case018AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case018AVX512OK = false
+
+// case018UseAVX512 is always false in this build.
+var case018UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case018) forwardAsm(s *case018Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case018: no assembly in this build")

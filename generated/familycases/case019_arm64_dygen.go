@@ -20,6 +20,12 @@ var case019AsmOK = true
 // run every variant on the same vectors.
 var case019UseAsm = case019AsmOK
 
+// case019AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case019AVX512OK = false
+
+// case019UseAVX512 is always false in this build.
+var case019UseAVX512 = false
+
 // case019Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case019Epilogue(dst, src, res []float32) {

@@ -14,6 +14,12 @@ const case019AsmOK = false
 // the value of case019AsmOK.
 var case019UseAsm = false
 
+// case019AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case019AVX512OK = false
+
+// case019UseAVX512 is always false in this build.
+var case019UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case019) forwardAsm(s *case019Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case019: no assembly in this build")

@@ -14,6 +14,12 @@ const case020AsmOK = false
 // the value of case020AsmOK.
 var case020UseAsm = false
 
+// case020AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case020AVX512OK = false
+
+// case020UseAVX512 is always false in this build.
+var case020UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case020) forwardAsm(s *case020Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case020: no assembly in this build")

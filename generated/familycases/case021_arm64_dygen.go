@@ -20,6 +20,12 @@ var case021AsmOK = true
 // run every variant on the same vectors.
 var case021UseAsm = case021AsmOK
 
+// case021AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case021AVX512OK = false
+
+// case021UseAVX512 is always false in this build.
+var case021UseAVX512 = false
+
 // case021Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case021Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)

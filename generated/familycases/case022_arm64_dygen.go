@@ -20,6 +20,12 @@ var case022AsmOK = true
 // run every variant on the same vectors.
 var case022UseAsm = case022AsmOK
 
+// case022AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case022AVX512OK = false
+
+// case022UseAVX512 is always false in this build.
+var case022UseAVX512 = false
+
 // case022Epilogue writes hardswish(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case022Epilogue(dst, src, res []float32) {

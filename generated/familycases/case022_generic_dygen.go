@@ -14,6 +14,12 @@ const case022AsmOK = false
 // the value of case022AsmOK.
 var case022UseAsm = false
 
+// case022AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case022AVX512OK = false
+
+// case022UseAVX512 is always false in this build.
+var case022UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case022) forwardAsm(s *case022Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case022: no assembly in this build")

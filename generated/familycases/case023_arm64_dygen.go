@@ -20,6 +20,12 @@ var case023AsmOK = true
 // run every variant on the same vectors.
 var case023UseAsm = case023AsmOK
 
+// case023AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case023AVX512OK = false
+
+// case023UseAVX512 is always false in this build.
+var case023UseAVX512 = false
+
 // case023Epilogue writes relu6(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case023Epilogue(dst, src, res []float32) {

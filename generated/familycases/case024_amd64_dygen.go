@@ -22,6 +22,15 @@ var case024AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case024UseAsm = case024AsmOK
 
+// case024AVX512OK reports whether this CPU runs Case024's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case024AVX512OK = case024AsmOK && cpu.X86.HasAVX512F
+
+// case024UseAVX512 selects the AVX-512F micro-kernels where case024UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case024UseAVX512 = case024AVX512OK && dyrt.AVX512
+
 // case024BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case024BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case024ColIdx = [...]int32{1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 7}
 //go:noescape
 func case024Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case024Conv4x3Checked checks every length case024Conv4x3 touches, then calls it.
+// case024Conv4x3AVX512 computes what case024Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case024UseAVX512).
+//
+//go:noescape
+func case024Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case024Conv4x3Checked checks every length case024Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case024Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 312+nblk*24 || len(in) < 508+nblk*24 ||
 		len(w) < 180 || len(bias) < 4 {
 		panic("Case024: AVX2 kernel case024Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case024UseAVX512 {
+		case024Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case024Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case024Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case024Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case024Conv4x2Checked checks every length case024Conv4x2 touches, then calls it.
+// case024Conv4x2AVX512 computes what case024Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case024UseAVX512).
+//
+//go:noescape
+func case024Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case024Conv4x2Checked checks every length case024Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case024Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 312+nblk*16 || len(in) < 508+nblk*16 ||
 		len(w) < 180 || len(bias) < 4 {
 		panic("Case024: AVX2 kernel case024Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case024UseAVX512 {
+		case024Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case024Conv4x2(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var case024AsmOK = true
 // run every variant on the same vectors.
 var case024UseAsm = case024AsmOK
 
+// case024AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case024AVX512OK = false
+
+// case024UseAVX512 is always false in this build.
+var case024UseAVX512 = false
+
 // case024BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case024BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case026AsmOK = true
 // run every variant on the same vectors.
 var case026UseAsm = case026AsmOK
 
+// case026AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case026AVX512OK = false
+
+// case026UseAVX512 is always false in this build.
+var case026UseAVX512 = false
+
 // case026Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case026Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActReLU6, dst, src, res)

@@ -20,6 +20,12 @@ var case027AsmOK = true
 // run every variant on the same vectors.
 var case027UseAsm = case027AsmOK
 
+// case027AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case027AVX512OK = false
+
+// case027UseAVX512 is always false in this build.
+var case027UseAVX512 = false
+
 // case027Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case027Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)

@@ -14,6 +14,12 @@ const case027AsmOK = false
 // the value of case027AsmOK.
 var case027UseAsm = false
 
+// case027AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case027AVX512OK = false
+
+// case027UseAVX512 is always false in this build.
+var case027UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case027) forwardAsm(s *case027Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case027: no assembly in this build")

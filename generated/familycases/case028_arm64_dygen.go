@@ -20,6 +20,12 @@ var case028AsmOK = true
 // run every variant on the same vectors.
 var case028UseAsm = case028AsmOK
 
+// case028AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case028AVX512OK = false
+
+// case028UseAVX512 is always false in this build.
+var case028UseAVX512 = false
+
 // case028Epilogue writes relu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case028Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActReLU, dst, src, res)

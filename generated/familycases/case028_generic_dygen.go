@@ -14,6 +14,12 @@ const case028AsmOK = false
 // the value of case028AsmOK.
 var case028UseAsm = false
 
+// case028AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case028AVX512OK = false
+
+// case028UseAVX512 is always false in this build.
+var case028UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case028) forwardAsm(s *case028Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case028: no assembly in this build")

@@ -20,6 +20,12 @@ var case029AsmOK = true
 // run every variant on the same vectors.
 var case029UseAsm = case029AsmOK
 
+// case029AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case029AVX512OK = false
+
+// case029UseAVX512 is always false in this build.
+var case029UseAVX512 = false
+
 // case029BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case029BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case030AsmOK = false
 // the value of case030AsmOK.
 var case030UseAsm = false
 
+// case030AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case030AVX512OK = false
+
+// case030UseAVX512 is always false in this build.
+var case030UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case030) forwardAsm(s *case030Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case030: no assembly in this build")

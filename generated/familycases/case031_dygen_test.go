@@ -40,6 +40,39 @@ func case031Weights(w verify.Weights) Case031Weights {
 	}
 }
 
+// case031Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case031UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case031UseAVX512).
+type case031Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case031Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case031Variants() []case031Variant {
+	v := []case031Variant{{"go", false, false}}
+	if case031AsmOK {
+		v = append(v, case031Variant{case031AsmName, true, false})
+	}
+	if case031AVX512OK {
+		v = append(v, case031Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case031Variant) use() {
+	case031UseAsm, case031UseAVX512 = v.asm, v.wide
+}
+
+// case031KeepVariant returns a function that restores the variant selected
+// now.
+func case031KeepVariant() func() {
+	asm, wide := case031UseAsm, case031UseAVX512
+	return func() { case031UseAsm, case031UseAVX512 = asm, wide }
+}
+
 func newCase031ForTest(tb testing.TB, w verify.Weights) *Case031 {
 	tb.Helper()
 	l, err := NewCase031(case031Weights(w))
@@ -95,7 +128,7 @@ func TestCase031Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case031UseAsm = v }(case031UseAsm)
+	defer case031KeepVariant()()
 	rng := rand.New(rand.NewPCG(5, 4))
 	p := case031Params
 	w := verify.RandomWeights(p, rng)
@@ -104,16 +137,55 @@ func TestCase031Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case031AsmName, true, false}} {
-			case031UseAsm = v.asm
+		type variant struct {
+			case031Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case031Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case031Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case031", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase031AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase031AVX512Bits(t *testing.T) {
+	if !case031AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case031KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case031Params
+	l := newCase031ForTest(t, verify.RandomWeights(p, rng))
+	call := case031Call(l)
+	for _, sz := range case031Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case031UseAsm, case031UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -142,18 +214,11 @@ func TestCase031Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case031AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case031Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case031UseAsm = v }(case031UseAsm)
-				case031UseAsm = asm
+				defer case031KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case031Call(l))
 				t.Log(verify.Line("Case031", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -268,7 +333,7 @@ func TestCase031Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case031SplitFLOPs = v }(case031SplitFLOPs)
 	case031SplitFLOPs = 0
-	defer func(v bool) { case031UseAsm = v }(case031UseAsm)
+	defer case031KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case031Params
 	l := newCase031ForTest(t, verify.RandomWeights(p, rng))
@@ -278,8 +343,8 @@ func TestCase031Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case031AsmOK} {
-		case031UseAsm = asm
+	for _, v := range case031Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +360,7 @@ func TestCase031Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -335,7 +400,7 @@ func TestCase031Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case031SplitFLOPs = v }(case031SplitFLOPs)
 	case031SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case031UseAsm = v }(case031UseAsm)
+	defer case031KeepVariant()()
 	defer func(v int) { case031OwnProcs = v }(case031OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case031Params
@@ -343,8 +408,8 @@ func TestCase031Threads(t *testing.T) {
 	h, wd := case031Sizes[len(case031Sizes)-1][0], case031Sizes[len(case031Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case031Call(l)
-	for _, asm := range []bool{false, case031AsmOK} {
-		case031UseAsm = asm
+	for _, v := range case031Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -363,7 +428,7 @@ func TestCase031Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -462,12 +527,15 @@ func BenchmarkCase031(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case031UseAsm {
 				variant = 1
 				if case031AsmName == "neon" {
 					variant = 2
+				}
+				if case031UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

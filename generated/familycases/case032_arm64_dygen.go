@@ -20,6 +20,12 @@ var case032AsmOK = true
 // run every variant on the same vectors.
 var case032UseAsm = case032AsmOK
 
+// case032AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case032AVX512OK = false
+
+// case032UseAVX512 is always false in this build.
+var case032UseAVX512 = false
+
 // case032Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case032Epilogue(dst, src, res []float32) {

@@ -14,6 +14,12 @@ const case032AsmOK = false
 // the value of case032AsmOK.
 var case032UseAsm = false
 
+// case032AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case032AVX512OK = false
+
+// case032UseAVX512 is always false in this build.
+var case032UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case032) forwardAsm(s *case032Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case032: no assembly in this build")

@@ -20,6 +20,12 @@ var case033AsmOK = true
 // run every variant on the same vectors.
 var case033UseAsm = case033AsmOK
 
+// case033AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case033AVX512OK = false
+
+// case033UseAVX512 is always false in this build.
+var case033UseAVX512 = false
+
 // case033BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case033BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case033AsmOK = false
 // the value of case033AsmOK.
 var case033UseAsm = false
 
+// case033AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case033AVX512OK = false
+
+// case033UseAVX512 is always false in this build.
+var case033UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case033) forwardAsm(s *case033Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case033: no assembly in this build")

@@ -20,6 +20,12 @@ var case034AsmOK = true
 // run every variant on the same vectors.
 var case034UseAsm = case034AsmOK
 
+// case034AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case034AVX512OK = false
+
+// case034UseAVX512 is always false in this build.
+var case034UseAVX512 = false
+
 // case034BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case034BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -47,6 +47,39 @@ func case034Weights(w verify.Weights) Case034Weights {
 	}
 }
 
+// case034Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case034UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case034UseAVX512).
+type case034Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case034Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case034Variants() []case034Variant {
+	v := []case034Variant{{"go", false, false}}
+	if case034AsmOK {
+		v = append(v, case034Variant{case034AsmName, true, false})
+	}
+	if case034AVX512OK {
+		v = append(v, case034Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case034Variant) use() {
+	case034UseAsm, case034UseAVX512 = v.asm, v.wide
+}
+
+// case034KeepVariant returns a function that restores the variant selected
+// now.
+func case034KeepVariant() func() {
+	asm, wide := case034UseAsm, case034UseAVX512
+	return func() { case034UseAsm, case034UseAVX512 = asm, wide }
+}
+
 func newCase034ForTest(tb testing.TB, w verify.Weights) *Case034 {
 	tb.Helper()
 	l, err := NewCase034(case034Weights(w))
@@ -102,7 +135,7 @@ func TestCase034Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case034UseAsm = v }(case034UseAsm)
+	defer case034KeepVariant()()
 	rng := rand.New(rand.NewPCG(2, 2))
 	p := case034Params
 	w := verify.RandomWeights(p, rng)
@@ -111,16 +144,55 @@ func TestCase034Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case034AsmName, true, false}} {
-			case034UseAsm = v.asm
+		type variant struct {
+			case034Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case034Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case034Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case034", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase034AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase034AVX512Bits(t *testing.T) {
+	if !case034AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case034KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case034Params
+	l := newCase034ForTest(t, verify.RandomWeights(p, rng))
+	call := case034Call(l)
+	for _, sz := range case034Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case034UseAsm, case034UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -149,18 +221,11 @@ func TestCase034Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case034AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case034Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case034UseAsm = v }(case034UseAsm)
-				case034UseAsm = asm
+				defer case034KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case034Call(l))
 				t.Log(verify.Line("Case034", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -282,7 +347,7 @@ func TestCase034Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case034SplitFLOPs = v }(case034SplitFLOPs)
 	case034SplitFLOPs = 0
-	defer func(v bool) { case034UseAsm = v }(case034UseAsm)
+	defer case034KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case034Params
 	l := newCase034ForTest(t, verify.RandomWeights(p, rng))
@@ -292,8 +357,8 @@ func TestCase034Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case034AsmOK} {
-		case034UseAsm = asm
+	for _, v := range case034Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +374,7 @@ func TestCase034Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -347,15 +412,15 @@ func TestCase034Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case034SplitFLOPs = v }(case034SplitFLOPs)
 	case034SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case034UseAsm = v }(case034UseAsm)
+	defer case034KeepVariant()()
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case034Params
 	l := newCase034ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := case034Sizes[len(case034Sizes)-1][0], case034Sizes[len(case034Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case034Call(l)
-	for _, asm := range []bool{false, case034AsmOK} {
-		case034UseAsm = asm
+	for _, v := range case034Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -373,7 +438,7 @@ func TestCase034Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, j, got[j], want[j])
 						}
 					}
 				}
@@ -472,12 +537,15 @@ func BenchmarkCase034(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case034UseAsm {
 				variant = 1
 				if case034AsmName == "neon" {
 					variant = 2
+				}
+				if case034UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -20,6 +20,12 @@ var case035AsmOK = true
 // run every variant on the same vectors.
 var case035UseAsm = case035AsmOK
 
+// case035AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case035AVX512OK = false
+
+// case035UseAVX512 is always false in this build.
+var case035UseAVX512 = false
+
 // case035Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case035Epilogue(dst, src, res []float32) {

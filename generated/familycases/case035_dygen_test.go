@@ -53,6 +53,39 @@ func case035Weights(w verify.Weights) Case035Weights {
 	}
 }
 
+// case035Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case035UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case035UseAVX512).
+type case035Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case035Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case035Variants() []case035Variant {
+	v := []case035Variant{{"go", false, false}}
+	if case035AsmOK {
+		v = append(v, case035Variant{case035AsmName, true, false})
+	}
+	if case035AVX512OK {
+		v = append(v, case035Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case035Variant) use() {
+	case035UseAsm, case035UseAVX512 = v.asm, v.wide
+}
+
+// case035KeepVariant returns a function that restores the variant selected
+// now.
+func case035KeepVariant() func() {
+	asm, wide := case035UseAsm, case035UseAVX512
+	return func() { case035UseAsm, case035UseAVX512 = asm, wide }
+}
+
 func newCase035ForTest(tb testing.TB, w verify.Weights) *Case035 {
 	tb.Helper()
 	l, err := NewCase035(case035Weights(w))
@@ -108,7 +141,7 @@ func TestCase035Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case035UseAsm = v }(case035UseAsm)
+	defer case035KeepVariant()()
 	rng := rand.New(rand.NewPCG(16, 8))
 	p := case035Params
 	w := verify.RandomWeights(p, rng)
@@ -117,16 +150,55 @@ func TestCase035Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case035AsmName, true, false}} {
-			case035UseAsm = v.asm
+		type variant struct {
+			case035Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case035Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case035Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case035", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase035AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase035AVX512Bits(t *testing.T) {
+	if !case035AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case035KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case035Params
+	l := newCase035ForTest(t, verify.RandomWeights(p, rng))
+	call := case035Call(l)
+	for _, sz := range case035Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case035UseAsm, case035UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -155,18 +227,11 @@ func TestCase035Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case035AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case035Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case035UseAsm = v }(case035UseAsm)
-				case035UseAsm = asm
+				defer case035KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case035Call(l))
 				t.Log(verify.Line("Case035", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -294,7 +359,7 @@ func TestCase035Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case035SplitFLOPs = v }(case035SplitFLOPs)
 	case035SplitFLOPs = 0
-	defer func(v bool) { case035UseAsm = v }(case035UseAsm)
+	defer case035KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case035Params
 	l := newCase035ForTest(t, verify.RandomWeights(p, rng))
@@ -304,8 +369,8 @@ func TestCase035Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case035AsmOK} {
-		case035UseAsm = asm
+	for _, v := range case035Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +386,7 @@ func TestCase035Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -361,7 +426,7 @@ func TestCase035Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case035SplitFLOPs = v }(case035SplitFLOPs)
 	case035SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case035UseAsm = v }(case035UseAsm)
+	defer case035KeepVariant()()
 	defer func(v int) { case035OwnProcs = v }(case035OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case035Params
@@ -369,8 +434,8 @@ func TestCase035Threads(t *testing.T) {
 	h, wd := case035Sizes[len(case035Sizes)-1][0], case035Sizes[len(case035Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case035Call(l)
-	for _, asm := range []bool{false, case035AsmOK} {
-		case035UseAsm = asm
+	for _, v := range case035Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -389,7 +454,7 @@ func TestCase035Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -488,12 +553,15 @@ func BenchmarkCase035(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case035UseAsm {
 				variant = 1
 				if case035AsmName == "neon" {
 					variant = 2
+				}
+				if case035UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

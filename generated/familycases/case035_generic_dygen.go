@@ -14,6 +14,12 @@ const case035AsmOK = false
 // the value of case035AsmOK.
 var case035UseAsm = false
 
+// case035AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case035AVX512OK = false
+
+// case035UseAVX512 is always false in this build.
+var case035UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case035) forwardAsm(s *case035Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case035: no assembly in this build")

@@ -20,6 +20,12 @@ var case036AsmOK = true
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
+// case036AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case036AVX512OK = false
+
+// case036UseAVX512 is always false in this build.
+var case036UseAVX512 = false
+
 // case036Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case036Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSiLU, dst, src, res)

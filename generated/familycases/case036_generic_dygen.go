@@ -14,6 +14,12 @@ const case036AsmOK = false
 // the value of case036AsmOK.
 var case036UseAsm = false
 
+// case036AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case036AVX512OK = false
+
+// case036UseAVX512 is always false in this build.
+var case036UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case036) forwardAsm(s *case036Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case036: no assembly in this build")

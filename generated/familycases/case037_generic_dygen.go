@@ -14,6 +14,12 @@ const case037AsmOK = false
 // the value of case037AsmOK.
 var case037UseAsm = false
 
+// case037AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case037AVX512OK = false
+
+// case037UseAVX512 is always false in this build.
+var case037UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case037) forwardAsm(s *case037Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case037: no assembly in this build")

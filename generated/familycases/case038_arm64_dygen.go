@@ -20,6 +20,12 @@ var case038AsmOK = true
 // run every variant on the same vectors.
 var case038UseAsm = case038AsmOK
 
+// case038AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case038AVX512OK = false
+
+// case038UseAVX512 is always false in this build.
+var case038UseAVX512 = false
+
 // case038Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case038Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActSigmoid, dst, src, res)

@@ -14,6 +14,12 @@ const case038AsmOK = false
 // the value of case038AsmOK.
 var case038UseAsm = false
 
+// case038AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case038AVX512OK = false
+
+// case038UseAVX512 is always false in this build.
+var case038UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case038) forwardAsm(s *case038Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case038: no assembly in this build")

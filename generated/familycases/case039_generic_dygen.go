@@ -14,6 +14,12 @@ const case039AsmOK = false
 // the value of case039AsmOK.
 var case039UseAsm = false
 
+// case039AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case039AVX512OK = false
+
+// case039UseAVX512 is always false in this build.
+var case039UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case039) forwardAsm(s *case039Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case039: no assembly in this build")

@@ -20,6 +20,12 @@ var case040AsmOK = true
 // run every variant on the same vectors.
 var case040UseAsm = case040AsmOK
 
+// case040AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case040AVX512OK = false
+
+// case040UseAVX512 is always false in this build.
+var case040UseAVX512 = false
+
 // case040Epilogue writes hardswish(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case040Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActHardswish, dst, src, res)

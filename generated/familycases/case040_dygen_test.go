@@ -47,6 +47,39 @@ func case040Weights(w verify.Weights) Case040Weights {
 	}
 }
 
+// case040Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case040UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case040UseAVX512).
+type case040Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case040Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case040Variants() []case040Variant {
+	v := []case040Variant{{"go", false, false}}
+	if case040AsmOK {
+		v = append(v, case040Variant{case040AsmName, true, false})
+	}
+	if case040AVX512OK {
+		v = append(v, case040Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case040Variant) use() {
+	case040UseAsm, case040UseAVX512 = v.asm, v.wide
+}
+
+// case040KeepVariant returns a function that restores the variant selected
+// now.
+func case040KeepVariant() func() {
+	asm, wide := case040UseAsm, case040UseAVX512
+	return func() { case040UseAsm, case040UseAVX512 = asm, wide }
+}
+
 func newCase040ForTest(tb testing.TB, w verify.Weights) *Case040 {
 	tb.Helper()
 	l, err := NewCase040(case040Weights(w))
@@ -102,7 +135,7 @@ func TestCase040Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case040UseAsm = v }(case040UseAsm)
+	defer case040KeepVariant()()
 	rng := rand.New(rand.NewPCG(8, 8))
 	p := case040Params
 	w := verify.RandomWeights(p, rng)
@@ -111,16 +144,55 @@ func TestCase040Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case040AsmName, true, false}} {
-			case040UseAsm = v.asm
+		type variant struct {
+			case040Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case040Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case040Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case040", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase040AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase040AVX512Bits(t *testing.T) {
+	if !case040AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case040KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case040Params
+	l := newCase040ForTest(t, verify.RandomWeights(p, rng))
+	call := case040Call(l)
+	for _, sz := range case040Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case040UseAsm, case040UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -149,18 +221,11 @@ func TestCase040Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case040AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case040Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case040UseAsm = v }(case040UseAsm)
-				case040UseAsm = asm
+				defer case040KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case040Call(l))
 				t.Log(verify.Line("Case040", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -282,7 +347,7 @@ func TestCase040Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case040SplitFLOPs = v }(case040SplitFLOPs)
 	case040SplitFLOPs = 0
-	defer func(v bool) { case040UseAsm = v }(case040UseAsm)
+	defer case040KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case040Params
 	l := newCase040ForTest(t, verify.RandomWeights(p, rng))
@@ -292,8 +357,8 @@ func TestCase040Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case040AsmOK} {
-		case040UseAsm = asm
+	for _, v := range case040Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -309,7 +374,7 @@ func TestCase040Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -349,7 +414,7 @@ func TestCase040Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case040SplitFLOPs = v }(case040SplitFLOPs)
 	case040SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case040UseAsm = v }(case040UseAsm)
+	defer case040KeepVariant()()
 	defer func(v int) { case040OwnProcs = v }(case040OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case040Params
@@ -357,8 +422,8 @@ func TestCase040Threads(t *testing.T) {
 	h, wd := case040Sizes[len(case040Sizes)-1][0], case040Sizes[len(case040Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case040Call(l)
-	for _, asm := range []bool{false, case040AsmOK} {
-		case040UseAsm = asm
+	for _, v := range case040Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -377,7 +442,7 @@ func TestCase040Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -476,12 +541,15 @@ func BenchmarkCase040(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case040UseAsm {
 				variant = 1
 				if case040AsmName == "neon" {
 					variant = 2
+				}
+				if case040UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case040AsmOK = false
 // the value of case040AsmOK.
 var case040UseAsm = false
 
+// case040AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case040AVX512OK = false
+
+// case040UseAVX512 is always false in this build.
+var case040UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case040) forwardAsm(s *case040Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case040: no assembly in this build")

@@ -20,6 +20,12 @@ var case041AsmOK = true
 // run every variant on the same vectors.
 var case041UseAsm = case041AsmOK
 
+// case041AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case041AVX512OK = false
+
+// case041UseAVX512 is always false in this build.
+var case041UseAVX512 = false
+
 // case041BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case041BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -49,6 +49,39 @@ func case041Weights(w verify.Weights) Case041Weights {
 	}
 }
 
+// case041Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case041UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case041UseAVX512).
+type case041Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case041Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case041Variants() []case041Variant {
+	v := []case041Variant{{"go", false, false}}
+	if case041AsmOK {
+		v = append(v, case041Variant{case041AsmName, true, false})
+	}
+	if case041AVX512OK {
+		v = append(v, case041Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case041Variant) use() {
+	case041UseAsm, case041UseAVX512 = v.asm, v.wide
+}
+
+// case041KeepVariant returns a function that restores the variant selected
+// now.
+func case041KeepVariant() func() {
+	asm, wide := case041UseAsm, case041UseAVX512
+	return func() { case041UseAsm, case041UseAVX512 = asm, wide }
+}
+
 func newCase041ForTest(tb testing.TB, w verify.Weights) *Case041 {
 	tb.Helper()
 	l, err := NewCase041(case041Weights(w))
@@ -104,7 +137,7 @@ func TestCase041Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case041UseAsm = v }(case041UseAsm)
+	defer case041KeepVariant()()
 	rng := rand.New(rand.NewPCG(3, 6))
 	p := case041Params
 	w := verify.RandomWeights(p, rng)
@@ -113,16 +146,55 @@ func TestCase041Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case041AsmName, true, false}} {
-			case041UseAsm = v.asm
+		type variant struct {
+			case041Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case041Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case041Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case041", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase041AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase041AVX512Bits(t *testing.T) {
+	if !case041AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case041KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case041Params
+	l := newCase041ForTest(t, verify.RandomWeights(p, rng))
+	call := case041Call(l)
+	for _, sz := range case041Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case041UseAsm, case041UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -151,18 +223,11 @@ func TestCase041Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case041AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case041Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case041UseAsm = v }(case041UseAsm)
-				case041UseAsm = asm
+				defer case041KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case041Call(l))
 				t.Log(verify.Line("Case041", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -286,7 +351,7 @@ func TestCase041Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case041SplitFLOPs = v }(case041SplitFLOPs)
 	case041SplitFLOPs = 0
-	defer func(v bool) { case041UseAsm = v }(case041UseAsm)
+	defer case041KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case041Params
 	l := newCase041ForTest(t, verify.RandomWeights(p, rng))
@@ -296,8 +361,8 @@ func TestCase041Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case041AsmOK} {
-		case041UseAsm = asm
+	for _, v := range case041Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +378,7 @@ func TestCase041Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -353,7 +418,7 @@ func TestCase041Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case041SplitFLOPs = v }(case041SplitFLOPs)
 	case041SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case041UseAsm = v }(case041UseAsm)
+	defer case041KeepVariant()()
 	defer func(v int) { case041OwnProcs = v }(case041OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case041Params
@@ -361,8 +426,8 @@ func TestCase041Threads(t *testing.T) {
 	h, wd := case041Sizes[len(case041Sizes)-1][0], case041Sizes[len(case041Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case041Call(l)
-	for _, asm := range []bool{false, case041AsmOK} {
-		case041UseAsm = asm
+	for _, v := range case041Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -381,7 +446,7 @@ func TestCase041Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -480,12 +545,15 @@ func BenchmarkCase041(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case041UseAsm {
 				variant = 1
 				if case041AsmName == "neon" {
 					variant = 2
+				}
+				if case041UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case041AsmOK = false
 // the value of case041AsmOK.
 var case041UseAsm = false
 
+// case041AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case041AVX512OK = false
+
+// case041UseAVX512 is always false in this build.
+var case041UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case041) forwardAsm(s *case041Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case041: no assembly in this build")

@@ -20,6 +20,12 @@ var case042AsmOK = true
 // run every variant on the same vectors.
 var case042UseAsm = case042AsmOK
 
+// case042AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case042AVX512OK = false
+
+// case042UseAVX512 is always false in this build.
+var case042UseAVX512 = false
+
 // case042BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case042BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -38,6 +38,39 @@ func case042Weights(w verify.Weights) Case042Weights {
 	}
 }
 
+// case042Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case042UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case042UseAVX512).
+type case042Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case042Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case042Variants() []case042Variant {
+	v := []case042Variant{{"go", false, false}}
+	if case042AsmOK {
+		v = append(v, case042Variant{case042AsmName, true, false})
+	}
+	if case042AVX512OK {
+		v = append(v, case042Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case042Variant) use() {
+	case042UseAsm, case042UseAVX512 = v.asm, v.wide
+}
+
+// case042KeepVariant returns a function that restores the variant selected
+// now.
+func case042KeepVariant() func() {
+	asm, wide := case042UseAsm, case042UseAVX512
+	return func() { case042UseAsm, case042UseAVX512 = asm, wide }
+}
+
 func newCase042ForTest(tb testing.TB, w verify.Weights) *Case042 {
 	tb.Helper()
 	l, err := NewCase042(case042Weights(w))
@@ -93,7 +126,7 @@ func TestCase042Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case042UseAsm = v }(case042UseAsm)
+	defer case042KeepVariant()()
 	rng := rand.New(rand.NewPCG(2, 6))
 	p := case042Params
 	w := verify.RandomWeights(p, rng)
@@ -102,16 +135,55 @@ func TestCase042Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case042AsmName, true, false}} {
-			case042UseAsm = v.asm
+		type variant struct {
+			case042Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case042Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case042Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case042", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase042AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase042AVX512Bits(t *testing.T) {
+	if !case042AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case042KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case042Params
+	l := newCase042ForTest(t, verify.RandomWeights(p, rng))
+	call := case042Call(l)
+	for _, sz := range case042Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case042UseAsm, case042UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -140,18 +212,11 @@ func TestCase042Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case042AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case042Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case042UseAsm = v }(case042UseAsm)
-				case042UseAsm = asm
+				defer case042KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case042Call(l))
 				t.Log(verify.Line("Case042", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -264,7 +329,7 @@ func TestCase042Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case042SplitFLOPs = v }(case042SplitFLOPs)
 	case042SplitFLOPs = 0
-	defer func(v bool) { case042UseAsm = v }(case042UseAsm)
+	defer case042KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case042Params
 	l := newCase042ForTest(t, verify.RandomWeights(p, rng))
@@ -274,8 +339,8 @@ func TestCase042Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case042AsmOK} {
-		case042UseAsm = asm
+	for _, v := range case042Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +356,7 @@ func TestCase042Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -331,7 +396,7 @@ func TestCase042Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case042SplitFLOPs = v }(case042SplitFLOPs)
 	case042SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case042UseAsm = v }(case042UseAsm)
+	defer case042KeepVariant()()
 	defer func(v int) { case042OwnProcs = v }(case042OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case042Params
@@ -339,8 +404,8 @@ func TestCase042Threads(t *testing.T) {
 	h, wd := case042Sizes[len(case042Sizes)-1][0], case042Sizes[len(case042Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case042Call(l)
-	for _, asm := range []bool{false, case042AsmOK} {
-		case042UseAsm = asm
+	for _, v := range case042Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -359,7 +424,7 @@ func TestCase042Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -458,12 +523,15 @@ func BenchmarkCase042(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case042UseAsm {
 				variant = 1
 				if case042AsmName == "neon" {
 					variant = 2
+				}
+				if case042UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case042AsmOK = false
 // the value of case042AsmOK.
 var case042UseAsm = false
 
+// case042AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case042AVX512OK = false
+
+// case042UseAVX512 is always false in this build.
+var case042UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case042) forwardAsm(s *case042Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case042: no assembly in this build")

@@ -20,6 +20,12 @@ var case043AsmOK = true
 // run every variant on the same vectors.
 var case043UseAsm = case043AsmOK
 
+// case043AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case043AVX512OK = false
+
+// case043UseAVX512 is always false in this build.
+var case043UseAVX512 = false
+
 // case043BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case043BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case043AsmOK = false
 // the value of case043AsmOK.
 var case043UseAsm = false
 
+// case043AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case043AVX512OK = false
+
+// case043UseAVX512 is always false in this build.
+var case043UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case043) forwardAsm(s *case043Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case043: no assembly in this build")

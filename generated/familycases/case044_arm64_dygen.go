@@ -20,6 +20,12 @@ var case044AsmOK = true
 // run every variant on the same vectors.
 var case044UseAsm = case044AsmOK
 
+// case044AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case044AVX512OK = false
+
+// case044UseAVX512 is always false in this build.
+var case044UseAVX512 = false
+
 // case044Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: in Go (NEON has no streaming epilogue kernel).
 func case044Epilogue(dst, src, res []float32) {

@@ -14,6 +14,12 @@ const case044AsmOK = false
 // the value of case044AsmOK.
 var case044UseAsm = false
 
+// case044AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case044AVX512OK = false
+
+// case044UseAVX512 is always false in this build.
+var case044UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case044) forwardAsm(s *case044Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case044: no assembly in this build")

@@ -20,6 +20,12 @@ var case045AsmOK = true
 // run every variant on the same vectors.
 var case045UseAsm = case045AsmOK
 
+// case045AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case045AVX512OK = false
+
+// case045UseAVX512 is always false in this build.
+var case045UseAVX512 = false
+
 // case045Epilogue writes relu(src[i]) into dst[i] for every i < len(dst) (res is nil): in Go (NEON has no streaming epilogue kernel).
 func case045Epilogue(dst, src, res []float32) {
 	dyrt.EpilogueCopy(dyrt.ActReLU, dst, src, res)

@@ -14,6 +14,12 @@ const case045AsmOK = false
 // the value of case045AsmOK.
 var case045UseAsm = false
 
+// case045AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case045AVX512OK = false
+
+// case045UseAVX512 is always false in this build.
+var case045UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case045) forwardAsm(s *case045Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case045: no assembly in this build")

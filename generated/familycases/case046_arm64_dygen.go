@@ -20,6 +20,12 @@ var case046AsmOK = true
 // run every variant on the same vectors.
 var case046UseAsm = case046AsmOK
 
+// case046AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case046AVX512OK = false
+
+// case046UseAVX512 is always false in this build.
+var case046UseAVX512 = false
+
 // case046BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case046BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -43,6 +43,39 @@ func case046Weights(w verify.Weights) Case046Weights {
 	}
 }
 
+// case046Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case046UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case046UseAVX512).
+type case046Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case046Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case046Variants() []case046Variant {
+	v := []case046Variant{{"go", false, false}}
+	if case046AsmOK {
+		v = append(v, case046Variant{case046AsmName, true, false})
+	}
+	if case046AVX512OK {
+		v = append(v, case046Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case046Variant) use() {
+	case046UseAsm, case046UseAVX512 = v.asm, v.wide
+}
+
+// case046KeepVariant returns a function that restores the variant selected
+// now.
+func case046KeepVariant() func() {
+	asm, wide := case046UseAsm, case046UseAVX512
+	return func() { case046UseAsm, case046UseAVX512 = asm, wide }
+}
+
 func newCase046ForTest(tb testing.TB, w verify.Weights) *Case046 {
 	tb.Helper()
 	l, err := NewCase046(case046Weights(w))
@@ -98,7 +131,7 @@ func TestCase046Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case046UseAsm = v }(case046UseAsm)
+	defer case046KeepVariant()()
 	rng := rand.New(rand.NewPCG(13, 3))
 	p := case046Params
 	w := verify.RandomWeights(p, rng)
@@ -107,16 +140,55 @@ func TestCase046Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case046AsmName, true, false}} {
-			case046UseAsm = v.asm
+		type variant struct {
+			case046Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case046Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case046Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case046", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase046AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase046AVX512Bits(t *testing.T) {
+	if !case046AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case046KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case046Params
+	l := newCase046ForTest(t, verify.RandomWeights(p, rng))
+	call := case046Call(l)
+	for _, sz := range case046Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case046UseAsm, case046UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -145,18 +217,11 @@ func TestCase046Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case046AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case046Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case046UseAsm = v }(case046UseAsm)
-				case046UseAsm = asm
+				defer case046KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case046Call(l))
 				t.Log(verify.Line("Case046", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -274,7 +339,7 @@ func TestCase046Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case046SplitFLOPs = v }(case046SplitFLOPs)
 	case046SplitFLOPs = 0
-	defer func(v bool) { case046UseAsm = v }(case046UseAsm)
+	defer case046KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case046Params
 	l := newCase046ForTest(t, verify.RandomWeights(p, rng))
@@ -284,8 +349,8 @@ func TestCase046Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case046AsmOK} {
-		case046UseAsm = asm
+	for _, v := range case046Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +366,7 @@ func TestCase046Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -341,7 +406,7 @@ func TestCase046Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case046SplitFLOPs = v }(case046SplitFLOPs)
 	case046SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case046UseAsm = v }(case046UseAsm)
+	defer case046KeepVariant()()
 	defer func(v int) { case046OwnProcs = v }(case046OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case046Params
@@ -349,8 +414,8 @@ func TestCase046Threads(t *testing.T) {
 	h, wd := case046Sizes[len(case046Sizes)-1][0], case046Sizes[len(case046Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case046Call(l)
-	for _, asm := range []bool{false, case046AsmOK} {
-		case046UseAsm = asm
+	for _, v := range case046Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -369,7 +434,7 @@ func TestCase046Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -468,12 +533,15 @@ func BenchmarkCase046(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case046UseAsm {
 				variant = 1
 				if case046AsmName == "neon" {
 					variant = 2
+				}
+				if case046UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

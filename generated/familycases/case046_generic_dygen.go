@@ -14,6 +14,12 @@ const case046AsmOK = false
 // the value of case046AsmOK.
 var case046UseAsm = false
 
+// case046AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case046AVX512OK = false
+
+// case046UseAVX512 is always false in this build.
+var case046UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case046) forwardAsm(s *case046Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case046: no assembly in this build")

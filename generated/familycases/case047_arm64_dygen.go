@@ -20,6 +20,12 @@ var case047AsmOK = true
 // run every variant on the same vectors.
 var case047UseAsm = case047AsmOK
 
+// case047AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case047AVX512OK = false
+
+// case047UseAVX512 is always false in this build.
+var case047UseAVX512 = false
+
 // case047BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case047BlockChannels(u0, u1 int) (o0, o1 int) {

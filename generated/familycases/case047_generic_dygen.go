@@ -14,6 +14,12 @@ const case047AsmOK = false
 // the value of case047AsmOK.
 var case047UseAsm = false
 
+// case047AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case047AVX512OK = false
+
+// case047UseAVX512 is always false in this build.
+var case047UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case047) forwardAsm(s *case047Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case047: no assembly in this build")

@@ -14,6 +14,12 @@ const case000AsmOK = false
 // the value of case000AsmOK.
 var case000UseAsm = false
 
+// case000AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case000AVX512OK = false
+
+// case000UseAVX512 is always false in this build.
+var case000UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case000) forwardAsm(s *case000Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case000: no assembly in this build")

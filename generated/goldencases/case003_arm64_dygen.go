@@ -20,6 +20,12 @@ var case003AsmOK = true
 // run every variant on the same vectors.
 var case003UseAsm = case003AsmOK
 
+// case003AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case003AVX512OK = false
+
+// case003UseAVX512 is always false in this build.
+var case003UseAVX512 = false
+
 // case003BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func case003BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case003AsmOK = false
 // the value of case003AsmOK.
 var case003UseAsm = false
 
+// case003AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case003AVX512OK = false
+
+// case003UseAVX512 is always false in this build.
+var case003UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case003) forwardAsm(s *case003Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case003: no assembly in this build")

@@ -14,6 +14,12 @@ const case004AsmOK = false
 // the value of case004AsmOK.
 var case004UseAsm = false
 
+// case004AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case004AVX512OK = false
+
+// case004UseAVX512 is always false in this build.
+var case004UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case004) forwardAsm(s *case004Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case004: no assembly in this build")

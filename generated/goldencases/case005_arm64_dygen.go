@@ -20,6 +20,12 @@ var case005AsmOK = true
 // run every variant on the same vectors.
 var case005UseAsm = case005AsmOK
 
+// case005AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case005AVX512OK = false
+
+// case005UseAVX512 is always false in this build.
+var case005UseAVX512 = false
+
 // case005BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case005BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case005AsmOK = false
 // the value of case005AsmOK.
 var case005UseAsm = false
 
+// case005AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case005AVX512OK = false
+
+// case005UseAVX512 is always false in this build.
+var case005UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case005) forwardAsm(s *case005Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case005: no assembly in this build")

@@ -20,6 +20,12 @@ var case007AsmOK = true
 // run every variant on the same vectors.
 var case007UseAsm = case007AsmOK
 
+// case007AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case007AVX512OK = false
+
+// case007UseAVX512 is always false in this build.
+var case007UseAVX512 = false
+
 // case007BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case007BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case008AsmOK = true
 // run every variant on the same vectors.
 var case008UseAsm = case008AsmOK
 
+// case008AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case008AVX512OK = false
+
+// case008UseAVX512 is always false in this build.
+var case008UseAVX512 = false
+
 // case008BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case008BlockChannels(u0, u1 int) (o0, o1 int) {

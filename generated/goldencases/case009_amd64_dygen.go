@@ -22,6 +22,15 @@ var case009AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case009UseAsm = case009AsmOK
 
+// case009AVX512OK reports whether this CPU runs Case009's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case009AVX512OK = case009AsmOK && cpu.X86.HasAVX512F
+
+// case009UseAVX512 selects the AVX-512F micro-kernels where case009UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case009UseAVX512 = case009AVX512OK && dyrt.AVX512
+
 // case009BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case009BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case009ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 //go:noescape
 func case009Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case009Conv1x12Checked checks every length case009Conv1x12 touches, then calls it.
+// case009Conv1x12AVX512 computes what case009Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case009UseAVX512).
+//
+//go:noescape
+func case009Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case009Conv1x12Checked checks every length case009Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case009Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 1953+nblk*96 ||
 		len(w) < 10 || len(bias) < 1 {
 		panic("Case009: AVX2 kernel case009Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case009UseAVX512 {
+		case009Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case009Conv1x12(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case009Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case009Conv1x4(out, in, w, bias []float32, nblk int)
 
-// case009Conv1x4Checked checks every length case009Conv1x4 touches, then calls it.
+// case009Conv1x4AVX512 computes what case009Conv1x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case009UseAVX512).
+//
+//go:noescape
+func case009Conv1x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case009Conv1x4Checked checks every length case009Conv1x4 touches, then calls it, or its AVX-512 twin.
 func case009Conv1x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*32 || len(in) < 1953+nblk*32 ||
 		len(w) < 10 || len(bias) < 1 {
 		panic("Case009: AVX2 kernel case009Conv1x4 called with short slices (bug in dygen)")
+	}
+	if case009UseAVX512 {
+		case009Conv1x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case009Conv1x4(out, in, w, bias, nblk)
 }

@@ -14,6 +14,12 @@ const case009AsmOK = false
 // the value of case009AsmOK.
 var case009UseAsm = false
 
+// case009AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case009AVX512OK = false
+
+// case009UseAVX512 is always false in this build.
+var case009UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case009) forwardAsm(s *case009Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case009: no assembly in this build")

@@ -20,6 +20,12 @@ var case010AsmOK = true
 // run every variant on the same vectors.
 var case010UseAsm = case010AsmOK
 
+// case010AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case010AVX512OK = false
+
+// case010UseAVX512 is always false in this build.
+var case010UseAVX512 = false
+
 // case010BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
 func case010BlockChannels(u0, u1 int) (o0, o1 int) {

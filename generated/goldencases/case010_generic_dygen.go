@@ -14,6 +14,12 @@ const case010AsmOK = false
 // the value of case010AsmOK.
 var case010UseAsm = false
 
+// case010AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case010AVX512OK = false
+
+// case010UseAVX512 is always false in this build.
+var case010UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case010) forwardAsm(s *case010Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case010: no assembly in this build")

@@ -22,6 +22,15 @@ var case012AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case012UseAsm = case012AsmOK
 
+// case012AVX512OK reports whether this CPU runs Case012's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case012AVX512OK = case012AsmOK && cpu.X86.HasAVX512F
+
+// case012UseAVX512 selects the AVX-512F micro-kernels where case012UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case012UseAVX512 = case012AVX512OK && dyrt.AVX512
+
 // case012BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case012BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case012ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 //go:noescape
 func case012Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case012Conv4x3Checked checks every length case012Conv4x3 touches, then calls it.
+// case012Conv4x3AVX512 computes what case012Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case012UseAVX512).
+//
+//go:noescape
+func case012Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case012Conv4x3Checked checks every length case012Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case012Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 360+nblk*24 || len(in) < 550+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Case012: AVX2 kernel case012Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case012UseAVX512 {
+		case012Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case012Conv4x3(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var case012AsmOK = true
 // run every variant on the same vectors.
 var case012UseAsm = case012AsmOK
 
+// case012AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case012AVX512OK = false
+
+// case012UseAVX512 is always false in this build.
+var case012UseAVX512 = false
+
 // case012BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case012BlockChannels(u0, u1 int) (o0, o1 int) {

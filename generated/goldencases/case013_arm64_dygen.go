@@ -20,6 +20,12 @@ var case013AsmOK = true
 // run every variant on the same vectors.
 var case013UseAsm = case013AsmOK
 
+// case013AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case013AVX512OK = false
+
+// case013UseAVX512 is always false in this build.
+var case013UseAVX512 = false
+
 // case013BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case013BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case014AsmOK = true
 // run every variant on the same vectors.
 var case014UseAsm = case014AsmOK
 
+// case014AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case014AVX512OK = false
+
+// case014UseAVX512 is always false in this build.
+var case014UseAVX512 = false
+
 // case014BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case014BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case014AsmOK = false
 // the value of case014AsmOK.
 var case014UseAsm = false
 
+// case014AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case014AVX512OK = false
+
+// case014UseAVX512 is always false in this build.
+var case014UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case014) forwardAsm(s *case014Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case014: no assembly in this build")

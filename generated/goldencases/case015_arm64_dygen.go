@@ -20,6 +20,12 @@ var case015AsmOK = true
 // run every variant on the same vectors.
 var case015UseAsm = case015AsmOK
 
+// case015AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case015AVX512OK = false
+
+// case015UseAVX512 is always false in this build.
+var case015UseAVX512 = false
+
 // case015BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func case015BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -39,6 +39,39 @@ func case015Weights(w verify.Weights) Case015Weights {
 	}
 }
 
+// case015Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case015UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case015UseAVX512).
+type case015Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case015Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case015Variants() []case015Variant {
+	v := []case015Variant{{"go", false, false}}
+	if case015AsmOK {
+		v = append(v, case015Variant{case015AsmName, true, false})
+	}
+	if case015AVX512OK {
+		v = append(v, case015Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case015Variant) use() {
+	case015UseAsm, case015UseAVX512 = v.asm, v.wide
+}
+
+// case015KeepVariant returns a function that restores the variant selected
+// now.
+func case015KeepVariant() func() {
+	asm, wide := case015UseAsm, case015UseAVX512
+	return func() { case015UseAsm, case015UseAVX512 = asm, wide }
+}
+
 func newCase015ForTest(tb testing.TB, w verify.Weights) *Case015 {
 	tb.Helper()
 	l, err := NewCase015(case015Weights(w))
@@ -94,7 +127,7 @@ func TestCase015Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case015UseAsm = v }(case015UseAsm)
+	defer case015KeepVariant()()
 	rng := rand.New(rand.NewPCG(16, 8))
 	p := case015Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestCase015Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case015AsmName, true, false}} {
-			case015UseAsm = v.asm
+		type variant struct {
+			case015Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case015Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case015Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case015", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase015AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase015AVX512Bits(t *testing.T) {
+	if !case015AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case015KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case015Params
+	l := newCase015ForTest(t, verify.RandomWeights(p, rng))
+	call := case015Call(l)
+	for _, sz := range case015Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case015UseAsm, case015UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestCase015Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case015AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case015Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case015UseAsm = v }(case015UseAsm)
-				case015UseAsm = asm
+				defer case015KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case015Call(l))
 				t.Log(verify.Line("Case015", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestCase015Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case015SplitFLOPs = v }(case015SplitFLOPs)
 	case015SplitFLOPs = 0
-	defer func(v bool) { case015UseAsm = v }(case015UseAsm)
+	defer case015KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case015Params
 	l := newCase015ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestCase015Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case015AsmOK} {
-		case015UseAsm = asm
+	for _, v := range case015Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestCase015Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestCase015Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case015SplitFLOPs = v }(case015SplitFLOPs)
 	case015SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case015UseAsm = v }(case015UseAsm)
+	defer case015KeepVariant()()
 	defer func(v int) { case015OwnProcs = v }(case015OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case015Params
@@ -341,8 +406,8 @@ func TestCase015Threads(t *testing.T) {
 	h, wd := case015Sizes[len(case015Sizes)-1][0], case015Sizes[len(case015Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case015Call(l)
-	for _, asm := range []bool{false, case015AsmOK} {
-		case015UseAsm = asm
+	for _, v := range case015Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestCase015Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkCase015(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case015UseAsm {
 				variant = 1
 				if case015AsmName == "neon" {
 					variant = 2
+				}
+				if case015UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case015AsmOK = false
 // the value of case015AsmOK.
 var case015UseAsm = false
 
+// case015AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case015AVX512OK = false
+
+// case015UseAVX512 is always false in this build.
+var case015UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case015) forwardAsm(s *case015Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case015: no assembly in this build")

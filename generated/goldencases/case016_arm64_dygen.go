@@ -20,6 +20,12 @@ var case016AsmOK = true
 // run every variant on the same vectors.
 var case016UseAsm = case016AsmOK
 
+// case016AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case016AVX512OK = false
+
+// case016UseAVX512 is always false in this build.
+var case016UseAVX512 = false
+
 // case016BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case016BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case017AsmOK = true
 // run every variant on the same vectors.
 var case017UseAsm = case017AsmOK
 
+// case017AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case017AVX512OK = false
+
+// case017UseAVX512 is always false in this build.
+var case017UseAVX512 = false
+
 // case017BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case017BlockChannels(u0, u1 int) (o0, o1 int) {

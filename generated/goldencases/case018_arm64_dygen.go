@@ -20,6 +20,12 @@ var case018AsmOK = true
 // run every variant on the same vectors.
 var case018UseAsm = case018AsmOK
 
+// case018AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case018AVX512OK = false
+
+// case018UseAVX512 is always false in this build.
+var case018UseAVX512 = false
+
 // case018BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case018BlockChannels(u0, u1 int) (o0, o1 int) {

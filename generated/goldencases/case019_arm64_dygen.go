@@ -20,6 +20,12 @@ var case019AsmOK = true
 // run every variant on the same vectors.
 var case019UseAsm = case019AsmOK
 
+// case019AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case019AVX512OK = false
+
+// case019UseAVX512 is always false in this build.
+var case019UseAVX512 = false
+
 // case019BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case019BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case020AsmOK = true
 // run every variant on the same vectors.
 var case020UseAsm = case020AsmOK
 
+// case020AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case020AVX512OK = false
+
+// case020UseAVX512 is always false in this build.
+var case020UseAVX512 = false
+
 // case020BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case020BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case021AsmOK = true
 // run every variant on the same vectors.
 var case021UseAsm = case021AsmOK
 
+// case021AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case021AVX512OK = false
+
+// case021UseAVX512 is always false in this build.
+var case021UseAVX512 = false
+
 // case021BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case021BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case021AsmOK = false
 // the value of case021AsmOK.
 var case021UseAsm = false
 
+// case021AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case021AVX512OK = false
+
+// case021UseAVX512 is always false in this build.
+var case021UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case021) forwardAsm(s *case021Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case021: no assembly in this build")

@@ -20,6 +20,12 @@ var case022AsmOK = true
 // run every variant on the same vectors.
 var case022UseAsm = case022AsmOK
 
+// case022AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case022AVX512OK = false
+
+// case022UseAVX512 is always false in this build.
+var case022UseAVX512 = false
+
 // case022BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case022BlockChannels(u0, u1 int) (o0, o1 int) {

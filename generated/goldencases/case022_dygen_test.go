@@ -39,6 +39,39 @@ func case022Weights(w verify.Weights) Case022Weights {
 	}
 }
 
+// case022Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case022UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case022UseAVX512).
+type case022Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case022Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case022Variants() []case022Variant {
+	v := []case022Variant{{"go", false, false}}
+	if case022AsmOK {
+		v = append(v, case022Variant{case022AsmName, true, false})
+	}
+	if case022AVX512OK {
+		v = append(v, case022Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case022Variant) use() {
+	case022UseAsm, case022UseAVX512 = v.asm, v.wide
+}
+
+// case022KeepVariant returns a function that restores the variant selected
+// now.
+func case022KeepVariant() func() {
+	asm, wide := case022UseAsm, case022UseAVX512
+	return func() { case022UseAsm, case022UseAVX512 = asm, wide }
+}
+
 func newCase022ForTest(tb testing.TB, w verify.Weights) *Case022 {
 	tb.Helper()
 	l, err := NewCase022(case022Weights(w))
@@ -94,7 +127,7 @@ func TestCase022Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case022UseAsm = v }(case022UseAsm)
+	defer case022KeepVariant()()
 	rng := rand.New(rand.NewPCG(24, 24))
 	p := case022Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestCase022Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case022AsmName, true, false}} {
-			case022UseAsm = v.asm
+		type variant struct {
+			case022Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case022Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case022Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case022", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase022AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase022AVX512Bits(t *testing.T) {
+	if !case022AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case022KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case022Params
+	l := newCase022ForTest(t, verify.RandomWeights(p, rng))
+	call := case022Call(l)
+	for _, sz := range case022Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case022UseAsm, case022UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestCase022Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case022AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case022Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case022UseAsm = v }(case022UseAsm)
-				case022UseAsm = asm
+				defer case022KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case022Call(l))
 				t.Log(verify.Line("Case022", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestCase022Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case022SplitFLOPs = v }(case022SplitFLOPs)
 	case022SplitFLOPs = 0
-	defer func(v bool) { case022UseAsm = v }(case022UseAsm)
+	defer case022KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case022Params
 	l := newCase022ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestCase022Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case022AsmOK} {
-		case022UseAsm = asm
+	for _, v := range case022Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestCase022Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestCase022Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case022SplitFLOPs = v }(case022SplitFLOPs)
 	case022SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case022UseAsm = v }(case022UseAsm)
+	defer case022KeepVariant()()
 	defer func(v int) { case022OwnProcs = v }(case022OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case022Params
@@ -341,8 +406,8 @@ func TestCase022Threads(t *testing.T) {
 	h, wd := case022Sizes[len(case022Sizes)-1][0], case022Sizes[len(case022Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case022Call(l)
-	for _, asm := range []bool{false, case022AsmOK} {
-		case022UseAsm = asm
+	for _, v := range case022Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestCase022Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkCase022(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case022UseAsm {
 				variant = 1
 				if case022AsmName == "neon" {
 					variant = 2
+				}
+				if case022UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -20,6 +20,12 @@ var case023AsmOK = true
 // run every variant on the same vectors.
 var case023UseAsm = case023AsmOK
 
+// case023AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case023AVX512OK = false
+
+// case023UseAVX512 is always false in this build.
+var case023UseAVX512 = false
+
 // case023BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·3+b is block b of group g), which are contiguous.
 func case023BlockChannels(u0, u1 int) (o0, o1 int) {

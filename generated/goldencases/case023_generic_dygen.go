@@ -14,6 +14,12 @@ const case023AsmOK = false
 // the value of case023AsmOK.
 var case023UseAsm = false
 
+// case023AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case023AVX512OK = false
+
+// case023UseAVX512 is always false in this build.
+var case023UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case023) forwardAsm(s *case023Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case023: no assembly in this build")

@@ -22,6 +22,15 @@ var case024AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case024UseAsm = case024AsmOK
 
+// case024AVX512OK reports whether this CPU runs Case024's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case024AVX512OK = case024AsmOK && cpu.X86.HasAVX512F
+
+// case024UseAVX512 selects the AVX-512F micro-kernels where case024UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case024UseAVX512 = case024AVX512OK && dyrt.AVX512
+
 // case024BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
 func case024BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case024ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
 //go:noescape
 func case024Conv3x3(out, in, w, bias []float32, nblk int)
 
-// case024Conv3x3Checked checks every length case024Conv3x3 touches, then calls it.
+// case024Conv3x3AVX512 computes what case024Conv3x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case024UseAVX512).
+//
+//go:noescape
+func case024Conv3x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case024Conv3x3Checked checks every length case024Conv3x3 touches, then calls it, or its AVX-512 twin.
 func case024Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 480+nblk*24 || len(in) < 848+nblk*24 ||
 		len(w) < 108 || len(bias) < 3 {
 		panic("Case024: AVX2 kernel case024Conv3x3 called with short slices (bug in dygen)")
+	}
+	if case024UseAVX512 {
+		case024Conv3x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case024Conv3x3(out, in, w, bias, nblk)
 }

@@ -14,6 +14,12 @@ const case024AsmOK = false
 // the value of case024AsmOK.
 var case024UseAsm = false
 
+// case024AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case024AVX512OK = false
+
+// case024UseAVX512 is always false in this build.
+var case024UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case024) forwardAsm(s *case024Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case024: no assembly in this build")

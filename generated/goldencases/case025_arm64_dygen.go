@@ -20,6 +20,12 @@ var case025AsmOK = true
 // run every variant on the same vectors.
 var case025UseAsm = case025AsmOK
 
+// case025AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case025AVX512OK = false
+
+// case025UseAVX512 is always false in this build.
+var case025UseAVX512 = false
+
 // case025BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case025BlockChannels(u0, u1 int) (o0, o1 int) {

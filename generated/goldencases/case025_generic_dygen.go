@@ -14,6 +14,12 @@ const case025AsmOK = false
 // the value of case025AsmOK.
 var case025UseAsm = false
 
+// case025AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case025AVX512OK = false
+
+// case025UseAVX512 is always false in this build.
+var case025UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case025) forwardAsm(s *case025Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case025: no assembly in this build")

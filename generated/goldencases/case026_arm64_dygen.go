@@ -20,6 +20,12 @@ var case026AsmOK = true
 // run every variant on the same vectors.
 var case026UseAsm = case026AsmOK
 
+// case026AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case026AVX512OK = false
+
+// case026UseAVX512 is always false in this build.
+var case026UseAVX512 = false
+
 // case026BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case026BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case026AsmOK = false
 // the value of case026AsmOK.
 var case026UseAsm = false
 
+// case026AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case026AVX512OK = false
+
+// case026UseAVX512 is always false in this build.
+var case026UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case026) forwardAsm(s *case026Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case026: no assembly in this build")

@@ -22,6 +22,15 @@ var case027AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case027UseAsm = case027AsmOK
 
+// case027AVX512OK reports whether this CPU runs Case027's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case027AVX512OK = case027AsmOK && cpu.X86.HasAVX512F
+
+// case027UseAVX512 selects the AVX-512F micro-kernels where case027UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case027UseAVX512 = case027AVX512OK && dyrt.AVX512
+
 // case027BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case027BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case027ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8}
 //go:noescape
 func case027Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case027Conv1x12Checked checks every length case027Conv1x12 touches, then calls it.
+// case027Conv1x12AVX512 computes what case027Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case027UseAVX512).
+//
+//go:noescape
+func case027Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case027Conv1x12Checked checks every length case027Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case027Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 227+nblk*96 ||
 		len(w) < 18 || len(bias) < 1 {
 		panic("Case027: AVX2 kernel case027Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case027UseAVX512 {
+		case027Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case027Conv1x12(out, in, w, bias, nblk)
 }

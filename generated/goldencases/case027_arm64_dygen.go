@@ -20,6 +20,12 @@ var case027AsmOK = true
 // run every variant on the same vectors.
 var case027UseAsm = case027AsmOK
 
+// case027AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case027AVX512OK = false
+
+// case027UseAVX512 is always false in this build.
+var case027UseAVX512 = false
+
 // case027BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case027BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case028AsmOK = true
 // run every variant on the same vectors.
 var case028UseAsm = case028AsmOK
 
+// case028AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case028AVX512OK = false
+
+// case028UseAVX512 is always false in this build.
+var case028UseAVX512 = false
+
 // case028BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case028BlockChannels(u0, u1 int) (o0, o1 int) {

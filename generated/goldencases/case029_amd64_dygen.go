@@ -22,6 +22,15 @@ var case029AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case029UseAsm = case029AsmOK
 
+// case029AVX512OK reports whether this CPU runs Case029's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case029AVX512OK = case029AsmOK && cpu.X86.HasAVX512F
+
+// case029UseAVX512 selects the AVX-512F micro-kernels where case029UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case029UseAVX512 = case029AVX512OK && dyrt.AVX512
+
 // case029BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case029BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case029ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 //go:noescape
 func case029Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case029Conv4x3Checked checks every length case029Conv4x3 touches, then calls it.
+// case029Conv4x3AVX512 computes what case029Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case029UseAVX512).
+//
+//go:noescape
+func case029Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case029Conv4x3Checked checks every length case029Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case029Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 1872+nblk*24 || len(in) < 715+nblk*24 ||
 		len(w) < 72 || len(bias) < 4 {
 		panic("Case029: AVX2 kernel case029Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case029UseAVX512 {
+		case029Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case029Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case029Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case029Conv3x3(out, in, w, bias []float32, nblk int)
 
-// case029Conv3x3Checked checks every length case029Conv3x3 touches, then calls it.
+// case029Conv3x3AVX512 computes what case029Conv3x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case029UseAVX512).
+//
+//go:noescape
+func case029Conv3x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case029Conv3x3Checked checks every length case029Conv3x3 touches, then calls it, or its AVX-512 twin.
 func case029Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 1248+nblk*24 || len(in) < 715+nblk*24 ||
 		len(w) < 54 || len(bias) < 3 {
 		panic("Case029: AVX2 kernel case029Conv3x3 called with short slices (bug in dygen)")
+	}
+	if case029UseAVX512 {
+		case029Conv3x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case029Conv3x3(out, in, w, bias, nblk)
 }

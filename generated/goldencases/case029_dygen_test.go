@@ -39,6 +39,39 @@ func case029Weights(w verify.Weights) Case029Weights {
 	}
 }
 
+// case029Variant is a kernel variant of this build: pure Go, the build's
+// assembly (case029UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (case029UseAVX512).
+type case029Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// case029Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func case029Variants() []case029Variant {
+	v := []case029Variant{{"go", false, false}}
+	if case029AsmOK {
+		v = append(v, case029Variant{case029AsmName, true, false})
+	}
+	if case029AVX512OK {
+		v = append(v, case029Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v case029Variant) use() {
+	case029UseAsm, case029UseAVX512 = v.asm, v.wide
+}
+
+// case029KeepVariant returns a function that restores the variant selected
+// now.
+func case029KeepVariant() func() {
+	asm, wide := case029UseAsm, case029UseAVX512
+	return func() { case029UseAsm, case029UseAVX512 = asm, wide }
+}
+
 func newCase029ForTest(tb testing.TB, w verify.Weights) *Case029 {
 	tb.Helper()
 	l, err := NewCase029(case029Weights(w))
@@ -94,7 +127,7 @@ func TestCase029Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { case029UseAsm = v }(case029UseAsm)
+	defer case029KeepVariant()()
 	rng := rand.New(rand.NewPCG(21, 6))
 	p := case029Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestCase029Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {case029AsmName, true, false}} {
-			case029UseAsm = v.asm
+		type variant struct {
+			case029Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range case029Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, case029Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Case029", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestCase029AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestCase029AVX512Bits(t *testing.T) {
+	if !case029AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer case029KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := case029Params
+	l := newCase029ForTest(t, verify.RandomWeights(p, rng))
+	call := case029Call(l)
+	for _, sz := range case029Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				case029UseAsm, case029UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestCase029Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if case029AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range case029Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { case029UseAsm = v }(case029UseAsm)
-				case029UseAsm = asm
+				defer case029KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, case029Call(l))
 				t.Log(verify.Line("Case029", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestCase029Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case029SplitFLOPs = v }(case029SplitFLOPs)
 	case029SplitFLOPs = 0
-	defer func(v bool) { case029UseAsm = v }(case029UseAsm)
+	defer case029KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := case029Params
 	l := newCase029ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestCase029Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, case029AsmOK} {
-		case029UseAsm = asm
+	for _, v := range case029Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestCase029Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestCase029Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { case029SplitFLOPs = v }(case029SplitFLOPs)
 	case029SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { case029UseAsm = v }(case029UseAsm)
+	defer case029KeepVariant()()
 	defer func(v int) { case029OwnProcs = v }(case029OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := case029Params
@@ -341,8 +406,8 @@ func TestCase029Threads(t *testing.T) {
 	h, wd := case029Sizes[len(case029Sizes)-1][0], case029Sizes[len(case029Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := case029Call(l)
-	for _, asm := range []bool{false, case029AsmOK} {
-		case029UseAsm = asm
+	for _, v := range case029Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestCase029Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkCase029(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if case029UseAsm {
 				variant = 1
 				if case029AsmName == "neon" {
 					variant = 2
+				}
+				if case029UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const case029AsmOK = false
 // the value of case029AsmOK.
 var case029UseAsm = false
 
+// case029AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case029AVX512OK = false
+
+// case029UseAVX512 is always false in this build.
+var case029UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case029) forwardAsm(s *case029Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case029: no assembly in this build")

@@ -22,6 +22,15 @@ var case030AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case030UseAsm = case030AsmOK
 
+// case030AVX512OK reports whether this CPU runs Case030's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case030AVX512OK = case030AsmOK && cpu.X86.HasAVX512F
+
+// case030UseAVX512 selects the AVX-512F micro-kernels where case030UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case030UseAVX512 = case030AVX512OK && dyrt.AVX512
+
 // case030BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case030BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var case030ColIdx = [...]int32{14, 15, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
 //go:noescape
 func case030Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case030Conv2x4Checked checks every length case030Conv2x4 touches, then calls it.
+// case030Conv2x4AVX512 computes what case030Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case030UseAVX512).
+//
+//go:noescape
+func case030Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case030Conv2x4Checked checks every length case030Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case030Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 368+nblk*32 || len(in) < 1156+nblk*32 ||
 		len(w) < 54 || len(bias) < 2 {
 		panic("Case030: AVX2 kernel case030Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case030UseAVX512 {
+		case030Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case030Conv2x4(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func case030Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case030Conv2x2(out, in, w, bias []float32, nblk int)
 
-// case030Conv2x2Checked checks every length case030Conv2x2 touches, then calls it.
+// case030Conv2x2AVX512 computes what case030Conv2x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case030UseAVX512).
+//
+//go:noescape
+func case030Conv2x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case030Conv2x2Checked checks every length case030Conv2x2 touches, then calls it, or its AVX-512 twin.
 func case030Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 368+nblk*16 || len(in) < 1156+nblk*16 ||
 		len(w) < 54 || len(bias) < 2 {
 		panic("Case030: AVX2 kernel case030Conv2x2 called with short slices (bug in dygen)")
+	}
+	if case030UseAVX512 {
+		case030Conv2x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case030Conv2x2(out, in, w, bias, nblk)
 }

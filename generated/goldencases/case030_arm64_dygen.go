@@ -20,6 +20,12 @@ var case030AsmOK = true
 // run every variant on the same vectors.
 var case030UseAsm = case030AsmOK
 
+// case030AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case030AVX512OK = false
+
+// case030UseAVX512 is always false in this build.
+var case030UseAVX512 = false
+
 // case030BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case030BlockChannels(u0, u1 int) (o0, o1 int) {

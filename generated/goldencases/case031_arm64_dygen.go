@@ -20,6 +20,12 @@ var case031AsmOK = true
 // run every variant on the same vectors.
 var case031UseAsm = case031AsmOK
 
+// case031AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case031AVX512OK = false
+
+// case031UseAVX512 is always false in this build.
+var case031UseAVX512 = false
+
 // case031BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case031BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const case031AsmOK = false
 // the value of case031AsmOK.
 var case031UseAsm = false
 
+// case031AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case031AVX512OK = false
+
+// case031UseAVX512 is always false in this build.
+var case031UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case031) forwardAsm(s *case031Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case031: no assembly in this build")

@@ -20,6 +20,12 @@ var case032AsmOK = true
 // run every variant on the same vectors.
 var case032UseAsm = case032AsmOK
 
+// case032AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case032AVX512OK = false
+
+// case032UseAVX512 is always false in this build.
+var case032UseAVX512 = false
+
 // case032BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case032BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -22,6 +22,15 @@ var case033AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case033UseAsm = case033AsmOK
 
+// case033AVX512OK reports whether this CPU runs Case033's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case033AVX512OK = case033AsmOK && cpu.X86.HasAVX512F
+
+// case033UseAVX512 selects the AVX-512F micro-kernels where case033UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case033UseAVX512 = case033AVX512OK && dyrt.AVX512
+
 // case033BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
 func case033BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -54,11 +63,21 @@ var case033AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func case033Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case033Conv4x3Checked checks every length case033Conv4x3 touches, then calls it.
+// case033Conv4x3AVX512 computes what case033Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case033UseAVX512).
+//
+//go:noescape
+func case033Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case033Conv4x3Checked checks every length case033Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case033Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 432+nblk*24 || len(in) < 3312+nblk*24 ||
 		len(w) < 96 || len(bias) < 4 {
 		panic("Case033: AVX2 kernel case033Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case033UseAVX512 {
+		case033Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case033Conv4x3(out, in, w, bias, nblk)
 }

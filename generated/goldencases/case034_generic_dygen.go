@@ -14,6 +14,12 @@ const case034AsmOK = false
 // the value of case034AsmOK.
 var case034UseAsm = false
 
+// case034AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case034AVX512OK = false
+
+// case034UseAVX512 is always false in this build.
+var case034UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Case034) forwardAsm(s *case034Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Case034: no assembly in this build")

@@ -20,6 +20,12 @@ var case035AsmOK = true
 // run every variant on the same vectors.
 var case035UseAsm = case035AsmOK
 
+// case035AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case035AVX512OK = false
+
+// case035UseAVX512 is always false in this build.
+var case035UseAVX512 = false
+
 // case035BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case035BlockChannels(u0, u1 int) (o0, o1 int) {

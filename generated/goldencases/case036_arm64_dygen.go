@@ -20,6 +20,12 @@ var case036AsmOK = true
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
+// case036AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case036AVX512OK = false
+
+// case036UseAVX512 is always false in this build.
+var case036UseAVX512 = false
+
 // case036BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
 func case036BlockChannels(u0, u1 int) (o0, o1 int) {

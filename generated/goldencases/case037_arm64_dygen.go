@@ -20,6 +20,12 @@ var case037AsmOK = true
 // run every variant on the same vectors.
 var case037UseAsm = case037AsmOK
 
+// case037AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case037AVX512OK = false
+
+// case037UseAVX512 is always false in this build.
+var case037UseAVX512 = false
+
 // case037BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case037BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -20,6 +20,12 @@ var case038AsmOK = true
 // run every variant on the same vectors.
 var case038UseAsm = case038AsmOK
 
+// case038AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case038AVX512OK = false
+
+// case038UseAVX512 is always false in this build.
+var case038UseAVX512 = false
+
 // case038BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func case038BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -22,6 +22,15 @@ var case039AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case039UseAsm = case039AsmOK
 
+// case039AVX512OK reports whether this CPU runs Case039's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case039AVX512OK = case039AsmOK && cpu.X86.HasAVX512F
+
+// case039UseAVX512 selects the AVX-512F micro-kernels where case039UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case039UseAVX512 = case039AVX512OK && dyrt.AVX512
+
 // case039BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case039BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -50,11 +59,21 @@ var case039AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func case039Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case039Conv1x12Checked checks every length case039Conv1x12 touches, then calls it.
+// case039Conv1x12AVX512 computes what case039Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case039UseAVX512).
+//
+//go:noescape
+func case039Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case039Conv1x12Checked checks every length case039Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case039Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 0+nblk*96 ||
 		len(w) < 1 || len(bias) < 1 {
 		panic("Case039: AVX2 kernel case039Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case039UseAVX512 {
+		case039Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case039Conv1x12(out, in, w, bias, nblk)
 }
@@ -65,11 +84,21 @@ func case039Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case039Conv1x10(out, in, w, bias []float32, nblk int)
 
-// case039Conv1x10Checked checks every length case039Conv1x10 touches, then calls it.
+// case039Conv1x10AVX512 computes what case039Conv1x10 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case039UseAVX512).
+//
+//go:noescape
+func case039Conv1x10AVX512(out, in, w, bias []float32, nblk int)
+
+// case039Conv1x10Checked checks every length case039Conv1x10 touches, then calls it, or its AVX-512 twin.
 func case039Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*80 || len(in) < 0+nblk*80 ||
 		len(w) < 1 || len(bias) < 1 {
 		panic("Case039: AVX2 kernel case039Conv1x10 called with short slices (bug in dygen)")
+	}
+	if case039UseAVX512 {
+		case039Conv1x10AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case039Conv1x10(out, in, w, bias, nblk)
 }

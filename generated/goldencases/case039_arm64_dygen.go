@@ -20,6 +20,12 @@ var case039AsmOK = true
 // run every variant on the same vectors.
 var case039UseAsm = case039AsmOK
 
+// case039AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case039AVX512OK = false
+
+// case039UseAVX512 is always false in this build.
+var case039UseAVX512 = false
+
 // case039BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func case039BlockChannels(u0, u1 int) (o0, o1 int) {

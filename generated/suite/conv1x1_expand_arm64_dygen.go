@@ -20,6 +20,12 @@ var conv1x1ExpandAsmOK = true
 // run every variant on the same vectors.
 var conv1x1ExpandUseAsm = conv1x1ExpandAsmOK
 
+// conv1x1ExpandAVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1x1ExpandAVX512OK = false
+
+// conv1x1ExpandUseAVX512 is always false in this build.
+var conv1x1ExpandUseAVX512 = false
+
 // conv1x1ExpandBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·64+b is block b of group g), which are contiguous.
 func conv1x1ExpandBlockChannels(u0, u1 int) (o0, o1 int) {

@@ -39,6 +39,39 @@ func conv1x1ExpandWeights(w verify.Weights) Conv1x1ExpandWeights {
 	}
 }
 
+// conv1x1ExpandVariant is a kernel variant of this build: pure Go, the build's
+// assembly (conv1x1ExpandUseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv1x1ExpandUseAVX512).
+type conv1x1ExpandVariant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv1x1ExpandVariants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv1x1ExpandVariants() []conv1x1ExpandVariant {
+	v := []conv1x1ExpandVariant{{"go", false, false}}
+	if conv1x1ExpandAsmOK {
+		v = append(v, conv1x1ExpandVariant{conv1x1ExpandAsmName, true, false})
+	}
+	if conv1x1ExpandAVX512OK {
+		v = append(v, conv1x1ExpandVariant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv1x1ExpandVariant) use() {
+	conv1x1ExpandUseAsm, conv1x1ExpandUseAVX512 = v.asm, v.wide
+}
+
+// conv1x1ExpandKeepVariant returns a function that restores the variant selected
+// now.
+func conv1x1ExpandKeepVariant() func() {
+	asm, wide := conv1x1ExpandUseAsm, conv1x1ExpandUseAVX512
+	return func() { conv1x1ExpandUseAsm, conv1x1ExpandUseAVX512 = asm, wide }
+}
+
 func newConv1x1ExpandForTest(tb testing.TB, w verify.Weights) *Conv1x1Expand {
 	tb.Helper()
 	l, err := NewConv1x1Expand(conv1x1ExpandWeights(w))
@@ -94,7 +127,7 @@ func TestConv1x1ExpandVariants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
+	defer conv1x1ExpandKeepVariant()()
 	rng := rand.New(rand.NewPCG(256, 64))
 	p := conv1x1ExpandParams
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestConv1x1ExpandVariants(t *testing.T) {
 	for _, n := range []int{2} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv1x1ExpandAsmName, true, false}} {
-			conv1x1ExpandUseAsm = v.asm
+		type variant struct {
+			conv1x1ExpandVariant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv1x1ExpandVariants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv1x1ExpandCall(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv1x1Expand", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestConv1x1ExpandAVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestConv1x1ExpandAVX512Bits(t *testing.T) {
+	if !conv1x1ExpandAVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer conv1x1ExpandKeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := conv1x1ExpandParams
+	l := newConv1x1ExpandForTest(t, verify.RandomWeights(p, rng))
+	call := conv1x1ExpandCall(l)
+	for _, sz := range conv1x1ExpandSizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				conv1x1ExpandUseAsm, conv1x1ExpandUseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestConv1x1ExpandGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv1x1ExpandAsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv1x1ExpandVariants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
-				conv1x1ExpandUseAsm = asm
+				defer conv1x1ExpandKeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv1x1ExpandCall(l))
 				t.Log(verify.Line("Conv1x1Expand", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestConv1x1ExpandRouted(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1x1ExpandSplitFLOPs = v }(conv1x1ExpandSplitFLOPs)
 	conv1x1ExpandSplitFLOPs = 0
-	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
+	defer conv1x1ExpandKeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv1x1ExpandParams
 	l := newConv1x1ExpandForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestConv1x1ExpandRouted(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv1x1ExpandAsmOK} {
-		conv1x1ExpandUseAsm = asm
+	for _, v := range conv1x1ExpandVariants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestConv1x1ExpandRouted(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestConv1x1ExpandThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1x1ExpandSplitFLOPs = v }(conv1x1ExpandSplitFLOPs)
 	conv1x1ExpandSplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv1x1ExpandUseAsm = v }(conv1x1ExpandUseAsm)
+	defer conv1x1ExpandKeepVariant()()
 	defer func(v int) { conv1x1ExpandOwnProcs = v }(conv1x1ExpandOwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1x1ExpandParams
@@ -341,8 +406,8 @@ func TestConv1x1ExpandThreads(t *testing.T) {
 	h, wd := conv1x1ExpandSizes[len(conv1x1ExpandSizes)-1][0], conv1x1ExpandSizes[len(conv1x1ExpandSizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv1x1ExpandCall(l)
-	for _, asm := range []bool{false, conv1x1ExpandAsmOK} {
-		conv1x1ExpandUseAsm = asm
+	for _, v := range conv1x1ExpandVariants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestConv1x1ExpandThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkConv1x1Expand(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv1x1ExpandUseAsm {
 				variant = 1
 				if conv1x1ExpandAsmName == "neon" {
 					variant = 2
+				}
+				if conv1x1ExpandUseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

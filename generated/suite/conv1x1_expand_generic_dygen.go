@@ -14,6 +14,12 @@ const conv1x1ExpandAsmOK = false
 // the value of conv1x1ExpandAsmOK.
 var conv1x1ExpandUseAsm = false
 
+// conv1x1ExpandAVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1x1ExpandAVX512OK = false
+
+// conv1x1ExpandUseAVX512 is always false in this build.
+var conv1x1ExpandUseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv1x1Expand) forwardAsm(s *conv1x1ExpandScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv1x1Expand: no assembly in this build")

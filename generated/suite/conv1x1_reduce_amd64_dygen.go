@@ -22,6 +22,15 @@ var conv1x1ReduceAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv1x1ReduceUseAsm = conv1x1ReduceAsmOK
 
+// conv1x1ReduceAVX512OK reports whether this CPU runs Conv1x1Reduce's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv1x1ReduceAVX512OK = conv1x1ReduceAsmOK && cpu.X86.HasAVX512F
+
+// conv1x1ReduceUseAVX512 selects the AVX-512F micro-kernels where conv1x1ReduceUseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv1x1ReduceUseAVX512 = conv1x1ReduceAVX512OK && dyrt.AVX512
+
 // conv1x1ReduceBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv1x1ReduceBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -54,11 +63,21 @@ var conv1x1ReduceAsmPool = sync.Pool{New: func() any {
 //go:noescape
 func conv1x1ReduceConv4x3(out, in, w, bias []float32, nblk int)
 
-// conv1x1ReduceConv4x3Checked checks every length conv1x1ReduceConv4x3 touches, then calls it.
+// conv1x1ReduceConv4x3AVX512 computes what conv1x1ReduceConv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv1x1ReduceUseAVX512).
+//
+//go:noescape
+func conv1x1ReduceConv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// conv1x1ReduceConv4x3Checked checks every length conv1x1ReduceConv4x3 touches, then calls it, or its AVX-512 twin.
 func conv1x1ReduceConv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 9408+nblk*24 || len(in) < 799680+nblk*24 ||
 		len(w) < 1024 || len(bias) < 4 {
 		panic("Conv1x1Reduce: AVX2 kernel conv1x1ReduceConv4x3 called with short slices (bug in dygen)")
+	}
+	if conv1x1ReduceUseAVX512 {
+		conv1x1ReduceConv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv1x1ReduceConv4x3(out, in, w, bias, nblk)
 }
@@ -69,11 +88,21 @@ func conv1x1ReduceConv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv1x1ReduceConv4x2(out, in, w, bias []float32, nblk int)
 
-// conv1x1ReduceConv4x2Checked checks every length conv1x1ReduceConv4x2 touches, then calls it.
+// conv1x1ReduceConv4x2AVX512 computes what conv1x1ReduceConv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv1x1ReduceUseAVX512).
+//
+//go:noescape
+func conv1x1ReduceConv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// conv1x1ReduceConv4x2Checked checks every length conv1x1ReduceConv4x2 touches, then calls it, or its AVX-512 twin.
 func conv1x1ReduceConv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 9408+nblk*16 || len(in) < 799680+nblk*16 ||
 		len(w) < 1024 || len(bias) < 4 {
 		panic("Conv1x1Reduce: AVX2 kernel conv1x1ReduceConv4x2 called with short slices (bug in dygen)")
+	}
+	if conv1x1ReduceUseAVX512 {
+		conv1x1ReduceConv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv1x1ReduceConv4x2(out, in, w, bias, nblk)
 }
@@ -86,12 +115,22 @@ func conv1x1ReduceConv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv1x1ReduceConv4x3PI(out, in, w, bias []float32, nblk int)
 
+// conv1x1ReduceConv4x3PIAVX512 computes what conv1x1ReduceConv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv1x1ReduceUseAVX512).
+//
+//go:noescape
+func conv1x1ReduceConv4x3PIAVX512(out, in, w, bias []float32, nblk int)
+
 // conv1x1ReduceConv4x3PIChecked checks every length conv1x1ReduceConv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func conv1x1ReduceConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 9408+nblk*24 || len(in) < 799800+nblk*24 ||
 		len(w) < 1024 || len(bias) < 4 {
 		panic("Conv1x1Reduce: AVX2 kernel conv1x1ReduceConv4x3PI called with short slices (bug in dygen)")
+	}
+	if conv1x1ReduceUseAVX512 {
+		conv1x1ReduceConv4x3PIAVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv1x1ReduceConv4x3PI(out, in, w, bias, nblk)
 }

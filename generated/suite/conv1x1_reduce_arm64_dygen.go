@@ -20,6 +20,12 @@ var conv1x1ReduceAsmOK = true
 // run every variant on the same vectors.
 var conv1x1ReduceUseAsm = conv1x1ReduceAsmOK
 
+// conv1x1ReduceAVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1x1ReduceAVX512OK = false
+
+// conv1x1ReduceUseAVX512 is always false in this build.
+var conv1x1ReduceUseAVX512 = false
+
 // conv1x1ReduceBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv1x1ReduceBlockChannels(u0, u1 int) (o0, o1 int) {

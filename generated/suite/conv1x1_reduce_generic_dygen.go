@@ -14,6 +14,12 @@ const conv1x1ReduceAsmOK = false
 // the value of conv1x1ReduceAsmOK.
 var conv1x1ReduceUseAsm = false
 
+// conv1x1ReduceAVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1x1ReduceAVX512OK = false
+
+// conv1x1ReduceUseAVX512 is always false in this build.
+var conv1x1ReduceUseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv1x1Reduce) forwardAsm(s *conv1x1ReduceScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv1x1Reduce: no assembly in this build")

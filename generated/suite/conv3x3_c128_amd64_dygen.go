@@ -22,6 +22,15 @@ var conv3x3C128AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C128UseAsm = conv3x3C128AsmOK
 
+// conv3x3C128AVX512OK reports whether this CPU runs Conv3x3C128's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv3x3C128AVX512OK = conv3x3C128AsmOK && cpu.X86.HasAVX512F
+
+// conv3x3C128UseAVX512 selects the AVX-512F micro-kernels where conv3x3C128UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv3x3C128UseAVX512 = conv3x3C128AVX512OK && dyrt.AVX512
+
 // conv3x3C128BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·32+b is block b of group g), which are contiguous.
 func conv3x3C128BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var conv3x3C128ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 //go:noescape
 func conv3x3C128Conv4x3(out, in, w, bias []float32, nblk int)
 
-// conv3x3C128Conv4x3Checked checks every length conv3x3C128Conv4x3 touches, then calls it.
+// conv3x3C128Conv4x3AVX512 computes what conv3x3C128Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3x3C128UseAVX512).
+//
+//go:noescape
+func conv3x3C128Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// conv3x3C128Conv4x3Checked checks every length conv3x3C128Conv4x3 touches, then calls it, or its AVX-512 twin.
 func conv3x3C128Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2448+nblk*24 || len(in) < 110550+nblk*24 ||
 		len(w) < 4608 || len(bias) < 4 {
 		panic("Conv3x3C128: AVX2 kernel conv3x3C128Conv4x3 called with short slices (bug in dygen)")
+	}
+	if conv3x3C128UseAVX512 {
+		conv3x3C128Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv3x3C128Conv4x3(out, in, w, bias, nblk)
 }
@@ -73,12 +92,22 @@ func conv3x3C128Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv3x3C128Conv4x3PI(out, in, w, bias []float32, nblk int)
 
+// conv3x3C128Conv4x3PIAVX512 computes what conv3x3C128Conv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3x3C128UseAVX512).
+//
+//go:noescape
+func conv3x3C128Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
+
 // conv3x3C128Conv4x3PIChecked checks every length conv3x3C128Conv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func conv3x3C128Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2448+nblk*24 || len(in) < 110742+nblk*24 ||
 		len(w) < 4608 || len(bias) < 4 {
 		panic("Conv3x3C128: AVX2 kernel conv3x3C128Conv4x3PI called with short slices (bug in dygen)")
+	}
+	if conv3x3C128UseAVX512 {
+		conv3x3C128Conv4x3PIAVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv3x3C128Conv4x3PI(out, in, w, bias, nblk)
 }

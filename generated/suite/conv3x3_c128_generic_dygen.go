@@ -14,6 +14,12 @@ const conv3x3C128AsmOK = false
 // the value of conv3x3C128AsmOK.
 var conv3x3C128UseAsm = false
 
+// conv3x3C128AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv3x3C128AVX512OK = false
+
+// conv3x3C128UseAVX512 is always false in this build.
+var conv3x3C128UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv3x3C128) forwardAsm(s *conv3x3C128Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3C128: no assembly in this build")

@@ -22,6 +22,15 @@ var conv3x3C256AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C256UseAsm = conv3x3C256AsmOK
 
+// conv3x3C256AVX512OK reports whether this CPU runs Conv3x3C256's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv3x3C256AVX512OK = conv3x3C256AsmOK && cpu.X86.HasAVX512F
+
+// conv3x3C256UseAVX512 selects the AVX-512F micro-kernels where conv3x3C256UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv3x3C256UseAVX512 = conv3x3C256AVX512OK && dyrt.AVX512
+
 // conv3x3C256BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·64+b is block b of group g), which are contiguous.
 func conv3x3C256BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -58,11 +67,21 @@ var conv3x3C256ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 //go:noescape
 func conv3x3C256Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
 
-// conv3x3C256Conv4x3PFChecked checks every length conv3x3C256Conv4x3PF touches, then calls it.
+// conv3x3C256Conv4x3PFAVX512 computes what conv3x3C256Conv4x3PF does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3x3C256UseAVX512).
+//
+//go:noescape
+func conv3x3C256Conv4x3PFAVX512(out, in, w, bias, pf []float32, nblk int)
+
+// conv3x3C256Conv4x3PFChecked checks every length conv3x3C256Conv4x3PF touches, then calls it, or its AVX-512 twin.
 func conv3x3C256Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 61232+nblk*24 ||
 		len(w) < 9216 || len(bias) < 4 || len(pf) < 1769472+nblk*4096 {
 		panic("Conv3x3C256: AVX2 kernel conv3x3C256Conv4x3PF called with short slices (bug in dygen)")
+	}
+	if conv3x3C256UseAVX512 {
+		conv3x3C256Conv4x3PFAVX512(out, in, w, bias, pf, nblk)
+		return
 	}
 	conv3x3C256Conv4x3PF(out, in, w, bias, pf, nblk)
 }

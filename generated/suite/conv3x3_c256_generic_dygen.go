@@ -14,6 +14,12 @@ const conv3x3C256AsmOK = false
 // the value of conv3x3C256AsmOK.
 var conv3x3C256UseAsm = false
 
+// conv3x3C256AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv3x3C256AVX512OK = false
+
+// conv3x3C256UseAVX512 is always false in this build.
+var conv3x3C256UseAVX512 = false
+
 // forwardAsmBatch is never called in this build.
 func (l *Conv3x3C256) forwardAsmBatch(s *conv3x3C256Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3C256: no assembly in this build")

@@ -14,6 +14,12 @@ const conv3x3C512AsmOK = false
 // the value of conv3x3C512AsmOK.
 var conv3x3C512UseAsm = false
 
+// conv3x3C512AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv3x3C512AVX512OK = false
+
+// conv3x3C512UseAVX512 is always false in this build.
+var conv3x3C512UseAVX512 = false
+
 // forwardAsmBatch is never called in this build.
 func (l *Conv3x3C512) forwardAsmBatch(s *conv3x3C512Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv3x3C512: no assembly in this build")

@@ -39,6 +39,39 @@ func conv3x3C64Weights(w verify.Weights) Conv3x3C64Weights {
 	}
 }
 
+// conv3x3C64Variant is a kernel variant of this build: pure Go, the build's
+// assembly (conv3x3C64UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv3x3C64UseAVX512).
+type conv3x3C64Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv3x3C64Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv3x3C64Variants() []conv3x3C64Variant {
+	v := []conv3x3C64Variant{{"go", false, false}}
+	if conv3x3C64AsmOK {
+		v = append(v, conv3x3C64Variant{conv3x3C64AsmName, true, false})
+	}
+	if conv3x3C64AVX512OK {
+		v = append(v, conv3x3C64Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv3x3C64Variant) use() {
+	conv3x3C64UseAsm, conv3x3C64UseAVX512 = v.asm, v.wide
+}
+
+// conv3x3C64KeepVariant returns a function that restores the variant selected
+// now.
+func conv3x3C64KeepVariant() func() {
+	asm, wide := conv3x3C64UseAsm, conv3x3C64UseAVX512
+	return func() { conv3x3C64UseAsm, conv3x3C64UseAVX512 = asm, wide }
+}
+
 func newConv3x3C64ForTest(tb testing.TB, w verify.Weights) *Conv3x3C64 {
 	tb.Helper()
 	l, err := NewConv3x3C64(conv3x3C64Weights(w))
@@ -94,7 +127,7 @@ func TestConv3x3C64Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv3x3C64UseAsm = v }(conv3x3C64UseAsm)
+	defer conv3x3C64KeepVariant()()
 	rng := rand.New(rand.NewPCG(64, 64))
 	p := conv3x3C64Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestConv3x3C64Variants(t *testing.T) {
 	for _, n := range []int{2} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv3x3C64AsmName, true, false}} {
-			conv3x3C64UseAsm = v.asm
+		type variant struct {
+			conv3x3C64Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv3x3C64Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv3x3C64Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv3x3C64", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestConv3x3C64AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestConv3x3C64AVX512Bits(t *testing.T) {
+	if !conv3x3C64AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer conv3x3C64KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := conv3x3C64Params
+	l := newConv3x3C64ForTest(t, verify.RandomWeights(p, rng))
+	call := conv3x3C64Call(l)
+	for _, sz := range conv3x3C64Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				conv3x3C64UseAsm, conv3x3C64UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestConv3x3C64Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv3x3C64AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv3x3C64Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv3x3C64UseAsm = v }(conv3x3C64UseAsm)
-				conv3x3C64UseAsm = asm
+				defer conv3x3C64KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv3x3C64Call(l))
 				t.Log(verify.Line("Conv3x3C64", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestConv3x3C64Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3x3C64SplitFLOPs = v }(conv3x3C64SplitFLOPs)
 	conv3x3C64SplitFLOPs = 0
-	defer func(v bool) { conv3x3C64UseAsm = v }(conv3x3C64UseAsm)
+	defer conv3x3C64KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv3x3C64Params
 	l := newConv3x3C64ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestConv3x3C64Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv3x3C64AsmOK} {
-		conv3x3C64UseAsm = asm
+	for _, v := range conv3x3C64Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestConv3x3C64Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestConv3x3C64Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3x3C64SplitFLOPs = v }(conv3x3C64SplitFLOPs)
 	conv3x3C64SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv3x3C64UseAsm = v }(conv3x3C64UseAsm)
+	defer conv3x3C64KeepVariant()()
 	defer func(v int) { conv3x3C64OwnProcs = v }(conv3x3C64OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3x3C64Params
@@ -341,8 +406,8 @@ func TestConv3x3C64Threads(t *testing.T) {
 	h, wd := conv3x3C64Sizes[len(conv3x3C64Sizes)-1][0], conv3x3C64Sizes[len(conv3x3C64Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv3x3C64Call(l)
-	for _, asm := range []bool{false, conv3x3C64AsmOK} {
-		conv3x3C64UseAsm = asm
+	for _, v := range conv3x3C64Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestConv3x3C64Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkConv3x3C64(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv3x3C64UseAsm {
 				variant = 1
 				if conv3x3C64AsmName == "neon" {
 					variant = 2
+				}
+				if conv3x3C64UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -23,6 +23,15 @@ var dW3x3C144AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var dW3x3C144UseAsm = dW3x3C144AsmOK
 
+// dW3x3C144AVX512OK reports whether this CPU runs DW3x3C144's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var dW3x3C144AVX512OK = dW3x3C144AsmOK && cpu.X86.HasAVX512F
+
+// dW3x3C144UseAVX512 selects the AVX-512F micro-kernels where dW3x3C144UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var dW3x3C144UseAVX512 = dW3x3C144AVX512OK && dyrt.AVX512
+
 // dW3x3C144BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func dW3x3C144BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -57,11 +66,21 @@ var dW3x3C144ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1
 //go:noescape
 func dW3x3C144Conv1x12(out, in, w, bias []float32, nblk int)
 
-// dW3x3C144Conv1x12Checked checks every length dW3x3C144Conv1x12 touches, then calls it.
+// dW3x3C144Conv1x12AVX512 computes what dW3x3C144Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see dW3x3C144UseAVX512).
+//
+//go:noescape
+func dW3x3C144Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// dW3x3C144Conv1x12Checked checks every length dW3x3C144Conv1x12 touches, then calls it, or its AVX-512 twin.
 func dW3x3C144Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 116+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("DW3x3C144: AVX2 kernel dW3x3C144Conv1x12 called with short slices (bug in dygen)")
+	}
+	if dW3x3C144UseAVX512 {
+		dW3x3C144Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	dW3x3C144Conv1x12(out, in, w, bias, nblk)
 }
@@ -72,11 +91,21 @@ func dW3x3C144Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func dW3x3C144Conv1x3(out, in, w, bias []float32, nblk int)
 
-// dW3x3C144Conv1x3Checked checks every length dW3x3C144Conv1x3 touches, then calls it.
+// dW3x3C144Conv1x3AVX512 computes what dW3x3C144Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see dW3x3C144UseAVX512).
+//
+//go:noescape
+func dW3x3C144Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// dW3x3C144Conv1x3Checked checks every length dW3x3C144Conv1x3 touches, then calls it, or its AVX-512 twin.
 func dW3x3C144Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 116+nblk*24 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("DW3x3C144: AVX2 kernel dW3x3C144Conv1x3 called with short slices (bug in dygen)")
+	}
+	if dW3x3C144UseAVX512 {
+		dW3x3C144Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	dW3x3C144Conv1x3(out, in, w, bias, nblk)
 }

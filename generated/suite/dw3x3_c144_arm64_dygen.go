@@ -20,6 +20,12 @@ var dW3x3C144AsmOK = true
 // run every variant on the same vectors.
 var dW3x3C144UseAsm = dW3x3C144AsmOK
 
+// dW3x3C144AVX512OK is false: this build has no AVX-512 micro-kernels.
+const dW3x3C144AVX512OK = false
+
+// dW3x3C144UseAVX512 is always false in this build.
+var dW3x3C144UseAVX512 = false
+
 // dW3x3C144BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func dW3x3C144BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const dW3x3C144AsmOK = false
 // the value of dW3x3C144AsmOK.
 var dW3x3C144UseAsm = false
 
+// dW3x3C144AVX512OK is false: this build has no AVX-512 micro-kernels.
+const dW3x3C144AVX512OK = false
+
+// dW3x3C144UseAVX512 is always false in this build.
+var dW3x3C144UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *DW3x3C144) forwardAsm(s *dW3x3C144Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("DW3x3C144: no assembly in this build")

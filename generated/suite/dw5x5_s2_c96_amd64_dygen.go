@@ -22,6 +22,15 @@ var dW5x5S2C96AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var dW5x5S2C96UseAsm = dW5x5S2C96AsmOK
 
+// dW5x5S2C96AVX512OK reports whether this CPU runs DW5x5S2C96's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var dW5x5S2C96AVX512OK = dW5x5S2C96AsmOK && cpu.X86.HasAVX512F
+
+// dW5x5S2C96UseAVX512 selects the AVX-512F micro-kernels where dW5x5S2C96UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var dW5x5S2C96UseAVX512 = dW5x5S2C96AVX512OK && dyrt.AVX512
+
 // dW5x5S2C96BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func dW5x5S2C96BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var dW5x5S2C96ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
 //go:noescape
 func dW5x5S2C96Conv1x12(out, in, w, bias []float32, nblk int)
 
-// dW5x5S2C96Conv1x12Checked checks every length dW5x5S2C96Conv1x12 touches, then calls it.
+// dW5x5S2C96Conv1x12AVX512 computes what dW5x5S2C96Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see dW5x5S2C96UseAVX512).
+//
+//go:noescape
+func dW5x5S2C96Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// dW5x5S2C96Conv1x12Checked checks every length dW5x5S2C96Conv1x12 touches, then calls it, or its AVX-512 twin.
 func dW5x5S2C96Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 736+nblk*96 ||
 		len(w) < 25 || len(bias) < 1 {
 		panic("DW5x5S2C96: AVX2 kernel dW5x5S2C96Conv1x12 called with short slices (bug in dygen)")
+	}
+	if dW5x5S2C96UseAVX512 {
+		dW5x5S2C96Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	dW5x5S2C96Conv1x12(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func dW5x5S2C96Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func dW5x5S2C96Conv1x3(out, in, w, bias []float32, nblk int)
 
-// dW5x5S2C96Conv1x3Checked checks every length dW5x5S2C96Conv1x3 touches, then calls it.
+// dW5x5S2C96Conv1x3AVX512 computes what dW5x5S2C96Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see dW5x5S2C96UseAVX512).
+//
+//go:noescape
+func dW5x5S2C96Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// dW5x5S2C96Conv1x3Checked checks every length dW5x5S2C96Conv1x3 touches, then calls it, or its AVX-512 twin.
 func dW5x5S2C96Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 736+nblk*24 ||
 		len(w) < 25 || len(bias) < 1 {
 		panic("DW5x5S2C96: AVX2 kernel dW5x5S2C96Conv1x3 called with short slices (bug in dygen)")
+	}
+	if dW5x5S2C96UseAVX512 {
+		dW5x5S2C96Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	dW5x5S2C96Conv1x3(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var dW5x5S2C96AsmOK = true
 // run every variant on the same vectors.
 var dW5x5S2C96UseAsm = dW5x5S2C96AsmOK
 
+// dW5x5S2C96AVX512OK is false: this build has no AVX-512 micro-kernels.
+const dW5x5S2C96AVX512OK = false
+
+// dW5x5S2C96UseAVX512 is always false in this build.
+var dW5x5S2C96UseAVX512 = false
+
 // dW5x5S2C96BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func dW5x5S2C96BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -39,6 +39,39 @@ func dW5x5S2C96Weights(w verify.Weights) DW5x5S2C96Weights {
 	}
 }
 
+// dW5x5S2C96Variant is a kernel variant of this build: pure Go, the build's
+// assembly (dW5x5S2C96UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (dW5x5S2C96UseAVX512).
+type dW5x5S2C96Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// dW5x5S2C96Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func dW5x5S2C96Variants() []dW5x5S2C96Variant {
+	v := []dW5x5S2C96Variant{{"go", false, false}}
+	if dW5x5S2C96AsmOK {
+		v = append(v, dW5x5S2C96Variant{dW5x5S2C96AsmName, true, false})
+	}
+	if dW5x5S2C96AVX512OK {
+		v = append(v, dW5x5S2C96Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v dW5x5S2C96Variant) use() {
+	dW5x5S2C96UseAsm, dW5x5S2C96UseAVX512 = v.asm, v.wide
+}
+
+// dW5x5S2C96KeepVariant returns a function that restores the variant selected
+// now.
+func dW5x5S2C96KeepVariant() func() {
+	asm, wide := dW5x5S2C96UseAsm, dW5x5S2C96UseAVX512
+	return func() { dW5x5S2C96UseAsm, dW5x5S2C96UseAVX512 = asm, wide }
+}
+
 func newDW5x5S2C96ForTest(tb testing.TB, w verify.Weights) *DW5x5S2C96 {
 	tb.Helper()
 	l, err := NewDW5x5S2C96(dW5x5S2C96Weights(w))
@@ -94,7 +127,7 @@ func TestDW5x5S2C96Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
+	defer dW5x5S2C96KeepVariant()()
 	rng := rand.New(rand.NewPCG(96, 96))
 	p := dW5x5S2C96Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestDW5x5S2C96Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {dW5x5S2C96AsmName, true, false}} {
-			dW5x5S2C96UseAsm = v.asm
+		type variant struct {
+			dW5x5S2C96Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range dW5x5S2C96Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, dW5x5S2C96Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("DW5x5S2C96", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestDW5x5S2C96AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestDW5x5S2C96AVX512Bits(t *testing.T) {
+	if !dW5x5S2C96AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer dW5x5S2C96KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := dW5x5S2C96Params
+	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
+	call := dW5x5S2C96Call(l)
+	for _, sz := range dW5x5S2C96Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				dW5x5S2C96UseAsm, dW5x5S2C96UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestDW5x5S2C96Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if dW5x5S2C96AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range dW5x5S2C96Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
-				dW5x5S2C96UseAsm = asm
+				defer dW5x5S2C96KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, dW5x5S2C96Call(l))
 				t.Log(verify.Line("DW5x5S2C96", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestDW5x5S2C96Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { dW5x5S2C96SplitFLOPs = v }(dW5x5S2C96SplitFLOPs)
 	dW5x5S2C96SplitFLOPs = 0
-	defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
+	defer dW5x5S2C96KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := dW5x5S2C96Params
 	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestDW5x5S2C96Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, dW5x5S2C96AsmOK} {
-		dW5x5S2C96UseAsm = asm
+	for _, v := range dW5x5S2C96Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestDW5x5S2C96Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -331,15 +396,15 @@ func TestDW5x5S2C96Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { dW5x5S2C96SplitFLOPs = v }(dW5x5S2C96SplitFLOPs)
 	dW5x5S2C96SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { dW5x5S2C96UseAsm = v }(dW5x5S2C96UseAsm)
+	defer dW5x5S2C96KeepVariant()()
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := dW5x5S2C96Params
 	l := newDW5x5S2C96ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][0], dW5x5S2C96Sizes[len(dW5x5S2C96Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := dW5x5S2C96Call(l)
-	for _, asm := range []bool{false, dW5x5S2C96AsmOK} {
-		dW5x5S2C96UseAsm = asm
+	for _, v := range dW5x5S2C96Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -357,7 +422,7 @@ func TestDW5x5S2C96Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, j, got[j], want[j])
 						}
 					}
 				}
@@ -456,12 +521,15 @@ func BenchmarkDW5x5S2C96(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if dW5x5S2C96UseAsm {
 				variant = 1
 				if dW5x5S2C96AsmName == "neon" {
 					variant = 2
+				}
+				if dW5x5S2C96UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const dW5x5S2C96AsmOK = false
 // the value of dW5x5S2C96AsmOK.
 var dW5x5S2C96UseAsm = false
 
+// dW5x5S2C96AVX512OK is false: this build has no AVX-512 micro-kernels.
+const dW5x5S2C96AVX512OK = false
+
+// dW5x5S2C96UseAVX512 is always false in this build.
+var dW5x5S2C96UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *DW5x5S2C96) forwardAsm(s *dW5x5S2C96Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("DW5x5S2C96: no assembly in this build")

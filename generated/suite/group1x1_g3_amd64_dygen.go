@@ -22,6 +22,15 @@ var group1x1G3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var group1x1G3UseAsm = group1x1G3AsmOK
 
+// group1x1G3AVX512OK reports whether this CPU runs Group1x1G3's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var group1x1G3AVX512OK = group1x1G3AsmOK && cpu.X86.HasAVX512F
+
+// group1x1G3UseAVX512 selects the AVX-512F micro-kernels where group1x1G3UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var group1x1G3UseAVX512 = group1x1G3AVX512OK && dyrt.AVX512
+
 // group1x1G3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·5+b is block b of group g), which are contiguous.
 func group1x1G3BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -54,11 +63,21 @@ var group1x1G3AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func group1x1G3Conv4x3(out, in, w, bias []float32, nblk int)
 
-// group1x1G3Conv4x3Checked checks every length group1x1G3Conv4x3 touches, then calls it.
+// group1x1G3Conv4x3AVX512 computes what group1x1G3Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see group1x1G3UseAVX512).
+//
+//go:noescape
+func group1x1G3Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// group1x1G3Conv4x3Checked checks every length group1x1G3Conv4x3 touches, then calls it, or its AVX-512 twin.
 func group1x1G3Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 61936+nblk*24 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Group1x1G3: AVX2 kernel group1x1G3Conv4x3 called with short slices (bug in dygen)")
+	}
+	if group1x1G3UseAVX512 {
+		group1x1G3Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	group1x1G3Conv4x3(out, in, w, bias, nblk)
 }
@@ -69,11 +88,21 @@ func group1x1G3Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func group1x1G3Conv4x2(out, in, w, bias []float32, nblk int)
 
-// group1x1G3Conv4x2Checked checks every length group1x1G3Conv4x2 touches, then calls it.
+// group1x1G3Conv4x2AVX512 computes what group1x1G3Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see group1x1G3UseAVX512).
+//
+//go:noescape
+func group1x1G3Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// group1x1G3Conv4x2Checked checks every length group1x1G3Conv4x2 touches, then calls it, or its AVX-512 twin.
 func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*16 || len(in) < 61936+nblk*16 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Group1x1G3: AVX2 kernel group1x1G3Conv4x2 called with short slices (bug in dygen)")
+	}
+	if group1x1G3UseAVX512 {
+		group1x1G3Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	group1x1G3Conv4x2(out, in, w, bias, nblk)
 }
@@ -86,12 +115,22 @@ func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func group1x1G3Conv4x3PI(out, in, w, bias []float32, nblk int)
 
+// group1x1G3Conv4x3PIAVX512 computes what group1x1G3Conv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see group1x1G3UseAVX512).
+//
+//go:noescape
+func group1x1G3Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
+
 // group1x1G3Conv4x3PIChecked checks every length group1x1G3Conv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 62344+nblk*24 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Group1x1G3: AVX2 kernel group1x1G3Conv4x3PI called with short slices (bug in dygen)")
+	}
+	if group1x1G3UseAVX512 {
+		group1x1G3Conv4x3PIAVX512(out, in, w, bias, nblk)
+		return
 	}
 	group1x1G3Conv4x3PI(out, in, w, bias, nblk)
 }

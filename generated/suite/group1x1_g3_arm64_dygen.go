@@ -20,6 +20,12 @@ var group1x1G3AsmOK = true
 // run every variant on the same vectors.
 var group1x1G3UseAsm = group1x1G3AsmOK
 
+// group1x1G3AVX512OK is false: this build has no AVX-512 micro-kernels.
+const group1x1G3AVX512OK = false
+
+// group1x1G3UseAVX512 is always false in this build.
+var group1x1G3UseAVX512 = false
+
 // group1x1G3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·5+b is block b of group g), which are contiguous.
 func group1x1G3BlockChannels(u0, u1 int) (o0, o1 int) {

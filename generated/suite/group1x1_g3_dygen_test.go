@@ -39,6 +39,39 @@ func group1x1G3Weights(w verify.Weights) Group1x1G3Weights {
 	}
 }
 
+// group1x1G3Variant is a kernel variant of this build: pure Go, the build's
+// assembly (group1x1G3UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (group1x1G3UseAVX512).
+type group1x1G3Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// group1x1G3Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func group1x1G3Variants() []group1x1G3Variant {
+	v := []group1x1G3Variant{{"go", false, false}}
+	if group1x1G3AsmOK {
+		v = append(v, group1x1G3Variant{group1x1G3AsmName, true, false})
+	}
+	if group1x1G3AVX512OK {
+		v = append(v, group1x1G3Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v group1x1G3Variant) use() {
+	group1x1G3UseAsm, group1x1G3UseAVX512 = v.asm, v.wide
+}
+
+// group1x1G3KeepVariant returns a function that restores the variant selected
+// now.
+func group1x1G3KeepVariant() func() {
+	asm, wide := group1x1G3UseAsm, group1x1G3UseAVX512
+	return func() { group1x1G3UseAsm, group1x1G3UseAVX512 = asm, wide }
+}
+
 func newGroup1x1G3ForTest(tb testing.TB, w verify.Weights) *Group1x1G3 {
 	tb.Helper()
 	l, err := NewGroup1x1G3(group1x1G3Weights(w))
@@ -94,7 +127,7 @@ func TestGroup1x1G3Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
+	defer group1x1G3KeepVariant()()
 	rng := rand.New(rand.NewPCG(60, 240))
 	p := group1x1G3Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestGroup1x1G3Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {group1x1G3AsmName, true, false}} {
-			group1x1G3UseAsm = v.asm
+		type variant struct {
+			group1x1G3Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range group1x1G3Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, group1x1G3Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Group1x1G3", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestGroup1x1G3AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestGroup1x1G3AVX512Bits(t *testing.T) {
+	if !group1x1G3AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer group1x1G3KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := group1x1G3Params
+	l := newGroup1x1G3ForTest(t, verify.RandomWeights(p, rng))
+	call := group1x1G3Call(l)
+	for _, sz := range group1x1G3Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				group1x1G3UseAsm, group1x1G3UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestGroup1x1G3Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if group1x1G3AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range group1x1G3Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
-				group1x1G3UseAsm = asm
+				defer group1x1G3KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, group1x1G3Call(l))
 				t.Log(verify.Line("Group1x1G3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestGroup1x1G3Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { group1x1G3SplitFLOPs = v }(group1x1G3SplitFLOPs)
 	group1x1G3SplitFLOPs = 0
-	defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
+	defer group1x1G3KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := group1x1G3Params
 	l := newGroup1x1G3ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestGroup1x1G3Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, group1x1G3AsmOK} {
-		group1x1G3UseAsm = asm
+	for _, v := range group1x1G3Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestGroup1x1G3Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestGroup1x1G3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { group1x1G3SplitFLOPs = v }(group1x1G3SplitFLOPs)
 	group1x1G3SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { group1x1G3UseAsm = v }(group1x1G3UseAsm)
+	defer group1x1G3KeepVariant()()
 	defer func(v int) { group1x1G3OwnProcs = v }(group1x1G3OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := group1x1G3Params
@@ -341,8 +406,8 @@ func TestGroup1x1G3Threads(t *testing.T) {
 	h, wd := group1x1G3Sizes[len(group1x1G3Sizes)-1][0], group1x1G3Sizes[len(group1x1G3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := group1x1G3Call(l)
-	for _, asm := range []bool{false, group1x1G3AsmOK} {
-		group1x1G3UseAsm = asm
+	for _, v := range group1x1G3Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestGroup1x1G3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkGroup1x1G3(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if group1x1G3UseAsm {
 				variant = 1
 				if group1x1G3AsmName == "neon" {
 					variant = 2
+				}
+				if group1x1G3UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

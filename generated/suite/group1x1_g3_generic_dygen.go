@@ -14,6 +14,12 @@ const group1x1G3AsmOK = false
 // the value of group1x1G3AsmOK.
 var group1x1G3UseAsm = false
 
+// group1x1G3AVX512OK is false: this build has no AVX-512 micro-kernels.
+const group1x1G3AVX512OK = false
+
+// group1x1G3UseAVX512 is always false in this build.
+var group1x1G3UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Group1x1G3) forwardAsm(s *group1x1G3Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Group1x1G3: no assembly in this build")

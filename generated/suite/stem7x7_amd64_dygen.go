@@ -23,6 +23,15 @@ var stem7x7AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var stem7x7UseAsm = stem7x7AsmOK
 
+// stem7x7AVX512OK reports whether this CPU runs Stem7x7's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var stem7x7AVX512OK = stem7x7AsmOK && cpu.X86.HasAVX512F
+
+// stem7x7UseAVX512 selects the AVX-512F micro-kernels where stem7x7UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var stem7x7UseAVX512 = stem7x7AVX512OK && dyrt.AVX512
+
 // stem7x7BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func stem7x7BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -57,11 +66,21 @@ var stem7x7ColIdx = [...]int32{-1, -1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23
 //go:noescape
 func stem7x7Conv4x3(out, in, w, bias []float32, nblk int)
 
-// stem7x7Conv4x3Checked checks every length stem7x7Conv4x3 touches, then calls it.
+// stem7x7Conv4x3AVX512 computes what stem7x7Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see stem7x7UseAVX512).
+//
+//go:noescape
+func stem7x7Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// stem7x7Conv4x3Checked checks every length stem7x7Conv4x3 touches, then calls it, or its AVX-512 twin.
 func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 144440+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Stem7x7: AVX2 kernel stem7x7Conv4x3 called with short slices (bug in dygen)")
+	}
+	if stem7x7UseAVX512 {
+		stem7x7Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	stem7x7Conv4x3(out, in, w, bias, nblk)
 }
@@ -74,12 +93,22 @@ func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func stem7x7Conv4x3PI(out, in, w, bias []float32, nblk int)
 
+// stem7x7Conv4x3PIAVX512 computes what stem7x7Conv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see stem7x7UseAVX512).
+//
+//go:noescape
+func stem7x7Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
+
 // stem7x7Conv4x3PIChecked checks every length stem7x7Conv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func stem7x7Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 146816+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Stem7x7: AVX2 kernel stem7x7Conv4x3PI called with short slices (bug in dygen)")
+	}
+	if stem7x7UseAVX512 {
+		stem7x7Conv4x3PIAVX512(out, in, w, bias, nblk)
+		return
 	}
 	stem7x7Conv4x3PI(out, in, w, bias, nblk)
 }

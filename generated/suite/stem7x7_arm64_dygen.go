@@ -20,6 +20,12 @@ var stem7x7AsmOK = true
 // run every variant on the same vectors.
 var stem7x7UseAsm = stem7x7AsmOK
 
+// stem7x7AVX512OK is false: this build has no AVX-512 micro-kernels.
+const stem7x7AVX512OK = false
+
+// stem7x7UseAVX512 is always false in this build.
+var stem7x7UseAVX512 = false
+
 // stem7x7BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func stem7x7BlockChannels(u0, u1 int) (o0, o1 int) {

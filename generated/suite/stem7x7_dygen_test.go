@@ -39,6 +39,39 @@ func stem7x7Weights(w verify.Weights) Stem7x7Weights {
 	}
 }
 
+// stem7x7Variant is a kernel variant of this build: pure Go, the build's
+// assembly (stem7x7UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (stem7x7UseAVX512).
+type stem7x7Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// stem7x7Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func stem7x7Variants() []stem7x7Variant {
+	v := []stem7x7Variant{{"go", false, false}}
+	if stem7x7AsmOK {
+		v = append(v, stem7x7Variant{stem7x7AsmName, true, false})
+	}
+	if stem7x7AVX512OK {
+		v = append(v, stem7x7Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v stem7x7Variant) use() {
+	stem7x7UseAsm, stem7x7UseAVX512 = v.asm, v.wide
+}
+
+// stem7x7KeepVariant returns a function that restores the variant selected
+// now.
+func stem7x7KeepVariant() func() {
+	asm, wide := stem7x7UseAsm, stem7x7UseAVX512
+	return func() { stem7x7UseAsm, stem7x7UseAVX512 = asm, wide }
+}
+
 func newStem7x7ForTest(tb testing.TB, w verify.Weights) *Stem7x7 {
 	tb.Helper()
 	l, err := NewStem7x7(stem7x7Weights(w))
@@ -94,7 +127,7 @@ func TestStem7x7Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
+	defer stem7x7KeepVariant()()
 	rng := rand.New(rand.NewPCG(64, 3))
 	p := stem7x7Params
 	w := verify.RandomWeights(p, rng)
@@ -103,16 +136,55 @@ func TestStem7x7Variants(t *testing.T) {
 	for _, n := range []int{2} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {stem7x7AsmName, true, false}} {
-			stem7x7UseAsm = v.asm
+		type variant struct {
+			stem7x7Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range stem7x7Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, stem7x7Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Stem7x7", "variant:"+v.name, rep, err))
 			if err != nil {
 				t.Errorf("%s kernels, n=%d: %v", v.name, n, err)
+			}
+		}
+	}
+}
+
+// TestStem7x7AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestStem7x7AVX512Bits(t *testing.T) {
+	if !stem7x7AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer stem7x7KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := stem7x7Params
+	l := newStem7x7ForTest(t, verify.RandomWeights(p, rng))
+	call := stem7x7Call(l)
+	for _, sz := range stem7x7Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				stem7x7UseAsm, stem7x7UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
 			}
 		}
 	}
@@ -141,18 +213,11 @@ func TestStem7x7Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if stem7x7AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range stem7x7Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
-				stem7x7UseAsm = asm
+				defer stem7x7KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, stem7x7Call(l))
 				t.Log(verify.Line("Stem7x7", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +331,7 @@ func TestStem7x7Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { stem7x7SplitFLOPs = v }(stem7x7SplitFLOPs)
 	stem7x7SplitFLOPs = 0
-	defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
+	defer stem7x7KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := stem7x7Params
 	l := newStem7x7ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +341,8 @@ func TestStem7x7Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, stem7x7AsmOK} {
-		stem7x7UseAsm = asm
+	for _, v := range stem7x7Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +358,7 @@ func TestStem7x7Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +398,7 @@ func TestStem7x7Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { stem7x7SplitFLOPs = v }(stem7x7SplitFLOPs)
 	stem7x7SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { stem7x7UseAsm = v }(stem7x7UseAsm)
+	defer stem7x7KeepVariant()()
 	defer func(v int) { stem7x7OwnProcs = v }(stem7x7OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := stem7x7Params
@@ -341,8 +406,8 @@ func TestStem7x7Threads(t *testing.T) {
 	h, wd := stem7x7Sizes[len(stem7x7Sizes)-1][0], stem7x7Sizes[len(stem7x7Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := stem7x7Call(l)
-	for _, asm := range []bool{false, stem7x7AsmOK} {
-		stem7x7UseAsm = asm
+	for _, v := range stem7x7Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +426,7 @@ func TestStem7x7Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +525,15 @@ func BenchmarkStem7x7(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if stem7x7UseAsm {
 				variant = 1
 				if stem7x7AsmName == "neon" {
 					variant = 2
+				}
+				if stem7x7UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const stem7x7AsmOK = false
 // the value of stem7x7AsmOK.
 var stem7x7UseAsm = false
 
+// stem7x7AVX512OK is false: this build has no AVX-512 micro-kernels.
+const stem7x7AVX512OK = false
+
+// stem7x7UseAVX512 is always false in this build.
+var stem7x7UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Stem7x7) forwardAsm(s *stem7x7Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Stem7x7: no assembly in this build")

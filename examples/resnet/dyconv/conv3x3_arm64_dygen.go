@@ -20,6 +20,12 @@ var conv3x3AsmOK = true
 // run every variant on the same vectors.
 var conv3x3UseAsm = conv3x3AsmOK
 
+// conv3x3AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv3x3AVX512OK = false
+
+// conv3x3UseAVX512 is always false in this build.
+var conv3x3UseAVX512 = false
+
 // conv3x3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
 func conv3x3BlockChannels(u0, u1 int) (o0, o1 int) {

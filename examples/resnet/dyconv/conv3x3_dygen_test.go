@@ -39,6 +39,39 @@ func conv3x3Weights(w verify.Weights) Conv3x3Weights {
 	}
 }
 
+// conv3x3Variant is a kernel variant of this build: pure Go, the build's
+// assembly (conv3x3UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv3x3UseAVX512).
+type conv3x3Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv3x3Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv3x3Variants() []conv3x3Variant {
+	v := []conv3x3Variant{{"go", false, false}}
+	if conv3x3AsmOK {
+		v = append(v, conv3x3Variant{conv3x3AsmName, true, false})
+	}
+	if conv3x3AVX512OK {
+		v = append(v, conv3x3Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv3x3Variant) use() {
+	conv3x3UseAsm, conv3x3UseAVX512 = v.asm, v.wide
+}
+
+// conv3x3KeepVariant returns a function that restores the variant selected
+// now.
+func conv3x3KeepVariant() func() {
+	asm, wide := conv3x3UseAsm, conv3x3UseAVX512
+	return func() { conv3x3UseAsm, conv3x3UseAVX512 = asm, wide }
+}
+
 func newConv3x3ForTest(tb testing.TB, w verify.Weights) *Conv3x3 {
 	tb.Helper()
 	l, err := NewConv3x3(conv3x3Weights(w))
@@ -94,7 +127,7 @@ func TestConv3x3Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
+	defer conv3x3KeepVariant()()
 	rng := rand.New(rand.NewPCG(16, 16))
 	p := conv3x3Params
 	w := verify.RandomWeights(p, rng)
@@ -103,12 +136,16 @@ func TestConv3x3Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv3x3AsmName, true, false}} {
-			conv3x3UseAsm = v.asm
+		type variant struct {
+			conv3x3Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv3x3Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv3x3Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv3x3", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -141,18 +178,11 @@ func TestConv3x3Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv3x3AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv3x3Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
-				conv3x3UseAsm = asm
+				defer conv3x3KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv3x3Call(l))
 				t.Log(verify.Line("Conv3x3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -266,7 +296,7 @@ func TestConv3x3Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3x3SplitFLOPs = v }(conv3x3SplitFLOPs)
 	conv3x3SplitFLOPs = 0
-	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
+	defer conv3x3KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv3x3Params
 	l := newConv3x3ForTest(t, verify.RandomWeights(p, rng))
@@ -276,8 +306,8 @@ func TestConv3x3Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv3x3AsmOK} {
-		conv3x3UseAsm = asm
+	for _, v := range conv3x3Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +323,7 @@ func TestConv3x3Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -333,7 +363,7 @@ func TestConv3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3x3SplitFLOPs = v }(conv3x3SplitFLOPs)
 	conv3x3SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv3x3UseAsm = v }(conv3x3UseAsm)
+	defer conv3x3KeepVariant()()
 	defer func(v int) { conv3x3OwnProcs = v }(conv3x3OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3x3Params
@@ -341,8 +371,8 @@ func TestConv3x3Threads(t *testing.T) {
 	h, wd := conv3x3Sizes[len(conv3x3Sizes)-1][0], conv3x3Sizes[len(conv3x3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv3x3Call(l)
-	for _, asm := range []bool{false, conv3x3AsmOK} {
-		conv3x3UseAsm = asm
+	for _, v := range conv3x3Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -361,7 +391,7 @@ func TestConv3x3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -460,12 +490,15 @@ func BenchmarkConv3x3(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv3x3UseAsm {
 				variant = 1
 				if conv3x3AsmName == "neon" {
 					variant = 2
+				}
+				if conv3x3UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

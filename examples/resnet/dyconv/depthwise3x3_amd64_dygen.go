@@ -22,6 +22,15 @@ var depthwise3x3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var depthwise3x3UseAsm = depthwise3x3AsmOK
 
+// depthwise3x3AVX512OK reports whether this CPU runs Depthwise3x3's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var depthwise3x3AVX512OK = depthwise3x3AsmOK && cpu.X86.HasAVX512F
+
+// depthwise3x3UseAVX512 selects the AVX-512F micro-kernels where depthwise3x3UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var depthwise3x3UseAVX512 = depthwise3x3AVX512OK && dyrt.AVX512
+
 // depthwise3x3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func depthwise3x3BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -158,12 +167,22 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 //go:noescape
 func depthwise3x3RTConv1x12(out, in, w, bias []float32, rows []int, nblk, ops, ps int)
 
+// depthwise3x3RTConv1x12AVX512 computes what depthwise3x3RTConv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see depthwise3x3UseAVX512).
+//
+//go:noescape
+func depthwise3x3RTConv1x12AVX512(out, in, w, bias []float32, rows []int, nblk, ops, ps int)
+
 // depthwise3x3RTConv1x12Checked checks every length depthwise3x3RTConv1x12 touches for a's size,
-// then calls it.
+// then calls it, or its AVX-512 twin.
 func depthwise3x3RTConv1x12Checked(a *depthwise3x3Asm, out, in, w, bias []float32, nblk, ps int) {
 	if nblk < 1 || len(out) < 0*a.ops+nblk*96 || len(in) < 0*ps+a.maxOff+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 || len(a.rows) != 3 {
 		panic("Depthwise3x3: AVX2 kernel depthwise3x3RTConv1x12 called with short slices (bug in dygen)")
+	}
+	if depthwise3x3UseAVX512 {
+		depthwise3x3RTConv1x12AVX512(out, in, w, bias, a.rows, nblk, a.ops, ps)
+		return
 	}
 	depthwise3x3RTConv1x12(out, in, w, bias, a.rows, nblk, a.ops, ps)
 }

@@ -20,6 +20,12 @@ var depthwise3x3AsmOK = true
 // run every variant on the same vectors.
 var depthwise3x3UseAsm = depthwise3x3AsmOK
 
+// depthwise3x3AVX512OK is false: this build has no AVX-512 micro-kernels.
+const depthwise3x3AVX512OK = false
+
+// depthwise3x3UseAVX512 is always false in this build.
+var depthwise3x3UseAVX512 = false
+
 // depthwise3x3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func depthwise3x3BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -39,6 +39,39 @@ func depthwise3x3Weights(w verify.Weights) Depthwise3x3Weights {
 	}
 }
 
+// depthwise3x3Variant is a kernel variant of this build: pure Go, the build's
+// assembly (depthwise3x3UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (depthwise3x3UseAVX512).
+type depthwise3x3Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// depthwise3x3Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func depthwise3x3Variants() []depthwise3x3Variant {
+	v := []depthwise3x3Variant{{"go", false, false}}
+	if depthwise3x3AsmOK {
+		v = append(v, depthwise3x3Variant{depthwise3x3AsmName, true, false})
+	}
+	if depthwise3x3AVX512OK {
+		v = append(v, depthwise3x3Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v depthwise3x3Variant) use() {
+	depthwise3x3UseAsm, depthwise3x3UseAVX512 = v.asm, v.wide
+}
+
+// depthwise3x3KeepVariant returns a function that restores the variant selected
+// now.
+func depthwise3x3KeepVariant() func() {
+	asm, wide := depthwise3x3UseAsm, depthwise3x3UseAVX512
+	return func() { depthwise3x3UseAsm, depthwise3x3UseAVX512 = asm, wide }
+}
+
 func newDepthwise3x3ForTest(tb testing.TB, w verify.Weights) *Depthwise3x3 {
 	tb.Helper()
 	l, err := NewDepthwise3x3(depthwise3x3Weights(w))
@@ -94,7 +127,7 @@ func TestDepthwise3x3Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	defer depthwise3x3KeepVariant()()
 	defer func(v int) { depthwise3x3ChunkBytes = v }(depthwise3x3ChunkBytes)
 	rng := rand.New(rand.NewPCG(32, 32))
 	p := depthwise3x3Params
@@ -104,12 +137,20 @@ func TestDepthwise3x3Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {depthwise3x3AsmName, true, false}, {depthwise3x3AsmName + "-small-chunks", true, true}} {
-			depthwise3x3UseAsm = v.asm
+		type variant struct {
+			depthwise3x3Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range depthwise3x3Variants() {
+			vs = append(vs, variant{v, false})
+			if v.asm {
+				v.name += "-small-chunks"
+				vs = append(vs, variant{v, true})
+			}
+		}
+		for _, v := range vs {
+			v.use()
 			depthwise3x3ChunkBytes = 128 << 10
 			if v.cut {
 				depthwise3x3ChunkBytes = 1
@@ -146,18 +187,11 @@ func TestDepthwise3x3Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if depthwise3x3AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range depthwise3x3Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
-				depthwise3x3UseAsm = asm
+				defer depthwise3x3KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, depthwise3x3Call(l))
 				t.Log(verify.Line("Depthwise3x3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -271,7 +305,7 @@ func TestDepthwise3x3Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
 	depthwise3x3SplitFLOPs = 0
-	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	defer depthwise3x3KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := depthwise3x3Params
 	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
@@ -281,8 +315,8 @@ func TestDepthwise3x3Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, depthwise3x3AsmOK} {
-		depthwise3x3UseAsm = asm
+	for _, v := range depthwise3x3Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +332,7 @@ func TestDepthwise3x3Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -338,7 +372,7 @@ func TestDepthwise3x3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { depthwise3x3SplitFLOPs = v }(depthwise3x3SplitFLOPs)
 	depthwise3x3SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { depthwise3x3UseAsm = v }(depthwise3x3UseAsm)
+	defer depthwise3x3KeepVariant()()
 	defer func(v int) { depthwise3x3OwnProcs = v }(depthwise3x3OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := depthwise3x3Params
@@ -346,8 +380,8 @@ func TestDepthwise3x3Threads(t *testing.T) {
 	h, wd := depthwise3x3Sizes[len(depthwise3x3Sizes)-1][0], depthwise3x3Sizes[len(depthwise3x3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := depthwise3x3Call(l)
-	for _, asm := range []bool{false, depthwise3x3AsmOK} {
-		depthwise3x3UseAsm = asm
+	for _, v := range depthwise3x3Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -366,7 +400,7 @@ func TestDepthwise3x3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -482,12 +516,15 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if depthwise3x3UseAsm {
 				variant = 1
 				if depthwise3x3AsmName == "neon" {
 					variant = 2
+				}
+				if depthwise3x3UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

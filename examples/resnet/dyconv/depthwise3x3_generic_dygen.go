@@ -14,6 +14,12 @@ const depthwise3x3AsmOK = false
 // the value of depthwise3x3AsmOK.
 var depthwise3x3UseAsm = false
 
+// depthwise3x3AVX512OK is false: this build has no AVX-512 micro-kernels.
+const depthwise3x3AVX512OK = false
+
+// depthwise3x3UseAVX512 is always false in this build.
+var depthwise3x3UseAVX512 = false
+
 // forwardRT is never called in this build.
 func (l *Depthwise3x3) forwardRT(s *depthwise3x3Scratch, dst, src, ext, res []float32, n, h, w int) {
 	panic("Depthwise3x3: no assembly in this build")

@@ -22,6 +22,15 @@ var project1x1AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var project1x1UseAsm = project1x1AsmOK
 
+// project1x1AVX512OK reports whether this CPU runs Project1x1's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var project1x1AVX512OK = project1x1AsmOK && cpu.X86.HasAVX512F
+
+// project1x1UseAVX512 selects the AVX-512F micro-kernels where project1x1UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var project1x1UseAVX512 = project1x1AVX512OK && dyrt.AVX512
+
 // project1x1BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func project1x1BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -211,12 +220,22 @@ func project1x1SharedRowOK(wq, w, wo int) bool {
 //go:noescape
 func project1x1RTConv4x3(out, in, w, bias []float32, rows []int, nblk, ops, ps int)
 
+// project1x1RTConv4x3AVX512 computes what project1x1RTConv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see project1x1UseAVX512).
+//
+//go:noescape
+func project1x1RTConv4x3AVX512(out, in, w, bias []float32, rows []int, nblk, ops, ps int)
+
 // project1x1RTConv4x3Checked checks every length project1x1RTConv4x3 touches for a's size,
-// then calls it.
+// then calls it, or its AVX-512 twin.
 func project1x1RTConv4x3Checked(a *project1x1Asm, out, in, w, bias []float32, nblk, ps int) {
 	if nblk < 1 || len(out) < 3*a.ops+nblk*24 || len(in) < 15*ps+a.maxOff+nblk*24 ||
 		len(w) < 64 || len(bias) < 4 || len(a.rows) != 1 {
 		panic("Project1x1: AVX2 kernel project1x1RTConv4x3 called with short slices (bug in dygen)")
+	}
+	if project1x1UseAVX512 {
+		project1x1RTConv4x3AVX512(out, in, w, bias, a.rows, nblk, a.ops, ps)
+		return
 	}
 	project1x1RTConv4x3(out, in, w, bias, a.rows, nblk, a.ops, ps)
 }

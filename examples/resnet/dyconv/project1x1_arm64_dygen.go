@@ -20,6 +20,12 @@ var project1x1AsmOK = true
 // run every variant on the same vectors.
 var project1x1UseAsm = project1x1AsmOK
 
+// project1x1AVX512OK is false: this build has no AVX-512 micro-kernels.
+const project1x1AVX512OK = false
+
+// project1x1UseAVX512 is always false in this build.
+var project1x1UseAVX512 = false
+
 // project1x1BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·8+b is block b of group g), which are contiguous.
 func project1x1BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -38,6 +38,39 @@ func project1x1Weights(w verify.Weights) Project1x1Weights {
 	}
 }
 
+// project1x1Variant is a kernel variant of this build: pure Go, the build's
+// assembly (project1x1UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (project1x1UseAVX512).
+type project1x1Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// project1x1Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func project1x1Variants() []project1x1Variant {
+	v := []project1x1Variant{{"go", false, false}}
+	if project1x1AsmOK {
+		v = append(v, project1x1Variant{project1x1AsmName, true, false})
+	}
+	if project1x1AVX512OK {
+		v = append(v, project1x1Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v project1x1Variant) use() {
+	project1x1UseAsm, project1x1UseAVX512 = v.asm, v.wide
+}
+
+// project1x1KeepVariant returns a function that restores the variant selected
+// now.
+func project1x1KeepVariant() func() {
+	asm, wide := project1x1UseAsm, project1x1UseAVX512
+	return func() { project1x1UseAsm, project1x1UseAVX512 = asm, wide }
+}
+
 func newProject1x1ForTest(tb testing.TB, w verify.Weights) *Project1x1 {
 	tb.Helper()
 	l, err := NewProject1x1(project1x1Weights(w))
@@ -93,7 +126,7 @@ func TestProject1x1Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	defer project1x1KeepVariant()()
 	defer func(v int) { project1x1ChunkBytes = v }(project1x1ChunkBytes)
 	rng := rand.New(rand.NewPCG(32, 16))
 	p := project1x1Params
@@ -103,12 +136,20 @@ func TestProject1x1Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {project1x1AsmName, true, false}, {project1x1AsmName + "-small-chunks", true, true}} {
-			project1x1UseAsm = v.asm
+		type variant struct {
+			project1x1Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range project1x1Variants() {
+			vs = append(vs, variant{v, false})
+			if v.asm {
+				v.name += "-small-chunks"
+				vs = append(vs, variant{v, true})
+			}
+		}
+		for _, v := range vs {
+			v.use()
 			project1x1ChunkBytes = 128 << 10
 			if v.cut {
 				project1x1ChunkBytes = 1
@@ -145,18 +186,11 @@ func TestProject1x1Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if project1x1AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range project1x1Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
-				project1x1UseAsm = asm
+				defer project1x1KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, project1x1Call(l))
 				t.Log(verify.Line("Project1x1", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -269,7 +303,7 @@ func TestProject1x1Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
 	project1x1SplitFLOPs = 0
-	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	defer project1x1KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := project1x1Params
 	l := newProject1x1ForTest(t, verify.RandomWeights(p, rng))
@@ -279,8 +313,8 @@ func TestProject1x1Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, project1x1AsmOK} {
-		project1x1UseAsm = asm
+	for _, v := range project1x1Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +330,7 @@ func TestProject1x1Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -336,7 +370,7 @@ func TestProject1x1Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { project1x1SplitFLOPs = v }(project1x1SplitFLOPs)
 	project1x1SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { project1x1UseAsm = v }(project1x1UseAsm)
+	defer project1x1KeepVariant()()
 	defer func(v int) { project1x1OwnProcs = v }(project1x1OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := project1x1Params
@@ -344,8 +378,8 @@ func TestProject1x1Threads(t *testing.T) {
 	h, wd := project1x1Sizes[len(project1x1Sizes)-1][0], project1x1Sizes[len(project1x1Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := project1x1Call(l)
-	for _, asm := range []bool{false, project1x1AsmOK} {
-		project1x1UseAsm = asm
+	for _, v := range project1x1Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -364,7 +398,7 @@ func TestProject1x1Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -480,12 +514,15 @@ func BenchmarkProject1x1(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if project1x1UseAsm {
 				variant = 1
 				if project1x1AsmName == "neon" {
 					variant = 2
+				}
+				if project1x1UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const project1x1AsmOK = false
 // the value of project1x1AsmOK.
 var project1x1UseAsm = false
 
+// project1x1AVX512OK is false: this build has no AVX-512 micro-kernels.
+const project1x1AVX512OK = false
+
+// project1x1UseAVX512 is always false in this build.
+var project1x1UseAVX512 = false
+
 // forwardRT is never called in this build.
 func (l *Project1x1) forwardRT(s *project1x1Scratch, dst, src, ext, res []float32, n, h, w int) {
 	panic("Project1x1: no assembly in this build")

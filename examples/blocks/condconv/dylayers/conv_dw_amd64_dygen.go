@@ -22,6 +22,15 @@ var convDwAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var convDwUseAsm = convDwAsmOK
 
+// convDwAVX512OK reports whether this CPU runs ConvDw's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var convDwAVX512OK = convDwAsmOK && cpu.X86.HasAVX512F
+
+// convDwUseAVX512 selects the AVX-512F micro-kernels where convDwUseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var convDwUseAVX512 = convDwAVX512OK && dyrt.AVX512
+
 // convDwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func convDwBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var convDwColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func convDwConv1x12(out, in, w, bias []float32, nblk int)
 
-// convDwConv1x12Checked checks every length convDwConv1x12 touches, then calls it.
+// convDwConv1x12AVX512 computes what convDwConv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convDwUseAVX512).
+//
+//go:noescape
+func convDwConv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// convDwConv1x12Checked checks every length convDwConv1x12 touches, then calls it, or its AVX-512 twin.
 func convDwConv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 32+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("ConvDw: AVX2 kernel convDwConv1x12 called with short slices (bug in dygen)")
+	}
+	if convDwUseAVX512 {
+		convDwConv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convDwConv1x12(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func convDwConv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func convDwConv1x3(out, in, w, bias []float32, nblk int)
 
-// convDwConv1x3Checked checks every length convDwConv1x3 touches, then calls it.
+// convDwConv1x3AVX512 computes what convDwConv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convDwUseAVX512).
+//
+//go:noescape
+func convDwConv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// convDwConv1x3Checked checks every length convDwConv1x3 touches, then calls it, or its AVX-512 twin.
 func convDwConv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 32+nblk*24 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("ConvDw: AVX2 kernel convDwConv1x3 called with short slices (bug in dygen)")
+	}
+	if convDwUseAVX512 {
+		convDwConv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convDwConv1x3(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var convDwAsmOK = true
 // run every variant on the same vectors.
 var convDwUseAsm = convDwAsmOK
 
+// convDwAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convDwAVX512OK = false
+
+// convDwUseAVX512 is always false in this build.
+var convDwUseAVX512 = false
+
 // convDwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func convDwBlockChannels(u0, u1 int) (o0, o1 int) {

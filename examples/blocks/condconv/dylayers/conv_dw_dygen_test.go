@@ -40,6 +40,39 @@ func convDwWeights(w verify.Weights) ConvDwWeights {
 	}
 }
 
+// convDwVariant is a kernel variant of this build: pure Go, the build's
+// assembly (convDwUseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (convDwUseAVX512).
+type convDwVariant struct {
+	name      string
+	asm, wide bool
+}
+
+// convDwVariants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func convDwVariants() []convDwVariant {
+	v := []convDwVariant{{"go", false, false}}
+	if convDwAsmOK {
+		v = append(v, convDwVariant{convDwAsmName, true, false})
+	}
+	if convDwAVX512OK {
+		v = append(v, convDwVariant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v convDwVariant) use() {
+	convDwUseAsm, convDwUseAVX512 = v.asm, v.wide
+}
+
+// convDwKeepVariant returns a function that restores the variant selected
+// now.
+func convDwKeepVariant() func() {
+	asm, wide := convDwUseAsm, convDwUseAVX512
+	return func() { convDwUseAsm, convDwUseAVX512 = asm, wide }
+}
+
 func newConvDwForTest(tb testing.TB, w verify.Weights) *ConvDw {
 	tb.Helper()
 	l, err := NewConvDw(convDwWeights(w))
@@ -95,7 +128,7 @@ func TestConvDwVariants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { convDwUseAsm = v }(convDwUseAsm)
+	defer convDwKeepVariant()()
 	rng := rand.New(rand.NewPCG(240, 240))
 	p := convDwParams
 	w := verify.RandomWeights(p, rng)
@@ -104,12 +137,16 @@ func TestConvDwVariants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {convDwAsmName, true, false}} {
-			convDwUseAsm = v.asm
+		type variant struct {
+			convDwVariant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range convDwVariants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, convDwCall(l), x, e, n, h, wd)
 			t.Log(verify.Line("ConvDw", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -142,18 +179,11 @@ func TestConvDwGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if convDwAsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range convDwVariants() {
+			name := v.name
 			func() {
-				defer func(v bool) { convDwUseAsm = v }(convDwUseAsm)
-				convDwUseAsm = asm
+				defer convDwKeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, convDwCall(l))
 				t.Log(verify.Line("ConvDw", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -281,15 +311,15 @@ func TestConvDwThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { convDwSplitFLOPs = v }(convDwSplitFLOPs)
 	convDwSplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { convDwUseAsm = v }(convDwUseAsm)
+	defer convDwKeepVariant()()
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := convDwParams
 	l := newConvDwForTest(t, verify.RandomWeights(p, rng))
 	h, wd := convDwSizes[len(convDwSizes)-1][0], convDwSizes[len(convDwSizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := convDwCall(l)
-	for _, asm := range []bool{false, convDwAsmOK} {
-		convDwUseAsm = asm
+	for _, v := range convDwVariants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -307,7 +337,7 @@ func TestConvDwThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, j, got[j], want[j])
 						}
 					}
 				}
@@ -406,12 +436,15 @@ func BenchmarkConvDw(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if convDwUseAsm {
 				variant = 1
 				if convDwAsmName == "neon" {
 					variant = 2
+				}
+				if convDwUseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

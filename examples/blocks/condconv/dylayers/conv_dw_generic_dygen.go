@@ -14,6 +14,12 @@ const convDwAsmOK = false
 // the value of convDwAsmOK.
 var convDwUseAsm = false
 
+// convDwAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convDwAVX512OK = false
+
+// convDwUseAVX512 is always false in this build.
+var convDwUseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *ConvDw) forwardAsm(s *convDwScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("ConvDw: no assembly in this build")

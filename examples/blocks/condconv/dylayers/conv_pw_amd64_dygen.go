@@ -22,6 +22,15 @@ var convPwAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var convPwUseAsm = convPwAsmOK
 
+// convPwAVX512OK reports whether this CPU runs ConvPw's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var convPwAVX512OK = convPwAsmOK && cpu.X86.HasAVX512F
+
+// convPwUseAVX512 selects the AVX-512F micro-kernels where convPwUseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var convPwUseAVX512 = convPwAVX512OK && dyrt.AVX512
+
 // convPwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·60+b is block b of group g), which are contiguous.
 func convPwBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var convPwColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func convPwConv4x3(out, in, w, bias []float32, nblk int)
 
-// convPwConv4x3Checked checks every length convPwConv4x3 touches, then calls it.
+// convPwConv4x3AVX512 computes what convPwConv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convPwUseAVX512).
+//
+//go:noescape
+func convPwConv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// convPwConv4x3Checked checks every length convPwConv4x3 touches, then calls it, or its AVX-512 twin.
 func convPwConv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 7644+nblk*24 ||
 		len(w) < 160 || len(bias) < 4 {
 		panic("ConvPw: AVX2 kernel convPwConv4x3 called with short slices (bug in dygen)")
+	}
+	if convPwUseAVX512 {
+		convPwConv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convPwConv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func convPwConv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func convPwConv4x2(out, in, w, bias []float32, nblk int)
 
-// convPwConv4x2Checked checks every length convPwConv4x2 touches, then calls it.
+// convPwConv4x2AVX512 computes what convPwConv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convPwUseAVX512).
+//
+//go:noescape
+func convPwConv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// convPwConv4x2Checked checks every length convPwConv4x2 touches, then calls it, or its AVX-512 twin.
 func convPwConv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*16 || len(in) < 7644+nblk*16 ||
 		len(w) < 160 || len(bias) < 4 {
 		panic("ConvPw: AVX2 kernel convPwConv4x2 called with short slices (bug in dygen)")
+	}
+	if convPwUseAVX512 {
+		convPwConv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convPwConv4x2(out, in, w, bias, nblk)
 }

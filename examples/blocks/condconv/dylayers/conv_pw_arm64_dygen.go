@@ -20,6 +20,12 @@ var convPwAsmOK = true
 // run every variant on the same vectors.
 var convPwUseAsm = convPwAsmOK
 
+// convPwAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convPwAVX512OK = false
+
+// convPwUseAVX512 is always false in this build.
+var convPwUseAVX512 = false
+
 // convPwBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·60+b is block b of group g), which are contiguous.
 func convPwBlockChannels(u0, u1 int) (o0, o1 int) {

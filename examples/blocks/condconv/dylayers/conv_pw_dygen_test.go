@@ -42,6 +42,39 @@ func convPwWeights(w verify.Weights) ConvPwWeights {
 	}
 }
 
+// convPwVariant is a kernel variant of this build: pure Go, the build's
+// assembly (convPwUseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (convPwUseAVX512).
+type convPwVariant struct {
+	name      string
+	asm, wide bool
+}
+
+// convPwVariants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func convPwVariants() []convPwVariant {
+	v := []convPwVariant{{"go", false, false}}
+	if convPwAsmOK {
+		v = append(v, convPwVariant{convPwAsmName, true, false})
+	}
+	if convPwAVX512OK {
+		v = append(v, convPwVariant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v convPwVariant) use() {
+	convPwUseAsm, convPwUseAVX512 = v.asm, v.wide
+}
+
+// convPwKeepVariant returns a function that restores the variant selected
+// now.
+func convPwKeepVariant() func() {
+	asm, wide := convPwUseAsm, convPwUseAVX512
+	return func() { convPwUseAsm, convPwUseAVX512 = asm, wide }
+}
+
 func newConvPwForTest(tb testing.TB, w verify.Weights) *ConvPw {
 	tb.Helper()
 	l, err := NewConvPw(convPwWeights(w))
@@ -97,7 +130,7 @@ func TestConvPwVariants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { convPwUseAsm = v }(convPwUseAsm)
+	defer convPwKeepVariant()()
 	rng := rand.New(rand.NewPCG(240, 40))
 	p := convPwParams
 	w := verify.RandomWeights(p, rng)
@@ -106,12 +139,16 @@ func TestConvPwVariants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {convPwAsmName, true, false}} {
-			convPwUseAsm = v.asm
+		type variant struct {
+			convPwVariant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range convPwVariants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, convPwCall(l), x, e, n, h, wd)
 			t.Log(verify.Line("ConvPw", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -144,18 +181,11 @@ func TestConvPwGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if convPwAsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range convPwVariants() {
+			name := v.name
 			func() {
-				defer func(v bool) { convPwUseAsm = v }(convPwUseAsm)
-				convPwUseAsm = asm
+				defer convPwKeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, convPwCall(l))
 				t.Log(verify.Line("ConvPw", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -272,7 +302,7 @@ func TestConvPwRouted(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { convPwSplitFLOPs = v }(convPwSplitFLOPs)
 	convPwSplitFLOPs = 0
-	defer func(v bool) { convPwUseAsm = v }(convPwUseAsm)
+	defer convPwKeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := convPwParams
 	l := newConvPwForTest(t, verify.RandomWeights(p, rng))
@@ -282,8 +312,8 @@ func TestConvPwRouted(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, convPwAsmOK} {
-		convPwUseAsm = asm
+	for _, v := range convPwVariants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +329,7 @@ func TestConvPwRouted(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -339,7 +369,7 @@ func TestConvPwThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { convPwSplitFLOPs = v }(convPwSplitFLOPs)
 	convPwSplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { convPwUseAsm = v }(convPwUseAsm)
+	defer convPwKeepVariant()()
 	defer func(v int) { convPwOwnProcs = v }(convPwOwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := convPwParams
@@ -347,8 +377,8 @@ func TestConvPwThreads(t *testing.T) {
 	h, wd := convPwSizes[len(convPwSizes)-1][0], convPwSizes[len(convPwSizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := convPwCall(l)
-	for _, asm := range []bool{false, convPwAsmOK} {
-		convPwUseAsm = asm
+	for _, v := range convPwVariants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -367,7 +397,7 @@ func TestConvPwThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -466,12 +496,15 @@ func BenchmarkConvPw(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if convPwUseAsm {
 				variant = 1
 				if convPwAsmName == "neon" {
 					variant = 2
+				}
+				if convPwUseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

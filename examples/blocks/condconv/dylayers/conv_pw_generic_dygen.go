@@ -14,6 +14,12 @@ const convPwAsmOK = false
 // the value of convPwAsmOK.
 var convPwUseAsm = false
 
+// convPwAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convPwAVX512OK = false
+
+// convPwUseAVX512 is always false in this build.
+var convPwUseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *ConvPw) forwardAsm(s *convPwScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("ConvPw: no assembly in this build")

@@ -22,6 +22,15 @@ var convPwlAsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var convPwlUseAsm = convPwlAsmOK
 
+// convPwlAVX512OK reports whether this CPU runs ConvPwl's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var convPwlAVX512OK = convPwlAsmOK && cpu.X86.HasAVX512F
+
+// convPwlUseAVX512 selects the AVX-512F micro-kernels where convPwlUseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var convPwlUseAVX512 = convPwlAVX512OK && dyrt.AVX512
+
 // convPwlBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func convPwlBlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var convPwlColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func convPwlConv4x3(out, in, w, bias []float32, nblk int)
 
-// convPwlConv4x3Checked checks every length convPwlConv4x3 touches, then calls it.
+// convPwlConv4x3AVX512 computes what convPwlConv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convPwlUseAVX512).
+//
+//go:noescape
+func convPwlConv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// convPwlConv4x3Checked checks every length convPwlConv4x3 touches, then calls it, or its AVX-512 twin.
 func convPwlConv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 46844+nblk*24 ||
 		len(w) < 960 || len(bias) < 4 {
 		panic("ConvPwl: AVX2 kernel convPwlConv4x3 called with short slices (bug in dygen)")
+	}
+	if convPwlUseAVX512 {
+		convPwlConv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convPwlConv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func convPwlConv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func convPwlConv4x2(out, in, w, bias []float32, nblk int)
 
-// convPwlConv4x2Checked checks every length convPwlConv4x2 touches, then calls it.
+// convPwlConv4x2AVX512 computes what convPwlConv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see convPwlUseAVX512).
+//
+//go:noescape
+func convPwlConv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// convPwlConv4x2Checked checks every length convPwlConv4x2 touches, then calls it, or its AVX-512 twin.
 func convPwlConv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*16 || len(in) < 46844+nblk*16 ||
 		len(w) < 960 || len(bias) < 4 {
 		panic("ConvPwl: AVX2 kernel convPwlConv4x2 called with short slices (bug in dygen)")
+	}
+	if convPwlUseAVX512 {
+		convPwlConv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	convPwlConv4x2(out, in, w, bias, nblk)
 }
@@ -88,12 +117,22 @@ func convPwlConv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func convPwlConv4x3PI(out, in, w, bias []float32, nblk int)
 
+// convPwlConv4x3PIAVX512 computes what convPwlConv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see convPwlUseAVX512).
+//
+//go:noescape
+func convPwlConv4x3PIAVX512(out, in, w, bias []float32, nblk int)
+
 // convPwlConv4x3PIChecked checks every length convPwlConv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func convPwlConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 46964+nblk*24 ||
 		len(w) < 960 || len(bias) < 4 {
 		panic("ConvPwl: AVX2 kernel convPwlConv4x3PI called with short slices (bug in dygen)")
+	}
+	if convPwlUseAVX512 {
+		convPwlConv4x3PIAVX512(out, in, w, bias, nblk)
+		return
 	}
 	convPwlConv4x3PI(out, in, w, bias, nblk)
 }

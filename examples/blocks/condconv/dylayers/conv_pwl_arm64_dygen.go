@@ -20,6 +20,12 @@ var convPwlAsmOK = true
 // run every variant on the same vectors.
 var convPwlUseAsm = convPwlAsmOK
 
+// convPwlAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convPwlAVX512OK = false
+
+// convPwlUseAVX512 is always false in this build.
+var convPwlUseAVX512 = false
+
 // convPwlBlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·10+b is block b of group g), which are contiguous.
 func convPwlBlockChannels(u0, u1 int) (o0, o1 int) {

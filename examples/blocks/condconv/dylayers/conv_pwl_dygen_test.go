@@ -40,6 +40,39 @@ func convPwlWeights(w verify.Weights) ConvPwlWeights {
 	}
 }
 
+// convPwlVariant is a kernel variant of this build: pure Go, the build's
+// assembly (convPwlUseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (convPwlUseAVX512).
+type convPwlVariant struct {
+	name      string
+	asm, wide bool
+}
+
+// convPwlVariants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func convPwlVariants() []convPwlVariant {
+	v := []convPwlVariant{{"go", false, false}}
+	if convPwlAsmOK {
+		v = append(v, convPwlVariant{convPwlAsmName, true, false})
+	}
+	if convPwlAVX512OK {
+		v = append(v, convPwlVariant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v convPwlVariant) use() {
+	convPwlUseAsm, convPwlUseAVX512 = v.asm, v.wide
+}
+
+// convPwlKeepVariant returns a function that restores the variant selected
+// now.
+func convPwlKeepVariant() func() {
+	asm, wide := convPwlUseAsm, convPwlUseAVX512
+	return func() { convPwlUseAsm, convPwlUseAVX512 = asm, wide }
+}
+
 func newConvPwlForTest(tb testing.TB, w verify.Weights) *ConvPwl {
 	tb.Helper()
 	l, err := NewConvPwl(convPwlWeights(w))
@@ -95,7 +128,7 @@ func TestConvPwlVariants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { convPwlUseAsm = v }(convPwlUseAsm)
+	defer convPwlKeepVariant()()
 	rng := rand.New(rand.NewPCG(40, 240))
 	p := convPwlParams
 	w := verify.RandomWeights(p, rng)
@@ -104,12 +137,16 @@ func TestConvPwlVariants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {convPwlAsmName, true, false}} {
-			convPwlUseAsm = v.asm
+		type variant struct {
+			convPwlVariant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range convPwlVariants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, convPwlCall(l), x, e, n, h, wd)
 			t.Log(verify.Line("ConvPwl", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -142,18 +179,11 @@ func TestConvPwlGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if convPwlAsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range convPwlVariants() {
+			name := v.name
 			func() {
-				defer func(v bool) { convPwlUseAsm = v }(convPwlUseAsm)
-				convPwlUseAsm = asm
+				defer convPwlKeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, convPwlCall(l))
 				t.Log(verify.Line("ConvPwl", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -283,7 +313,7 @@ func TestConvPwlThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { convPwlSplitFLOPs = v }(convPwlSplitFLOPs)
 	convPwlSplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { convPwlUseAsm = v }(convPwlUseAsm)
+	defer convPwlKeepVariant()()
 	defer func(v int) { convPwlOwnProcs = v }(convPwlOwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := convPwlParams
@@ -291,8 +321,8 @@ func TestConvPwlThreads(t *testing.T) {
 	h, wd := convPwlSizes[len(convPwlSizes)-1][0], convPwlSizes[len(convPwlSizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := convPwlCall(l)
-	for _, asm := range []bool{false, convPwlAsmOK} {
-		convPwlUseAsm = asm
+	for _, v := range convPwlVariants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -311,7 +341,7 @@ func TestConvPwlThreads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -410,12 +440,15 @@ func BenchmarkConvPwl(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if convPwlUseAsm {
 				variant = 1
 				if convPwlAsmName == "neon" {
 					variant = 2
+				}
+				if convPwlUseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

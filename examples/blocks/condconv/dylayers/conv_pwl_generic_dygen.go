@@ -14,6 +14,12 @@ const convPwlAsmOK = false
 // the value of convPwlAsmOK.
 var convPwlUseAsm = false
 
+// convPwlAVX512OK is false: this build has no AVX-512 micro-kernels.
+const convPwlAVX512OK = false
+
+// convPwlUseAVX512 is always false in this build.
+var convPwlUseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *ConvPwl) forwardAsm(s *convPwlScratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("ConvPwl: no assembly in this build")

@@ -22,6 +22,15 @@ var conv0AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv0UseAsm = conv0AsmOK
 
+// conv0AVX512OK reports whether this CPU runs Conv0's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv0AVX512OK = conv0AsmOK && cpu.X86.HasAVX512F
+
+// conv0UseAVX512 selects the AVX-512F micro-kernels where conv0UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv0UseAVX512 = conv0AVX512OK && dyrt.AVX512
+
 // conv0BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·36+b is block b of group g), which are contiguous.
 func conv0BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -55,11 +64,21 @@ var conv0AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func conv0Conv4x3(out, in, w, bias []float32, nblk int)
 
-// conv0Conv4x3Checked checks every length conv0Conv4x3 touches, then calls it.
+// conv0Conv4x3AVX512 computes what conv0Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv0UseAVX512).
+//
+//go:noescape
+func conv0Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// conv0Conv4x3Checked checks every length conv0Conv4x3 touches, then calls it, or its AVX-512 twin.
 func conv0Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 18032+nblk*24 ||
 		len(w) < 96 || len(bias) < 4 {
 		panic("Conv0: AVX2 kernel conv0Conv4x3 called with short slices (bug in dygen)")
+	}
+	if conv0UseAVX512 {
+		conv0Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv0Conv4x3(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func conv0Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv0Conv4x2(out, in, w, bias []float32, nblk int)
 
-// conv0Conv4x2Checked checks every length conv0Conv4x2 touches, then calls it.
+// conv0Conv4x2AVX512 computes what conv0Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv0UseAVX512).
+//
+//go:noescape
+func conv0Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// conv0Conv4x2Checked checks every length conv0Conv4x2 touches, then calls it, or its AVX-512 twin.
 func conv0Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*16 || len(in) < 18032+nblk*16 ||
 		len(w) < 96 || len(bias) < 4 {
 		panic("Conv0: AVX2 kernel conv0Conv4x2 called with short slices (bug in dygen)")
+	}
+	if conv0UseAVX512 {
+		conv0Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv0Conv4x2(out, in, w, bias, nblk)
 }

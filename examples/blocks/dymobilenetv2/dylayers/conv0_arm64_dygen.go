@@ -20,6 +20,12 @@ var conv0AsmOK = true
 // run every variant on the same vectors.
 var conv0UseAsm = conv0AsmOK
 
+// conv0AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv0AVX512OK = false
+
+// conv0UseAVX512 is always false in this build.
+var conv0UseAVX512 = false
+
 // conv0BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·36+b is block b of group g), which are contiguous.
 func conv0BlockChannels(u0, u1 int) (o0, o1 int) {

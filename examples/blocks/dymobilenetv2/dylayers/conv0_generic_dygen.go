@@ -14,6 +14,12 @@ const conv0AsmOK = false
 // the value of conv0AsmOK.
 var conv0UseAsm = false
 
+// conv0AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv0AVX512OK = false
+
+// conv0UseAVX512 is always false in this build.
+var conv0UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv0) forwardAsm(s *conv0Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv0: no assembly in this build")

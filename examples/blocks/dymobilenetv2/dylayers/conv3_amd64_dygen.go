@@ -22,6 +22,15 @@ var conv3AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3UseAsm = conv3AsmOK
 
+// conv3AVX512OK reports whether this CPU runs Conv3's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv3AVX512OK = conv3AsmOK && cpu.X86.HasAVX512F
+
+// conv3UseAVX512 selects the AVX-512F micro-kernels where conv3UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv3UseAVX512 = conv3AVX512OK && dyrt.AVX512
+
 // conv3BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
 func conv3BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var conv3ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1
 //go:noescape
 func conv3Conv1x12(out, in, w, bias []float32, nblk int)
 
-// conv3Conv1x12Checked checks every length conv3Conv1x12 touches, then calls it.
+// conv3Conv1x12AVX512 computes what conv3Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3UseAVX512).
+//
+//go:noescape
+func conv3Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// conv3Conv1x12Checked checks every length conv3Conv1x12 touches, then calls it, or its AVX-512 twin.
 func conv3Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 60+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Conv3: AVX2 kernel conv3Conv1x12 called with short slices (bug in dygen)")
+	}
+	if conv3UseAVX512 {
+		conv3Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv3Conv1x12(out, in, w, bias, nblk)
 }
@@ -71,11 +90,21 @@ func conv3Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv3Conv1x6(out, in, w, bias []float32, nblk int)
 
-// conv3Conv1x6Checked checks every length conv3Conv1x6 touches, then calls it.
+// conv3Conv1x6AVX512 computes what conv3Conv1x6 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3UseAVX512).
+//
+//go:noescape
+func conv3Conv1x6AVX512(out, in, w, bias []float32, nblk int)
+
+// conv3Conv1x6Checked checks every length conv3Conv1x6 touches, then calls it, or its AVX-512 twin.
 func conv3Conv1x6Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*48 || len(in) < 60+nblk*48 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Conv3: AVX2 kernel conv3Conv1x6 called with short slices (bug in dygen)")
+	}
+	if conv3UseAVX512 {
+		conv3Conv1x6AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv3Conv1x6(out, in, w, bias, nblk)
 }

@@ -42,6 +42,39 @@ func conv3Weights(w verify.Weights) Conv3Weights {
 	}
 }
 
+// conv3Variant is a kernel variant of this build: pure Go, the build's
+// assembly (conv3UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv3UseAVX512).
+type conv3Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv3Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv3Variants() []conv3Variant {
+	v := []conv3Variant{{"go", false, false}}
+	if conv3AsmOK {
+		v = append(v, conv3Variant{conv3AsmName, true, false})
+	}
+	if conv3AVX512OK {
+		v = append(v, conv3Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv3Variant) use() {
+	conv3UseAsm, conv3UseAVX512 = v.asm, v.wide
+}
+
+// conv3KeepVariant returns a function that restores the variant selected
+// now.
+func conv3KeepVariant() func() {
+	asm, wide := conv3UseAsm, conv3UseAVX512
+	return func() { conv3UseAsm, conv3UseAVX512 = asm, wide }
+}
+
 func newConv3ForTest(tb testing.TB, w verify.Weights) *Conv3 {
 	tb.Helper()
 	l, err := NewConv3(conv3Weights(w))
@@ -97,7 +130,7 @@ func TestConv3Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv3UseAsm = v }(conv3UseAsm)
+	defer conv3KeepVariant()()
 	rng := rand.New(rand.NewPCG(144, 144))
 	p := conv3Params
 	w := verify.RandomWeights(p, rng)
@@ -106,12 +139,16 @@ func TestConv3Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv3AsmName, true, false}} {
-			conv3UseAsm = v.asm
+		type variant struct {
+			conv3Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv3Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv3Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv3", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -144,18 +181,11 @@ func TestConv3Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv3AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv3Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv3UseAsm = v }(conv3UseAsm)
-				conv3UseAsm = asm
+				defer conv3KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv3Call(l))
 				t.Log(verify.Line("Conv3", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -272,7 +302,7 @@ func TestConv3Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3SplitFLOPs = v }(conv3SplitFLOPs)
 	conv3SplitFLOPs = 0
-	defer func(v bool) { conv3UseAsm = v }(conv3UseAsm)
+	defer conv3KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv3Params
 	l := newConv3ForTest(t, verify.RandomWeights(p, rng))
@@ -282,8 +312,8 @@ func TestConv3Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv3AsmOK} {
-		conv3UseAsm = asm
+	for _, v := range conv3Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +329,7 @@ func TestConv3Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -337,15 +367,15 @@ func TestConv3Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv3SplitFLOPs = v }(conv3SplitFLOPs)
 	conv3SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv3UseAsm = v }(conv3UseAsm)
+	defer conv3KeepVariant()()
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv3Params
 	l := newConv3ForTest(t, verify.RandomWeights(p, rng))
 	h, wd := conv3Sizes[len(conv3Sizes)-1][0], conv3Sizes[len(conv3Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv3Call(l)
-	for _, asm := range []bool{false, conv3AsmOK} {
-		conv3UseAsm = asm
+	for _, v := range conv3Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -363,7 +393,7 @@ func TestConv3Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, j, got[j], want[j])
 						}
 					}
 				}
@@ -462,12 +492,15 @@ func BenchmarkConv3(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv3UseAsm {
 				variant = 1
 				if conv3AsmName == "neon" {
 					variant = 2
+				}
+				if conv3UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

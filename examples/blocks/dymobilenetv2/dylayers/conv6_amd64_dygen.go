@@ -22,6 +22,15 @@ var conv6AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv6UseAsm = conv6AsmOK
 
+// conv6AVX512OK reports whether this CPU runs Conv6's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv6AVX512OK = conv6AsmOK && cpu.X86.HasAVX512F
+
+// conv6UseAVX512 selects the AVX-512F micro-kernels where conv6UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv6UseAVX512 = conv6AVX512OK && dyrt.AVX512
+
 // conv6BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func conv6BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -55,11 +64,21 @@ var conv6AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func conv6Conv4x3(out, in, w, bias, res []float32, nblk int)
 
-// conv6Conv4x3Checked checks every length conv6Conv4x3 touches, then calls it.
+// conv6Conv4x3AVX512 computes what conv6Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv6UseAVX512).
+//
+//go:noescape
+func conv6Conv4x3AVX512(out, in, w, bias, res []float32, nblk int)
+
+// conv6Conv4x3Checked checks every length conv6Conv4x3 touches, then calls it, or its AVX-512 twin.
 func conv6Conv4x3Checked(out, in, w, bias, res []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 112112+nblk*24 ||
 		len(w) < 576 || len(bias) < 4 || len(res) < 2352+nblk*24 {
 		panic("Conv6: AVX2 kernel conv6Conv4x3 called with short slices (bug in dygen)")
+	}
+	if conv6UseAVX512 {
+		conv6Conv4x3AVX512(out, in, w, bias, res, nblk)
+		return
 	}
 	conv6Conv4x3(out, in, w, bias, res, nblk)
 }
@@ -71,11 +90,21 @@ func conv6Conv4x3Checked(out, in, w, bias, res []float32, nblk int) {
 //go:noescape
 func conv6Conv4x2(out, in, w, bias, res []float32, nblk int)
 
-// conv6Conv4x2Checked checks every length conv6Conv4x2 touches, then calls it.
+// conv6Conv4x2AVX512 computes what conv6Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv6UseAVX512).
+//
+//go:noescape
+func conv6Conv4x2AVX512(out, in, w, bias, res []float32, nblk int)
+
+// conv6Conv4x2Checked checks every length conv6Conv4x2 touches, then calls it, or its AVX-512 twin.
 func conv6Conv4x2Checked(out, in, w, bias, res []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*16 || len(in) < 112112+nblk*16 ||
 		len(w) < 576 || len(bias) < 4 || len(res) < 2352+nblk*16 {
 		panic("Conv6: AVX2 kernel conv6Conv4x2 called with short slices (bug in dygen)")
+	}
+	if conv6UseAVX512 {
+		conv6Conv4x2AVX512(out, in, w, bias, res, nblk)
+		return
 	}
 	conv6Conv4x2(out, in, w, bias, res, nblk)
 }
@@ -89,12 +118,22 @@ func conv6Conv4x2Checked(out, in, w, bias, res []float32, nblk int) {
 //go:noescape
 func conv6Conv4x3PI(out, in, w, bias, res []float32, nblk int)
 
+// conv6Conv4x3PIAVX512 computes what conv6Conv4x3PI does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv6UseAVX512).
+//
+//go:noescape
+func conv6Conv4x3PIAVX512(out, in, w, bias, res []float32, nblk int)
+
 // conv6Conv4x3PIChecked checks every length conv6Conv4x3PI touches, prefetches
-// included, then calls it.
+// included, then calls it, or its AVX-512 twin.
 func conv6Conv4x3PIChecked(out, in, w, bias, res []float32, nblk int) {
 	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 112328+nblk*24 ||
 		len(w) < 576 || len(bias) < 4 || len(res) < 2352+nblk*24 {
 		panic("Conv6: AVX2 kernel conv6Conv4x3PI called with short slices (bug in dygen)")
+	}
+	if conv6UseAVX512 {
+		conv6Conv4x3PIAVX512(out, in, w, bias, res, nblk)
+		return
 	}
 	conv6Conv4x3PI(out, in, w, bias, res, nblk)
 }

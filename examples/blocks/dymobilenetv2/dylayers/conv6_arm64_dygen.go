@@ -20,6 +20,12 @@ var conv6AsmOK = true
 // run every variant on the same vectors.
 var conv6UseAsm = conv6AsmOK
 
+// conv6AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv6AVX512OK = false
+
+// conv6UseAVX512 is always false in this build.
+var conv6UseAVX512 = false
+
 // conv6BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
 func conv6BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -14,6 +14,12 @@ const conv6AsmOK = false
 // the value of conv6AsmOK.
 var conv6UseAsm = false
 
+// conv6AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv6AVX512OK = false
+
+// conv6UseAVX512 is always false in this build.
+var conv6UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv6) forwardAsm(s *conv6Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv6: no assembly in this build")

@@ -20,6 +20,12 @@ var conv1AsmOK = true
 // run every variant on the same vectors.
 var conv1UseAsm = conv1AsmOK
 
+// conv1AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1AVX512OK = false
+
+// conv1UseAVX512 is always false in this build.
+var conv1UseAVX512 = false
+
 // conv1BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv1BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -42,6 +42,39 @@ func conv1Weights(w verify.Weights) Conv1Weights {
 	}
 }
 
+// conv1Variant is a kernel variant of this build: pure Go, the build's
+// assembly (conv1UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv1UseAVX512).
+type conv1Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv1Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv1Variants() []conv1Variant {
+	v := []conv1Variant{{"go", false, false}}
+	if conv1AsmOK {
+		v = append(v, conv1Variant{conv1AsmName, true, false})
+	}
+	if conv1AVX512OK {
+		v = append(v, conv1Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv1Variant) use() {
+	conv1UseAsm, conv1UseAVX512 = v.asm, v.wide
+}
+
+// conv1KeepVariant returns a function that restores the variant selected
+// now.
+func conv1KeepVariant() func() {
+	asm, wide := conv1UseAsm, conv1UseAVX512
+	return func() { conv1UseAsm, conv1UseAVX512 = asm, wide }
+}
+
 func newConv1ForTest(tb testing.TB, w verify.Weights) *Conv1 {
 	tb.Helper()
 	l, err := NewConv1(conv1Weights(w))
@@ -97,7 +130,7 @@ func TestConv1Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv1UseAsm = v }(conv1UseAsm)
+	defer conv1KeepVariant()()
 	rng := rand.New(rand.NewPCG(64, 64))
 	p := conv1Params
 	w := verify.RandomWeights(p, rng)
@@ -106,12 +139,16 @@ func TestConv1Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv1AsmName, true, false}} {
-			conv1UseAsm = v.asm
+		type variant struct {
+			conv1Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv1Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv1Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv1", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -144,18 +181,11 @@ func TestConv1Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv1AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv1Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv1UseAsm = v }(conv1UseAsm)
-				conv1UseAsm = asm
+				defer conv1KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv1Call(l))
 				t.Log(verify.Line("Conv1", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -272,7 +302,7 @@ func TestConv1Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1SplitFLOPs = v }(conv1SplitFLOPs)
 	conv1SplitFLOPs = 0
-	defer func(v bool) { conv1UseAsm = v }(conv1UseAsm)
+	defer conv1KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv1Params
 	l := newConv1ForTest(t, verify.RandomWeights(p, rng))
@@ -282,8 +312,8 @@ func TestConv1Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv1AsmOK} {
-		conv1UseAsm = asm
+	for _, v := range conv1Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +329,7 @@ func TestConv1Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -339,7 +369,7 @@ func TestConv1Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv1SplitFLOPs = v }(conv1SplitFLOPs)
 	conv1SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv1UseAsm = v }(conv1UseAsm)
+	defer conv1KeepVariant()()
 	defer func(v int) { conv1OwnProcs = v }(conv1OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv1Params
@@ -347,8 +377,8 @@ func TestConv1Threads(t *testing.T) {
 	h, wd := conv1Sizes[len(conv1Sizes)-1][0], conv1Sizes[len(conv1Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv1Call(l)
-	for _, asm := range []bool{false, conv1AsmOK} {
-		conv1UseAsm = asm
+	for _, v := range conv1Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -367,7 +397,7 @@ func TestConv1Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -466,12 +496,15 @@ func BenchmarkConv1(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv1UseAsm {
 				variant = 1
 				if conv1AsmName == "neon" {
 					variant = 2
+				}
+				if conv1UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

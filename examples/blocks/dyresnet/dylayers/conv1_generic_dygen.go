@@ -14,6 +14,12 @@ const conv1AsmOK = false
 // the value of conv1AsmOK.
 var conv1UseAsm = false
 
+// conv1AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv1AVX512OK = false
+
+// conv1UseAVX512 is always false in this build.
+var conv1UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv1) forwardAsm(s *conv1Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv1: no assembly in this build")

@@ -22,6 +22,15 @@ var conv2AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv2UseAsm = conv2AsmOK
 
+// conv2AVX512OK reports whether this CPU runs Conv2's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv2AVX512OK = conv2AsmOK && cpu.X86.HasAVX512F
+
+// conv2UseAVX512 selects the AVX-512F micro-kernels where conv2UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv2UseAVX512 = conv2AVX512OK && dyrt.AVX512
+
 // conv2BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv2BlockChannels(u0, u1 int) (o0, o1 int) {
@@ -56,11 +65,21 @@ var conv2ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 //go:noescape
 func conv2Conv4x3(out, in, w, bias []float32, nblk int)
 
-// conv2Conv4x3Checked checks every length conv2Conv4x3 touches, then calls it.
+// conv2Conv4x3AVX512 computes what conv2Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv2UseAVX512).
+//
+//go:noescape
+func conv2Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// conv2Conv4x3Checked checks every length conv2Conv4x3 touches, then calls it, or its AVX-512 twin.
 func conv2Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 648+nblk*24 || len(in) < 15152+nblk*24 ||
 		len(w) < 2304 || len(bias) < 4 {
 		panic("Conv2: AVX2 kernel conv2Conv4x3 called with short slices (bug in dygen)")
+	}
+	if conv2UseAVX512 {
+		conv2Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	conv2Conv4x3(out, in, w, bias, nblk)
 }

@@ -20,6 +20,12 @@ var conv2AsmOK = true
 // run every variant on the same vectors.
 var conv2UseAsm = conv2AsmOK
 
+// conv2AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv2AVX512OK = false
+
+// conv2UseAVX512 is always false in this build.
+var conv2UseAVX512 = false
+
 // conv2BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
 func conv2BlockChannels(u0, u1 int) (o0, o1 int) {

@@ -42,6 +42,39 @@ func conv2Weights(w verify.Weights) Conv2Weights {
 	}
 }
 
+// conv2Variant is a kernel variant of this build: pure Go, the build's
+// assembly (conv2UseAsm), and on amd64 the AVX-512 micro-kernels with it
+// (conv2UseAVX512).
+type conv2Variant struct {
+	name      string
+	asm, wide bool
+}
+
+// conv2Variants returns the variants this build and CPU can run, pure Go
+// first, whatever the CPU rule of dyrt.AVX512 prefers.
+func conv2Variants() []conv2Variant {
+	v := []conv2Variant{{"go", false, false}}
+	if conv2AsmOK {
+		v = append(v, conv2Variant{conv2AsmName, true, false})
+	}
+	if conv2AVX512OK {
+		v = append(v, conv2Variant{"avx512", true, true})
+	}
+	return v
+}
+
+// use selects v for the layer's calls.
+func (v conv2Variant) use() {
+	conv2UseAsm, conv2UseAVX512 = v.asm, v.wide
+}
+
+// conv2KeepVariant returns a function that restores the variant selected
+// now.
+func conv2KeepVariant() func() {
+	asm, wide := conv2UseAsm, conv2UseAVX512
+	return func() { conv2UseAsm, conv2UseAVX512 = asm, wide }
+}
+
 func newConv2ForTest(tb testing.TB, w verify.Weights) *Conv2 {
 	tb.Helper()
 	l, err := NewConv2(conv2Weights(w))
@@ -97,7 +130,7 @@ func TestConv2Variants(t *testing.T) {
 		}
 		t.Skip("assembly kernels unavailable in this build or on this CPU: pure Go only")
 	}
-	defer func(v bool) { conv2UseAsm = v }(conv2UseAsm)
+	defer conv2KeepVariant()()
 	rng := rand.New(rand.NewPCG(64, 64))
 	p := conv2Params
 	w := verify.RandomWeights(p, rng)
@@ -106,12 +139,16 @@ func TestConv2Variants(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		x := verify.RandomInput(n, p.InC*h*wd, rng)
 		e := verify.RandomExtra(p, n, h, wd, rng)
-		for _, v := range []struct {
-			name string
-			asm  bool
-			cut  bool // one pixel block per kernel call (run-time sizes)
-		}{{"go", false, false}, {conv2AsmName, true, false}} {
-			conv2UseAsm = v.asm
+		type variant struct {
+			conv2Variant
+			cut bool // one pixel block per kernel call (run-time sizes)
+		}
+		var vs []variant
+		for _, v := range conv2Variants() {
+			vs = append(vs, variant{v, false})
+		}
+		for _, v := range vs {
+			v.use()
 			rep, err := verify.CheckCall(p, w, conv2Call(l), x, e, n, h, wd)
 			t.Log(verify.Line("Conv2", "variant:"+v.name, rep, err))
 			if err != nil {
@@ -144,18 +181,11 @@ func TestConv2Golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every variant this build and CPU can run, on the same case.
-		variants := []bool{false}
-		if conv2AsmOK {
-			variants = append(variants, true)
-		}
-		for _, asm := range variants {
-			name := "go"
-			if asm {
-				name = "avx2"
-			}
+		for _, v := range conv2Variants() {
+			name := v.name
 			func() {
-				defer func(v bool) { conv2UseAsm = v }(conv2UseAsm)
-				conv2UseAsm = asm
+				defer conv2KeepVariant()()
+				v.use()
 				rep, err := verify.CheckGoldenCall(g, conv2Call(l))
 				t.Log(verify.Line("Conv2", "golden:"+filepath.Base(path)+" variant:"+name, rep, err))
 				if err != nil {
@@ -272,7 +302,7 @@ func TestConv2Routed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv2SplitFLOPs = v }(conv2SplitFLOPs)
 	conv2SplitFLOPs = 0
-	defer func(v bool) { conv2UseAsm = v }(conv2UseAsm)
+	defer conv2KeepVariant()()
 	rng := rand.New(rand.NewPCG(15, 16))
 	p := conv2Params
 	l := newConv2ForTest(t, verify.RandomWeights(p, rng))
@@ -282,8 +312,8 @@ func TestConv2Routed(t *testing.T) {
 	x := verify.RandomInput(n, p.InC*h*wd, rng)
 	e := verify.RandomExtra(p, n, h, wd, rng)
 	routing := make([]float32, n*l.RoutingLen())
-	for _, asm := range []bool{false, conv2AsmOK} {
-		conv2UseAsm = asm
+	for _, v := range conv2Variants() {
+		v.use()
 		if err := l.Route(routing, x, n, h, wd); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +329,7 @@ func TestConv2Routed(t *testing.T) {
 			}
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("asm=%v GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", asm, procs, i, got[i], want[i])
+					t.Fatalf("%s kernels, GOMAXPROCS=%d: the routed call differs at %d: %v, want %v", v.name, procs, i, got[i], want[i])
 				}
 			}
 		}
@@ -339,7 +369,7 @@ func TestConv2Threads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	defer func(v int) { conv2SplitFLOPs = v }(conv2SplitFLOPs)
 	conv2SplitFLOPs = 0 // split even the smallest sample
-	defer func(v bool) { conv2UseAsm = v }(conv2UseAsm)
+	defer conv2KeepVariant()()
 	defer func(v int) { conv2OwnProcs = v }(conv2OwnProcs)
 	rng := rand.New(rand.NewPCG(11, 12))
 	p := conv2Params
@@ -347,8 +377,8 @@ func TestConv2Threads(t *testing.T) {
 	h, wd := conv2Sizes[len(conv2Sizes)-1][0], conv2Sizes[len(conv2Sizes)-1][1]
 	ho, wo := l.OutputSize(h, wd)
 	call := conv2Call(l)
-	for _, asm := range []bool{false, conv2AsmOK} {
-		conv2UseAsm = asm
+	for _, v := range conv2Variants() {
+		v.use()
 		for _, n := range []int{1, 3} {
 			x := verify.RandomInput(n, p.InC*h*wd, rng)
 			e := verify.RandomExtra(p, n, h, wd, rng)
@@ -367,7 +397,7 @@ func TestConv2Threads(t *testing.T) {
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-							t.Fatalf("asm=%v n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", asm, n, procs, own, j, got[j], want[j])
+							t.Fatalf("%s kernels, n=%d: GOMAXPROCS=%d (own split up to %d goroutines) differs from GOMAXPROCS=1 at %d: %v, want %v", v.name, n, procs, own, j, got[j], want[j])
 						}
 					}
 				}
@@ -466,12 +496,15 @@ func BenchmarkConv2(b *testing.B) {
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			// The kernel variant that ran, for dygen bench: 0 pure Go, 1 AVX2+FMA,
-			// 2 NEON.
+			// 2 NEON, 3 AVX-512.
 			variant := 0.0
 			if conv2UseAsm {
 				variant = 1
 				if conv2AsmName == "neon" {
 					variant = 2
+				}
+				if conv2UseAVX512 {
+					variant = 3
 				}
 			}
 			b.ReportMetric(variant, "variant")

@@ -14,6 +14,12 @@ const conv2AsmOK = false
 // the value of conv2AsmOK.
 var conv2UseAsm = false
 
+// conv2AVX512OK is false: this build has no AVX-512 micro-kernels.
+const conv2AVX512OK = false
+
+// conv2UseAVX512 is always false in this build.
+var conv2UseAVX512 = false
+
 // forwardAsm is never called in this build.
 func (l *Conv2) forwardAsm(s *conv2Scratch, dst, src, ext, res []float32, n, inSize, outSize int) {
 	panic("Conv2: no assembly in this build")
