@@ -115,7 +115,7 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 	}
 
 	var out []OutputFile
-	var names []string
+	var names, wide []string
 	for _, pl := range plans {
 		names = append(names, pl.Name)
 		d := layerData{
@@ -130,6 +130,7 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 		d.GenericBuild = genericBuild(pl)
 		if pl.Asm != nil || pl.RT != nil {
 			d.Wide = ISAAVX512
+			wide = append(wide, d.Lower)
 		}
 		api, err := execute("layer.go.tmpl", d)
 		if err != nil {
@@ -204,7 +205,8 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 	doc, err := execute("support.go.tmpl", struct {
 		Package string
 		Layers  []string
-	}{pkg, names})
+		Wide    []string // the private prefixes of the layers with AVX-512 micro-kernels
+	}{pkg, names, wide})
 	if err != nil {
 		return nil, err
 	}

@@ -80,3 +80,24 @@ func Load(path string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// SetAVX512 selects, for every layer of the package, the AVX-512
+// micro-kernels (on, where the CPU runs them) or the AVX2 ones (off), in
+// place of the default: on where the CPU has AVX-512F and its 512-bit FMA
+// is full width (dyrt.AVX512). GODEBUG=cpu.avx512f=off or DYGEN_AVX512=off
+// pin AVX2 for a whole process; this is the in-process switch (for
+// benchmarks that compare the two). Call it before Forward, never during
+// one.
+func SetAVX512(on bool) {
+	stem7x7UseAVX512 = on && stem7x7AVX512OK
+	conv3x3C64UseAVX512 = on && conv3x3C64AVX512OK
+	conv3x3C128UseAVX512 = on && conv3x3C128AVX512OK
+	conv3x3C256UseAVX512 = on && conv3x3C256AVX512OK
+	conv3x3C512UseAVX512 = on && conv3x3C512AVX512OK
+	conv3x3S2UseAVX512 = on && conv3x3S2AVX512OK
+	conv1x1ReduceUseAVX512 = on && conv1x1ReduceAVX512OK
+	conv1x1ExpandUseAVX512 = on && conv1x1ExpandAVX512OK
+	dW3x3C144UseAVX512 = on && dW3x3C144AVX512OK
+	dW5x5S2C96UseAVX512 = on && dW5x5S2C96AVX512OK
+	group1x1G3UseAVX512 = on && group1x1G3AVX512OK
+}

@@ -85,10 +85,10 @@ func fakeResult(gf map[string]float64) *configResult {
 }
 
 func TestDygenOver(t *testing.T) {
-	cr := fakeResult(map[string]float64{"dygen": 100, "onednn-kept": 80, "onednn-kept-avx2": 50, "onednn": 40, "onednn-avx2": 25, "gonum": 10})
+	cr := fakeResult(map[string]float64{"dygen": 100, "dygen-avx2": 60, "onednn-kept": 80, "onednn-kept-avx2": 50, "onednn": 40, "onednn-avx2": 25, "gonum": 10})
 	got := dygenOver(cr)
 	want := map[string]float64{
-		"best_onednn_kept": 1.25, "best_onednn_converting": 2.5, "gonum": 10,
+		"best_onednn_kept": 1.25, "best_onednn_converting": 2.5, "gonum": 10, "avx2_pinned": 1.2,
 		"onednn-kept": 1.25, "onednn-kept-avx2": 2, "onednn": 2.5, "onednn-avx2": 4,
 	}
 	for k, w := range want {
@@ -101,6 +101,9 @@ func TestDygenOver(t *testing.T) {
 	got = dygenOver(cr)
 	if _, ok := got["best_onednn_kept"]; ok {
 		t.Errorf("best_onednn_kept with a failed kept build: %v", got)
+	}
+	if _, ok := got["avx2_pinned"]; ok {
+		t.Errorf("avx2_pinned without dygen-avx2: %v", got)
 	}
 	if got["best_onednn_converting"] != 2.5 {
 		t.Errorf("best_onednn_converting of one converting build: %v", got["best_onednn_converting"])

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dygen/dygen/bench/im2col"
+	"github.com/dygen/dygen/dyrt"
+	"github.com/dygen/dygen/generated/suite"
 )
 
 // peer is one implementation of the DyConv forward under test. Setup
@@ -34,12 +36,18 @@ type goPeer struct {
 	name string
 	make func(l *suiteLayer, d *layerData, n, threads int) (func(dst, src []float32) error, map[string]any, error)
 	run  func() error
+	// pin, when set, selects the peer's kernel variant before it runs (the
+	// dygen peers share the generated package's switches).
+	pin func()
 }
 
 func (g *goPeer) Name() string { return g.name }
 func (g *goPeer) Close() error { return nil }
 
 func (g *goPeer) Setup(l *suiteLayer, d *layerData, n, threads int, _ string) (map[string]any, []float32, error) {
+	if g.pin != nil {
+		g.pin()
+	}
 	f, info, err := g.make(l, d, n, threads)
 	if err != nil {
 		return nil, nil, err
@@ -64,6 +72,9 @@ func (g *goPeer) Setup(l *suiteLayer, d *layerData, n, threads int, _ string) (m
 }
 
 func (g *goPeer) Time(reps int) ([]float64, error) {
+	if g.pin != nil {
+		g.pin()
+	}
 	ts := make([]float64, reps)
 	for i := range ts {
 		t0 := time.Now()
@@ -75,8 +86,12 @@ func (g *goPeer) Time(reps int) ([]float64, error) {
 	return ts, nil
 }
 
-func dygenPeer() peer {
-	return &goPeer{name: "dygen", make: func(l *suiteLayer, d *layerData, n, threads int) (func(dst, src []float32) error, map[string]any, error) {
+// dygenPeer is the generated suite as dispatched (name "dygen": AVX-512
+// micro-kernels where dyrt.AVX512 holds) or pinned to AVX2 ("dygen-avx2":
+// suite.SetAVX512(false), the in-process twin of GODEBUG=cpu.avx512f=off).
+func dygenPeer(name string) peer {
+	wide := dyrt.AVX512 && name == "dygen"
+	return &goPeer{name: name, pin: func() { suite.SetAVX512(wide) }, make: func(l *suiteLayer, d *layerData, n, threads int) (func(dst, src []float32) error, map[string]any, error) {
 		fw, err := l.New(d.Weight, d.Bias, d.FCWeight, d.FCBias)
 		if err != nil {
 			return nil, nil, err
@@ -89,7 +104,8 @@ func dygenPeer() peer {
 		}
 		p := l.P
 		return func(dst, src []float32) error { return fw.Forward(dst, src, n, p.H, p.W) },
-			map[string]any{"package": "github.com/dygen/dygen/generated/suite", "threads_note": "Forward as generated; GOMAXPROCS set to the thread count"}, nil
+			map[string]any{"package": "github.com/dygen/dygen/generated/suite", "threads_note": "Forward as generated; GOMAXPROCS set to the thread count",
+				"avx512": wide, "avx512_rule": dyrt.AVX512Reason}, nil
 	}}
 }
 

@@ -19,6 +19,7 @@ import (
 
 var peerLabel = map[string]string{
 	"dygen":            "dygen",
+	"dygen-avx2":       "dygen (AVX2 pinned)",
 	"onednn-kept":      "oneDNN kept",
 	"onednn-kept-avx2": "oneDNN kept (AVX2 cap)",
 	"onednn":           "oneDNN converting",
@@ -29,6 +30,7 @@ var peerLabel = map[string]string{
 
 var peerColor = map[string]color.RGBA{
 	"dygen":            {0xd6, 0x27, 0x28, 0xff},
+	"dygen-avx2":       {0xff, 0x98, 0x96, 0xff},
 	"onednn-kept":      {0x1f, 0x77, 0xb4, 0xff},
 	"onednn-kept-avx2": {0x6b, 0xae, 0xd6, 0xff},
 	"onednn":           {0x2c, 0xa0, 0x2c, 0xff},
@@ -49,10 +51,12 @@ func label(name string) string {
 var ratioColumns = []struct {
 	key, label string
 	peers      []string
+	num        string // the numerator's peer ("": dygen)
 }{
-	{"best_onednn_kept", "dygen / best oneDNN, layouts kept (of record)", []string{"onednn-kept", "onednn-kept-avx2"}},
-	{"best_onednn_converting", "dygen / best oneDNN, converting", []string{"onednn", "onednn-avx2"}},
-	{"gonum", "dygen / im2col+gonum", []string{"gonum"}},
+	{"best_onednn_kept", "dygen / best oneDNN, layouts kept (of record)", []string{"onednn-kept", "onednn-kept-avx2"}, ""},
+	{"avx2_pinned", "dygen AVX2 / oneDNN AVX2, layouts kept", []string{"onednn-kept-avx2"}, "dygen-avx2"},
+	{"best_onednn_converting", "dygen / best oneDNN, converting", []string{"onednn", "onednn-avx2"}, ""},
+	{"gonum", "dygen / im2col+gonum", []string{"gonum"}, ""},
 }
 
 // dygenOver returns dygen's GFLOP/s over each peer's (keyed by the peer's
@@ -70,6 +74,12 @@ func dygenOver(cr *configResult) map[string]float64 {
 		}
 	}
 	for _, col := range ratioColumns {
+		num := d
+		if col.num != "" {
+			if num = cr.Peers[col.num]; num == nil || !num.OK {
+				continue
+			}
+		}
 		best, ran, ok := 0.0, false, true
 		for _, name := range col.peers {
 			r := cr.Peers[name]
@@ -84,7 +94,7 @@ func dygenOver(cr *configResult) map[string]float64 {
 			best = max(best, r.GFLOPS)
 		}
 		if ran && ok {
-			m[col.key] = d.GFLOPS / best
+			m[col.key] = num.GFLOPS / best
 		}
 	}
 	return m
@@ -104,6 +114,9 @@ func markdown(rep *report) string {
 	fmt.Fprintf(&b, "- dygen: generated/suite at commit %v (generated/ modified in the working tree at the time: %v), build tags: %s.\n", m["dygen_commit"], m["generated_dirty"], tags)
 	fmt.Fprintf(&b, "- Shared machine: load average %v at the start, %v at the end (/proc/loadavg); the 2-thread rows suffer most from it.\n", m["loadavg_at_start"], m["loadavg_at_end"])
 	fmt.Fprintf(&b, "- Single-core AVX2 FMA peak, measured (bench/peak/fma_peak.c, 12 accumulators): **%.1f GFLOP/s**.\n", rep.PeakGF)
+	if rep.PeakAVX512 > 0 {
+		fmt.Fprintf(&b, "- Single-core AVX-512F FMA peak, measured (internal/peak, 24 ZMM accumulators): **%.1f GFLOP/s**; the %% of peak below are of it.\n", rep.PeakAVX512)
+	}
 	fmt.Fprintf(&b, "- Run %s, %.0f s: %d interleaved rounds per configuration (peers in the order %s), each peer ≥ %.0f ms per round; time = median over rounds of each round's median.\n",
 		rep.Started, rep.Seconds, rep.Rounds, strings.Join(mapLabels(rep.PeerOrder), " → "), rep.TargetMS)
 	fmt.Fprintf(&b, "- GFLOP/s = 2·N·Cout·(Cin/groups)·KH·KW·Ho·Wo / time of the whole forward (pool + FC + softmax + fusion + conv).\n")
@@ -166,6 +179,9 @@ func markdown(rep *report) string {
 	}
 	var cols []int // the ratioColumns shown
 	for i, col := range ratioColumns {
+		if col.num != "" && !slices.Contains(rep.PeerOrder, col.num) {
+			continue
+		}
 		for _, name := range col.peers {
 			if slices.Contains(rep.PeerOrder, name) {
 				cols = append(cols, i)
@@ -175,7 +191,7 @@ func markdown(rep *report) string {
 	}
 	for _, t := range threads {
 		if t == 1 {
-			fmt.Fprintf(&b, "## 1 thread\n\nEach cell: time per forward · GFLOP/s · %% of the single-core FMA peak.\n\n")
+			fmt.Fprintf(&b, "## 1 thread\n\nEach cell: time per forward · GFLOP/s · %% of the single-core FMA peak (of the faster ISA measured).\n\n")
 		} else {
 			fmt.Fprintf(&b, "## %d threads\n\nEach cell: time per forward · GFLOP/s · %% of %d× the single-core FMA peak. dygen's Forward as generated, run with GOMAXPROCS = %d (the generated package decides how it spreads the work).\n\n", t, t, t)
 		}
@@ -354,7 +370,8 @@ func chart(rep *report, t int, ns []int, path string) error {
 		p.Y.Label.Text = "GFLOP/s"
 		p.Y.Min = 0
 		peak := rep.PeakGF * float64(t)
-		p.Y.Max = peak * 1.3
+		peak512 := rep.PeakAVX512 * float64(t)
+		p.Y.Max = max(peak, peak512) * 1.3
 		var names []string
 		for _, cr := range crs {
 			names = append(names, cr.Layer)
@@ -405,7 +422,14 @@ func chart(rep *report, t int, ns []int, path string) error {
 		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		line.Width = vg.Points(1)
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("FMA peak, %d core(s): %.0f GFLOP/s", t, peak), line)
+		p.Legend.Add(fmt.Sprintf("AVX2 FMA peak, %d core(s): %.0f GFLOP/s", t, peak), line)
+		if peak512 > 0 {
+			line := plotter.NewFunction(func(float64) float64 { return peak512 })
+			line.Dashes = []vg.Length{vg.Points(8), vg.Points(3)}
+			line.Width = vg.Points(1.5)
+			p.Add(line)
+			p.Legend.Add(fmt.Sprintf("AVX-512 FMA peak, %d core(s): %.0f GFLOP/s", t, peak512), line)
+		}
 		p.Legend.Top = true
 		p.Legend.Left = true
 		p.Legend.Padding = vg.Points(2)
