@@ -72,7 +72,10 @@ func emitAsm(pkg string, pl *Plan) ([]byte, error) {
 
 // emitWideAsm writes the micro-kernels of a kernel tier (isa.Over set:
 // AVX-512 over AVX2) for a fixed- or run-time-size layer: one function per
-// kernel of the base plan, same signature, isa's name.
+// kernel of the base plan, same signature, isa's name; but none for the
+// input-prefetching kernel (AsmKernel.PI), whose checked wrapper calls the
+// plain kernel's twin (the AVX-512 kernels' blocks do not follow the
+// chunks that the prefetches were placed for).
 func emitWideAsm(pkg string, pl *Plan, isa *VecISA) ([]byte, error) {
 	ctx := build.NewContext()
 	ctx.ConstraintExpr(asmBuildConstraint)
@@ -89,7 +92,9 @@ func emitWideAsm(pkg string, pl *Plan, isa *VecISA) ([]byte, error) {
 		}
 	}
 	for _, k := range pl.Asm.Kernels {
-		emitAsmKernel(ctx, pl, k, epi, isa)
+		if k.PI == nil { // the input-prefetching kernel's twin is the plain one's
+			emitAsmKernel(ctx, pl, k, epi, isa)
+		}
 	}
 	return renderAsm(ctx, pkg, pl.Name, isa.Label+" assembly")
 }
@@ -173,10 +178,10 @@ var (
 //
 // The AVX2 kernel computes nblk blocks of P vectors of 8 pixels, as the
 // plan blocks them. The AVX-512 kernel has the same signature and computes
-// the same nblk·P·8 consecutive pixels, blocked its own way (the plan's
-// AVX512P): blocks of PZ vectors of 16 pixels while they last, then single
-// vectors of 16, then the last 8 pixels in the low half of a vector under
-// the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
+// the same nblk·P·8 consecutive pixels, blocked its own way: blocks of PZ
+// vectors of 16 pixels while they last (VecISA.wideBlock), then at most
+// one block of each power of two below PZ, then the last 8 pixels in the
+// low half of a vector under the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
 // the pixels is read or written).
 func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa *VecISA) {
 	m := k.M
@@ -210,31 +215,40 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	ctx.MOVL(operand.U32(0xff), kInp.As32())
 	ctx.KMOVW(kInp.As32(), reg.K1)
 	ctx.CMPQ(kNblk, operand.U32(2*pz))
-	ctx.JB(operand.LabelRef("single"))
+	ctx.JB(operand.LabelRef("tail"))
 	ctx.Label("block")
 	emitConvBody(ctx, pl, k, c, zmms, pz, false, "")
 	ctx.SUBQ(operand.U32(2*pz), kNblk)
 	ctx.CMPQ(kNblk, operand.U32(2*pz))
 	ctx.JAE(operand.LabelRef("block"))
-	if pz > 1 {
-		ctx.Label("single")
-		ctx.CMPQ(kNblk, operand.U32(2))
-		ctx.JB(operand.LabelRef("half"))
-		ctx.Label("single1")
-		emitConvBody(ctx, pl, k, c, zmms, 1, false, "1")
-		ctx.SUBQ(operand.U32(2), kNblk)
-		ctx.CMPQ(kNblk, operand.U32(2))
-		ctx.JAE(operand.LabelRef("single1"))
-	} else {
-		ctx.Label("single")
+	ctx.Label("tail")
+	// Fewer than PZ vectors of 16 are left: one block of each power of two
+	// below PZ that fits (their sum covers every count), so that a short
+	// call still keeps several accumulators per channel in flight.
+	for _, nz := range wideTails(pz) {
+		sfx := fmt.Sprint(nz)
+		ctx.CMPQ(kNblk, operand.U32(2*nz))
+		ctx.JB(operand.LabelRef("skip" + sfx))
+		emitConvBody(ctx, pl, k, c, zmms, nz, false, sfx)
+		ctx.SUBQ(operand.U32(2*nz), kNblk)
+		ctx.Label("skip" + sfx)
 	}
-	ctx.Label("half")
 	ctx.TESTQ(kNblk, kNblk)
 	ctx.JZ(operand.LabelRef("done"))
 	emitConvBody(ctx, pl, k, c, zmms, 1, true, "h")
 	ctx.Label("done")
 	ctx.VZEROUPPER()
 	ctx.RET()
+}
+
+// wideTails returns the tail blocks of an AVX-512 kernel whose main block
+// has pz vectors: the powers of two below pz, largest first.
+func wideTails(pz int) []int {
+	var t []int
+	for nz := 1; nz < pz; nz *= 2 {
+		t = append([]int{nz}, t...)
+	}
+	return t
 }
 
 // emitConvBody emits one pixel block of nv vectors (registers from vs,

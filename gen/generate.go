@@ -128,7 +128,7 @@ func Generate(s *Spec, opt Options) ([]OutputFile, error) {
 			ISA:      ISAAVX2,
 		}
 		d.GenericBuild = genericBuild(pl)
-		if pl.Asm != nil || pl.RT != nil {
+		if pl.TierOK(ISAAVX512) {
 			d.Wide = ISAAVX512
 			wide = append(wide, d.Lower)
 		}

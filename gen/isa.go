@@ -1,6 +1,9 @@
 package gen
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // VecISA describes one vector target of the assembly backends (fixed and
 // run-time sizes): what the planner, the Go-side templates and the
@@ -124,7 +127,7 @@ func (isa *VecISA) blockedAs(m int, memFMA bool) string {
 	if isa.Over == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (%s: blocks of %d vectors of %d pixels, then single vectors, then a masked half vector)", isa.Label, isa.wideBlock(m, memFMA), isa.Lanes)
+	return fmt.Sprintf(" (%s: blocks of %d vectors of %d pixels, then one block of each power of two below, then a masked half vector)", isa.Label, isa.wideBlock(m, memFMA), isa.Lanes)
 }
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
@@ -210,4 +213,61 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 	}
 	v.Asm = &a
 	return &v
+}
+
+// TierOK reports whether the layer gets tier isa's micro-kernels (isa.Over
+// set: AVX-512 over AVX2). A fixed-size layer does when one output
+// channel's flat row fills at least one of the tier's main blocks: where it
+// does not (3x3 512@7: 7 vectors of 8 pixels against blocks of 12), every
+// call ends in the short tail blocks, whose few accumulator chains leave
+// the FMAs waiting on their latency, and on Zen 5 the AVX-512 kernels were
+// slower than AVX2's (55.9 against 60.7 GFLOP/s, N=1). Run-time-size
+// layers always do (their sizes are unknown here).
+func (pl *Plan) TierOK(isa *VecISA) bool {
+	if isa.Over == nil || pl.ForISA(isa.Over) == nil {
+		return false
+	}
+	if a := pl.Asm; a != nil {
+		return a.NV >= 2*isa.wideBlock(a.M, a.MemFMA)
+	}
+	return pl.RT != nil
+}
+
+// describeTier prints a kernel tier's view of the plan for people: its
+// blocking of each micro-kernel, or why the layer keeps its base row's.
+func describeTier(pl *Plan, isa *VecISA) string {
+	if isa.Over == nil || pl.ForISA(isa.Over) == nil {
+		return ""
+	}
+	var b strings.Builder
+	m, memFMA, kernels := 0, false, []AsmKernel(nil)
+	if pl.RT != nil {
+		m, memFMA, kernels = pl.RT.M, pl.RT.MemFMA, pl.RT.Kernels
+	} else {
+		m, memFMA, kernels = pl.Asm.M, pl.Asm.MemFMA, pl.Asm.Kernels
+	}
+	pz := isa.wideBlock(m, memFMA)
+	if !pl.TierOK(isa) {
+		fmt.Fprintf(&b, "  %s kernel: none: one channel's flat row (%d vectors of 8 pixels) is shorter than one %d×%d block of %d-pixel vectors, so the layer runs %s's kernels on every CPU\n",
+			strings.ToLower(isa.Name), pl.Asm.NV, m, pz, isa.Lanes, isa.Over.Label)
+		return b.String()
+	}
+	regs := m*pz + pz + 1
+	if memFMA {
+		regs = m*pz + 1
+	}
+	fmt.Fprintf(&b, "  %s kernel (%s, where the CPU's 512-bit FMA is full width): %d channels × %d vectors of %d pixels per main block (%d of %d ZMM",
+		isa.Name, isa.What, m, pz, isa.Lanes, regs, isa.VecRegs)
+	if memFMA {
+		b.WriteString(", FMAs read the input from memory")
+	}
+	fmt.Fprintf(&b, "), then blocks of %v vectors and a K1-masked half vector; same calls, pixels and fused layout as %s\n", wideTails(pz), isa.Over.Label)
+	var names []string
+	for _, k := range kernels {
+		if k.PI == nil {
+			names = append(names, isa.kernelName(k.Name))
+		}
+	}
+	fmt.Fprintf(&b, "    %s kernels: %s; pack, fusion, pool sums, routing FC and copy out stay %s\n", isa.Label, strings.Join(names, ", "), isa.Over.Label)
+	return b.String()
 }

@@ -377,6 +377,7 @@ func (pl *Plan) Describe() string {
 	if pl.Asm != nil {
 		b.WriteString(pl.Batch.describe())
 	}
+	b.WriteString(describeTier(pl, ISAAVX512))
 	b.WriteString(describeNEON(pl))
 	return b.String()
 }

@@ -574,35 +574,38 @@ func TestAVX512Tails(t *testing.T) {
 	}
 	const spec = `package: avx512tails
 layers:
-  - {name: W1, in_channels: 3, out_channels: 5, kernel_size: 3, padding: 1, num_experts: 2, input_size: [7, 1], activation: relu, residual: false}
-  - {name: W2, in_channels: 3, out_channels: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [5, 2], activation: silu, residual: false}
-  - {name: W3, in_channels: 3, out_channels: 13, kernel_size: 3, padding: 1, num_experts: 2, input_size: [3, 3], activation: none, residual: true}
-  - {name: W4, in_channels: 3, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2, input_size: [8, 4], activation: hardswish, residual: false}
-  - {name: W5, in_channels: 3, out_channels: 6, kernel_size: 3, padding: 1, num_experts: 2, input_size: [6, 5], activation: sigmoid, residual: false}
-  - {name: W6, in_channels: 3, out_channels: 9, kernel_size: 3, padding: 1, num_experts: 2, input_size: [4, 6], activation: relu6, residual: true}
-  - {name: W7, in_channels: 3, out_channels: 3, kernel_size: 3, padding: 1, num_experts: 2, input_size: [2, 7], activation: none, residual: false}
-  - {name: W8, in_channels: 3, out_channels: 10, kernel_size: 3, padding: 1, num_experts: 2, input_size: [7, 8], activation: relu, residual: false}
-  - {name: W9, in_channels: 3, out_channels: 17, kernel_size: 3, padding: 1, num_experts: 2, input_size: [5, 9], activation: silu, residual: true}
-  - {name: W10, in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1, num_experts: 2, input_size: [3, 10], activation: none, residual: false}
-  - {name: W11, in_channels: 3, out_channels: 11, kernel_size: 3, padding: 1, num_experts: 2, input_size: [8, 11], activation: hardswish, residual: false}
-  - {name: W12, in_channels: 3, out_channels: 12, kernel_size: 3, padding: 1, num_experts: 2, input_size: [6, 12], activation: sigmoid, residual: true}
-  - {name: W13, in_channels: 3, out_channels: 2, kernel_size: 3, padding: 1, num_experts: 2, input_size: [4, 13], activation: relu6, residual: false}
-  - {name: W14, in_channels: 3, out_channels: 15, kernel_size: 3, padding: 1, num_experts: 2, input_size: [2, 14], activation: none, residual: false}
-  - {name: W15, in_channels: 3, out_channels: 1, kernel_size: 3, padding: 1, num_experts: 2, input_size: [7, 15], activation: relu, residual: true}
-  - {name: W16, in_channels: 3, out_channels: 19, kernel_size: 3, padding: 1, num_experts: 2, input_size: [5, 16], activation: silu, residual: false}
-  - {name: W17, in_channels: 3, out_channels: 6, kernel_size: 3, padding: 1, num_experts: 2, input_size: [3, 17], activation: none, residual: false}
-  - {name: DW5, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [3, 5], activation: relu, residual: true}
-  - {name: DW9, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [5, 9], activation: relu, residual: true}
-  - {name: DW13, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [7, 13], activation: relu, residual: true}
-  - {name: DW17, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [9, 17], activation: relu, residual: true}
-  - {name: PW24, in_channels: 5, out_channels: 13, kernel_size: 1, num_experts: 2, input_size: [3, 8], activation: silu, residual: true}
-  - {name: PW40, in_channels: 4, out_channels: 18, kernel_size: 1, num_experts: 2, input_size: [5, 8], activation: hardswish}
+  - {name: W1, in_channels: 3, out_channels: 5, kernel_size: 3, padding: 1, num_experts: 2, input_size: [102, 1], activation: relu, residual: false}
+  - {name: W2, in_channels: 3, out_channels: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [69, 2], activation: silu, residual: false}
+  - {name: W3, in_channels: 3, out_channels: 13, kernel_size: 3, padding: 1, num_experts: 2, input_size: [54, 3], activation: none, residual: true}
+  - {name: W4, in_channels: 3, out_channels: 4, kernel_size: 3, padding: 1, num_experts: 2, input_size: [41, 4], activation: hardswish, residual: false}
+  - {name: W5, in_channels: 3, out_channels: 6, kernel_size: 3, padding: 1, num_experts: 2, input_size: [35, 5], activation: sigmoid, residual: false}
+  - {name: W6, in_channels: 3, out_channels: 9, kernel_size: 3, padding: 1, num_experts: 2, input_size: [31, 6], activation: relu6, residual: true}
+  - {name: W7, in_channels: 3, out_channels: 3, kernel_size: 3, padding: 1, num_experts: 2, input_size: [29, 7], activation: none, residual: false}
+  - {name: W8, in_channels: 3, out_channels: 10, kernel_size: 3, padding: 1, num_experts: 2, input_size: [23, 8], activation: relu, residual: false}
+  - {name: W9, in_channels: 3, out_channels: 17, kernel_size: 3, padding: 1, num_experts: 2, input_size: [22, 9], activation: silu, residual: true}
+  - {name: W10, in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1, num_experts: 2, input_size: [21, 10], activation: none, residual: false}
+  - {name: W11, in_channels: 3, out_channels: 11, kernel_size: 3, padding: 1, num_experts: 2, input_size: [20, 11], activation: hardswish, residual: false}
+  - {name: W12, in_channels: 3, out_channels: 12, kernel_size: 3, padding: 1, num_experts: 2, input_size: [16, 12], activation: sigmoid, residual: true}
+  - {name: W13, in_channels: 3, out_channels: 2, kernel_size: 3, padding: 1, num_experts: 2, input_size: [16, 13], activation: relu6, residual: false}
+  - {name: W14, in_channels: 3, out_channels: 15, kernel_size: 3, padding: 1, num_experts: 2, input_size: [16, 14], activation: none, residual: false}
+  - {name: W15, in_channels: 3, out_channels: 1, kernel_size: 3, padding: 1, num_experts: 2, input_size: [16, 15], activation: relu, residual: true}
+  - {name: W16, in_channels: 3, out_channels: 19, kernel_size: 3, padding: 1, num_experts: 2, input_size: [12, 16], activation: silu, residual: false}
+  - {name: W17, in_channels: 3, out_channels: 6, kernel_size: 3, padding: 1, num_experts: 2, input_size: [13, 17], activation: none, residual: false}
+  - {name: DW5, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [40, 5], activation: relu, residual: true}
+  - {name: DW9, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [24, 9], activation: relu, residual: true}
+  - {name: DW13, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [19, 13], activation: relu, residual: true}
+  - {name: DW17, in_channels: 7, out_channels: 7, groups: 7, kernel_size: 3, padding: 1, num_experts: 2, input_size: [16, 17], activation: relu, residual: true}
+  - {name: PW104, in_channels: 5, out_channels: 13, kernel_size: 1, num_experts: 2, input_size: [13, 8], activation: silu, residual: true}
+  - {name: PW72, in_channels: 4, out_channels: 18, kernel_size: 1, num_experts: 2, input_size: [9, 8], activation: hardswish}
   - {name: RT, in_channels: 3, out_channels: 13, kernel_size: 3, padding: 1, num_experts: 2}
   - {name: RTDW, in_channels: 9, out_channels: 9, groups: 9, kernel_size: 3, stride: 2, padding: 1, num_experts: 2}
 `
 	dir, parsed, plans := planSpec(t, "avx512tails", spec)
 	halves := 0
 	for _, pl := range plans {
+		if !pl.TierOK(ISAAVX512) {
+			t.Fatalf("layer %s has no AVX-512 kernels", pl.Name)
+		}
 		if pl.Asm != nil && pl.Asm.NV%2 == 1 {
 			halves++
 		}

@@ -16,7 +16,7 @@ TEXT ·case000Conv4x3AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x0000000c
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -116,11 +116,127 @@ channel:
 	CMPQ         CX, $0x0000000c
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VBROADCASTSS 4(R8), Z4
+	VMOVAPS      Z4, Z5
+	VMOVAPS      Z4, Z6
+	VMOVAPS      Z4, Z7
+	VBROADCASTSS 8(R8), Z8
+	VMOVAPS      Z8, Z9
+	VMOVAPS      Z8, Z10
+	VMOVAPS      Z8, Z11
+	VBROADCASTSS 12(R8), Z12
+	VMOVAPS      Z12, Z13
+	VMOVAPS      Z12, Z14
+	VMOVAPS      Z12, Z15
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
 
-single1:
+channel4:
+	VMOVUPS      (AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z16, Z31, Z0
+	VFMADD231PS  Z17, Z31, Z1
+	VFMADD231PS  Z18, Z31, Z2
+	VFMADD231PS  Z19, Z31, Z3
+	VBROADCASTSS 4(BX), Z31
+	VFMADD231PS  Z16, Z31, Z4
+	VFMADD231PS  Z17, Z31, Z5
+	VFMADD231PS  Z18, Z31, Z6
+	VFMADD231PS  Z19, Z31, Z7
+	VBROADCASTSS 8(BX), Z31
+	VFMADD231PS  Z16, Z31, Z8
+	VFMADD231PS  Z17, Z31, Z9
+	VFMADD231PS  Z18, Z31, Z10
+	VFMADD231PS  Z19, Z31, Z11
+	VBROADCASTSS 12(BX), Z31
+	VFMADD231PS  Z16, Z31, Z12
+	VFMADD231PS  Z17, Z31, Z13
+	VFMADD231PS  Z18, Z31, Z14
+	VFMADD231PS  Z19, Z31, Z15
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000010, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 800(DI)
+	VMOVUPS      Z5, 864(DI)
+	VMOVUPS      Z6, 928(DI)
+	VMOVUPS      Z7, 992(DI)
+	VMOVUPS      Z8, 1600(DI)
+	VMOVUPS      Z9, 1664(DI)
+	VMOVUPS      Z10, 1728(DI)
+	VMOVUPS      Z11, 1792(DI)
+	VMOVUPS      Z12, 2400(DI)
+	VMOVUPS      Z13, 2464(DI)
+	VMOVUPS      Z14, 2528(DI)
+	VMOVUPS      Z15, 2592(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(R8), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(R8), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(R8), Z6
+	VMOVAPS      Z6, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel2:
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z8, Z31, Z0
+	VFMADD231PS  Z9, Z31, Z1
+	VBROADCASTSS 4(BX), Z31
+	VFMADD231PS  Z8, Z31, Z2
+	VFMADD231PS  Z9, Z31, Z3
+	VBROADCASTSS 8(BX), Z31
+	VFMADD231PS  Z8, Z31, Z4
+	VFMADD231PS  Z9, Z31, Z5
+	VBROADCASTSS 12(BX), Z31
+	VFMADD231PS  Z8, Z31, Z6
+	VFMADD231PS  Z9, Z31, Z7
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000010, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 800(DI)
+	VMOVUPS      Z3, 864(DI)
+	VMOVUPS      Z4, 1600(DI)
+	VMOVUPS      Z5, 1664(DI)
+	VMOVUPS      Z6, 2400(DI)
+	VMOVUPS      Z7, 2464(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	VBROADCASTSS 4(R8), Z1
 	VBROADCASTSS 8(R8), Z2
@@ -150,10 +266,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0
@@ -199,7 +313,7 @@ TEXT ·case000Conv4x2AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x0000000c
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -299,11 +413,127 @@ channel:
 	CMPQ         CX, $0x0000000c
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VBROADCASTSS 4(R8), Z4
+	VMOVAPS      Z4, Z5
+	VMOVAPS      Z4, Z6
+	VMOVAPS      Z4, Z7
+	VBROADCASTSS 8(R8), Z8
+	VMOVAPS      Z8, Z9
+	VMOVAPS      Z8, Z10
+	VMOVAPS      Z8, Z11
+	VBROADCASTSS 12(R8), Z12
+	VMOVAPS      Z12, Z13
+	VMOVAPS      Z12, Z14
+	VMOVAPS      Z12, Z15
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
 
-single1:
+channel4:
+	VMOVUPS      (AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z16, Z31, Z0
+	VFMADD231PS  Z17, Z31, Z1
+	VFMADD231PS  Z18, Z31, Z2
+	VFMADD231PS  Z19, Z31, Z3
+	VBROADCASTSS 4(BX), Z31
+	VFMADD231PS  Z16, Z31, Z4
+	VFMADD231PS  Z17, Z31, Z5
+	VFMADD231PS  Z18, Z31, Z6
+	VFMADD231PS  Z19, Z31, Z7
+	VBROADCASTSS 8(BX), Z31
+	VFMADD231PS  Z16, Z31, Z8
+	VFMADD231PS  Z17, Z31, Z9
+	VFMADD231PS  Z18, Z31, Z10
+	VFMADD231PS  Z19, Z31, Z11
+	VBROADCASTSS 12(BX), Z31
+	VFMADD231PS  Z16, Z31, Z12
+	VFMADD231PS  Z17, Z31, Z13
+	VFMADD231PS  Z18, Z31, Z14
+	VFMADD231PS  Z19, Z31, Z15
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000010, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 800(DI)
+	VMOVUPS      Z5, 864(DI)
+	VMOVUPS      Z6, 928(DI)
+	VMOVUPS      Z7, 992(DI)
+	VMOVUPS      Z8, 1600(DI)
+	VMOVUPS      Z9, 1664(DI)
+	VMOVUPS      Z10, 1728(DI)
+	VMOVUPS      Z11, 1792(DI)
+	VMOVUPS      Z12, 2400(DI)
+	VMOVUPS      Z13, 2464(DI)
+	VMOVUPS      Z14, 2528(DI)
+	VMOVUPS      Z15, 2592(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VBROADCASTSS 4(R8), Z2
+	VMOVAPS      Z2, Z3
+	VBROADCASTSS 8(R8), Z4
+	VMOVAPS      Z4, Z5
+	VBROADCASTSS 12(R8), Z6
+	VMOVAPS      Z6, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel2:
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z8, Z31, Z0
+	VFMADD231PS  Z9, Z31, Z1
+	VBROADCASTSS 4(BX), Z31
+	VFMADD231PS  Z8, Z31, Z2
+	VFMADD231PS  Z9, Z31, Z3
+	VBROADCASTSS 8(BX), Z31
+	VFMADD231PS  Z8, Z31, Z4
+	VFMADD231PS  Z9, Z31, Z5
+	VBROADCASTSS 12(BX), Z31
+	VFMADD231PS  Z8, Z31, Z6
+	VFMADD231PS  Z9, Z31, Z7
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000010, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 800(DI)
+	VMOVUPS      Z3, 864(DI)
+	VMOVUPS      Z4, 1600(DI)
+	VMOVUPS      Z5, 1664(DI)
+	VMOVUPS      Z6, 2400(DI)
+	VMOVUPS      Z7, 2464(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	VBROADCASTSS 4(R8), Z1
 	VBROADCASTSS 8(R8), Z2
@@ -333,10 +563,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0
@@ -382,7 +610,7 @@ TEXT ·case000Conv1x3AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x00000018
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -449,11 +677,116 @@ channel:
 	CMPQ         CX, $0x00000018
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000010
+	JB           skip8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
 
-single1:
+channel8:
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	VMOVUPS      256(AX), Z12
+	VMOVUPS      320(AX), Z13
+	VMOVUPS      384(AX), Z14
+	VMOVUPS      448(AX), Z15
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z8, Z31, Z0
+	VFMADD231PS  Z9, Z31, Z1
+	VFMADD231PS  Z10, Z31, Z2
+	VFMADD231PS  Z11, Z31, Z3
+	VFMADD231PS  Z12, Z31, Z4
+	VFMADD231PS  Z13, Z31, Z5
+	VFMADD231PS  Z14, Z31, Z6
+	VFMADD231PS  Z15, Z31, Z7
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	ADDQ         $0x00000200, SI
+	ADDQ         $0x00000200, DI
+	SUBQ         $0x00000010, CX
+
+skip8:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel4:
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z4, Z31, Z0
+	VFMADD231PS  Z5, Z31, Z1
+	VFMADD231PS  Z6, Z31, Z2
+	VFMADD231PS  Z7, Z31, Z3
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel2:
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z2, Z31, Z0
+	VFMADD231PS  Z3, Z31, Z1
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX
@@ -471,10 +804,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0
@@ -508,7 +839,7 @@ TEXT ·case000Conv1x2AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x00000018
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -575,11 +906,116 @@ channel:
 	CMPQ         CX, $0x00000018
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000010
+	JB           skip8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
 
-single1:
+channel8:
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	VMOVUPS      256(AX), Z12
+	VMOVUPS      320(AX), Z13
+	VMOVUPS      384(AX), Z14
+	VMOVUPS      448(AX), Z15
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z8, Z31, Z0
+	VFMADD231PS  Z9, Z31, Z1
+	VFMADD231PS  Z10, Z31, Z2
+	VFMADD231PS  Z11, Z31, Z3
+	VFMADD231PS  Z12, Z31, Z4
+	VFMADD231PS  Z13, Z31, Z5
+	VFMADD231PS  Z14, Z31, Z6
+	VFMADD231PS  Z15, Z31, Z7
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	ADDQ         $0x00000200, SI
+	ADDQ         $0x00000200, DI
+	SUBQ         $0x00000010, CX
+
+skip8:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel4:
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z4, Z31, Z0
+	VFMADD231PS  Z5, Z31, Z1
+	VFMADD231PS  Z6, Z31, Z2
+	VFMADD231PS  Z7, Z31, Z3
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x00000005, R9
+
+channel2:
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z2, Z31, Z0
+	VFMADD231PS  Z3, Z31, Z1
+	ADDQ         $0x00000310, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX
@@ -597,10 +1033,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0

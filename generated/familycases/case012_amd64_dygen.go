@@ -22,14 +22,11 @@ var case012AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case012UseAsm = case012AsmOK
 
-// case012AVX512OK reports whether this CPU runs Case012's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case012AVX512OK = case012AsmOK && cpu.X86.HasAVX512F
+// case012AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case012AVX512OK = false
 
-// case012UseAVX512 selects the AVX-512F micro-kernels where case012UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case012UseAVX512 = case012AVX512OK && dyrt.AVX512
+// case012UseAVX512 is always false in this build.
+var case012UseAVX512 = false
 
 // case012Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -85,21 +82,11 @@ var case012ColIdx = [...]int32{0, 0, 0}
 //go:noescape
 func case012Conv5x1(out, in, w, bias []float32, nblk int)
 
-// case012Conv5x1AVX512 computes what case012Conv5x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case012UseAVX512).
-//
-//go:noescape
-func case012Conv5x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case012Conv5x1Checked checks every length case012Conv5x1 touches, then calls it, or its AVX-512 twin.
+// case012Conv5x1Checked checks every length case012Conv5x1 touches, then calls it.
 func case012Conv5x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 32+nblk*8 || len(in) < 62+nblk*8 ||
 		len(w) < 315 || len(bias) < 5 {
 		panic("Case012: AVX2 kernel case012Conv5x1 called with short slices (bug in dygen)")
-	}
-	if case012UseAVX512 {
-		case012Conv5x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case012Conv5x1(out, in, w, bias, nblk)
 }

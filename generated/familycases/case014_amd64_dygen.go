@@ -22,14 +22,11 @@ var case014AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case014UseAsm = case014AsmOK
 
-// case014AVX512OK reports whether this CPU runs Case014's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case014AVX512OK = case014AsmOK && cpu.X86.HasAVX512F
+// case014AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case014AVX512OK = false
 
-// case014UseAVX512 selects the AVX-512F micro-kernels where case014UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case014UseAVX512 = case014AVX512OK && dyrt.AVX512
+// case014UseAVX512 is always false in this build.
+var case014UseAVX512 = false
 
 // case014Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case014ColIdx = [...]int32{0, 1, 2, 3, 4, 5}
 //go:noescape
 func case014Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case014Conv3x1AVX512 computes what case014Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case014UseAVX512).
-//
-//go:noescape
-func case014Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case014Conv3x1Checked checks every length case014Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case014Conv3x1Checked checks every length case014Conv3x1 touches, then calls it.
 func case014Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 86+nblk*8 ||
 		len(w) < 135 || len(bias) < 3 {
 		panic("Case014: AVX2 kernel case014Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case014UseAVX512 {
-		case014Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case014Conv3x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case015AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case015UseAsm = case015AsmOK
 
-// case015AVX512OK reports whether this CPU runs Case015's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case015AVX512OK = case015AsmOK && cpu.X86.HasAVX512F
+// case015AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case015AVX512OK = false
 
-// case015UseAVX512 selects the AVX-512F micro-kernels where case015UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case015UseAVX512 = case015AVX512OK && dyrt.AVX512
+// case015UseAVX512 is always false in this build.
+var case015UseAVX512 = false
 
 // case015BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case015ColIdx = [...]int32{-1, 1, 0, -1}
 //go:noescape
 func case015Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case015Conv4x1AVX512 computes what case015Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case015UseAVX512).
-//
-//go:noescape
-func case015Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case015Conv4x1Checked checks every length case015Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case015Conv4x1Checked checks every length case015Conv4x1 touches, then calls it.
 func case015Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 394+nblk*8 ||
 		len(w) < 612 || len(bias) < 4 {
 		panic("Case015: AVX2 kernel case015Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case015UseAVX512 {
-		case015Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case015Conv4x1(out, in, w, bias, nblk)
 }

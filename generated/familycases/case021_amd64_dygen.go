@@ -22,14 +22,11 @@ var case021AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case021UseAsm = case021AsmOK
 
-// case021AVX512OK reports whether this CPU runs Case021's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case021AVX512OK = case021AsmOK && cpu.X86.HasAVX512F
+// case021AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case021AVX512OK = false
 
-// case021UseAVX512 selects the AVX-512F micro-kernels where case021UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case021UseAVX512 = case021AVX512OK && dyrt.AVX512
+// case021UseAVX512 is always false in this build.
+var case021UseAVX512 = false
 
 // case021Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case021ColIdx = [...]int32{0, 0, 0, 0, 0}
 //go:noescape
 func case021Conv1x1(out, in, w, bias []float32, nblk int)
 
-// case021Conv1x1AVX512 computes what case021Conv1x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case021UseAVX512).
-//
-//go:noescape
-func case021Conv1x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case021Conv1x1Checked checks every length case021Conv1x1 touches, then calls it, or its AVX-512 twin.
+// case021Conv1x1Checked checks every length case021Conv1x1 touches, then calls it.
 func case021Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*8 || len(in) < 14+nblk*8 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case021: AVX2 kernel case021Conv1x1 called with short slices (bug in dygen)")
-	}
-	if case021UseAVX512 {
-		case021Conv1x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case021Conv1x1(out, in, w, bias, nblk)
 }

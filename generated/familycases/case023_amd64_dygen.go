@@ -22,14 +22,11 @@ var case023AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case023UseAsm = case023AsmOK
 
-// case023AVX512OK reports whether this CPU runs Case023's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case023AVX512OK = case023AsmOK && cpu.X86.HasAVX512F
+// case023AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case023AVX512OK = false
 
-// case023UseAVX512 selects the AVX-512F micro-kernels where case023UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case023UseAVX512 = case023AVX512OK && dyrt.AVX512
+// case023UseAVX512 is always false in this build.
+var case023UseAVX512 = false
 
 // case023Epilogue writes relu6(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -85,21 +82,11 @@ var case023ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, -1, 1, 3, 5, 7, 9, 11,
 //go:noescape
 func case023Conv1x1(out, in, w, bias []float32, nblk int)
 
-// case023Conv1x1AVX512 computes what case023Conv1x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case023UseAVX512).
-//
-//go:noescape
-func case023Conv1x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case023Conv1x1Checked checks every length case023Conv1x1 touches, then calls it, or its AVX-512 twin.
+// case023Conv1x1Checked checks every length case023Conv1x1 touches, then calls it.
 func case023Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*8 || len(in) < 233+nblk*8 ||
 		len(w) < 45 || len(bias) < 1 {
 		panic("Case023: AVX2 kernel case023Conv1x1 called with short slices (bug in dygen)")
-	}
-	if case023UseAVX512 {
-		case023Conv1x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case023Conv1x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case027AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case027UseAsm = case027AsmOK
 
-// case027AVX512OK reports whether this CPU runs Case027's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case027AVX512OK = case027AsmOK && cpu.X86.HasAVX512F
+// case027AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case027AVX512OK = false
 
-// case027UseAVX512 selects the AVX-512F micro-kernels where case027UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case027UseAVX512 = case027AVX512OK && dyrt.AVX512
+// case027UseAVX512 is always false in this build.
+var case027UseAVX512 = false
 
 // case027Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case027ColIdx = [...]int32{5, 1, 3, 5, 0, 2, 4, 0}
 //go:noescape
 func case027Conv1x1(out, in, w, bias []float32, nblk int)
 
-// case027Conv1x1AVX512 computes what case027Conv1x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case027UseAVX512).
-//
-//go:noescape
-func case027Conv1x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case027Conv1x1Checked checks every length case027Conv1x1 touches, then calls it, or its AVX-512 twin.
+// case027Conv1x1Checked checks every length case027Conv1x1 touches, then calls it.
 func case027Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*8 || len(in) < 4+nblk*8 ||
 		len(w) < 3 || len(bias) < 1 {
 		panic("Case027: AVX2 kernel case027Conv1x1 called with short slices (bug in dygen)")
-	}
-	if case027UseAVX512 {
-		case027Conv1x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case027Conv1x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case029AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case029UseAsm = case029AsmOK
 
-// case029AVX512OK reports whether this CPU runs Case029's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case029AVX512OK = case029AsmOK && cpu.X86.HasAVX512F
+// case029AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case029AVX512OK = false
 
-// case029UseAVX512 selects the AVX-512F micro-kernels where case029UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case029UseAVX512 = case029AVX512OK && dyrt.AVX512
+// case029UseAVX512 is always false in this build.
+var case029UseAVX512 = false
 
 // case029BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case029ColIdx = [...]int32{-1, -1, 0, 1}
 //go:noescape
 func case029Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case029Conv4x1AVX512 computes what case029Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case029UseAVX512).
-//
-//go:noescape
-func case029Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case029Conv4x1Checked checks every length case029Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case029Conv4x1Checked checks every length case029Conv4x1 touches, then calls it.
 func case029Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 44+nblk*8 ||
 		len(w) < 180 || len(bias) < 4 {
 		panic("Case029: AVX2 kernel case029Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case029UseAVX512 {
-		case029Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case029Conv4x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case030AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case030UseAsm = case030AsmOK
 
-// case030AVX512OK reports whether this CPU runs Case030's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case030AVX512OK = case030AsmOK && cpu.X86.HasAVX512F
+// case030AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case030AVX512OK = false
 
-// case030UseAVX512 selects the AVX-512F micro-kernels where case030UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case030UseAVX512 = case030AVX512OK && dyrt.AVX512
+// case030UseAVX512 is always false in this build.
+var case030UseAVX512 = false
 
 // case030BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case030ColIdx = [...]int32{0, 0, 0, -1}
 //go:noescape
 func case030Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case030Conv4x1AVX512 computes what case030Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case030UseAVX512).
-//
-//go:noescape
-func case030Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case030Conv4x1Checked checks every length case030Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case030Conv4x1Checked checks every length case030Conv4x1 touches, then calls it.
 func case030Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 268+nblk*8 ||
 		len(w) < 612 || len(bias) < 4 {
 		panic("Case030: AVX2 kernel case030Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case030UseAVX512 {
-		case030Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case030Conv4x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case034AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case034UseAsm = case034AsmOK
 
-// case034AVX512OK reports whether this CPU runs Case034's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case034AVX512OK = case034AsmOK && cpu.X86.HasAVX512F
+// case034AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case034AVX512OK = false
 
-// case034UseAVX512 selects the AVX-512F micro-kernels where case034UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case034UseAVX512 = case034AVX512OK && dyrt.AVX512
+// case034UseAVX512 is always false in this build.
+var case034UseAVX512 = false
 
 // case034BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case034ColIdx = [...]int32{-1, 0, -1, -1}
 //go:noescape
 func case034Conv1x1(out, in, w, bias []float32, nblk int)
 
-// case034Conv1x1AVX512 computes what case034Conv1x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case034UseAVX512).
-//
-//go:noescape
-func case034Conv1x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case034Conv1x1Checked checks every length case034Conv1x1 touches, then calls it, or its AVX-512 twin.
+// case034Conv1x1Checked checks every length case034Conv1x1 touches, then calls it.
 func case034Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*8 || len(in) < 6+nblk*8 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case034: AVX2 kernel case034Conv1x1 called with short slices (bug in dygen)")
-	}
-	if case034UseAVX512 {
-		case034Conv1x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case034Conv1x1(out, in, w, bias, nblk)
 }

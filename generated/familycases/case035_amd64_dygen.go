@@ -22,14 +22,11 @@ var case035AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case035UseAsm = case035AsmOK
 
-// case035AVX512OK reports whether this CPU runs Case035's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case035AVX512OK = case035AsmOK && cpu.X86.HasAVX512F
+// case035AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case035AVX512OK = false
 
-// case035UseAVX512 selects the AVX-512F micro-kernels where case035UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case035UseAVX512 = case035AVX512OK && dyrt.AVX512
+// case035UseAVX512 is always false in this build.
+var case035UseAVX512 = false
 
 // case035Epilogue writes relu(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -85,21 +82,11 @@ var case035ColIdx = [...]int32{-1, -1, 0, -1}
 //go:noescape
 func case035Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case035Conv2x1AVX512 computes what case035Conv2x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case035UseAVX512).
-//
-//go:noescape
-func case035Conv2x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case035Conv2x1Checked checks every length case035Conv2x1 touches, then calls it, or its AVX-512 twin.
+// case035Conv2x1Checked checks every length case035Conv2x1 touches, then calls it.
 func case035Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 8+nblk*8 || len(in) < 18+nblk*8 ||
 		len(w) < 18 || len(bias) < 2 {
 		panic("Case035: AVX2 kernel case035Conv2x1 called with short slices (bug in dygen)")
-	}
-	if case035UseAVX512 {
-		case035Conv2x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case035Conv2x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case038AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case038UseAsm = case038AsmOK
 
-// case038AVX512OK reports whether this CPU runs Case038's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case038AVX512OK = case038AsmOK && cpu.X86.HasAVX512F
+// case038AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case038AVX512OK = false
 
-// case038UseAVX512 selects the AVX-512F micro-kernels where case038UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case038UseAVX512 = case038AVX512OK && dyrt.AVX512
+// case038UseAVX512 is always false in this build.
+var case038UseAVX512 = false
 
 // case038Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case038ColIdx = [...]int32{0, 1, 3, 0, 2, 3}
 //go:noescape
 func case038Conv5x1(out, in, w, bias []float32, nblk int)
 
-// case038Conv5x1AVX512 computes what case038Conv5x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case038UseAVX512).
-//
-//go:noescape
-func case038Conv5x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case038Conv5x1Checked checks every length case038Conv5x1 touches, then calls it, or its AVX-512 twin.
+// case038Conv5x1Checked checks every length case038Conv5x1 touches, then calls it.
 func case038Conv5x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 32+nblk*8 || len(in) < 603+nblk*8 ||
 		len(w) < 765 || len(bias) < 5 {
 		panic("Case038: AVX2 kernel case038Conv5x1 called with short slices (bug in dygen)")
-	}
-	if case038UseAVX512 {
-		case038Conv5x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case038Conv5x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case040AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case040UseAsm = case040AsmOK
 
-// case040AVX512OK reports whether this CPU runs Case040's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case040AVX512OK = case040AsmOK && cpu.X86.HasAVX512F
+// case040AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case040AVX512OK = false
 
-// case040UseAVX512 selects the AVX-512F micro-kernels where case040UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case040UseAVX512 = case040AVX512OK && dyrt.AVX512
+// case040UseAVX512 is always false in this build.
+var case040UseAVX512 = false
 
 // case040Epilogue writes hardswish(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case040ColIdx = [...]int32{-1, 0, -1, -1}
 //go:noescape
 func case040Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case040Conv2x1AVX512 computes what case040Conv2x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case040UseAVX512).
-//
-//go:noescape
-func case040Conv2x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case040Conv2x1Checked checks every length case040Conv2x1 touches, then calls it, or its AVX-512 twin.
+// case040Conv2x1Checked checks every length case040Conv2x1 touches, then calls it.
 func case040Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 8+nblk*8 || len(in) < 59+nblk*8 ||
 		len(w) < 100 || len(bias) < 2 {
 		panic("Case040: AVX2 kernel case040Conv2x1 called with short slices (bug in dygen)")
-	}
-	if case040UseAVX512 {
-		case040Conv2x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case040Conv2x1(out, in, w, bias, nblk)
 }

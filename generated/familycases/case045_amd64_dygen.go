@@ -22,14 +22,11 @@ var case045AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case045UseAsm = case045AsmOK
 
-// case045AVX512OK reports whether this CPU runs Case045's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case045AVX512OK = case045AsmOK && cpu.X86.HasAVX512F
+// case045AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case045AVX512OK = false
 
-// case045UseAVX512 selects the AVX-512F micro-kernels where case045UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case045UseAVX512 = case045AVX512OK && dyrt.AVX512
+// case045UseAVX512 is always false in this build.
+var case045UseAVX512 = false
 
 // case045Epilogue writes relu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -84,21 +81,11 @@ var case045ColIdx = [...]int32{0, 2, 4, 1, 3, -1}
 //go:noescape
 func case045Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case045Conv3x1AVX512 computes what case045Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case045UseAVX512).
-//
-//go:noescape
-func case045Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case045Conv3x1Checked checks every length case045Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case045Conv3x1Checked checks every length case045Conv3x1 touches, then calls it.
 func case045Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 728+nblk*8 ||
 		len(w) < 432 || len(bias) < 3 {
 		panic("Case045: AVX2 kernel case045Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case045UseAVX512 {
-		case045Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case045Conv3x1(out, in, w, bias, nblk)
 }

@@ -16,7 +16,7 @@ TEXT ·case009Conv1x12AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x00000018
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -71,11 +71,102 @@ channel:
 	CMPQ         CX, $0x00000018
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000010
+	JB           skip8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
 
-single1:
+channel8:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	VFMADD231PS  128(AX), Z31, Z2
+	VFMADD231PS  192(AX), Z31, Z3
+	VFMADD231PS  256(AX), Z31, Z4
+	VFMADD231PS  320(AX), Z31, Z5
+	VFMADD231PS  384(AX), Z31, Z6
+	VFMADD231PS  448(AX), Z31, Z7
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	ADDQ         $0x00000200, SI
+	ADDQ         $0x00000200, DI
+	SUBQ         $0x00000010, CX
+
+skip8:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
+
+channel4:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	VFMADD231PS  128(AX), Z31, Z2
+	VFMADD231PS  192(AX), Z31, Z3
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
+
+channel2:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX
@@ -92,10 +183,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0
@@ -129,7 +218,7 @@ TEXT ·case009Conv1x4AVX512(SB), NOSPLIT, $0-104
 	MOVL   $0x000000ff, AX
 	KMOVW  AX, K1
 	CMPQ   CX, $0x00000018
-	JB     single
+	JB     tail
 
 block:
 	VBROADCASTSS (R8), Z0
@@ -184,11 +273,102 @@ channel:
 	CMPQ         CX, $0x00000018
 	JAE          block
 
-single:
-	CMPQ CX, $0x00000002
-	JB   half
+tail:
+	CMPQ         CX, $0x00000010
+	JB           skip8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
 
-single1:
+channel8:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	VFMADD231PS  128(AX), Z31, Z2
+	VFMADD231PS  192(AX), Z31, Z3
+	VFMADD231PS  256(AX), Z31, Z4
+	VFMADD231PS  320(AX), Z31, Z5
+	VFMADD231PS  384(AX), Z31, Z6
+	VFMADD231PS  448(AX), Z31, Z7
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	ADDQ         $0x00000200, SI
+	ADDQ         $0x00000200, DI
+	SUBQ         $0x00000010, CX
+
+skip8:
+	CMPQ         CX, $0x00000008
+	JB           skip4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
+
+channel4:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	VFMADD231PS  128(AX), Z31, Z2
+	VFMADD231PS  192(AX), Z31, Z3
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	ADDQ         $0x00000100, SI
+	ADDQ         $0x00000100, DI
+	SUBQ         $0x00000008, CX
+
+skip4:
+	CMPQ         CX, $0x00000004
+	JB           skip2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	MOVQ         $0x0000000a, R9
+
+channel2:
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  (AX), Z31, Z0
+	VFMADD231PS  64(AX), Z31, Z1
+	ADDQ         $0x00000364, AX
+	ADDQ         $0x00000004, BX
+	DECQ         R9
+	JNZ          channel2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000080, DI
+	SUBQ         $0x00000004, CX
+
+skip2:
+	CMPQ         CX, $0x00000002
+	JB           skip1
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX
@@ -205,10 +385,8 @@ channel1:
 	ADDQ         $0x00000040, SI
 	ADDQ         $0x00000040, DI
 	SUBQ         $0x00000002, CX
-	CMPQ         CX, $0x00000002
-	JAE          single1
 
-half:
+skip1:
 	TESTQ        CX, CX
 	JZ           done
 	VBROADCASTSS (R8), Z0

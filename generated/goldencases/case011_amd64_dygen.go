@@ -22,14 +22,11 @@ var case011AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case011UseAsm = case011AsmOK
 
-// case011AVX512OK reports whether this CPU runs Case011's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case011AVX512OK = case011AsmOK && cpu.X86.HasAVX512F
+// case011AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case011AVX512OK = false
 
-// case011UseAVX512 selects the AVX-512F micro-kernels where case011UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case011UseAVX512 = case011AVX512OK && dyrt.AVX512
+// case011UseAVX512 is always false in this build.
+var case011UseAVX512 = false
 
 // case011BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case011ColIdx = [...]int32{-1, 0, -1, -1, 1, -1}
 //go:noescape
 func case011Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case011Conv4x1AVX512 computes what case011Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case011UseAVX512).
-//
-//go:noescape
-func case011Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case011Conv4x1Checked checks every length case011Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case011Conv4x1Checked checks every length case011Conv4x1 touches, then calls it.
 func case011Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 12+nblk*8 ||
 		len(w) < 12 || len(bias) < 4 {
 		panic("Case011: AVX2 kernel case011Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case011UseAVX512 {
-		case011Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case011Conv4x1(out, in, w, bias, nblk)
 }
@@ -90,21 +77,11 @@ func case011Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case011Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case011Conv3x1AVX512 computes what case011Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case011UseAVX512).
-//
-//go:noescape
-func case011Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case011Conv3x1Checked checks every length case011Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case011Conv3x1Checked checks every length case011Conv3x1 touches, then calls it.
 func case011Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 12+nblk*8 ||
 		len(w) < 9 || len(bias) < 3 {
 		panic("Case011: AVX2 kernel case011Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case011UseAVX512 {
-		case011Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case011Conv3x1(out, in, w, bias, nblk)
 }

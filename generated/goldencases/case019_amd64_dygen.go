@@ -22,14 +22,11 @@ var case019AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case019UseAsm = case019AsmOK
 
-// case019AVX512OK reports whether this CPU runs Case019's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case019AVX512OK = case019AsmOK && cpu.X86.HasAVX512F
+// case019AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case019AVX512OK = false
 
-// case019UseAVX512 selects the AVX-512F micro-kernels where case019UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case019UseAVX512 = case019AVX512OK && dyrt.AVX512
+// case019UseAVX512 is always false in this build.
+var case019UseAVX512 = false
 
 // case019BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case019ColIdx = [...]int32{-1, 1, 4, 7, 10, -1, 2, 5, 8, -1, 0, 3, 6, 9, -1}
 //go:noescape
 func case019Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case019Conv4x1AVX512 computes what case019Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case019UseAVX512).
-//
-//go:noescape
-func case019Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case019Conv4x1Checked checks every length case019Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case019Conv4x1Checked checks every length case019Conv4x1 touches, then calls it.
 func case019Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 666+nblk*8 ||
 		len(w) < 980 || len(bias) < 4 {
 		panic("Case019: AVX2 kernel case019Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case019UseAVX512 {
-		case019Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case019Conv4x1(out, in, w, bias, nblk)
 }
@@ -90,21 +77,11 @@ func case019Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case019Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case019Conv3x1AVX512 computes what case019Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case019UseAVX512).
-//
-//go:noescape
-func case019Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case019Conv3x1Checked checks every length case019Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case019Conv3x1Checked checks every length case019Conv3x1 touches, then calls it.
 func case019Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 666+nblk*8 ||
 		len(w) < 735 || len(bias) < 3 {
 		panic("Case019: AVX2 kernel case019Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case019UseAVX512 {
-		case019Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case019Conv3x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case026AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case026UseAsm = case026AsmOK
 
-// case026AVX512OK reports whether this CPU runs Case026's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case026AVX512OK = case026AsmOK && cpu.X86.HasAVX512F
+// case026AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case026AVX512OK = false
 
-// case026UseAVX512 selects the AVX-512F micro-kernels where case026UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case026UseAVX512 = case026AVX512OK && dyrt.AVX512
+// case026UseAVX512 is always false in this build.
+var case026UseAVX512 = false
 
 // case026BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case026ColIdx = [...]int32{-1, 1, 3, 5, 7, -1, 0, 2, 4, 6, 8, -1}
 //go:noescape
 func case026Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case026Conv2x1AVX512 computes what case026Conv2x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case026UseAVX512).
-//
-//go:noescape
-func case026Conv2x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case026Conv2x1Checked checks every length case026Conv2x1 touches, then calls it, or its AVX-512 twin.
+// case026Conv2x1Checked checks every length case026Conv2x1 touches, then calls it.
 func case026Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 8+nblk*8 || len(in) < 66+nblk*8 ||
 		len(w) < 36 || len(bias) < 2 {
 		panic("Case026: AVX2 kernel case026Conv2x1 called with short slices (bug in dygen)")
-	}
-	if case026UseAVX512 {
-		case026Conv2x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case026Conv2x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case032AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case032UseAsm = case032AsmOK
 
-// case032AVX512OK reports whether this CPU runs Case032's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case032AVX512OK = case032AsmOK && cpu.X86.HasAVX512F
+// case032AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case032AVX512OK = false
 
-// case032UseAVX512 selects the AVX-512F micro-kernels where case032UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case032UseAVX512 = case032AVX512OK && dyrt.AVX512
+// case032UseAVX512 is always false in this build.
+var case032UseAVX512 = false
 
 // case032BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case032ColIdx = [...]int32{3, 1, 4, 4, 2, 0, 0, 3, 1}
 //go:noescape
 func case032Conv4x1(out, in, w, bias []float32, nblk int)
 
-// case032Conv4x1AVX512 computes what case032Conv4x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case032UseAVX512).
-//
-//go:noescape
-func case032Conv4x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case032Conv4x1Checked checks every length case032Conv4x1 touches, then calls it, or its AVX-512 twin.
+// case032Conv4x1Checked checks every length case032Conv4x1 touches, then calls it.
 func case032Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 24+nblk*8 || len(in) < 72+nblk*8 ||
 		len(w) < 100 || len(bias) < 4 {
 		panic("Case032: AVX2 kernel case032Conv4x1 called with short slices (bug in dygen)")
-	}
-	if case032UseAVX512 {
-		case032Conv4x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case032Conv4x1(out, in, w, bias, nblk)
 }
@@ -90,21 +77,11 @@ func case032Conv4x1Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case032Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case032Conv3x1AVX512 computes what case032Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case032UseAVX512).
-//
-//go:noescape
-func case032Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case032Conv3x1Checked checks every length case032Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case032Conv3x1Checked checks every length case032Conv3x1 touches, then calls it.
 func case032Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 72+nblk*8 ||
 		len(w) < 75 || len(bias) < 3 {
 		panic("Case032: AVX2 kernel case032Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case032UseAVX512 {
-		case032Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case032Conv3x1(out, in, w, bias, nblk)
 }

@@ -22,14 +22,11 @@ var case035AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case035UseAsm = case035AsmOK
 
-// case035AVX512OK reports whether this CPU runs Case035's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case035AVX512OK = case035AsmOK && cpu.X86.HasAVX512F
+// case035AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case035AVX512OK = false
 
-// case035UseAVX512 selects the AVX-512F micro-kernels where case035UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case035UseAVX512 = case035AVX512OK && dyrt.AVX512
+// case035UseAVX512 is always false in this build.
+var case035UseAVX512 = false
 
 // case035BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case035ColIdx = [...]int32{0, 2, 4, 6, 1, 3, 5, -1}
 //go:noescape
 func case035Conv1x1(out, in, w, bias []float32, nblk int)
 
-// case035Conv1x1AVX512 computes what case035Conv1x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case035UseAVX512).
-//
-//go:noescape
-func case035Conv1x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case035Conv1x1Checked checks every length case035Conv1x1 touches, then calls it, or its AVX-512 twin.
+// case035Conv1x1Checked checks every length case035Conv1x1 touches, then calls it.
 func case035Conv1x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*8 || len(in) < 86+nblk*8 ||
 		len(w) < 49 || len(bias) < 1 {
 		panic("Case035: AVX2 kernel case035Conv1x1 called with short slices (bug in dygen)")
-	}
-	if case035UseAVX512 {
-		case035Conv1x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case035Conv1x1(out, in, w, bias, nblk)
 }

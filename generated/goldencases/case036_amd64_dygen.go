@@ -22,14 +22,11 @@ var case036AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
-// case036AVX512OK reports whether this CPU runs Case036's AVX-512F micro-kernels
-// (with the AVX2+FMA pack, fusion, pool and copy out).
-var case036AVX512OK = case036AsmOK && cpu.X86.HasAVX512F
+// case036AVX512OK is false: this build has no AVX-512 micro-kernels.
+const case036AVX512OK = false
 
-// case036UseAVX512 selects the AVX-512F micro-kernels where case036UseAsm is on:
-// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
-// or DYGEN_AVX512=off pins AVX2). The tests flip it.
-var case036UseAVX512 = case036AVX512OK && dyrt.AVX512
+// case036UseAVX512 is always false in this build.
+var case036UseAVX512 = false
 
 // case036BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·11+b is block b of group g), which are contiguous.
@@ -65,21 +62,11 @@ var case036ColIdx = [...]int32{-1, -1, 0, -1}
 //go:noescape
 func case036Conv3x1(out, in, w, bias []float32, nblk int)
 
-// case036Conv3x1AVX512 computes what case036Conv3x1 does (AVX-512F, blocked in
-// vectors of 16 pixels: see case036UseAVX512).
-//
-//go:noescape
-func case036Conv3x1AVX512(out, in, w, bias []float32, nblk int)
-
-// case036Conv3x1Checked checks every length case036Conv3x1 touches, then calls it, or its AVX-512 twin.
+// case036Conv3x1Checked checks every length case036Conv3x1 touches, then calls it.
 func case036Conv3x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*8 || len(in) < 240+nblk*8 ||
 		len(w) < 48 || len(bias) < 3 {
 		panic("Case036: AVX2 kernel case036Conv3x1 called with short slices (bug in dygen)")
-	}
-	if case036UseAVX512 {
-		case036Conv3x1AVX512(out, in, w, bias, nblk)
-		return
 	}
 	case036Conv3x1(out, in, w, bias, nblk)
 }

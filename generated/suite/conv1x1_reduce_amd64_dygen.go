@@ -115,12 +115,6 @@ func conv1x1ReduceConv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv1x1ReduceConv4x3PI(out, in, w, bias []float32, nblk int)
 
-// conv1x1ReduceConv4x3PIAVX512 computes what conv1x1ReduceConv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see conv1x1ReduceUseAVX512).
-//
-//go:noescape
-func conv1x1ReduceConv4x3PIAVX512(out, in, w, bias []float32, nblk int)
-
 // conv1x1ReduceConv4x3PIChecked checks every length conv1x1ReduceConv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func conv1x1ReduceConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
@@ -129,7 +123,7 @@ func conv1x1ReduceConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 		panic("Conv1x1Reduce: AVX2 kernel conv1x1ReduceConv4x3PI called with short slices (bug in dygen)")
 	}
 	if conv1x1ReduceUseAVX512 {
-		conv1x1ReduceConv4x3PIAVX512(out, in, w, bias, nblk)
+		conv1x1ReduceConv4x3AVX512(out, in, w, bias, nblk)
 		return
 	}
 	conv1x1ReduceConv4x3PI(out, in, w, bias, nblk)

@@ -93,12 +93,6 @@ func conv3x3C64Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func conv3x3C64Conv4x3PI(out, in, w, bias []float32, nblk int)
 
-// conv3x3C64Conv4x3PIAVX512 computes what conv3x3C64Conv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see conv3x3C64UseAVX512).
-//
-//go:noescape
-func conv3x3C64Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
-
 // conv3x3C64Conv4x3PIChecked checks every length conv3x3C64Conv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func conv3x3C64Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
@@ -107,7 +101,7 @@ func conv3x3C64Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 		panic("Conv3x3C64: AVX2 kernel conv3x3C64Conv4x3PI called with short slices (bug in dygen)")
 	}
 	if conv3x3C64UseAVX512 {
-		conv3x3C64Conv4x3PIAVX512(out, in, w, bias, nblk)
+		conv3x3C64Conv4x3AVX512(out, in, w, bias, nblk)
 		return
 	}
 	conv3x3C64Conv4x3PI(out, in, w, bias, nblk)

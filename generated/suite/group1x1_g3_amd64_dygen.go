@@ -115,12 +115,6 @@ func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func group1x1G3Conv4x3PI(out, in, w, bias []float32, nblk int)
 
-// group1x1G3Conv4x3PIAVX512 computes what group1x1G3Conv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see group1x1G3UseAVX512).
-//
-//go:noescape
-func group1x1G3Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
-
 // group1x1G3Conv4x3PIChecked checks every length group1x1G3Conv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
@@ -129,7 +123,7 @@ func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 		panic("Group1x1G3: AVX2 kernel group1x1G3Conv4x3PI called with short slices (bug in dygen)")
 	}
 	if group1x1G3UseAVX512 {
-		group1x1G3Conv4x3PIAVX512(out, in, w, bias, nblk)
+		group1x1G3Conv4x3AVX512(out, in, w, bias, nblk)
 		return
 	}
 	group1x1G3Conv4x3PI(out, in, w, bias, nblk)

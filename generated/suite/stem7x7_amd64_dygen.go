@@ -93,12 +93,6 @@ func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func stem7x7Conv4x3PI(out, in, w, bias []float32, nblk int)
 
-// stem7x7Conv4x3PIAVX512 computes what stem7x7Conv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see stem7x7UseAVX512).
-//
-//go:noescape
-func stem7x7Conv4x3PIAVX512(out, in, w, bias []float32, nblk int)
-
 // stem7x7Conv4x3PIChecked checks every length stem7x7Conv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func stem7x7Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
@@ -107,7 +101,7 @@ func stem7x7Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 		panic("Stem7x7: AVX2 kernel stem7x7Conv4x3PI called with short slices (bug in dygen)")
 	}
 	if stem7x7UseAVX512 {
-		stem7x7Conv4x3PIAVX512(out, in, w, bias, nblk)
+		stem7x7Conv4x3AVX512(out, in, w, bias, nblk)
 		return
 	}
 	stem7x7Conv4x3PI(out, in, w, bias, nblk)

@@ -48,3 +48,16 @@ func Load(path string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// SetAVX512 selects, for every layer of the package, the AVX-512
+// micro-kernels (on, where the CPU runs them) or the AVX2 ones (off), in
+// place of the default: on where the CPU has AVX-512F and its 512-bit FMA
+// is full width (dyrt.AVX512). GODEBUG=cpu.avx512f=off or DYGEN_AVX512=off
+// pin AVX2 for a whole process; this is the in-process switch (for
+// benchmarks that compare the two). Call it before Forward, never during
+// one.
+func SetAVX512(on bool) {
+	conv3x3UseAVX512 = on && conv3x3AVX512OK
+	project1x1UseAVX512 = on && project1x1AVX512OK
+	depthwise3x3UseAVX512 = on && depthwise3x3AVX512OK
+}

@@ -117,12 +117,6 @@ func convPwlConv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func convPwlConv4x3PI(out, in, w, bias []float32, nblk int)
 
-// convPwlConv4x3PIAVX512 computes what convPwlConv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see convPwlUseAVX512).
-//
-//go:noescape
-func convPwlConv4x3PIAVX512(out, in, w, bias []float32, nblk int)
-
 // convPwlConv4x3PIChecked checks every length convPwlConv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func convPwlConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
@@ -131,7 +125,7 @@ func convPwlConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
 		panic("ConvPwl: AVX2 kernel convPwlConv4x3PI called with short slices (bug in dygen)")
 	}
 	if convPwlUseAVX512 {
-		convPwlConv4x3PIAVX512(out, in, w, bias, nblk)
+		convPwlConv4x3AVX512(out, in, w, bias, nblk)
 		return
 	}
 	convPwlConv4x3PI(out, in, w, bias, nblk)

@@ -158,6 +158,41 @@ func TestConv0Variants(t *testing.T) {
 	}
 }
 
+// TestConv0AVX512Bits checks that the AVX-512 micro-kernels give the AVX2
+// ones' bits: they run the same FMAs, in the same order, on every output,
+// whatever their blocking and tails.
+func TestConv0AVX512Bits(t *testing.T) {
+	if !conv0AVX512OK {
+		t.Skip("no AVX-512 micro-kernels in this build or on this CPU")
+	}
+	defer conv0KeepVariant()()
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := conv0Params
+	l := newConv0ForTest(t, verify.RandomWeights(p, rng))
+	call := conv0Call(l)
+	for _, sz := range conv0Sizes {
+		h, wd := sz[0], sz[1]
+		ho, wo := l.OutputSize(h, wd)
+		for _, n := range []int{1, 3} {
+			x := verify.RandomInput(n, p.InC*h*wd, rng)
+			e := verify.RandomExtra(p, n, h, wd, rng)
+			var outs [2][]float32
+			for i, wide := range []bool{false, true} {
+				conv0UseAsm, conv0UseAVX512 = true, wide
+				outs[i] = make([]float32, n*p.OutC*ho*wo)
+				if err := call(outs[i], x, e, n, h, wd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
+				}
+			}
+		}
+	}
+}
+
 // TestConv0Golden checks the layer on the PyTorch golden files named by
 // $DYGEN_GOLDEN that this layer's spec made, loading their weights with
 // LoadConv0, with every kernel variant this build and CPU can run.

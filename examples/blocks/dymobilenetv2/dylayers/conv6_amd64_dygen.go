@@ -118,12 +118,6 @@ func conv6Conv4x2Checked(out, in, w, bias, res []float32, nblk int) {
 //go:noescape
 func conv6Conv4x3PI(out, in, w, bias, res []float32, nblk int)
 
-// conv6Conv4x3PIAVX512 computes what conv6Conv4x3PI does (AVX-512F, blocked in
-// vectors of 16 pixels: see conv6UseAVX512).
-//
-//go:noescape
-func conv6Conv4x3PIAVX512(out, in, w, bias, res []float32, nblk int)
-
 // conv6Conv4x3PIChecked checks every length conv6Conv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func conv6Conv4x3PIChecked(out, in, w, bias, res []float32, nblk int) {
@@ -132,7 +126,7 @@ func conv6Conv4x3PIChecked(out, in, w, bias, res []float32, nblk int) {
 		panic("Conv6: AVX2 kernel conv6Conv4x3PI called with short slices (bug in dygen)")
 	}
 	if conv6UseAVX512 {
-		conv6Conv4x3PIAVX512(out, in, w, bias, res, nblk)
+		conv6Conv4x3AVX512(out, in, w, bias, res, nblk)
 		return
 	}
 	conv6Conv4x3PI(out, in, w, bias, res, nblk)

@@ -44,3 +44,15 @@ func Load(path string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// SetAVX512 selects, for every layer of the package, the AVX-512
+// micro-kernels (on, where the CPU runs them) or the AVX2 ones (off), in
+// place of the default: on where the CPU has AVX-512F and its 512-bit FMA
+// is full width (dyrt.AVX512). GODEBUG=cpu.avx512f=off or DYGEN_AVX512=off
+// pin AVX2 for a whole process; this is the in-process switch (for
+// benchmarks that compare the two). Call it before Forward, never during
+// one.
+func SetAVX512(on bool) {
+	conv1UseAVX512 = on && conv1AVX512OK
+	conv2UseAVX512 = on && conv2AVX512OK
+}
