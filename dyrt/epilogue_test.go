@@ -102,3 +102,12 @@ func TestOverlap(t *testing.T) {
 	assert.Nil(t, Sample(nil, 3, 4))
 	assert.Equal(t, buf[4:6], Sample(buf, 2, 2))
 }
+
+func TestRoundChunk(t *testing.T) {
+	for _, c := range []struct{ c, n, q, want int }{
+		{5, 100, 4, 4}, {8, 100, 4, 8}, {11, 100, 4, 8}, {3, 100, 4, 4}, {3, 2, 4, 2},
+		{0, 100, 4, 1}, {7, 100, 1, 7}, {7, 5, 0, 5}, {-3, 10, 1, 1}, {12, 10, 4, 10},
+	} {
+		assert.Equal(t, c.want, RoundChunk(c.c, c.n, c.q), "RoundChunk(%d, %d, %d)", c.c, c.n, c.q)
+	}
+}

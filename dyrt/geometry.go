@@ -159,3 +159,23 @@ func Samples(x []float32, lo, hi, size int) []float32 {
 	}
 	return x[lo*size : hi*size]
 }
+
+// RoundChunk returns the pixel blocks per kernel call for a budget of c
+// blocks out of n, rounded so that a call's pixels fill whole main blocks
+// of the AVX-512 micro-kernels, q blocks each: down to a multiple of q when
+// c ≥ q, else up to q (a call of fewer pixels ends in tail blocks whose few
+// accumulator chains leave the FMAs waiting); never more than n. A budget
+// below one block (c < 1: the tests' smallest chunks) gives 1, and q ≤ 1
+// leaves c as is.
+func RoundChunk(c, n, q int) int {
+	switch {
+	case c < 1:
+		c = 1
+	case q <= 1:
+	case c >= q:
+		c -= c % q
+	default:
+		c = q
+	}
+	return max(1, min(c, n))
+}

@@ -232,7 +232,7 @@ func newAsmPlan(pl *Plan) *AsmPlan {
 	}
 	perPix := pl.CinG * p.SH * p.SW * 4
 	c := (asmL2Budget/perPix - halo) / (a.P * 8)
-	a.Chunk = max(1, min(c, a.NPB))
+	a.Chunk = dyrt.RoundChunk(c, a.NPB, ISAAVX512.chunkQuantum(a.M, a.P, a.MemFMA))
 	a.ChunkBytes = perPix * (a.Chunk*a.P*8 + halo)
 
 	hp, wp := pl.H+p.PadT+p.PadB, pl.W+p.PadL+p.PadR

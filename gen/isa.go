@@ -121,6 +121,22 @@ func (isa *VecISA) wideBlock(m int, memFMA bool) int {
 	return min(12, (isa.VecRegs-1)/(m+1))
 }
 
+// chunkQuantum returns the pixel blocks of p vectors of 8 pixels that make
+// whole main blocks of this tier row's m-channel kernel (dyrt.RoundChunk
+// rounds a call's blocks to a multiple of it): 2·wideBlock/gcd(p,
+// 2·wideBlock). 1 for a row that blocks pixels as the plan does.
+func (isa *VecISA) chunkQuantum(m, p int, memFMA bool) int {
+	if isa.Over == nil {
+		return 1
+	}
+	u := 2 * isa.wideBlock(m, memFMA) // vectors of 8 pixels per main block
+	a, b := u, p
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return u / a
+}
+
 // blockedAs says, for comments, how a tier row blocks a kernel's pixels
 // ("" for a row that blocks them as the plan does).
 func (isa *VecISA) blockedAs(m int, memFMA bool) string {

@@ -171,6 +171,11 @@ func (r *RTPlan) fuseInfo() FuseInfo {
 	return FuseInfo{r.M, r.Mt, r.NBFull, r.PerChannel, r.FuseName, r.Fuse8, r.SumName}
 }
 
+// ChunkQuantum is the pixel blocks of a call that fill whole main blocks
+// of the AVX-512 kernels (the generated setSize rounds its chunk with
+// dyrt.RoundChunk).
+func (r *RTPlan) ChunkQuantum() int { return ISAAVX512.chunkQuantum(r.M, r.P, r.MemFMA) }
+
 // Block returns the kernel for m channels.
 func (r *RTPlan) Block(m int) AsmKernel {
 	for _, k := range r.Kernels {

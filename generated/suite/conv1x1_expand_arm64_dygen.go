@@ -84,7 +84,7 @@ func conv1x1ExpandConv4x2Checked(out, in, w, bias []float32, nblk int) {
 
 // conv1x1ExpandConv4x3PI computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like conv1x1ExpandConv4x3, and prefetches
-// the same blocks of the next chunk, 2016 bytes ahead, under every
+// the same blocks of the next chunk, 1920 bytes ahead, under every
 // tap row (assembly, NEON).
 //
 //go:noescape
@@ -93,7 +93,7 @@ func conv1x1ExpandConv4x3PI(out, in, w, bias []float32, nblk int)
 // conv1x1ExpandConv4x3PIChecked checks every length conv1x1ExpandConv4x3PI touches, prefetches
 // included, then calls it.
 func conv1x1ExpandConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 9408+nblk*24 || len(in) < 198072+nblk*24 ||
+	if nblk < 1 || len(out) < 9408+nblk*24 || len(in) < 198048+nblk*24 ||
 		len(w) < 256 || len(bias) < 4 {
 		panic("Conv1x1Expand: NEON kernel conv1x1ExpandConv4x3PI called with short slices (bug in dygen)")
 	}
@@ -255,11 +255,11 @@ func conv1x1ExpandChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·64+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 130, and the tail pixels when p1 = 130: for each chunk of
-// 21 pixel blocks, every one of those channel blocks. bias is the
+// 20 pixel blocks, every one of those channel blocks. bias is the
 // layer's or the sample's. Disjoint block or pixel ranges write disjoint
 // outputs and may run concurrently.
 func (l *Conv1x1Expand) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
-	const m, pv, chunk = 4, 3, 21
+	const m, pv, chunk = 4, 3, 20
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8

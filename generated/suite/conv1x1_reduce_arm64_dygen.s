@@ -175,7 +175,7 @@ channel:
 	BNE      block
 	RET
 
-// conv1x1ReduceConv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 480 bytes ahead.
+// conv1x1ReduceConv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 384 bytes ahead.
 // func conv1x1ReduceConv4x3PI(out, in, w, bias []float32, nblk int)
 TEXT ·conv1x1ReduceConv4x3PI(SB), NOSPLIT|NOFRAME, $0-104
 	MOVD     out_base+0(FP), R0
@@ -218,7 +218,7 @@ block:
 	MOVD     $256, R7
 
 channel:
-	PRFM     480(R5), PLDL1KEEP
+	PRFM     384(R5), PLDL1KEEP
 	FLDPQ    0(R5), (F24, F25)
 	FLDPQ    32(R5), (F26, F27)
 	FLDPQ    64(R5), (F28, F29)
@@ -247,8 +247,8 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	PRFM     528(R5), PLDL1KEEP
-	ADD      $572, R5, R13
+	PRFM     432(R5), PLDL1KEEP
+	ADD      $476, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $12544, R5
 	ADD      $16, R6

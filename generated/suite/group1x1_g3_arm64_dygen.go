@@ -84,7 +84,7 @@ func group1x1G3Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 
 // group1x1G3Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like group1x1G3Conv4x3, and prefetches
-// the same blocks of the next chunk, 1632 bytes ahead, under every
+// the same blocks of the next chunk, 1536 bytes ahead, under every
 // tap row (assembly, NEON).
 //
 //go:noescape
@@ -93,7 +93,7 @@ func group1x1G3Conv4x3PI(out, in, w, bias []float32, nblk int)
 // group1x1G3Conv4x3PIChecked checks every length group1x1G3Conv4x3PI touches, prefetches
 // included, then calls it.
 func group1x1G3Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 62344+nblk*24 ||
+	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 62320+nblk*24 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Group1x1G3: NEON kernel group1x1G3Conv4x3PI called with short slices (bug in dygen)")
 	}
@@ -255,11 +255,11 @@ func group1x1G3ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·5+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 32, and the tail pixels when p1 = 32: for each chunk of
-// 17 pixel blocks, every one of those channel blocks. bias is the
+// 16 pixel blocks, every one of those channel blocks. bias is the
 // layer's or the sample's. Disjoint block or pixel ranges write disjoint
 // outputs and may run concurrently.
 func (l *Group1x1G3) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
-	const m, pv, chunk = 4, 3, 17
+	const m, pv, chunk = 4, 3, 16
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8

@@ -175,7 +175,7 @@ channel:
 	BNE      block
 	RET
 
-// group1x1G3Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 1632 bytes ahead.
+// group1x1G3Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 1536 bytes ahead.
 // func group1x1G3Conv4x3PI(out, in, w, bias []float32, nblk int)
 TEXT ·group1x1G3Conv4x3PI(SB), NOSPLIT|NOFRAME, $0-104
 	MOVD     out_base+0(FP), R0
@@ -218,7 +218,7 @@ block:
 	MOVD     $80, R7
 
 channel:
-	PRFM     1632(R5), PLDL1KEEP
+	PRFM     1536(R5), PLDL1KEEP
 	FLDPQ    0(R5), (F24, F25)
 	FLDPQ    32(R5), (F26, F27)
 	FLDPQ    64(R5), (F28, F29)
@@ -247,8 +247,8 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	PRFM     1680(R5), PLDL1KEEP
-	ADD      $1724, R5, R13
+	PRFM     1584(R5), PLDL1KEEP
+	ADD      $1628, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $3136, R5
 	ADD      $16, R6

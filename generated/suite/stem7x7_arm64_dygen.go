@@ -71,7 +71,7 @@ func stem7x7Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 
 // stem7x7Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like stem7x7Conv4x3, and prefetches
-// the same blocks of the next chunk, 9504 bytes ahead, under every
+// the same blocks of the next chunk, 9216 bytes ahead, under every
 // tap row (assembly, NEON).
 //
 //go:noescape
@@ -80,7 +80,7 @@ func stem7x7Conv4x3PI(out, in, w, bias []float32, nblk int)
 // stem7x7Conv4x3PIChecked checks every length stem7x7Conv4x3PI touches, prefetches
 // included, then calls it.
 func stem7x7Conv4x3PIChecked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 146816+nblk*24 ||
+	if nblk < 1 || len(out) < 38304+nblk*24 || len(in) < 146744+nblk*24 ||
 		len(w) < 588 || len(bias) < 4 {
 		panic("Stem7x7: NEON kernel stem7x7Conv4x3PI called with short slices (bug in dygen)")
 	}
@@ -309,11 +309,11 @@ func stem7x7At(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·16+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 532: for each chunk of
-// 99 pixel blocks, every one of those channel blocks. bias is the
+// 96 pixel blocks, every one of those channel blocks. bias is the
 // layer's or the sample's. Disjoint block or pixel ranges write disjoint
 // outputs and may run concurrently.
 func (l *Stem7x7) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
-	const m, pv, chunk = 4, 3, 99
+	const m, pv, chunk = 4, 3, 96
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8

@@ -1492,7 +1492,7 @@ channel:
 	BNE      block
 	RET
 
-// stem7x7Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 9504 bytes ahead.
+// stem7x7Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 9216 bytes ahead.
 // func stem7x7Conv4x3PI(out, in, w, bias []float32, nblk int)
 TEXT ·stem7x7Conv4x3PI(SB), NOSPLIT|NOFRAME, $0-104
 	MOVD     out_base+0(FP), R0
@@ -1535,7 +1535,7 @@ block:
 	MOVD     $3, R7
 
 channel:
-	PRFM     9504(R5), PLDL1KEEP
+	PRFM     9216(R5), PLDL1KEEP
 	FLDPQ    0(R5), (F24, F25)
 	FLDPQ    32(R5), (F26, F27)
 	FLDPQ    64(R5), (F28, F29)
@@ -1593,7 +1593,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     9552(R5), PLDL1KEEP
+	PRFM     9264(R5), PLDL1KEEP
 	ADD      $4, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -1623,7 +1623,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $9596, R5, R13
+	ADD      $9308, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $52444, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1654,7 +1654,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $61944, R5, R13
+	ADD      $61656, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $8, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1685,7 +1685,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $61992, R5, R13
+	ADD      $61704, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $52448, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1716,7 +1716,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $62036, R5, R13
+	ADD      $61748, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $12, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1747,7 +1747,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $114384, R5, R13
+	ADD      $114096, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $104880, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1807,7 +1807,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $114432, R5, R13
+	ADD      $114144, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $104884, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1838,7 +1838,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $114476, R5, R13
+	ADD      $114188, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $157324, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1869,7 +1869,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $166824, R5, R13
+	ADD      $166536, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $104888, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1900,7 +1900,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $166872, R5, R13
+	ADD      $166584, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $157328, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1931,7 +1931,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $166916, R5, R13
+	ADD      $166628, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $104892, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -1962,7 +1962,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     9960(R5), PLDL1KEEP
+	PRFM     9672(R5), PLDL1KEEP
 	ADD      $456, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2021,7 +2021,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     10008(R5), PLDL1KEEP
+	PRFM     9720(R5), PLDL1KEEP
 	ADD      $460, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2051,7 +2051,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $10052, R5, R13
+	ADD      $9764, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $52900, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2082,7 +2082,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $62400, R5, R13
+	ADD      $62112, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $464, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2113,7 +2113,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $62448, R5, R13
+	ADD      $62160, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $52904, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2144,7 +2144,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $62492, R5, R13
+	ADD      $62204, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $468, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2175,7 +2175,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $114840, R5, R13
+	ADD      $114552, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105336, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2235,7 +2235,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $114888, R5, R13
+	ADD      $114600, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105340, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2266,7 +2266,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $114932, R5, R13
+	ADD      $114644, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $157780, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2297,7 +2297,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $167280, R5, R13
+	ADD      $166992, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105344, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2328,7 +2328,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $167328, R5, R13
+	ADD      $167040, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $157784, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2359,7 +2359,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $167372, R5, R13
+	ADD      $167084, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105348, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2390,7 +2390,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     10416(R5), PLDL1KEEP
+	PRFM     10128(R5), PLDL1KEEP
 	ADD      $912, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2449,7 +2449,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     10464(R5), PLDL1KEEP
+	PRFM     10176(R5), PLDL1KEEP
 	ADD      $916, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2479,7 +2479,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $10508, R5, R13
+	ADD      $10220, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $53356, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2510,7 +2510,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $62856, R5, R13
+	ADD      $62568, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $920, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2541,7 +2541,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $62904, R5, R13
+	ADD      $62616, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $53360, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2572,7 +2572,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $62948, R5, R13
+	ADD      $62660, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $924, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2603,7 +2603,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $115296, R5, R13
+	ADD      $115008, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105792, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2663,7 +2663,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $115344, R5, R13
+	ADD      $115056, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105796, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2694,7 +2694,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $115388, R5, R13
+	ADD      $115100, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $158236, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2725,7 +2725,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $167736, R5, R13
+	ADD      $167448, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105800, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2756,7 +2756,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $167784, R5, R13
+	ADD      $167496, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $158240, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2787,7 +2787,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $167828, R5, R13
+	ADD      $167540, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $105804, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2818,7 +2818,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     10872(R5), PLDL1KEEP
+	PRFM     10584(R5), PLDL1KEEP
 	ADD      $1368, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2877,7 +2877,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	PRFM     10920(R5), PLDL1KEEP
+	PRFM     10632(R5), PLDL1KEEP
 	ADD      $1372, R5, R10
 	FLDPQ    0(R10), (F24, F25)
 	FLDPQ    32(R10), (F26, F27)
@@ -2907,7 +2907,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $10964, R5, R13
+	ADD      $10676, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $53812, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2938,7 +2938,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $63312, R5, R13
+	ADD      $63024, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $1376, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -2969,7 +2969,7 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	ADD      $63360, R5, R13
+	ADD      $63072, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $53816, R5, R10
 	FLDPQ    0(R10), (F24, F25)
@@ -3000,7 +3000,7 @@ channel:
 	WORD $0x4fbf1b75 // fmla v21.4s, v27.4s, v31.s[3]
 	WORD $0x4fbf1b96 // fmla v22.4s, v28.4s, v31.s[3]
 	WORD $0x4fbf1bb7 // fmla v23.4s, v29.4s, v31.s[3]
-	ADD      $63404, R5, R13
+	ADD      $63116, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $1380, R5, R10
 	FLDPQ    0(R10), (F24, F25)

@@ -96,7 +96,7 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	a.rows = append(a.rows, 4*(0*a.hq+2)*a.wq)
 	a.maxOff = max(a.maxOff, (0*a.hq+2)*a.wq+2)
 	halo = max(halo, 2*a.wq+2)
-	a.chunk = max(1, min((depthwise3x3ChunkBytes/4-halo)/96, a.npb))
+	a.chunk = dyrt.RoundChunk((depthwise3x3ChunkBytes/4-halo)/96, a.npb, 2)
 	hp, wp := h+2, w+2
 	a.rowIdx = a.rowIdx[:0]
 	for ph := 0; ph < 1; ph++ {

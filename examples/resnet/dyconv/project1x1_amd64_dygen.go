@@ -98,7 +98,7 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	a.rows = append(a.rows, 4*(0*a.hq+0)*a.wq)
 	a.maxOff = max(a.maxOff, (0*a.hq+0)*a.wq+0)
 	halo = max(halo, 0*a.wq+0)
-	a.chunk = max(1, min((project1x1ChunkBytes/256-halo)/24, a.npb))
+	a.chunk = dyrt.RoundChunk((project1x1ChunkBytes/256-halo)/24, a.npb, 4)
 	hp, wp := h+0, w+0
 	a.rowIdx = a.rowIdx[:0]
 	for ph := 0; ph < 2; ph++ {

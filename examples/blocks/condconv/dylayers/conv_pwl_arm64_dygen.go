@@ -86,7 +86,7 @@ func convPwlConv4x2Checked(out, in, w, bias []float32, nblk int) {
 
 // convPwlConv4x3PI computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like convPwlConv4x3, and prefetches
-// the same blocks of the next chunk, 480 bytes ahead, under every
+// the same blocks of the next chunk, 384 bytes ahead, under every
 // tap row (assembly, NEON).
 //
 //go:noescape
@@ -95,7 +95,7 @@ func convPwlConv4x3PI(out, in, w, bias []float32, nblk int)
 // convPwlConv4x3PIChecked checks every length convPwlConv4x3PI touches, prefetches
 // included, then calls it.
 func convPwlConv4x3PIChecked(out, in, w, bias []float32, nblk int) {
-	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 46964+nblk*24 ||
+	if nblk < 1 || len(out) < 600+nblk*24 || len(in) < 46940+nblk*24 ||
 		len(w) < 960 || len(bias) < 4 {
 		panic("ConvPwl: NEON kernel convPwlConv4x3PI called with short slices (bug in dygen)")
 	}
@@ -322,11 +322,11 @@ func convPwlAt(row []float32, c int32) float32 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·10+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 7, and the tail pixels when p1 = 7: for each chunk of
-// 5 pixel blocks, every one of those channel blocks. bias is the
+// 4 pixel blocks, every one of those channel blocks. bias is the
 // layer's or the sample's. Disjoint block or pixel ranges write disjoint
 // outputs and may run concurrently.
 func (l *ConvPwl) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
-	const m, pv, chunk = 4, 3, 5
+	const m, pv, chunk = 4, 3, 4
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8

@@ -111,7 +111,7 @@ func conv6Conv4x2Checked(out, in, w, bias, res []float32, nblk int) {
 
 // conv6Conv4x3PI computes 4 output channels × 3 vectors of 8 flat output
 // pixels for nblk consecutive pixel blocks, like conv6Conv4x3, and prefetches
-// the same blocks of the next chunk, 864 bytes ahead, under every
+// the same blocks of the next chunk, 768 bytes ahead, under every
 // tap row, and finishes each output as it stores it
 // (the residual res added, none) (assembly, AVX2+FMA).
 //
@@ -121,7 +121,7 @@ func conv6Conv4x3PI(out, in, w, bias, res []float32, nblk int)
 // conv6Conv4x3PIChecked checks every length conv6Conv4x3PI touches, prefetches
 // included, then calls it, or its AVX-512 twin.
 func conv6Conv4x3PIChecked(out, in, w, bias, res []float32, nblk int) {
-	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 112328+nblk*24 ||
+	if nblk < 1 || len(out) < 2352+nblk*24 || len(in) < 112304+nblk*24 ||
 		len(w) < 576 || len(bias) < 4 || len(res) < 2352+nblk*24 {
 		panic("Conv6: AVX2 kernel conv6Conv4x3PI called with short slices (bug in dygen)")
 	}
@@ -287,12 +287,12 @@ func conv6ChannelSum(x []float32) float64 {
 // convAsm runs the micro-kernels over one sample for the channel blocks
 // [u0, u1) (block g·6+b is block b of group g) and the full pixel blocks
 // [p0, p1) of the 32, and the tail pixels when p1 = 32: for each chunk of
-// 9 pixel blocks, every one of those channel blocks. bias is the
+// 8 pixel blocks, every one of those channel blocks. bias is the
 // layer's or the sample's; the kernels finish each output as they store it, res
 // being the sample's residual. Disjoint block or pixel ranges write disjoint
 // outputs and may run concurrently.
 func (l *Conv6) convAsm(out, in, fused, bias, res []float32, u0, u1, p0, p1 int) {
-	const m, pv, chunk = 4, 3, 9
+	const m, pv, chunk = 4, 3, 8
 	for b0 := p0; b0 < p1; b0 += chunk {
 		nb := min(chunk, p1-b0)
 		q := b0 * pv * 8

@@ -245,7 +245,7 @@ channel:
 	BNE      block
 	RET
 
-// conv6Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 864 bytes ahead. It finishes each output as it stores it (none).
+// conv6Conv4x3PI computes 4 output channels × 3 vectors of 8 pixels (pairs of Q registers) per pixel block. It prefetches the next chunk's input, 768 bytes ahead. It finishes each output as it stores it (none).
 // func conv6Conv4x3PI(out, in, w, bias, res []float32, nblk int)
 TEXT ·conv6Conv4x3PI(SB), NOSPLIT|NOFRAME, $0-128
 	MOVD     out_base+0(FP), R0
@@ -289,7 +289,7 @@ block:
 	MOVD     $144, R7
 
 channel:
-	PRFM     864(R5), PLDL1KEEP
+	PRFM     768(R5), PLDL1KEEP
 	FLDPQ    0(R5), (F24, F25)
 	FLDPQ    32(R5), (F26, F27)
 	FLDPQ    64(R5), (F28, F29)
@@ -318,8 +318,8 @@ channel:
 	WORD $0x4fbe1b75 // fmla v21.4s, v27.4s, v30.s[3]
 	WORD $0x4fbe1b96 // fmla v22.4s, v28.4s, v30.s[3]
 	WORD $0x4fbe1bb7 // fmla v23.4s, v29.4s, v30.s[3]
-	PRFM     912(R5), PLDL1KEEP
-	ADD      $956, R5, R13
+	PRFM     816(R5), PLDL1KEEP
+	ADD      $860, R5, R13
 	PRFM     0(R13), PLDL1KEEP
 	ADD      $3136, R5
 	ADD      $16, R6
