@@ -109,7 +109,7 @@ func markdown(rep *report) string {
 		m["model"], m["cpu_family"], m["cpu_model"], m["Hypervisor vendor"], m["num_cpu"], m["flags"], m["go"], m["kernel"])
 	tags := fmt.Sprint(m["build_tags"])
 	if tags == "" || tags == "<nil>" {
-		tags = "none: the assembly backend where the CPU has AVX2+FMA"
+		tags = "none: the assembly backend (AVX-512 micro-kernels where the CPU has AVX-512F and dyrt.AVX512 holds, else AVX2+FMA)"
 	}
 	fmt.Fprintf(&b, "- dygen: generated/suite at commit %v (generated/ modified in the working tree at the time: %v), build tags: %s.\n", m["dygen_commit"], m["generated_dirty"], tags)
 	fmt.Fprintf(&b, "- Shared machine: load average %v at the start, %v at the end (/proc/loadavg); the 2-thread rows suffer most from it.\n", m["loadavg_at_start"], m["loadavg_at_end"])
