@@ -108,7 +108,8 @@ func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResul
 		}
 	}
 
-	// The peak lines: one per variant that ran and GOMAXPROCS value.
+	// The peak lines: one per variant that ran (and AVX2's beside
+	// AVX-512's) and GOMAXPROCS value.
 	var cpuList []int
 	for cpu := range cpus {
 		cpuList = append(cpuList, cpu)
@@ -118,7 +119,7 @@ func writeBenchPlot(path, title string, layers []gen.Layer, results []benchResul
 	nLines := 0
 	for _, v := range peak.Variants {
 		pk := peaks[v]
-		if !ran[v] || pk <= 0 {
+		if !(ran[v] || v == peak.AVX2FMA && ran[peak.AVX512]) || pk <= 0 {
 			continue
 		}
 		for _, cpu := range cpuList {
