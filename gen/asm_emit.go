@@ -180,8 +180,9 @@ var (
 // plan blocks them. The AVX-512 kernel has the same signature and computes
 // the same nblk·P·8 consecutive pixels, blocked its own way: blocks of PZ
 // vectors of 16 pixels while they last (VecISA.wideBlock), then at most
-// one block of each power of two below PZ, then the last 8 pixels in the
-// low half of a vector under the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
+// one block of each power of two below PZ (an odd count of 8-pixel vectors
+// left after a main block starts 8 pixels early, recomputing them), then
+// the last 8 pixels, if any, in the low half of a vector under the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
 // the pixels is read or written).
 func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa *VecISA) {
 	m := k.M
@@ -221,6 +222,19 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	ctx.SUBQ(operand.U32(2*pz), kNblk)
 	ctx.CMPQ(kNblk, operand.U32(2*pz))
 	ctx.JAE(operand.LabelRef("block"))
+	if c.resChannel == nil {
+		// After a main block, an odd count of 8-pixel vectors left starts
+		// one vector earlier instead: the tail recomputes 8 outputs of
+		// the block before it, with the same FMAs in the same order, so
+		// it rewrites the same bits, and it needs no masked half vector,
+		// whose few accumulators leave the FMAs waiting. (Not with an
+		// in-kernel residual: res may be out, already finished.)
+		ctx.TESTQ(operand.U32(1), kNblk)
+		ctx.JZ(operand.LabelRef("tail"))
+		ctx.SUBQ(operand.U32(32), kIn)
+		ctx.SUBQ(operand.U32(32), kOut)
+		ctx.INCQ(kNblk)
+	}
 	ctx.Label("tail")
 	// Fewer than PZ vectors of 16 are left: one block of each power of two
 	// below PZ that fits (their sum covers every count), so that a short

@@ -354,6 +354,11 @@ channel:
 	SUBQ         $0x0000000e, CX
 	CMPQ         CX, $0x0000000e
 	JAE          block
+	TESTQ        $0x00000001, CX
+	JZ           tail
+	SUBQ         $0x00000020, SI
+	SUBQ         $0x00000020, DI
+	INCQ         CX
 
 tail:
 	CMPQ         CX, $0x00000008

@@ -361,6 +361,11 @@ channel:
 	SUBQ         $0x00000014, CX
 	CMPQ         CX, $0x00000014
 	JAE          block
+	TESTQ        $0x00000001, CX
+	JZ           tail
+	SUBQ         $0x00000020, SI
+	SUBQ         $0x00000020, DI
+	INCQ         CX
 
 tail:
 	CMPQ         CX, $0x00000010
@@ -1386,6 +1391,11 @@ channel:
 	SUBQ         $0x00000014, CX
 	CMPQ         CX, $0x00000014
 	JAE          block
+	TESTQ        $0x00000001, CX
+	JZ           tail
+	SUBQ         $0x00000020, SI
+	SUBQ         $0x00000020, DI
+	INCQ         CX
 
 tail:
 	CMPQ         CX, $0x00000010

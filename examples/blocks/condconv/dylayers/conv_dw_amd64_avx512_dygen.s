@@ -167,6 +167,11 @@ block:
 	SUBQ         $0x00000018, CX
 	CMPQ         CX, $0x00000018
 	JAE          block
+	TESTQ        $0x00000001, CX
+	JZ           tail
+	SUBQ         $0x00000020, SI
+	SUBQ         $0x00000020, DI
+	INCQ         CX
 
 tail:
 	CMPQ         CX, $0x00000010
@@ -607,6 +612,11 @@ block:
 	SUBQ         $0x00000018, CX
 	CMPQ         CX, $0x00000018
 	JAE          block
+	TESTQ        $0x00000001, CX
+	JZ           tail
+	SUBQ         $0x00000020, SI
+	SUBQ         $0x00000020, DI
+	INCQ         CX
 
 tail:
 	CMPQ         CX, $0x00000010
