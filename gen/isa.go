@@ -238,7 +238,7 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 // call ends in the short tail blocks, whose few accumulator chains leave
 // the FMAs waiting on their latency, and on Zen 5 the AVX-512 kernels were
 // slower than AVX2's (55.9 against 60.7 GFLOP/s, N=1). Run-time-size
-// layers always do (their sizes are unknown here).
+// layers always do, and apply the same rule per input size (setSize).
 func (pl *Plan) TierOK(isa *VecISA) bool {
 	if isa.Over == nil || pl.ForISA(isa.Over) == nil {
 		return false

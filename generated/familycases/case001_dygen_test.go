@@ -170,9 +170,11 @@ func TestCase001AVX512Bits(t *testing.T) {
 	defer case001KeepVariant()()
 	rng := rand.New(rand.NewPCG(17, 18))
 	p := case001Params
-	l := newCase001ForTest(t, verify.RandomWeights(p, rng))
+	w := verify.RandomWeights(p, rng)
+	l := newCase001ForTest(t, w)
 	call := case001Call(l)
-	for _, sz := range case001Sizes {
+	sizes := case001Sizes
+	for _, sz := range sizes {
 		h, wd := sz[0], sz[1]
 		ho, wo := l.OutputSize(h, wd)
 		for _, n := range []int{1, 3} {
@@ -190,6 +192,10 @@ func TestCase001AVX512Bits(t *testing.T) {
 				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
 					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
 				}
+			}
+			// And against the reference (AVX-512 is still selected).
+			if _, err := verify.CheckCall(p, w, call, x, e, n, h, wd); err != nil {
+				t.Errorf("AVX-512 kernels, %d×%d, n=%d: %v", h, wd, n, err)
 			}
 		}
 	}

@@ -165,9 +165,11 @@ func TestConv1x1ReduceAVX512Bits(t *testing.T) {
 	defer conv1x1ReduceKeepVariant()()
 	rng := rand.New(rand.NewPCG(17, 18))
 	p := conv1x1ReduceParams
-	l := newConv1x1ReduceForTest(t, verify.RandomWeights(p, rng))
+	w := verify.RandomWeights(p, rng)
+	l := newConv1x1ReduceForTest(t, w)
 	call := conv1x1ReduceCall(l)
-	for _, sz := range conv1x1ReduceSizes {
+	sizes := conv1x1ReduceSizes
+	for _, sz := range sizes {
 		h, wd := sz[0], sz[1]
 		ho, wo := l.OutputSize(h, wd)
 		for _, n := range []int{1, 3} {
@@ -185,6 +187,10 @@ func TestConv1x1ReduceAVX512Bits(t *testing.T) {
 				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
 					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
 				}
+			}
+			// And against the reference (AVX-512 is still selected).
+			if _, err := verify.CheckCall(p, w, call, x, e, n, h, wd); err != nil {
+				t.Errorf("AVX-512 kernels, %d×%d, n=%d: %v", h, wd, n, err)
 			}
 		}
 	}

@@ -49,6 +49,7 @@ type depthwise3x3Asm struct {
 	npb, ops     int     // pixel blocks of 12 vectors per channel, output floats per channel
 	chunk        int     // pixel blocks per kernel call (their input about fills L2)
 	chunkBytes   int     // the depthwise3x3ChunkBytes chunk was sized for
+	wide         bool    // the AVX-512 kernels run at this size (see setSize)
 	maxOff       int     // largest tap offset in a packed channel, in floats
 	rows         []int   // per tap row (gen.RTRow): its byte offset in a packed channel
 	rowIdx       []int32 // [SH=1][hq]: input row of each packed row, -1 for zeros
@@ -84,6 +85,9 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	nv := (ho*a.wq + 7) / 8
 	a.npb = (nv + 12 - 1) / 12
 	a.ops = a.npb * 96
+	// The AVX-512 kernels run at this size only where a channel's flat row
+	// fills one of their main blocks (as gen.Plan.TierOK for fixed sizes).
+	a.wide = nv >= 24
 	a.rows = a.rows[:0]
 	a.maxOff = 0
 	halo := 0 // the largest tap offset inside one phase plane
@@ -180,7 +184,7 @@ func depthwise3x3RTConv1x12Checked(a *depthwise3x3Asm, out, in, w, bias []float3
 		len(w) < 9 || len(bias) < 1 || len(a.rows) != 3 {
 		panic("Depthwise3x3: AVX2 kernel depthwise3x3RTConv1x12 called with short slices (bug in dygen)")
 	}
-	if depthwise3x3UseAVX512 {
+	if depthwise3x3UseAVX512 && a.wide {
 		depthwise3x3RTConv1x12AVX512(out, in, w, bias, a.rows, nblk, a.ops, ps)
 		return
 	}

@@ -174,9 +174,14 @@ func TestDepthwise3x3AVX512Bits(t *testing.T) {
 	defer depthwise3x3KeepVariant()()
 	rng := rand.New(rand.NewPCG(17, 18))
 	p := depthwise3x3Params
-	l := newDepthwise3x3ForTest(t, verify.RandomWeights(p, rng))
+	w := verify.RandomWeights(p, rng)
+	l := newDepthwise3x3ForTest(t, w)
 	call := depthwise3x3Call(l)
-	for _, sz := range depthwise3x3Sizes {
+	sizes := depthwise3x3Sizes
+	// A size at which the AVX-512 kernels run (a channel's flat row fills
+	// one of their main blocks): at smaller ones both variants run AVX2's.
+	sizes = append(sizes, [2]int{14, 17})
+	for _, sz := range sizes {
 		h, wd := sz[0], sz[1]
 		ho, wo := l.OutputSize(h, wd)
 		for _, n := range []int{1, 3} {
@@ -194,6 +199,10 @@ func TestDepthwise3x3AVX512Bits(t *testing.T) {
 				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
 					t.Fatalf("%d×%d, n=%d: AVX-512 differs from AVX2 at %d: %v, want %v", h, wd, n, j, outs[1][j], outs[0][j])
 				}
+			}
+			// And against the reference (AVX-512 is still selected).
+			if _, err := verify.CheckCall(p, w, call, x, e, n, h, wd); err != nil {
+				t.Errorf("AVX-512 kernels, %d×%d, n=%d: %v", h, wd, n, err)
 			}
 		}
 	}

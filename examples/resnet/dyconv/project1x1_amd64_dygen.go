@@ -49,6 +49,7 @@ type project1x1Asm struct {
 	npb, ops     int     // pixel blocks of 3 vectors per channel, output floats per channel
 	chunk        int     // pixel blocks per kernel call (their input about fills L2)
 	chunkBytes   int     // the project1x1ChunkBytes chunk was sized for
+	wide         bool    // the AVX-512 kernels run at this size (see setSize)
 	maxOff       int     // largest tap offset in a packed channel, in floats
 	rows         []int   // per tap row (gen.RTRow): its byte offset in a packed channel
 	rowIdx       []int32 // [SH=2][hq]: input row of each packed row, -1 for zeros
@@ -92,6 +93,9 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	nv := (ho*a.wq + 7) / 8
 	a.npb = (nv + 3 - 1) / 3
 	a.ops = a.npb * 24
+	// The AVX-512 kernels run at this size only where a channel's flat row
+	// fills one of their main blocks (as gen.Plan.TierOK for fixed sizes).
+	a.wide = nv >= 12
 	a.rows = a.rows[:0]
 	a.maxOff = 0
 	halo := 0 // the largest tap offset inside one phase plane
@@ -233,7 +237,7 @@ func project1x1RTConv4x3Checked(a *project1x1Asm, out, in, w, bias []float32, nb
 		len(w) < 64 || len(bias) < 4 || len(a.rows) != 1 {
 		panic("Project1x1: AVX2 kernel project1x1RTConv4x3 called with short slices (bug in dygen)")
 	}
-	if project1x1UseAVX512 {
+	if project1x1UseAVX512 && a.wide {
 		project1x1RTConv4x3AVX512(out, in, w, bias, a.rows, nblk, a.ops, ps)
 		return
 	}
