@@ -181,9 +181,10 @@ var (
 // the same nblk·P·8 consecutive pixels, blocked its own way: blocks of PZ
 // vectors of 16 pixels while they last (VecISA.wideBlock), then at most
 // one block of each power of two below PZ (an odd count of 8-pixel vectors
-// left after a main block starts 8 pixels early, recomputing them), then
-// the last 8 pixels, if any, in the low half of a vector under the opmask K1 (zero-masked loads, merge-masked stores: nothing outside
-// the pixels is read or written).
+// left after a main block starts 8 pixels early, recomputing them; else the
+// last 8 pixels are the low half of the last block's last vector, or of a
+// vector of their own, under the opmask K1 (zero-masked loads,
+// merge-masked stores: nothing outside the pixels is read or written).
 func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa *VecISA) {
 	m := k.M
 	ctx.Function(isa.kernelName(k.Name))
@@ -239,10 +240,18 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	// Fewer than PZ vectors of 16 are left: one block of each power of two
 	// below PZ that fits (their sum covers every count), so that a short
 	// call still keeps several accumulators per channel in flight.
+	// When exactly 2·nz+1 vectors of 8 are left, the block of nz takes the
+	// last half vector as its own masked last vector, instead of leaving it
+	// to a block of its own.
 	for _, nz := range wideTails(pz) {
 		sfx := fmt.Sprint(nz)
 		ctx.CMPQ(kNblk, operand.U32(2*nz))
 		ctx.JB(operand.LabelRef("skip" + sfx))
+		ctx.CMPQ(kNblk, operand.U32(2*nz+1))
+		ctx.JNE(operand.LabelRef("whole" + sfx))
+		emitConvBody(ctx, pl, k, c, zmms, nz+1, true, sfx+"h")
+		ctx.JMP(operand.LabelRef("done"))
+		ctx.Label("whole" + sfx)
 		emitConvBody(ctx, pl, k, c, zmms, nz, false, sfx)
 		ctx.SUBQ(operand.U32(2*nz), kNblk)
 		ctx.Label("skip" + sfx)
@@ -266,17 +275,19 @@ func wideTails(pz int) []int {
 }
 
 // emitConvBody emits one pixel block of nv vectors (registers from vs,
-// YMM or ZMM) and moves the pixel pointers past it; half: the block is the
-// low 8 lanes of one ZMM, under K1. sfx makes its labels unique.
+// YMM or ZMM) and moves the pixel pointers past it; half: the block's last
+// vector is the low 8 lanes of a ZMM, under K1, and the block is the call's
+// last. sfx makes its labels unique.
 func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []reg.VecPhysical, nv int, half bool, sfx string) {
 	m := k.M
 	vb := int(vs[0].Size()) // bytes per vector
 	acc := func(i, j int) reg.VecPhysical { return vs[i*nv+j] }
 	inReg := func(j int) reg.VecPhysical { return vs[m*nv+j] }
 	wReg := vs[len(vs)-1]
-	// memFMA: the FMAs read the input from memory, but a half block loads
-	// it (zero-masked) into a register first.
+	// memFMA: the FMAs read the input from memory, but a block with a half
+	// vector loads it (the last one zero-masked) into registers first.
 	memFMA := c.memFMA && !half
+	masked := func(j int) bool { return half && j == nv-1 }
 	if c.body != nil {
 		c.body(!half && sfx == "")
 	}
@@ -301,7 +312,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 		base := c.tap(t)
 		if !memFMA {
 			for j := 0; j < nv; j++ {
-				if half {
+				if masked(j) {
 					ctx.VMOVUPS_Z(at(base, j), reg.K1, inReg(j))
 				} else {
 					ctx.VMOVUPS(at(base, j), inReg(j))
@@ -341,7 +352,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 			}
 			for j := 0; j < nv; j++ {
 				switch {
-				case c.resChannel != nil && half:
+				case c.resChannel != nil && masked(j):
 					ctx.VADDPS_Z(at(res, j), acc(i, j), reg.K1, acc(i, j))
 				case c.resChannel != nil:
 					ctx.VADDPS(at(res, j), acc(i, j), acc(i, j))
@@ -353,7 +364,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 	for i := 0; i < m; i++ {
 		base := c.outChannel(i)
 		for j := 0; j < nv; j++ {
-			if half {
+			if masked(j) {
 				ctx.VMOVUPS(acc(i, j), reg.K1, at(base, j)) // merge-masked
 			} else {
 				ctx.VMOVUPS(acc(i, j), at(base, j))

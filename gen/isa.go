@@ -143,7 +143,7 @@ func (isa *VecISA) blockedAs(m int, memFMA bool) string {
 	if isa.Over == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (%s: blocks of %d vectors of %d pixels, then one block of each power of two below, then a masked half vector)", isa.Label, isa.wideBlock(m, memFMA), isa.Lanes)
+	return fmt.Sprintf(" (%s: blocks of %d vectors of %d pixels, then one block of each power of two below, the last half vector masked)", isa.Label, isa.wideBlock(m, memFMA), isa.Lanes)
 }
 
 // KernelRegs returns the vector registers an M×P micro-kernel of this ISA
@@ -233,18 +233,21 @@ func (pl *Plan) ForISA(isa *VecISA) *Plan {
 
 // TierOK reports whether the layer gets tier isa's micro-kernels (isa.Over
 // set: AVX-512 over AVX2). A fixed-size layer does when one output
-// channel's flat row fills at least one of the tier's main blocks: where it
-// does not (3x3 512@7: 7 vectors of 8 pixels against blocks of 12), every
-// call ends in the short tail blocks, whose few accumulator chains leave
-// the FMAs waiting on their latency, and on Zen 5 the AVX-512 kernels were
-// slower than AVX2's (55.9 against 60.7 GFLOP/s, N=1). Run-time-size
-// layers always do, and apply the same rule per input size (setSize).
+// channel's flat row holds at least one whole vector of the tier (two
+// vectors of 8 pixels): below that its kernel would do AVX2's work in half
+// a vector. Shorter rows than a main block are fine since the tails take
+// the last half vector into their own block: on Zen 5, 3x3 512@7 (7
+// vectors of 8 pixels against blocks of 12) runs at 75 and 94 GFLOP/s
+// (N=1, 8) with AVX-512 against 67 and 72 with AVX2; before that change
+// its AVX-512 kernels were the slower (55.9 against 60.7) and the rule was
+// a whole main block. Run-time-size layers always get the kernels, and
+// apply the rule per input size (setSize).
 func (pl *Plan) TierOK(isa *VecISA) bool {
 	if isa.Over == nil || pl.ForISA(isa.Over) == nil {
 		return false
 	}
 	if a := pl.Asm; a != nil {
-		return a.NV >= 2*isa.wideBlock(a.M, a.MemFMA)
+		return a.NV >= isa.Lanes/8
 	}
 	return pl.RT != nil
 }
@@ -264,8 +267,8 @@ func describeTier(pl *Plan, isa *VecISA) string {
 	}
 	pz := isa.wideBlock(m, memFMA)
 	if !pl.TierOK(isa) {
-		fmt.Fprintf(&b, "  %s kernel: none: one channel's flat row (%d vectors of 8 pixels) is shorter than one %d×%d block of %d-pixel vectors, so the layer runs %s's kernels on every CPU\n",
-			strings.ToLower(isa.Name), pl.Asm.NV, m, pz, isa.Lanes, isa.Over.Label)
+		fmt.Fprintf(&b, "  %s kernel: none: one channel's flat row (%d vector of 8 pixels) is shorter than one %d-pixel vector, so the layer runs %s's kernels on every CPU\n",
+			strings.ToLower(isa.Name), pl.Asm.NV, isa.Lanes, isa.Over.Label)
 		return b.String()
 	}
 	regs := m*pz + pz + 1
@@ -277,7 +280,7 @@ func describeTier(pl *Plan, isa *VecISA) string {
 	if memFMA {
 		b.WriteString(", FMAs read the input from memory")
 	}
-	fmt.Fprintf(&b, "), then blocks of %v vectors and a K1-masked half vector; same calls, pixels and fused layout as %s\n", wideTails(pz), isa.Over.Label)
+	fmt.Fprintf(&b, "), then blocks of %v vectors (the last half vector under K1 in the last block); same calls, pixels and fused layout as %s\n", wideTails(pz), isa.Over.Label)
 	var names []string
 	for _, k := range kernels {
 		if k.PI == nil {

@@ -177,7 +177,7 @@ func (r *RTPlan) fuseInfo() FuseInfo {
 func (r *RTPlan) ChunkQuantum() int { return ISAAVX512.chunkQuantum(r.M, r.P, r.MemFMA) }
 
 // WideUnits is the vectors of 8 pixels of one main block of the AVX-512
-// kernels: a size whose channel rows are shorter runs the AVX2 kernels.
+// kernels (WideTestSize fills one).
 func (r *RTPlan) WideUnits() int { return 2 * ISAAVX512.wideBlock(r.M, r.MemFMA) }
 
 // WideTestSize returns an input size at which a channel's flat row fills

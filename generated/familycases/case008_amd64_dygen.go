@@ -22,11 +22,14 @@ var case008AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case008UseAsm = case008AsmOK
 
-// case008AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case008AVX512OK = false
+// case008AVX512OK reports whether this CPU runs Case008's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case008AVX512OK = case008AsmOK && cpu.X86.HasAVX512F
 
-// case008UseAVX512 is always false in this build.
-var case008UseAVX512 = false
+// case008UseAVX512 selects the AVX-512F micro-kernels where case008UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case008UseAVX512 = case008AVX512OK && dyrt.AVX512
 
 // case008Epilogue writes sigmoid(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -81,11 +84,21 @@ var case008ColIdx = [...]int32{0, 1, 3, 4, 0, 2, 4, -1}
 //go:noescape
 func case008Conv1x2(out, in, w, bias []float32, nblk int)
 
-// case008Conv1x2Checked checks every length case008Conv1x2 touches, then calls it.
+// case008Conv1x2AVX512 computes what case008Conv1x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case008UseAVX512).
+//
+//go:noescape
+func case008Conv1x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case008Conv1x2Checked checks every length case008Conv1x2 touches, then calls it, or its AVX-512 twin.
 func case008Conv1x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*16 || len(in) < 48+nblk*16 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case008: AVX2 kernel case008Conv1x2 called with short slices (bug in dygen)")
+	}
+	if case008UseAVX512 {
+		case008Conv1x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case008Conv1x2(out, in, w, bias, nblk)
 }

@@ -23,11 +23,14 @@ var case010AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case010UseAsm = case010AsmOK
 
-// case010AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case010AVX512OK = false
+// case010AVX512OK reports whether this CPU runs Case010's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case010AVX512OK = case010AsmOK && cpu.X86.HasAVX512F
 
-// case010UseAVX512 is always false in this build.
-var case010UseAVX512 = false
+// case010UseAVX512 selects the AVX-512F micro-kernels where case010UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case010UseAVX512 = case010AVX512OK && dyrt.AVX512
 
 // case010BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -63,11 +66,21 @@ var case010ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7}
 //go:noescape
 func case010Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case010Conv2x4Checked checks every length case010Conv2x4 touches, then calls it.
+// case010Conv2x4AVX512 computes what case010Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case010UseAVX512).
+//
+//go:noescape
+func case010Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case010Conv2x4Checked checks every length case010Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case010Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*32 || len(in) < 2+nblk*32 ||
 		len(w) < 6 || len(bias) < 2 {
 		panic("Case010: AVX2 kernel case010Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case010UseAVX512 {
+		case010Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case010Conv2x4(out, in, w, bias, nblk)
 }
@@ -78,11 +91,21 @@ func case010Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case010Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case010Conv2x1Checked checks every length case010Conv2x1 touches, then calls it.
+// case010Conv2x1AVX512 computes what case010Conv2x1 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case010UseAVX512).
+//
+//go:noescape
+func case010Conv2x1AVX512(out, in, w, bias []float32, nblk int)
+
+// case010Conv2x1Checked checks every length case010Conv2x1 touches, then calls it, or its AVX-512 twin.
 func case010Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*8 || len(in) < 2+nblk*8 ||
 		len(w) < 6 || len(bias) < 2 {
 		panic("Case010: AVX2 kernel case010Conv2x1 called with short slices (bug in dygen)")
+	}
+	if case010UseAVX512 {
+		case010Conv2x1AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case010Conv2x1(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case016AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case016UseAsm = case016AsmOK
 
-// case016AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case016AVX512OK = false
+// case016AVX512OK reports whether this CPU runs Case016's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case016AVX512OK = case016AsmOK && cpu.X86.HasAVX512F
 
-// case016UseAVX512 is always false in this build.
-var case016UseAVX512 = false
+// case016UseAVX512 selects the AVX-512F micro-kernels where case016UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case016UseAVX512 = case016AVX512OK && dyrt.AVX512
 
 // case016Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -82,11 +85,21 @@ var case016ColIdx = [...]int32{0, 2, 4, 6, 1, 3, 5, -1}
 //go:noescape
 func case016Conv1x2(out, in, w, bias []float32, nblk int)
 
-// case016Conv1x2Checked checks every length case016Conv1x2 touches, then calls it.
+// case016Conv1x2AVX512 computes what case016Conv1x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case016UseAVX512).
+//
+//go:noescape
+func case016Conv1x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case016Conv1x2Checked checks every length case016Conv1x2 touches, then calls it, or its AVX-512 twin.
 func case016Conv1x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*16 || len(in) < 48+nblk*16 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case016: AVX2 kernel case016Conv1x2 called with short slices (bug in dygen)")
+	}
+	if case016UseAVX512 {
+		case016Conv1x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case016Conv1x2(out, in, w, bias, nblk)
 }

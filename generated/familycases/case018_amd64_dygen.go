@@ -22,11 +22,14 @@ var case018AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case018UseAsm = case018AsmOK
 
-// case018AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case018AVX512OK = false
+// case018AVX512OK reports whether this CPU runs Case018's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case018AVX512OK = case018AsmOK && cpu.X86.HasAVX512F
 
-// case018UseAVX512 is always false in this build.
-var case018UseAVX512 = false
+// case018UseAVX512 selects the AVX-512F micro-kernels where case018UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case018UseAVX512 = case018AVX512OK && dyrt.AVX512
 
 // case018Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -81,11 +84,21 @@ var case018ColIdx = [...]int32{0, 0, 0, 1, 2, 3, 4, 5, 6, 6, 6}
 //go:noescape
 func case018Conv1x10(out, in, w, bias []float32, nblk int)
 
-// case018Conv1x10Checked checks every length case018Conv1x10 touches, then calls it.
+// case018Conv1x10AVX512 computes what case018Conv1x10 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case018UseAVX512).
+//
+//go:noescape
+func case018Conv1x10AVX512(out, in, w, bias []float32, nblk int)
+
+// case018Conv1x10Checked checks every length case018Conv1x10 touches, then calls it, or its AVX-512 twin.
 func case018Conv1x10Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*80 || len(in) < 48+nblk*80 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case018: AVX2 kernel case018Conv1x10 called with short slices (bug in dygen)")
+	}
+	if case018UseAVX512 {
+		case018Conv1x10AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case018Conv1x10(out, in, w, bias, nblk)
 }

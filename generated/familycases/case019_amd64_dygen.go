@@ -22,11 +22,14 @@ var case019AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case019UseAsm = case019AsmOK
 
-// case019AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case019AVX512OK = false
+// case019AVX512OK reports whether this CPU runs Case019's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case019AVX512OK = case019AsmOK && cpu.X86.HasAVX512F
 
-// case019UseAVX512 is always false in this build.
-var case019UseAVX512 = false
+// case019UseAVX512 selects the AVX-512F micro-kernels where case019UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case019UseAVX512 = case019AVX512OK && dyrt.AVX512
 
 // case019Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -82,11 +85,21 @@ var case019ColIdx = [...]int32{0, 0, 0, 1, 2, 3, 4, 4, 4}
 //go:noescape
 func case019Conv1x8(out, in, w, bias []float32, nblk int)
 
-// case019Conv1x8Checked checks every length case019Conv1x8 touches, then calls it.
+// case019Conv1x8AVX512 computes what case019Conv1x8 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case019UseAVX512).
+//
+//go:noescape
+func case019Conv1x8AVX512(out, in, w, bias []float32, nblk int)
+
+// case019Conv1x8Checked checks every length case019Conv1x8 touches, then calls it, or its AVX-512 twin.
 func case019Conv1x8Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*64 || len(in) < 182+nblk*64 ||
 		len(w) < 27 || len(bias) < 1 {
 		panic("Case019: AVX2 kernel case019Conv1x8 called with short slices (bug in dygen)")
+	}
+	if case019UseAVX512 {
+		case019Conv1x8AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case019Conv1x8(out, in, w, bias, nblk)
 }

@@ -23,11 +23,14 @@ var case020AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case020UseAsm = case020AsmOK
 
-// case020AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case020AVX512OK = false
+// case020AVX512OK reports whether this CPU runs Case020's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case020AVX512OK = case020AsmOK && cpu.X86.HasAVX512F
 
-// case020UseAVX512 is always false in this build.
-var case020UseAVX512 = false
+// case020UseAVX512 selects the AVX-512F micro-kernels where case020UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case020UseAVX512 = case020AVX512OK && dyrt.AVX512
 
 // case020BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -63,11 +66,21 @@ var case020ColIdx = [...]int32{0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 7, 7}
 //go:noescape
 func case020Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case020Conv2x4Checked checks every length case020Conv2x4 touches, then calls it.
+// case020Conv2x4AVX512 computes what case020Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case020UseAVX512).
+//
+//go:noescape
+func case020Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case020Conv2x4Checked checks every length case020Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case020Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 48+nblk*32 || len(in) < 4+nblk*32 ||
 		len(w) < 6 || len(bias) < 2 {
 		panic("Case020: AVX2 kernel case020Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case020UseAVX512 {
+		case020Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case020Conv2x4(out, in, w, bias, nblk)
 }
@@ -78,11 +91,21 @@ func case020Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case020Conv2x2(out, in, w, bias []float32, nblk int)
 
-// case020Conv2x2Checked checks every length case020Conv2x2 touches, then calls it.
+// case020Conv2x2AVX512 computes what case020Conv2x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case020UseAVX512).
+//
+//go:noescape
+func case020Conv2x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case020Conv2x2Checked checks every length case020Conv2x2 touches, then calls it, or its AVX-512 twin.
 func case020Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 48+nblk*16 || len(in) < 4+nblk*16 ||
 		len(w) < 6 || len(bias) < 2 {
 		panic("Case020: AVX2 kernel case020Conv2x2 called with short slices (bug in dygen)")
+	}
+	if case020UseAVX512 {
+		case020Conv2x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case020Conv2x2(out, in, w, bias, nblk)
 }

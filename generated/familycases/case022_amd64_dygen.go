@@ -22,11 +22,14 @@ var case022AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case022UseAsm = case022AsmOK
 
-// case022AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case022AVX512OK = false
+// case022AVX512OK reports whether this CPU runs Case022's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case022AVX512OK = case022AsmOK && cpu.X86.HasAVX512F
 
-// case022UseAVX512 is always false in this build.
-var case022UseAVX512 = false
+// case022UseAVX512 selects the AVX-512F micro-kernels where case022UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case022UseAVX512 = case022AVX512OK && dyrt.AVX512
 
 // case022Epilogue writes hardswish(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -82,11 +85,21 @@ var case022ColIdx = [...]int32{1, 1, 3, 3, 0, 2, 4, -1}
 //go:noescape
 func case022Conv1x2(out, in, w, bias []float32, nblk int)
 
-// case022Conv1x2Checked checks every length case022Conv1x2 touches, then calls it.
+// case022Conv1x2AVX512 computes what case022Conv1x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case022UseAVX512).
+//
+//go:noescape
+func case022Conv1x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case022Conv1x2Checked checks every length case022Conv1x2 touches, then calls it, or its AVX-512 twin.
 func case022Conv1x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*16 || len(in) < 944+nblk*16 ||
 		len(w) < 180 || len(bias) < 1 {
 		panic("Case022: AVX2 kernel case022Conv1x2 called with short slices (bug in dygen)")
+	}
+	if case022UseAVX512 {
+		case022Conv1x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case022Conv1x2(out, in, w, bias, nblk)
 }

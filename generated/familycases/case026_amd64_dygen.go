@@ -22,11 +22,14 @@ var case026AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case026UseAsm = case026AsmOK
 
-// case026AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case026AVX512OK = false
+// case026AVX512OK reports whether this CPU runs Case026's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case026AVX512OK = case026AsmOK && cpu.X86.HasAVX512F
 
-// case026UseAVX512 is always false in this build.
-var case026UseAVX512 = false
+// case026UseAVX512 selects the AVX-512F micro-kernels where case026UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case026UseAVX512 = case026AVX512OK && dyrt.AVX512
 
 // case026Epilogue writes relu6(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -81,11 +84,21 @@ var case026ColIdx = [...]int32{2, 3, 0, 1, 2, 3, 0, 1}
 //go:noescape
 func case026Conv1x4(out, in, w, bias []float32, nblk int)
 
-// case026Conv1x4Checked checks every length case026Conv1x4 touches, then calls it.
+// case026Conv1x4AVX512 computes what case026Conv1x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case026UseAVX512).
+//
+//go:noescape
+func case026Conv1x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case026Conv1x4Checked checks every length case026Conv1x4 touches, then calls it, or its AVX-512 twin.
 func case026Conv1x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*32 || len(in) < 228+nblk*32 ||
 		len(w) < 36 || len(bias) < 1 {
 		panic("Case026: AVX2 kernel case026Conv1x4 called with short slices (bug in dygen)")
+	}
+	if case026UseAVX512 {
+		case026Conv1x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case026Conv1x4(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case028AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case028UseAsm = case028AsmOK
 
-// case028AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case028AVX512OK = false
+// case028AVX512OK reports whether this CPU runs Case028's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case028AVX512OK = case028AsmOK && cpu.X86.HasAVX512F
 
-// case028UseAVX512 is always false in this build.
-var case028UseAVX512 = false
+// case028UseAVX512 selects the AVX-512F micro-kernels where case028UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case028UseAVX512 = case028AVX512OK && dyrt.AVX512
 
 // case028Epilogue writes relu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -81,11 +84,21 @@ var case028ColIdx = [...]int32{3, 0, 2, 4, 1, 4, 1, 3, 0, -1}
 //go:noescape
 func case028Conv5x2(out, in, w, bias []float32, nblk int)
 
-// case028Conv5x2Checked checks every length case028Conv5x2 touches, then calls it.
+// case028Conv5x2AVX512 computes what case028Conv5x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case028UseAVX512).
+//
+//go:noescape
+func case028Conv5x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case028Conv5x2Checked checks every length case028Conv5x2 touches, then calls it, or its AVX-512 twin.
 func case028Conv5x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 64+nblk*16 || len(in) < 1512+nblk*16 ||
 		len(w) < 720 || len(bias) < 5 {
 		panic("Case028: AVX2 kernel case028Conv5x2 called with short slices (bug in dygen)")
+	}
+	if case028UseAVX512 {
+		case028Conv5x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case028Conv5x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case031AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case031UseAsm = case031AsmOK
 
-// case031AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case031AVX512OK = false
+// case031AVX512OK reports whether this CPU runs Case031's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case031AVX512OK = case031AsmOK && cpu.X86.HasAVX512F
 
-// case031UseAVX512 is always false in this build.
-var case031UseAVX512 = false
+// case031UseAVX512 selects the AVX-512F micro-kernels where case031UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case031UseAVX512 = case031AVX512OK && dyrt.AVX512
 
 // case031BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case031ColIdx = [...]int32{-1, 1, -1, 0, 2, -1}
 //go:noescape
 func case031Conv5x2(out, in, w, bias []float32, nblk int)
 
-// case031Conv5x2Checked checks every length case031Conv5x2 touches, then calls it.
+// case031Conv5x2AVX512 computes what case031Conv5x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case031UseAVX512).
+//
+//go:noescape
+func case031Conv5x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case031Conv5x2Checked checks every length case031Conv5x2 touches, then calls it, or its AVX-512 twin.
 func case031Conv5x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 64+nblk*16 || len(in) < 225+nblk*16 ||
 		len(w) < 180 || len(bias) < 5 {
 		panic("Case031: AVX2 kernel case031Conv5x2 called with short slices (bug in dygen)")
+	}
+	if case031UseAVX512 {
+		case031Conv5x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case031Conv5x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case032AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case032UseAsm = case032AsmOK
 
-// case032AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case032AVX512OK = false
+// case032AVX512OK reports whether this CPU runs Case032's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case032AVX512OK = case032AsmOK && cpu.X86.HasAVX512F
 
-// case032UseAVX512 is always false in this build.
-var case032UseAVX512 = false
+// case032UseAVX512 selects the AVX-512F micro-kernels where case032UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case032UseAVX512 = case032AVX512OK && dyrt.AVX512
 
 // case032Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -82,11 +85,21 @@ var case032ColIdx = [...]int32{0, 0, 1, 2, 3, 4, 5, 6, 6}
 //go:noescape
 func case032Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case032Conv2x4Checked checks every length case032Conv2x4 touches, then calls it.
+// case032Conv2x4AVX512 computes what case032Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case032UseAVX512).
+//
+//go:noescape
+func case032Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case032Conv2x4Checked checks every length case032Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case032Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 64+nblk*32 || len(in) < 182+nblk*32 ||
 		len(w) < 54 || len(bias) < 2 {
 		panic("Case032: AVX2 kernel case032Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case032UseAVX512 {
+		case032Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case032Conv2x4(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case033AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case033UseAsm = case033AsmOK
 
-// case033AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case033AVX512OK = false
+// case033AVX512OK reports whether this CPU runs Case033's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case033AVX512OK = case033AsmOK && cpu.X86.HasAVX512F
 
-// case033UseAVX512 is always false in this build.
-var case033UseAVX512 = false
+// case033UseAVX512 selects the AVX-512F micro-kernels where case033UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case033UseAVX512 = case033AVX512OK && dyrt.AVX512
 
 // case033BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case033ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6}
 //go:noescape
 func case033Conv1x7(out, in, w, bias []float32, nblk int)
 
-// case033Conv1x7Checked checks every length case033Conv1x7 touches, then calls it.
+// case033Conv1x7AVX512 computes what case033Conv1x7 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case033UseAVX512).
+//
+//go:noescape
+func case033Conv1x7AVX512(out, in, w, bias []float32, nblk int)
+
+// case033Conv1x7Checked checks every length case033Conv1x7 touches, then calls it, or its AVX-512 twin.
 func case033Conv1x7Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*56 || len(in) < 450+nblk*56 ||
 		len(w) < 63 || len(bias) < 1 {
 		panic("Case033: AVX2 kernel case033Conv1x7 called with short slices (bug in dygen)")
+	}
+	if case033UseAVX512 {
+		case033Conv1x7AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case033Conv1x7(out, in, w, bias, nblk)
 }

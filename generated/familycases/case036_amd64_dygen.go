@@ -22,11 +22,14 @@ var case036AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case036UseAsm = case036AsmOK
 
-// case036AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case036AVX512OK = false
+// case036AVX512OK reports whether this CPU runs Case036's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case036AVX512OK = case036AsmOK && cpu.X86.HasAVX512F
 
-// case036UseAVX512 is always false in this build.
-var case036UseAVX512 = false
+// case036UseAVX512 selects the AVX-512F micro-kernels where case036UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case036UseAVX512 = case036AVX512OK && dyrt.AVX512
 
 // case036Epilogue writes silu(src[i]) into dst[i] for every i < len(dst) (res is nil): all in assembly, so every element is computed
 // the same way wherever a call's rows begin and end.
@@ -81,11 +84,21 @@ var case036ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8}
 //go:noescape
 func case036Conv3x3(out, in, w, bias []float32, nblk int)
 
-// case036Conv3x3Checked checks every length case036Conv3x3 touches, then calls it.
+// case036Conv3x3AVX512 computes what case036Conv3x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case036UseAVX512).
+//
+//go:noescape
+func case036Conv3x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case036Conv3x3Checked checks every length case036Conv3x3 touches, then calls it, or its AVX-512 twin.
 func case036Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*24 || len(in) < 152+nblk*24 ||
 		len(w) < 75 || len(bias) < 3 {
 		panic("Case036: AVX2 kernel case036Conv3x3 called with short slices (bug in dygen)")
+	}
+	if case036UseAVX512 {
+		case036Conv3x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case036Conv3x3(out, in, w, bias, nblk)
 }
@@ -96,11 +109,21 @@ func case036Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case036Conv3x2(out, in, w, bias []float32, nblk int)
 
-// case036Conv3x2Checked checks every length case036Conv3x2 touches, then calls it.
+// case036Conv3x2AVX512 computes what case036Conv3x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case036UseAVX512).
+//
+//go:noescape
+func case036Conv3x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case036Conv3x2Checked checks every length case036Conv3x2 touches, then calls it, or its AVX-512 twin.
 func case036Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*16 || len(in) < 152+nblk*16 ||
 		len(w) < 75 || len(bias) < 3 {
 		panic("Case036: AVX2 kernel case036Conv3x2 called with short slices (bug in dygen)")
+	}
+	if case036UseAVX512 {
+		case036Conv3x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case036Conv3x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case039AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case039UseAsm = case039AsmOK
 
-// case039AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case039AVX512OK = false
+// case039AVX512OK reports whether this CPU runs Case039's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case039AVX512OK = case039AsmOK && cpu.X86.HasAVX512F
 
-// case039UseAVX512 is always false in this build.
-var case039UseAVX512 = false
+// case039UseAVX512 selects the AVX-512F micro-kernels where case039UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case039UseAVX512 = case039AVX512OK && dyrt.AVX512
 
 // case039BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case039ColIdx = [...]int32{-1, 0, 1, 2}
 //go:noescape
 func case039Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case039Conv4x2Checked checks every length case039Conv4x2 touches, then calls it.
+// case039Conv4x2AVX512 computes what case039Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case039UseAVX512).
+//
+//go:noescape
+func case039Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case039Conv4x2Checked checks every length case039Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case039Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 48+nblk*16 || len(in) < 182+nblk*16 ||
 		len(w) < 192 || len(bias) < 4 {
 		panic("Case039: AVX2 kernel case039Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case039UseAVX512 {
+		case039Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case039Conv4x2(out, in, w, bias, nblk)
 }

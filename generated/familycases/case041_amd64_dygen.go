@@ -22,11 +22,14 @@ var case041AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case041UseAsm = case041AsmOK
 
-// case041AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case041AVX512OK = false
+// case041AVX512OK reports whether this CPU runs Case041's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case041AVX512OK = case041AsmOK && cpu.X86.HasAVX512F
 
-// case041UseAVX512 is always false in this build.
-var case041UseAVX512 = false
+// case041UseAVX512 selects the AVX-512F micro-kernels where case041UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case041UseAVX512 = case041AVX512OK && dyrt.AVX512
 
 // case041BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case041ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 //go:noescape
 func case041Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case041Conv1x12Checked checks every length case041Conv1x12 touches, then calls it.
+// case041Conv1x12AVX512 computes what case041Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case041UseAVX512).
+//
+//go:noescape
+func case041Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case041Conv1x12Checked checks every length case041Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case041Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 184+nblk*96 ||
 		len(w) < 18 || len(bias) < 1 {
 		panic("Case041: AVX2 kernel case041Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case041UseAVX512 {
+		case041Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case041Conv1x12(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case041Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case041Conv1x5(out, in, w, bias []float32, nblk int)
 
-// case041Conv1x5Checked checks every length case041Conv1x5 touches, then calls it.
+// case041Conv1x5AVX512 computes what case041Conv1x5 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case041UseAVX512).
+//
+//go:noescape
+func case041Conv1x5AVX512(out, in, w, bias []float32, nblk int)
+
+// case041Conv1x5Checked checks every length case041Conv1x5 touches, then calls it, or its AVX-512 twin.
 func case041Conv1x5Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*40 || len(in) < 184+nblk*40 ||
 		len(w) < 18 || len(bias) < 1 {
 		panic("Case041: AVX2 kernel case041Conv1x5 called with short slices (bug in dygen)")
+	}
+	if case041UseAVX512 {
+		case041Conv1x5AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case041Conv1x5(out, in, w, bias, nblk)
 }

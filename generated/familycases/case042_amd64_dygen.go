@@ -22,11 +22,14 @@ var case042AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case042UseAsm = case042AsmOK
 
-// case042AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case042AVX512OK = false
+// case042AVX512OK reports whether this CPU runs Case042's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case042AVX512OK = case042AsmOK && cpu.X86.HasAVX512F
 
-// case042UseAVX512 is always false in this build.
-var case042UseAVX512 = false
+// case042UseAVX512 selects the AVX-512F micro-kernels where case042UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case042UseAVX512 = case042AVX512OK && dyrt.AVX512
 
 // case042BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case042ColIdx = [...]int32{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 6, 6, 6}
 //go:noescape
 func case042Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case042Conv1x12Checked checks every length case042Conv1x12 touches, then calls it.
+// case042Conv1x12AVX512 computes what case042Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case042UseAVX512).
+//
+//go:noescape
+func case042Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case042Conv1x12Checked checks every length case042Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case042Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 238+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case042: AVX2 kernel case042Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case042UseAVX512 {
+		case042Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case042Conv1x12(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case042Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case042Conv1x3(out, in, w, bias []float32, nblk int)
 
-// case042Conv1x3Checked checks every length case042Conv1x3 touches, then calls it.
+// case042Conv1x3AVX512 computes what case042Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case042UseAVX512).
+//
+//go:noescape
+func case042Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case042Conv1x3Checked checks every length case042Conv1x3 touches, then calls it, or its AVX-512 twin.
 func case042Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 238+nblk*24 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case042: AVX2 kernel case042Conv1x3 called with short slices (bug in dygen)")
+	}
+	if case042UseAVX512 {
+		case042Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case042Conv1x3(out, in, w, bias, nblk)
 }

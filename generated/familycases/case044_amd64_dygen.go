@@ -22,11 +22,14 @@ var case044AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case044UseAsm = case044AsmOK
 
-// case044AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case044AVX512OK = false
+// case044AVX512OK reports whether this CPU runs Case044's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case044AVX512OK = case044AsmOK && cpu.X86.HasAVX512F
 
-// case044UseAVX512 is always false in this build.
-var case044UseAVX512 = false
+// case044UseAVX512 selects the AVX-512F micro-kernels where case044UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case044UseAVX512 = case044AVX512OK && dyrt.AVX512
 
 // case044Epilogue writes none(src[i] + res[i]) into dst[i] for every i < len(dst); res
 // may be dst itself: all in assembly, so every element is computed
@@ -82,11 +85,21 @@ var case044ColIdx = [...]int32{1, 1, 3, 5, 7, 9, 0, 2, 4, 6, 8, 8}
 //go:noescape
 func case044Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case044Conv4x3Checked checks every length case044Conv4x3 touches, then calls it.
+// case044Conv4x3AVX512 computes what case044Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case044UseAVX512).
+//
+//go:noescape
+func case044Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case044Conv4x3Checked checks every length case044Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case044Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 72+nblk*24 || len(in) < 570+nblk*24 ||
 		len(w) < 180 || len(bias) < 4 {
 		panic("Case044: AVX2 kernel case044Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case044UseAVX512 {
+		case044Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case044Conv4x3(out, in, w, bias, nblk)
 }

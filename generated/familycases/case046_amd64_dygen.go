@@ -23,11 +23,14 @@ var case046AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case046UseAsm = case046AsmOK
 
-// case046AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case046AVX512OK = false
+// case046AVX512OK reports whether this CPU runs Case046's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case046AVX512OK = case046AsmOK && cpu.X86.HasAVX512F
 
-// case046UseAVX512 is always false in this build.
-var case046UseAVX512 = false
+// case046UseAVX512 selects the AVX-512F micro-kernels where case046UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case046UseAVX512 = case046AVX512OK && dyrt.AVX512
 
 // case046BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·4+b is block b of group g), which are contiguous.
@@ -63,11 +66,21 @@ var case046ColIdx = [...]int32{-1, -1, 0, 1, 2, 3, 4, 5, 6, 7}
 //go:noescape
 func case046Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case046Conv4x3Checked checks every length case046Conv4x3 touches, then calls it.
+// case046Conv4x3AVX512 computes what case046Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case046UseAVX512).
+//
+//go:noescape
+func case046Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case046Conv4x3Checked checks every length case046Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case046Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 240+nblk*24 || len(in) < 284+nblk*24 ||
 		len(w) < 108 || len(bias) < 4 {
 		panic("Case046: AVX2 kernel case046Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case046UseAVX512 {
+		case046Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case046Conv4x3(out, in, w, bias, nblk)
 }
@@ -78,11 +91,21 @@ func case046Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case046Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case046Conv4x2Checked checks every length case046Conv4x2 touches, then calls it.
+// case046Conv4x2AVX512 computes what case046Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case046UseAVX512).
+//
+//go:noescape
+func case046Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case046Conv4x2Checked checks every length case046Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case046Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 240+nblk*16 || len(in) < 284+nblk*16 ||
 		len(w) < 108 || len(bias) < 4 {
 		panic("Case046: AVX2 kernel case046Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case046UseAVX512 {
+		case046Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case046Conv4x2(out, in, w, bias, nblk)
 }
@@ -93,11 +116,21 @@ func case046Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case046Conv1x3(out, in, w, bias []float32, nblk int)
 
-// case046Conv1x3Checked checks every length case046Conv1x3 touches, then calls it.
+// case046Conv1x3AVX512 computes what case046Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case046UseAVX512).
+//
+//go:noescape
+func case046Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case046Conv1x3Checked checks every length case046Conv1x3 touches, then calls it, or its AVX-512 twin.
 func case046Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 284+nblk*24 ||
 		len(w) < 27 || len(bias) < 1 {
 		panic("Case046: AVX2 kernel case046Conv1x3 called with short slices (bug in dygen)")
+	}
+	if case046UseAVX512 {
+		case046Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case046Conv1x3(out, in, w, bias, nblk)
 }
@@ -108,11 +141,21 @@ func case046Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case046Conv1x2(out, in, w, bias []float32, nblk int)
 
-// case046Conv1x2Checked checks every length case046Conv1x2 touches, then calls it.
+// case046Conv1x2AVX512 computes what case046Conv1x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case046UseAVX512).
+//
+//go:noescape
+func case046Conv1x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case046Conv1x2Checked checks every length case046Conv1x2 touches, then calls it, or its AVX-512 twin.
 func case046Conv1x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*16 || len(in) < 284+nblk*16 ||
 		len(w) < 27 || len(bias) < 1 {
 		panic("Case046: AVX2 kernel case046Conv1x2 called with short slices (bug in dygen)")
+	}
+	if case046UseAVX512 {
+		case046Conv1x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case046Conv1x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case047AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case047UseAsm = case047AsmOK
 
-// case047AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case047AVX512OK = false
+// case047AVX512OK reports whether this CPU runs Case047's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case047AVX512OK = case047AsmOK && cpu.X86.HasAVX512F
 
-// case047UseAVX512 is always false in this build.
-var case047UseAVX512 = false
+// case047UseAVX512 selects the AVX-512F micro-kernels where case047UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case047UseAVX512 = case047AVX512OK && dyrt.AVX512
 
 // case047BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case047ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6}
 //go:noescape
 func case047Conv1x5(out, in, w, bias []float32, nblk int)
 
-// case047Conv1x5Checked checks every length case047Conv1x5 touches, then calls it.
+// case047Conv1x5AVX512 computes what case047Conv1x5 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case047UseAVX512).
+//
+//go:noescape
+func case047Conv1x5AVX512(out, in, w, bias []float32, nblk int)
+
+// case047Conv1x5Checked checks every length case047Conv1x5 touches, then calls it, or its AVX-512 twin.
 func case047Conv1x5Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*40 || len(in) < 30+nblk*40 ||
 		len(w) < 15 || len(bias) < 1 {
 		panic("Case047: AVX2 kernel case047Conv1x5 called with short slices (bug in dygen)")
+	}
+	if case047UseAVX512 {
+		case047Conv1x5AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case047Conv1x5(out, in, w, bias, nblk)
 }

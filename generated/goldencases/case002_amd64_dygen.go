@@ -22,11 +22,14 @@ var case002AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case002UseAsm = case002AsmOK
 
-// case002AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case002AVX512OK = false
+// case002AVX512OK reports whether this CPU runs Case002's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case002AVX512OK = case002AsmOK && cpu.X86.HasAVX512F
 
-// case002UseAVX512 is always false in this build.
-var case002UseAVX512 = false
+// case002UseAVX512 selects the AVX-512F micro-kernels where case002UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case002UseAVX512 = case002AVX512OK && dyrt.AVX512
 
 // case002BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·32+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case002ColIdx = [...]int32{-1, 1, 3, 5, 7, 9, 11, 13, 0, 2, 4, 6, 8, 10, 12,
 //go:noescape
 func case002Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case002Conv4x3Checked checks every length case002Conv4x3 touches, then calls it.
+// case002Conv4x3AVX512 computes what case002Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case002UseAVX512).
+//
+//go:noescape
+func case002Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case002Conv4x3Checked checks every length case002Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case002Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 16320+nblk*24 ||
 		len(w) < 2304 || len(bias) < 4 {
 		panic("Case002: AVX2 kernel case002Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case002UseAVX512 {
+		case002Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case002Conv4x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case002Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case002Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case002Conv4x2Checked checks every length case002Conv4x2 touches, then calls it.
+// case002Conv4x2AVX512 computes what case002Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case002UseAVX512).
+//
+//go:noescape
+func case002Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case002Conv4x2Checked checks every length case002Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case002Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 16320+nblk*16 ||
 		len(w) < 2304 || len(bias) < 4 {
 		panic("Case002: AVX2 kernel case002Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case002UseAVX512 {
+		case002Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case002Conv4x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case003AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case003UseAsm = case003AsmOK
 
-// case003AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case003AVX512OK = false
+// case003AVX512OK reports whether this CPU runs Case003's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case003AVX512OK = case003AsmOK && cpu.X86.HasAVX512F
 
-// case003UseAVX512 is always false in this build.
-var case003UseAVX512 = false
+// case003UseAVX512 selects the AVX-512F micro-kernels where case003UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case003UseAVX512 = case003AVX512OK && dyrt.AVX512
 
 // case003BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·16+b is block b of group g), which are contiguous.
@@ -60,11 +63,21 @@ var case003AsmPool = sync.Pool{New: func() any {
 //go:noescape
 func case003Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case003Conv4x3Checked checks every length case003Conv4x3 touches, then calls it.
+// case003Conv4x3AVX512 computes what case003Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case003UseAVX512).
+//
+//go:noescape
+func case003Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case003Conv4x3Checked checks every length case003Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case003Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 192+nblk*24 || len(in) < 16320+nblk*24 ||
 		len(w) < 1024 || len(bias) < 4 {
 		panic("Case003: AVX2 kernel case003Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case003UseAVX512 {
+		case003Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case003Conv4x3(out, in, w, bias, nblk)
 }
@@ -75,11 +88,21 @@ func case003Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case003Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case003Conv4x2Checked checks every length case003Conv4x2 touches, then calls it.
+// case003Conv4x2AVX512 computes what case003Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case003UseAVX512).
+//
+//go:noescape
+func case003Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case003Conv4x2Checked checks every length case003Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case003Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 192+nblk*16 || len(in) < 16320+nblk*16 ||
 		len(w) < 1024 || len(bias) < 4 {
 		panic("Case003: AVX2 kernel case003Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case003UseAVX512 {
+		case003Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case003Conv4x2(out, in, w, bias, nblk)
 }

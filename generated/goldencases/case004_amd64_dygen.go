@@ -22,11 +22,14 @@ var case004AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case004UseAsm = case004AsmOK
 
-// case004AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case004AVX512OK = false
+// case004AVX512OK reports whether this CPU runs Case004's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case004AVX512OK = case004AsmOK && cpu.X86.HasAVX512F
 
-// case004UseAVX512 is always false in this build.
-var case004UseAVX512 = false
+// case004UseAVX512 selects the AVX-512F micro-kernels where case004UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case004UseAVX512 = case004AVX512OK && dyrt.AVX512
 
 // case004BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case004ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 //go:noescape
 func case004Conv1x12(out, in, w, bias []float32, nblk int)
 
-// case004Conv1x12Checked checks every length case004Conv1x12 touches, then calls it.
+// case004Conv1x12AVX512 computes what case004Conv1x12 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case004UseAVX512).
+//
+//go:noescape
+func case004Conv1x12AVX512(out, in, w, bias []float32, nblk int)
+
+// case004Conv1x12Checked checks every length case004Conv1x12 touches, then calls it, or its AVX-512 twin.
 func case004Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*96 || len(in) < 28+nblk*96 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case004: AVX2 kernel case004Conv1x12 called with short slices (bug in dygen)")
+	}
+	if case004UseAVX512 {
+		case004Conv1x12AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case004Conv1x12(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case004Conv1x12Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case004Conv1x8(out, in, w, bias []float32, nblk int)
 
-// case004Conv1x8Checked checks every length case004Conv1x8 touches, then calls it.
+// case004Conv1x8AVX512 computes what case004Conv1x8 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case004UseAVX512).
+//
+//go:noescape
+func case004Conv1x8AVX512(out, in, w, bias []float32, nblk int)
+
+// case004Conv1x8Checked checks every length case004Conv1x8 touches, then calls it, or its AVX-512 twin.
 func case004Conv1x8Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*64 || len(in) < 28+nblk*64 ||
 		len(w) < 9 || len(bias) < 1 {
 		panic("Case004: AVX2 kernel case004Conv1x8 called with short slices (bug in dygen)")
+	}
+	if case004UseAVX512 {
+		case004Conv1x8AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case004Conv1x8(out, in, w, bias, nblk)
 }

@@ -23,11 +23,14 @@ var case005AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case005UseAsm = case005AsmOK
 
-// case005AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case005AVX512OK = false
+// case005AVX512OK reports whether this CPU runs Case005's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case005AVX512OK = case005AsmOK && cpu.X86.HasAVX512F
 
-// case005UseAVX512 is always false in this build.
-var case005UseAVX512 = false
+// case005UseAVX512 selects the AVX-512F micro-kernels where case005UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case005UseAVX512 = case005AVX512OK && dyrt.AVX512
 
 // case005BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -63,11 +66,21 @@ var case005ColIdx = [...]int32{-1, 0, 2, 4, 6, 8, 10, 12, 14, -1, 1, 3, 5, 7, 9,
 //go:noescape
 func case005Conv1x9(out, in, w, bias []float32, nblk int)
 
-// case005Conv1x9Checked checks every length case005Conv1x9 touches, then calls it.
+// case005Conv1x9AVX512 computes what case005Conv1x9 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case005UseAVX512).
+//
+//go:noescape
+func case005Conv1x9AVX512(out, in, w, bias []float32, nblk int)
+
+// case005Conv1x9Checked checks every length case005Conv1x9 touches, then calls it, or its AVX-512 twin.
 func case005Conv1x9Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*72 || len(in) < 280+nblk*72 ||
 		len(w) < 25 || len(bias) < 1 {
 		panic("Case005: AVX2 kernel case005Conv1x9 called with short slices (bug in dygen)")
+	}
+	if case005UseAVX512 {
+		case005Conv1x9AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case005Conv1x9(out, in, w, bias, nblk)
 }

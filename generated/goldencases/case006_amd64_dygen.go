@@ -22,11 +22,14 @@ var case006AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case006UseAsm = case006AsmOK
 
-// case006AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case006AVX512OK = false
+// case006AVX512OK reports whether this CPU runs Case006's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case006AVX512OK = case006AsmOK && cpu.X86.HasAVX512F
 
-// case006UseAVX512 is always false in this build.
-var case006UseAVX512 = false
+// case006UseAVX512 selects the AVX-512F micro-kernels where case006UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case006UseAVX512 = case006AVX512OK && dyrt.AVX512
 
 // case006BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·5+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case006ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6}
 //go:noescape
 func case006Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case006Conv4x3Checked checks every length case006Conv4x3 touches, then calls it.
+// case006Conv4x3AVX512 computes what case006Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case006UseAVX512).
+//
+//go:noescape
+func case006Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case006Conv4x3Checked checks every length case006Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case006Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 3871+nblk*24 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Case006: AVX2 kernel case006Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case006UseAVX512 {
+		case006Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case006Conv4x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case006Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case006Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case006Conv4x2Checked checks every length case006Conv4x2 touches, then calls it.
+// case006Conv4x2AVX512 computes what case006Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case006UseAVX512).
+//
+//go:noescape
+func case006Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case006Conv4x2Checked checks every length case006Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case006Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 3871+nblk*16 ||
 		len(w) < 320 || len(bias) < 4 {
 		panic("Case006: AVX2 kernel case006Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case006UseAVX512 {
+		case006Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case006Conv4x2(out, in, w, bias, nblk)
 }

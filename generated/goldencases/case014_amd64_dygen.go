@@ -22,11 +22,14 @@ var case014AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case014UseAsm = case014AsmOK
 
-// case014AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case014AVX512OK = false
+// case014AVX512OK reports whether this CPU runs Case014's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case014AVX512OK = case014AsmOK && cpu.X86.HasAVX512F
 
-// case014UseAVX512 is always false in this build.
-var case014UseAVX512 = false
+// case014UseAVX512 selects the AVX-512F micro-kernels where case014UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case014UseAVX512 = case014AVX512OK && dyrt.AVX512
 
 // case014BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case014ColIdx = [...]int32{0}
 //go:noescape
 func case014Conv1x3(out, in, w, bias []float32, nblk int)
 
-// case014Conv1x3Checked checks every length case014Conv1x3 touches, then calls it.
+// case014Conv1x3AVX512 computes what case014Conv1x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case014UseAVX512).
+//
+//go:noescape
+func case014Conv1x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case014Conv1x3Checked checks every length case014Conv1x3 touches, then calls it, or its AVX-512 twin.
 func case014Conv1x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*24 || len(in) < 0+nblk*24 ||
 		len(w) < 1 || len(bias) < 1 {
 		panic("Case014: AVX2 kernel case014Conv1x3 called with short slices (bug in dygen)")
+	}
+	if case014UseAVX512 {
+		case014Conv1x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case014Conv1x3(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case016AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case016UseAsm = case016AsmOK
 
-// case016AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case016AVX512OK = false
+// case016AVX512OK reports whether this CPU runs Case016's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case016AVX512OK = case016AsmOK && cpu.X86.HasAVX512F
 
-// case016UseAVX512 is always false in this build.
-var case016UseAVX512 = false
+// case016UseAVX512 selects the AVX-512F micro-kernels where case016UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case016UseAVX512 = case016AVX512OK && dyrt.AVX512
 
 // case016BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case016ColIdx = [...]int32{0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 1, 4, 7, 10, 
 //go:noescape
 func case016Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case016Conv4x3Checked checks every length case016Conv4x3 touches, then calls it.
+// case016Conv4x3AVX512 computes what case016Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case016UseAVX512).
+//
+//go:noescape
+func case016Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case016Conv4x3Checked checks every length case016Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case016Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 1000+nblk*24 ||
 		len(w) < 36 || len(bias) < 4 {
 		panic("Case016: AVX2 kernel case016Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case016UseAVX512 {
+		case016Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case016Conv4x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case016Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case016Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case016Conv4x2Checked checks every length case016Conv4x2 touches, then calls it.
+// case016Conv4x2AVX512 computes what case016Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case016UseAVX512).
+//
+//go:noescape
+func case016Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case016Conv4x2Checked checks every length case016Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case016Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 1000+nblk*16 ||
 		len(w) < 36 || len(bias) < 4 {
 		panic("Case016: AVX2 kernel case016Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case016UseAVX512 {
+		case016Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case016Conv4x2(out, in, w, bias, nblk)
 }

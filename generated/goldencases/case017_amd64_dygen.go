@@ -22,11 +22,14 @@ var case017AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case017UseAsm = case017AsmOK
 
-// case017AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case017AVX512OK = false
+// case017AVX512OK reports whether this CPU runs Case017's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case017AVX512OK = case017AsmOK && cpu.X86.HasAVX512F
 
-// case017UseAVX512 is always false in this build.
-var case017UseAVX512 = false
+// case017UseAVX512 selects the AVX-512F micro-kernels where case017UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case017UseAVX512 = case017AVX512OK && dyrt.AVX512
 
 // case017BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case017ColIdx = [...]int32{0, 1, 2, 3, 4}
 //go:noescape
 func case017Conv1x9(out, in, w, bias []float32, nblk int)
 
-// case017Conv1x9Checked checks every length case017Conv1x9 touches, then calls it.
+// case017Conv1x9AVX512 computes what case017Conv1x9 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case017UseAVX512).
+//
+//go:noescape
+func case017Conv1x9AVX512(out, in, w, bias []float32, nblk int)
+
+// case017Conv1x9Checked checks every length case017Conv1x9 touches, then calls it, or its AVX-512 twin.
 func case017Conv1x9Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 0+nblk*72 || len(in) < 364+nblk*72 ||
 		len(w) < 125 || len(bias) < 1 {
 		panic("Case017: AVX2 kernel case017Conv1x9 called with short slices (bug in dygen)")
+	}
+	if case017UseAVX512 {
+		case017Conv1x9AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case017Conv1x9(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case021AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case021UseAsm = case021AsmOK
 
-// case021AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case021AVX512OK = false
+// case021AVX512OK reports whether this CPU runs Case021's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case021AVX512OK = case021AsmOK && cpu.X86.HasAVX512F
 
-// case021UseAVX512 is always false in this build.
-var case021UseAVX512 = false
+// case021UseAVX512 selects the AVX-512F micro-kernels where case021UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case021UseAVX512 = case021AVX512OK && dyrt.AVX512
 
 // case021BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case021ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7}
 //go:noescape
 func case021Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case021Conv2x4Checked checks every length case021Conv2x4 touches, then calls it.
+// case021Conv2x4AVX512 computes what case021Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case021UseAVX512).
+//
+//go:noescape
+func case021Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case021Conv2x4Checked checks every length case021Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case021Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 48+nblk*32 || len(in) < 82+nblk*32 ||
 		len(w) < 36 || len(bias) < 2 {
 		panic("Case021: AVX2 kernel case021Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case021UseAVX512 {
+		case021Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case021Conv2x4(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case021Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case021Conv2x2(out, in, w, bias []float32, nblk int)
 
-// case021Conv2x2Checked checks every length case021Conv2x2 touches, then calls it.
+// case021Conv2x2AVX512 computes what case021Conv2x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case021UseAVX512).
+//
+//go:noescape
+func case021Conv2x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case021Conv2x2Checked checks every length case021Conv2x2 touches, then calls it, or its AVX-512 twin.
 func case021Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 48+nblk*16 || len(in) < 82+nblk*16 ||
 		len(w) < 36 || len(bias) < 2 {
 		panic("Case021: AVX2 kernel case021Conv2x2 called with short slices (bug in dygen)")
+	}
+	if case021UseAVX512 {
+		case021Conv2x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case021Conv2x2(out, in, w, bias, nblk)
 }

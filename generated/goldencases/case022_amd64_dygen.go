@@ -22,11 +22,14 @@ var case022AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case022UseAsm = case022AsmOK
 
-// case022AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case022AVX512OK = false
+// case022AVX512OK reports whether this CPU runs Case022's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case022AVX512OK = case022AsmOK && cpu.X86.HasAVX512F
 
-// case022UseAVX512 is always false in this build.
-var case022UseAVX512 = false
+// case022UseAVX512 selects the AVX-512F micro-kernels where case022UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case022UseAVX512 = case022AVX512OK && dyrt.AVX512
 
 // case022BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case022ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 //go:noescape
 func case022Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case022Conv4x3Checked checks every length case022Conv4x3 touches, then calls it.
+// case022Conv4x3AVX512 computes what case022Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case022UseAVX512).
+//
+//go:noescape
+func case022Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case022Conv4x3Checked checks every length case022Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case022Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 120+nblk*24 || len(in) < 3236+nblk*24 ||
 		len(w) < 864 || len(bias) < 4 {
 		panic("Case022: AVX2 kernel case022Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case022UseAVX512 {
+		case022Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case022Conv4x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case022Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case022Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case022Conv4x2Checked checks every length case022Conv4x2 touches, then calls it.
+// case022Conv4x2AVX512 computes what case022Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case022UseAVX512).
+//
+//go:noescape
+func case022Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case022Conv4x2Checked checks every length case022Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case022Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 120+nblk*16 || len(in) < 3236+nblk*16 ||
 		len(w) < 864 || len(bias) < 4 {
 		panic("Case022: AVX2 kernel case022Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case022UseAVX512 {
+		case022Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case022Conv4x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case023AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case023UseAsm = case023AsmOK
 
-// case023AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case023AVX512OK = false
+// case023AVX512OK reports whether this CPU runs Case023's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case023AVX512OK = case023AsmOK && cpu.X86.HasAVX512F
 
-// case023UseAVX512 is always false in this build.
-var case023UseAVX512 = false
+// case023UseAVX512 selects the AVX-512F micro-kernels where case023UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case023UseAVX512 = case023AVX512OK && dyrt.AVX512
 
 // case023BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·3+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case023ColIdx = [...]int32{-1, -1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
 //go:noescape
 func case023Conv3x3(out, in, w, bias []float32, nblk int)
 
-// case023Conv3x3Checked checks every length case023Conv3x3 touches, then calls it.
+// case023Conv3x3AVX512 computes what case023Conv3x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case023UseAVX512).
+//
+//go:noescape
+func case023Conv3x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case023Conv3x3Checked checks every length case023Conv3x3 touches, then calls it, or its AVX-512 twin.
 func case023Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*24 || len(in) < 686+nblk*24 ||
 		len(w) < 441 || len(bias) < 3 {
 		panic("Case023: AVX2 kernel case023Conv3x3 called with short slices (bug in dygen)")
+	}
+	if case023UseAVX512 {
+		case023Conv3x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case023Conv3x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case023Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case023Conv3x2(out, in, w, bias []float32, nblk int)
 
-// case023Conv3x2Checked checks every length case023Conv3x2 touches, then calls it.
+// case023Conv3x2AVX512 computes what case023Conv3x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case023UseAVX512).
+//
+//go:noescape
+func case023Conv3x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case023Conv3x2Checked checks every length case023Conv3x2 touches, then calls it, or its AVX-512 twin.
 func case023Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*16 || len(in) < 686+nblk*16 ||
 		len(w) < 441 || len(bias) < 3 {
 		panic("Case023: AVX2 kernel case023Conv3x2 called with short slices (bug in dygen)")
+	}
+	if case023UseAVX512 {
+		case023Conv3x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case023Conv3x2(out, in, w, bias, nblk)
 }

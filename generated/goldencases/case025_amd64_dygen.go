@@ -22,11 +22,14 @@ var case025AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case025UseAsm = case025AsmOK
 
-// case025AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case025AVX512OK = false
+// case025AVX512OK reports whether this CPU runs Case025's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case025AVX512OK = case025AsmOK && cpu.X86.HasAVX512F
 
-// case025UseAVX512 is always false in this build.
-var case025UseAVX512 = false
+// case025UseAVX512 selects the AVX-512F micro-kernels where case025UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case025UseAVX512 = case025AVX512OK && dyrt.AVX512
 
 // case025BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·2+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case025ColIdx = [...]int32{-1, 1, 3, 5, 7, -1, 0, 2, 4, 6, 8, -1}
 //go:noescape
 func case025Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case025Conv4x3Checked checks every length case025Conv4x3 touches, then calls it.
+// case025Conv4x3AVX512 computes what case025Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case025UseAVX512).
+//
+//go:noescape
+func case025Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case025Conv4x3Checked checks every length case025Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case025Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 120+nblk*24 || len(in) < 151+nblk*24 ||
 		len(w) < 100 || len(bias) < 4 {
 		panic("Case025: AVX2 kernel case025Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case025UseAVX512 {
+		case025Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case025Conv4x3(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case025Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case025Conv4x2(out, in, w, bias []float32, nblk int)
 
-// case025Conv4x2Checked checks every length case025Conv4x2 touches, then calls it.
+// case025Conv4x2AVX512 computes what case025Conv4x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case025UseAVX512).
+//
+//go:noescape
+func case025Conv4x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case025Conv4x2Checked checks every length case025Conv4x2 touches, then calls it, or its AVX-512 twin.
 func case025Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 120+nblk*16 || len(in) < 151+nblk*16 ||
 		len(w) < 100 || len(bias) < 4 {
 		panic("Case025: AVX2 kernel case025Conv4x2 called with short slices (bug in dygen)")
+	}
+	if case025UseAVX512 {
+		case025Conv4x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case025Conv4x2(out, in, w, bias, nblk)
 }
@@ -92,11 +115,21 @@ func case025Conv4x2Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case025Conv3x3(out, in, w, bias []float32, nblk int)
 
-// case025Conv3x3Checked checks every length case025Conv3x3 touches, then calls it.
+// case025Conv3x3AVX512 computes what case025Conv3x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case025UseAVX512).
+//
+//go:noescape
+func case025Conv3x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case025Conv3x3Checked checks every length case025Conv3x3 touches, then calls it, or its AVX-512 twin.
 func case025Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*24 || len(in) < 151+nblk*24 ||
 		len(w) < 75 || len(bias) < 3 {
 		panic("Case025: AVX2 kernel case025Conv3x3 called with short slices (bug in dygen)")
+	}
+	if case025UseAVX512 {
+		case025Conv3x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case025Conv3x3(out, in, w, bias, nblk)
 }
@@ -107,11 +140,21 @@ func case025Conv3x3Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case025Conv3x2(out, in, w, bias []float32, nblk int)
 
-// case025Conv3x2Checked checks every length case025Conv3x2 touches, then calls it.
+// case025Conv3x2AVX512 computes what case025Conv3x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case025UseAVX512).
+//
+//go:noescape
+func case025Conv3x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case025Conv3x2Checked checks every length case025Conv3x2 touches, then calls it, or its AVX-512 twin.
 func case025Conv3x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 80+nblk*16 || len(in) < 151+nblk*16 ||
 		len(w) < 75 || len(bias) < 3 {
 		panic("Case025: AVX2 kernel case025Conv3x2 called with short slices (bug in dygen)")
+	}
+	if case025UseAVX512 {
+		case025Conv3x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case025Conv3x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case028AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case028UseAsm = case028AsmOK
 
-// case028AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case028AVX512OK = false
+// case028AVX512OK reports whether this CPU runs Case028's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case028AVX512OK = case028AsmOK && cpu.X86.HasAVX512F
 
-// case028UseAVX512 is always false in this build.
-var case028UseAVX512 = false
+// case028UseAVX512 selects the AVX-512F micro-kernels where case028UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case028UseAVX512 = case028AVX512OK && dyrt.AVX512
 
 // case028BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case028ColIdx = [...]int32{16, 2, 5, 8, 11, 14, 0, 3, 6, 9, 12, 15, 1, 4, 7,
 //go:noescape
 func case028Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case028Conv2x4Checked checks every length case028Conv2x4 touches, then calls it.
+// case028Conv2x4AVX512 computes what case028Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case028UseAVX512).
+//
+//go:noescape
+func case028Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case028Conv2x4Checked checks every length case028Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case028Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*32 || len(in) < 288+nblk*32 ||
 		len(w) < 18 || len(bias) < 2 {
 		panic("Case028: AVX2 kernel case028Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case028UseAVX512 {
+		case028Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case028Conv2x4(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case028Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case028Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case028Conv2x1Checked checks every length case028Conv2x1 touches, then calls it.
+// case028Conv2x1AVX512 computes what case028Conv2x1 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case028UseAVX512).
+//
+//go:noescape
+func case028Conv2x1AVX512(out, in, w, bias []float32, nblk int)
+
+// case028Conv2x1Checked checks every length case028Conv2x1 touches, then calls it, or its AVX-512 twin.
 func case028Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*8 || len(in) < 288+nblk*8 ||
 		len(w) < 18 || len(bias) < 2 {
 		panic("Case028: AVX2 kernel case028Conv2x1 called with short slices (bug in dygen)")
+	}
+	if case028UseAVX512 {
+		case028Conv2x1AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case028Conv2x1(out, in, w, bias, nblk)
 }

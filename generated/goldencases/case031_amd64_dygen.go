@@ -22,11 +22,14 @@ var case031AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case031UseAsm = case031AsmOK
 
-// case031AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case031AVX512OK = false
+// case031AVX512OK reports whether this CPU runs Case031's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case031AVX512OK = case031AsmOK && cpu.X86.HasAVX512F
 
-// case031UseAVX512 is always false in this build.
-var case031UseAVX512 = false
+// case031UseAVX512 selects the AVX-512F micro-kernels where case031UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case031UseAVX512 = case031AVX512OK && dyrt.AVX512
 
 // case031BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case031ColIdx = [...]int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 //go:noescape
 func case031Conv2x4(out, in, w, bias []float32, nblk int)
 
-// case031Conv2x4Checked checks every length case031Conv2x4 touches, then calls it.
+// case031Conv2x4AVX512 computes what case031Conv2x4 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case031UseAVX512).
+//
+//go:noescape
+func case031Conv2x4AVX512(out, in, w, bias []float32, nblk int)
+
+// case031Conv2x4Checked checks every length case031Conv2x4 touches, then calls it, or its AVX-512 twin.
 func case031Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*32 || len(in) < 0+nblk*32 ||
 		len(w) < 2 || len(bias) < 2 {
 		panic("Case031: AVX2 kernel case031Conv2x4 called with short slices (bug in dygen)")
+	}
+	if case031UseAVX512 {
+		case031Conv2x4AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case031Conv2x4(out, in, w, bias, nblk)
 }
@@ -77,11 +90,21 @@ func case031Conv2x4Checked(out, in, w, bias []float32, nblk int) {
 //go:noescape
 func case031Conv2x1(out, in, w, bias []float32, nblk int)
 
-// case031Conv2x1Checked checks every length case031Conv2x1 touches, then calls it.
+// case031Conv2x1AVX512 computes what case031Conv2x1 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case031UseAVX512).
+//
+//go:noescape
+func case031Conv2x1AVX512(out, in, w, bias []float32, nblk int)
+
+// case031Conv2x1Checked checks every length case031Conv2x1 touches, then calls it, or its AVX-512 twin.
 func case031Conv2x1Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 40+nblk*8 || len(in) < 0+nblk*8 ||
 		len(w) < 2 || len(bias) < 2 {
 		panic("Case031: AVX2 kernel case031Conv2x1 called with short slices (bug in dygen)")
+	}
+	if case031UseAVX512 {
+		case031Conv2x1AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case031Conv2x1(out, in, w, bias, nblk)
 }

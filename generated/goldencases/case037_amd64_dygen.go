@@ -22,11 +22,14 @@ var case037AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case037UseAsm = case037AsmOK
 
-// case037AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case037AVX512OK = false
+// case037AVX512OK reports whether this CPU runs Case037's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case037AVX512OK = case037AsmOK && cpu.X86.HasAVX512F
 
-// case037UseAVX512 is always false in this build.
-var case037UseAVX512 = false
+// case037UseAVX512 selects the AVX-512F micro-kernels where case037UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case037UseAVX512 = case037AVX512OK && dyrt.AVX512
 
 // case037BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·1+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case037ColIdx = [...]int32{0, 3, 6, 9, 12, 1, 4, 7, 10, 13, 2, 5, 8, 11, 14}
 //go:noescape
 func case037Conv2x2(out, in, w, bias []float32, nblk int)
 
-// case037Conv2x2Checked checks every length case037Conv2x2 touches, then calls it.
+// case037Conv2x2AVX512 computes what case037Conv2x2 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case037UseAVX512).
+//
+//go:noescape
+func case037Conv2x2AVX512(out, in, w, bias []float32, nblk int)
+
+// case037Conv2x2Checked checks every length case037Conv2x2 touches, then calls it, or its AVX-512 twin.
 func case037Conv2x2Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 16+nblk*16 || len(in) < 440+nblk*16 ||
 		len(w) < 90 || len(bias) < 2 {
 		panic("Case037: AVX2 kernel case037Conv2x2 called with short slices (bug in dygen)")
+	}
+	if case037UseAVX512 {
+		case037Conv2x2AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case037Conv2x2(out, in, w, bias, nblk)
 }

@@ -22,11 +22,14 @@ var case038AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var case038UseAsm = case038AsmOK
 
-// case038AVX512OK is false: this build has no AVX-512 micro-kernels.
-const case038AVX512OK = false
+// case038AVX512OK reports whether this CPU runs Case038's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var case038AVX512OK = case038AsmOK && cpu.X86.HasAVX512F
 
-// case038UseAVX512 is always false in this build.
-var case038UseAVX512 = false
+// case038UseAVX512 selects the AVX-512F micro-kernels where case038UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var case038UseAVX512 = case038AVX512OK && dyrt.AVX512
 
 // case038BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·6+b is block b of group g), which are contiguous.
@@ -62,11 +65,21 @@ var case038ColIdx = [...]int32{6, 8, 1, 3, 5, 7, 0, 2, 7, 0, 2, 4, 6, 8, 1, -1}
 //go:noescape
 func case038Conv4x3(out, in, w, bias []float32, nblk int)
 
-// case038Conv4x3Checked checks every length case038Conv4x3 touches, then calls it.
+// case038Conv4x3AVX512 computes what case038Conv4x3 does (AVX-512F, blocked in
+// vectors of 16 pixels: see case038UseAVX512).
+//
+//go:noescape
+func case038Conv4x3AVX512(out, in, w, bias []float32, nblk int)
+
+// case038Conv4x3Checked checks every length case038Conv4x3 touches, then calls it, or its AVX-512 twin.
 func case038Conv4x3Checked(out, in, w, bias []float32, nblk int) {
 	if nblk < 1 || len(out) < 72+nblk*24 || len(in) < 1122+nblk*24 ||
 		len(w) < 1176 || len(bias) < 4 {
 		panic("Case038: AVX2 kernel case038Conv4x3 called with short slices (bug in dygen)")
+	}
+	if case038UseAVX512 {
+		case038Conv4x3AVX512(out, in, w, bias, nblk)
+		return
 	}
 	case038Conv4x3(out, in, w, bias, nblk)
 }

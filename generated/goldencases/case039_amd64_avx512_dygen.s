@@ -72,6 +72,50 @@ block:
 tail:
 	CMPQ         CX, $0x00000010
 	JB           skip8
+	CMPQ         CX, $0x00000011
+	JNE          whole8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	VMOVAPS      Z0, Z8
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z9
+	VMOVUPS      64(AX), Z10
+	VMOVUPS      128(AX), Z11
+	VMOVUPS      192(AX), Z12
+	VMOVUPS      256(AX), Z13
+	VMOVUPS      320(AX), Z14
+	VMOVUPS      384(AX), Z15
+	VMOVUPS      448(AX), Z16
+	VMOVUPS.Z    512(AX), K1, Z17
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z9, Z31, Z0
+	VFMADD231PS  Z10, Z31, Z1
+	VFMADD231PS  Z11, Z31, Z2
+	VFMADD231PS  Z12, Z31, Z3
+	VFMADD231PS  Z13, Z31, Z4
+	VFMADD231PS  Z14, Z31, Z5
+	VFMADD231PS  Z15, Z31, Z6
+	VFMADD231PS  Z16, Z31, Z7
+	VFMADD231PS  Z17, Z31, Z8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	VMOVUPS      Z8, K1, 512(DI)
+	JMP          done
+
+whole8:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	VMOVAPS      Z0, Z2
@@ -106,6 +150,34 @@ tail:
 skip8:
 	CMPQ         CX, $0x00000008
 	JB           skip4
+	CMPQ         CX, $0x00000009
+	JNE          whole4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z5
+	VMOVUPS      64(AX), Z6
+	VMOVUPS      128(AX), Z7
+	VMOVUPS      192(AX), Z8
+	VMOVUPS.Z    256(AX), K1, Z9
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z5, Z31, Z0
+	VFMADD231PS  Z6, Z31, Z1
+	VFMADD231PS  Z7, Z31, Z2
+	VFMADD231PS  Z8, Z31, Z3
+	VFMADD231PS  Z9, Z31, Z4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, K1, 256(DI)
+	JMP          done
+
+whole4:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	VMOVAPS      Z0, Z2
@@ -128,6 +200,26 @@ skip8:
 skip4:
 	CMPQ         CX, $0x00000004
 	JB           skip2
+	CMPQ         CX, $0x00000005
+	JNE          whole2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z3
+	VMOVUPS      64(AX), Z4
+	VMOVUPS.Z    128(AX), K1, Z5
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z3, Z31, Z0
+	VFMADD231PS  Z4, Z31, Z1
+	VFMADD231PS  Z5, Z31, Z2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, K1, 128(DI)
+	JMP          done
+
+whole2:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	MOVQ         SI, AX
@@ -144,6 +236,22 @@ skip4:
 skip2:
 	CMPQ         CX, $0x00000002
 	JB           skip1
+	CMPQ         CX, $0x00000003
+	JNE          whole1
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z2
+	VMOVUPS.Z    64(AX), K1, Z3
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z2, Z31, Z0
+	VFMADD231PS  Z3, Z31, Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, K1, 64(DI)
+	JMP          done
+
+whole1:
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX
@@ -237,6 +345,50 @@ block:
 tail:
 	CMPQ         CX, $0x00000010
 	JB           skip8
+	CMPQ         CX, $0x00000011
+	JNE          whole8
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	VMOVAPS      Z0, Z8
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z9
+	VMOVUPS      64(AX), Z10
+	VMOVUPS      128(AX), Z11
+	VMOVUPS      192(AX), Z12
+	VMOVUPS      256(AX), Z13
+	VMOVUPS      320(AX), Z14
+	VMOVUPS      384(AX), Z15
+	VMOVUPS      448(AX), Z16
+	VMOVUPS.Z    512(AX), K1, Z17
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z9, Z31, Z0
+	VFMADD231PS  Z10, Z31, Z1
+	VFMADD231PS  Z11, Z31, Z2
+	VFMADD231PS  Z12, Z31, Z3
+	VFMADD231PS  Z13, Z31, Z4
+	VFMADD231PS  Z14, Z31, Z5
+	VFMADD231PS  Z15, Z31, Z6
+	VFMADD231PS  Z16, Z31, Z7
+	VFMADD231PS  Z17, Z31, Z8
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, 256(DI)
+	VMOVUPS      Z5, 320(DI)
+	VMOVUPS      Z6, 384(DI)
+	VMOVUPS      Z7, 448(DI)
+	VMOVUPS      Z8, K1, 512(DI)
+	JMP          done
+
+whole8:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	VMOVAPS      Z0, Z2
@@ -271,6 +423,34 @@ tail:
 skip8:
 	CMPQ         CX, $0x00000008
 	JB           skip4
+	CMPQ         CX, $0x00000009
+	JNE          whole4
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z5
+	VMOVUPS      64(AX), Z6
+	VMOVUPS      128(AX), Z7
+	VMOVUPS      192(AX), Z8
+	VMOVUPS.Z    256(AX), K1, Z9
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z5, Z31, Z0
+	VFMADD231PS  Z6, Z31, Z1
+	VFMADD231PS  Z7, Z31, Z2
+	VFMADD231PS  Z8, Z31, Z3
+	VFMADD231PS  Z9, Z31, Z4
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, 128(DI)
+	VMOVUPS      Z3, 192(DI)
+	VMOVUPS      Z4, K1, 256(DI)
+	JMP          done
+
+whole4:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	VMOVAPS      Z0, Z2
@@ -293,6 +473,26 @@ skip8:
 skip4:
 	CMPQ         CX, $0x00000004
 	JB           skip2
+	CMPQ         CX, $0x00000005
+	JNE          whole2
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z3
+	VMOVUPS      64(AX), Z4
+	VMOVUPS.Z    128(AX), K1, Z5
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z3, Z31, Z0
+	VFMADD231PS  Z4, Z31, Z1
+	VFMADD231PS  Z5, Z31, Z2
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, 64(DI)
+	VMOVUPS      Z2, K1, 128(DI)
+	JMP          done
+
+whole2:
 	VBROADCASTSS (R8), Z0
 	VMOVAPS      Z0, Z1
 	MOVQ         SI, AX
@@ -309,6 +509,22 @@ skip4:
 skip2:
 	CMPQ         CX, $0x00000002
 	JB           skip1
+	CMPQ         CX, $0x00000003
+	JNE          whole1
+	VBROADCASTSS (R8), Z0
+	VMOVAPS      Z0, Z1
+	MOVQ         SI, AX
+	MOVQ         DX, BX
+	VMOVUPS      (AX), Z2
+	VMOVUPS.Z    64(AX), K1, Z3
+	VBROADCASTSS (BX), Z31
+	VFMADD231PS  Z2, Z31, Z0
+	VFMADD231PS  Z3, Z31, Z1
+	VMOVUPS      Z0, (DI)
+	VMOVUPS      Z1, K1, 64(DI)
+	JMP          done
+
+whole1:
 	VBROADCASTSS (R8), Z0
 	MOVQ         SI, AX
 	MOVQ         DX, BX

@@ -207,16 +207,33 @@ func Load(path string) (*Model, error) {
 func SetAVX512(on bool) {
 	case000UseAVX512 = on && case000AVX512OK
 	case001UseAVX512 = on && case001AVX512OK
+	case002UseAVX512 = on && case002AVX512OK
+	case003UseAVX512 = on && case003AVX512OK
+	case004UseAVX512 = on && case004AVX512OK
+	case005UseAVX512 = on && case005AVX512OK
+	case006UseAVX512 = on && case006AVX512OK
 	case007UseAVX512 = on && case007AVX512OK
 	case009UseAVX512 = on && case009AVX512OK
+	case010UseAVX512 = on && case010AVX512OK
 	case012UseAVX512 = on && case012AVX512OK
 	case013UseAVX512 = on && case013AVX512OK
+	case014UseAVX512 = on && case014AVX512OK
 	case015UseAVX512 = on && case015AVX512OK
+	case016UseAVX512 = on && case016AVX512OK
+	case017UseAVX512 = on && case017AVX512OK
+	case021UseAVX512 = on && case021AVX512OK
+	case022UseAVX512 = on && case022AVX512OK
+	case023UseAVX512 = on && case023AVX512OK
 	case024UseAVX512 = on && case024AVX512OK
+	case025UseAVX512 = on && case025AVX512OK
 	case027UseAVX512 = on && case027AVX512OK
+	case028UseAVX512 = on && case028AVX512OK
 	case029UseAVX512 = on && case029AVX512OK
 	case030UseAVX512 = on && case030AVX512OK
+	case031UseAVX512 = on && case031AVX512OK
 	case033UseAVX512 = on && case033AVX512OK
 	case034UseAVX512 = on && case034AVX512OK
+	case037UseAVX512 = on && case037AVX512OK
+	case038UseAVX512 = on && case038AVX512OK
 	case039UseAVX512 = on && case039AVX512OK
 }

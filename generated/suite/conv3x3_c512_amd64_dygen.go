@@ -22,11 +22,14 @@ var conv3x3C512AsmOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // run every variant on the same vectors.
 var conv3x3C512UseAsm = conv3x3C512AsmOK
 
-// conv3x3C512AVX512OK is false: this build has no AVX-512 micro-kernels.
-const conv3x3C512AVX512OK = false
+// conv3x3C512AVX512OK reports whether this CPU runs Conv3x3C512's AVX-512F micro-kernels
+// (with the AVX2+FMA pack, fusion, pool and copy out).
+var conv3x3C512AVX512OK = conv3x3C512AsmOK && cpu.X86.HasAVX512F
 
-// conv3x3C512UseAVX512 is always false in this build.
-var conv3x3C512UseAVX512 = false
+// conv3x3C512UseAVX512 selects the AVX-512F micro-kernels where conv3x3C512UseAsm is on:
+// on CPUs whose 512-bit FMA is full width (dyrt.AVX512; GODEBUG=cpu.avx512f=off
+// or DYGEN_AVX512=off pins AVX2). The tests flip it.
+var conv3x3C512UseAVX512 = conv3x3C512AVX512OK && dyrt.AVX512
 
 // conv3x3C512BlockChannels returns the output channels [o0, o1) of the channel
 // blocks [u0, u1) (block g·128+b is block b of group g), which are contiguous.
@@ -64,11 +67,21 @@ var conv3x3C512ColIdx = [...]int32{-1, 0, 1, 2, 3, 4, 5, 6}
 //go:noescape
 func conv3x3C512Conv4x3PF(out, in, w, bias, pf []float32, nblk int)
 
-// conv3x3C512Conv4x3PFChecked checks every length conv3x3C512Conv4x3PF touches, then calls it.
+// conv3x3C512Conv4x3PFAVX512 computes what conv3x3C512Conv4x3PF does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3x3C512UseAVX512).
+//
+//go:noescape
+func conv3x3C512Conv4x3PFAVX512(out, in, w, bias, pf []float32, nblk int)
+
+// conv3x3C512Conv4x3PFChecked checks every length conv3x3C512Conv4x3PF touches, then calls it, or its AVX-512 twin.
 func conv3x3C512Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*24 || len(in) < 36810+nblk*24 ||
 		len(w) < 18432 || len(bias) < 4 || len(pf) < 7077888+nblk*8192 {
 		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x3PF called with short slices (bug in dygen)")
+	}
+	if conv3x3C512UseAVX512 {
+		conv3x3C512Conv4x3PFAVX512(out, in, w, bias, pf, nblk)
+		return
 	}
 	conv3x3C512Conv4x3PF(out, in, w, bias, pf, nblk)
 }
@@ -81,11 +94,21 @@ func conv3x3C512Conv4x3PFChecked(out, in, w, bias, pf []float32, nblk int) {
 //go:noescape
 func conv3x3C512Conv4x2PF(out, in, w, bias, pf []float32, nblk int)
 
-// conv3x3C512Conv4x2PFChecked checks every length conv3x3C512Conv4x2PF touches, then calls it.
+// conv3x3C512Conv4x2PFAVX512 computes what conv3x3C512Conv4x2PF does (AVX-512F, blocked in
+// vectors of 16 pixels: see conv3x3C512UseAVX512).
+//
+//go:noescape
+func conv3x3C512Conv4x2PFAVX512(out, in, w, bias, pf []float32, nblk int)
+
+// conv3x3C512Conv4x2PFChecked checks every length conv3x3C512Conv4x2PF touches, then calls it, or its AVX-512 twin.
 func conv3x3C512Conv4x2PFChecked(out, in, w, bias, pf []float32, nblk int) {
 	if nblk < 1 || len(out) < 168+nblk*16 || len(in) < 36810+nblk*16 ||
 		len(w) < 18432 || len(bias) < 4 || len(pf) < 7077888+nblk*8192 {
 		panic("Conv3x3C512: AVX2 kernel conv3x3C512Conv4x2PF called with short slices (bug in dygen)")
+	}
+	if conv3x3C512UseAVX512 {
+		conv3x3C512Conv4x2PFAVX512(out, in, w, bias, pf, nblk)
+		return
 	}
 	conv3x3C512Conv4x2PF(out, in, w, bias, pf, nblk)
 }

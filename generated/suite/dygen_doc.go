@@ -93,6 +93,7 @@ func SetAVX512(on bool) {
 	conv3x3C64UseAVX512 = on && conv3x3C64AVX512OK
 	conv3x3C128UseAVX512 = on && conv3x3C128AVX512OK
 	conv3x3C256UseAVX512 = on && conv3x3C256AVX512OK
+	conv3x3C512UseAVX512 = on && conv3x3C512AVX512OK
 	conv3x3S2UseAVX512 = on && conv3x3S2AVX512OK
 	conv1x1ReduceUseAVX512 = on && conv1x1ReduceAVX512OK
 	conv1x1ExpandUseAVX512 = on && conv1x1ExpandAVX512OK

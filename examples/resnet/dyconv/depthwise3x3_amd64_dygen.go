@@ -86,8 +86,8 @@ func (a *depthwise3x3Asm) setSize(h, w, ho, wo int) {
 	a.npb = (nv + 12 - 1) / 12
 	a.ops = a.npb * 96
 	// The AVX-512 kernels run at this size only where a channel's flat row
-	// fills one of their main blocks (as gen.Plan.TierOK for fixed sizes).
-	a.wide = nv >= 24
+	// holds one of their vectors (as gen.Plan.TierOK for fixed sizes).
+	a.wide = nv >= 2
 	a.rows = a.rows[:0]
 	a.maxOff = 0
 	halo := 0 // the largest tap offset inside one phase plane

@@ -94,8 +94,8 @@ func (a *project1x1Asm) setSize(h, w, ho, wo int) {
 	a.npb = (nv + 3 - 1) / 3
 	a.ops = a.npb * 24
 	// The AVX-512 kernels run at this size only where a channel's flat row
-	// fills one of their main blocks (as gen.Plan.TierOK for fixed sizes).
-	a.wide = nv >= 12
+	// holds one of their vectors (as gen.Plan.TierOK for fixed sizes).
+	a.wide = nv >= 2
 	a.rows = a.rows[:0]
 	a.maxOff = 0
 	halo := 0 // the largest tap offset inside one phase plane
