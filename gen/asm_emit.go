@@ -135,6 +135,11 @@ type convKernel struct {
 	// tap emits what tap t needs first (prefetches, a row offset) and
 	// returns where its input vector 0 is (vector j is j vectors on).
 	tap func(t int) operand.Mem
+	// shiftOf, when set, returns how many floats after tap t0's input tap
+	// t's is, or −1 when that is not a constant (another row register).
+	// The AVX-512 kernels whose FMAs read the input from memory use it to
+	// load each run of nearby taps' input once (see shiftGroups).
+	shiftOf func(t0, t int) int
 	// channelEnd emits what ends an input channel iteration, before the
 	// pointers move on by channelStride (input) and the taps' weights.
 	channelEnd    func()
@@ -216,6 +221,14 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	}
 	ctx.MOVL(operand.U32(0xff), kInp.As32())
 	ctx.KMOVW(kInp.As32(), reg.K1)
+	if sh := maxShift(pl, c); sh > 0 {
+		// K2: the lanes of the extra vector a run of taps shifts in; K3:
+		// those of a half vector and its shifted-in lanes.
+		ctx.MOVL(operand.U32(1<<sh-1), kInp.As32())
+		ctx.KMOVW(kInp.As32(), reg.K2)
+		ctx.MOVL(operand.U32(1<<(8+sh)-1), kInp.As32())
+		ctx.KMOVW(kInp.As32(), reg.K3)
+	}
 	ctx.CMPQ(kNblk, operand.U32(2*pz))
 	ctx.JB(operand.LabelRef("tail"))
 	ctx.Label("block")
@@ -274,6 +287,38 @@ func wideTails(pz int) []int {
 	return t
 }
 
+// shiftGroups splits the taps into runs whose inputs lie 0…8 floats after
+// the run's first one's (c.shiftOf), for the AVX-512 kernels whose FMAs
+// read the input from memory; nil when the kernel is not one of those.
+func shiftGroups(pl *Plan, c convKernel, wide bool) [][]int {
+	if !wide || !c.memFMA || c.shiftOf == nil {
+		return nil
+	}
+	var gs [][]int
+	for t := 0; t < pl.P.KH*pl.P.KW; t++ {
+		if n := len(gs); n > 0 {
+			g := gs[n-1]
+			if sh := c.shiftOf(g[0], t); sh >= 0 && sh <= 8 {
+				gs[n-1] = append(g, t)
+				continue
+			}
+		}
+		gs = append(gs, []int{t})
+	}
+	return gs
+}
+
+// maxShift is the largest shift of shiftGroups' runs (0: none).
+func maxShift(pl *Plan, c convKernel) int {
+	sh := 0
+	for _, g := range shiftGroups(pl, c, true) {
+		for _, t := range g {
+			sh = max(sh, c.shiftOf(g[0], t))
+		}
+	}
+	return sh
+}
+
 // emitConvBody emits one pixel block of nv vectors (registers from vs,
 // YMM or ZMM) and moves the pixel pointers past it; half: the block's last
 // vector is the low 8 lanes of a ZMM, under K1, and the block is the call's
@@ -288,6 +333,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 	// vector loads it (the last one zero-masked) into registers first.
 	memFMA := c.memFMA && !half
 	masked := func(j int) bool { return half && j == nv-1 }
+	wide := vs[0].Size() == 64
 	if c.body != nil {
 		c.body(!half && sfx == "")
 	}
@@ -308,7 +354,50 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 		ctx.MOVQ(operand.U32(pl.CinG), kCi)
 		ctx.Label("channel" + sfx)
 	}
-	for t := 0; t < taps; t++ {
+	groups := shiftGroups(pl, c, wide)
+	for gi := 0; gi < len(groups) && wide && c.memFMA; gi++ {
+		// A run of taps whose inputs are 0…8 floats after its first's:
+		// its nv input vectors (and the next one's first lanes) are loaded
+		// once, and each tap's are VALIGND shifts of them. The FMAs are
+		// those of the taps one by one, in order, as in the AVX2 kernel.
+		g := groups[gi]
+		bases := make([]operand.Mem, len(g))
+		for i, t := range g {
+			bases[i] = c.tap(t)
+		}
+		shifts := make([]int, len(g))
+		for i, t := range g {
+			shifts[i] = c.shiftOf(g[0], t)
+		}
+		row := func(j int) reg.VecPhysical { return vs[nv+j] } // nv+1 of them
+		tmp := vs[2*nv+1]
+		for j := 0; j < nv; j++ {
+			if masked(j) {
+				ctx.VMOVUPS_Z(at(bases[0], j), reg.K3, row(j))
+			} else {
+				ctx.VMOVUPS(at(bases[0], j), row(j))
+			}
+		}
+		if len(g) > 1 && !half {
+			ctx.VMOVUPS_Z(at(bases[0], nv), reg.K2, row(nv))
+		}
+		for i, t := range g {
+			ctx.VBROADCASTSS(mem(kWp, 4*t), wReg)
+			for j := 0; j < nv; j++ {
+				x := row(j)
+				if sh := shifts[i]; sh > 0 {
+					hi := row(j + 1)
+					if masked(j) {
+						hi = row(j) // lanes past the half vector are not stored
+					}
+					ctx.VALIGND(operand.U8(sh), row(j), hi, tmp)
+					x = tmp
+				}
+				ctx.VFMADD231PS(x, wReg, acc(0, j))
+			}
+		}
+	}
+	for t := 0; t < taps && !(wide && c.memFMA && groups != nil); t++ {
 		base := c.tap(t)
 		if !memFMA {
 			for j := 0; j < nv; j++ {
@@ -434,6 +523,7 @@ func emitAsmKernel(ctx *build.Context, pl *Plan, k AsmKernel, epi *epilogue, isa
 		}
 		return mem(kInp, 4*a.TapOff[t])
 	}
+	c.shiftOf = func(t0, t int) int { return max(-1, a.TapOff[t]-a.TapOff[t0]) }
 	c.channelEnd = func() {
 		for ; nextPF < npf; nextPF++ {
 			pf()

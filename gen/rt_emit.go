@@ -70,6 +70,12 @@ func emitRTKernel(ctx *build.Context, pl *Plan, k AsmKernel, isa *VecISA) {
 			}
 			return operand.Mem{Base: kInp, Index: tmp, Scale: 1, Disp: 4 * r.TapCol[t]}
 		},
+		shiftOf: func(t0, t int) int {
+			if r.TapRow[t] != r.TapRow[t0] {
+				return -1
+			}
+			return max(-1, r.TapCol[t]-r.TapCol[t0])
+		},
 		channelEnd:    func() {},
 		channelStride: cstride,
 		outChannel: func(i int) operand.Mem {
