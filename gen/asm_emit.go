@@ -221,9 +221,13 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	}
 	ctx.MOVL(operand.U32(0xff), kInp.As32())
 	ctx.KMOVW(kInp.As32(), reg.K1)
-	if sh := maxShift(pl, c); sh > 0 {
+	if shiftGroups(pl, c, true) != nil {
 		// K2: the lanes of the extra vector a run of taps shifts in; K3:
-		// those of a half vector and its shifted-in lanes.
+		// those of a half vector and its shifted-in lanes. (Every body of
+		// these kernels loads its half vector under K3, so K3 is set even
+		// where no run shifts: an unset mask register holds whatever the
+		// caller left, which once made a test's results differ.)
+		sh := maxShift(pl, c)
 		ctx.MOVL(operand.U32(1<<sh-1), kInp.As32())
 		ctx.KMOVW(kInp.As32(), reg.K2)
 		ctx.MOVL(operand.U32(1<<(8+sh)-1), kInp.As32())

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -65,6 +66,9 @@ func TestAsmAVX2Only(t *testing.T) {
 				if !evex {
 					t.Errorf("%s: %s is named avx512 but has no AVX-512 code", filepath.Base(spec), f.Name)
 				}
+				for _, e := range unsetMasks(string(f.Data)) {
+					t.Errorf("%s: %s: %s", filepath.Base(spec), f.Name, e)
+				}
 				if !bytes.HasPrefix(f.Data, []byte(Header+"\n")) || !bytes.Contains(f.Data, []byte("\n//go:build amd64 && !purego\n")) {
 					t.Errorf("%s: %s lacks the header or the amd64 && !purego build constraint", spec, f.Name)
 				}
@@ -90,6 +94,36 @@ func TestAsmAVX2Only(t *testing.T) {
 	}
 }
 
+var (
+	kRegUse = regexp.MustCompile(`\bK[1-7]\b`)
+	kRegSet = regexp.MustCompile(`^\s*KMOVW\s+\w+,\s*(K[1-7])\s*$`)
+)
+
+// unsetMasks returns, for each function of the assembly src, the opmask
+// registers it uses before a KMOVW sets them: such a register holds
+// whatever the caller left in it.
+func unsetMasks(src string) []string {
+	var errs []string
+	fn, set := "", map[string]bool{}
+	for i, line := range strings.Split(src, "\n") {
+		code, _, _ := strings.Cut(line, "//")
+		if strings.HasPrefix(code, "TEXT ") {
+			fn, set = code, map[string]bool{}
+			continue
+		}
+		if m := kRegSet.FindStringSubmatch(code); m != nil {
+			set[m[1]] = true
+			continue
+		}
+		for _, k := range kRegUse.FindAllString(code, -1) {
+			if !set[k] {
+				errs = append(errs, fmt.Sprintf("line %d (%s): %s used before it is set: %s", i+1, strings.TrimSpace(fn), k, strings.TrimSpace(line)))
+			}
+		}
+	}
+	return errs
+}
+
 // TestAsmForbiddenPattern checks that the scan catches what it must.
 func TestAsmForbiddenPattern(t *testing.T) {
 	for _, bad := range []string{"VMOVUPS Y16, (AX)", "VADDPS Z1, Z2, Z3", "VFMADD231PS.BCST (AX), Y1, Y2", "KMOVW K1, AX", "VMOVUPS X20, X1"} {
@@ -101,6 +135,9 @@ func TestAsmForbiddenPattern(t *testing.T) {
 		if avx2Forbidden.MatchString(ok) {
 			t.Errorf("scan flags %q", ok)
 		}
+	}
+	if e := unsetMasks("TEXT ·f(SB)\n\tMOVL $0xff, AX\n\tKMOVW AX, K1\n\tVMOVUPS.Z (SI), K3, Z1\n\tVMOVUPS Z1, K1, (DI)\nTEXT ·g(SB)\n\tVMOVUPS Z1, K1, (DI)\n"); len(e) != 2 {
+		t.Errorf("unset-mask scan: %q, want K3 in f and K1 in g", e)
 	}
 	for _, bad := range []string{"\tVMOVUPS.Z Z3, K1, 64(DI)", "VMOVUPS.Z Z0, K1, (AX)"} {
 		if !zeroMaskedStore.MatchString(bad) {
