@@ -359,7 +359,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 		ctx.Label("channel" + sfx)
 	}
 	groups := shiftGroups(pl, c, wide)
-	for gi := 0; gi < len(groups) && wide && c.memFMA; gi++ {
+	for gi := range groups {
 		// A run of taps whose inputs are 0…8 floats after its first's:
 		// its nv input vectors (and the next one's first lanes) are loaded
 		// once, and each tap's are VALIGND shifts of them. The FMAs are
@@ -401,7 +401,7 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 			}
 		}
 	}
-	for t := 0; t < taps && !(wide && c.memFMA && groups != nil); t++ {
+	for t := 0; t < taps && groups == nil; t++ {
 		base := c.tap(t)
 		if !memFMA {
 			for j := 0; j < nv; j++ {

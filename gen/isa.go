@@ -56,10 +56,6 @@ type VecISA struct {
 	// at run time. KernelSuffix is appended to its kernels' names.
 	Over         *VecISA
 	KernelSuffix string
-	// Bcast: instructions take a constant from memory as an embedded
-	// broadcast ({1to16}: the epilogue's constants). Masks: opmask
-	// registers, for the half vector that ends a block.
-	Bcast, Masks bool
 }
 
 // ISAs are the vector targets, in the order the generator emits them.
@@ -97,8 +93,8 @@ var ISAAVX512 = &VecISA{
 	Build: "amd64 && !purego", FileTag: "amd64_avx512",
 	CPUCheck: "cpu.X86.HasAVX512F", CPUImport: true,
 	Lanes: 16, VecRegs: 32,
-	MemFMA: true, Bcast: true, Masks: true,
-	Over: ISAAVX2, KernelSuffix: "AVX512",
+	MemFMA: true,
+	Over:   ISAAVX2, KernelSuffix: "AVX512",
 }
 
 // RegsPerVector is the registers that hold one vector of 8 pixels (one,
