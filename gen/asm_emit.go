@@ -127,8 +127,8 @@ type convKernel struct {
 	memFMA   bool // FMAs take the input from memory
 	// setup loads the kernel's own arguments, after the common ones.
 	setup func()
-	// body is called before each pixel-block body is emitted (the AVX-512
-	// kernels have three: the main block and two tails); prefetch says
+	// body is called before each pixel-block body is emitted (an AVX-512
+	// kernel has several: the main block and its tails); prefetch says
 	// whether that body may prefetch (only the main one: the tails' count
 	// is not bounded by nblk).
 	body func(prefetch bool)
@@ -203,9 +203,6 @@ func emitConvKernel(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, isa
 	ctx.Load(ctx.Param("nblk"), kNblk)
 	c.setup()
 	if isa.Lanes == 8 {
-		if n := m*k.P + 1; c.memFMA && n > 16 || !c.memFMA && n+k.P > 16 {
-			panic(fmt.Sprintf("dygen: %dx%d kernel needs more than 16 YMM registers (bug)", m, k.P))
-		}
 		ctx.Label("block")
 		emitConvBody(ctx, pl, k, c, ymms, k.P, false, "")
 		ctx.DECQ(kNblk)
@@ -295,8 +292,11 @@ func wideTails(pz int) []int {
 // the run's first one's (c.shiftOf), for the AVX-512 kernels whose FMAs
 // read the input from memory; nil when the kernel is not one of those.
 func shiftGroups(pl *Plan, c convKernel, wide bool) [][]int {
-	if !wide || !c.memFMA || c.shiftOf == nil {
+	if !wide || !c.memFMA {
 		return nil
+	}
+	if c.shiftOf == nil {
+		panic("dygen: an AVX-512 kernel with FMAs from memory needs convKernel.shiftOf (bug)")
 	}
 	var gs [][]int
 	for t := 0; t < pl.P.KH*pl.P.KW; t++ {
@@ -323,6 +323,20 @@ func maxShift(pl *Plan, c convKernel) int {
 	return sh
 }
 
+// bodyRegs returns the vector registers a block of m channels × nv
+// vectors needs: the accumulators and the broadcast weight, plus the input
+// vectors unless the FMAs read them from memory, or with shifting (runs of
+// taps loaded once, shiftGroups) nv+1 row vectors and the shifted one.
+func bodyRegs(m, nv int, memFMA, shifting bool) int {
+	switch {
+	case shifting:
+		return m*nv + nv + 3
+	case memFMA:
+		return m*nv + 1
+	}
+	return m*nv + nv + 1
+}
+
 // emitConvBody emits one pixel block of nv vectors (registers from vs,
 // YMM or ZMM) and moves the pixel pointers past it; half: the block's last
 // vector is the low 8 lanes of a ZMM, under K1, and the block is the call's
@@ -333,11 +347,15 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 	acc := func(i, j int) reg.VecPhysical { return vs[i*nv+j] }
 	inReg := func(j int) reg.VecPhysical { return vs[m*nv+j] }
 	wReg := vs[len(vs)-1]
-	// memFMA: the FMAs read the input from memory, but a block with a half
-	// vector loads it (the last one zero-masked) into registers first.
-	memFMA := c.memFMA && !half
+	// memFMA: the FMAs read the input from memory (AVX2); the AVX-512
+	// kernels then load runs of taps' inputs once instead (groups).
+	memFMA := c.memFMA
 	masked := func(j int) bool { return half && j == nv-1 }
 	wide := vs[0].Size() == 64
+	groups := shiftGroups(pl, c, wide)
+	if n := bodyRegs(m, nv, memFMA, groups != nil); n > len(vs) {
+		panic(fmt.Sprintf("dygen: a %d×%d block needs %d vector registers of %d (bug)", m, nv, n, len(vs)))
+	}
 	if c.body != nil {
 		c.body(!half && sfx == "")
 	}
@@ -358,7 +376,6 @@ func emitConvBody(ctx *build.Context, pl *Plan, k AsmKernel, c convKernel, vs []
 		ctx.MOVQ(operand.U32(pl.CinG), kCi)
 		ctx.Label("channel" + sfx)
 	}
-	groups := shiftGroups(pl, c, wide)
 	for gi := range groups {
 		// A run of taps whose inputs are 0…8 floats after its first's:
 		// its nv input vectors (and the next one's first lanes) are loaded

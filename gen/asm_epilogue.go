@@ -195,10 +195,6 @@ func (e *epilogue) apply(ctx *build.Context, v reg.VecPhysical, free []reg.VecPh
 	}
 	o := vecOps{ctx: ctx, e: e, wide: v.Size() == 64}
 	t0, t1, t2 := free[0], free[1], free[2]
-	xor := func(ops ...operand.Op) { ctx.VXORPS(ops...) }
-	if o.wide {
-		xor = ctx.VPXORD
-	}
 	switch e.act {
 	case verify.ActNone:
 	case verify.ActReLU:
@@ -220,14 +216,14 @@ func (e *epilogue) apply(ctx *build.Context, v reg.VecPhysical, free []reg.VecPh
 		o.op(ctx.VDIVPS, ctx.VDIVPS_BCST, epiSix, t0, v)
 	case verify.ActSigmoid:
 		// 1/(1 + e^−v).
-		o.op(xor, ctx.VPXORD_BCST, epiSign, v, t0)
+		o.op(ctx.VXORPS, ctx.VPXORD_BCST, epiSign, v, t0)
 		e.exp(o, t0, t1, t2)
 		o.op(ctx.VADDPS, ctx.VADDPS_BCST, epiOne, t2, t2)
 		o.load(epiOne, t1)
 		ctx.VDIVPS(t2, t1, v)
 	case verify.ActSiLU:
 		// v/(1 + e^−v).
-		o.op(xor, ctx.VPXORD_BCST, epiSign, v, t0)
+		o.op(ctx.VXORPS, ctx.VPXORD_BCST, epiSign, v, t0)
 		e.exp(o, t0, t1, t2)
 		o.op(ctx.VADDPS, ctx.VADDPS_BCST, epiOne, t2, t2)
 		ctx.VDIVPS(t2, v, v)

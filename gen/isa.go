@@ -105,17 +105,22 @@ func (isa *VecISA) RegsPerVector() int { return max(1, 8/isa.Lanes) }
 func (isa *VecISA) kernelName(name string) string { return name + isa.KernelSuffix }
 
 // wideBlock returns the vectors of Lanes pixels in a main block of a tier
-// row's micro-kernel of m channels: as many as fit M accumulators and,
-// unless the FMAs read the input from memory, an input register per vector
-// beside the broadcast weight, at most 12 (with memFMA: 12 accumulators).
-// At least 3 registers stay free for the epilogue once the accumulators
-// are complete.
+// row's micro-kernel of m channels: as many as fit M accumulators, an input
+// register per vector and the broadcast weight, at most 12; with memFMA
+// (depthwise: one channel) 12, whose runs of taps take 12 accumulators,
+// 13 row vectors, the shifted one and the weight (bodyRegs). At least 3
+// registers stay free for the epilogue once the accumulators are complete.
 func (isa *VecISA) wideBlock(m int, memFMA bool) int {
 	if memFMA {
 		return 12
 	}
 	return min(12, (isa.VecRegs-1)/(m+1))
 }
+
+// MinUnits is the vectors of 8 pixels of one of this row's vectors: a
+// channel row shorter than that does not get a tier row's kernels
+// (Plan.TierOK; the run-time setSize checks it per size).
+func (isa *VecISA) MinUnits() int { return max(1, isa.Lanes/8) }
 
 // chunkQuantum returns the pixel blocks of p vectors of 8 pixels that make
 // whole main blocks of this tier row's m-channel kernel (dyrt.RoundChunk
@@ -243,7 +248,7 @@ func (pl *Plan) TierOK(isa *VecISA) bool {
 		return false
 	}
 	if a := pl.Asm; a != nil {
-		return a.NV >= isa.Lanes/8
+		return a.NV >= isa.MinUnits()
 	}
 	return pl.RT != nil
 }
@@ -267,14 +272,11 @@ func describeTier(pl *Plan, isa *VecISA) string {
 			strings.ToLower(isa.Name), pl.Asm.NV, isa.Lanes, isa.Over.Label)
 		return b.String()
 	}
-	regs := m*pz + pz + 1
-	if memFMA {
-		regs = m*pz + 1
-	}
+	regs := bodyRegs(m, pz, memFMA, memFMA)
 	fmt.Fprintf(&b, "  %s kernel (%s, where the CPU's 512-bit FMA is full width): %d channels × %d vectors of %d pixels per main block (%d of %d ZMM",
 		isa.Name, isa.What, m, pz, isa.Lanes, regs, isa.VecRegs)
 	if memFMA {
-		b.WriteString(", FMAs read the input from memory")
+		b.WriteString(", each run of taps' inputs loaded once and shifted with VALIGND")
 	}
 	fmt.Fprintf(&b, "), then blocks of %v vectors (the last half vector under K1 in the last block); same calls, pixels and fused layout as %s\n", wideTails(pz), isa.Over.Label)
 	var names []string

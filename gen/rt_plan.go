@@ -176,17 +176,13 @@ func (r *RTPlan) fuseInfo() FuseInfo {
 // dyrt.RoundChunk).
 func (r *RTPlan) ChunkQuantum() int { return ISAAVX512.chunkQuantum(r.M, r.P, r.MemFMA) }
 
-// WideUnits is the vectors of 8 pixels of one main block of the AVX-512
-// kernels (WideTestSize fills one).
-func (r *RTPlan) WideUnits() int { return 2 * ISAAVX512.wideBlock(r.M, r.MemFMA) }
-
 // WideTestSize returns an input size at which a channel's flat row fills
 // one main block of the AVX-512 kernels and then some (so that they run,
 // tails included, where the CPU has them): the generated TestXAVX512Bits
 // checks them there against AVX2, the test sizes being too small for them.
 func (pl *Plan) WideTestSize() [2]int {
 	r, p := pl.RT, pl.P
-	need := 8*r.WideUnits() + 24
+	need := 16*ISAAVX512.wideBlock(r.M, r.MemFMA) + 24 // a main block and a tail
 	for s := 1; s < 4096; s++ {
 		h, w := s+p.DH*(p.KH-1), s+p.DW*(p.KW-1)+3
 		if p.CheckInput(h, w) != nil {
