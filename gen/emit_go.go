@@ -3,11 +3,12 @@ package gen
 import (
 	"bytes"
 	"fmt"
-
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/dygen/dygen/dyrt"
 	"github.com/dygen/dygen/verify"
 )
 
@@ -259,7 +260,12 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 		khBody = append(khBody, id("iy").Op("=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), id("iy"), id("h")))
 	}
 	khBody = append(khBody, forUp("ci", jen.Lit(0), jen.Lit(pl.CinG), e.rowTaps(m)...))
-	rowBody = append(rowBody, forUp("kh", jen.Lit(0), jen.Lit(p.KH), khBody...))
+	byRow := forUp("kh", jen.Lit(0), jen.Lit(p.KH), khBody...)
+	if pl.WholeKernel {
+		rowBody = append(rowBody, e.wholeRowsCode(m, byRow)...)
+	} else {
+		rowBody = append(rowBody, byRow)
+	}
 	if pl.Epi {
 		// The row is complete: finish it while it is in L1.
 		for j := 0; j < m; j++ {
@@ -271,6 +277,10 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 			}
 			rowBody = append(rowBody, jen.Qual(dyrtPath, "Epilogue").Call(jen.Qual(dyrtPath, pl.Act), id(indexed("y", j)), jen.Nil()))
 		}
+	}
+	if segs := wholeSegs(pl); len(segs) > 0 && segs[0].Hi < 0 {
+		body = append(body, jen.List(id("oyLo"), id("oyHi")).Op(":=").Qual(dyrtPath, "InteriorRange").Call(
+			id("h"), id("ho"), jen.Lit(p.KH), jen.Lit(p.SH), jen.Lit(p.PadT), jen.Lit(p.DH)))
 	}
 	body = append(body, forUp("oy", jen.Lit(0), id("ho"), rowBody...))
 
@@ -286,6 +296,279 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 		"and biases%s. Interior columns [oxLo, oxHi) read the input without padding checks.",
 		m, m, m, pl.CinG, pl.CinG, p.KH, p.KW, pl.OB, e.epiDoc()).
 		Func().Params(e.recv()).Id(fmt.Sprintf("convBlock%d", m)).Params(params...).Block(body...)
+}
+
+// wholeSeg is a run of output rows [Lo, Hi) whose kernel rows [KhLo, KhHi)
+// read inside the input (with zero padding the others read zeros).
+type wholeSeg struct{ Lo, Hi, KhLo, KhHi int }
+
+// wholeSegs lists the output rows that take the whole-kernel pass
+// (Plan.WholeKernel), in order; rows in no segment take a kernel row at a
+// time. A padding mode other than zeros maps every tap inside the input:
+// one segment of every row with every kernel row, whatever the size. A
+// fixed size with zero padding: every row, in runs of equal kernel-row
+// ranges (a row whose taps all read padding keeps its bias). A run-time
+// size with zero padding: the interior rows only, computed per call (Hi = -1).
+func wholeSegs(pl *Plan) []wholeSeg {
+	p := pl.P
+	switch {
+	case !pl.WholeKernel:
+		return nil
+	case p.Mode != verify.Zeros:
+		return []wholeSeg{{0, pl.Ho, 0, p.KH}}
+	case !pl.Fixed:
+		return []wholeSeg{{-1, -1, 0, p.KH}}
+	}
+	var segs []wholeSeg
+	for oy := 0; oy < pl.Ho; oy++ {
+		lo, hi := 0, 0
+		for kh := 0; kh < p.KH; kh++ {
+			if iy := oy*p.SH + kh*p.DH - p.PadT; iy >= 0 && iy < pl.H {
+				if hi == 0 {
+					lo = kh
+				}
+				hi = kh + 1
+			}
+		}
+		if n := len(segs); n > 0 && segs[n-1].KhLo == lo && segs[n-1].KhHi == hi {
+			segs[n-1].Hi = oy + 1
+			continue
+		}
+		segs = append(segs, wholeSeg{oy, oy + 1, lo, hi})
+	}
+	return slices.DeleteFunc(segs, func(s wholeSeg) bool { return s.KhLo == s.KhHi })
+}
+
+// wholeKernelRows describes the rows of Plan.WholeKernel, for dygen plan.
+func wholeKernelRows(pl *Plan) string {
+	segs := wholeSegs(pl)
+	switch {
+	case len(segs) == 0:
+		return "no output row (every row reads only padding)"
+	case segs[0].Hi < 0:
+		return "the interior output rows (the others: a kernel row at a time)"
+	case len(segs) == 1 && segs[0].Lo == 0 && segs[0].Hi == pl.Ho:
+		return "every output row"
+	}
+	var parts []string
+	for _, s := range segs {
+		parts = append(parts, fmt.Sprintf("rows [%d,%d) kernel rows [%d,%d)", s.Lo, s.Hi, s.KhLo, s.KhHi))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// wholeRowsCode emits, for output row oy, the whole-kernel pass of its
+// segment (see wholeSegs); other rows run byRow.
+func (e *goEmitter) wholeRowsCode(m int, byRow jen.Code) []jen.Code {
+	pl := e.pl
+	segs := wholeSegs(pl)
+	switch {
+	case len(segs) == 0:
+		if pl.Fixed && pl.P.Mode == verify.Zeros {
+			return nil // every row reads only padding: the bias
+		}
+		return []jen.Code{byRow}
+	case segs[0].Hi < 0:
+		return []jen.Code{jen.If(id("oy").Op(">=").Id("oyLo").Op("&&").Id("oy").Op("<").Id("oyHi")).
+			Block(e.wholeKernel(m, segs[0])...).Else().Block(byRow)}
+	case len(segs) == 1 && segs[0].Lo == 0 && segs[0].Hi == pl.Ho:
+		return e.wholeKernel(m, segs[0])
+	}
+	// A fixed size with zero padding: every row is in a segment or reads
+	// only padding.
+	var cases []jen.Code
+	taken := 0 // the cases before this one took every row below taken (-1: not every)
+	for _, s := range segs {
+		cond := id("oy").Op("<").Lit(s.Hi)
+		if s.Lo != taken {
+			cond = id("oy").Op(">=").Lit(s.Lo).Op("&&").Add(cond)
+			taken = -1
+		} else {
+			taken = s.Hi
+		}
+		cases = append(cases, jen.Case(cond).Block(e.wholeKernel(m, s)...))
+	}
+	return []jen.Code{jen.Switch().Block(cases...)}
+}
+
+// maxStraightBorder is the most border columns a fixed layer's whole-kernel
+// pass writes as straight-line code with constant indices; more take a loop
+// with checks.
+const maxStraightBorder = 8
+
+// wholeKernel emits the whole-kernel pass of output row oy for the block's
+// m channels, whose row sums are y0…y(m-1), over kernel rows [KhLo, KhHi)
+// of seg: per input channel and output channel, the weights in registers,
+// the interior columns with every tap and no checks, then the border
+// columns through the padding mode.
+func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
+	pl, p := e.pl, e.pl.P
+	mode := modeIndex(p.Mode)
+	var out []jen.Code // the rows' indices, then the loop over input channels
+	khs := make([]int, 0, p.KH)
+	for kh := seg.KhLo; kh < seg.KhHi; kh++ {
+		khs = append(khs, kh)
+	}
+	taps := p.KH * p.KW
+	ci := []jen.Code{id("wt").Op(":=").Add(window("wb", sym(taps*pl.OB, "ci"), jen.Lit(taps*pl.OB)))}
+	// The weights and input rows the code reads: a fixed layer's border
+	// columns may not reach every tap.
+	usedK, usedIn := map[[2]int]bool{}, map[int]bool{}
+	kname := func(kh, kw int) string {
+		usedK[[2]int{kh, kw}], usedIn[kh] = true, true
+		return fmt.Sprintf("k%d_%d", kh, kw)
+	}
+	// sumOf is Σ over kernel rows of (Σ over the row's taps kw of
+	// k·in(kh, kw)), for the taps kw that tap(kh, kw) returns an input for.
+	sumOf := func(tap func(kh, kw int) jen.Code) *jen.Statement {
+		sum := jen.Null()
+		first := true
+		for _, kh := range khs {
+			row, n := jen.Null(), 0
+			for kw := 0; kw < p.KW; kw++ {
+				in := tap(kh, kw)
+				if in == nil {
+					continue
+				}
+				if n > 0 {
+					row.Op("+")
+				}
+				row.Id(kname(kh, kw)).Op("*").Add(in)
+				n++
+			}
+			if n == 0 {
+				continue
+			}
+			if !first {
+				sum.Op("+")
+			}
+			if len(khs) > 1 && n > 1 {
+				row = jen.Parens(row)
+			}
+			sum.Add(row)
+			first = false
+		}
+		if first {
+			return nil
+		}
+		return sum
+	}
+	in := pl.Interior
+	for j := 0; j < m; j++ {
+		yj := indexed("y", j)
+		var ch []jen.Code
+		clear(usedK)
+		// Interior: one window per kernel row over its taps' inputs, read
+		// at constant offsets from the input index. With a stride the loop
+		// steps that index and counts outputs apart: Go computes an address
+		// like r[2*i+1] with two LEAQs (3x3/2: 15 extra instructions per
+		// output), and even r[2*i] with one.
+		interiorCode := func() []jen.Code {
+			interior := []jen.Code{}
+			span := sym(p.SW, "n").plus(num(1-p.SW), num((p.KW-1)*p.DW))
+			for _, kh := range khs {
+				interior = append(interior, id(indexed("r", kh)).Op(":=").Add(window(indexed("in", kh), sym(p.SW, "oxLo").plus(num(-p.PadL)), span.code())))
+			}
+			interior = append(interior, id("yy").Op(":=").Add(window(yj, sym(1, "oxLo"), id("n"))))
+			if p.SW == 1 {
+				sum := sumOf(func(kh, kw int) jen.Code {
+					return id(indexed("r", kh)).Index(sym(1, "i").plus(num(kw * p.DW)).code())
+				})
+				return append(interior, forUp("i", jen.Lit(0), id("n"), id("yy").Index(id("i")).Op("+=").Add(sum)))
+			}
+			sum := sumOf(func(kh, kw int) jen.Code {
+				return id(indexed("r", kh)).Index(sym(1, "k").plus(num(kw * p.DW)).code())
+			})
+			last := jen.Len(id(indexed("r", khs[0])))
+			if p.KW > 1 {
+				last = last.Op("-").Lit((p.KW - 1) * p.DW)
+			}
+			return append(interior,
+				jen.For(id("k").Op(":=").Lit(0), id("k").Op("<").Add(last), id("k").Op("+=").Lit(p.SW)).Block(
+					id("yy").Index(id("k").Op("/").Lit(p.SW)).Op("+=").Add(sum)))
+		}
+		switch {
+		case !pl.Fixed:
+			ch = append(ch, jen.If(id("n").Op(":=").Id("oxHi").Op("-").Id("oxLo"), id("n").Op(">").Lit(0)).Block(interiorCode()...))
+		case in.OxHi > in.OxLo:
+			ch = append(ch, jen.Block(append([]jen.Code{id("n").Op(":=").Id("oxHi").Op("-").Id("oxLo")}, interiorCode()...)...))
+		}
+		// Borders: each tap through the padding mode.
+		if nb := in.OxLo + pl.Wo - in.OxHi; pl.Fixed && nb <= maxStraightBorder {
+			// Known columns and taps: straight-line code, constant indices.
+			for ox := 0; ox < pl.Wo; ox++ {
+				if ox == in.OxLo {
+					ox = max(in.OxHi, ox)
+					if ox >= pl.Wo {
+						break
+					}
+				}
+				if s := sumOf(func(kh, kw int) jen.Code {
+					ix := dyrt.PadIndex(mode, ox*p.SW+kw*p.DW-p.PadL, pl.W)
+					if ix < 0 {
+						return nil
+					}
+					return id(indexed("in", kh)).Index(jen.Lit(ix))
+				}); s != nil {
+					ch = append(ch, id(yj).Index(jen.Lit(ox)).Op("+=").Add(s))
+				}
+			}
+		} else {
+			border := []jen.Code{
+				jen.If(id("ox").Op("==").Id("oxLo")).Block(
+					id("ox").Op("=").Id("oxHi"),
+					jen.If(id("ox").Op(">=").Id("wo")).Block(jen.Break())),
+				id("s").Op(":=").Id(yj).Index(id("ox")),
+			}
+			for kw := 0; kw < p.KW; kw++ {
+				col := sym(p.SW, "ox").plus(num(kw*p.DW - p.PadL))
+				var use []jen.Code
+				for _, kh := range khs {
+					use = append(use, id("s").Op("+=").Id(kname(kh, kw)).Op("*").Id(indexed("in", kh)).Index(id("ix")))
+				}
+				if mode == dyrt.ModeZeros {
+					border = append(border, jen.If(id("ix").Op(":=").Add(col.code()), jen.Uint().Call(id("ix")).Op("<").Uint().Call(id("w"))).Block(use...))
+				} else {
+					border = append(border, jen.Block(append([]jen.Code{
+						id("ix").Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), col.code(), id("w"))}, use...)...))
+				}
+			}
+			border = append(border, id(yj).Index(id("ox")).Op("=").Id("s"))
+			ch = append(ch, forUp("ox", jen.Lit(0), id("wo"), border...))
+		}
+		if len(ch) == 0 {
+			continue
+		}
+		var decl []jen.Code
+		for _, kh := range khs {
+			for kw := 0; kw < p.KW; kw++ {
+				if usedK[[2]int{kh, kw}] {
+					decl = append(decl, id(fmt.Sprintf("k%d_%d", kh, kw)).Op(":=").Id("wt").Index(jen.Lit((kh*p.KW+kw)*pl.OB+j)))
+				}
+			}
+		}
+		ci = append(ci, jen.Block(append(decl, ch...)...))
+	}
+	if len(usedIn) == 0 {
+		return nil // no tap of these rows reaches the input: the bias
+	}
+	var rows []jen.Code
+	for _, kh := range khs {
+		if !usedIn[kh] {
+			continue
+		}
+		// The input row of kernel row kh.
+		iy := sym(p.SH, "oy").plus(num(kh*p.DH - p.PadT))
+		if mode == dyrt.ModeZeros {
+			out = append(out, id(indexed("iy", kh)).Op(":=").Add(iy.code()))
+		} else {
+			out = append(out, id(indexed("iy", kh)).Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), iy.code(), id("h")))
+		}
+		{
+			rows = append(rows, id(indexed("in", kh)).Op(":=").Add(window("x", sym(1, "ci", "h", "w").plus(sym(1, indexed("iy", kh), "w")), id("w"))))
+		}
+	}
+	return append(out, forUp("ci", jen.Lit(0), jen.Lit(pl.CinG), append(rows, ci...)...))
 }
 
 // epiDoc says what the output store adds to the convolution, for comments.

@@ -31,6 +31,13 @@ type Plan struct {
 	OB, NB, Tail int
 	// UnrollKW: the kernel row is unrolled into straight-line code.
 	UnrollKW bool
+	// WholeKernel: the pure-Go kernel takes the whole KH×KW kernel of one
+	// output channel in one pass over an output row per input channel, its
+	// KH·KW weights held in registers, on every row whose kernel rows all
+	// read inside the input (every row with a padding mode other than
+	// zeros). The other rows take one kernel row at a time for OB channels.
+	// See wholeKernelOK.
+	WholeKernel bool
 	// FusedLen is the length of the fused kernel in the convolution's layout
 	// [Groups][NB][CinG][KH][KW][OB] (the tail block's unused lanes stay 0).
 	FusedLen int
@@ -145,6 +152,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	// usable float registers. The unrolled row holds OB·KW weights, KW
 	// inputs and OB partial sums.
 	pl.UnrollKW = p.KW <= 16
+	pl.WholeKernel = wholeKernelOK(p)
 	ob := 6 // one tap at a time: OB weights, one input, OB sums
 	if pl.UnrollKW {
 		ob = 12 / (p.KW + 1)
@@ -182,6 +190,20 @@ func NewPlan(l Layer) (*Plan, error) {
 		pl.EpiName = lowerFirst(pl.Name) + "Epi"
 	}
 	return pl, nil
+}
+
+// wholeKernelOK reports whether the pure-Go kernel takes a layer's whole
+// kernel per pass (Plan.WholeKernel). Go's amd64 float code has 15 usable
+// registers: KH·KW ≤ 9 weights, a product, a kernel row's sum and the sums
+// of the rows before it fit without spills. Per output and input channel
+// that pass has one load, one MULSS and one ADDSS per tap, one store and the
+// loop control: 31 instructions for the 18 FLOPs of a 3x3, against 36 when
+// each kernel row is its own pass for 3 channels (which reloads and stores
+// the sums per kernel row). A 1x1, or one kernel row (KH 1), has nothing to
+// gain: there the row pass for OB channels reads each input once for all of
+// them.
+func wholeKernelOK(p verify.Params) bool {
+	return p.KH > 1 && p.KH*p.KW <= 9
 }
 
 func interiorOf(p verify.Params, h, w int) Interior {
@@ -369,6 +391,10 @@ func (pl *Plan) Describe() string {
 		p.K, pl.UnrollK, p.Groups, pl.NB, pl.CinG, p.KH, p.KW, pl.OB, pl.FusedLen)
 	fmt.Fprintf(&b, "  go kernel: %d output channels per block (%d blocks per group, tail %d), kernel row unrolled: %v\n",
 		pl.OB, pl.NB, pl.Tail, pl.UnrollKW)
+	if pl.WholeKernel {
+		fmt.Fprintf(&b, "  go kernel: the whole %dx%d kernel per pass, one output channel at a time, %d weights in registers, on %s\n",
+			p.KH, p.KW, p.KH*p.KW, wholeKernelRows(pl))
+	}
 	if pl.RT != nil {
 		b.WriteString(pl.RT.describe(pl))
 	} else {

@@ -71,62 +71,214 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 		for i := range y2 {
 			y2[i] = b2
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy
+			iy2 := oy + 1
 			for ci := 0; ci < 32; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
 				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
+					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
+					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					k2_0 := wt[20]
+					k2_1 := wt[23]
+					k2_2 := wt[26]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y2[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
+					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y2[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+			}
+		case oy < 11:
+			iy0 := oy - 1
+			iy1 := oy
+			iy2 := oy + 1
+			for ci := 0; ci < 32; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+					}
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k0_0 := wt[2]
+					k0_1 := wt[5]
+					k0_2 := wt[8]
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					k2_0 := wt[20]
+					k2_1 := wt[23]
+					k2_2 := wt[26]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y2[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+					}
+					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y2[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+			}
+		case oy < 12:
+			iy0 := oy - 1
+			iy1 := oy
+			for ci := 0; ci < 32; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+					}
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+					}
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+				}
+				{
+					k0_0 := wt[2]
+					k0_1 := wt[5]
+					k0_2 := wt[8]
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y2[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+					}
+					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y2[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
 				}
 			}
 		}
@@ -152,55 +304,153 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy
+			iy2 := oy + 1
 			for ci := 0; ci < 32; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
 				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
+					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
+					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+			}
+		case oy < 11:
+			iy0 := oy - 1
+			iy1 := oy
+			iy2 := oy + 1
+			for ci := 0; ci < 32; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+				}
+			}
+		case oy < 12:
+			iy0 := oy - 1
+			iy1 := oy
+			for ci := 0; ci < 32; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+					}
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y1[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+					}
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
 				}
 			}
 		}

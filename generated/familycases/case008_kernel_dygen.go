@@ -63,49 +63,36 @@ func (l *Case008) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
+		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2+1, h)
+		for ci := 0; ci < 1; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*9:][:9]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[1]
+				k0_2 := wt[2]
+				k1_0 := wt[3]
+				k1_1 := wt[4]
+				k1_2 := wt[5]
+				k2_0 := wt[6]
+				k2_1 := wt[7]
+				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-				}
+				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				y0[2] += (k0_0*in0[3] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[3] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[3] + k2_1*in2[4] + k2_2*in2[4])
 			}
 		}
 		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)

@@ -61,38 +61,28 @@ func (l *Case026) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh*2 - 2
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 4; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox-2, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox+2, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-				}
+		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy-2, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeCircular, oy+2, h)
+		for ci := 0; ci < 4; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*9:][:9]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[1]
+				k0_2 := wt[2]
+				k1_0 := wt[3]
+				k1_1 := wt[4]
+				k1_2 := wt[5]
+				k2_0 := wt[6]
+				k2_1 := wt[7]
+				k2_2 := wt[8]
+				y0[0] += (k0_0*in0[2] + k0_1*in0[0] + k0_2*in0[2]) + (k1_0*in1[2] + k1_1*in1[0] + k1_2*in1[2]) + (k2_0*in2[2] + k2_1*in2[0] + k2_2*in2[2])
+				y0[1] += (k0_0*in0[3] + k0_1*in0[1] + k0_2*in0[3]) + (k1_0*in1[3] + k1_1*in1[1] + k1_2*in1[3]) + (k2_0*in2[3] + k2_1*in2[1] + k2_2*in2[3])
+				y0[2] += (k0_0*in0[0] + k0_1*in0[2] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[2] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[2] + k2_2*in2[0])
+				y0[3] += (k0_0*in0[1] + k0_1*in0[3] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[3] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[3] + k2_2*in2[1])
 			}
 		}
 		dyrt.Epilogue(dyrt.ActReLU6, y0, nil)

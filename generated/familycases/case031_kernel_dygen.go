@@ -73,49 +73,130 @@ func (l *Case031) convBlock3(y, x, wb, bias []float32) {
 		for i := range y2 {
 			y2[i] = b2
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
-					}
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					k2_0 := wt[20]
+					k2_1 := wt[23]
+					k2_2 := wt[26]
+					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y2[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+			}
+		case oy < 3:
+			iy0 := oy*2 - 1
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
+			for ci := 0; ci < 4; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k0_0 := wt[2]
+					k0_1 := wt[5]
+					k0_2 := wt[8]
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					k2_0 := wt[20]
+					k2_1 := wt[23]
+					k2_2 := wt[26]
+					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y2[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+			}
+		case oy < 4:
+			iy0 := oy*2 - 1
+			iy1 := oy * 2
+			for ci := 0; ci < 4; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+				}
+				{
+					k0_0 := wt[2]
+					k0_1 := wt[5]
+					k0_2 := wt[8]
+					k1_0 := wt[11]
+					k1_1 := wt[14]
+					k1_2 := wt[17]
+					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y2[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
 				}
 			}
 		}
@@ -141,43 +222,97 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+			}
+		case oy < 3:
+			iy0 := oy*2 - 1
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
+			for ci := 0; ci < 4; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					k2_0 := wt[18]
+					k2_1 := wt[21]
+					k2_2 := wt[24]
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					k2_0 := wt[19]
+					k2_1 := wt[22]
+					k2_2 := wt[25]
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+				}
+			}
+		case oy < 4:
+			iy0 := oy*2 - 1
+			iy1 := oy * 2
+			for ci := 0; ci < 4; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*27:][:27]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[3]
+					k0_2 := wt[6]
+					k1_0 := wt[9]
+					k1_1 := wt[12]
+					k1_2 := wt[15]
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+				}
+				{
+					k0_0 := wt[1]
+					k0_1 := wt[4]
+					k0_2 := wt[7]
+					k1_0 := wt[10]
+					k1_1 := wt[13]
+					k1_2 := wt[16]
+					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
 				}
 			}
 		}

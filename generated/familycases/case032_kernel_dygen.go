@@ -77,56 +77,59 @@ func (l *Case032) convBlock2(y, x, wb, bias, res, acc []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
+		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy-1, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeReplicate, oy+1, h)
+		for ci := 0; ci < 3; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[2]
+				k0_2 := wt[4]
+				k1_0 := wt[6]
+				k1_1 := wt[8]
+				k1_2 := wt[10]
+				k2_0 := wt[12]
+				k2_1 := wt[14]
+				k2_2 := wt[16]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := acc[oxLo:][:wo+n]
+					r0 := in0[oxLo-1:][:n+2]
+					r1 := in1[oxLo-1:][:n+2]
+					r2 := in2[oxLo-1:][:n+2]
+					yy := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				y0[6] += (k0_0*in0[5] + k0_1*in0[6] + k0_2*in0[6]) + (k1_0*in1[5] + k1_1*in1[6] + k1_2*in1[6]) + (k2_0*in2[5] + k2_1*in2[6] + k2_2*in2[6])
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[3]
+				k0_2 := wt[5]
+				k1_0 := wt[7]
+				k1_1 := wt[9]
+				k1_2 := wt[11]
+				k2_0 := wt[13]
+				k2_1 := wt[15]
+				k2_2 := wt[17]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo-1:][:n+2]
+					r1 := in1[oxLo-1:][:n+2]
+					r2 := in2[oxLo-1:][:n+2]
+					yy := y1[oxLo:][:n]
+					for i := 0; i < n; i++ {
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
 				}
+				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				y1[6] += (k0_0*in0[5] + k0_1*in0[6] + k0_2*in0[6]) + (k1_0*in1[5] + k1_1*in1[6] + k1_2*in1[6]) + (k2_0*in2[5] + k2_1*in2[6] + k2_2*in2[6])
 			}
 		}
 		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])

@@ -53,48 +53,92 @@ func (l *Case033) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy
+			iy2 := oy + 1
 			for ci := 0; ci < 7; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*9:][:9]
 				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+					k1_0 := wt[3]
+					k1_1 := wt[4]
+					k1_2 := wt[5]
+					k2_0 := wt[6]
+					k2_1 := wt[7]
+					k2_2 := wt[8]
+					{
+						n := oxHi - oxLo
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
+					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[6] += (k1_0*in1[5] + k1_1*in1[6]) + (k2_0*in2[5] + k2_1*in2[6])
+				}
+			}
+		case oy < 6:
+			iy0 := oy - 1
+			iy1 := oy
+			iy2 := oy + 1
+			for ci := 0; ci < 7; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*9:][:9]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[1]
+					k0_2 := wt[2]
+					k1_0 := wt[3]
+					k1_1 := wt[4]
+					k1_2 := wt[5]
+					k2_0 := wt[6]
+					k2_1 := wt[7]
+					k2_2 := wt[8]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						r2 := in2[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
 					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					y0[6] += (k0_0*in0[5] + k0_1*in0[6]) + (k1_0*in1[5] + k1_1*in1[6]) + (k2_0*in2[5] + k2_1*in2[6])
+				}
+			}
+		case oy < 7:
+			iy0 := oy - 1
+			iy1 := oy
+			for ci := 0; ci < 7; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*9:][:9]
+				{
+					k0_0 := wt[0]
+					k0_1 := wt[1]
+					k0_2 := wt[2]
+					k1_0 := wt[3]
+					k1_1 := wt[4]
+					k1_2 := wt[5]
+					{
+						n := oxHi - oxLo
+						r0 := in0[oxLo-1:][:n+2]
+						r1 := in1[oxLo-1:][:n+2]
+						yy := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
 					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
+					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
+					y0[6] += (k0_0*in0[5] + k0_1*in0[6]) + (k1_0*in1[5] + k1_1*in1[6])
 				}
 			}
 		}

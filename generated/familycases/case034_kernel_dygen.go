@@ -61,37 +61,47 @@ func (l *Case034) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh*2 - 2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy * 2
+			iy2 := oy*2 + 2
 			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*9:][:9]
+				{
+					k1_1 := wt[4]
+					k2_1 := wt[7]
+					y0[0] += k1_1*in1[0] + k2_1*in2[0]
+				}
+			}
+		case oy < 3:
+			iy0 := oy*2 - 2
+			iy1 := oy * 2
+			iy2 := oy*2 + 2
+			for ci := 0; ci < 1; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*9:][:9]
+				{
+					k0_1 := wt[1]
+					k1_1 := wt[4]
+					k2_1 := wt[7]
+					y0[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
+				}
+			}
+		case oy < 4:
+			iy0 := oy*2 - 2
+			iy1 := oy * 2
+			for ci := 0; ci < 1; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				wt := wb[ci*9:][:9]
+				{
+					k0_1 := wt[1]
+					k1_1 := wt[4]
+					y0[0] += k0_1*in0[0] + k1_1*in1[0]
 				}
 			}
 		}

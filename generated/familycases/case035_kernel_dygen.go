@@ -79,43 +79,45 @@ func (l *Case035) convBlock2(y, x, wb, bias, res, acc []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
+		switch {
+		case oy < 1:
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
 			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*18:][:18]
+				{
+					k1_1 := wt[8]
+					k2_1 := wt[14]
+					y0[0] += k1_1*in1[0] + k2_1*in2[0]
+				}
+				{
+					k1_1 := wt[9]
+					k2_1 := wt[15]
+					y1[0] += k1_1*in1[0] + k2_1*in2[0]
+				}
+			}
+		case oy < 2:
+			iy0 := oy*2 - 1
+			iy1 := oy * 2
+			iy2 := oy*2 + 1
+			for ci := 0; ci < 1; ci++ {
+				in0 := x[ci*h*w+iy0*w:][:w]
+				in1 := x[ci*h*w+iy1*w:][:w]
+				in2 := x[ci*h*w+iy2*w:][:w]
+				wt := wb[ci*18:][:18]
+				{
+					k0_1 := wt[2]
+					k1_1 := wt[8]
+					k2_1 := wt[14]
+					y0[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
+				}
+				{
+					k0_1 := wt[3]
+					k1_1 := wt[9]
+					k2_1 := wt[15]
+					y1[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
 				}
 			}
 		}

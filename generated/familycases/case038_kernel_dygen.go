@@ -77,63 +77,79 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 		for i := range y2 {
 			y2[i] = b2
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 17; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
+		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2+1, h)
+		for ci := 0; ci < 17; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*27:][:27]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[3]
+				k0_2 := wt[6]
+				k1_0 := wt[9]
+				k1_1 := wt[12]
+				k1_2 := wt[15]
+				k2_0 := wt[18]
+				k2_1 := wt[21]
+				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
+				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[4]
+				k0_2 := wt[7]
+				k1_0 := wt[10]
+				k1_1 := wt[13]
+				k1_2 := wt[16]
+				k2_0 := wt[19]
+				k2_1 := wt[22]
+				k2_2 := wt[25]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
+				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+			}
+			{
+				k0_0 := wt[2]
+				k0_1 := wt[5]
+				k0_2 := wt[8]
+				k1_0 := wt[11]
+				k1_1 := wt[14]
+				k1_2 := wt[17]
+				k2_0 := wt[20]
+				k2_1 := wt[23]
+				k2_2 := wt[26]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y2[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
+					}
+				}
+				y2[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
 		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)
@@ -161,56 +177,57 @@ func (l *Case038) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh - 1
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 17; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
+		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2+1, h)
+		for ci := 0; ci < 17; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*27:][:27]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[3]
+				k0_2 := wt[6]
+				k1_0 := wt[9]
+				k1_1 := wt[12]
+				k1_2 := wt[15]
+				k2_0 := wt[18]
+				k2_1 := wt[21]
+				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[4]
+				k0_2 := wt[7]
+				k1_0 := wt[10]
+				k1_1 := wt[13]
+				k1_2 := wt[16]
+				k2_0 := wt[19]
+				k2_1 := wt[22]
+				k2_2 := wt[25]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*2-1:][:n*2+1]
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					r2 := in2[oxLo*2-1:][:n*2+1]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
+				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
 		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)

@@ -59,27 +59,32 @@ func (l *Case041) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 2; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
+		iy0 := oy
+		iy1 := oy + 1
+		iy2 := oy + 2
+		for ci := 0; ci < 2; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*9:][:9]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[1]
+				k0_2 := wt[2]
+				k1_0 := wt[3]
+				k1_1 := wt[4]
+				k1_2 := wt[5]
+				k2_0 := wt[6]
+				k2_1 := wt[7]
+				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo:][:n+2]
-					yy := y[oy*wo+oxLo:][:n]
+					r0 := in0[oxLo:][:n+2]
+					r1 := in1[oxLo:][:n+2]
+					r2 := in2[oxLo:][:n+2]
+					yy := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
 				}
 			}

@@ -67,35 +67,74 @@ func (l *Case045) convBlock3(y, x, wb, bias []float32) {
 		for i := range y2 {
 			y2[i] = b2
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh*2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 16; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
+		iy0 := oy * 2
+		iy1 := oy*2 + 2
+		iy2 := oy*2 + 4
+		for ci := 0; ci < 16; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*27:][:27]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[3]
+				k0_2 := wt[6]
+				k1_0 := wt[9]
+				k1_1 := wt[12]
+				k1_2 := wt[15]
+				k2_0 := wt[18]
+				k2_1 := wt[21]
+				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2:][:n*2+3]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+2]
-						a2 := r[i*2+4]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
+					r0 := in0[oxLo*2:][:n*2+3]
+					r1 := in1[oxLo*2:][:n*2+3]
+					r2 := in2[oxLo*2:][:n*2+3]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-4; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+2] + k0_2*r0[k+4]) + (k1_0*r1[k] + k1_1*r1[k+2] + k1_2*r1[k+4]) + (k2_0*r2[k] + k2_1*r2[k+2] + k2_2*r2[k+4])
+					}
+				}
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[4]
+				k0_2 := wt[7]
+				k1_0 := wt[10]
+				k1_1 := wt[13]
+				k1_2 := wt[16]
+				k2_0 := wt[19]
+				k2_1 := wt[22]
+				k2_2 := wt[25]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*2:][:n*2+3]
+					r1 := in1[oxLo*2:][:n*2+3]
+					r2 := in2[oxLo*2:][:n*2+3]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r0)-4; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+2] + k0_2*r0[k+4]) + (k1_0*r1[k] + k1_1*r1[k+2] + k1_2*r1[k+4]) + (k2_0*r2[k] + k2_1*r2[k+2] + k2_2*r2[k+4])
+					}
+				}
+			}
+			{
+				k0_0 := wt[2]
+				k0_1 := wt[5]
+				k0_2 := wt[8]
+				k1_0 := wt[11]
+				k1_1 := wt[14]
+				k1_2 := wt[17]
+				k2_0 := wt[20]
+				k2_1 := wt[23]
+				k2_2 := wt[26]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*2:][:n*2+3]
+					r1 := in1[oxLo*2:][:n*2+3]
+					r2 := in2[oxLo*2:][:n*2+3]
+					yy := y2[oxLo:][:n]
+					for k := 0; k < len(r0)-4; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+2] + k0_2*r0[k+4]) + (k1_0*r1[k] + k1_1*r1[k+2] + k1_2*r1[k+4]) + (k2_0*r2[k] + k2_1*r2[k+2] + k2_2*r2[k+4])
 					}
 				}
 			}

@@ -61,50 +61,21 @@ func (l *Case008) convBlock3(y, x, wb, bias []float32) {
 		for i := range y2 {
 			y2[i] = b2
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*3 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		iy1 := oy * 3
+		for ci := 0; ci < 4; ci++ {
+			in1 := x[ci*h*w+iy1*w:][:w]
+			wt := wb[ci*27:][:27]
+			{
+				k1_1 := wt[12]
+				y0[0] += k1_1 * in1[0]
 			}
-			for ci := 0; ci < 4; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*27+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
-					}
-				}
+			{
+				k1_1 := wt[13]
+				y1[0] += k1_1 * in1[0]
+			}
+			{
+				k1_1 := wt[14]
+				y2[0] += k1_1 * in1[0]
 			}
 		}
 	}

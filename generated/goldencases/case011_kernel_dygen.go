@@ -82,55 +82,73 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 		for i := range y5 {
 			y5[i] = b5
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh*2 - 2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w3_0 := wt[3]
-				w4_0 := wt[4]
-				w5_0 := wt[5]
+		iy1 := oy
+		for ci := 0; ci < 1; ci++ {
+			in1 := x[ci*h*w+iy1*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k1_0 := wt[6]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2-2:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					yy3 := y3[oxLo:][:n]
-					yy4 := y4[oxLo:][:n]
-					yy5 := y5[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-						yy3[i] += w3_0 * a0
-						yy4[i] += w4_0 * a0
-						yy5[i] += w5_0 * a0
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
+			}
+			{
+				k1_0 := wt[7]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
 					}
-					if ix := ox*2 - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-						y3[ox] += w3_0 * a
-						y4[ox] += w4_0 * a
-						y5[ox] += w5_0 * a
+				}
+			}
+			{
+				k1_0 := wt[8]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y2[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
+					}
+				}
+			}
+			{
+				k1_0 := wt[9]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y3[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
+					}
+				}
+			}
+			{
+				k1_0 := wt[10]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y4[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
+					}
+				}
+			}
+			{
+				k1_0 := wt[11]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y5[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
 					}
 				}
 			}
@@ -152,35 +170,18 @@ func (l *Case011) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh*2 - 2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
+		iy1 := oy
+		for ci := 0; ci < 1; ci++ {
+			in1 := x[ci*h*w+iy1*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k1_0 := wt[6]
 				{
 					n := oxHi - oxLo
-					r0 := row[oxLo*2-2:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						yy0[i] += w0_0 * a0
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
+					r1 := in1[oxLo*2-2:][:n*2-1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r1); k += 2 {
+						yy[k/2] += k1_0 * r1[k]
 					}
 				}
 			}

@@ -65,27 +65,32 @@ func (l *Case018) convBlock1(y, x, wb, bias []float32) {
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*2 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
+		iy0 := oy * 2
+		iy1 := oy*2 + 1
+		iy2 := oy*2 + 2
+		for ci := 0; ci < 1; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*9:][:9]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[1]
+				k0_2 := wt[2]
+				k1_0 := wt[3]
+				k1_1 := wt[4]
+				k1_2 := wt[5]
+				k2_0 := wt[6]
+				k2_1 := wt[7]
+				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+					r0 := in0[oxLo*2:][:n*2+1]
+					r1 := in1[oxLo*2:][:n*2+1]
+					r2 := in2[oxLo*2:][:n*2+1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 2 {
+						yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
 			}

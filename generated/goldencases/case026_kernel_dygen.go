@@ -62,56 +62,39 @@ func (l *Case026) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*3 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 2; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
+		iy1 := oy * 3
+		for ci := 0; ci < 2; ci++ {
+			in1 := x[ci*h*w+iy1*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k1_0 := wt[6]
+				k1_1 := wt[8]
+				k1_2 := wt[10]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r1)-2; k += 2 {
+						yy[k/2] += k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+				y0[0] += k1_1*in1[0] + k1_2*in1[1]
+				y0[4] += k1_0*in1[7] + k1_1*in1[8]
+			}
+			{
+				k1_0 := wt[7]
+				k1_1 := wt[9]
+				k1_2 := wt[11]
+				{
+					n := oxHi - oxLo
+					r1 := in1[oxLo*2-1:][:n*2+1]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r1)-2; k += 2 {
+						yy[k/2] += k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]
 					}
 				}
+				y1[0] += k1_1*in1[0] + k1_2*in1[1]
+				y1[4] += k1_0*in1[7] + k1_1*in1[8]
 			}
 		}
 	}

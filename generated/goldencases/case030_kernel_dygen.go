@@ -62,56 +62,67 @@ func (l *Case030) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh*3 - 3
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
+		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy-3, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeCircular, oy+3, h)
+		for ci := 0; ci < 3; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[2]
+				k0_2 := wt[4]
+				k1_0 := wt[6]
+				k1_1 := wt[8]
+				k1_2 := wt[10]
+				k2_0 := wt[12]
+				k2_1 := wt[14]
+				k2_2 := wt[16]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo-3:][:n+6]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
+					r0 := in0[oxLo-3:][:n+6]
+					r1 := in1[oxLo-3:][:n+6]
+					r2 := in2[oxLo-3:][:n+6]
+					yy := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+3]
-						a2 := r[i+6]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+3] + k0_2*r0[i+6]) + (k1_0*r1[i] + k1_1*r1[i+3] + k1_2*r1[i+6]) + (k2_0*r2[i] + k2_1*r2[i+3] + k2_2*r2[i+6])
 					}
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
-						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox-3, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox+3, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+				y0[0] += (k0_0*in0[14] + k0_1*in0[0] + k0_2*in0[3]) + (k1_0*in1[14] + k1_1*in1[0] + k1_2*in1[3]) + (k2_0*in2[14] + k2_1*in2[0] + k2_2*in2[3])
+				y0[1] += (k0_0*in0[15] + k0_1*in0[1] + k0_2*in0[4]) + (k1_0*in1[15] + k1_1*in1[1] + k1_2*in1[4]) + (k2_0*in2[15] + k2_1*in2[1] + k2_2*in2[4])
+				y0[2] += (k0_0*in0[16] + k0_1*in0[2] + k0_2*in0[5]) + (k1_0*in1[16] + k1_1*in1[2] + k1_2*in1[5]) + (k2_0*in2[16] + k2_1*in2[2] + k2_2*in2[5])
+				y0[14] += (k0_0*in0[11] + k0_1*in0[14] + k0_2*in0[0]) + (k1_0*in1[11] + k1_1*in1[14] + k1_2*in1[0]) + (k2_0*in2[11] + k2_1*in2[14] + k2_2*in2[0])
+				y0[15] += (k0_0*in0[12] + k0_1*in0[15] + k0_2*in0[1]) + (k1_0*in1[12] + k1_1*in1[15] + k1_2*in1[1]) + (k2_0*in2[12] + k2_1*in2[15] + k2_2*in2[1])
+				y0[16] += (k0_0*in0[13] + k0_1*in0[16] + k0_2*in0[2]) + (k1_0*in1[13] + k1_1*in1[16] + k1_2*in1[2]) + (k2_0*in2[13] + k2_1*in2[16] + k2_2*in2[2])
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[3]
+				k0_2 := wt[5]
+				k1_0 := wt[7]
+				k1_1 := wt[9]
+				k1_2 := wt[11]
+				k2_0 := wt[13]
+				k2_1 := wt[15]
+				k2_2 := wt[17]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo-3:][:n+6]
+					r1 := in1[oxLo-3:][:n+6]
+					r2 := in2[oxLo-3:][:n+6]
+					yy := y1[oxLo:][:n]
+					for i := 0; i < n; i++ {
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+3] + k0_2*r0[i+6]) + (k1_0*r1[i] + k1_1*r1[i+3] + k1_2*r1[i+6]) + (k2_0*r2[i] + k2_1*r2[i+3] + k2_2*r2[i+6])
 					}
 				}
+				y1[0] += (k0_0*in0[14] + k0_1*in0[0] + k0_2*in0[3]) + (k1_0*in1[14] + k1_1*in1[0] + k1_2*in1[3]) + (k2_0*in2[14] + k2_1*in2[0] + k2_2*in2[3])
+				y1[1] += (k0_0*in0[15] + k0_1*in0[1] + k0_2*in0[4]) + (k1_0*in1[15] + k1_1*in1[1] + k1_2*in1[4]) + (k2_0*in2[15] + k2_1*in2[1] + k2_2*in2[4])
+				y1[2] += (k0_0*in0[16] + k0_1*in0[2] + k0_2*in0[5]) + (k1_0*in1[16] + k1_1*in1[2] + k1_2*in1[5]) + (k2_0*in2[16] + k2_1*in2[2] + k2_2*in2[5])
+				y1[14] += (k0_0*in0[11] + k0_1*in0[14] + k0_2*in0[0]) + (k1_0*in1[11] + k1_1*in1[14] + k1_2*in1[0]) + (k2_0*in2[11] + k2_1*in2[14] + k2_2*in2[0])
+				y1[15] += (k0_0*in0[12] + k0_1*in0[15] + k0_2*in0[1]) + (k1_0*in1[12] + k1_1*in1[15] + k1_2*in1[1]) + (k2_0*in2[12] + k2_1*in2[15] + k2_2*in2[1])
+				y1[16] += (k0_0*in0[13] + k0_1*in0[16] + k0_2*in0[2]) + (k1_0*in1[13] + k1_1*in1[16] + k1_2*in1[2]) + (k2_0*in2[13] + k2_1*in2[16] + k2_2*in2[2])
 			}
 		}
 	}

@@ -60,31 +60,53 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 		for i := range y1 {
 			y1[i] = b1
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy*3 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
-			}
-			for ci := 0; ci < 5; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*18+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
+		iy0 := oy * 3
+		iy1 := oy*3 + 1
+		iy2 := oy*3 + 2
+		for ci := 0; ci < 5; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*18:][:18]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[2]
+				k0_2 := wt[4]
+				k1_0 := wt[6]
+				k1_1 := wt[8]
+				k1_2 := wt[10]
+				k2_0 := wt[12]
+				k2_1 := wt[14]
+				k2_2 := wt[16]
 				{
 					n := oxHi - oxLo
-					r := row[oxLo*3:][:n*3]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*3]
-						a1 := r[i*3+1]
-						a2 := r[i*3+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+					r0 := in0[oxLo*3:][:n*3]
+					r1 := in1[oxLo*3:][:n*3]
+					r2 := in2[oxLo*3:][:n*3]
+					yy := y0[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 3 {
+						yy[k/3] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
+					}
+				}
+			}
+			{
+				k0_0 := wt[1]
+				k0_1 := wt[3]
+				k0_2 := wt[5]
+				k1_0 := wt[7]
+				k1_1 := wt[9]
+				k1_2 := wt[11]
+				k2_0 := wt[13]
+				k2_1 := wt[15]
+				k2_2 := wt[17]
+				{
+					n := oxHi - oxLo
+					r0 := in0[oxLo*3:][:n*3]
+					r1 := in1[oxLo*3:][:n*3]
+					r2 := in2[oxLo*3:][:n*3]
+					yy := y1[oxLo:][:n]
+					for k := 0; k < len(r0)-2; k += 3 {
+						yy[k/3] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 					}
 				}
 			}

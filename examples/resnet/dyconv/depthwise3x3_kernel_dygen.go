@@ -52,23 +52,31 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 		for i := range y0 {
 			y0[i] = b0
 		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
+		iy0 := dyrt.PadIndex(dyrt.ModeReflect, oy-1, h)
+		iy1 := dyrt.PadIndex(dyrt.ModeReflect, oy, h)
+		iy2 := dyrt.PadIndex(dyrt.ModeReflect, oy+1, h)
+		for ci := 0; ci < 1; ci++ {
+			in0 := x[ci*h*w+iy0*w:][:w]
+			in1 := x[ci*h*w+iy1*w:][:w]
+			in2 := x[ci*h*w+iy2*w:][:w]
+			wt := wb[ci*9:][:9]
+			{
+				k0_0 := wt[0]
+				k0_1 := wt[1]
+				k0_2 := wt[2]
+				k1_0 := wt[3]
+				k1_1 := wt[4]
+				k1_2 := wt[5]
+				k2_0 := wt[6]
+				k2_1 := wt[7]
+				k2_2 := wt[8]
 				if n := oxHi - oxLo; n > 0 {
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:n]
+					r0 := in0[oxLo-1:][:n+2]
+					r1 := in1[oxLo-1:][:n+2]
+					r2 := in2[oxLo-1:][:n+2]
+					yy := y0[oxLo:][:n]
 					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
 				}
 				for ox := 0; ox < wo; ox++ {
@@ -78,21 +86,26 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 							break
 						}
 					}
+					s := y0[ox]
 					{
 						ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
+						s += k0_0 * in0[ix]
+						s += k1_0 * in1[ix]
+						s += k2_0 * in2[ix]
 					}
 					{
 						ix := dyrt.PadIndex(dyrt.ModeReflect, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
+						s += k0_1 * in0[ix]
+						s += k1_1 * in1[ix]
+						s += k2_1 * in2[ix]
 					}
 					{
 						ix := dyrt.PadIndex(dyrt.ModeReflect, ox+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
+						s += k0_2 * in0[ix]
+						s += k1_2 * in1[ix]
+						s += k2_2 * in2[ix]
 					}
+					y0[ox] = s
 				}
 			}
 		}
