@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -93,11 +94,14 @@ func TestWholeSegs(t *testing.T) {
 // read only padding, kernel-row ranges cut at the top and bottom, strides
 // and dilations, 2-row and 1-column kernels, every padding mode, borders
 // too wide for straight-line code, depthwise, the epilogue and residual,
-// and run-time sizes. Built with purego, the generated tests run the pure-Go
-// kernels (CI does); otherwise every variant on the same vectors.
+// and run-time sizes; the pointwise pass (Plan.PWChunk) with a short last
+// chunk of input channels, a short last tile, fewer input channels than a
+// chunk, groups and the epilogue on tiles; and the strided row loop out of
+// line (a 7x7/2 stem). Built with purego, the generated tests run the
+// pure-Go kernels (CI does); otherwise every variant on the same vectors.
 func TestWholeKernelLayers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("generates and tests a module of 12 layers")
+		t.Skip("generates and tests a module of 17 layers")
 	}
 	const spec = `package: wholekernel
 layers:
@@ -113,10 +117,22 @@ layers:
   - {name: Depthwise, in_channels: 8, out_channels: 8, groups: 8, kernel_size: 3, padding: 1, num_experts: 2, input_size: [11, 13], activation: relu6, residual: true}
   - {name: RTZeros, in_channels: 3, out_channels: 4, kernel_size: 3, dilation: 2, padding: 2, num_experts: 2}
   - {name: RTReflect, in_channels: 3, out_channels: 5, kernel_size: [3, 2], padding: 1, padding_mode: reflect, num_experts: 2}
+  - {name: PWTiles, in_channels: 22, out_channels: 13, kernel_size: 1, num_experts: 2, input_size: [23, 29], activation: silu, residual: true}
+  - {name: PWSmall, in_channels: 5, out_channels: 7, kernel_size: 1, num_experts: 2, input_size: [3, 4], activation: relu}
+  - {name: PWGroups, in_channels: 30, out_channels: 12, groups: 3, kernel_size: 1, num_experts: 2, input_size: [9, 57]}
+  - {name: PWExact, in_channels: 18, out_channels: 6, kernel_size: 1, num_experts: 2, input_size: [16, 32], residual: true}
+  - {name: Stem7x7S2, in_channels: 3, out_channels: 4, kernel_size: 7, stride: 2, padding: 3, num_experts: 2, input_size: [19, 23], activation: relu}
 `
 	dir, parsed, plans := planSpec(t, "wholekernel", spec)
 	for _, pl := range plans {
-		require.True(t, pl.WholeKernel, "layer %s", pl.Name)
+		switch {
+		case strings.HasPrefix(pl.Name, "PW"):
+			require.Equal(t, min(9, pl.CinG), pl.PWChunk, "layer %s", pl.Name)
+		case strings.HasPrefix(pl.Name, "Stem"):
+			require.False(t, pl.WholeKernel, "layer %s", pl.Name)
+		default:
+			require.True(t, pl.WholeKernel, "layer %s", pl.Name)
+		}
 	}
 	testSpecModule(t, dir, parsed)
 }

@@ -85,12 +85,7 @@ func (l *Case022) convBlock1(y, x, wb, bias, res, acc []float32) {
 					n := oxHi - oxLo
 					r := row[oxLo*2-1:][:n*2+1]
 					yy := acc[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-					}
+					case022Strided1(yy, r, w0_0, w0_1, w0_2)
 				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
@@ -118,5 +113,16 @@ func (l *Case022) convBlock1(y, x, wb, bias, res, acc []float32) {
 			}
 		}
 		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
+	}
+}
+
+// case022Strided1 adds 1 kernel row of 3 taps (stride 2, dilation 1) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func case022Strided1(yy, r0 []float32, k0_0, k0_1, k0_2 float32) {
+	for k := 0; k < len(r0)-2; k += 2 {
+		yy[k/2] += k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]
 	}
 }

@@ -84,12 +84,13 @@ func (l *Case025) convBlock2(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r := row[oxLo*2-4:][:n*2+7]
 					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+2]
-						a2 := r[i*2+4]
-						a3 := r[i*2+6]
-						a4 := r[i*2+8]
+					for k := 0; k < len(r)-8; k += 2 {
+						i := k / 2
+						a0 := r[k]
+						a1 := r[k+2]
+						a2 := r[k+4]
+						a3 := r[k+6]
+						a4 := r[k+8]
 						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
 						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
 					}

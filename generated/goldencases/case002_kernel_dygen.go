@@ -95,9 +95,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y0[oxLo:][:n]
-						for k := 0; k < len(r1)-2; k += 2 {
-							yy[k/2] += (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -113,9 +111,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y1[oxLo:][:n]
-						for k := 0; k < len(r1)-2; k += 2 {
-							yy[k/2] += (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -131,9 +127,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y2[oxLo:][:n]
-						for k := 0; k < len(r1)-2; k += 2 {
-							yy[k/2] += (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -163,9 +157,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y0[oxLo:][:n]
-						for k := 0; k < len(r0)-2; k += 2 {
-							yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -185,9 +177,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y1[oxLo:][:n]
-						for k := 0; k < len(r0)-2; k += 2 {
-							yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -207,9 +197,7 @@ func (l *Case002) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y2[oxLo:][:n]
-						for k := 0; k < len(r0)-2; k += 2 {
-							yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -257,9 +245,7 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y0[oxLo:][:n]
-						for k := 0; k < len(r1)-2; k += 2 {
-							yy[k/2] += (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -275,9 +261,7 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y1[oxLo:][:n]
-						for k := 0; k < len(r1)-2; k += 2 {
-							yy[k/2] += (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -307,9 +291,7 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y0[oxLo:][:n]
-						for k := 0; k < len(r0)-2; k += 2 {
-							yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
@@ -329,13 +311,36 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 						r1 := in1[oxLo*2-1:][:n*2+1]
 						r2 := in2[oxLo*2-1:][:n*2+1]
 						yy := y1[oxLo:][:n]
-						for k := 0; k < len(r0)-2; k += 2 {
-							yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
-						}
+						case002Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
 					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
 				}
 			}
 		}
+	}
+}
+
+// case002Strided2 adds 2 kernel rows of 3 taps (stride 2, dilation 1) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func case002Strided2(yy, r0, r1 []float32, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2 float32) {
+	r1 = r1[:len(r0)]
+	for k := 0; k < len(r0)-2; k += 2 {
+		yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2])
+	}
+}
+
+// case002Strided3 adds 3 kernel rows of 3 taps (stride 2, dilation 1) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func case002Strided3(yy, r0, r1, r2 []float32, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2 float32) {
+	r1 = r1[:len(r0)]
+	r2 = r2[:len(r0)]
+	for k := 0; k < len(r0)-2; k += 2 {
+		yy[k/2] += (k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]) + (k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]) + (k2_0*r2[k] + k2_1*r2[k+1] + k2_2*r2[k+2])
 	}
 }

@@ -2,8 +2,6 @@
 
 package goldencases
 
-import "github.com/dygen/dygen/dyrt"
-
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=1][cin=10][kh=1][kw=1][lanes=1] as conv reads it.
 // pi is [K=1, Cout=1]. It fuses output channels [c0, c1) only, so that
@@ -40,34 +38,53 @@ func (l *Case009) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 }
 
 // convBlock1 computes 1 output channels y [1, ho, wo] of one group from its
-// input channels x [10, h, w], with their fused kernels wb [cin=10][kh=1][kw=1][lanes=1]
-// and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [10, h, w], with their fused kernels wb [cin=10][lanes=1] and biases:
+// pointwise, tiles of 217 pixels of the flat plane, 9 input channels per pass.
 func (l *Case009) convBlock1(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 7, 31, 7, 31
 		oxLo, oxHi   = 0, 31
 	)
-	b0 := bias[0]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+	const (
+		hw   = ho * wo
+		tile = 217
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh*3
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 10; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci+kh:][:1]
-				w0_0 := wt[0]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-					}
+		for c0 := 0; c0 < 9; c0 += 9 {
+			xs := x[c0*hw+p0:][:hw*8+n]
+			wt := wb[c0:][:9]
+			{
+				k0 := wt[0]
+				k1 := wt[1]
+				k2 := wt[2]
+				k3 := wt[3]
+				k4 := wt[4]
+				k5 := wt[5]
+				k6 := wt[6]
+				k7 := wt[7]
+				k8 := wt[8]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+		}
+		{
+			c0 := 9
+			xs := x[c0*hw+p0:][:n]
+			wt := wb[c0:][:1]
+			{
+				k0 := wt[0]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0 * xs[i]
 				}
 			}
 		}

@@ -2,8 +2,6 @@
 
 package goldencases
 
-import "github.com/dygen/dygen/dyrt"
-
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=1][blocks=6][cin=2][kh=1][kw=1][lanes=6] as conv reads it.
 // pi is [K=8, Cout=33]. It fuses output channels [c0, c1) only, so that
@@ -58,74 +56,104 @@ func (l *Case010) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 }
 
 // convBlock6 computes 6 output channels y [6, ho, wo] of one group from its
-// input channels x [2, h, w], with their fused kernels wb [cin=2][kh=1][kw=1][lanes=6]
-// and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [2, h, w], with their fused kernels wb [cin=2][lanes=6] and biases:
+// pointwise, tiles of 63 pixels of the flat plane, 2 input channels per pass.
 func (l *Case010) convBlock6(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 7, 9, 7, 9
 		oxLo, oxHi   = 0, 9
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
-	b3 := bias[3]
-	b4 := bias[4]
-	b5 := bias[5]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		y3 := y[ho*wo*3+oy*wo:][:wo]
-		y4 := y[ho*wo*4+oy*wo:][:wo]
-		y5 := y[ho*wo*5+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+	const (
+		hw   = ho * wo
+		tile = 63
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yy := y[hw+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yy := y[hw*2+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[2]
+			}
 		}
-		for i := range y3 {
-			y3[i] = b3
+		{
+			yy := y[hw*3+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[3]
+			}
 		}
-		for i := range y4 {
-			y4[i] = b4
+		{
+			yy := y[hw*4+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[4]
+			}
 		}
-		for i := range y5 {
-			y5[i] = b5
+		{
+			yy := y[hw*5+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[5]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 2; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w3_0 := wt[3]
-				w4_0 := wt[4]
-				w5_0 := wt[5]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					yy3 := y3[oxLo:][:n]
-					yy4 := y4[oxLo:][:n]
-					yy5 := y5[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-						yy3[i] += w3_0 * a0
-						yy4[i] += w4_0 * a0
-						yy5[i] += w5_0 * a0
-					}
+		for c0 := 0; c0 < 2; c0 += 2 {
+			xs := x[c0*hw+p0:][:hw+n]
+			wt := wb[c0*6:][:12]
+			{
+				k0 := wt[0]
+				k1 := wt[6]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[1]
+				k1 := wt[7]
+				yy := y[hw+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[2]
+				k1 := wt[8]
+				yy := y[hw*2+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[3]
+				k1 := wt[9]
+				yy := y[hw*3+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[4]
+				k1 := wt[10]
+				yy := y[hw*4+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[5]
+				k1 := wt[11]
+				yy := y[hw*5+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
 				}
 			}
 		}
@@ -133,50 +161,62 @@ func (l *Case010) convBlock6(y, x, wb, bias []float32) {
 }
 
 // convBlock3 computes 3 output channels y [3, ho, wo] of one group from its
-// input channels x [2, h, w], with their fused kernels wb [cin=2][kh=1][kw=1][lanes=6]
-// and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [2, h, w], with their fused kernels wb [cin=2][lanes=6] and biases:
+// pointwise, tiles of 63 pixels of the flat plane, 2 input channels per pass.
 func (l *Case010) convBlock3(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 7, 9, 7, 9
 		oxLo, oxHi   = 0, 9
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+	const (
+		hw   = ho * wo
+		tile = 63
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yy := y[hw+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yy := y[hw*2+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[2]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 2; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-					}
+		for c0 := 0; c0 < 2; c0 += 2 {
+			xs := x[c0*hw+p0:][:hw+n]
+			wt := wb[c0*6:][:12]
+			{
+				k0 := wt[0]
+				k1 := wt[6]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[1]
+				k1 := wt[7]
+				yy := y[hw+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
+				}
+			}
+			{
+				k0 := wt[2]
+				k1 := wt[8]
+				yy := y[hw*2+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0*xs[i] + k1*xs[hw+i]
 				}
 			}
 		}

@@ -92,9 +92,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y0[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 			{
@@ -103,9 +101,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y1[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 			{
@@ -114,9 +110,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y2[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 			{
@@ -125,9 +119,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y3[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 			{
@@ -136,9 +128,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y4[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 			{
@@ -147,9 +137,7 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y5[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 		}
@@ -180,11 +168,20 @@ func (l *Case011) convBlock1(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-2:][:n*2-1]
 					yy := y0[oxLo:][:n]
-					for k := 0; k < len(r1); k += 2 {
-						yy[k/2] += k1_0 * r1[k]
-					}
+					case011Strided1(yy, r1, k1_0)
 				}
 			}
 		}
+	}
+}
+
+// case011Strided1 adds 1 kernel row of 1 taps (stride 2, dilation 2) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 2·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func case011Strided1(yy, r0 []float32, k0_0 float32) {
+	for k := 0; k < len(r0); k += 2 {
+		yy[k/2] += k0_0 * r0[k]
 	}
 }

@@ -87,10 +87,11 @@ func (l *Case016) convBlock3(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r := row[oxLo*3:][:n*3]
 					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*3]
-						a1 := r[i*3+1]
-						a2 := r[i*3+2]
+					for k := 0; k < len(r)-2; k += 3 {
+						i := k / 3
+						a0 := r[k]
+						a1 := r[k+1]
+						a2 := r[k+2]
 						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
@@ -139,10 +140,11 @@ func (l *Case016) convBlock2(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r := row[oxLo*3:][:n*3]
 					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*3]
-						a1 := r[i*3+1]
-						a2 := r[i*3+2]
+					for k := 0; k < len(r)-2; k += 3 {
+						i := k / 3
+						a0 := r[k]
+						a1 := r[k+1]
+						a2 := r[k+2]
 						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 					}

@@ -74,9 +74,7 @@ func (l *Case026) convBlock2(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-1:][:n*2+1]
 					yy := y0[oxLo:][:n]
-					for k := 0; k < len(r1)-2; k += 2 {
-						yy[k/2] += k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]
-					}
+					case026Strided1(yy, r1, k1_0, k1_1, k1_2)
 				}
 				y0[0] += k1_1*in1[0] + k1_2*in1[1]
 				y0[4] += k1_0*in1[7] + k1_1*in1[8]
@@ -89,13 +87,22 @@ func (l *Case026) convBlock2(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r1 := in1[oxLo*2-1:][:n*2+1]
 					yy := y1[oxLo:][:n]
-					for k := 0; k < len(r1)-2; k += 2 {
-						yy[k/2] += k1_0*r1[k] + k1_1*r1[k+1] + k1_2*r1[k+2]
-					}
+					case026Strided1(yy, r1, k1_0, k1_1, k1_2)
 				}
 				y1[0] += k1_1*in1[0] + k1_2*in1[1]
 				y1[4] += k1_0*in1[7] + k1_1*in1[8]
 			}
 		}
+	}
+}
+
+// case026Strided1 adds 1 kernel row of 3 taps (stride 2, dilation 1) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func case026Strided1(yy, r0 []float32, k0_0, k0_1, k0_2 float32) {
+	for k := 0; k < len(r0)-2; k += 2 {
+		yy[k/2] += k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2]
 	}
 }

@@ -2,8 +2,6 @@
 
 package goldencases
 
-import "github.com/dygen/dygen/dyrt"
-
 // fuse writes the fused kernel Σ_k π[k,o]·weight[k,o] of every output channel o
 // into fused, laid out [groups=4][blocks=1][cin=1][kh=1][kw=1][lanes=2] as conv reads it.
 // pi is [K=8, Cout=8]. It fuses output channels [c0, c1) only, so that
@@ -54,42 +52,46 @@ func (l *Case031) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 }
 
 // convBlock2 computes 2 output channels y [2, ho, wo] of one group from its
-// input channels x [1, h, w], with their fused kernels wb [cin=1][kh=1][kw=1][lanes=2]
-// and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [1, h, w], with their fused kernels wb [cin=1][lanes=2] and biases:
+// pointwise, tiles of 34 pixels of the flat plane, 1 input channels per pass.
 func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 2, 17, 2, 17
 		oxLo, oxHi   = 0, 17
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+	const (
+		hw   = ho * wo
+		tile = 34
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yy := y[hw+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*2+kh*2:][:2]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-					}
+		for c0 := 0; c0 < 1; c0 += 1 {
+			xs := x[c0*hw+p0:][:n]
+			wt := wb[c0*2:][:2]
+			{
+				k0 := wt[0]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0 * xs[i]
+				}
+			}
+			{
+				k0 := wt[1]
+				yy := y[hw+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0 * xs[i]
 				}
 			}
 		}

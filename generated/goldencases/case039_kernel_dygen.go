@@ -38,37 +38,33 @@ func (l *Case039) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 }
 
 // convBlock1 computes 1 output channels y [1, ho, wo] of one group from its
-// input channels x [1, h, w], with their fused kernels wb [cin=1][kh=1][kw=1][lanes=1]
-// and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [1, h, w], with their fused kernels wb [cin=1][lanes=1] and biases:
+// pointwise, tiles of 272 pixels of the flat plane, 1 input channels per pass.
 func (l *Case039) convBlock1(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 16, 17, 16, 17
 		oxLo, oxHi   = 0, 17
 	)
-	b0 := bias[0]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+	const (
+		hw   = ho * wo
+		tile = 272
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci+kh:][:1]
-				w0_0 := wt[0]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-					}
+		}
+		for c0 := 0; c0 < 1; c0 += 1 {
+			xs := x[c0*hw+p0:][:n]
+			wt := wb[c0:][:1]
+			{
+				k0 := wt[0]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += k0 * xs[i]
 				}
 			}
 		}

@@ -77,16 +77,7 @@ func (l *Stem7x7) convBlock1(y, x, wb, bias []float32) {
 					n := oxHi - oxLo
 					r := row[oxLo*2-3:][:n*2+5]
 					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i*2]
-						a1 := r[i*2+1]
-						a2 := r[i*2+2]
-						a3 := r[i*2+3]
-						a4 := r[i*2+4]
-						a5 := r[i*2+5]
-						a6 := r[i*2+6]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
-					}
+					stem7x7Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
 				}
 				for ox := 0; ox < wo; ox++ {
 					if ox == oxLo {
@@ -126,5 +117,16 @@ func (l *Stem7x7) convBlock1(y, x, wb, bias []float32) {
 				}
 			}
 		}
+	}
+}
+
+// stem7x7Strided1 adds 1 kernel row of 7 taps (stride 2, dilation 1) of one output channel
+// to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
+// steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
+// runs out of line (inside the kernel Go's register allocator spilled the index).
+//go:noinline
+func stem7x7Strided1(yy, r0 []float32, k0_0, k0_1, k0_2, k0_3, k0_4, k0_5, k0_6 float32) {
+	for k := 0; k < len(r0)-6; k += 2 {
+		yy[k/2] += k0_0*r0[k] + k0_1*r0[k+1] + k0_2*r0[k+2] + k0_3*r0[k+3] + k0_4*r0[k+4] + k0_5*r0[k+5] + k0_6*r0[k+6]
 	}
 }

@@ -46,85 +46,219 @@ func (l *ConvPw) conv(y, x, fused, bias, res []float32, gb0, gb1 int) {
 }
 
 // convBlock6 computes 6 output channels y [6, ho, wo] of one group from its
-// input channels x [40, h, w], with their fused kernels wb [cin=40][kh=1][kw=1][lanes=6]
-// and biases, then applies silu. Interior columns [oxLo, oxHi) read the input without padding checks.
+// input channels x [40, h, w], with their fused kernels wb [cin=40][lanes=6] and biases, then applies silu:
+// pointwise, tiles of 196 pixels of the flat plane, 9 input channels per pass.
 func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 	const (
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 0, 14
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
-	b3 := bias[3]
-	b4 := bias[4]
-	b5 := bias[5]
-	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		y3 := y[ho*wo*3+oy*wo:][:wo]
-		y4 := y[ho*wo*4+oy*wo:][:wo]
-		y5 := y[ho*wo*5+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for i := range y2 {
-			y2[i] = b2
-		}
-		for i := range y3 {
-			y3[i] = b3
-		}
-		for i := range y4 {
-			y4[i] = b4
-		}
-		for i := range y5 {
-			y5[i] = b5
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+	const (
+		hw   = ho * wo
+		tile = 196
+	)
+	for p0 := 0; p0 < hw; p0 += tile {
+		n := min(tile, hw-p0)
+		{
+			yy := y[p0:][:n]
+			for i := range yy {
+				yy[i] = bias[0]
 			}
-			for ci := 0; ci < 40; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w3_0 := wt[3]
-				w4_0 := wt[4]
-				w5_0 := wt[5]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo:][:n]
-					yy0 := y0[oxLo:][:n]
-					yy1 := y1[oxLo:][:n]
-					yy2 := y2[oxLo:][:n]
-					yy3 := y3[oxLo:][:n]
-					yy4 := y4[oxLo:][:n]
-					yy5 := y5[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i]
-						yy0[i] += w0_0 * a0
-						yy1[i] += w1_0 * a0
-						yy2[i] += w2_0 * a0
-						yy3[i] += w3_0 * a0
-						yy4[i] += w4_0 * a0
-						yy5[i] += w5_0 * a0
-					}
+		}
+		{
+			yy := y[hw+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[1]
+			}
+		}
+		{
+			yy := y[hw*2+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[2]
+			}
+		}
+		{
+			yy := y[hw*3+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[3]
+			}
+		}
+		{
+			yy := y[hw*4+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[4]
+			}
+		}
+		{
+			yy := y[hw*5+p0:][:n]
+			for i := range yy {
+				yy[i] = bias[5]
+			}
+		}
+		for c0 := 0; c0 < 36; c0 += 9 {
+			xs := x[c0*hw+p0:][:hw*8+n]
+			wt := wb[c0*6:][:54]
+			{
+				k0 := wt[0]
+				k1 := wt[6]
+				k2 := wt[12]
+				k3 := wt[18]
+				k4 := wt[24]
+				k5 := wt[30]
+				k6 := wt[36]
+				k7 := wt[42]
+				k8 := wt[48]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+			{
+				k0 := wt[1]
+				k1 := wt[7]
+				k2 := wt[13]
+				k3 := wt[19]
+				k4 := wt[25]
+				k5 := wt[31]
+				k6 := wt[37]
+				k7 := wt[43]
+				k8 := wt[49]
+				yy := y[hw+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+			{
+				k0 := wt[2]
+				k1 := wt[8]
+				k2 := wt[14]
+				k3 := wt[20]
+				k4 := wt[26]
+				k5 := wt[32]
+				k6 := wt[38]
+				k7 := wt[44]
+				k8 := wt[50]
+				yy := y[hw*2+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+			{
+				k0 := wt[3]
+				k1 := wt[9]
+				k2 := wt[15]
+				k3 := wt[21]
+				k4 := wt[27]
+				k5 := wt[33]
+				k6 := wt[39]
+				k7 := wt[45]
+				k8 := wt[51]
+				yy := y[hw*3+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+			{
+				k0 := wt[4]
+				k1 := wt[10]
+				k2 := wt[16]
+				k3 := wt[22]
+				k4 := wt[28]
+				k5 := wt[34]
+				k6 := wt[40]
+				k7 := wt[46]
+				k8 := wt[52]
+				yy := y[hw*4+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+			}
+			{
+				k0 := wt[5]
+				k1 := wt[11]
+				k2 := wt[17]
+				k3 := wt[23]
+				k4 := wt[29]
+				k5 := wt[35]
+				k6 := wt[41]
+				k7 := wt[47]
+				k8 := wt[53]
+				yy := y[hw*5+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y1, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y2, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y3, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y4, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y5, nil)
+		{
+			c0 := 36
+			xs := x[c0*hw+p0:][:hw*3+n]
+			wt := wb[c0*6:][:24]
+			{
+				k0 := wt[0]
+				k1 := wt[6]
+				k2 := wt[12]
+				k3 := wt[18]
+				yy := y[p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+			{
+				k0 := wt[1]
+				k1 := wt[7]
+				k2 := wt[13]
+				k3 := wt[19]
+				yy := y[hw+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+			{
+				k0 := wt[2]
+				k1 := wt[8]
+				k2 := wt[14]
+				k3 := wt[20]
+				yy := y[hw*2+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+			{
+				k0 := wt[3]
+				k1 := wt[9]
+				k2 := wt[15]
+				k3 := wt[21]
+				yy := y[hw*3+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+			{
+				k0 := wt[4]
+				k1 := wt[10]
+				k2 := wt[16]
+				k3 := wt[22]
+				yy := y[hw*4+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+			{
+				k0 := wt[5]
+				k1 := wt[11]
+				k2 := wt[17]
+				k3 := wt[23]
+				yy := y[hw*5+p0:][:n]
+				for i := 0; i < n; i++ {
+					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+			}
+		}
+		dyrt.Epilogue(dyrt.ActSiLU, y[p0:][:n], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[hw+p0:][:n], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[hw*2+p0:][:n], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[hw*3+p0:][:n], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[hw*4+p0:][:n], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[hw*5+p0:][:n], nil)
 	}
 }
