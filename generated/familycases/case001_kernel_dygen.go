@@ -98,8 +98,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -117,8 +122,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -136,8 +146,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -169,8 +184,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -192,8 +212,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -215,8 +240,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -242,8 +272,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r0 := in0[oxLo-1:][:n+2]
 						r1 := in1[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
@@ -261,8 +296,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r0 := in0[oxLo-1:][:n+2]
 						r1 := in1[oxLo-1:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
@@ -280,8 +320,13 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 						r0 := in0[oxLo-1:][:n+2]
 						r1 := in1[oxLo-1:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
@@ -329,8 +374,13 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -362,8 +412,13 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 						r1 := in1[oxLo-1:][:n+2]
 						r2 := in2[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
@@ -389,8 +444,13 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 						r0 := in0[oxLo-1:][:n+2]
 						r1 := in1[oxLo-1:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])

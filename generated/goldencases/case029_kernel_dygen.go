@@ -79,8 +79,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
 							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						}
+						if i == n {
+							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
 						}
 					}
 				}
@@ -92,8 +97,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r2 := in2[oxLo:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
 							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						}
+						if i == n {
+							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
 						}
 					}
 				}
@@ -105,8 +115,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r2 := in2[oxLo:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
 							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						}
+						if i == n {
+							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
 						}
 					}
 				}
@@ -130,8 +145,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -147,8 +167,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -164,8 +189,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -195,8 +225,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -216,8 +251,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -237,8 +277,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -262,8 +307,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r0 := in0[oxLo:][:n+2]
 						r1 := in1[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 				}
@@ -279,8 +329,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r0 := in0[oxLo:][:n+2]
 						r1 := in1[oxLo:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 				}
@@ -296,8 +351,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						r0 := in0[oxLo:][:n+2]
 						r1 := in1[oxLo:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 				}
@@ -315,8 +375,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r0 := in0[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
 							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						}
+						if i == n {
+							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
 						}
 					}
 				}
@@ -328,8 +393,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r0 := in0[oxLo:][:n+2]
 						yy := y1[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
 							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						}
+						if i == n {
+							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
 						}
 					}
 				}
@@ -341,8 +411,13 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r0 := in0[oxLo:][:n+2]
 						yy := y2[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
 							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						}
+						if i == n {
+							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
 						}
 					}
 				}
@@ -379,8 +454,13 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
 							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						}
+						if i == n {
+							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
 						}
 					}
 				}
@@ -404,8 +484,13 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -435,8 +520,13 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						r1 := in1[oxLo:][:n+2]
 						r2 := in2[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 						}
 					}
 				}
@@ -460,8 +550,13 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						r0 := in0[oxLo:][:n+2]
 						r1 := in1[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
 							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						}
+						if i == n {
+							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
 						}
 					}
 				}
@@ -479,8 +574,13 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 						n := oxHi - oxLo
 						r0 := in0[oxLo:][:n+2]
 						yy := y0[oxLo:][:n]
-						for i := 0; i < n; i++ {
+						i := 1
+						for ; i < n; i += 2 {
+							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
 							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						}
+						if i == n {
+							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
 						}
 					}
 				}

@@ -111,8 +111,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -126,8 +131,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -141,8 +151,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -156,8 +171,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -171,8 +191,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[46]
 				k8 := wt[52]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -186,8 +211,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[47]
 				k8 := wt[53]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -201,8 +231,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[12]
 				k3 := wt[18]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -211,8 +246,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[13]
 				k3 := wt[19]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -221,8 +261,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[14]
 				k3 := wt[20]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -231,8 +276,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[15]
 				k3 := wt[21]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -241,8 +291,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[16]
 				k3 := wt[22]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -251,8 +306,13 @@ func (l *Conv1x1Reduce) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[17]
 				k3 := wt[23]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 		}
@@ -311,8 +371,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -326,8 +391,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -341,8 +411,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -356,8 +431,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -371,8 +451,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k2 := wt[12]
 				k3 := wt[18]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -381,8 +466,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k2 := wt[13]
 				k3 := wt[19]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -391,8 +481,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k2 := wt[14]
 				k3 := wt[20]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -401,8 +496,13 @@ func (l *Conv1x1Reduce) convBlock4(y, x, wb, bias []float32) {
 				k2 := wt[15]
 				k3 := wt[21]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 		}

@@ -111,8 +111,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -126,8 +131,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -141,8 +151,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -156,8 +171,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -171,8 +191,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[46]
 				k8 := wt[52]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -186,8 +211,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[47]
 				k8 := wt[53]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -205,8 +235,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[36]
 				k7 := wt[42]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -219,8 +254,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[37]
 				k7 := wt[43]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -233,8 +273,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[38]
 				k7 := wt[44]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -247,8 +292,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[39]
 				k7 := wt[45]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -261,8 +311,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[40]
 				k7 := wt[46]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -275,8 +330,13 @@ func (l *Group1x1G3) convBlock6(y, x, wb, bias []float32) {
 				k6 := wt[41]
 				k7 := wt[47]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 		}
@@ -323,8 +383,13 @@ func (l *Group1x1G3) convBlock2(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -338,8 +403,13 @@ func (l *Group1x1G3) convBlock2(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -357,8 +427,13 @@ func (l *Group1x1G3) convBlock2(y, x, wb, bias []float32) {
 				k6 := wt[36]
 				k7 := wt[42]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 			{
@@ -371,8 +446,13 @@ func (l *Group1x1G3) convBlock2(y, x, wb, bias []float32) {
 				k6 := wt[37]
 				k7 := wt[43]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1])
 				}
 			}
 		}

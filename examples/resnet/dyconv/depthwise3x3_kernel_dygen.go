@@ -75,8 +75,13 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
 					yy := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
+					i := 1
+					for ; i < n; i += 2 {
+						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+					}
+					if i == n {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 					}
 				}
 				for ox := 0; ox < wo; ox++ {

@@ -109,8 +109,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -124,8 +129,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -139,8 +149,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -154,8 +169,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -169,8 +189,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[46]
 				k8 := wt[52]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -184,8 +209,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[47]
 				k8 := wt[53]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -199,8 +229,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[12]
 				k3 := wt[18]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -209,8 +244,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[13]
 				k3 := wt[19]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -219,8 +259,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[14]
 				k3 := wt[20]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -229,8 +274,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[15]
 				k3 := wt[21]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -239,8 +289,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[16]
 				k3 := wt[22]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 			{
@@ -249,8 +304,13 @@ func (l *ConvPw) convBlock6(y, x, wb, bias []float32) {
 				k2 := wt[17]
 				k3 := wt[23]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + k3*xs[hw*3+i-1]
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + k3*xs[hw*3+i]
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + k3*xs[hw*3+n-1]
 				}
 			}
 		}

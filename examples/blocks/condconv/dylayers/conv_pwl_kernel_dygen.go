@@ -122,8 +122,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := acc[:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -137,8 +142,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := acc[196:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -152,8 +162,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := acc[392:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -167,8 +182,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := acc[588:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -182,8 +202,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[46]
 				k8 := wt[52]
 				yy := acc[784:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -197,8 +222,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[47]
 				k8 := wt[53]
 				yy := acc[980:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -214,8 +244,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[24]
 				k5 := wt[30]
 				yy := acc[:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -226,8 +261,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[25]
 				k5 := wt[31]
 				yy := acc[196:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -238,8 +278,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[26]
 				k5 := wt[32]
 				yy := acc[392:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -250,8 +295,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[27]
 				k5 := wt[33]
 				yy := acc[588:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -262,8 +312,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[28]
 				k5 := wt[34]
 				yy := acc[784:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -274,8 +329,13 @@ func (l *ConvPwl) convBlock6(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[29]
 				k5 := wt[35]
 				yy := acc[980:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 		}
@@ -340,8 +400,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := acc[:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -355,8 +420,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := acc[196:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -370,8 +440,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := acc[392:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -385,8 +460,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := acc[588:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -402,8 +482,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[24]
 				k5 := wt[30]
 				yy := acc[:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -414,8 +499,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[25]
 				k5 := wt[31]
 				yy := acc[196:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -426,8 +516,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[26]
 				k5 := wt[32]
 				yy := acc[392:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -438,8 +533,13 @@ func (l *ConvPwl) convBlock4(y, x, wb, bias, res, acc []float32) {
 				k4 := wt[27]
 				k5 := wt[33]
 				yy := acc[588:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 		}

@@ -109,8 +109,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[42]
 				k8 := wt[48]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -124,8 +129,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[43]
 				k8 := wt[49]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -139,8 +149,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[44]
 				k8 := wt[50]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -154,8 +169,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[45]
 				k8 := wt[51]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -169,8 +189,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[46]
 				k8 := wt[52]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 			{
@@ -184,8 +209,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k7 := wt[47]
 				k8 := wt[53]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -201,8 +231,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[24]
 				k5 := wt[30]
 				yy := y[p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -213,8 +248,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[25]
 				k5 := wt[31]
 				yy := y[hw+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -225,8 +265,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[26]
 				k5 := wt[32]
 				yy := y[hw*2+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -237,8 +282,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[27]
 				k5 := wt[33]
 				yy := y[hw*3+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -249,8 +299,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[28]
 				k5 := wt[34]
 				yy := y[hw*4+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 			{
@@ -261,8 +316,13 @@ func (l *Conv0) convBlock6(y, x, wb, bias []float32) {
 				k4 := wt[29]
 				k5 := wt[35]
 				yy := y[hw*5+p0:][:n]
-				for i := 0; i < n; i++ {
+				i := 1
+				for ; i < n; i += 2 {
+					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i])
+				}
+				if i == n {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1])
 				}
 			}
 		}
