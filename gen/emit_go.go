@@ -319,23 +319,14 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 	}
 	var body []jen.Code
 	body = append(body, e.sizeConsts())
-	for j := 0; j < m; j++ {
-		body = append(body, id(indexed("b", j)).Op(":=").Id("bias").Index(jen.Lit(j)))
-	}
-	// Output rows of this block, initialised with the bias.
+	// Output rows of this block, initialised with the bias. Each use
+	// writes its row's window out: windows (and biases) kept in variables
+	// across the loops took registers that the inner loops then lacked.
 	rowBody := []jen.Code{}
 	for j := 0; j < m; j++ {
-		if pl.Residual {
-			// The sums go to acc: the residual may be y itself, and is
-			// read when the row is complete.
-			rowBody = append(rowBody, id(indexed("y", j)).Op(":=").Add(window("acc", sym(j, "wo"), id("wo"))))
-			continue
-		}
-		rowBody = append(rowBody, id(indexed("y", j)).Op(":=").Add(window("y", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))))
-	}
-	for j := 0; j < m; j++ {
-		rowBody = append(rowBody, jen.For(id("i").Op(":=").Range().Id(indexed("y", j))).Block(
-			id(indexed("y", j)).Index(id("i")).Op("=").Id(indexed("b", j))))
+		rowBody = append(rowBody, jen.Block(
+			id("yj").Op(":=").Add(e.rowSums(j)),
+			jen.For(id("i").Op(":=").Range().Id("yj")).Block(id("yj").Index(id("i")).Op("=").Id("bias").Index(jen.Lit(j)))))
 	}
 	// Input row for kernel row kh, with the padding mode on rows.
 	khBody := []jen.Code{
@@ -348,7 +339,18 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 		khBody = append(khBody, id("iy").Op("=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), id("iy"), id("h")))
 	}
 	khBody = append(khBody, forUp("ci", jen.Lit(0), jen.Lit(pl.CinG), e.rowTaps(m)...))
-	byRow := forUp("kh", jen.Lit(0), jen.Lit(p.KH), khBody...)
+	// rowTaps reads the rows of sums y0… by name in the border columns and
+	// when each tap has its own window (a single tap, or a kernel row not
+	// unrolled); a fixed layer with no border and an unrolled kernel row
+	// writes through one window of all m rows instead.
+	var byRowCode []jen.Code
+	in := pl.Interior
+	if !pl.Fixed || in.OxLo > 0 || in.OxHi < pl.Wo || !(pl.UnrollKW && p.KW > 1) {
+		for j := 0; j < m; j++ {
+			byRowCode = append(byRowCode, id(indexed("y", j)).Op(":=").Add(e.rowSums(j)))
+		}
+	}
+	byRow := jen.Block(append(byRowCode, forUp("kh", jen.Lit(0), jen.Lit(p.KH), khBody...))...)
 	if pl.WholeKernel {
 		rowBody = append(rowBody, e.wholeRowsCode(m, byRow)...)
 	} else {
@@ -360,10 +362,10 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 			if pl.Residual {
 				out := window("y", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))
 				res := window("res", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))
-				rowBody = append(rowBody, jen.Qual(dyrtPath, "EpilogueCopy").Call(jen.Qual(dyrtPath, pl.Act), out, id(indexed("y", j)), res))
+				rowBody = append(rowBody, jen.Qual(dyrtPath, "EpilogueCopy").Call(jen.Qual(dyrtPath, pl.Act), out, e.rowSums(j), res))
 				continue
 			}
-			rowBody = append(rowBody, jen.Qual(dyrtPath, "Epilogue").Call(jen.Qual(dyrtPath, pl.Act), id(indexed("y", j)), jen.Nil()))
+			rowBody = append(rowBody, jen.Qual(dyrtPath, "Epilogue").Call(jen.Qual(dyrtPath, pl.Act), e.rowSums(j), jen.Nil()))
 		}
 	}
 	if segs := wholeSegs(pl); len(segs) > 0 && segs[0].Hi < 0 {
@@ -488,16 +490,19 @@ func (e *goEmitter) wholeRowsCode(m int, byRow jen.Code) []jen.Code {
 	return []jen.Code{jen.Switch().Block(cases...)}
 }
 
-// pairLoop is the loop over outputs [0, n) of a pass, two per iteration
-// (i-1 and i, so that Go sees every index in range), then the last one of
-// an odd n; at(o) is the statement for output o. Two outputs share the loop
+// pairLoop is the loop over outputs [0, n) of a pass: the last one of an
+// odd n, then two per iteration (i-1 and i, so that Go sees every index in
+// range); at(o) is the statement for output o. Two outputs share the loop
 // control and measured 5–10 % faster than one on the 3x3 layers (Zen 5).
+// (Inside a block's kernel Go's register allocator still keeps i on the
+// stack across the loop's back edge, a store and two loads per two
+// outputs; moving the odd output or the border columns around did not
+// change that.)
 func pairLoop(at func(o lin) jen.Code) []jen.Code {
 	return []jen.Code{
-		id("i").Op(":=").Lit(1),
-		jen.For(jen.Empty(), id("i").Op("<").Id("n"), id("i").Op("+=").Lit(2)).Block(
+		jen.If(id("n").Op("%").Lit(2).Op("==").Lit(1)).Block(at(sym(1, "n").plus(num(-1)))),
+		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("n"), id("i").Op("+=").Lit(2)).Block(
 			at(sym(1, "i").plus(num(-1))), at(sym(1, "i"))),
-		jen.If(id("i").Op("==").Id("n")).Block(at(sym(1, "n").plus(num(-1)))),
 	}
 }
 
@@ -514,10 +519,24 @@ const maxStraightBorder = 8
 func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 	pl, p := e.pl, e.pl.P
 	mode := modeIndex(p.Mode)
-	var out []jen.Code // the rows' indices, then the loop over input channels
 	khs := make([]int, 0, p.KH)
 	for kh := seg.KhLo; kh < seg.KhHi; kh++ {
 		khs = append(khs, kh)
+	}
+	// A fixed size with zero padding reads the segment's input rows through
+	// one window per input channel, each row at a constant offset: in the
+	// interior loop one pointer then serves every kernel row. With a row
+	// window each, the rows, the outputs and the windows took more general
+	// registers than Go has, and it kept the loop's index on the stack.
+	// Other padding modes map rows one by one (PadIndex), and a run-time
+	// width is no constant: a window per row.
+	single := pl.Fixed && mode == dyrt.ModeZeros
+	rowOff := func(kh int) lin { return sym((kh-khs[0])*p.DH, "w") } // kernel row kh in xr
+	inAt := func(kh int, ix lin) jen.Code {
+		if single {
+			return id("xr").Index(rowOff(kh).plus(ix).code())
+		}
+		return id(indexed("in", kh)).Index(ix.code())
 	}
 	taps := p.KH * p.KW
 	ci := []jen.Code{id("wt").Op(":=").Add(window("wb", sym(taps*pl.OB, "ci"), jen.Lit(taps*pl.OB)))}
@@ -565,36 +584,48 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 	}
 	in := pl.Interior
 	for j := 0; j < m; j++ {
-		yj := indexed("y", j)
 		var ch []jen.Code
 		clear(usedK)
-		// Interior: one window per kernel row over its taps' inputs, read
-		// at constant offsets from the output index; with a stride, by
-		// stridedRows.
+		// Interior: the taps' inputs at constant offsets from the output
+		// index, through one window (single) or one per kernel row; with a
+		// stride, by stridedRows.
 		interiorCode := func() []jen.Code {
 			interior := []jen.Code{}
 			span := sym(p.SW, "n").plus(num(1-p.SW), num((p.KW-1)*p.DW))
-			for _, kh := range khs {
-				interior = append(interior, id(indexed("r", kh)).Op(":=").Add(window(indexed("in", kh), sym(p.SW, "oxLo").plus(num(-p.PadL)), span.code())))
-			}
-			interior = append(interior, id("yy").Op(":=").Add(window(yj, sym(1, "oxLo"), id("n"))))
-			if p.SW == 1 {
-				at := func(o lin) jen.Code {
-					return id("yy").Index(o.code()).Op("+=").Add(sumOf(func(kh, kw int) jen.Code {
-						return id(indexed("r", kh)).Index(o.plus(num(kw * p.DW)).code())
-					}))
+			start := sym(p.SW, "oxLo").plus(num(-p.PadL))
+			rowIn := func(kh int) *jen.Statement { // kernel row kh's inputs of the interior
+				if single {
+					return window("xr", rowOff(kh).plus(start), span.code())
 				}
-				return append(interior, pairLoop(at)...)
+				return window(indexed("in", kh), start, span.code())
 			}
-			args := []jen.Code{id("yy")}
-			var ks []jen.Code
-			for _, kh := range khs {
-				args = append(args, id(indexed("r", kh)))
-				for kw := 0; kw < p.KW; kw++ {
-					ks = append(ks, id(kname(kh, kw)))
+			interior = append(interior, id("yy").Op(":=").Add(window("yj", sym(1, "oxLo"), id("n"))))
+			if p.SW != 1 {
+				args := []jen.Code{id("yy")}
+				var ks []jen.Code
+				for _, kh := range khs {
+					args = append(args, rowIn(kh))
+					for kw := 0; kw < p.KW; kw++ {
+						ks = append(ks, id(kname(kh, kw)))
+					}
 				}
+				return append(interior, id(e.stridedRows(len(khs))).Call(append(args, ks...)...))
 			}
-			return append(interior, id(e.stridedRows(len(khs))).Call(append(args, ks...)...))
+			var tapIn func(kh int, o lin) jen.Code
+			if single {
+				interior = append(interior, id("r").Op(":=").Add(window("xr", start, rowOff(khs[len(khs)-1]).plus(span).code())))
+				tapIn = func(kh int, o lin) jen.Code { return id("r").Index(rowOff(kh).plus(o).code()) }
+			} else {
+				for _, kh := range khs {
+					interior = append(interior, id(indexed("r", kh)).Op(":=").Add(rowIn(kh)))
+				}
+				tapIn = func(kh int, o lin) jen.Code { return id(indexed("r", kh)).Index(o.code()) }
+			}
+			return append(interior, pairLoop(func(o lin) jen.Code {
+				return id("yy").Index(o.code()).Op("+=").Add(sumOf(func(kh, kw int) jen.Code {
+					return tapIn(kh, o.plus(num(kw*p.DW)))
+				}))
+			})...)
 		}
 		switch {
 		case !pl.Fixed:
@@ -617,9 +648,9 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 					if ix < 0 {
 						return nil
 					}
-					return id(indexed("in", kh)).Index(jen.Lit(ix))
+					return inAt(kh, num(ix))
 				}); s != nil {
-					ch = append(ch, id(yj).Index(jen.Lit(ox)).Op("+=").Add(s))
+					ch = append(ch, id("yj").Index(jen.Lit(ox)).Op("+=").Add(s))
 				}
 			}
 		} else {
@@ -627,13 +658,13 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 				jen.If(id("ox").Op("==").Id("oxLo")).Block(
 					id("ox").Op("=").Id("oxHi"),
 					jen.If(id("ox").Op(">=").Id("wo")).Block(jen.Break())),
-				id("s").Op(":=").Id(yj).Index(id("ox")),
+				id("s").Op(":=").Id("yj").Index(id("ox")),
 			}
 			for kw := 0; kw < p.KW; kw++ {
 				col := sym(p.SW, "ox").plus(num(kw*p.DW - p.PadL))
 				var use []jen.Code
 				for _, kh := range khs {
-					use = append(use, id("s").Op("+=").Id(kname(kh, kw)).Op("*").Id(indexed("in", kh)).Index(id("ix")))
+					use = append(use, id("s").Op("+=").Id(kname(kh, kw)).Op("*").Add(inAt(kh, sym(1, "ix"))))
 				}
 				if mode == dyrt.ModeZeros {
 					border = append(border, jen.If(id("ix").Op(":=").Add(col.code()), jen.Uint().Call(id("ix")).Op("<").Uint().Call(id("w"))).Block(use...))
@@ -642,13 +673,15 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 						id("ix").Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), col.code(), id("w"))}, use...)...))
 				}
 			}
-			border = append(border, id(yj).Index(id("ox")).Op("=").Id("s"))
+			border = append(border, id("yj").Index(id("ox")).Op("=").Id("s"))
 			ch = append(ch, forUp("ox", jen.Lit(0), id("wo"), border...))
 		}
 		if len(ch) == 0 {
 			continue
 		}
-		var decl []jen.Code
+		// Output channel j's row of sums, written out here rather than
+		// kept across the loop over input channels (general registers).
+		decl := []jen.Code{id("yj").Op(":=").Add(e.rowSums(j))}
 		for _, kh := range khs {
 			for kw := 0; kw < p.KW; kw++ {
 				if usedK[[2]int{kh, kw}] {
@@ -661,19 +694,22 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 	if len(usedIn) == 0 {
 		return nil // no tap of these rows reaches the input: the bias
 	}
-	var rows []jen.Code
-	for _, kh := range khs {
-		if !usedIn[kh] {
-			continue
-		}
-		// The input row of kernel row kh.
-		iy := sym(p.SH, "oy").plus(num(kh*p.DH - p.PadT))
-		if mode == dyrt.ModeZeros {
-			out = append(out, id(indexed("iy", kh)).Op(":=").Add(iy.code()))
-		} else {
-			out = append(out, id(indexed("iy", kh)).Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), iy.code(), id("h")))
-		}
-		{
+	var out, rows []jen.Code // the rows' indices, then the loop over input channels
+	iyOf := func(kh int) lin { return sym(p.SH, "oy").plus(num(kh*p.DH - p.PadT)) }
+	if single {
+		last := khs[len(khs)-1]
+		rows = append(rows, id("xr").Op(":=").Add(window("x", sym(1, "ci", "h", "w").plus(iyOf(khs[0]).timesSym("w")), rowOff(last).plus(sym(1, "w")).code())))
+	} else {
+		for _, kh := range khs {
+			if !usedIn[kh] {
+				continue
+			}
+			// The input row of kernel row kh.
+			if mode == dyrt.ModeZeros {
+				out = append(out, id(indexed("iy", kh)).Op(":=").Add(iyOf(kh).code()))
+			} else {
+				out = append(out, id(indexed("iy", kh)).Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), iyOf(kh).code(), id("h")))
+			}
 			rows = append(rows, id(indexed("in", kh)).Op(":=").Add(window("x", sym(1, "ci", "h", "w").plus(sym(1, indexed("iy", kh), "w")), id("w"))))
 		}
 	}
@@ -778,6 +814,16 @@ func (e *goEmitter) pointwiseBlock(m int) jen.Code {
 		"pointwise, tiles of %d pixels of the flat plane, %d input channels per pass.",
 		m, m, m, pl.CinG, pl.CinG, pl.OB, e.epiDoc(), tile, c).
 		Func().Params(e.recv()).Id(fmt.Sprintf("convBlock%d", m)).Params(params...).Block(body...)
+}
+
+// rowSums is output channel j's row oy of sums in a block's kernel: its
+// output row, or with a residual its row of acc (the residual may be y
+// itself, and is read when the row is complete).
+func (e *goEmitter) rowSums(j int) *jen.Statement {
+	if e.pl.Residual {
+		return window("acc", sym(j, "wo"), id("wo"))
+	}
+	return window("y", sym(j, "ho", "wo").plus(sym(1, "oy", "wo")), id("wo"))
 }
 
 // epiDoc says what the output store adds to the convolution, for comments.

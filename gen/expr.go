@@ -62,6 +62,18 @@ func (a lin) times(k int) lin {
 	return out
 }
 
+// timesSym multiplies by the identifier f.
+func (a lin) timesSym(f string) lin {
+	var out lin
+	if a.c != 0 {
+		out.t = append(out.t, term{k: a.c, f: []string{f}})
+	}
+	for _, t := range a.t {
+		out.t = append(out.t, term{k: t.k, f: append(slices.Clone(t.f), f)})
+	}
+	return out
+}
+
 // isConst reports whether a has no identifier terms.
 func (a lin) isConst() bool { return len(a.t) == 0 }
 

@@ -62,31 +62,32 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 12, 12, 12, 12
 		oxLo, oxHi   = 1, 11
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		y2 := acc[wo*2:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := acc[wo*2:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 3; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -95,22 +96,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[11] += (k1_0*xr[10] + k1_1*xr[11]) + (k2_0*xr[w+10] + k2_1*xr[w+11])
 				}
 				{
+					yj := acc[wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -119,22 +119,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[11] += (k1_0*xr[10] + k1_1*xr[11]) + (k2_0*xr[w+10] + k2_1*xr[w+11])
 				}
 				{
+					yj := acc[wo*2:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
@@ -143,32 +142,26 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[11] += (k1_0*xr[10] + k1_1*xr[11]) + (k2_0*xr[w+10] + k2_1*xr[w+11])
 				}
 			}
 		case oy < 11:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 3; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -180,23 +173,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11]) + (k2_0*xr[w*2+10] + k2_1*xr[w*2+11])
 				}
 				{
+					yj := acc[wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -208,23 +199,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11]) + (k2_0*xr[w*2+10] + k2_1*xr[w*2+11])
 				}
 				{
+					yj := acc[wo*2:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -236,31 +225,26 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11]) + (k2_0*xr[w*2+10] + k2_1*xr[w*2+11])
 				}
 			}
 		case oy < 12:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 3; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -269,22 +253,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11])
 				}
 				{
+					yj := acc[wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -293,22 +276,21 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k1_2 := wt[16]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11])
 				}
 				{
+					yj := acc[wo*2:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -317,26 +299,24 @@ func (l *Case001) convBlock3(y, x, wb, bias, res, acc []float32) {
 					k1_2 := wt[17]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y2[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11])
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActHardswish, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActHardswish, y[ho*wo*2+oy*wo:][:wo], y2, res[ho*wo*2+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActHardswish, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActHardswish, y[ho*wo*2+oy*wo:][:wo], acc[wo*2:][:wo], res[ho*wo*2+oy*wo:][:wo])
 	}
 }
 
@@ -348,21 +328,20 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 12, 12, 12, 12
 		oxLo, oxHi   = 1, 11
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 3; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -371,32 +350,26 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[11] += (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[11] += (k1_0*xr[10] + k1_1*xr[11]) + (k2_0*xr[w+10] + k2_1*xr[w+11])
 				}
 			}
 		case oy < 11:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 3; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -408,31 +381,26 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11]) + (k2_0*in2[10] + k2_1*in2[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11]) + (k2_0*xr[w*2+10] + k2_1*xr[w*2+11])
 				}
 			}
 		case oy < 12:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 3; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := acc[:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -441,23 +409,21 @@ func (l *Case001) convBlock1(y, x, wb, bias, res, acc []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[11] += (k0_0*in0[10] + k0_1*in0[11]) + (k1_0*in1[10] + k1_1*in1[11])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[11] += (k0_0*xr[10] + k0_1*xr[11]) + (k1_0*xr[w+10] + k1_1*xr[w+11])
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
 	}
 }

@@ -57,31 +57,32 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 1, 13
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -90,22 +91,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[13] += (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[13] += (k1_0*xr[12] + k1_1*xr[13]) + (k2_0*xr[w+12] + k2_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -114,22 +114,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[13] += (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[13] += (k1_0*xr[12] + k1_1*xr[13]) + (k2_0*xr[w+12] + k2_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
@@ -138,32 +137,26 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[13] += (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[13] += (k1_0*xr[12] + k1_1*xr[13]) + (k2_0*xr[w+12] + k2_1*xr[w+13])
 				}
 			}
 		case oy < 13:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -175,23 +168,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13]) + (k2_0*xr[w*2+12] + k2_1*xr[w*2+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -203,23 +194,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13]) + (k2_0*xr[w*2+12] + k2_1*xr[w*2+13])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -231,31 +220,26 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13]) + (k2_0*xr[w*2+12] + k2_1*xr[w*2+13])
 				}
 			}
 		case oy < 14:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -264,22 +248,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -288,22 +271,21 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[16]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -312,26 +294,24 @@ func (l *Case003) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[17]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y2[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13])
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActReLU6, y0, nil)
-		dyrt.Epilogue(dyrt.ActReLU6, y1, nil)
-		dyrt.Epilogue(dyrt.ActReLU6, y2, nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[ho*wo+oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[ho*wo*2+oy*wo:][:wo], nil)
 	}
 }
 
@@ -343,26 +323,26 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 14, 14, 14, 14
 		oxLo, oxHi   = 1, 13
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -371,22 +351,21 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[13] += (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[13] += (k1_0*xr[12] + k1_1*xr[13]) + (k2_0*xr[w+12] + k2_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -395,32 +374,26 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[13] += (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[13] += (k1_0*xr[12] + k1_1*xr[13]) + (k2_0*xr[w+12] + k2_1*xr[w+13])
 				}
 			}
 		case oy < 13:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -432,23 +405,21 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13]) + (k2_0*xr[w*2+12] + k2_1*xr[w*2+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -460,31 +431,26 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13]) + (k2_0*in2[12] + k2_1*in2[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13]) + (k2_0*xr[w*2+12] + k2_1*xr[w*2+13])
 				}
 			}
 		case oy < 14:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -493,22 +459,21 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -517,24 +482,22 @@ func (l *Case003) convBlock2(y, x, wb, bias []float32) {
 					k1_2 := wt[16]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[13] += (k0_0*in0[12] + k0_1*in0[13]) + (k1_0*in1[12] + k1_1*in1[13])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[13] += (k0_0*xr[12] + k0_1*xr[13]) + (k1_0*xr[w+12] + k1_1*xr[w+13])
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActReLU6, y0, nil)
-		dyrt.Epilogue(dyrt.ActReLU6, y1, nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[ho*wo+oy*wo:][:wo], nil)
 	}
 }

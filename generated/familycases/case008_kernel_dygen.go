@@ -57,11 +57,12 @@ func (l *Case008) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 5, 5, 3, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
@@ -72,6 +73,7 @@ func (l *Case008) convBlock1(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -83,17 +85,14 @@ func (l *Case008) convBlock1(y, x, wb, bias []float32) {
 				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case008Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case008Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
-				y0[2] += (k0_0*in0[3] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[3] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[3] + k2_1*in2[4] + k2_2*in2[4])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[2] += (k0_0*in0[3] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[3] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[3] + k2_1*in2[4] + k2_2*in2[4])
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[oy*wo:][:wo], nil)
 	}
 }
 

@@ -53,65 +53,71 @@ func (l *Case010) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 8, 8, 4, 8
 		oxLo, oxHi   = 1, 7
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*6+kh*6:][:6]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-1:][:n+2]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						if ix := ox - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						if ix := ox; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						if ix := ox + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
 					}
 				}
 			}

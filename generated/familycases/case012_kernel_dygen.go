@@ -60,21 +60,24 @@ func (l *Case012) convBlock3(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 1, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		y2 := acc[wo*2:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := acc[wo*2:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy, h)
@@ -85,6 +88,7 @@ func (l *Case012) convBlock3(y, x, wb, bias, res, acc []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := acc[:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -94,9 +98,10 @@ func (l *Case012) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_0 := wt[18]
 				k2_1 := wt[21]
 				k2_2 := wt[24]
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 			{
+				yj := acc[wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -106,9 +111,10 @@ func (l *Case012) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_0 := wt[19]
 				k2_1 := wt[22]
 				k2_2 := wt[25]
-				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 			{
+				yj := acc[wo*2:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -118,12 +124,12 @@ func (l *Case012) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_0 := wt[20]
 				k2_1 := wt[23]
 				k2_2 := wt[26]
-				y2[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo*2+oy*wo:][:wo], y2, res[ho*wo*2+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo*2+oy*wo:][:wo], acc[wo*2:][:wo], res[ho*wo*2+oy*wo:][:wo])
 	}
 }
 
@@ -135,16 +141,18 @@ func (l *Case012) convBlock2(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 1, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy, h)
@@ -155,6 +163,7 @@ func (l *Case012) convBlock2(y, x, wb, bias, res, acc []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := acc[:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -164,9 +173,10 @@ func (l *Case012) convBlock2(y, x, wb, bias, res, acc []float32) {
 				k2_0 := wt[18]
 				k2_1 := wt[21]
 				k2_2 := wt[24]
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 			{
+				yj := acc[wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -176,10 +186,10 @@ func (l *Case012) convBlock2(y, x, wb, bias, res, acc []float32) {
 				k2_0 := wt[19]
 				k2_1 := wt[22]
 				k2_2 := wt[25]
-				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
 	}
 }

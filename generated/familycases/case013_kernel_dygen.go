@@ -61,84 +61,92 @@ func (l *Case013) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 9, 9, 9, 9
 		oxLo, oxHi   = 1, 8
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy + kh - 2
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 7; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*45+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			y2 := y[ho*wo*2+oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy + kh - 2
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 7; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*45+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w2_0 := wt[2]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w2_1 := wt[5]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					w2_2 := wt[8]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-1:][:n+2]
+						yy := y[oy*wo+oxLo:][:ho*wo*2+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+							yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+							y2[ox] += w2_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+							y2[ox] += w2_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox+1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+							y2[ox] += w2_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y1, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y2, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[ho*wo+oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[ho*wo*2+oy*wo:][:wo], nil)
 	}
 }
 
@@ -150,70 +158,76 @@ func (l *Case013) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 9, 9, 9, 9
 		oxLo, oxHi   = 1, 8
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy + kh - 2
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 7; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*45+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy + kh - 2
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 7; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*45+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-1:][:n+2]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox+1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y1, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[ho*wo+oy*wo:][:wo], nil)
 	}
 }

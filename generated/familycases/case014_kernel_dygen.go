@@ -47,21 +47,24 @@ func (l *Case014) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 3, 6, 1, 4
 		oxLo, oxHi   = 0, 4
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy+1, h)
@@ -72,6 +75,7 @@ func (l *Case014) convBlock3(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -83,21 +87,21 @@ func (l *Case014) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo:][:n+2]
 					r1 := in1[oxLo:][:n+2]
 					r2 := in2[oxLo:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
-					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 					}
 				}
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -109,21 +113,21 @@ func (l *Case014) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo:][:n+2]
 					r1 := in1[oxLo:][:n+2]
 					r2 := in2[oxLo:][:n+2]
-					yy := y1[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
-					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 					}
 				}
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -135,23 +139,22 @@ func (l *Case014) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo:][:n+2]
 					r1 := in1[oxLo:][:n+2]
 					r2 := in2[oxLo:][:n+2]
-					yy := y2[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
-					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)
-		dyrt.Epilogue(dyrt.ActSigmoid, y1, nil)
-		dyrt.Epilogue(dyrt.ActSigmoid, y2, nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[ho*wo+oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[ho*wo*2+oy*wo:][:wo], nil)
 	}
 }

@@ -49,40 +49,45 @@ func (l *Case015) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 2, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		iy1 := oy * 2
 		for ci := 0; ci < 17; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w*2:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_1 := wt[12]
 				k1_2 := wt[15]
-				y0[0] += k1_1*in1[0] + k1_2*in1[1]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k1_1 := wt[13]
 				k1_2 := wt[16]
-				y1[0] += k1_1*in1[0] + k1_2*in1[1]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k1_1 := wt[14]
 				k1_2 := wt[17]
-				y2[0] += k1_1*in1[0] + k1_2*in1[1]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
 			}
 		}
 	}
@@ -96,20 +101,21 @@ func (l *Case015) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 2, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		iy1 := oy * 2
 		for ci := 0; ci < 17; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w*2:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_1 := wt[12]
 				k1_2 := wt[15]
-				y0[0] += k1_1*in1[0] + k1_2*in1[1]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
 			}
 		}
 	}

@@ -62,11 +62,12 @@ func (l *Case016) convBlock1(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 7, 7, 3, 3
 		oxLo, oxHi   = 0, 3
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2+1, h)
@@ -77,6 +78,7 @@ func (l *Case016) convBlock1(y, x, wb, bias, res, acc []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := acc[:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -88,15 +90,12 @@ func (l *Case016) convBlock1(y, x, wb, bias, res, acc []float32) {
 				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2:][:n*2+1]
-					r1 := in1[oxLo*2:][:n*2+1]
-					r2 := in2[oxLo*2:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case016Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case016Strided3(yy, in0[oxLo*2:][:n*2+1], in1[oxLo*2:][:n*2+1], in2[oxLo*2:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
 	}
 }
 

@@ -53,29 +53,33 @@ func (l *Case017) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 3, 3, 2, 2
 		oxLo, oxHi   = 0, 2
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 8; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci+kh:][:1]
-				w0_0 := wt[0]
-				{
-					n := oxHi - oxLo
-					r0 := row[oxLo*2:][:(n-1)*2+1]
-					yy0 := y0[oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r0[i*2]
-						yy0[i] += w0_0 * a0
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 8; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci+kh:][:1]
+					w0_0 := wt[0]
+					{
+						n := oxHi - oxLo
+						r0 := row[oxLo*2:][:(n-1)*2+1]
+						yy0 := y0[oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r0[i*2]
+							yy0[i] += w0_0 * a0
+						}
 					}
 				}
 			}

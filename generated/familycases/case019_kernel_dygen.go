@@ -64,11 +64,12 @@ func (l *Case019) convBlock1(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 5, 5, 7, 7
 		oxLo, oxHi   = 2, 5
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy-2, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy-1, h)
@@ -79,6 +80,7 @@ func (l *Case019) convBlock1(y, x, wb, bias, res, acc []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := acc[:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -90,25 +92,24 @@ func (l *Case019) convBlock1(y, x, wb, bias, res, acc []float32) {
 				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-2:][:n+2]
 					r1 := in1[oxLo-2:][:n+2]
 					r2 := in2[oxLo-2:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
-					}
 				}
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
-				y0[1] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
-				y0[5] += (k0_0*in0[3] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[3] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[3] + k2_1*in2[4] + k2_2*in2[4])
-				y0[6] += (k0_0*in0[4] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[4] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[4] + k2_1*in2[4] + k2_2*in2[4])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[1] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[5] += (k0_0*in0[3] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[3] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[3] + k2_1*in2[4] + k2_2*in2[4])
+				yj[6] += (k0_0*in0[4] + k0_1*in0[4] + k0_2*in0[4]) + (k1_0*in1[4] + k1_1*in1[4] + k1_2*in1[4]) + (k2_0*in2[4] + k2_1*in2[4] + k2_2*in2[4])
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
 	}
 }

@@ -62,70 +62,76 @@ func (l *Case020) convBlock2(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 8, 8, 4, 8
 		oxLo, oxHi   = 2, 6
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh*2
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-2:][:n+4]
-					yy := acc[oxLo:][:wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := acc[:wo]
+			y1 := acc[wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh*2
+				iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*6+kh*6:][:6]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-2:][:n+4]
+						yy := acc[oxLo:][:wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-2, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+2, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-2, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+2, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActReLU, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActReLU, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActReLU, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActReLU, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
 	}
 }

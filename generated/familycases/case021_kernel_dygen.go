@@ -53,11 +53,12 @@ func (l *Case021) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy, h)
@@ -68,6 +69,7 @@ func (l *Case021) convBlock1(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -77,9 +79,9 @@ func (l *Case021) convBlock1(y, x, wb, bias []float32) {
 				k2_0 := wt[6]
 				k2_1 := wt[7]
 				k2_2 := wt[8]
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
 	}
 }

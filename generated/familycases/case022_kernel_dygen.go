@@ -66,53 +66,57 @@ func (l *Case022) convBlock1(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 5, 5, 3, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*2 + kh - 2
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 12; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*15+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := acc[oxLo:][:n]
-					case022Strided1(yy, r, w0_0, w0_1, w0_2)
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := acc[:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*2 + kh - 2
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 12; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*15+kh*3:][:3]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-1:][:n*2+1]
+						yy := acc[oxLo:][:n]
+						case022Strided1(yy, r, w0_0, w0_1, w0_2)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-1, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActHardswish, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
 	}
 }
 

@@ -57,21 +57,24 @@ func (l *Case024) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 9, 9, 9, 9
 		oxLo, oxHi   = 1, 8
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReflect, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReflect, oy, h)
@@ -82,6 +85,7 @@ func (l *Case024) convBlock3(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -93,23 +97,23 @@ func (l *Case024) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-1:][:n+2]
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
-					}
 				}
-				y0[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
-				y0[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -121,23 +125,23 @@ func (l *Case024) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-1:][:n+2]
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
-					yy := y1[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
-					}
 				}
-				y1[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
-				y1[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -149,21 +153,20 @@ func (l *Case024) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-1:][:n+2]
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
-					yy := y2[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
-					}
 				}
-				y2[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
-				y2[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
 			}
 		}
 	}
@@ -177,11 +180,12 @@ func (l *Case024) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 9, 9, 9, 9
 		oxLo, oxHi   = 1, 8
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReflect, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReflect, oy, h)
@@ -192,6 +196,7 @@ func (l *Case024) convBlock1(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -203,21 +208,20 @@ func (l *Case024) convBlock1(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-1:][:n+2]
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
-					}
 				}
-				y0[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
-				y0[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[8] += (k0_0*in0[7] + k0_1*in0[8] + k0_2*in0[7]) + (k1_0*in1[7] + k1_1*in1[8] + k1_2*in1[7]) + (k2_0*in2[7] + k2_1*in2[8] + k2_2*in2[7])
 			}
 		}
 	}

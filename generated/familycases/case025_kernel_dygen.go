@@ -53,84 +53,90 @@ func (l *Case025) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 12, 12, 6, 6
 		oxLo, oxHi   = 2, 4
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*2 + kh*2 - 4
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 7; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-4:][:n*2+7]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for k := 0; k < len(r)-8; k += 2 {
-						i := k / 2
-						a0 := r[k]
-						a1 := r[k+2]
-						a2 := r[k+4]
-						a3 := r[k+6]
-						a4 := r[k+8]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*2 + kh*2 - 4
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 7; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-4:][:n*2+7]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for k := 0; k < len(r)-8; k += 2 {
+							i := k / 2
+							a0 := r[k]
+							a1 := r[k+2]
+							a2 := r[k+4]
+							a3 := r[k+6]
+							a4 := r[k+8]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-4, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+2, w)
-						a := row[ix]
-						y0[ox] += w0_3 * a
-						y1[ox] += w1_3 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+4, w)
-						a := row[ix]
-						y0[ox] += w0_4 * a
-						y1[ox] += w1_4 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-4, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2-2, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+2, w)
+							a := row[ix]
+							y0[ox] += w0_3 * a
+							y1[ox] += w1_3 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReflect, ox*2+4, w)
+							a := row[ix]
+							y0[ox] += w0_4 * a
+							y1[ox] += w1_4 * a
+						}
 					}
 				}
 			}

@@ -55,11 +55,12 @@ func (l *Case026) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 4, 4, 4
 		oxLo, oxHi   = 2, 2
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy-2, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy, h)
@@ -70,6 +71,7 @@ func (l *Case026) convBlock1(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -79,12 +81,12 @@ func (l *Case026) convBlock1(y, x, wb, bias []float32) {
 				k2_0 := wt[6]
 				k2_1 := wt[7]
 				k2_2 := wt[8]
-				y0[0] += (k0_0*in0[2] + k0_1*in0[0] + k0_2*in0[2]) + (k1_0*in1[2] + k1_1*in1[0] + k1_2*in1[2]) + (k2_0*in2[2] + k2_1*in2[0] + k2_2*in2[2])
-				y0[1] += (k0_0*in0[3] + k0_1*in0[1] + k0_2*in0[3]) + (k1_0*in1[3] + k1_1*in1[1] + k1_2*in1[3]) + (k2_0*in2[3] + k2_1*in2[1] + k2_2*in2[3])
-				y0[2] += (k0_0*in0[0] + k0_1*in0[2] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[2] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[2] + k2_2*in2[0])
-				y0[3] += (k0_0*in0[1] + k0_1*in0[3] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[3] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[3] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[2] + k0_1*in0[0] + k0_2*in0[2]) + (k1_0*in1[2] + k1_1*in1[0] + k1_2*in1[2]) + (k2_0*in2[2] + k2_1*in2[0] + k2_2*in2[2])
+				yj[1] += (k0_0*in0[3] + k0_1*in0[1] + k0_2*in0[3]) + (k1_0*in1[3] + k1_1*in1[1] + k1_2*in1[3]) + (k2_0*in2[3] + k2_1*in2[1] + k2_2*in2[3])
+				yj[2] += (k0_0*in0[0] + k0_1*in0[2] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[2] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[2] + k2_2*in2[0])
+				yj[3] += (k0_0*in0[1] + k0_1*in0[3] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[3] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[3] + k2_2*in2[1])
 			}
 		}
-		dyrt.Epilogue(dyrt.ActReLU6, y0, nil)
+		dyrt.Epilogue(dyrt.ActReLU6, y[oy*wo:][:wo], nil)
 	}
 }

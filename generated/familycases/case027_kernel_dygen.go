@@ -47,53 +47,57 @@ func (l *Case027) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 6, 1, 3
 		oxLo, oxHi   = 1, 3
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*3+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+1]
-					yy := y[oy*wo+oxLo:][:n]
-					case027Strided1(yy, r, w0_0, w0_1, w0_2)
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh
+				iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*3+kh*3:][:3]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-1:][:n*2+1]
+						yy := y[oy*wo+oxLo:][:n]
+						case027Strided1(yy, r, w0_0, w0_1, w0_2)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-1, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
 	}
 }
 

@@ -45,67 +45,73 @@ func (l *Case029) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 2, 2, 2
 		oxLo, oxHi   = 2, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 3; kh++ {
-			iy := oy + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*30+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 3; kh++ {
+				iy := oy + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 3; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*30+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-						y1[ox] += w1_3 * a
-					}
-					if ix := ox + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
-						y1[ox] += w1_4 * a
+						if ix := ox - 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						if ix := ox - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						if ix := ox; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
+						if ix := ox + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_3 * a
+							y1[ox] += w1_3 * a
+						}
+						if ix := ox + 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_4 * a
+							y1[ox] += w1_4 * a
+						}
 					}
 				}
 			}

@@ -53,21 +53,24 @@ func (l *Case030) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
@@ -78,6 +81,7 @@ func (l *Case030) convBlock3(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -87,9 +91,10 @@ func (l *Case030) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[18]
 				k2_1 := wt[21]
 				k2_2 := wt[24]
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -99,9 +104,10 @@ func (l *Case030) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[19]
 				k2_1 := wt[22]
 				k2_2 := wt[25]
-				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -111,7 +117,7 @@ func (l *Case030) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[20]
 				k2_1 := wt[23]
 				k2_2 := wt[26]
-				y2[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 		}
 	}
@@ -125,11 +131,12 @@ func (l *Case030) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
@@ -140,6 +147,7 @@ func (l *Case030) convBlock1(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -149,7 +157,7 @@ func (l *Case030) convBlock1(y, x, wb, bias []float32) {
 				k2_0 := wt[18]
 				k2_1 := wt[21]
 				k2_2 := wt[24]
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[0]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[0]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[0])
 			}
 		}
 	}

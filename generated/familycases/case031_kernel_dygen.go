@@ -57,71 +57,70 @@ func (l *Case031) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 3, 4, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[1] += (k1_0*xr[1] + k1_1*xr[2]) + (k2_0*xr[w+1] + k2_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
 					k2_0 := wt[19]
 					k2_1 := wt[22]
 					k2_2 := wt[25]
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[1] += (k1_0*xr[1] + k1_1*xr[2]) + (k2_0*xr[w+1] + k2_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
 					k2_0 := wt[20]
 					k2_1 := wt[23]
 					k2_2 := wt[26]
-					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[1] += (k1_0*xr[1] + k1_1*xr[2]) + (k2_0*xr[w+1] + k2_1*xr[w+2])
 				}
 			}
 		case oy < 3:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -131,10 +130,11 @@ func (l *Case031) convBlock3(y, x, wb, bias []float32) {
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2]) + (k2_0*xr[w*2+1] + k2_1*xr[w*2+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -144,10 +144,11 @@ func (l *Case031) convBlock3(y, x, wb, bias []float32) {
 					k2_0 := wt[19]
 					k2_1 := wt[22]
 					k2_2 := wt[25]
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2]) + (k2_0*xr[w*2+1] + k2_1*xr[w*2+2])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -157,46 +158,46 @@ func (l *Case031) convBlock3(y, x, wb, bias []float32) {
 					k2_0 := wt[20]
 					k2_1 := wt[23]
 					k2_2 := wt[26]
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2]) + (k2_0*xr[w*2+1] + k2_1*xr[w*2+2])
 				}
 			}
 		case oy < 4:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
 			for ci := 0; ci < 4; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y2[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2])
 				}
 			}
 		}
@@ -211,56 +212,53 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 3, 4, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[1] += (k1_0*xr[1] + k1_1*xr[2]) + (k2_0*xr[w+1] + k2_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
 					k2_0 := wt[19]
 					k2_1 := wt[22]
 					k2_2 := wt[25]
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[1] += (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[1] += (k1_0*xr[1] + k1_1*xr[2]) + (k2_0*xr[w+1] + k2_1*xr[w+2])
 				}
 			}
 		case oy < 3:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 4; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -270,10 +268,11 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2]) + (k2_0*xr[w*2+1] + k2_1*xr[w*2+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -283,36 +282,35 @@ func (l *Case031) convBlock2(y, x, wb, bias []float32) {
 					k2_0 := wt[19]
 					k2_1 := wt[22]
 					k2_2 := wt[25]
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2]) + (k2_0*in2[1] + k2_1*in2[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2]) + (k2_0*xr[w*2+1] + k2_1*xr[w*2+2])
 				}
 			}
 		case oy < 4:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
 			for ci := 0; ci < 4; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[1] += (k0_0*in0[1] + k0_1*in0[2]) + (k1_0*in1[1] + k1_1*in1[2])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[1] += (k0_0*xr[1] + k0_1*xr[2]) + (k1_0*xr[w+1] + k1_1*xr[w+2])
 				}
 			}
 		}

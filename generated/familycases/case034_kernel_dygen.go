@@ -55,53 +55,46 @@ func (l *Case034) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 1, 4, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 2
 			for ci := 0; ci < 1; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*3]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_1 := wt[4]
 					k2_1 := wt[7]
-					y0[0] += k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k1_1*xr[0] + k2_1*xr[w*2]
 				}
 			}
 		case oy < 3:
-			iy0 := oy*2 - 2
-			iy1 := oy * 2
-			iy2 := oy*2 + 2
 			for ci := 0; ci < 1; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w*2+oy*w*2:][:w*5]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_1 := wt[1]
 					k1_1 := wt[4]
 					k2_1 := wt[7]
-					y0[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k0_1*xr[0] + k1_1*xr[w*2] + k2_1*xr[w*4]
 				}
 			}
 		case oy < 4:
-			iy0 := oy*2 - 2
-			iy1 := oy * 2
 			for ci := 0; ci < 1; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w*2+oy*w*2:][:w*3]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_1 := wt[1]
 					k1_1 := wt[4]
-					y0[0] += k0_1*in0[0] + k1_1*in1[0]
+					yj[0] += k0_1*xr[0] + k1_1*xr[w*2]
 				}
 			}
 		}

@@ -68,60 +68,58 @@ func (l *Case035) convBlock2(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 4, 1, 2, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 1; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*2]
 				wt := wb[ci*18:][:18]
 				{
+					yj := acc[:wo]
 					k1_1 := wt[8]
 					k2_1 := wt[14]
-					y0[0] += k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k1_1*xr[0] + k2_1*xr[w]
 				}
 				{
+					yj := acc[wo:][:wo]
 					k1_1 := wt[9]
 					k2_1 := wt[15]
-					y1[0] += k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k1_1*xr[0] + k2_1*xr[w]
 				}
 			}
 		case oy < 2:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 1; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*3]
 				wt := wb[ci*18:][:18]
 				{
+					yj := acc[:wo]
 					k0_1 := wt[2]
 					k1_1 := wt[8]
 					k2_1 := wt[14]
-					y0[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k0_1*xr[0] + k1_1*xr[w] + k2_1*xr[w*2]
 				}
 				{
+					yj := acc[wo:][:wo]
 					k0_1 := wt[3]
 					k1_1 := wt[9]
 					k2_1 := wt[15]
-					y1[0] += k0_1*in0[0] + k1_1*in1[0] + k2_1*in2[0]
+					yj[0] += k0_1*xr[0] + k1_1*xr[w] + k2_1*xr[w*2]
 				}
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActReLU, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActReLU, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActReLU, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActReLU, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
 	}
 }

@@ -55,51 +55,55 @@ func (l *Case036) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 9, 4, 1
 		oxLo, oxHi   = 0, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh*2
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 5; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*10+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo:][:n+8]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						a3 := r[i+6]
-						a4 := r[i+8]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+		{
+			for kh := 0; kh < 1; kh++ {
+				iy := oy + kh*2
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 5; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*10+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo:][:n+8]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							a3 := r[i+6]
+							a4 := r[i+8]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
-		dyrt.Epilogue(dyrt.ActSiLU, y1, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[ho*wo+oy*wo:][:wo], nil)
 	}
 }
 
@@ -111,38 +115,41 @@ func (l *Case036) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 9, 4, 1
 		oxLo, oxHi   = 0, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh*2
-			iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
-			for ci := 0; ci < 5; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*10+kh*10:][:10]
-				w0_0 := wt[0]
-				w0_1 := wt[2]
-				w0_2 := wt[4]
-				w0_3 := wt[6]
-				w0_4 := wt[8]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo:][:n+8]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						a3 := r[i+6]
-						a4 := r[i+8]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+		{
+			for kh := 0; kh < 1; kh++ {
+				iy := oy + kh*2
+				iy = dyrt.PadIndex(dyrt.ModeReflect, iy, h)
+				for ci := 0; ci < 5; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*10+kh*10:][:10]
+					w0_0 := wt[0]
+					w0_1 := wt[2]
+					w0_2 := wt[4]
+					w0_3 := wt[6]
+					w0_4 := wt[8]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo:][:n+8]
+						yy := y[oy*wo+oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							a3 := r[i+6]
+							a4 := r[i+8]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
 	}
 }

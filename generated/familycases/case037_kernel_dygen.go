@@ -51,21 +51,24 @@ func (l *Case037) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 3, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy*2, h)
@@ -76,6 +79,7 @@ func (l *Case037) convBlock3(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -85,9 +89,10 @@ func (l *Case037) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[18]
 				k2_1 := wt[21]
 				k2_2 := wt[24]
-				y0[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -97,9 +102,10 @@ func (l *Case037) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[19]
 				k2_1 := wt[22]
 				k2_2 := wt[25]
-				y1[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -109,7 +115,7 @@ func (l *Case037) convBlock3(y, x, wb, bias []float32) {
 				k2_0 := wt[20]
 				k2_1 := wt[23]
 				k2_2 := wt[26]
-				y2[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
+				yj[0] += (k0_0*in0[2] + k0_1*in0[1] + k0_2*in0[0]) + (k1_0*in1[2] + k1_1*in1[1] + k1_2*in1[0]) + (k2_0*in2[2] + k2_1*in2[1] + k2_2*in2[0])
 			}
 		}
 	}

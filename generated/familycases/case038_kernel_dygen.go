@@ -61,21 +61,24 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 4, 2, 2
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
@@ -86,6 +89,7 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -97,15 +101,13 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case038Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case038Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -117,15 +119,13 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y1[oxLo:][:n]
-					case038Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case038Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -137,18 +137,15 @@ func (l *Case038) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y2[oxLo:][:n]
-					case038Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case038Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y2[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)
-		dyrt.Epilogue(dyrt.ActSigmoid, y1, nil)
-		dyrt.Epilogue(dyrt.ActSigmoid, y2, nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[ho*wo+oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[ho*wo*2+oy*wo:][:wo], nil)
 	}
 }
 
@@ -160,16 +157,18 @@ func (l *Case038) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 4, 2, 2
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReplicate, oy*2, h)
@@ -180,6 +179,7 @@ func (l *Case038) convBlock2(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -191,15 +191,13 @@ func (l *Case038) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case038Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case038Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y0[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -211,17 +209,14 @@ func (l *Case038) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y1[oxLo:][:n]
-					case038Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case038Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y1[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[0] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[0] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[0] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSigmoid, y0, nil)
-		dyrt.Epilogue(dyrt.ActSigmoid, y1, nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActSigmoid, y[ho*wo+oy*wo:][:wo], nil)
 	}
 }
 

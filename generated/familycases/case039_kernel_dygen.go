@@ -49,77 +49,85 @@ func (l *Case039) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 3, 3, 3, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for i := range y2 {
-			y2[i] = b2
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 16; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
-					}
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			y2 := y[ho*wo*2+oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 16; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*9+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w2_0 := wt[2]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w2_1 := wt[5]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					w2_2 := wt[8]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-1:][:n+2]
+						yy := y[oy*wo+oxLo:][:ho*wo*2+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+							yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-						y2[ox] += w2_1 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-						y2[ox] += w2_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						if ix := ox - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+							y2[ox] += w2_0 * a
+						}
+						if ix := ox; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+							y2[ox] += w2_1 * a
+						}
+						if ix := ox + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+							y2[ox] += w2_2 * a
+						}
 					}
 				}
 			}
@@ -135,65 +143,71 @@ func (l *Case039) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 3, 3, 3, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 16; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-1:][:n+2]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-					}
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 16; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*9+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-1:][:n+2]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
 						}
 					}
-					if ix := ox - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						if ix := ox - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						if ix := ox; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						if ix := ox + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
 					}
 				}
 			}

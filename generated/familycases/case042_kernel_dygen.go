@@ -51,57 +51,61 @@ func (l *Case042) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 7, 9, 9
 		oxLo, oxHi   = 3, 6
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy + kh*2 - 1
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*3+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-3:][:n+4]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy + kh*2 - 1
+				iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
+				for ci := 0; ci < 3; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*3+kh*3:][:3]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-3:][:n+4]
+						yy := y[oy*wo+oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-3, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-1, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-3, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-1, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
 					}
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActSiLU, y0, nil)
+		dyrt.Epilogue(dyrt.ActSiLU, y[oy*wo:][:wo], nil)
 	}
 }

@@ -58,21 +58,24 @@ func (l *Case044) convBlock3(y, x, wb, bias, res, acc []float32) {
 		h, w, ho, wo = 8, 10, 4, 5
 		oxLo, oxHi   = 1, 5
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := acc[:wo]
-		y1 := acc[wo:][:wo]
-		y2 := acc[wo*2:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := acc[:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := acc[wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := acc[wo*2:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReflect, oy*2-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReflect, oy*2, h)
@@ -83,6 +86,7 @@ func (l *Case044) convBlock3(y, x, wb, bias, res, acc []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := acc[:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -94,15 +98,13 @@ func (l *Case044) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case044Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case044Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y0[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := acc[wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -114,15 +116,13 @@ func (l *Case044) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y1[oxLo:][:n]
-					case044Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case044Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y1[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := acc[wo*2:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -134,18 +134,15 @@ func (l *Case044) convBlock3(y, x, wb, bias, res, acc []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2-1:][:n*2+1]
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					r2 := in2[oxLo*2-1:][:n*2+1]
-					yy := y2[oxLo:][:n]
-					case044Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case044Strided3(yy, in0[oxLo*2-1:][:n*2+1], in1[oxLo*2-1:][:n*2+1], in2[oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y2[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[1] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[1] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[1] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
-		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], y0, res[oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], y1, res[ho*wo+oy*wo:][:wo])
-		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo*2+oy*wo:][:wo], y2, res[ho*wo*2+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[oy*wo:][:wo], acc[:wo], res[oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo+oy*wo:][:wo], acc[wo:][:wo], res[ho*wo+oy*wo:][:wo])
+		dyrt.EpilogueCopy(dyrt.ActNone, y[ho*wo*2+oy*wo:][:wo], acc[wo*2:][:wo], res[ho*wo*2+oy*wo:][:wo])
 	}
 }
 

@@ -51,31 +51,30 @@ func (l *Case045) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 5, 2, 1
 		oxLo, oxHi   = 0, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		iy0 := oy * 2
-		iy1 := oy*2 + 2
-		iy2 := oy*2 + 4
 		for ci := 0; ci < 16; ci++ {
-			in0 := x[ci*h*w+iy0*w:][:w]
-			in1 := x[ci*h*w+iy1*w:][:w]
-			in2 := x[ci*h*w+iy2*w:][:w]
+			xr := x[ci*h*w+oy*w*2:][:w*5]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -87,14 +86,12 @@ func (l *Case045) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2:][:n*2+3]
-					r1 := in1[oxLo*2:][:n*2+3]
-					r2 := in2[oxLo*2:][:n*2+3]
-					yy := y0[oxLo:][:n]
-					case045Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case045Strided3(yy, xr[oxLo*2:][:n*2+3], xr[w*2+oxLo*2:][:n*2+3], xr[w*4+oxLo*2:][:n*2+3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -106,14 +103,12 @@ func (l *Case045) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2:][:n*2+3]
-					r1 := in1[oxLo*2:][:n*2+3]
-					r2 := in2[oxLo*2:][:n*2+3]
-					yy := y1[oxLo:][:n]
-					case045Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case045Strided3(yy, xr[oxLo*2:][:n*2+3], xr[w*2+oxLo*2:][:n*2+3], xr[w*4+oxLo*2:][:n*2+3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -125,17 +120,14 @@ func (l *Case045) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2:][:n*2+3]
-					r1 := in1[oxLo*2:][:n*2+3]
-					r2 := in2[oxLo*2:][:n*2+3]
-					yy := y2[oxLo:][:n]
-					case045Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case045Strided3(yy, xr[oxLo*2:][:n*2+3], xr[w*2+oxLo*2:][:n*2+3], xr[w*4+oxLo*2:][:n*2+3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 		}
-		dyrt.Epilogue(dyrt.ActReLU, y0, nil)
-		dyrt.Epilogue(dyrt.ActReLU, y1, nil)
-		dyrt.Epilogue(dyrt.ActReLU, y2, nil)
+		dyrt.Epilogue(dyrt.ActReLU, y[oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActReLU, y[ho*wo+oy*wo:][:wo], nil)
+		dyrt.Epilogue(dyrt.ActReLU, y[ho*wo*2+oy*wo:][:wo], nil)
 	}
 }
 

@@ -47,33 +47,36 @@ func (l *Case047) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 7, 5, 5
 		oxLo, oxHi   = 0, 5
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*15+kh*3:][:3]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo:][:n+2]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+		}
+		{
+			for kh := 0; kh < 5; kh++ {
+				iy := oy + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*15+kh*3:][:3]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo:][:n+2]
+						yy := y[oy*wo+oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+						}
 					}
 				}
 			}

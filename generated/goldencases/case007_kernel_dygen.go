@@ -51,81 +51,85 @@ func (l *Case007) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 17, 7, 17
 		oxLo, oxHi   = 6, 11
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 7; kh++ {
-			iy := oy + kh*2 - 6
-			iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
-			for ci := 0; ci < 8; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*49+kh*7:][:7]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				w0_5 := wt[5]
-				w0_6 := wt[6]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo-6:][:n+12]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						a3 := r[i+6]
-						a4 := r[i+8]
-						a5 := r[i+10]
-						a6 := r[i+12]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
-					}
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 7; kh++ {
+				iy := oy + kh*2 - 6
+				iy = dyrt.PadIndex(dyrt.ModeReplicate, iy, h)
+				for ci := 0; ci < 8; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*49+kh*7:][:7]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					w0_5 := wt[5]
+					w0_6 := wt[6]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo-6:][:n+12]
+						yy := y[oy*wo+oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							a3 := r[i+6]
+							a4 := r[i+8]
+							a5 := r[i+10]
+							a6 := r[i+12]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
 						}
 					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-6, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-4, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-2, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+2, w)
-						a := row[ix]
-						y0[ox] += w0_4 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+4, w)
-						a := row[ix]
-						y0[ox] += w0_5 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+6, w)
-						a := row[ix]
-						y0[ox] += w0_6 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-6, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-4, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox-2, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox, w)
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+2, w)
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+4, w)
+							a := row[ix]
+							y0[ox] += w0_5 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeReplicate, ox+6, w)
+							a := row[ix]
+							y0[ox] += w0_6 * a
+						}
 					}
 				}
 			}

@@ -45,37 +45,42 @@ func (l *Case008) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 1, 1, 1
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		iy1 := oy * 3
 		for ci := 0; ci < 4; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w*3:][:w]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_1 := wt[12]
-				y0[0] += k1_1 * in1[0]
+				yj[0] += k1_1 * xr[0]
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k1_1 := wt[13]
-				y1[0] += k1_1 * in1[0]
+				yj[0] += k1_1 * xr[0]
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k1_1 := wt[14]
-				y2[0] += k1_1 * in1[0]
+				yj[0] += k1_1 * xr[0]
 			}
 		}
 	}

@@ -71,13 +71,12 @@ func (l *Case009) convBlock1(y, x, wb, bias []float32) {
 				k7 := wt[7]
 				k8 := wt[8]
 				yy := y[p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += (k0*xs[i-1] + k1*xs[hw+i-1] + k2*xs[hw*2+i-1]) + (k3*xs[hw*3+i-1] + k4*xs[hw*4+i-1] + k5*xs[hw*5+i-1]) + (k6*xs[hw*6+i-1] + k7*xs[hw*7+i-1] + k8*xs[hw*8+i-1])
 					yy[i] += (k0*xs[i] + k1*xs[hw+i] + k2*xs[hw*2+i]) + (k3*xs[hw*3+i] + k4*xs[hw*4+i] + k5*xs[hw*5+i]) + (k6*xs[hw*6+i] + k7*xs[hw*7+i] + k8*xs[hw*8+i])
-				}
-				if i == n {
-					yy[n-1] += (k0*xs[n-1] + k1*xs[hw+n-1] + k2*xs[hw*2+n-1]) + (k3*xs[hw*3+n-1] + k4*xs[hw*4+n-1] + k5*xs[hw*5+n-1]) + (k6*xs[hw*6+n-1] + k7*xs[hw*7+n-1] + k8*xs[hw*8+n-1])
 				}
 			}
 		}
@@ -88,13 +87,12 @@ func (l *Case009) convBlock1(y, x, wb, bias []float32) {
 			{
 				k0 := wt[0]
 				yy := y[p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0 * xs[n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0 * xs[i-1]
 					yy[i] += k0 * xs[i]
-				}
-				if i == n {
-					yy[n-1] += k0 * xs[n-1]
 				}
 			}
 		}

@@ -51,93 +51,98 @@ func (l *Case011) convBlock6(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 2, 2, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
-	b3 := bias[3]
-	b4 := bias[4]
-	b5 := bias[5]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		y3 := y[ho*wo*3+oy*wo:][:wo]
-		y4 := y[ho*wo*4+oy*wo:][:wo]
-		y5 := y[ho*wo*5+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		for i := range y3 {
-			y3[i] = b3
+		{
+			yj := y[ho*wo*3+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[3]
+			}
 		}
-		for i := range y4 {
-			y4[i] = b4
+		{
+			yj := y[ho*wo*4+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[4]
+			}
 		}
-		for i := range y5 {
-			y5[i] = b5
+		{
+			yj := y[ho*wo*5+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[5]
+			}
 		}
-		iy1 := oy
 		for ci := 0; ci < 1; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w:][:w]
 			wt := wb[ci*18:][:18]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_0 := wt[6]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y0[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k1_0 := wt[7]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y1[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k1_0 := wt[8]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y2[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 			{
+				yj := y[ho*wo*3+oy*wo:][:wo]
 				k1_0 := wt[9]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y3[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 			{
+				yj := y[ho*wo*4+oy*wo:][:wo]
 				k1_0 := wt[10]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y4[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 			{
+				yj := y[ho*wo*5+oy*wo:][:wo]
 				k1_0 := wt[11]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y5[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 		}
@@ -152,23 +157,23 @@ func (l *Case011) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 2, 2, 2, 3
 		oxLo, oxHi   = 1, 2
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		iy1 := oy
 		for ci := 0; ci < 1; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w:][:w]
 			wt := wb[ci*18:][:18]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_0 := wt[6]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-2:][:n*2-1]
-					yy := y0[oxLo:][:n]
-					case011Strided1(yy, r1, k1_0)
+					yy := yj[oxLo:][:n]
+					case011Strided1(yy, xr[oxLo*2-2:][:n*2-1], k1_0)
 				}
 			}
 		}

@@ -77,13 +77,12 @@ func (l *Case014) convBlock1(y, x, wb, bias []float32) {
 			{
 				k0 := wt[0]
 				yy := y[p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0 * xs[n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0 * xs[i-1]
 					yy[i] += k0 * xs[i]
-				}
-				if i == n {
-					yy[n-1] += k0 * xs[n-1]
 				}
 			}
 		}

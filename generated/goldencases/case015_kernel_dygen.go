@@ -47,48 +47,52 @@ func (l *Case015) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 23, 23, 15, 15
 		oxLo, oxHi   = 0, 15
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy + kh*2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 8; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo:][:n+8]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+2]
-						a2 := r[i+4]
-						a3 := r[i+6]
-						a4 := r[i+8]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			for kh := 0; kh < 5; kh++ {
+				iy := oy + kh*2
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 8; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo:][:n+8]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+2]
+							a2 := r[i+4]
+							a3 := r[i+6]
+							a4 := r[i+8]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
+						}
 					}
 				}
 			}

@@ -49,52 +49,57 @@ func (l *Case016) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 13, 31, 5, 10
 		oxLo, oxHi   = 0, 10
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for i := range y2 {
-			y2[i] = b2
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*3 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w2_1 := wt[5]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				w2_2 := wt[8]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*3:][:n*3]
-					yy := y[oy*wo+oxLo:][:ho*wo*2+n]
-					for k := 0; k < len(r)-2; k += 3 {
-						i := k / 3
-						a0 := r[k]
-						a1 := r[k+1]
-						a2 := r[k+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
-						yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
+		}
+		{
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*3 + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 3; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*9+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w2_0 := wt[2]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w2_1 := wt[5]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					w2_2 := wt[8]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*3:][:n*3]
+						yy := y[oy*wo+oxLo:][:ho*wo*2+n]
+						for k := 0; k < len(r)-2; k += 3 {
+							i := k / 3
+							a0 := r[k]
+							a1 := r[k+1]
+							a2 := r[k+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+							yy[ho*wo*2+i] += w2_0*a0 + w2_1*a1 + w2_2*a2
+						}
 					}
 				}
 			}
@@ -110,43 +115,47 @@ func (l *Case016) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 13, 31, 5, 10
 		oxLo, oxHi   = 0, 10
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*3 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*9+kh*9:][:9]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[3]
-				w1_1 := wt[4]
-				w0_2 := wt[6]
-				w1_2 := wt[7]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*3:][:n*3]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for k := 0; k < len(r)-2; k += 3 {
-						i := k / 3
-						a0 := r[k]
-						a1 := r[k+1]
-						a2 := r[k+2]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*3 + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 3; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*9+kh*9:][:9]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[3]
+					w1_1 := wt[4]
+					w0_2 := wt[6]
+					w1_2 := wt[7]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*3:][:n*3]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for k := 0; k < len(r)-2; k += 3 {
+							i := k / 3
+							a0 := r[k]
+							a1 := r[k+1]
+							a2 := r[k+2]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2
+						}
 					}
 				}
 			}

@@ -59,21 +59,18 @@ func (l *Case018) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 4, 3, 1, 1
 		oxLo, oxHi   = 0, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		iy0 := oy * 2
-		iy1 := oy*2 + 1
-		iy2 := oy*2 + 2
 		for ci := 0; ci < 1; ci++ {
-			in0 := x[ci*h*w+iy0*w:][:w]
-			in1 := x[ci*h*w+iy1*w:][:w]
-			in2 := x[ci*h*w+iy2*w:][:w]
+			xr := x[ci*h*w+oy*w*2:][:w*3]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -85,11 +82,8 @@ func (l *Case018) convBlock1(y, x, wb, bias []float32) {
 				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*2:][:n*2+1]
-					r1 := in1[oxLo*2:][:n*2+1]
-					r2 := in2[oxLo*2:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case018Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case018Strided3(yy, xr[oxLo*2:][:n*2+1], xr[w+oxLo*2:][:n*2+1], xr[w*2+oxLo*2:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 		}

@@ -102,78 +102,72 @@ func (l *Case020) convBlock6(y, x, wb, bias []float32) {
 				k0 := wt[0]
 				k1 := wt[6]
 				yy := y[p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[1]
 				k1 := wt[7]
 				yy := y[hw+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[2]
 				k1 := wt[8]
 				yy := y[hw*2+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[3]
 				k1 := wt[9]
 				yy := y[hw*3+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[4]
 				k1 := wt[10]
 				yy := y[hw*4+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[5]
 				k1 := wt[11]
 				yy := y[hw*5+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 		}
@@ -213,26 +207,24 @@ func (l *Case020) convBlock2(y, x, wb, bias []float32) {
 				k0 := wt[0]
 				k1 := wt[6]
 				yy := y[p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 			{
 				k0 := wt[1]
 				k1 := wt[7]
 				yy := y[hw+p0:][:n]
-				i := 1
-				for ; i < n; i += 2 {
+				if n%2 == 1 {
+					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
+				}
+				for i := 1; i < n; i += 2 {
 					yy[i-1] += k0*xs[i-1] + k1*xs[hw+i-1]
 					yy[i] += k0*xs[i] + k1*xs[hw+i]
-				}
-				if i == n {
-					yy[n-1] += k0*xs[n-1] + k1*xs[hw+n-1]
 				}
 			}
 		}

@@ -59,31 +59,30 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 8, 17, 2, 11
 		oxLo, oxHi   = 0, 11
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
-		iy0 := oy
-		iy1 := oy + 3
-		iy2 := oy + 6
 		for ci := 0; ci < 24; ci++ {
-			in0 := x[ci*h*w+iy0*w:][:w]
-			in1 := x[ci*h*w+iy1*w:][:w]
-			in2 := x[ci*h*w+iy2*w:][:w]
+			xr := x[ci*h*w+oy*w:][:w*7]
 			wt := wb[ci*27:][:27]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[3]
 				k0_2 := wt[6]
@@ -95,21 +94,19 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[24]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo:][:n+6]
-					r1 := in1[oxLo:][:n+6]
-					r2 := in2[oxLo:][:n+6]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
-						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i+2] + k0_2*r0[i+5]) + (k1_0*r1[i-1] + k1_1*r1[i+2] + k1_2*r1[i+5]) + (k2_0*r2[i-1] + k2_1*r2[i+2] + k2_2*r2[i+5])
-						yy[i] += (k0_0*r0[i] + k0_1*r0[i+3] + k0_2*r0[i+6]) + (k1_0*r1[i] + k1_1*r1[i+3] + k1_2*r1[i+6]) + (k2_0*r2[i] + k2_1*r2[i+3] + k2_2*r2[i+6])
+					yy := yj[oxLo:][:n]
+					r := xr[oxLo:][:w*6+n+6]
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r[n-1] + k0_1*r[n+2] + k0_2*r[n+5]) + (k1_0*r[w*3+n-1] + k1_1*r[w*3+n+2] + k1_2*r[w*3+n+5]) + (k2_0*r[w*6+n-1] + k2_1*r[w*6+n+2] + k2_2*r[w*6+n+5])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n+2] + k0_2*r0[n+5]) + (k1_0*r1[n-1] + k1_1*r1[n+2] + k1_2*r1[n+5]) + (k2_0*r2[n-1] + k2_1*r2[n+2] + k2_2*r2[n+5])
+					for i := 1; i < n; i += 2 {
+						yy[i-1] += (k0_0*r[i-1] + k0_1*r[i+2] + k0_2*r[i+5]) + (k1_0*r[w*3+i-1] + k1_1*r[w*3+i+2] + k1_2*r[w*3+i+5]) + (k2_0*r[w*6+i-1] + k2_1*r[w*6+i+2] + k2_2*r[w*6+i+5])
+						yy[i] += (k0_0*r[i] + k0_1*r[i+3] + k0_2*r[i+6]) + (k1_0*r[w*3+i] + k1_1*r[w*3+i+3] + k1_2*r[w*3+i+6]) + (k2_0*r[w*6+i] + k2_1*r[w*6+i+3] + k2_2*r[w*6+i+6])
 					}
 				}
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[4]
 				k0_2 := wt[7]
@@ -121,21 +118,19 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[25]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo:][:n+6]
-					r1 := in1[oxLo:][:n+6]
-					r2 := in2[oxLo:][:n+6]
-					yy := y1[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
-						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i+2] + k0_2*r0[i+5]) + (k1_0*r1[i-1] + k1_1*r1[i+2] + k1_2*r1[i+5]) + (k2_0*r2[i-1] + k2_1*r2[i+2] + k2_2*r2[i+5])
-						yy[i] += (k0_0*r0[i] + k0_1*r0[i+3] + k0_2*r0[i+6]) + (k1_0*r1[i] + k1_1*r1[i+3] + k1_2*r1[i+6]) + (k2_0*r2[i] + k2_1*r2[i+3] + k2_2*r2[i+6])
+					yy := yj[oxLo:][:n]
+					r := xr[oxLo:][:w*6+n+6]
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r[n-1] + k0_1*r[n+2] + k0_2*r[n+5]) + (k1_0*r[w*3+n-1] + k1_1*r[w*3+n+2] + k1_2*r[w*3+n+5]) + (k2_0*r[w*6+n-1] + k2_1*r[w*6+n+2] + k2_2*r[w*6+n+5])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n+2] + k0_2*r0[n+5]) + (k1_0*r1[n-1] + k1_1*r1[n+2] + k1_2*r1[n+5]) + (k2_0*r2[n-1] + k2_1*r2[n+2] + k2_2*r2[n+5])
+					for i := 1; i < n; i += 2 {
+						yy[i-1] += (k0_0*r[i-1] + k0_1*r[i+2] + k0_2*r[i+5]) + (k1_0*r[w*3+i-1] + k1_1*r[w*3+i+2] + k1_2*r[w*3+i+5]) + (k2_0*r[w*6+i-1] + k2_1*r[w*6+i+2] + k2_2*r[w*6+i+5])
+						yy[i] += (k0_0*r[i] + k0_1*r[i+3] + k0_2*r[i+6]) + (k1_0*r[w*3+i] + k1_1*r[w*3+i+3] + k1_2*r[w*3+i+6]) + (k2_0*r[w*6+i] + k2_1*r[w*6+i+3] + k2_2*r[w*6+i+6])
 					}
 				}
 			}
 			{
+				yj := y[ho*wo*2+oy*wo:][:wo]
 				k0_0 := wt[2]
 				k0_1 := wt[5]
 				k0_2 := wt[8]
@@ -147,17 +142,14 @@ func (l *Case022) convBlock3(y, x, wb, bias []float32) {
 				k2_2 := wt[26]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo:][:n+6]
-					r1 := in1[oxLo:][:n+6]
-					r2 := in2[oxLo:][:n+6]
-					yy := y2[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
-						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i+2] + k0_2*r0[i+5]) + (k1_0*r1[i-1] + k1_1*r1[i+2] + k1_2*r1[i+5]) + (k2_0*r2[i-1] + k2_1*r2[i+2] + k2_2*r2[i+5])
-						yy[i] += (k0_0*r0[i] + k0_1*r0[i+3] + k0_2*r0[i+6]) + (k1_0*r1[i] + k1_1*r1[i+3] + k1_2*r1[i+6]) + (k2_0*r2[i] + k2_1*r2[i+3] + k2_2*r2[i+6])
+					yy := yj[oxLo:][:n]
+					r := xr[oxLo:][:w*6+n+6]
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r[n-1] + k0_1*r[n+2] + k0_2*r[n+5]) + (k1_0*r[w*3+n-1] + k1_1*r[w*3+n+2] + k1_2*r[w*3+n+5]) + (k2_0*r[w*6+n-1] + k2_1*r[w*6+n+2] + k2_2*r[w*6+n+5])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n+2] + k0_2*r0[n+5]) + (k1_0*r1[n-1] + k1_1*r1[n+2] + k1_2*r1[n+5]) + (k2_0*r2[n-1] + k2_1*r2[n+2] + k2_2*r2[n+5])
+					for i := 1; i < n; i += 2 {
+						yy[i-1] += (k0_0*r[i-1] + k0_1*r[i+2] + k0_2*r[i+5]) + (k1_0*r[w*3+i-1] + k1_1*r[w*3+i+2] + k1_2*r[w*3+i+5]) + (k2_0*r[w*6+i-1] + k2_1*r[w*6+i+2] + k2_2*r[w*6+i+5])
+						yy[i] += (k0_0*r[i] + k0_1*r[i+3] + k0_2*r[i+6]) + (k1_0*r[w*3+i] + k1_1*r[w*3+i+3] + k1_2*r[w*3+i+6]) + (k2_0*r[w*6+i] + k2_1*r[w*6+i+3] + k2_2*r[w*6+i+6])
 					}
 				}
 			}

@@ -51,82 +51,88 @@ func (l *Case025) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 13, 9, 6, 4
 		oxLo, oxHi   = 1, 3
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+3]
-					yy := y[oy*wo+oxLo:][:ho*wo+n]
-					for k := 0; k < len(r)-4; k += 2 {
-						i := k / 2
-						a0 := r[k]
-						a1 := r[k+1]
-						a2 := r[k+2]
-						a3 := r[k+3]
-						a4 := r[k+4]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
-						yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
-					}
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*2 + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-1:][:n*2+3]
+						yy := y[oy*wo+oxLo:][:ho*wo+n]
+						for k := 0; k < len(r)-4; k += 2 {
+							i := k / 2
+							a0 := r[k]
+							a1 := r[k+1]
+							a2 := r[k+2]
+							a3 := r[k+3]
+							a4 := r[k+4]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4
+							yy[ho*wo+i] += w1_0*a0 + w1_1*a1 + w1_2*a2 + w1_3*a3 + w1_4*a4
 						}
 					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-						y1[ox] += w1_3 * a
-					}
-					if ix := ox*2 + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
-						y1[ox] += w1_4 * a
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
+						}
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						if ix := ox * 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						if ix := ox*2 + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
+						if ix := ox*2 + 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_3 * a
+							y1[ox] += w1_3 * a
+						}
+						if ix := ox*2 + 3; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_4 * a
+							y1[ox] += w1_4 * a
+						}
 					}
 				}
 			}
@@ -142,58 +148,62 @@ func (l *Case025) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 13, 9, 6, 4
 		oxLo, oxHi   = 1, 3
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w0_1 := wt[2]
-				w0_2 := wt[4]
-				w0_3 := wt[6]
-				w0_4 := wt[8]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-1:][:n*2+3]
-					yy := y[oy*wo+oxLo:][:n]
-					case025Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4)
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*2 + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w0_1 := wt[2]
+					w0_2 := wt[4]
+					w0_3 := wt[6]
+					w0_4 := wt[8]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-1:][:n*2+3]
+						yy := y[oy*wo+oxLo:][:n]
+						case025Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					if ix := ox*2 + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						if ix := ox * 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						if ix := ox*2 + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						if ix := ox*2 + 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						if ix := ox*2 + 3; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
 					}
 				}
 			}

@@ -51,46 +51,47 @@ func (l *Case026) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 9, 1, 5
 		oxLo, oxHi   = 1, 4
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		iy1 := oy * 3
 		for ci := 0; ci < 2; ci++ {
-			in1 := x[ci*h*w+iy1*w:][:w]
+			xr := x[ci*h*w+oy*w*3:][:w]
 			wt := wb[ci*18:][:18]
 			{
+				yj := y[oy*wo:][:wo]
 				k1_0 := wt[6]
 				k1_1 := wt[8]
 				k1_2 := wt[10]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					yy := y0[oxLo:][:n]
-					case026Strided1(yy, r1, k1_0, k1_1, k1_2)
+					yy := yj[oxLo:][:n]
+					case026Strided1(yy, xr[oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2)
 				}
-				y0[0] += k1_1*in1[0] + k1_2*in1[1]
-				y0[4] += k1_0*in1[7] + k1_1*in1[8]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
+				yj[4] += k1_0*xr[7] + k1_1*xr[8]
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k1_0 := wt[7]
 				k1_1 := wt[9]
 				k1_2 := wt[11]
 				{
 					n := oxHi - oxLo
-					r1 := in1[oxLo*2-1:][:n*2+1]
-					yy := y1[oxLo:][:n]
-					case026Strided1(yy, r1, k1_0, k1_1, k1_2)
+					yy := yj[oxLo:][:n]
+					case026Strided1(yy, xr[oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2)
 				}
-				y1[0] += k1_1*in1[0] + k1_2*in1[1]
-				y1[4] += k1_0*in1[7] + k1_1*in1[8]
+				yj[0] += k1_1*xr[0] + k1_2*xr[1]
+				yj[4] += k1_0*xr[7] + k1_1*xr[8]
 			}
 		}
 	}

@@ -59,21 +59,18 @@ func (l *Case027) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 23, 9, 21, 7
 		oxLo, oxHi   = 0, 7
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		iy0 := oy
-		iy1 := oy + 1
-		iy2 := oy + 2
 		for ci := 0; ci < 2; ci++ {
-			in0 := x[ci*h*w+iy0*w:][:w]
-			in1 := x[ci*h*w+iy1*w:][:w]
-			in2 := x[ci*h*w+iy2*w:][:w]
+			xr := x[ci*h*w+oy*w:][:w*3]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -85,17 +82,14 @@ func (l *Case027) convBlock1(y, x, wb, bias []float32) {
 				k2_2 := wt[8]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo:][:n+2]
-					r1 := in1[oxLo:][:n+2]
-					r2 := in2[oxLo:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
-						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+					yy := yj[oxLo:][:n]
+					r := xr[oxLo:][:w*2+n+2]
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					for i := 1; i < n; i += 2 {
+						yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+						yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 					}
 				}
 			}

@@ -49,16 +49,18 @@ func (l *Case028) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 16, 17, 6, 6
 		oxLo, oxHi   = 1, 6
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeCircular, oy*3-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeCircular, oy*3, h)
@@ -69,6 +71,7 @@ func (l *Case028) convBlock2(y, x, wb, bias []float32) {
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*18:][:18]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[2]
 				k0_2 := wt[4]
@@ -80,15 +83,13 @@ func (l *Case028) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[16]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*3-1:][:n*3]
-					r1 := in1[oxLo*3-1:][:n*3]
-					r2 := in2[oxLo*3-1:][:n*3]
-					yy := y0[oxLo:][:n]
-					case028Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case028Strided3(yy, in0[oxLo*3-1:][:n*3], in1[oxLo*3-1:][:n*3], in2[oxLo*3-1:][:n*3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y0[0] += (k0_0*in0[16] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[16] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[16] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[16] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[16] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[16] + k2_1*in2[0] + k2_2*in2[1])
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[3]
 				k0_2 := wt[5]
@@ -100,13 +101,10 @@ func (l *Case028) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[17]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*3-1:][:n*3]
-					r1 := in1[oxLo*3-1:][:n*3]
-					r2 := in2[oxLo*3-1:][:n*3]
-					yy := y1[oxLo:][:n]
-					case028Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case028Strided3(yy, in0[oxLo*3-1:][:n*3], in1[oxLo*3-1:][:n*3], in2[oxLo*3-1:][:n*3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
-				y1[0] += (k0_0*in0[16] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[16] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[16] + k2_1*in2[0] + k2_2*in2[1])
+				yj[0] += (k0_0*in0[16] + k0_1*in0[0] + k0_2*in0[1]) + (k1_0*in1[16] + k1_1*in1[0] + k1_2*in1[1]) + (k2_0*in2[16] + k2_1*in2[0] + k2_2*in2[1])
 			}
 		}
 	}

@@ -49,91 +49,91 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 23, 23, 27, 21
 		oxLo, oxHi   = 0, 21
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy >= 1 && oy < 2:
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
-							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k2_0*r[n-1] + k2_1*r[n] + k2_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k2_0*r[i-1] + k2_1*r[i] + k2_2*r[i+1]
+							yy[i] += k2_0*r[i] + k2_1*r[i+1] + k2_2*r[i+2]
 						}
 					}
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k2_0 := wt[19]
 					k2_1 := wt[22]
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r2 := in2[oxLo:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
-							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k2_0*r[n-1] + k2_1*r[n] + k2_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k2_0*r[i-1] + k2_1*r[i] + k2_2*r[i+1]
+							yy[i] += k2_0*r[i] + k2_1*r[i+1] + k2_2*r[i+2]
 						}
 					}
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k2_0 := wt[20]
 					k2_1 := wt[23]
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r2 := in2[oxLo:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
-							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k2_0*r[n-1] + k2_1*r[n] + k2_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k2_0*r[i-1] + k2_1*r[i] + k2_2*r[i+1]
+							yy[i] += k2_0*r[i] + k2_1*r[i+1] + k2_2*r[i+2]
 						}
 					}
 				}
 			}
 		case oy >= 2 && oy < 3:
-			iy1 := oy - 2
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w*2+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -142,20 +142,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -164,20 +163,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
@@ -186,30 +184,24 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 3 && oy < 24:
-			iy0 := oy - 3
-			iy1 := oy - 2
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -221,21 +213,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -247,21 +237,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -273,29 +261,24 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 24 && oy < 25:
-			iy0 := oy - 3
-			iy1 := oy - 2
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -304,20 +287,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -326,20 +308,19 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[16]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -348,76 +329,73 @@ func (l *Case029) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[17]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 25 && oy < 26:
-			iy0 := oy - 3
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
-							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]
+							yy[i] += k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]
 						}
 					}
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
-							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]
+							yy[i] += k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]
 						}
 					}
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
-							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]
+							yy[i] += k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]
 						}
 					}
 				}
@@ -434,45 +412,43 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 23, 23, 27, 21
 		oxLo, oxHi   = 0, 21
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		switch {
 		case oy >= 1 && oy < 2:
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k2_0 := wt[18]
 					k2_1 := wt[21]
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1]
-							yy[i] += k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k2_0*r[n-1] + k2_1*r[n] + k2_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k2_0*r[i-1] + k2_1*r[i] + k2_2*r[i+1]
+							yy[i] += k2_0*r[i] + k2_1*r[i+1] + k2_2*r[i+2]
 						}
 					}
 				}
 			}
 		case oy >= 2 && oy < 3:
-			iy1 := oy - 2
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w*2+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -481,30 +457,24 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 3 && oy < 24:
-			iy0 := oy - 3
-			iy1 := oy - 2
-			iy2 := oy - 1
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -516,29 +486,24 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						r2 := in2[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 24 && oy < 25:
-			iy0 := oy - 3
-			iy1 := oy - 2
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -547,40 +512,37 @@ func (l *Case029) convBlock1(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						r1 := in1[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
 				}
 			}
 		case oy >= 25 && oy < 26:
-			iy0 := oy - 3
 			for ci := 0; ci < 2; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
+				xr := x[ci*h*w-w*3+oy*w:][:w]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]
-							yy[i] += k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo:][:n+2]
+						if n%2 == 1 {
+							yy[n-1] += k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]
 						}
-						if i == n {
-							yy[n-1] += k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]
+							yy[i] += k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]
 						}
 					}
 				}

@@ -65,69 +65,75 @@ func (l *Case032) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 5, 5, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*3 + kh - 2
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w0_1 := wt[2]
-				w1_1 := wt[3]
-				w0_2 := wt[4]
-				w1_2 := wt[5]
-				w0_3 := wt[6]
-				w1_3 := wt[7]
-				w0_4 := wt[8]
-				w1_4 := wt[9]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*3 + kh - 2
+				iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w0_1 := wt[2]
+					w1_1 := wt[3]
+					w0_2 := wt[4]
+					w1_2 := wt[5]
+					w0_3 := wt[6]
+					w1_3 := wt[7]
+					w0_4 := wt[8]
+					w1_4 := wt[9]
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-2, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-1, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-						y1[ox] += w1_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-						y1[ox] += w1_2 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+1, w)
-						a := row[ix]
-						y0[ox] += w0_3 * a
-						y1[ox] += w1_3 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+2, w)
-						a := row[ix]
-						y0[ox] += w0_4 * a
-						y1[ox] += w1_4 * a
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-2, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-1, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+							y1[ox] += w1_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+							y1[ox] += w1_2 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+1, w)
+							a := row[ix]
+							y0[ox] += w0_3 * a
+							y1[ox] += w1_3 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+2, w)
+							a := row[ix]
+							y0[ox] += w0_4 * a
+							y1[ox] += w1_4 * a
+						}
 					}
 				}
 			}
@@ -143,54 +149,58 @@ func (l *Case032) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 5, 5, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*3 + kh - 2
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*50+kh*10:][:10]
-				w0_0 := wt[0]
-				w0_1 := wt[2]
-				w0_2 := wt[4]
-				w0_3 := wt[6]
-				w0_4 := wt[8]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*3 + kh - 2
+				iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*50+kh*10:][:10]
+					w0_0 := wt[0]
+					w0_1 := wt[2]
+					w0_2 := wt[4]
+					w0_3 := wt[6]
+					w0_4 := wt[8]
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-2, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-1, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+1, w)
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+2, w)
-						a := row[ix]
-						y0[ox] += w0_4 * a
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-2, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3-1, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+1, w)
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*3+2, w)
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
 					}
 				}
 			}

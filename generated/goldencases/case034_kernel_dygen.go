@@ -47,41 +47,44 @@ func (l *Case034) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 13, 17, 7, 11
 		oxLo, oxHi   = 0, 11
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 7; kh++ {
-			iy := oy + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 36; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*49+kh*7:][:7]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				w0_5 := wt[5]
-				w0_6 := wt[6]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo:][:n+6]
-					yy := y[oy*wo+oxLo:][:n]
-					for i := 0; i < n; i++ {
-						a0 := r[i]
-						a1 := r[i+1]
-						a2 := r[i+2]
-						a3 := r[i+3]
-						a4 := r[i+4]
-						a5 := r[i+5]
-						a6 := r[i+6]
-						yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
+		}
+		{
+			for kh := 0; kh < 7; kh++ {
+				iy := oy + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 36; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*49+kh*7:][:7]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					w0_5 := wt[5]
+					w0_6 := wt[6]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo:][:n+6]
+						yy := y[oy*wo+oxLo:][:n]
+						for i := 0; i < n; i++ {
+							a0 := r[i]
+							a1 := r[i+1]
+							a2 := r[i+2]
+							a3 := r[i+3]
+							a4 := r[i+4]
+							a5 := r[i+5]
+							a6 := r[i+6]
+							yy[i] += w0_0*a0 + w0_1*a1 + w0_2*a2 + w0_3*a3 + w0_4*a4 + w0_5*a5 + w0_6*a6
+						}
 					}
 				}
 			}

@@ -45,33 +45,36 @@ func (l *Case035) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 11, 7, 2, 1
 		oxLo, oxHi   = 0, 1
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 7; kh++ {
-			iy := oy*3 + kh
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*49+kh*7:][:7]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				w0_5 := wt[5]
-				w0_6 := wt[6]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2:][:n*2+5]
-					yy := y[oy*wo+oxLo:][:n]
-					case035Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
+		}
+		{
+			for kh := 0; kh < 7; kh++ {
+				iy := oy*3 + kh
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*49+kh*7:][:7]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					w0_5 := wt[5]
+					w0_6 := wt[6]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2:][:n*2+5]
+						yy := y[oy*wo+oxLo:][:n]
+						case035Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
+					}
 				}
 			}
 		}

@@ -55,67 +55,81 @@ func (l *Case036) convBlock6(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 1, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
-	b3 := bias[3]
-	b4 := bias[4]
-	b5 := bias[5]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		y3 := y[ho*wo*3+oy*wo:][:wo]
-		y4 := y[ho*wo*4+oy*wo:][:wo]
-		y5 := y[ho*wo*5+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for i := range y2 {
-			y2[i] = b2
-		}
-		for i := range y3 {
-			y3[i] = b3
-		}
-		for i := range y4 {
-			y4[i] = b4
-		}
-		for i := range y5 {
-			y5[i] = b5
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 16; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				w3_0 := wt[3]
-				w4_0 := wt[4]
-				w5_0 := wt[5]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
+		}
+		{
+			yj := y[ho*wo*3+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[3]
+			}
+		}
+		{
+			yj := y[ho*wo*4+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[4]
+			}
+		}
+		{
+			yj := y[ho*wo*5+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[5]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			y2 := y[ho*wo*2+oy*wo:][:wo]
+			y3 := y[ho*wo*3+oy*wo:][:wo]
+			y4 := y[ho*wo*4+oy*wo:][:wo]
+			y5 := y[ho*wo*5+oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 16; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*6+kh*6:][:6]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w2_0 := wt[2]
+					w3_0 := wt[3]
+					w4_0 := wt[4]
+					w5_0 := wt[5]
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
-						y3[ox] += w3_0 * a
-						y4[ox] += w4_0 * a
-						y5[ox] += w5_0 * a
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+							y2[ox] += w2_0 * a
+							y3[ox] += w3_0 * a
+							y4[ox] += w4_0 * a
+							y5[ox] += w5_0 * a
+						}
 					}
 				}
 			}
@@ -131,46 +145,54 @@ func (l *Case036) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 1, 1, 2, 2
 		oxLo, oxHi   = 1, 1
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for i := range y1 {
-			y1[i] = b1
-		}
-		for i := range y2 {
-			y2[i] = b2
-		}
-		for kh := 0; kh < 1; kh++ {
-			iy := oy*2 + kh - 1
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 16; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*6+kh*6:][:6]
-				w0_0 := wt[0]
-				w1_0 := wt[1]
-				w2_0 := wt[2]
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		}
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
+		}
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			y1 := y[ho*wo+oy*wo:][:wo]
+			y2 := y[ho*wo*2+oy*wo:][:wo]
+			for kh := 0; kh < 1; kh++ {
+				iy := oy*2 + kh - 1
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
+				}
+				for ci := 0; ci < 16; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*6+kh*6:][:6]
+					w0_0 := wt[0]
+					w1_0 := wt[1]
+					w2_0 := wt[2]
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-						y1[ox] += w1_0 * a
-						y2[ox] += w2_0 * a
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+							y1[ox] += w1_0 * a
+							y2[ox] += w2_0 * a
+						}
 					}
 				}
 			}

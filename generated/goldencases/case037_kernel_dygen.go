@@ -49,26 +49,24 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 7, 17, 2, 5
 		oxLo, oxHi   = 0, 5
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		iy0 := oy * 3
-		iy1 := oy*3 + 1
-		iy2 := oy*3 + 2
 		for ci := 0; ci < 5; ci++ {
-			in0 := x[ci*h*w+iy0*w:][:w]
-			in1 := x[ci*h*w+iy1*w:][:w]
-			in2 := x[ci*h*w+iy2*w:][:w]
+			xr := x[ci*h*w+oy*w*3:][:w*3]
 			wt := wb[ci*18:][:18]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[2]
 				k0_2 := wt[4]
@@ -80,14 +78,12 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[16]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*3:][:n*3]
-					r1 := in1[oxLo*3:][:n*3]
-					r2 := in2[oxLo*3:][:n*3]
-					yy := y0[oxLo:][:n]
-					case037Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case037Strided3(yy, xr[oxLo*3:][:n*3], xr[w+oxLo*3:][:n*3], xr[w*2+oxLo*3:][:n*3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 			{
+				yj := y[ho*wo+oy*wo:][:wo]
 				k0_0 := wt[1]
 				k0_1 := wt[3]
 				k0_2 := wt[5]
@@ -99,11 +95,8 @@ func (l *Case037) convBlock2(y, x, wb, bias []float32) {
 				k2_2 := wt[17]
 				{
 					n := oxHi - oxLo
-					r0 := in0[oxLo*3:][:n*3]
-					r1 := in1[oxLo*3:][:n*3]
-					r2 := in2[oxLo*3:][:n*3]
-					yy := y1[oxLo:][:n]
-					case037Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+					yy := yj[oxLo:][:n]
+					case037Strided3(yy, xr[oxLo*3:][:n*3], xr[w+oxLo*3:][:n*3], xr[w*2+oxLo*3:][:n*3], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 				}
 			}
 		}

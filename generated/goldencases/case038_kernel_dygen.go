@@ -49,72 +49,76 @@ func (l *Case038) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 5, 9, 3, 5
 		oxLo, oxHi   = 2, 3
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for kh := 0; kh < 7; kh++ {
-			iy := oy*2 + kh - 3
-			iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
-			for ci := 0; ci < 6; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*49+kh*7:][:7]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				w0_5 := wt[5]
-				w0_6 := wt[6]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-3:][:n*2+5]
-					yy := y[oy*wo+oxLo:][:n]
-					case038Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
-				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 7; kh++ {
+				iy := oy*2 + kh - 3
+				iy = dyrt.PadIndex(dyrt.ModeCircular, iy, h)
+				for ci := 0; ci < 6; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*49+kh*7:][:7]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					w0_5 := wt[5]
+					w0_6 := wt[6]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-3:][:n*2+5]
+						yy := y[oy*wo+oxLo:][:n]
+						case038Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-3, w)
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-2, w)
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-1, w)
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2, w)
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+1, w)
-						a := row[ix]
-						y0[ox] += w0_4 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+2, w)
-						a := row[ix]
-						y0[ox] += w0_5 * a
-					}
-					{
-						ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+3, w)
-						a := row[ix]
-						y0[ox] += w0_6 * a
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-3, w)
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-2, w)
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2-1, w)
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2, w)
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+1, w)
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+2, w)
+							a := row[ix]
+							y0[ox] += w0_5 * a
+						}
+						{
+							ix := dyrt.PadIndex(dyrt.ModeCircular, ox*2+3, w)
+							a := row[ix]
+							y0[ox] += w0_6 * a
+						}
 					}
 				}
 			}

@@ -55,31 +55,32 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 56, 56, 28, 28
 		oxLo, oxHi   = 1, 28
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 64; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -88,14 +89,13 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y0[oxLo:][:n]
-						conv3x3S2Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided2(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -104,14 +104,13 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y1[oxLo:][:n]
-						conv3x3S2Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided2(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
@@ -120,24 +119,18 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y2[oxLo:][:n]
-						conv3x3S2Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided2(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
 				}
 			}
 		case oy < 28:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 64; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -149,15 +142,13 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo*2-1:][:n*2+1]
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y0[oxLo:][:n]
-						conv3x3S2Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided3(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], xr[w*2+oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -169,15 +160,13 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo*2-1:][:n*2+1]
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y1[oxLo:][:n]
-						conv3x3S2Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided3(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], xr[w*2+oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -189,13 +178,10 @@ func (l *Conv3x3S2) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo*2-1:][:n*2+1]
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y2[oxLo:][:n]
-						conv3x3S2Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided3(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], xr[w*2+oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
 				}
 			}
 		}
@@ -210,26 +196,26 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 		h, w, ho, wo = 56, 56, 28, 28
 		oxLo, oxHi   = 1, 28
 	)
-	b0 := bias[0]
-	b1 := bias[1]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 64; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w*2:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -238,14 +224,13 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y0[oxLo:][:n]
-						conv3x3S2Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided2(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -254,24 +239,18 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y1[oxLo:][:n]
-						conv3x3S2Strided2(yy, r1, r2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided2(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
 				}
 			}
 		case oy < 28:
-			iy0 := oy*2 - 1
-			iy1 := oy * 2
-			iy2 := oy*2 + 1
 			for ci := 0; ci < 64; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w*2:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -283,15 +262,13 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo*2-1:][:n*2+1]
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y0[oxLo:][:n]
-						conv3x3S2Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided3(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], xr[w*2+oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -303,13 +280,10 @@ func (l *Conv3x3S2) convBlock2(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo*2-1:][:n*2+1]
-						r1 := in1[oxLo*2-1:][:n*2+1]
-						r2 := in2[oxLo*2-1:][:n*2+1]
-						yy := y1[oxLo:][:n]
-						conv3x3S2Strided3(yy, r0, r1, r2, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
+						yy := yj[oxLo:][:n]
+						conv3x3S2Strided3(yy, xr[oxLo*2-1:][:n*2+1], xr[w+oxLo*2-1:][:n*2+1], xr[w*2+oxLo*2-1:][:n*2+1], k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2)
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
 				}
 			}
 		}

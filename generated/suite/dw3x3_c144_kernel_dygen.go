@@ -51,21 +51,20 @@ func (l *DW3x3C144) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 56, 56, 56, 56
 		oxLo, oxHi   = 1, 55
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 1; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[3]
 					k1_1 := wt[4]
 					k1_2 := wt[5]
@@ -74,32 +73,26 @@ func (l *DW3x3C144) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[8]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[55] += (k1_0*in1[54] + k1_1*in1[55]) + (k2_0*in2[54] + k2_1*in2[55])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[55] += (k1_0*xr[54] + k1_1*xr[55]) + (k2_0*xr[w+54] + k2_1*xr[w+55])
 				}
 			}
 		case oy < 55:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 1; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[1]
 					k0_2 := wt[2]
@@ -111,31 +104,26 @@ func (l *DW3x3C144) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[8]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[55] += (k0_0*in0[54] + k0_1*in0[55]) + (k1_0*in1[54] + k1_1*in1[55]) + (k2_0*in2[54] + k2_1*in2[55])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[55] += (k0_0*xr[54] + k0_1*xr[55]) + (k1_0*xr[w+54] + k1_1*xr[w+55]) + (k2_0*xr[w*2+54] + k2_1*xr[w*2+55])
 				}
 			}
 		case oy < 56:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 1; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*9:][:9]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[1]
 					k0_2 := wt[2]
@@ -144,20 +132,18 @@ func (l *DW3x3C144) convBlock1(y, x, wb, bias []float32) {
 					k1_2 := wt[5]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[55] += (k0_0*in0[54] + k0_1*in0[55]) + (k1_0*in1[54] + k1_1*in1[55])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[55] += (k0_0*xr[54] + k0_1*xr[55]) + (k1_0*xr[w+54] + k1_1*xr[w+55])
 				}
 			}
 		}

@@ -51,58 +51,62 @@ func (l *DW5x5S2C96) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 28, 28, 14, 14
 		oxLo, oxHi   = 1, 13
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 5; kh++ {
-			iy := oy*2 + kh - 2
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 1; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*25+kh*5:][:5]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-2:][:n*2+3]
-					yy := y[oy*wo+oxLo:][:n]
-					dW5x5S2C96Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4)
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 5; kh++ {
+				iy := oy*2 + kh - 2
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 1; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*25+kh*5:][:5]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-2:][:n*2+3]
+						yy := y[oy*wo+oxLo:][:n]
+						dW5x5S2C96Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox*2 - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
+						if ix := ox*2 - 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						if ix := ox * 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						if ix := ox*2 + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						if ix := ox*2 + 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
 					}
 				}
 			}

@@ -51,68 +51,72 @@ func (l *Stem7x7) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 224, 224, 112, 112
 		oxLo, oxHi   = 2, 111
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
-		}
-		for kh := 0; kh < 7; kh++ {
-			iy := oy*2 + kh - 3
-			if uint(iy) >= uint(h) {
-				// a row of zero padding
-				continue
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
 			}
-			for ci := 0; ci < 3; ci++ {
-				row := x[ci*h*w+iy*w:][:w]
-				wt := wb[ci*49+kh*7:][:7]
-				w0_0 := wt[0]
-				w0_1 := wt[1]
-				w0_2 := wt[2]
-				w0_3 := wt[3]
-				w0_4 := wt[4]
-				w0_5 := wt[5]
-				w0_6 := wt[6]
-				{
-					n := oxHi - oxLo
-					r := row[oxLo*2-3:][:n*2+5]
-					yy := y[oy*wo+oxLo:][:n]
-					stem7x7Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
+		}
+		{
+			y0 := y[oy*wo:][:wo]
+			for kh := 0; kh < 7; kh++ {
+				iy := oy*2 + kh - 3
+				if uint(iy) >= uint(h) {
+					// a row of zero padding
+					continue
 				}
-				for ox := 0; ox < wo; ox++ {
-					if ox == oxLo {
-						ox = oxHi
-						if ox >= wo {
-							break
+				for ci := 0; ci < 3; ci++ {
+					row := x[ci*h*w+iy*w:][:w]
+					wt := wb[ci*49+kh*7:][:7]
+					w0_0 := wt[0]
+					w0_1 := wt[1]
+					w0_2 := wt[2]
+					w0_3 := wt[3]
+					w0_4 := wt[4]
+					w0_5 := wt[5]
+					w0_6 := wt[6]
+					{
+						n := oxHi - oxLo
+						r := row[oxLo*2-3:][:n*2+5]
+						yy := y[oy*wo+oxLo:][:n]
+						stem7x7Strided1(yy, r, w0_0, w0_1, w0_2, w0_3, w0_4, w0_5, w0_6)
+					}
+					for ox := 0; ox < wo; ox++ {
+						if ox == oxLo {
+							ox = oxHi
+							if ox >= wo {
+								break
+							}
 						}
-					}
-					if ix := ox*2 - 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_0 * a
-					}
-					if ix := ox*2 - 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_1 * a
-					}
-					if ix := ox*2 - 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_2 * a
-					}
-					if ix := ox * 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_3 * a
-					}
-					if ix := ox*2 + 1; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_4 * a
-					}
-					if ix := ox*2 + 2; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_5 * a
-					}
-					if ix := ox*2 + 3; uint(ix) < uint(w) {
-						a := row[ix]
-						y0[ox] += w0_6 * a
+						if ix := ox*2 - 3; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_0 * a
+						}
+						if ix := ox*2 - 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_1 * a
+						}
+						if ix := ox*2 - 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_2 * a
+						}
+						if ix := ox * 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_3 * a
+						}
+						if ix := ox*2 + 1; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_4 * a
+						}
+						if ix := ox*2 + 2; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_5 * a
+						}
+						if ix := ox*2 + 3; uint(ix) < uint(w) {
+							a := row[ix]
+							y0[ox] += w0_6 * a
+						}
 					}
 				}
 			}

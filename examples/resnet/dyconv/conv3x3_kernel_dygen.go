@@ -55,31 +55,32 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 		h, w, ho, wo = 32, 32, 32, 32
 		oxLo, oxHi   = 1, 31
 	)
-	b0 := bias[0]
-	b1 := bias[1]
-	b2 := bias[2]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		y1 := y[ho*wo+oy*wo:][:wo]
-		y2 := y[ho*wo*2+oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
-		for i := range y1 {
-			y1[i] = b1
+		{
+			yj := y[ho*wo+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[1]
+			}
 		}
-		for i := range y2 {
-			y2[i] = b2
+		{
+			yj := y[ho*wo*2+oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[2]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -88,22 +89,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[31] += (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[31] += (k1_0*xr[30] + k1_1*xr[31]) + (k2_0*xr[w+30] + k2_1*xr[w+31])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k1_0 := wt[10]
 					k1_1 := wt[13]
 					k1_2 := wt[16]
@@ -112,22 +112,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[31] += (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[31] += (k1_0*xr[30] + k1_1*xr[31]) + (k2_0*xr[w+30] + k2_1*xr[w+31])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k1_0 := wt[11]
 					k1_1 := wt[14]
 					k1_2 := wt[17]
@@ -136,32 +135,26 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[31] += (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[31] += (k1_0*xr[30] + k1_1*xr[31]) + (k2_0*xr[w+30] + k2_1*xr[w+31])
 				}
 			}
 		case oy < 31:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -173,23 +166,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31]) + (k2_0*xr[w*2+30] + k2_1*xr[w*2+31])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -201,23 +192,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[25]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y1[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31]) + (k2_0*xr[w*2+30] + k2_1*xr[w*2+31])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -229,31 +218,26 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k2_2 := wt[26]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y2[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31]) + (k2_0*xr[w*2+30] + k2_1*xr[w*2+31])
 				}
 			}
 		case oy < 32:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -262,22 +246,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31])
 				}
 				{
+					yj := y[ho*wo+oy*wo:][:wo]
 					k0_0 := wt[1]
 					k0_1 := wt[4]
 					k0_2 := wt[7]
@@ -286,22 +269,21 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[16]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y1[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y1[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y1[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31])
 				}
 				{
+					yj := y[ho*wo*2+oy*wo:][:wo]
 					k0_0 := wt[2]
 					k0_1 := wt[5]
 					k0_2 := wt[8]
@@ -310,20 +292,18 @@ func (l *Conv3x3) convBlock3(y, x, wb, bias []float32) {
 					k1_2 := wt[17]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y2[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y2[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y2[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31])
 				}
 			}
 		}
@@ -338,21 +318,20 @@ func (l *Conv3x3) convBlock1(y, x, wb, bias []float32) {
 		h, w, ho, wo = 32, 32, 32, 32
 		oxLo, oxHi   = 1, 31
 	)
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		switch {
 		case oy < 1:
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k1_0 := wt[9]
 					k1_1 := wt[12]
 					k1_2 := wt[15]
@@ -361,32 +340,26 @@ func (l *Conv3x3) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k1_0*r[n-1] + k1_1*r[n] + k1_2*r[n+1]) + (k2_0*r[w+n-1] + k2_1*r[w+n] + k2_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k1_0*r[i-1] + k1_1*r[i] + k1_2*r[i+1]) + (k2_0*r[w+i-1] + k2_1*r[w+i] + k2_2*r[w+i+1])
+							yy[i] += (k1_0*r[i] + k1_1*r[i+1] + k1_2*r[i+2]) + (k2_0*r[w+i] + k2_1*r[w+i+1] + k2_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[31] += (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k1_1*xr[0] + k1_2*xr[1]) + (k2_1*xr[w] + k2_2*xr[w+1])
+					yj[31] += (k1_0*xr[30] + k1_1*xr[31]) + (k2_0*xr[w+30] + k2_1*xr[w+31])
 				}
 			}
 		case oy < 31:
-			iy0 := oy - 1
-			iy1 := oy
-			iy2 := oy + 1
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
-				in2 := x[ci*h*w+iy2*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*3]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -398,31 +371,26 @@ func (l *Conv3x3) convBlock1(y, x, wb, bias []float32) {
 					k2_2 := wt[24]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						r2 := in2[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w*2+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1]) + (k2_0*r[w*2+n-1] + k2_1*r[w*2+n] + k2_2*r[w*2+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1]) + (k2_0*r[w*2+i-1] + k2_1*r[w*2+i] + k2_2*r[w*2+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2]) + (k2_0*r[w*2+i] + k2_1*r[w*2+i+1] + k2_2*r[w*2+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1]) + (k2_1*in2[0] + k2_2*in2[1])
-					y0[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31]) + (k2_0*in2[30] + k2_1*in2[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1]) + (k2_1*xr[w*2] + k2_2*xr[w*2+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31]) + (k2_0*xr[w*2+30] + k2_1*xr[w*2+31])
 				}
 			}
 		case oy < 32:
-			iy0 := oy - 1
-			iy1 := oy
 			for ci := 0; ci < 16; ci++ {
-				in0 := x[ci*h*w+iy0*w:][:w]
-				in1 := x[ci*h*w+iy1*w:][:w]
+				xr := x[ci*h*w-w+oy*w:][:w*2]
 				wt := wb[ci*27:][:27]
 				{
+					yj := y[oy*wo:][:wo]
 					k0_0 := wt[0]
 					k0_1 := wt[3]
 					k0_2 := wt[6]
@@ -431,20 +399,18 @@ func (l *Conv3x3) convBlock1(y, x, wb, bias []float32) {
 					k1_2 := wt[15]
 					{
 						n := oxHi - oxLo
-						r0 := in0[oxLo-1:][:n+2]
-						r1 := in1[oxLo-1:][:n+2]
-						yy := y0[oxLo:][:n]
-						i := 1
-						for ; i < n; i += 2 {
-							yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1])
-							yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2])
+						yy := yj[oxLo:][:n]
+						r := xr[oxLo-1:][:w+n+2]
+						if n%2 == 1 {
+							yy[n-1] += (k0_0*r[n-1] + k0_1*r[n] + k0_2*r[n+1]) + (k1_0*r[w+n-1] + k1_1*r[w+n] + k1_2*r[w+n+1])
 						}
-						if i == n {
-							yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1])
+						for i := 1; i < n; i += 2 {
+							yy[i-1] += (k0_0*r[i-1] + k0_1*r[i] + k0_2*r[i+1]) + (k1_0*r[w+i-1] + k1_1*r[w+i] + k1_2*r[w+i+1])
+							yy[i] += (k0_0*r[i] + k0_1*r[i+1] + k0_2*r[i+2]) + (k1_0*r[w+i] + k1_1*r[w+i+1] + k1_2*r[w+i+2])
 						}
 					}
-					y0[0] += (k0_1*in0[0] + k0_2*in0[1]) + (k1_1*in1[0] + k1_2*in1[1])
-					y0[31] += (k0_0*in0[30] + k0_1*in0[31]) + (k1_0*in1[30] + k1_1*in1[31])
+					yj[0] += (k0_1*xr[0] + k0_2*xr[1]) + (k1_1*xr[w] + k1_2*xr[w+1])
+					yj[31] += (k0_0*xr[30] + k0_1*xr[31]) + (k1_0*xr[w+30] + k1_1*xr[w+31])
 				}
 			}
 		}

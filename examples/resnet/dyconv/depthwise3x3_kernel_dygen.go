@@ -46,11 +46,12 @@ func (l *Depthwise3x3) conv(y, x, fused, bias, res []float32, h, w, ho, wo int, 
 // input channels x [1, h, w], with their fused kernels wb [cin=1][kh=3][kw=3][lanes=1]
 // and biases. Interior columns [oxLo, oxHi) read the input without padding checks.
 func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, oxHi int) {
-	b0 := bias[0]
 	for oy := 0; oy < ho; oy++ {
-		y0 := y[oy*wo:][:wo]
-		for i := range y0 {
-			y0[i] = b0
+		{
+			yj := y[oy*wo:][:wo]
+			for i := range yj {
+				yj[i] = bias[0]
+			}
 		}
 		iy0 := dyrt.PadIndex(dyrt.ModeReflect, oy-1, h)
 		iy1 := dyrt.PadIndex(dyrt.ModeReflect, oy, h)
@@ -61,6 +62,7 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 			in2 := x[ci*h*w+iy2*w:][:w]
 			wt := wb[ci*9:][:9]
 			{
+				yj := y[oy*wo:][:wo]
 				k0_0 := wt[0]
 				k0_1 := wt[1]
 				k0_2 := wt[2]
@@ -71,17 +73,16 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 				k2_1 := wt[7]
 				k2_2 := wt[8]
 				if n := oxHi - oxLo; n > 0 {
+					yy := yj[oxLo:][:n]
 					r0 := in0[oxLo-1:][:n+2]
 					r1 := in1[oxLo-1:][:n+2]
 					r2 := in2[oxLo-1:][:n+2]
-					yy := y0[oxLo:][:n]
-					i := 1
-					for ; i < n; i += 2 {
+					if n%2 == 1 {
+						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
+					}
+					for i := 1; i < n; i += 2 {
 						yy[i-1] += (k0_0*r0[i-1] + k0_1*r0[i] + k0_2*r0[i+1]) + (k1_0*r1[i-1] + k1_1*r1[i] + k1_2*r1[i+1]) + (k2_0*r2[i-1] + k2_1*r2[i] + k2_2*r2[i+1])
 						yy[i] += (k0_0*r0[i] + k0_1*r0[i+1] + k0_2*r0[i+2]) + (k1_0*r1[i] + k1_1*r1[i+1] + k1_2*r1[i+2]) + (k2_0*r2[i] + k2_1*r2[i+1] + k2_2*r2[i+2])
-					}
-					if i == n {
-						yy[n-1] += (k0_0*r0[n-1] + k0_1*r0[n] + k0_2*r0[n+1]) + (k1_0*r1[n-1] + k1_1*r1[n] + k1_2*r1[n+1]) + (k2_0*r2[n-1] + k2_1*r2[n] + k2_2*r2[n+1])
 					}
 				}
 				for ox := 0; ox < wo; ox++ {
@@ -91,7 +92,7 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 							break
 						}
 					}
-					s := y0[ox]
+					s := yj[ox]
 					{
 						ix := dyrt.PadIndex(dyrt.ModeReflect, ox-1, w)
 						s += k0_0 * in0[ix]
@@ -110,7 +111,7 @@ func (l *Depthwise3x3) convBlock1(y, x, wb, bias []float32, h, w, ho, wo, oxLo, 
 						s += k1_2 * in1[ix]
 						s += k2_2 * in2[ix]
 					}
-					y0[ox] = s
+					yj[ox] = s
 				}
 			}
 		}
