@@ -105,8 +105,12 @@ func markdown(rep *report) string {
 	var b strings.Builder
 	m := rep.Machine
 	fmt.Fprintf(&b, "# DyConv forward: dygen vs %s\n\n", strings.Join(mapLabels(rep.PeerOrder[1:]), ", "))
+	hv := fmt.Sprint(m["Hypervisor vendor"])
+	if m["Hypervisor vendor"] == nil || hv == "" {
+		hv = "lscpu names no hypervisor"
+	}
 	fmt.Fprintf(&b, "- Machine: %v (family %v model %v, %v), %v CPUs, flags: %v; Go %v, %v.\n",
-		m["model"], m["cpu_family"], m["cpu_model"], m["Hypervisor vendor"], m["num_cpu"], m["flags"], m["go"], m["kernel"])
+		m["model"], m["cpu_family"], m["cpu_model"], hv, m["num_cpu"], m["flags"], m["go"], m["kernel"])
 	tags := fmt.Sprint(m["build_tags"])
 	if tags == "" || tags == "<nil>" {
 		tags = "none: the assembly backend (AVX-512 micro-kernels where the CPU has AVX-512F and dyrt.AVX512 holds, else AVX2+FMA)"
