@@ -115,7 +115,7 @@ func (e *goEmitter) stridedRows(rows int) string {
 	e.helpers[name] = doc("%s adds %s of %d taps (stride %d, dilation %d) of one output channel\n"+
 		"to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[%d·i + %d·kw] for i in [0, len(yy)). It\n"+
 		"steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and\n"+
-		"runs out of line (inside the kernel Go's register allocator spilled the index).",
+		"runs out of line (inside the kernel Go's register allocator spilled the index).\n",
 		name, what, p.KW, p.SW, p.DW, p.SW, p.DW).
 		Comment("//go:noinline").Line().
 		Func().Id(name).Params(jen.List(append([]jen.Code{id("yy")}, params...)...).Index().Float32(), jen.List(ks...).Float32()).Block(body...)

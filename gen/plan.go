@@ -33,10 +33,12 @@ type Plan struct {
 	UnrollKW bool
 	// WholeKernel: the pure-Go kernel takes the whole KH×KW kernel of one
 	// output channel in one pass over an output row per input channel, its
-	// KH·KW weights held in registers, on every row whose kernel rows all
-	// read inside the input (every row with a padding mode other than
-	// zeros). The other rows take one kernel row at a time for OB channels.
-	// See wholeKernelOK.
+	// KH·KW weights held in registers: on every row of a fixed size (with
+	// zero padding, in runs of rows with the same kernel rows inside the
+	// input) and of any size with another padding mode; with a run-time
+	// size and zero padding on the interior rows, the others taking one
+	// kernel row at a time for OB channels. See wholeKernelOK and
+	// wholeSegs.
 	WholeKernel bool
 	// PWChunk > 0: the pure-Go kernel of a pointwise layer (1x1, stride 1,
 	// no padding, fixed size) sums PWChunk input channels per pass for one

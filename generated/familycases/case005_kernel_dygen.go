@@ -121,6 +121,7 @@ func (l *Case005) convBlock1(y, x, wb, bias []float32) {
 // to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
 // steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
 // runs out of line (inside the kernel Go's register allocator spilled the index).
+//
 //go:noinline
 func case005Strided1(yy, r0 []float32, k0_0, k0_1, k0_2, k0_3, k0_4 float32) {
 	for k := 0; k < len(r0)-4; k += 2 {

@@ -124,6 +124,7 @@ func (l *Case022) convBlock1(y, x, wb, bias, res, acc []float32) {
 // to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
 // steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
 // runs out of line (inside the kernel Go's register allocator spilled the index).
+//
 //go:noinline
 func case022Strided1(yy, r0 []float32, k0_0, k0_1, k0_2 float32) {
 	for k := 0; k < len(r0)-2; k += 2 {

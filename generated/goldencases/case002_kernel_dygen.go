@@ -298,6 +298,7 @@ func (l *Case002) convBlock2(y, x, wb, bias []float32) {
 // to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
 // steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
 // runs out of line (inside the kernel Go's register allocator spilled the index).
+//
 //go:noinline
 func case002Strided2(yy, r0, r1 []float32, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2 float32) {
 	r1 = r1[:len(r0)]
@@ -310,6 +311,7 @@ func case002Strided2(yy, r0, r1 []float32, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2 fl
 // to the sums yy: yy[i] += Σ_row Σ_kw k(row)_(kw)·r(row)[2·i + 1·kw] for i in [0, len(yy)). It
 // steps the input index (Go folds r[k+1] into a load but computes r[2*i+1] with LEAQs) and
 // runs out of line (inside the kernel Go's register allocator spilled the index).
+//
 //go:noinline
 func case002Strided3(yy, r0, r1, r2 []float32, k0_0, k0_1, k0_2, k1_0, k1_1, k1_2, k2_0, k2_1, k2_2 float32) {
 	r1 = r1[:len(r0)]
