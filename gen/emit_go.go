@@ -3,7 +3,6 @@ package gen
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -368,7 +367,7 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 			rowBody = append(rowBody, jen.Qual(dyrtPath, "Epilogue").Call(jen.Qual(dyrtPath, pl.Act), e.rowSums(j), jen.Nil()))
 		}
 	}
-	if segs := wholeSegs(pl); len(segs) > 0 && segs[0].Hi < 0 {
+	if segs := pl.WholeSegs; len(segs) > 0 && segs[0].Hi < 0 {
 		body = append(body, jen.List(id("oyLo"), id("oyHi")).Op(":=").Qual(dyrtPath, "InteriorRange").Call(
 			id("h"), id("ho"), jen.Lit(p.KH), jen.Lit(p.SH), jen.Lit(p.PadT), jen.Lit(p.DH)))
 	}
@@ -397,50 +396,9 @@ func last0(a lin) int {
 	return a.c
 }
 
-// wholeSeg is a run of output rows [Lo, Hi) whose kernel rows [KhLo, KhHi)
-// read inside the input (with zero padding the others read zeros).
-type wholeSeg struct{ Lo, Hi, KhLo, KhHi int }
-
-// wholeSegs lists the output rows that take the whole-kernel pass
-// (Plan.WholeKernel), in order; rows in no segment take a kernel row at a
-// time. A padding mode other than zeros maps every tap inside the input:
-// one segment of every row with every kernel row, whatever the size. A
-// fixed size with zero padding: every row, in runs of equal kernel-row
-// ranges (a row whose taps all read padding keeps its bias). A run-time
-// size with zero padding: the interior rows only, computed per call (Hi = -1).
-func wholeSegs(pl *Plan) []wholeSeg {
-	p := pl.P
-	switch {
-	case !pl.WholeKernel:
-		return nil
-	case p.Mode != verify.Zeros:
-		return []wholeSeg{{0, pl.Ho, 0, p.KH}}
-	case !pl.Fixed:
-		return []wholeSeg{{-1, -1, 0, p.KH}}
-	}
-	var segs []wholeSeg
-	for oy := 0; oy < pl.Ho; oy++ {
-		lo, hi := 0, 0
-		for kh := 0; kh < p.KH; kh++ {
-			if iy := oy*p.SH + kh*p.DH - p.PadT; iy >= 0 && iy < pl.H {
-				if hi == 0 {
-					lo = kh
-				}
-				hi = kh + 1
-			}
-		}
-		if n := len(segs); n > 0 && segs[n-1].KhLo == lo && segs[n-1].KhHi == hi {
-			segs[n-1].Hi = oy + 1
-			continue
-		}
-		segs = append(segs, wholeSeg{oy, oy + 1, lo, hi})
-	}
-	return slices.DeleteFunc(segs, func(s wholeSeg) bool { return s.KhLo == s.KhHi })
-}
-
 // wholeKernelRows describes the rows of Plan.WholeKernel, for dygen plan.
 func wholeKernelRows(pl *Plan) string {
-	segs := wholeSegs(pl)
+	segs := pl.WholeSegs
 	switch {
 	case len(segs) == 0:
 		return "no output row (every row reads only padding)"
@@ -460,7 +418,7 @@ func wholeKernelRows(pl *Plan) string {
 // segment (see wholeSegs); other rows run byRow.
 func (e *goEmitter) wholeRowsCode(m int, byRow jen.Code) []jen.Code {
 	pl := e.pl
-	segs := wholeSegs(pl)
+	segs := pl.WholeSegs
 	switch {
 	case len(segs) == 0:
 		if pl.Fixed && pl.P.Mode == verify.Zeros {

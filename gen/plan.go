@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -40,6 +41,9 @@ type Plan struct {
 	// kernel row at a time for OB channels. See wholeKernelOK and
 	// wholeSegs.
 	WholeKernel bool
+	// WholeSegs are the output rows that take the whole-kernel pass, in
+	// runs with their kernel rows (wholeSegs).
+	WholeSegs []wholeSeg
 	// PWChunk > 0: the pure-Go kernel of a pointwise layer (1x1, stride 1,
 	// no padding, fixed size) sums PWChunk input channels per pass for one
 	// output channel, their weights in registers, over tiles of PWTile
@@ -161,6 +165,7 @@ func NewPlan(l Layer) (*Plan, error) {
 	// inputs and OB partial sums.
 	pl.UnrollKW = p.KW <= 16
 	pl.WholeKernel = wholeKernelOK(p)
+	pl.WholeSegs = wholeSegs(pl)
 	if pl.Fixed && pointwiseOK(p) {
 		pl.PWChunk, pl.PWTile = min(9, pl.CinG), min(pwTile, pl.Ho*pl.Wo)
 	}
@@ -215,6 +220,47 @@ func NewPlan(l Layer) (*Plan, error) {
 // them.
 func wholeKernelOK(p verify.Params) bool {
 	return p.KH > 1 && p.KH*p.KW <= 9
+}
+
+// wholeSeg is a run of output rows [Lo, Hi) whose kernel rows [KhLo, KhHi)
+// read inside the input (with zero padding the others read zeros).
+type wholeSeg struct{ Lo, Hi, KhLo, KhHi int }
+
+// wholeSegs lists the output rows that take the whole-kernel pass
+// (Plan.WholeKernel), in order; rows in no segment take a kernel row at a
+// time. A padding mode other than zeros maps every tap inside the input:
+// one segment of every row with every kernel row, whatever the size. A
+// fixed size with zero padding: every row, in runs of equal kernel-row
+// ranges (a row whose taps all read padding keeps its bias). A run-time
+// size with zero padding: the interior rows only, computed per call (Hi = -1).
+func wholeSegs(pl *Plan) []wholeSeg {
+	p := pl.P
+	switch {
+	case !pl.WholeKernel:
+		return nil
+	case p.Mode != verify.Zeros:
+		return []wholeSeg{{0, pl.Ho, 0, p.KH}}
+	case !pl.Fixed:
+		return []wholeSeg{{-1, -1, 0, p.KH}}
+	}
+	var segs []wholeSeg
+	for oy := 0; oy < pl.Ho; oy++ {
+		lo, hi := 0, 0
+		for kh := 0; kh < p.KH; kh++ {
+			if iy := oy*p.SH + kh*p.DH - p.PadT; iy >= 0 && iy < pl.H {
+				if hi == 0 {
+					lo = kh
+				}
+				hi = kh + 1
+			}
+		}
+		if n := len(segs); n > 0 && segs[n-1].KhLo == lo && segs[n-1].KhHi == hi {
+			segs[n-1].Hi = oy + 1
+			continue
+		}
+		segs = append(segs, wholeSeg{oy, oy + 1, lo, hi})
+	}
+	return slices.DeleteFunc(segs, func(s wholeSeg) bool { return s.KhLo == s.KhHi })
 }
 
 // pointwiseOK reports whether a layer is pointwise for the pure-Go kernel
