@@ -73,34 +73,21 @@ func (e *goEmitter) stridedRows(rows int) string {
 	if _, ok := e.helpers[name]; ok {
 		return name
 	}
-	var params []jen.Code
-	var body []jen.Code
-	sum := jen.Null()
+	var params, body, ks []jen.Code
+	groups := make([][]product, rows)
 	for r := 0; r < rows; r++ {
 		params = append(params, id(indexed("r", r)))
 		if r > 0 {
 			// The same length as r0: the loop's bound covers every row.
 			body = append(body, id(indexed("r", r)).Op("=").Id(indexed("r", r)).Index(jen.Empty(), jen.Len(id("r0"))))
-			sum.Op("+")
 		}
-		row := jen.Null()
 		for kw := 0; kw < p.KW; kw++ {
-			if kw > 0 {
-				row.Op("+")
-			}
-			row.Id(fmt.Sprintf("k%d_%d", r, kw)).Op("*").Id(indexed("r", r)).Index(sym(1, "k").plus(num(kw * p.DW)).code())
-		}
-		if rows > 1 && p.KW > 1 {
-			row = jen.Parens(row)
-		}
-		sum.Add(row)
-	}
-	var ks []jen.Code
-	for r := 0; r < rows; r++ {
-		for kw := 0; kw < p.KW; kw++ {
-			ks = append(ks, id(fmt.Sprintf("k%d_%d", r, kw)))
+			k := fmt.Sprintf("k%d_%d", r, kw)
+			ks = append(ks, id(k))
+			groups[r] = append(groups[r], product{id(k), id(indexed("r", r)).Index(sym(1, "k").plus(num(kw * p.DW)).code())})
 		}
 	}
+	sum := sumOfProducts(groups)
 	last := jen.Len(id("r0"))
 	if d := (p.KW - 1) * p.DW; d > 0 {
 		last = last.Op("-").Lit(d)
@@ -187,16 +174,14 @@ func (e *goEmitter) fuse() jen.Code {
 		return window("l.weight", k.times(p.OutC).plus(sym(1, "o")).times(pl.Taps), tapsLen)
 	}
 	if pl.UnrollK {
-		sum := jen.Null()
+		var terms []product
 		for k := 0; k < p.K; k++ {
 			body = append(body,
 				id(indexed("p", k)).Op(":=").Id("pi").Index(sym(1, "o").plus(num(k*p.OutC)).code()),
 				id(indexed("w", k)).Op(":=").Add(weightRow(num(k))))
-			if k > 0 {
-				sum.Op("+")
-			}
-			sum.Id(indexed("p", k)).Op("*").Id(indexed("w", k)).Index(id("t"))
+			terms = append(terms, product{id(indexed("p", k)), id(indexed("w", k)).Index(id("t"))})
 		}
+		sum := sumOfProducts([][]product{terms})
 		if pl.TapScale {
 			sum = jen.Parens(sum).Op("*").Id("ts").Index(id("t"))
 		}
@@ -343,8 +328,7 @@ func (e *goEmitter) convBlock(m int) jen.Code {
 	// unrolled); a fixed layer with no border and an unrolled kernel row
 	// writes through one window of all m rows instead.
 	var byRowCode []jen.Code
-	in := pl.Interior
-	if !pl.Fixed || in.OxLo > 0 || in.OxHi < pl.Wo || !(pl.UnrollKW && p.KW > 1) {
+	if e.borderCols() || !e.rowWindow() {
 		for j := 0; j < m; j++ {
 			byRowCode = append(byRowCode, id(indexed("y", j)).Op(":=").Add(e.rowSums(j)))
 		}
@@ -448,6 +432,40 @@ func (e *goEmitter) wholeRowsCode(m int, byRow jen.Code) []jen.Code {
 	return []jen.Code{jen.Switch().Block(cases...)}
 }
 
+// product is one term k·x of a sum of products.
+type product struct{ k, x jen.Code }
+
+// sumOfProducts is Σ over groups of (Σ over the group's terms of k·x),
+// left to right, a group in parentheses when there are several groups and
+// it has several terms (a kernel row's taps, or three input channels,
+// summed before the next group); groups without terms are left out. It is
+// nil when no group has a term.
+func sumOfProducts(groups [][]product) *jen.Statement {
+	var sum *jen.Statement
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		grp := jen.Null()
+		for i, t := range g {
+			if i > 0 {
+				grp.Op("+")
+			}
+			grp.Add(t.k).Op("*").Add(t.x)
+		}
+		if len(groups) > 1 && len(g) > 1 {
+			grp = jen.Parens(grp)
+		}
+		if sum == nil {
+			sum = jen.Null()
+		} else {
+			sum.Op("+")
+		}
+		sum.Add(grp)
+	}
+	return sum
+}
+
 // pairLoop is the loop over outputs [0, n) of a pass: the last one of an
 // odd n, then two per iteration (i-1 and i, so that Go sees every index in
 // range); at(o) is the statement for output o. Two outputs share the loop
@@ -508,37 +526,15 @@ func (e *goEmitter) wholeKernel(m int, seg wholeSeg) []jen.Code {
 	// sumOf is Σ over kernel rows of (Σ over the row's taps kw of
 	// k·in(kh, kw)), for the taps kw that tap(kh, kw) returns an input for.
 	sumOf := func(tap func(kh, kw int) jen.Code) *jen.Statement {
-		sum := jen.Null()
-		first := true
-		for _, kh := range khs {
-			row, n := jen.Null(), 0
+		groups := make([][]product, len(khs))
+		for g, kh := range khs {
 			for kw := 0; kw < p.KW; kw++ {
-				in := tap(kh, kw)
-				if in == nil {
-					continue
+				if in := tap(kh, kw); in != nil {
+					groups[g] = append(groups[g], product{id(kname(kh, kw)), in})
 				}
-				if n > 0 {
-					row.Op("+")
-				}
-				row.Id(kname(kh, kw)).Op("*").Add(in)
-				n++
 			}
-			if n == 0 {
-				continue
-			}
-			if !first {
-				sum.Op("+")
-			}
-			if len(khs) > 1 && n > 1 {
-				row = jen.Parens(row)
-			}
-			sum.Add(row)
-			first = false
 		}
-		if first {
-			return nil
-		}
-		return sum
+		return sumOfProducts(groups)
 	}
 	in := pl.Interior
 	for j := 0; j < m; j++ {
@@ -716,25 +712,12 @@ func (e *goEmitter) pointwiseBlock(m int) jen.Code {
 				ch = append(ch, id(indexed("k", t)).Op(":=").Id("wt").Index(jen.Lit(t*pl.OB+j)))
 			}
 			ch = append(ch, id("yy").Op(":=").Add(sums(j)))
-			sum := func(o lin) *jen.Statement {
-				sum := jen.Null()
-				for g := 0; g < k; g += 3 {
-					if g > 0 {
-						sum.Op("+")
-					}
-					grp := jen.Null()
-					for t := g; t < min(g+3, k); t++ {
-						if t > g {
-							grp.Op("+")
-						}
-						grp.Id(indexed("k", t)).Op("*").Id("xs").Index(sym(t, "hw").plus(o).code())
-					}
-					if k > 3 && min(g+3, k)-g > 1 {
-						grp = jen.Parens(grp)
-					}
-					sum.Add(grp)
+			sum := func(o lin) *jen.Statement { // in groups of three channels
+				groups := make([][]product, (k+2)/3)
+				for t := 0; t < k; t++ {
+					groups[t/3] = append(groups[t/3], product{id(indexed("k", t)), id("xs").Index(sym(t, "hw").plus(o).code())})
 				}
-				return sum
+				return sumOfProducts(groups)
 			}
 			ch = append(ch, pairLoop(func(o lin) jen.Code {
 				return id("yy").Index(o.code()).Op("+=").Add(sum(o))
@@ -772,6 +755,22 @@ func (e *goEmitter) pointwiseBlock(m int) jen.Code {
 		"pointwise, tiles of %d pixels of the flat plane, %d input channels per pass.",
 		m, m, m, pl.CinG, pl.CinG, pl.OB, e.epiDoc(), tile, c).
 		Func().Params(e.recv()).Id(fmt.Sprintf("convBlock%d", m)).Params(params...).Block(body...)
+}
+
+// borderCols reports whether a block's kernel has border columns to
+// compute: always for run-time sizes; for a fixed size, when the interior
+// does not cover every output column.
+func (e *goEmitter) borderCols() bool {
+	pl := e.pl
+	return !pl.Fixed || pl.Interior.OxLo > 0 || pl.Interior.OxHi < pl.Wo
+}
+
+// rowWindow reports whether the kernel-row pass (rowTaps) reads an unrolled
+// kernel row of several taps through one input window and writes the m
+// rows of sums through one window; otherwise each tap and each row has its
+// own.
+func (e *goEmitter) rowWindow() bool {
+	return e.pl.UnrollKW && e.pl.P.KW > 1
 }
 
 // rowSums is output channel j's row oy of sums in a block's kernel: its
@@ -867,7 +866,7 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 	var dst func(j int) jen.Code   // output row j at i
 	// The loop over outputs i in [0, n), or one stepping the input index.
 	stepped := func(loop []jen.Code) jen.Code { return forUp("i", jen.Lit(0), id("n"), loop...) }
-	if pl.UnrollKW && len(taps) > 1 {
+	if e.rowWindow() {
 		first, last := taps[0].off, taps[len(taps)-1].off
 		span := sym(p.SW, "n").plus(num(1-p.SW), last.plus(first.times(-1)))
 		interior = append(interior, id("r").Op(":=").Add(window("row", sym(p.SW, "oxLo").plus(first, num(-p.PadL)), span.code())))
@@ -925,14 +924,11 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 		loop = append(loop, id(indexed("a", ti)).Op(":=").Add(load(ti)))
 	}
 	for j := 0; j < m; j++ {
-		sum := jen.Null()
+		var terms []product
 		for ti, t := range taps {
-			if ti > 0 {
-				sum.Op("+")
-			}
-			sum.Id(wname(j, t)).Op("*").Id(indexed("a", ti))
+			terms = append(terms, product{id(wname(j, t)), id(indexed("a", ti))})
 		}
-		loop = append(loop, jen.Add(dst(j)).Op("+=").Add(sum))
+		loop = append(loop, jen.Add(dst(j)).Op("+=").Add(sumOfProducts([][]product{terms})))
 	}
 	interior = append(interior, stepped(loop))
 	// A fixed layer's interior and borders are known: emit only the parts
@@ -966,7 +962,7 @@ func (e *goEmitter) rowTaps(m int) []jen.Code {
 				id("ix").Op(":=").Qual(dyrtPath, "PadIndex").Call(modeConst(p.Mode), col.code(), id("w"))}, use...)...))
 		}
 	}
-	if !pl.Fixed || in.OxLo > 0 || in.OxHi < pl.Wo {
+	if e.borderCols() {
 		inner = append(inner, forUp("ox", jen.Lit(0), id("wo"), border...))
 	}
 	if pl.UnrollKW {
